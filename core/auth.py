@@ -1,0 +1,130 @@
+"""Who is looking, in which tenant, with which product role; and the guards every view uses.
+
+A launch puts the viewer in the session (see ``lms.launch``). Views read it through
+``current_viewer()`` and scope every query by its platform, deployment and team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import session
+
+from core.errors import UserFacingError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Role(StrEnum):
+    """Product roles, from least to most privileged within a course context."""
+
+    GUEST = "guest"
+    LEARNER = "learner"
+    MANAGER = "manager"
+    TRAINER = "trainer"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+VIEWER_KEY = "viewer"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    role: Role
+    platform_id: int
+    deployment_id: int
+    team_id: int | None
+    launch_id: str
+
+    def to_session(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "role": self.role.value,
+            "platform_id": self.platform_id,
+            "deployment_id": self.deployment_id,
+            "team_id": self.team_id,
+            "launch_id": self.launch_id,
+        }
+
+    @classmethod
+    def from_session(cls, data: dict[str, object]) -> Viewer:
+        return cls(
+            user_id=data.get("user_id"),  # type: ignore[arg-type]
+            role=Role(data["role"]),
+            platform_id=int(data["platform_id"]),  # type: ignore[arg-type]
+            deployment_id=int(data["deployment_id"]),  # type: ignore[arg-type]
+            team_id=data.get("team_id"),  # type: ignore[arg-type]
+            launch_id=str(data.get("launch_id", "")),
+        )
+
+
+def sign_in(viewer: Viewer) -> None:
+    """Start a fresh session for a launch; the old one is dropped so it cannot be fixed."""
+    session.clear()
+    session[VIEWER_KEY] = viewer.to_session()
+    session.permanent = True
+
+
+def current_viewer() -> Viewer | None:
+    data = session.get(VIEWER_KEY)
+    if not data:
+        return None
+    try:
+        return Viewer.from_session(data)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+class NotLaunched(UserFacingError):
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Please open this from your learning platform",
+            "We could not find an active launch for you. Your session may have expired, or "
+            "your browser blocked the cookie we need inside the course page.",
+            hint="Go back to your course in Moodle or Canvas and open the activity again. "
+            "If it keeps happening, open the activity in a new window.",
+        )
+
+
+class Forbidden(UserFacingError):
+    status = 403
+
+    def __init__(self, detail: str = "Your role in this course does not include this page.") -> None:
+        super().__init__("You do not have access to this page", detail)
+
+
+def require_viewer() -> Viewer:
+    viewer = current_viewer()
+    if viewer is None:
+        raise NotLaunched()
+    return viewer
+
+
+def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Allow the view only to viewers holding one of ``roles`` in the launched context."""
+    allowed = frozenset(roles)
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            viewer = require_viewer()
+            if viewer.role not in allowed:
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = allowed  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

@@ -1,0 +1,109 @@
+"""The one settings object. Read from the environment once, passed to ``create_app``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot run the service safely; the message says what to change."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told. Field names are the environment variable names."""
+
+    APP_ENV: str = "development"
+    SECRET_KEY: str = DEVELOPMENT_SECRET
+    DATABASE_URL: str = ""
+    INSTANCE_PATH: str = ""
+    # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0 = none).
+    PROXY_FIX_HOPS: int = 0
+    # Allowed clock difference between an LMS and us when checking iat/exp/nbf of a token.
+    LTI_CLOCK_LEEWAY_SECONDS: int = 60
+    # How long a platform's JWKS is trusted before it is fetched again.
+    LTI_JWKS_CACHE_SECONDS: int = 3600
+    # An unknown kid triggers a refetch, but no more often than this per platform.
+    LTI_JWKS_MIN_REFETCH_SECONDS: int = 10
+    LTI_LOGIN_STATE_SECONDS: int = 600
+    LTI_LAUNCH_DATA_SECONDS: int = 86400
+    DEV_PLATFORM_ENABLED: bool = False
+    PUBLIC_BASE_URL: str = ""
+    LOG_LEVEL: str = "INFO"
+    INSTALLED_PACKAGES: tuple[str, ...] = ("people", "lms", "lms.devplatform")
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        app_env = env.get("APP_ENV", cls.APP_ENV)
+        return cls(
+            APP_ENV=app_env,
+            SECRET_KEY=env.get("SECRET_KEY", "") or DEVELOPMENT_SECRET,
+            DATABASE_URL=env.get("DATABASE_URL", ""),
+            INSTANCE_PATH=env.get("INSTANCE_PATH", ""),
+            PROXY_FIX_HOPS=int(env.get("PROXY_FIX_HOPS", "0")),
+            LTI_CLOCK_LEEWAY_SECONDS=int(env.get("LTI_CLOCK_LEEWAY_SECONDS", "60")),
+            LTI_JWKS_CACHE_SECONDS=int(env.get("LTI_JWKS_CACHE_SECONDS", "3600")),
+            LTI_JWKS_MIN_REFETCH_SECONDS=int(env.get("LTI_JWKS_MIN_REFETCH_SECONDS", "10")),
+            DEV_PLATFORM_ENABLED=_flag(env.get("DEV_PLATFORM_ENABLED"), False),
+            PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+            LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    def database_uri(self, instance_path: str) -> str:
+        if self.DATABASE_URL:
+            url = self.DATABASE_URL
+            # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants an explicit driver.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return "sqlite:///" + str(Path(instance_path) / "academy.sqlite3")
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe in production."""
+        if self.APP_ENV not in {"development", "production", "testing"}:
+            raise ConfigurationError(
+                f"APP_ENV must be development, production or testing, not {self.APP_ENV!r}."
+            )
+        if self.is_production:
+            if self.SECRET_KEY == DEVELOPMENT_SECRET or len(self.SECRET_KEY) < 32:
+                raise ConfigurationError(
+                    "Production mode needs SECRET_KEY set to a random value of at least 32 "
+                    'characters, e.g. python -c "import secrets; print(secrets.token_hex(32))".'
+                )
+            if not self.DATABASE_URL:
+                raise ConfigurationError("Production mode needs DATABASE_URL.")
+
+    def as_flask_config(self, instance_path: str) -> dict[str, object]:
+        values = {k: v for k, v in asdict(self).items() if k != "extra"}
+        values.update(
+            SQLALCHEMY_DATABASE_URI=self.database_uri(instance_path),
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            TESTING=self.APP_ENV == "testing",
+            WTF_CSRF_TIME_LIMIT=None,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_NAME="academy_session",
+            PERMANENT_SESSION_LIFETIME=8 * 3600,
+        )
+        values.update(self.extra)
+        return values

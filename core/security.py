@@ -1,0 +1,66 @@
+"""Cookies that work inside an LMS iframe, and security headers that allow exactly that framing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+
+from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
+
+FrameAncestorSource = Callable[[], Iterable[str]]
+
+
+class IframeSessionInterface(SecureCookieSessionInterface):
+    """Session cookie with ``SameSite=None; Secure`` over HTTPS, so it survives a cross-site
+    iframe; ``Lax`` over plain HTTP, where browsers refuse ``SameSite=None`` without ``Secure``."""
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "None" if request.is_secure else "Lax"
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def register_frame_ancestor_source(app: Flask, source: FrameAncestorSource) -> None:
+    """Packages that know which sites may frame us (the registered LMS platforms) add a source."""
+    app.extensions.setdefault("frame_ancestor_sources", []).append(source)
+
+
+def _frame_ancestors() -> str:
+    origins: set[str] = set()
+    for source in current_app.extensions.get("frame_ancestor_sources", []):
+        origins.update(source())
+    return " ".join(["'self'", *sorted(origins)])
+
+
+def _set_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html":
+        nonce = g.get("csp_nonce")
+        script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            f"script-src {script_src}; object-src 'none'; base-uri 'none'; "
+            # Forms post to the LMS (OIDC, deep-linking return) on other origins.
+            "form-action 'self' https: http:; "
+            f"frame-ancestors {_frame_ancestors()}",
+        )
+    if current_app.config["APP_ENV"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def init_security(app: Flask) -> None:
+    app.session_interface = IframeSessionInterface()
+    app.after_request(_set_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -1,0 +1,205 @@
+"""``flask lms …``: register platforms, manage keys, housekeeping."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from core.db import db
+from lms import keys
+from lms.canvas import canvas_developer_key
+from lms.registry import (
+    RegistryError,
+    add_deployment,
+    add_platform,
+    get_platform,
+    list_platforms,
+    remove_platform,
+)
+from lms.storage import purge_expired
+from lms.urls import tool_urls
+
+lms_cli = AppGroup("lms", help="LTI 1.3: LMS platforms, deployments and the tool's keys.")
+platform_cli = AppGroup("platform", help="Register LMS platforms (Moodle, Canvas, …).")
+deployment_cli = AppGroup("deployment", help="Deployments of a registered platform.")
+keys_cli = AppGroup("keys", help="The tool's RSA signing keys (published at /lms/jwks).")
+lms_cli.add_command(platform_cli)
+lms_cli.add_command(deployment_cli)
+lms_cli.add_command(keys_cli)
+
+issuer_option = click.option("--issuer", required=True, help="The platform's issuer (iss).")
+client_option = click.option("--client-id", required=True, help="Client id the LMS gave the tool.")
+
+
+def _fail(error: Exception) -> None:
+    db.session.rollback()
+    raise click.ClickException(str(error))
+
+
+def _echo_tool_values(base_url: str | None) -> None:
+    base = base_url or current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        click.echo("\nSet PUBLIC_BASE_URL (or pass --base-url) to print the tool's URLs.")
+        return
+    with current_app.test_request_context(base_url=base):
+        urls = tool_urls()
+    click.echo("\nPaste into the LMS:")
+    for label, key in (("Tool URL / redirection URI", "launch"),
+                       ("Initiate login URL", "login"),
+                       ("Public keyset URL", "jwks"),
+                       ("Canvas developer key JSON", "canvas")):
+        click.echo(f"  {label:28} {urls[key]}")
+
+
+@platform_cli.command("add")
+@issuer_option
+@client_option
+@click.option("--deployment-id", "deployment_ids", multiple=True, required=True,
+              help="Deployment id (repeat for several).")
+@click.option("--auth-login-url", required=True, help="The platform's OIDC auth endpoint.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth2 token endpoint.")
+@click.option("--key-set-url", required=True, help="The platform's public JWKS URL.")
+@click.option("--name", default="", help="A name to show administrators.")
+@click.option("--auth-audience", default=None, help="Token audience, when not the token URL.")
+@click.option("--frame-origin", "frame_origins", multiple=True,
+              help="Another site that shows the tool in a frame (e.g. a Canvas custom domain).")
+def platform_add(issuer: str, client_id: str, deployment_ids: tuple[str, ...],
+                 auth_login_url: str, auth_token_url: str, key_set_url: str, name: str,
+                 auth_audience: str | None, frame_origins: tuple[str, ...]) -> None:
+    """Register an LMS platform with one or more deployments."""
+    try:
+        platform = add_platform(
+            db.session, issuer=issuer, client_id=client_id, deployment_ids=deployment_ids,
+            auth_login_url=auth_login_url, auth_token_url=auth_token_url,
+            key_set_url=key_set_url, name=name, auth_audience=auth_audience,
+            frame_origins=frame_origins,
+        )
+    except RegistryError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Registered platform {platform.id}: {platform.display_name} "
+               f"({len(platform.deployments)} deployment(s)).")
+
+
+@platform_cli.command("list")
+def platform_list() -> None:
+    """List registered platforms."""
+    platforms = list_platforms(db.session)
+    if not platforms:
+        click.echo("No platforms registered.")
+    for platform in platforms:
+        deployments = ", ".join(d.deployment_id for d in platform.deployments)
+        click.echo(f"{platform.id}\t{platform.display_name}\t{platform.issuer}\t"
+                   f"{platform.client_id}\tdeployments: {deployments}")
+
+
+@platform_cli.command("show")
+@issuer_option
+@client_option
+@click.option("--base-url", default=None, help="The tool's public URL (default PUBLIC_BASE_URL).")
+def platform_show(issuer: str, client_id: str, base_url: str | None) -> None:
+    """Show a platform's registration and the values to paste into the LMS."""
+    try:
+        platform = get_platform(db.session, issuer, client_id)
+    except RegistryError as error:
+        _fail(error)
+    click.echo(f"Platform {platform.id}: {platform.display_name}")
+    for label, value in (("Issuer", platform.issuer), ("Client id", platform.client_id),
+                         ("Auth login URL", platform.auth_login_url),
+                         ("Auth token URL", platform.auth_token_url),
+                         ("Key set URL", platform.key_set_url)):
+        click.echo(f"  {label:16} {value}")
+    for deployment in platform.deployments:
+        trust = " (trusts role=manager)" if deployment.trust_role_parameter else ""
+        click.echo(f"  Deployment       {deployment.deployment_id}{trust}")
+    _echo_tool_values(base_url)
+
+
+@platform_cli.command("remove")
+@issuer_option
+@client_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
+    """Remove a platform and everything recorded under it."""
+    try:
+        platform = get_platform(db.session, issuer, client_id)
+    except RegistryError as error:
+        _fail(error)
+    if not yes:
+        click.confirm(f"Remove {platform.display_name} and all its users' data?", abort=True)
+    remove_platform(db.session, platform)
+    db.session.commit()
+    click.echo(f"Removed platform {issuer} / {client_id}.")
+
+
+@platform_cli.command("canvas-json")
+@click.option("--base-url", required=True, help="The tool's public URL.")
+def platform_canvas_json(base_url: str) -> None:
+    """Print the Canvas developer-key JSON."""
+    with current_app.test_request_context(base_url=base_url):
+        click.echo(json.dumps(canvas_developer_key(tool_urls()), indent=2))
+
+
+@deployment_cli.command("add")
+@issuer_option
+@client_option
+@click.option("--deployment-id", required=True)
+@click.option("--name", default="")
+@click.option("--trust-role-parameter", is_flag=True,
+              help="Honour a role=manager custom parameter from any launch of this deployment.")
+def deployment_add(issuer: str, client_id: str, deployment_id: str, name: str,
+                   trust_role_parameter: bool) -> None:
+    """Add a deployment to a registered platform."""
+    try:
+        platform = get_platform(db.session, issuer, client_id)
+        add_deployment(db.session, platform, deployment_id, name=name,
+                       trust_role_parameter=trust_role_parameter)
+    except RegistryError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Added deployment {deployment_id} to {platform.display_name}.")
+
+
+@keys_cli.command("ensure")
+def keys_ensure() -> None:
+    """Create the tool's signing key if there is none (safe to run at every start)."""
+    key = keys.active_key(db.session)
+    db.session.commit()
+    click.echo(f"Active key: {key.kid}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key; the old one stays published for the grace period."""
+    new, retired = keys.rotate(db.session)
+    db.session.commit()
+    click.echo(f"New active key: {new.kid}")
+    for key in retired:
+        click.echo(f"Retired (still published for {keys.RETIRED_KEY_GRACE}): {key.kid}")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List the keys published at /lms/jwks."""
+    for key in keys.published_keys(db.session):
+        state = f"retired {key.retired_at:%Y-%m-%d %H:%M}" if key.retired_at else "active"
+        click.echo(f"{key.kid}\t{state}\tcreated {key.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys_cli.command("prune")
+def keys_prune() -> None:
+    """Delete retired keys whose grace period is over."""
+    count = keys.prune(db.session)
+    db.session.commit()
+    click.echo(f"Removed {count} key(s).")
+
+
+@lms_cli.command("purge")
+def purge() -> None:
+    """Delete expired login state, nonces and launch data."""
+    count = purge_expired(db.session)
+    db.session.commit()
+    click.echo(f"Removed {count} expired entries.")

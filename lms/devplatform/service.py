@@ -1,0 +1,222 @@
+"""The development platform's logic: personas, registration with the tool, the OIDC auth
+response and signed id_tokens. Plain functions; the views only translate HTTP."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.db import db, utcnow
+from lms import keys
+from lms.devplatform.models import DevLaunchRequest, DevPlatformSetup
+from lms.models import Platform
+from lms.registry import add_deployment, add_platform
+
+CLIENT_ID = "cx-academy-dev-tool"
+DEPLOYMENT_ID = "dev-deployment-1"
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+HINT_LIFETIME = timedelta(minutes=10)
+ID_TOKEN_LIFETIME = 60  # seconds, as Moodle
+
+
+@dataclass(frozen=True)
+class Persona:
+    key: str
+    sub: str
+    given_name: str
+    family_name: str
+    roles: tuple[str, ...]
+    blurb: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def email(self) -> str:
+        return f"{self.given_name.lower()}.{self.family_name.lower()}@example.com"
+
+
+PERSONAS = {
+    p.key: p
+    for p in (
+        Persona("learner", "dev-learner-1", "Lena", "Learner", (LIS + "membership#Learner",),
+                "A contact-centre agent taking the CX quality programme."),
+        Persona("manager", "dev-manager-1", "Marco", "Manager", (LIS + "membership#Mentor",),
+                "A team lead who recognises the team's progress."),
+        Persona("trainer", "dev-trainer-1", "Tara", "Trainer", (LIS + "membership#Instructor",),
+                "Runs the course, grades conversations, reads cohort results."),
+        Persona("administrator", "dev-admin-1", "Ada", "Admin",
+                (LIS + "system/person#Administrator", LIS + "institution/person#Administrator"),
+                "Registers LMS platforms and deployments."),
+    )
+}
+DEMO_CONTEXT = {
+    "id": "demo-course-1",
+    "label": "CXQ101",
+    "title": "Customer Experience Quality (demo course)",
+    "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+}
+DEMO_RESOURCE_LINK = {"id": "demo-link-1", "title": "CX Quality Academy"}
+
+
+class AuthRequestError(ValueError):
+    pass
+
+
+def issuer_for(platform_base_url: str) -> str:
+    return platform_base_url.rstrip("/") + "/dev-platform"
+
+
+def current_setup(session: Session) -> DevPlatformSetup | None:
+    return session.scalar(select(DevPlatformSetup).order_by(DevPlatformSetup.id).limit(1))
+
+
+def register(session: Session, platform_base_url: str, tool_base_url: str) -> DevPlatformSetup:
+    """Register the development platform with the tool (idempotent for the same URLs)."""
+    platform_base_url = platform_base_url.rstrip("/")
+    tool_base_url = tool_base_url.rstrip("/")
+    issuer = issuer_for(platform_base_url)
+    platform = session.scalar(
+        select(Platform).where(Platform.issuer == issuer, Platform.client_id == CLIENT_ID)
+    )
+    if platform is None:
+        platform = add_platform(
+            session,
+            issuer=issuer,
+            client_id=CLIENT_ID,
+            deployment_ids=[DEPLOYMENT_ID],
+            auth_login_url=issuer + "/auth",
+            auth_token_url=issuer + "/token",
+            key_set_url=issuer + "/jwks",
+            name="Development platform",
+        )
+    elif not any(d.deployment_id == DEPLOYMENT_ID for d in platform.deployments):
+        add_deployment(session, platform, DEPLOYMENT_ID)
+    setup = current_setup(session)
+    if setup is None:
+        setup = DevPlatformSetup(platform_id=platform.id, platform_base_url="", tool_base_url="")
+        session.add(setup)
+    setup.platform_id = platform.id
+    setup.platform_base_url = platform_base_url
+    setup.tool_base_url = tool_base_url
+    keys.active_key(session, keys.DEV_PLATFORM)
+    session.flush()
+    return setup
+
+
+def load_demo(app: Flask) -> str:
+    base = app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
+    setup = register(db.session, base, base)
+    keys.active_key(db.session, keys.TOOL)
+    db.session.commit()
+    return f"Development platform registered at {issuer_for(setup.platform_base_url)}"
+
+
+def start_launch(session: Session, setup: DevPlatformSetup, persona: Persona) -> str:
+    """Record a launch and return the tool's login-initiation URL (third-party initiated)."""
+    hint = secrets.token_urlsafe(24)
+    session.add(DevLaunchRequest(id=hint, persona=persona.key))
+    params = {
+        "iss": issuer_for(setup.platform_base_url),
+        "login_hint": persona.sub,
+        "target_link_uri": setup.tool_base_url + "/lms/launch",
+        "lti_message_hint": hint,
+        "client_id": CLIENT_ID,
+        "lti_deployment_id": DEPLOYMENT_ID,
+    }
+    return setup.tool_base_url + "/lms/login?" + urlencode(params)
+
+
+def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str]) -> tuple[str, str]:
+    """Check an OIDC auth request as a platform must, and answer with (redirect_uri, id_token).
+
+    The message hint works once; the redirect URI must be the tool's registered launch URL."""
+    expected = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": CLIENT_ID,
+    }
+    for name, value in expected.items():
+        if params.get(name) != value:
+            raise AuthRequestError(f"{name} must be {value!r}.")
+    if params.get("redirect_uri") != setup.tool_base_url + "/lms/launch":
+        raise AuthRequestError("redirect_uri is not registered for this tool.")
+    if not params.get("nonce") or not params.get("state"):
+        raise AuthRequestError("nonce and state are required.")
+    hint = params.get("lti_message_hint", "")
+    claimed = session.execute(
+        update(DevLaunchRequest)
+        .where(
+            DevLaunchRequest.id == hint,
+            DevLaunchRequest.used_at.is_(None),
+            DevLaunchRequest.created_at > utcnow() - HINT_LIFETIME,
+        )
+        .values(used_at=utcnow())
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuthRequestError("lti_message_hint is unknown, expired or already used.")
+    request = session.get(DevLaunchRequest, hint)
+    assert request is not None
+    persona = PERSONAS[request.persona]
+    if params.get("login_hint") != persona.sub:
+        raise AuthRequestError("login_hint does not match the launch.")
+    claims = launch_claims(setup, persona, params["nonce"])
+    return params["redirect_uri"], sign(session, claims)
+
+
+def launch_claims(setup: DevPlatformSetup, persona: Persona, nonce: str,
+                  now: int | None = None) -> dict[str, Any]:
+    now = int(time.time()) if now is None else now
+    return {
+        "iss": issuer_for(setup.platform_base_url),
+        "aud": CLIENT_ID,
+        "sub": persona.sub,
+        "iat": now,
+        "exp": now + ID_TOKEN_LIFETIME,
+        "nonce": nonce,
+        "name": persona.name,
+        "given_name": persona.given_name,
+        "family_name": persona.family_name,
+        "email": persona.email,
+        CLAIM + "message_type": "LtiResourceLinkRequest",
+        CLAIM + "version": "1.3.0",
+        CLAIM + "deployment_id": DEPLOYMENT_ID,
+        CLAIM + "target_link_uri": setup.tool_base_url + "/lms/launch",
+        CLAIM + "roles": list(persona.roles),
+        CLAIM + "context": dict(DEMO_CONTEXT),
+        CLAIM + "resource_link": dict(DEMO_RESOURCE_LINK),
+        CLAIM + "launch_presentation": {
+            "document_target": "iframe",
+            "return_url": setup.platform_base_url + "/dev-platform/",
+            "locale": "en",
+        },
+        CLAIM + "tool_platform": {
+            "guid": "cx-academy-dev-platform",
+            "name": "Development platform",
+            "product_family_code": "cx-academy-dev",
+        },
+        CLAIM + "custom": {},
+    }
+
+
+def sign(session: Session, claims: dict[str, Any], *, kid: str | None = None) -> str:
+    key = keys.active_key(session, keys.DEV_PLATFORM)
+    private = keys.load_private_key(key.kid, key.private_pem)
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid or key.kid})
+
+
+def platform_jwks(session: Session) -> dict[str, Any]:
+    return keys.jwks(session, keys.DEV_PLATFORM)

@@ -1,0 +1,149 @@
+"""What a validated launch does: provision the person, the course and the link; pick the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.auth import Role, Viewer
+from core.db import db, utcnow
+from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
+from lms.models import Platform, ResourceLink
+from people.roles import role_from_lti
+from people.services import ContextClaims, PersonClaims, provision
+
+EXT = "https://purl.imsglobal.org/spec/lti/claim/ext"
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    viewer: Viewer
+    target: str
+    resource_link_id: int
+
+
+def _text(value: Any, limit: int = 255) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def person_claims(claims: dict[str, Any]) -> PersonClaims:
+    ext = claims.get(EXT) if isinstance(claims.get(EXT), dict) else {}
+    custom = claims.get("https://purl.imsglobal.org/spec/lti/claim/custom") or {}
+    username = ext.get("user_username") or custom.get("username") or None
+    return PersonClaims(
+        sub=claims["sub"],
+        name=_text(claims.get("name")),
+        given_name=_text(claims.get("given_name")),
+        family_name=_text(claims.get("family_name")),
+        email=_text(claims.get("email"), 320) or None,
+        lms_username=_text(username) or None,
+    )
+
+
+def context_claims(claims: dict[str, Any]) -> ContextClaims | None:
+    context = claims.get(CONTEXT)
+    if not context:
+        return None
+    return ContextClaims(
+        id=str(context["id"])[:255],
+        title=_text(context.get("title")),
+        label=_text(context.get("label")),
+    )
+
+
+def upsert_resource_link(
+    session: Session, launch: ValidatedLaunch, team_id: int | None
+) -> ResourceLink:
+    claim = launch.claims[RESOURCE_LINK]
+    lti_id = str(claim["id"])[:255]
+    link = session.scalar(
+        select(ResourceLink).where(
+            ResourceLink.deployment_id == launch.deployment.id, ResourceLink.lti_id == lti_id
+        )
+    )
+    if link is None:
+        link = ResourceLink(
+            platform_id=launch.platform.id, deployment_id=launch.deployment.id, lti_id=lti_id
+        )
+        session.add(link)
+    link.title = _text(claim.get("title"))
+    link.description = _text(claim.get("description"), 4000)
+    link.target = _text(launch.custom.get("target"))
+    link.team_id = team_id if team_id is not None else link.team_id
+    link.updated_at = utcnow()
+    session.flush()
+    return link
+
+
+def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
+    """Provision everything the launch names. Flushes; the caller commits once."""
+    roles = launch.claims[ROLES]
+    lms_role = role_from_lti(
+        roles, launch.custom, trust_role_parameter=launch.deployment.trust_role_parameter
+    )
+    user_id = team_id = None
+    role = Role.GUEST
+    if not launch.is_anonymous:
+        user, membership = provision(
+            session,
+            platform_id=launch.platform.id,
+            deployment_id=launch.deployment.id,
+            person=person_claims(launch.claims),
+            context=context_claims(launch.claims),
+            lti_roles=roles,
+            lms_role=lms_role,
+        )
+        user_id = user.id
+        if membership is not None:
+            team_id = membership.team_id
+            role = membership.role
+        else:
+            role = lms_role
+    link = upsert_resource_link(session, launch, team_id)
+    viewer = Viewer(
+        user_id=user_id,
+        role=role,
+        platform_id=launch.platform.id,
+        deployment_id=launch.deployment.id,
+        team_id=team_id,
+        launch_id=launch.launch_id,
+    )
+    return LaunchOutcome(viewer=viewer, target=link.target, resource_link_id=link.id)
+
+
+CANVAS_ISSUERS = {
+    "https://canvas.instructure.com",
+    "https://canvas.beta.instructure.com",
+    "https://canvas.test.instructure.com",
+}
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def frame_origins_of(issuer: str, auth_login_url: str, extra: str) -> set[str]:
+    origins = {o for o in (_origin(issuer), _origin(auth_login_url)) if o}
+    if issuer in CANVAS_ISSUERS:
+        # Canvas's issuer is shared; the course page lives on the institution's subdomain.
+        origins.add("https://*.instructure.com")
+    origins.update(o for o in extra.split() if _origin(o.replace("*.", "")))
+    return origins
+
+
+def platform_origins() -> set[str]:
+    """Every origin allowed to frame the tool: the registered platforms' sites."""
+    rows = db.session.execute(
+        select(Platform.issuer, Platform.auth_login_url, Platform.frame_origins)
+    )
+    origins: set[str] = set()
+    for issuer, login_url, extra in rows:
+        origins |= frame_origins_of(issuer, login_url, extra or "")
+    return origins

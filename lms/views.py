@@ -1,0 +1,117 @@
+"""LTI endpoints: login initiation, launch, JWKS, LMS configuration values. Thin: the protocol
+lives in ``lms.launch``, what a launch does in ``lms.services``."""
+
+from __future__ import annotations
+
+import random
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.exception import LtiException, OIDCException
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from core.auth import Role, current_viewer, roles_required, sign_in
+from core.db import db
+from core.extensions import csrf
+from lms import keys
+from lms.canvas import canvas_developer_key
+from lms.errors import LaunchRefused
+from lms.launch import ToolLogin, ToolMessageLaunch, check_login_request, login_params
+from lms.models import Platform
+from lms.services import complete_launch, frame_origins_of
+from lms.storage import DatabaseLaunchDataStorage, purge_expired
+from lms.targets import endpoint_for
+from lms.tool_config import DatabaseToolConf
+from lms.urls import own_host, tool_url, tool_urls
+
+bp = Blueprint("lms", __name__, url_prefix="/lms", template_folder="templates")
+
+
+def _storage() -> DatabaseLaunchDataStorage:
+    return DatabaseLaunchDataStorage(
+        db.session, current_app.config["LTI_LAUNCH_DATA_SECONDS"]
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@csrf.exempt
+def login() -> Response:
+    """Third-party initiated login (GET or POST, as Moodle does), answered by a redirect to
+    the platform's OIDC auth endpoint with our state (cookie) and nonce (database)."""
+    get = request.values.get
+    params = login_params(get)
+    check_login_request(params, own_host())
+    conf = DatabaseToolConf(db.session)
+    if conf.find_platform(params["iss"], params.get("client_id")) is None:
+        raise LaunchRefused(
+            f"No LMS is registered with issuer {params['iss']}"
+            + (f" and client id {params['client_id']}." if "client_id" in params else "."),
+            title="This LMS is not registered with the tool",
+        )
+    check_url = url_for("lms.login", **params, lti1p3_new_window="1")
+    oidc = ToolLogin(FlaskRequest(request_data=dict(request.values)), conf, _storage(), check_url)
+    oidc.enable_check_cookies()
+    try:
+        response = oidc.redirect(tool_url("lms.launch"))
+    except (OIDCException, LtiException) as error:
+        db.session.rollback()
+        raise LaunchRefused(str(error)) from error
+    if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+        purge_expired(db.session)
+    db.session.commit()
+    return response
+
+
+@bp.post("/launch")
+@csrf.exempt
+def launch() -> WerkzeugResponse:
+    message = ToolMessageLaunch(FlaskRequest(), DatabaseToolConf(db.session), _storage(),
+                                current_app.extensions["settings"])
+    try:
+        validated = message.validated()
+        outcome = complete_launch(db.session, validated)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    sign_in(outcome.viewer)
+    return redirect(url_for(endpoint_for(outcome.target)), code=303)
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    key_set = keys.jwks(db.session)
+    if not key_set["keys"]:
+        keys.active_key(db.session)
+        db.session.commit()
+        key_set = keys.jwks(db.session)
+    response = jsonify(key_set)
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+@bp.get("/canvas.json")
+def canvas_config() -> Response:
+    return jsonify(canvas_developer_key(tool_urls()))
+
+
+@bp.get("/setup")
+def setup() -> str:
+    return render_template("lms/setup.html", urls=tool_urls(), viewer=current_viewer())
+
+
+@bp.get("/admin/platform")
+@roles_required(Role.ADMINISTRATOR)
+def admin_platform() -> str:
+    viewer = current_viewer()
+    assert viewer is not None
+    platform = db.session.scalar(select(Platform).where(Platform.id == viewer.platform_id))
+    origins = sorted(
+        frame_origins_of(platform.issuer, platform.auth_login_url, platform.frame_origins)
+    ) if platform else []
+    return render_template(
+        "lms/admin_platform.html", platform=platform, urls=tool_urls(), viewer=viewer,
+        origins=origins,
+    )

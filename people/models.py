@@ -1,0 +1,97 @@
+"""Users, teams and memberships. Rows carry their LMS platform (and teams their deployment)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.auth import Role
+from core.db import Base, utcnow
+from people.roles import higher
+
+
+class User(Base):
+    """A person as one LMS platform knows them: ``sub`` is unique per platform only."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    given_name: Mapped[str] = mapped_column(String(255), default="")
+    family_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    lms_username: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_launch_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", foreign_keys="Membership.user_id"
+    )
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(part for part in (self.given_name, self.family_name) if part)
+        return self.name or full or self.lms_username or f"User {self.sub}"
+
+
+class Team(Base):
+    """A group of people in one deployment; by default the people of one LMS course context."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("deployment_id", "source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(32), default="lms_context")
+    external_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="team")
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.label or f"Course {self.external_id}"
+
+
+class Membership(Base):
+    """A user's place in a team: the role the LMS gave and the role assigned in the tool."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lms_role: Mapped[str] = mapped_column(String(32), default=Role.GUEST.value)
+    assigned_role: Mapped[str | None] = mapped_column(String(32))
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+    team: Mapped[Team] = relationship(back_populates="memberships")
+
+    @property
+    def role(self) -> Role:
+        """The higher of the LMS role and a role assigned in the tool."""
+        lms_role = Role(self.lms_role)
+        return higher(lms_role, Role(self.assigned_role)) if self.assigned_role else lms_role
