@@ -9,9 +9,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core import extensions
 from core.config import Settings
 from core.errors import register_error_handlers
-from core import extensions
 from core.security import init_security
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")

@@ -101,7 +101,9 @@ class NotLaunched(UserFacingError):
 class Forbidden(UserFacingError):
     status = 403
 
-    def __init__(self, detail: str = "Your role in this course does not include this page.") -> None:
+    def __init__(
+        self, detail: str = "Your role in this course does not include this page."
+    ) -> None:
         super().__init__("You do not have access to this page", detail)
 
 

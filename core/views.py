@@ -6,8 +6,13 @@ from flask import Blueprint, current_app, render_template, url_for
 
 from core.auth import current_viewer
 
-bp = Blueprint("core", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/core")
+bp = Blueprint(
+    "core",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/core",
+)
 
 
 @bp.get("/")

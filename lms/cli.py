@@ -47,41 +47,68 @@ def _echo_tool_values(base_url: str | None) -> None:
     with current_app.test_request_context(base_url=base):
         urls = tool_urls()
     click.echo("\nPaste into the LMS:")
-    for label, key in (("Tool URL / redirection URI", "launch"),
-                       ("Initiate login URL", "login"),
-                       ("Public keyset URL", "jwks"),
-                       ("Canvas developer key JSON", "canvas")):
+    for label, key in (
+        ("Tool URL / redirection URI", "launch"),
+        ("Initiate login URL", "login"),
+        ("Public keyset URL", "jwks"),
+        ("Canvas developer key JSON", "canvas"),
+    ):
         click.echo(f"  {label:28} {urls[key]}")
 
 
 @platform_cli.command("add")
 @issuer_option
 @client_option
-@click.option("--deployment-id", "deployment_ids", multiple=True, required=True,
-              help="Deployment id (repeat for several).")
+@click.option(
+    "--deployment-id",
+    "deployment_ids",
+    multiple=True,
+    required=True,
+    help="Deployment id (repeat for several).",
+)
 @click.option("--auth-login-url", required=True, help="The platform's OIDC auth endpoint.")
 @click.option("--auth-token-url", required=True, help="The platform's OAuth2 token endpoint.")
 @click.option("--key-set-url", required=True, help="The platform's public JWKS URL.")
 @click.option("--name", default="", help="A name to show administrators.")
 @click.option("--auth-audience", default=None, help="Token audience, when not the token URL.")
-@click.option("--frame-origin", "frame_origins", multiple=True,
-              help="Another site that shows the tool in a frame (e.g. a Canvas custom domain).")
-def platform_add(issuer: str, client_id: str, deployment_ids: tuple[str, ...],
-                 auth_login_url: str, auth_token_url: str, key_set_url: str, name: str,
-                 auth_audience: str | None, frame_origins: tuple[str, ...]) -> None:
+@click.option(
+    "--frame-origin",
+    "frame_origins",
+    multiple=True,
+    help="Another site that shows the tool in a frame (e.g. a Canvas custom domain).",
+)
+def platform_add(
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    name: str,
+    auth_audience: str | None,
+    frame_origins: tuple[str, ...],
+) -> None:
     """Register an LMS platform with one or more deployments."""
     try:
         platform = add_platform(
-            db.session, issuer=issuer, client_id=client_id, deployment_ids=deployment_ids,
-            auth_login_url=auth_login_url, auth_token_url=auth_token_url,
-            key_set_url=key_set_url, name=name, auth_audience=auth_audience,
+            db.session,
+            issuer=issuer,
+            client_id=client_id,
+            deployment_ids=deployment_ids,
+            auth_login_url=auth_login_url,
+            auth_token_url=auth_token_url,
+            key_set_url=key_set_url,
+            name=name,
+            auth_audience=auth_audience,
             frame_origins=frame_origins,
         )
     except RegistryError as error:
         _fail(error)
     db.session.commit()
-    click.echo(f"Registered platform {platform.id}: {platform.display_name} "
-               f"({len(platform.deployments)} deployment(s)).")
+    click.echo(
+        f"Registered platform {platform.id}: {platform.display_name} "
+        f"({len(platform.deployments)} deployment(s))."
+    )
 
 
 @platform_cli.command("list")
@@ -92,8 +119,10 @@ def platform_list() -> None:
         click.echo("No platforms registered.")
     for platform in platforms:
         deployments = ", ".join(d.deployment_id for d in platform.deployments)
-        click.echo(f"{platform.id}\t{platform.display_name}\t{platform.issuer}\t"
-                   f"{platform.client_id}\tdeployments: {deployments}")
+        click.echo(
+            f"{platform.id}\t{platform.display_name}\t{platform.issuer}\t"
+            f"{platform.client_id}\tdeployments: {deployments}"
+        )
 
 
 @platform_cli.command("show")
@@ -107,10 +136,13 @@ def platform_show(issuer: str, client_id: str, base_url: str | None) -> None:
     except RegistryError as error:
         _fail(error)
     click.echo(f"Platform {platform.id}: {platform.display_name}")
-    for label, value in (("Issuer", platform.issuer), ("Client id", platform.client_id),
-                         ("Auth login URL", platform.auth_login_url),
-                         ("Auth token URL", platform.auth_token_url),
-                         ("Key set URL", platform.key_set_url)):
+    for label, value in (
+        ("Issuer", platform.issuer),
+        ("Client id", platform.client_id),
+        ("Auth login URL", platform.auth_login_url),
+        ("Auth token URL", platform.auth_token_url),
+        ("Key set URL", platform.key_set_url),
+    ):
         click.echo(f"  {label:16} {value}")
     for deployment in platform.deployments:
         trust = " (trusts role=manager)" if deployment.trust_role_parameter else ""
@@ -148,15 +180,24 @@ def platform_canvas_json(base_url: str) -> None:
 @client_option
 @click.option("--deployment-id", required=True)
 @click.option("--name", default="")
-@click.option("--trust-role-parameter", is_flag=True,
-              help="Honour a role=manager custom parameter from any launch of this deployment.")
-def deployment_add(issuer: str, client_id: str, deployment_id: str, name: str,
-                   trust_role_parameter: bool) -> None:
+@click.option(
+    "--trust-role-parameter",
+    is_flag=True,
+    help="Honour a role=manager custom parameter from any launch of this deployment.",
+)
+def deployment_add(
+    issuer: str, client_id: str, deployment_id: str, name: str, trust_role_parameter: bool
+) -> None:
     """Add a deployment to a registered platform."""
     try:
         platform = get_platform(db.session, issuer, client_id)
-        add_deployment(db.session, platform, deployment_id, name=name,
-                       trust_role_parameter=trust_role_parameter)
+        add_deployment(
+            db.session,
+            platform,
+            deployment_id,
+            name=name,
+            trust_role_parameter=trust_role_parameter,
+        )
     except RegistryError as error:
         _fail(error)
     db.session.commit()

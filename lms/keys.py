@@ -62,9 +62,7 @@ def rotate(session: Session, purpose: str = TOOL) -> tuple[SigningKey, list[Sign
     now = utcnow()
     retired = list(
         session.scalars(
-            select(SigningKey).where(
-                SigningKey.purpose == purpose, SigningKey.retired_at.is_(None)
-            )
+            select(SigningKey).where(SigningKey.purpose == purpose, SigningKey.retired_at.is_(None))
         )
     )
     for key in retired:

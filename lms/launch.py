@@ -47,8 +47,13 @@ JWKS_FETCH_TIMEOUT = 5
 class ToolLogin(FlaskOIDCLogin):
     """Third-party initiated login. Renders our own cookie check (CSP-safe, styled)."""
 
-    def __init__(self, request: FlaskRequest, tool_config: DatabaseToolConf,
-                 storage: DatabaseLaunchDataStorage, check_url: str) -> None:
+    def __init__(
+        self,
+        request: FlaskRequest,
+        tool_config: DatabaseToolConf,
+        storage: DatabaseLaunchDataStorage,
+        check_url: str,
+    ) -> None:
         super().__init__(request, tool_config, launch_data_storage=storage)
         self._check_url = check_url
 
@@ -60,8 +65,14 @@ class ToolLogin(FlaskOIDCLogin):
 
 
 def login_params(get: Any) -> dict[str, str]:
-    names = ("iss", "login_hint", "target_link_uri", "lti_message_hint",
-             "lti_deployment_id", "client_id")
+    names = (
+        "iss",
+        "login_hint",
+        "target_link_uri",
+        "lti_message_hint",
+        "lti_deployment_id",
+        "client_id",
+    )
     return {name: value for name in names if (value := get(name))}
 
 
@@ -100,8 +111,13 @@ class ValidatedLaunch:
 class ToolMessageLaunch(FlaskMessageLaunch):
     """Validates an id_token launch. Every check raises ``LaunchRefused`` with a clear reason."""
 
-    def __init__(self, request: FlaskRequest, tool_config: DatabaseToolConf,
-                 storage: DatabaseLaunchDataStorage, settings: Settings) -> None:
+    def __init__(
+        self,
+        request: FlaskRequest,
+        tool_config: DatabaseToolConf,
+        storage: DatabaseLaunchDataStorage,
+        settings: Settings,
+    ) -> None:
         super().__init__(request, tool_config, launch_data_storage=storage)
         self._storage = storage
         self._settings = settings
@@ -237,9 +253,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             raise LaunchUnauthenticated(f"The LMS's key {kid} is not a valid RSA key.") from error
 
     def _key_set(self, platform: Platform, *, refetch: bool) -> dict[str, Any]:
-        return platform_key_set(
-            db.session, platform, self._settings, refetch=refetch
-        )
+        return platform_key_set(db.session, platform, self._settings, refetch=refetch)
 
     def validate_message(self) -> ToolMessageLaunch:
         body = self._jwt["body"]
@@ -348,8 +362,9 @@ def platform_key_set(
 
 def fetch_key_set(url: str) -> dict[str, Any]:
     try:
-        response = requests.get(url, timeout=JWKS_FETCH_TIMEOUT,
-                                headers={"Accept": "application/json"})
+        response = requests.get(
+            url, timeout=JWKS_FETCH_TIMEOUT, headers={"Accept": "application/json"}
+        )
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, json.JSONDecodeError, ValueError) as error:
@@ -358,6 +373,7 @@ def fetch_key_set(url: str) -> dict[str, Any]:
             title="Could not verify the launch",
         ) from error
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise LaunchRefused(f"The LMS's key set at {url} is not a JWK set.",
-                            title="Could not verify the launch")
+        raise LaunchRefused(
+            f"The LMS's key set at {url} is not a JWK set.", title="Could not verify the launch"
+        )
     return data

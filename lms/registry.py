@@ -64,8 +64,9 @@ def add_platform(
         auth_token_url=_check_url("--auth-token-url", auth_token_url),
         key_set_url=_check_url("--key-set-url", key_set_url),
         auth_audience=auth_audience or None,
-        frame_origins=" ".join(_check_url("--frame-origin", o.replace("*.", "")) and o
-                               for o in frame_origins),
+        frame_origins=" ".join(
+            _check_url("--frame-origin", o.replace("*.", "")) and o for o in frame_origins
+        ),
     )
     session.add(platform)
     for deployment_id in dict.fromkeys(deployment_ids):
@@ -92,7 +93,9 @@ def add_deployment(
     if existing is not None:
         raise RegistryError(f"Deployment {deployment_id} is already registered.")
     deployment = Deployment(
-        platform=platform, deployment_id=deployment_id, name=name,
+        platform=platform,
+        deployment_id=deployment_id,
+        name=name,
         trust_role_parameter=trust_role_parameter,
     )
     session.add(deployment)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import random
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from pylti1p3.contrib.flask import FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy import select
@@ -29,9 +38,7 @@ bp = Blueprint("lms", __name__, url_prefix="/lms", template_folder="templates")
 
 
 def _storage() -> DatabaseLaunchDataStorage:
-    return DatabaseLaunchDataStorage(
-        db.session, current_app.config["LTI_LAUNCH_DATA_SECONDS"]
-    )
+    return DatabaseLaunchDataStorage(db.session, current_app.config["LTI_LAUNCH_DATA_SECONDS"])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,8 +73,9 @@ def login() -> Response:
 @bp.post("/launch")
 @csrf.exempt
 def launch() -> WerkzeugResponse:
-    message = ToolMessageLaunch(FlaskRequest(), DatabaseToolConf(db.session), _storage(),
-                                current_app.extensions["settings"])
+    message = ToolMessageLaunch(
+        FlaskRequest(), DatabaseToolConf(db.session), _storage(), current_app.extensions["settings"]
+    )
     try:
         validated = message.validated()
         outcome = complete_launch(db.session, validated)
@@ -108,10 +116,15 @@ def admin_platform() -> str:
     viewer = current_viewer()
     assert viewer is not None
     platform = db.session.scalar(select(Platform).where(Platform.id == viewer.platform_id))
-    origins = sorted(
-        frame_origins_of(platform.issuer, platform.auth_login_url, platform.frame_origins)
-    ) if platform else []
+    origins = (
+        sorted(frame_origins_of(platform.issuer, platform.auth_login_url, platform.frame_origins))
+        if platform
+        else []
+    )
     return render_template(
-        "lms/admin_platform.html", platform=platform, urls=tool_urls(), viewer=viewer,
+        "lms/admin_platform.html",
+        platform=platform,
+        urls=tool_urls(),
+        viewer=viewer,
         origins=origins,
     )

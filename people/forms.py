@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 
 from core.auth import Role
 
@@ -9,6 +10,6 @@ from core.auth import Role
 class AssignRoleForm(FlaskForm):
     role = SelectField(
         "Role in the tool",
-        choices=[("", "As the LMS says"), (Role.MANAGER.value, "Manager")],
+        choices=[SelectChoice("", "As the LMS says"), SelectChoice(Role.MANAGER.value, "Manager")],
         default="",
     )

@@ -79,9 +79,7 @@ class Membership(Base):
     lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     lms_role: Mapped[str] = mapped_column(String(32), default=Role.GUEST.value)
     assigned_role: Mapped[str | None] = mapped_column(String(32))
-    assigned_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     assigned_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(default=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -52,8 +52,11 @@ def _context_role(role: str) -> str | None:
 def _is_admin(role: str) -> bool:
     if role.startswith(LIS):
         return role[len(LIS) :] in ADMIN_ROLES
-    return role in {"Administrator", "urn:lti:sysrole:ims/lis/Administrator",
-                    "urn:lti:instrole:ims/lis/Administrator"}
+    return role in {
+        "Administrator",
+        "urn:lti:sysrole:ims/lis/Administrator",
+        "urn:lti:instrole:ims/lis/Administrator",
+    }
 
 
 def role_from_lti(

@@ -27,8 +27,12 @@ def dashboard() -> tuple[str, int] | str:
     status = 403 if viewer.role == Role.GUEST and user is not None else 200
     return render_template(
         f"people/dashboard_{viewer.role.value}.html",
-        viewer=viewer, user=user, team=team, members=members,
-        counts=role_counts(members), form=AssignRoleForm(),
+        viewer=viewer,
+        user=user,
+        team=team,
+        members=members,
+        counts=role_counts(members),
+        form=AssignRoleForm(),
     ), status
 
 
@@ -43,7 +47,10 @@ def set_role(membership_id: int) -> Response:
     role = Role(form.role.data) if form.role.data else None
     try:
         membership = assign_role(
-            db.session, team_id=viewer.team_id, membership_id=membership_id, role=role,
+            db.session,
+            team_id=viewer.team_id,
+            membership_id=membership_id,
+            role=role,
             by_user_id=viewer.user_id,
         )
     except RoleAssignmentError as error:
@@ -52,6 +59,10 @@ def set_role(membership_id: int) -> Response:
         return redirect(url_for("people.dashboard"))
     db.session.commit()
     name = membership.user.display_name
-    flash(f"{name} is now a manager in this course." if role else
-          f"{name} is no longer a manager here.", "success")
+    flash(
+        f"{name} is now a manager in this course."
+        if role
+        else f"{name} is no longer a manager here.",
+        "success",
+    )
     return redirect(url_for("people.dashboard"))

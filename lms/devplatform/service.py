@@ -50,15 +50,38 @@ class Persona:
 PERSONAS = {
     p.key: p
     for p in (
-        Persona("learner", "dev-learner-1", "Lena", "Learner", (LIS + "membership#Learner",),
-                "A contact-centre agent taking the CX quality programme."),
-        Persona("manager", "dev-manager-1", "Marco", "Manager", (LIS + "membership#Mentor",),
-                "A team lead who recognises the team's progress."),
-        Persona("trainer", "dev-trainer-1", "Tara", "Trainer", (LIS + "membership#Instructor",),
-                "Runs the course, grades conversations, reads cohort results."),
-        Persona("administrator", "dev-admin-1", "Ada", "Admin",
-                (LIS + "system/person#Administrator", LIS + "institution/person#Administrator"),
-                "Registers LMS platforms and deployments."),
+        Persona(
+            "learner",
+            "dev-learner-1",
+            "Lena",
+            "Learner",
+            (LIS + "membership#Learner",),
+            "A contact-centre agent taking the CX quality programme.",
+        ),
+        Persona(
+            "manager",
+            "dev-manager-1",
+            "Marco",
+            "Manager",
+            (LIS + "membership#Mentor",),
+            "A team lead who recognises the team's progress.",
+        ),
+        Persona(
+            "trainer",
+            "dev-trainer-1",
+            "Tara",
+            "Trainer",
+            (LIS + "membership#Instructor",),
+            "Runs the course, grades conversations, reads cohort results.",
+        ),
+        Persona(
+            "administrator",
+            "dev-admin-1",
+            "Ada",
+            "Admin",
+            (LIS + "system/person#Administrator", LIS + "institution/person#Administrator"),
+            "Registers LMS platforms and deployments.",
+        ),
     )
 }
 DEMO_CONTEXT = {
@@ -177,8 +200,9 @@ def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str])
     return params["redirect_uri"], sign(session, claims)
 
 
-def launch_claims(setup: DevPlatformSetup, persona: Persona, nonce: str,
-                  now: int | None = None) -> dict[str, Any]:
+def launch_claims(
+    setup: DevPlatformSetup, persona: Persona, nonce: str, now: int | None = None
+) -> dict[str, Any]:
     now = int(time.time()) if now is None else now
     return {
         "iss": issuer_for(setup.platform_base_url),

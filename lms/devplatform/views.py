@@ -37,8 +37,11 @@ def _setup():  # type: ignore[no-untyped-def]
 def index() -> str:
     setup = _setup()
     return render_template(
-        "devplatform/index.html", personas=PERSONAS.values(), context=DEMO_CONTEXT,
-        issuer=issuer_for(setup.platform_base_url), setup=setup,
+        "devplatform/index.html",
+        personas=PERSONAS.values(),
+        context=DEMO_CONTEXT,
+        issuer=issuer_for(setup.platform_base_url),
+        setup=setup,
     )
 
 
@@ -62,7 +65,8 @@ def auth() -> str:
         raise UserFacingError("The platform refused the login", str(error)) from error
     db.session.commit()
     return render_template(
-        "devplatform/autopost.html", action=redirect_uri,
+        "devplatform/autopost.html",
+        action=redirect_uri,
         fields={"id_token": id_token, "state": params["state"]},
     )
 

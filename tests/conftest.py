@@ -1,0 +1,176 @@
+"""Fixtures: every test runs on SQLite and, when it answers, on PostgreSQL.
+
+A real HTTP server (a thread) serves the app for the duration of a database's tests, because
+the tool fetches the development platform's JWKS over HTTP. The browser side of each flow goes
+through Flask's test client. The tool is addressed as ``127.0.0.1`` and the development
+platform as ``localhost``: different sites, so cookies are not shared between them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete
+from werkzeug.serving import make_server
+
+from core import create_app
+from core.config import Settings
+from core.db import db
+from lms.devplatform import service as devplatform
+from tests.lti import LtiBrowser
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# Kept between tests: generating RSA keys is slow, and any key left behind is a valid key.
+KEPT_TABLES = {"signing_keys"}
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url is not None:
+        return url or None
+    try:
+        psycopg.connect(DEFAULT_PG, connect_timeout=2).close()
+    except psycopg.Error:
+        return None
+    return DEFAULT_PG
+
+
+PG_URL = _postgres_url()
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    assert PG_URL
+    # A schema per run keeps concurrent runs on the shared ``test`` database apart.
+    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@dataclass
+class Live:
+    app: Flask
+    port: int
+    database_url: str
+    instance_path: Path
+
+    @property
+    def tool_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def platform_base(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def settings(self, **overrides: object) -> Settings:
+        base = Settings(
+            APP_ENV="testing",
+            SECRET_KEY="test-secret-" + "x" * 32,
+            DATABASE_URL=self.database_url,
+            INSTANCE_PATH=str(self.instance_path),
+            DEV_PLATFORM_ENABLED=True,
+            PUBLIC_BASE_URL=self.tool_base,
+            LTI_JWKS_MIN_REFETCH_SECONDS=0,
+        )
+        return base.with_overrides(**overrides)
+
+
+@pytest.fixture(scope="session")
+def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    port = free_port()
+    live = Live(
+        app=None,
+        port=port,
+        database_url=database_url,  # type: ignore[arg-type]
+        instance_path=tmp_path_factory.mktemp("instance"),
+    )
+    app = create_app(live.settings())
+    live.app = app
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield live
+    server.shutdown()
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def empty_tables(app: Flask) -> None:
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name not in KEPT_TABLES:
+                db.session.execute(delete(table))
+        db.session.commit()
+
+
+@pytest.fixture
+def app(live: Live) -> Iterator[Flask]:
+    with live.app.app_context():
+        devplatform.register(db.session, live.platform_base, live.tool_base)
+        db.session.commit()
+    yield live.app
+    with live.app.app_context():
+        db.session.remove()
+    empty_tables(live.app)
+
+
+@pytest.fixture
+def make_app(live: Live, app: Flask) -> Iterator[object]:
+    """Another app on the same database with different settings (the factory is side-effect
+    free, so this is cheap)."""
+    made: list[Flask] = []
+
+    def factory(**overrides: object) -> Flask:
+        other = create_app(live.settings(**overrides))
+        made.append(other)
+        return other
+
+    yield factory
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def lti(app: Flask, client: FlaskClient, live: Live) -> LtiBrowser:
+    """A person's browser between the development platform and the tool."""
+    return LtiBrowser(app, client, tool_base=live.tool_base, platform_base=live.platform_base)
