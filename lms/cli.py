@@ -45,7 +45,7 @@ def _echo_tool_values(base_url: str | None) -> None:
         click.echo("\nSet PUBLIC_BASE_URL (or pass --base-url) to print the tool's URLs.")
         return
     with current_app.test_request_context(base_url=base):
-        urls = tool_urls()
+        urls = tool_urls(base)
     click.echo("\nPaste into the LMS:")
     for label, key in (
         ("Tool URL / redirection URI", "launch"),
@@ -172,7 +172,7 @@ def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
 def platform_canvas_json(base_url: str) -> None:
     """Print the Canvas developer-key JSON."""
     with current_app.test_request_context(base_url=base_url):
-        click.echo(json.dumps(canvas_developer_key(tool_urls()), indent=2))
+        click.echo(json.dumps(canvas_developer_key(tool_urls(base_url)), indent=2))
 
 
 @deployment_cli.command("add")

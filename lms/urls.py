@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 from flask import current_app, request, url_for
 
 
-def tool_url(endpoint: str, **values: object) -> str:
+def tool_url(endpoint: str, *, base: str | None = None, **values: object) -> str:
     """Absolute URL on this tool. ``PUBLIC_BASE_URL`` wins over the request's host, so the
     values given to an LMS do not depend on how an administrator reached the page."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
+    base = base or current_app.config.get("PUBLIC_BASE_URL")
     if base:
-        return base + url_for(endpoint, **values)
+        return base.rstrip("/") + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
 
 
@@ -21,11 +21,12 @@ def own_host() -> str:
     return urlsplit(base).netloc if base else request.host
 
 
-def tool_urls() -> dict[str, str]:
-    return {
-        "login": tool_url("lms.login"),
-        "launch": tool_url("lms.launch"),
-        "jwks": tool_url("lms.jwks"),
-        "canvas": tool_url("lms.canvas_config"),
-        "home": tool_url("core.home"),
+def tool_urls(base: str | None = None) -> dict[str, str]:
+    endpoints = {
+        "login": "lms.login",
+        "launch": "lms.launch",
+        "jwks": "lms.jwks",
+        "canvas": "lms.canvas_config",
+        "home": "core.home",
     }
+    return {name: tool_url(endpoint, base=base) for name, endpoint in endpoints.items()}

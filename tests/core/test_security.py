@@ -1,0 +1,79 @@
+"""Cookies that survive a cross-site iframe, and headers that allow exactly that framing."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from tests.lti import page_text
+
+
+def cookie_attributes(response, name_prefix):
+    for header in response.headers.getlist("Set-Cookie"):
+        cookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            if name.startswith(name_prefix):
+                return morsel, header
+    raise AssertionError(f"no {name_prefix} cookie in {response.headers.getlist('Set-Cookie')}")
+
+
+def test_over_https_behind_a_proxy_cookies_are_samesite_none_secure(make_app, lti, live):
+    """Behind a TLS-terminating proxy the app sees HTTP; with PROXY_FIX_HOPS it trusts
+    X-Forwarded-Proto, so the state and session cookies get SameSite=None; Secure."""
+    proxied = make_app(PROXY_FIX_HOPS=1)
+    browser = type(lti)(proxied, proxied.test_client(), lti.tool_base, lti.platform_base)
+    headers = {"X-Forwarded-Proto": "https"}
+    login_url = browser.start("learner")
+    check = browser.client.get(login_url, headers=headers)
+    assert check.status_code == 200
+    continue_url = check.text.split('id="new-window" href="')[1].split('"')[0].replace("&amp;", "&")
+    redirect = browser.client.get(lti.tool_base + continue_url, headers=headers)
+    _, state_header = cookie_attributes(redirect, "lti1p3-state-")
+    assert "SameSite=None" in state_header and "Secure" in state_header
+    pending = browser.authorize(redirect)
+    launch = browser.client.post(pending.action, data=pending.fields, headers=headers)
+    assert launch.status_code == 303
+    _, session_header = cookie_attributes(launch, "academy_session")
+    assert "SameSite=None" in session_header and "Secure" in session_header
+    assert "HttpOnly" in session_header
+
+
+def test_without_a_trusted_proxy_forwarded_proto_is_ignored(lti):
+    redirect = lti.login(lti.start("learner"))
+    _, header = cookie_attributes(redirect, "lti1p3-state-")
+    assert "Secure" not in header
+
+
+def test_plain_http_session_cookie_is_lax(lti):
+    response = lti.launch("learner")
+    _, header = cookie_attributes(response, "academy_session")
+    assert "SameSite=Lax" in header and "HttpOnly" in header
+
+
+def test_pages_may_be_framed_only_by_registered_platforms(client, live, lti):
+    response = client.get(live.tool_base + "/")
+    csp = response.headers["Content-Security-Policy"]
+    frame_ancestors = csp.split("frame-ancestors")[1].split(";")[0].split()
+    assert frame_ancestors == ["'self'", live.platform_base]
+    assert "X-Frame-Options" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_inline_scripts_need_the_page_nonce(lti):
+    page = lti.client.get(lti.start("learner"))
+    csp = page.headers["Content-Security-Policy"]
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in page.text
+
+
+def test_hsts_only_in_production(make_app, client, live):
+    assert "Strict-Transport-Security" not in client.get(live.tool_base + "/").headers
+    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40, DEV_PLATFORM_ENABLED=False)
+    response = production.test_client().get(live.tool_base + "/")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_unknown_page_uses_the_error_page(client, live):
+    response = client.get(live.tool_base + "/no-such-page")
+    assert response.status_code == 404
+    assert "Not Found" in page_text(response)

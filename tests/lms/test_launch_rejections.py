@@ -1,0 +1,257 @@
+"""An attacker or a broken platform gets a clear 4xx page, and nothing is written.
+
+Every case starts from a genuine login at the development platform, then changes one thing
+about what reaches the tool's launch URL."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from core.db import db
+from lms.launch import CLAIM
+from lms.models import LtiStateEntry
+from lms.storage import NONCE_PREFIX
+from tests.lti import page_text, row_counts
+
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def without(claim):
+    return lambda c: {k: v for k, v in c.items() if k != claim}
+
+
+def with_claim(claim, value):
+    return lambda c: {**c, claim: value}
+
+
+def shifted(seconds):
+    return lambda c: {**c, "iat": c["iat"] + seconds, "exp": c["exp"] + seconds}
+
+
+# (id, change to the signed claims, resign kwargs, expected status, words on the page)
+TOKEN_CASES = [
+    ("bad-signature", None, {"key": OTHER_KEY}, 401, "failed verification"),
+    ("unknown-kid", None, {"kid": "no-such-key"}, 401, "no key with id no-such-key"),
+    ("expired", shifted(-600), {}, 401, "expired before it reached us"),
+    ("not-yet-valid", shifted(600), {}, 401, "dated in the future"),
+    ("nbf-in-future", with_claim("nbf", int(time.time()) + 600), {}, 401, "dated in the future"),
+    ("wrong-aud", with_claim("aud", "someone-else"), {}, 400, "not registered"),
+    (
+        "aud-list-without-azp",
+        with_claim("aud", ["cx-academy-dev-tool", "x"]),
+        {},
+        400,
+        "no matching azp",
+    ),
+    ("unknown-iss", with_claim("iss", "https://evil.example"), {}, 400, "not registered"),
+    (
+        "unknown-deployment",
+        with_claim(CLAIM + "deployment_id", "dep-x"),
+        {},
+        400,
+        "Deployment dep-x is not registered",
+    ),
+    ("missing-deployment", without(CLAIM + "deployment_id"), {}, 400, "no deployment_id"),
+    ("empty-sub", with_claim("sub", ""), {}, 400, "sub claim is empty"),
+    ("missing-version", without(CLAIM + "version"), {}, 400, "not LTI version 1.3.0"),
+    ("wrong-version", with_claim(CLAIM + "version", "1.1"), {}, 400, "not LTI version 1.3.0"),
+    ("missing-roles", without(CLAIM + "roles"), {}, 400, "no roles claim"),
+    ("roles-not-a-list", with_claim(CLAIM + "roles", "Learner"), {}, 400, "no roles claim"),
+    ("missing-message-type", without(CLAIM + "message_type"), {}, 400, "no message_type"),
+    (
+        "unsupported-message-type",
+        with_claim(CLAIM + "message_type", "LtiSubmissionReviewRequest"),
+        {},
+        400,
+        "does not handle LtiSubmissionReviewRequest",
+    ),
+    ("missing-resource-link", without(CLAIM + "resource_link"), {}, 400, "no resource link id"),
+    ("missing-nonce", without("nonce"), {}, 400, "no nonce"),
+    ("foreign-nonce", with_claim("nonce", "n" * 64), {}, 401, "already used or its login expired"),
+    ("missing-exp", without("exp"), {}, 401, "failed verification"),
+    (
+        "hs256-with-public-key",
+        None,
+        {"algorithm": "HS256", "key": "a-shared-secret-that-is-long-enough!"},
+        401,
+        "RS256 is required",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "resign", "status", "words"),
+    [case[1:] for case in TOKEN_CASES],
+    ids=[case[0] for case in TOKEN_CASES],
+)
+def test_bad_token_is_refused_and_writes_nothing(app, lti, change, resign, status, words):
+    pending = lti.resign(lti.pending("learner"), change, **resign)
+    before = row_counts(app)
+    response = lti.post_launch(pending)
+    assert response.status_code == status, page_text(response)
+    assert words in page_text(response)
+    assert row_counts(app) == before
+    # Nothing was written and the nonce was not spent: the genuine token still works.
+    assert lti.client.get(lti.tool_base + "/dashboard").status_code == 401
+
+
+def test_alg_none_is_refused(app, lti):
+    pending = lti.pending("learner")
+    unsigned = jwt.encode(pending.claims, None, algorithm="none", headers={"kid": "x"})
+    before = row_counts(app)
+    response = lti.post_launch(pending, id_token=unsigned)
+    assert response.status_code == 401
+    assert "RS256 is required" in page_text(response)
+    assert row_counts(app) == before
+
+
+def test_genuine_token_still_works_after_a_refused_forgery(lti):
+    """A refused launch must not burn the nonce of the real one."""
+    pending = lti.pending("learner")
+    assert lti.post_launch(lti.resign(pending, key=OTHER_KEY)).status_code == 401
+    assert lti.post_launch(pending).status_code == 303
+
+
+def test_replayed_launch_is_refused(app, lti):
+    pending = lti.pending("learner")
+    assert lti.post_launch(pending).status_code == 303
+    before = row_counts(app)
+    response = lti.post_launch(pending)
+    assert response.status_code == 401
+    assert "already used" in page_text(response)
+    assert row_counts(app) == before
+
+
+def test_spent_nonce_is_gone_from_storage(app, lti):
+    pending = lti.pending("learner")
+    nonce = pending.claims["nonce"]
+    key = NONCE_PREFIX + nonce
+    with app.app_context():
+        assert db.session.get(LtiStateEntry, key) is not None
+    lti.post_launch(pending)
+    with app.app_context():
+        assert db.session.get(LtiStateEntry, key) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"state": None}, "no state parameter"),
+        ({"state": "state-somebody-else"}, "does not match this browser's login"),
+        ({"id_token": None}, "no id_token"),
+        ({"id_token": "not.a.jwt"}, "not a readable JWT"),
+        ({"id_token": "garbage"}, "not a readable JWT"),
+    ],
+    ids=["missing-state", "mismatched-state", "missing-id-token", "bad-base64", "not-jwt"],
+)
+def test_bad_form_is_refused_and_writes_nothing(app, lti, overrides, words):
+    pending = lti.pending("learner")
+    before = row_counts(app)
+    response = lti.post_launch(pending, **overrides)
+    assert 400 <= response.status_code < 500
+    assert words in page_text(response)
+    assert row_counts(app) == before
+
+
+def test_launch_from_another_browser_is_refused(app, lti, live):
+    """State lives in the browser that logged in: a stolen id_token + state posted from a
+    browser without the state cookie is refused and the page explains the cookie problem."""
+    pending = lti.pending("learner")
+    thief = app.test_client()
+    before = row_counts(app)
+    response = thief.post(pending.action, data=pending.fields)
+    assert response.status_code == 401
+    assert "new window" in page_text(response)
+    assert row_counts(app) == before
+
+
+def test_unknown_issuer_at_login_is_a_clear_400(app, client, live):
+    before = row_counts(app)
+    response = client.post(
+        live.tool_base + "/lms/login",
+        data={
+            "iss": "https://unknown.example",
+            "login_hint": "1",
+            "target_link_uri": live.tool_base + "/lms/launch",
+            "client_id": "abc",
+        },
+    )
+    assert response.status_code == 400
+    assert "No LMS is registered with issuer https://unknown.example and client id abc" in (
+        page_text(response)
+    )
+    assert row_counts(app) == before
+
+
+def test_unknown_client_id_at_login_is_a_clear_400(client, live):
+    response = client.get(
+        live.tool_base + "/lms/login",
+        query_string={
+            "iss": live.platform_base + "/dev-platform",
+            "login_hint": "1",
+            "target_link_uri": live.tool_base + "/lms/launch",
+            "client_id": "nope",
+            "lti1p3_new_window": "1",
+        },
+    )
+    assert response.status_code == 400
+    assert "client id nope" in page_text(response)
+
+
+@pytest.mark.parametrize("missing", ["iss", "login_hint", "target_link_uri"])
+def test_login_without_required_parameter_is_refused(client, live, missing):
+    params = {
+        "iss": live.platform_base + "/dev-platform",
+        "login_hint": "1",
+        "target_link_uri": live.tool_base + "/lms/launch",
+    }
+    params.pop(missing)
+    response = client.get(live.tool_base + "/lms/login", query_string=params)
+    assert response.status_code == 400
+    assert f"has no {missing}" in page_text(response)
+
+
+def test_login_for_another_host_is_refused(client, live):
+    response = client.get(
+        live.tool_base + "/lms/login",
+        query_string={
+            "iss": live.platform_base + "/dev-platform",
+            "login_hint": "1",
+            "target_link_uri": "https://phishing.example/launch",
+        },
+    )
+    assert response.status_code == 400
+    assert "not on this tool's host" in page_text(response)
+
+
+def test_cookie_check_page_writes_no_nonce(app, lti):
+    before = row_counts(app)
+    response = lti.client.get(lti.start("learner"))
+    assert response.status_code == 200
+    assert "Open the activity in a new window" in response.text
+    after = row_counts(app)
+    assert after["lti_state"] == before["lti_state"]
+
+
+def test_removed_platform_cannot_launch(app, lti, runner):
+    pending = lti.pending("learner")
+    result = runner.invoke(
+        args=[
+            "lms",
+            "platform",
+            "remove",
+            "--issuer",
+            lti.platform_base + "/dev-platform",
+            "--client-id",
+            "cx-academy-dev-tool",
+            "--yes",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    response = lti.post_launch(pending)
+    assert response.status_code == 400
+    assert "not registered" in page_text(response)
