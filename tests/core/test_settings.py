@@ -17,7 +17,7 @@ def test_settings_come_from_environment_variables():
             "LTI_CLOCK_LEEWAY_SECONDS": "30",
         }
     )
-    assert settings.database_uri("/tmp") == "postgresql+psycopg://u@db/x"
+    assert settings.database_uri("/srv/instance") == "postgresql+psycopg://u@db/x"
     assert settings.PROXY_FIX_HOPS == 1 and settings.DEV_PLATFORM_ENABLED
     assert settings.LTI_CLOCK_LEEWAY_SECONDS == 30
 

@@ -85,7 +85,7 @@ def test_login_in_one_process_and_launch_in_another(lti, two_processes):
     assert replay.status_code == 401
 
 
-class _as_redirect:  # noqa: N801 - adapts a requests response to what LtiBrowser reads
+class _as_redirect:  # adapts a requests response to what LtiBrowser reads
     def __init__(self, response: requests.Response) -> None:
         self.status_code = response.status_code
         self.headers = response.headers

@@ -88,7 +88,7 @@ def test_tool_jwks_is_served_over_http_with_kid(app, live):
 def test_rotation_keeps_old_key_published_until_grace_ends(app, client, live):
     with app.app_context():
         old = keys.active_key(db.session)
-        new, retired = keys.rotate(db.session)
+        new, _retired = keys.rotate(db.session)
         db.session.commit()
         old_kid, new_kid = old.kid, new.kid
     kids = [k["kid"] for k in client.get(live.tool_base + "/lms/jwks").json["keys"]]
