@@ -41,6 +41,12 @@ def _storage() -> DatabaseLaunchDataStorage:
     return DatabaseLaunchDataStorage(db.session, current_app.config["LTI_LAUNCH_DATA_SECONDS"])
 
 
+def _framed_request() -> bool:
+    """Only a page inside a frame can lose its cookies to third-party blocking. Browsers say
+    where a page will be shown (Sec-Fetch-Dest); a top-level window skips the cookie check."""
+    return request.headers.get("Sec-Fetch-Dest", "iframe") in {"iframe", "frame"}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
 def login() -> Response:
@@ -58,7 +64,8 @@ def login() -> Response:
         )
     check_url = url_for("lms.login", **params, lti1p3_new_window="1")
     oidc = ToolLogin(FlaskRequest(request_data=dict(request.values)), conf, _storage(), check_url)
-    oidc.enable_check_cookies()
+    if _framed_request():
+        oidc.enable_check_cookies()
     try:
         response = oidc.redirect(tool_url("lms.launch"))
     except (OIDCException, LtiException) as error:

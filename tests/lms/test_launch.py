@@ -133,3 +133,12 @@ def test_launch_just_expired_within_leeway_is_accepted(lti):
     pending = lti.pending("learner")
     slow = lti.resign(pending, lambda c: {**c, "iat": c["iat"] - 90, "exp": c["exp"] - 90})
     assert lti.post_launch(slow).status_code == 303
+
+
+def test_top_level_window_skips_the_cookie_check(lti):
+    login_url = lti.start("learner")
+    direct = lti.client.get(login_url, headers={"Sec-Fetch-Dest": "document"})
+    assert direct.status_code == 302
+    framed = lti.client.get(login_url, headers={"Sec-Fetch-Dest": "iframe"})
+    assert framed.status_code == 200
+    assert "Opening the activity" in page_text(framed)
