@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from core import create_app
 from core.db import db
-from tests.conftest import PG_URL
+from tests.conftest import postgres_schema
 
 
 @pytest.fixture
@@ -20,12 +17,8 @@ def empty_database_url(live, tmp_path):
     if live.database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
         return
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema("m") as url:
+        yield url
 
 
 def test_upgrade_from_empty_matches_the_models(live, empty_database_url):
