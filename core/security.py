@@ -28,6 +28,11 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def allow_frames_from(*origins: str) -> None:
+    """Let this response's page embed the given origins in iframes (CSP ``frame-src``)."""
+    g.setdefault("csp_frame_src", set()).update(origins)
+
+
 def register_frame_ancestor_source(app: Flask, source: FrameAncestorSource) -> None:
     """Packages that know which sites may frame us (the registered LMS platforms) add a source."""
     app.extensions.setdefault("frame_ancestor_sources", []).append(source)
@@ -47,10 +52,12 @@ def _set_security_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         nonce = g.get("csp_nonce")
         script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+        frame_src = " ".join(["'self'", *sorted(g.get("csp_frame_src", ()))])
         headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-            f"script-src {script_src}; object-src 'none'; base-uri 'none'; "
+            f"script-src {script_src}; frame-src {frame_src}; object-src 'none'; "
+            "base-uri 'none'; "
             # Forms post to the LMS (OIDC, deep-linking return) on other origins.
             "form-action 'self' https: http:; "
             f"frame-ancestors {_frame_ancestors()}",

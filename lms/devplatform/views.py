@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.db import db
 from core.errors import UserFacingError
+from core.security import allow_frames_from
 from core.extensions import csrf
 from lms.devplatform.service import (
     DEMO_CONTEXT,
@@ -36,6 +39,8 @@ def _setup():  # type: ignore[no-untyped-def]
 @bp.get("/")
 def index() -> str:
     setup = _setup()
+    tool = urlsplit(setup.tool_base_url)
+    allow_frames_from(f"{tool.scheme}://{tool.netloc}")  # the course page embeds the tool
     return render_template(
         "devplatform/index.html",
         personas=PERSONAS.values(),

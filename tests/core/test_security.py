@@ -77,3 +77,11 @@ def test_unknown_page_uses_the_error_page(client, live):
     response = client.get(live.tool_base + "/no-such-page")
     assert response.status_code == 404
     assert "Not Found" in page_text(response)
+
+
+def test_development_platform_page_may_frame_the_tool(client, live):
+    response = client.get(live.platform_base + "/dev-platform/")
+    csp = response.headers["Content-Security-Policy"]
+    assert f"frame-src 'self' {live.tool_base}" in csp
+    other = client.get(live.tool_base + "/")
+    assert "frame-src 'self';" in other.headers["Content-Security-Policy"]

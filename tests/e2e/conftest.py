@@ -1,0 +1,392 @@
+"""Real servers and a real Chromium for the end-to-end tests.
+
+Two services are started once per session, each as its own process group on a free port and
+a fresh SQLite instance folder:
+
+* ``demo_server``: ``scripts/run-demo``, exactly as a newcomer starts the service (plain HTTP,
+  the development platform and the tool on the same host).
+* ``https_server``: gunicorn with two workers over HTTPS (a self-signed certificate for
+  ``localhost`` and ``127.0.0.1``). The development platform is registered at
+  ``https://localhost:PORT`` and the tool at ``https://127.0.0.1:PORT``: different sites, as an
+  LMS and a tool are in real life, so the tool in the LMS iframe runs in a third-party context.
+
+Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright (no ``playwright install``).
+Every test here is skipped with a clear reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+CHROMIUM = Path("/usr/bin/chromium")
+RESULTS = ROOT / "test-results" / "e2e"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+ACTION_TIMEOUT_MS = 15_000
+# Environment the servers must not inherit from whoever runs the tests.
+SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "INSTANCE_PATH",
+    "PUBLIC_BASE_URL",
+    "APP_ENV",
+    "DEV_PLATFORM_ENABLED",
+    "PROXY_FIX_HOPS",
+    "FLASK_APP",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
+DEMO_START_TIMEOUT = 120  # run-demo may have to (re)install the venv first
+HTTPS_START_TIMEOUT = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.update(values)
+    return env
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_server(name: str, command: list[str], env: dict[str, str], log: Path) -> Server:
+    """Start ``command`` in its own process group (so every child can be stopped at once)."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return Server(name, process, log)
+
+
+def wait_until_up(
+    server: Server, url: str, timeout: float, context: ssl.SSLContext | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: object = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} exited with {server.process.returncode} before answering "
+                f"{url}:\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as error:
+            last_error = error
+        time.sleep(0.2)
+    stop_server(server)
+    raise RuntimeError(
+        f"{server.name} did not answer {url} within {timeout}s ({last_error}):\n{server.log_tail()}"
+    )
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+
+
+def run_checked(command: list[str], env: dict[str, str], what: str) -> None:
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+# -- Chromium ------------------------------------------------------------------------------
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is not installed (apt-get install -y chromium); "
+            "the end-to-end tests drive Debian's Chromium, never a downloaded one"
+        )
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():  # type: ignore[no-untyped-def]
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):  # type: ignore[no-untyped-def]
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def chromium_profile(playwright_driver, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Open Chromium on a fresh profile that allows or blocks third-party cookies.
+
+    Playwright's ``browser.new_context()`` is an incognito-like profile, which (like Chrome's
+    Incognito) always blocks third-party cookies; Debian's Chromium also blocks them by default
+    in a regular profile (cookies are refused with blocked reason "UserPreferences"). So both
+    cases set the profile preference explicitly, as a person does in chrome://settings/cookies:
+    ``profile.cookie_controls_mode`` 0 = allow third-party cookies, 1 = block them.
+    """
+    opened = []
+
+    def open_profile(*, third_party_cookies: bool):  # type: ignore[no-untyped-def]
+        user_data = tmp_path / f"chromium-profile-{len(opened)}"
+        (user_data / "Default").mkdir(parents=True)
+        mode = 0 if third_party_cookies else 1
+        preferences = {"profile": {"cookie_controls_mode": mode}}
+        (user_data / "Default" / "Preferences").write_text(json.dumps(preferences))
+        context = playwright_driver.chromium.launch_persistent_context(
+            str(user_data),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            ignore_https_errors=True,
+            viewport=VIEWPORT,
+        )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        opened.append(context)
+        return context
+
+    yield open_profile
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return RESULTS
+
+
+# -- the demo, as a newcomer starts it -----------------------------------------------------
+
+
+@dataclass
+class DemoService:
+    base_url: str
+    server: Server
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoService]:
+    _require_chromium()
+    instance = tmp_path_factory.mktemp("demo-instance")
+    port = free_port()
+    env = clean_env(HOST="127.0.0.1", PORT=str(port), INSTANCE_PATH=str(instance))
+    server = start_server(
+        "scripts/run-demo", [str(ROOT / "scripts" / "run-demo")], env, instance / "server.log"
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(server, base_url + "/healthz", DEMO_START_TIMEOUT)
+        yield DemoService(base_url, server)
+    finally:
+        stop_server(server)
+
+
+# -- LMS and tool on different sites over HTTPS --------------------------------------------
+
+
+def write_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1; also its own trust anchor."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "cert.pem"
+    key_path = directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+REGISTER_DEV_PLATFORM = """
+import sys
+from core import create_app
+from core.db import db
+from lms.devplatform.service import register
+app = create_app()
+with app.app_context():
+    register(db.session, sys.argv[1], sys.argv[2])
+    db.session.commit()
+"""
+
+
+@dataclass
+class CrossSiteService:
+    port: int
+    server: Server
+
+    @property
+    def platform_base(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def tool_base(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSiteService]:
+    _require_chromium()
+    instance = tmp_path_factory.mktemp("https-instance")
+    cert, key = write_self_signed_cert(instance)
+    port = free_port()
+    service = CrossSiteService(port, None)  # type: ignore[arg-type]
+    env = clean_env(
+        FLASK_APP="wsgi",
+        APP_ENV="development",
+        DEV_PLATFORM_ENABLED="1",
+        INSTANCE_PATH=str(instance),
+        DATABASE_URL=f"sqlite:///{instance / 'academy.sqlite3'}",
+        PUBLIC_BASE_URL=service.tool_base,
+        SECRET_KEY=secrets.token_hex(32),
+        # The tool fetches the development platform's JWKS from itself, over HTTPS.
+        REQUESTS_CA_BUNDLE=str(cert),
+    )
+    run_checked([str(VENV_BIN / "flask"), "db", "upgrade"], env, "flask db upgrade")
+    run_checked([str(VENV_BIN / "flask"), "lms", "keys", "ensure"], env, "flask lms keys ensure")
+    run_checked(
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            REGISTER_DEV_PLATFORM,
+            service.platform_base,
+            service.tool_base,
+        ],
+        env,
+        "registering the development platform",
+    )
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--certfile",
+        str(cert),
+        "--keyfile",
+        str(key),
+        "--access-logfile",
+        "-",
+        # Else every gunicorn shares ~/.gunicorn/gunicorn.ctl with parallel runs.
+        "--no-control-socket",
+        "wsgi:app",
+    ]
+    server = start_server("gunicorn (HTTPS)", command, env, instance / "server.log")
+    service.server = server
+    trust = ssl.create_default_context(cafile=str(cert))
+    try:
+        wait_until_up(server, service.tool_base + "/healthz", HTTPS_START_TIMEOUT, trust)
+        yield service
+    finally:
+        stop_server(server)
