@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.db import db
 from core.errors import UserFacingError
-from core.security import allow_frames_from
 from core.extensions import csrf
+from core.security import allow_frames_from
 from lms.devplatform.service import (
     DEMO_CONTEXT,
     PERSONAS,
