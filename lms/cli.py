@@ -21,6 +21,7 @@ from lms.registry import (
 )
 from lms.storage import purge_expired
 from lms.urls import tool_urls
+from lms.worker import run_worker
 
 lms_cli = AppGroup("lms", help="LTI 1.3: LMS platforms, deployments and the tool's keys.")
 platform_cli = AppGroup("platform", help="Register LMS platforms (Moodle, Canvas, …).")
@@ -244,3 +245,13 @@ def purge() -> None:
     count = purge_expired(db.session)
     db.session.commit()
     click.echo(f"Removed {count} expired entries.")
+
+
+@lms_cli.command("worker")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option("--batch", default=50, show_default=True, help="Scores claimed per round.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds to wait when idle.")
+def worker(once: bool, batch: int, poll: float) -> None:
+    """Deliver queued scores to the LMS gradebooks (run one or more next to the web workers)."""
+    stop = run_worker(once=once, batch=batch, poll=poll)
+    click.echo(f"Worker stopped after {stop.attempted} delivery attempt(s).")

@@ -42,18 +42,26 @@ def _new_key(purpose: str) -> SigningKey:
     return SigningKey(kid=kid, purpose=purpose, private_pem=pem, public_jwk=public)
 
 
-def active_key(session: Session, purpose: str = TOOL) -> SigningKey:
-    """The key that signs now; created (and flushed) when there is none yet."""
-    key = session.scalar(
+def _current(session: Session, purpose: str) -> SigningKey | None:
+    return session.scalar(
         select(SigningKey)
         .where(SigningKey.purpose == purpose, SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
         .limit(1)
     )
+
+
+def active_key(session: Session, purpose: str = TOOL) -> SigningKey:
+    """The key that signs now. The first one is created and committed in its own short
+    transaction, so it is published before anything signed with it leaves the process, and
+    the caller's transaction is not left holding a write while it talks to an LMS."""
+    key = _current(session, purpose)
     if key is None:
-        key = _new_key(purpose)
-        session.add(key)
-        session.flush()
+        with Session(session.get_bind()) as own:
+            own.add(_new_key(purpose))
+            own.commit()
+        key = _current(session, purpose)
+        assert key is not None
     return key
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -117,5 +117,77 @@ class ResourceLink(Base):
     title: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     target: Mapped[str] = mapped_column(String(255), default="")
+    # Assignment and Grade Services endpoints from the latest launch of this link.
+    ags_lineitem_url: Mapped[str | None] = mapped_column(String(1024))
+    ags_lineitems_url: Mapped[str | None] = mapped_column(String(1024))
+    ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContextServices(Base):
+    """LTI service endpoints of a team's LMS course (names and roles), from its launches."""
+
+    __tablename__ = "lti_context_services"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    memberships_url: Mapped[str | None] = mapped_column(String(1024))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sync_at: Mapped[datetime | None] = mapped_column()
+    last_sync_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AccessToken(Base):
+    """An OAuth2 access token from a platform's token endpoint, shared by every worker until
+    shortly before it expires (Moodle's last an hour)."""
+
+    __tablename__ = "lti_access_tokens"
+
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class GradeDelivery(Base):
+    """One score on its way to an LMS gradebook: the outbox row written in the same
+    transaction as the result, sent by ``flask lms worker``."""
+
+    __tablename__ = "lti_grade_deliveries"
+    __table_args__ = (
+        Index("ix_lti_grade_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_lti_grade_deliveries_pair", "resource_link_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_resource_links.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lti_user_id: Mapped[str] = mapped_column(String(255))
+    # Idempotency key of the result that produced the score (e.g. "courses:completion:42").
+    source: Mapped[str | None] = mapped_column(String(255), unique=True)
+    score_given: Mapped[float] = mapped_column(Float)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    activity_progress: Mapped[str] = mapped_column(String(32))
+    grading_progress: Mapped[str] = mapped_column(String(32))
+    # Fixed when the score is recorded, so a resend carries the same timestamp and the LMS
+    # can recognise it (Moodle answers 409 to a timestamp not later than the stored one).
+    timestamp: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_status: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from core.auth import Role, Viewer
 from core.db import db, utcnow
 from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
-from lms.models import Platform, ResourceLink
+from lms.models import ContextServices, Platform, ResourceLink
 from people.roles import role_from_lti
 from people.services import ContextClaims, PersonClaims, provision
 
 EXT = "https://purl.imsglobal.org/spec/lti/claim/ext"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,24 @@ def context_claims(claims: dict[str, Any]) -> ContextClaims | None:
     )
 
 
+def _url(value: Any) -> str | None:
+    if isinstance(value, str) and urlsplit(value).scheme in {"http", "https"}:
+        return value[:1024]
+    return None
+
+
+def record_context_services(session: Session, launch: ValidatedLaunch, team_id: int) -> None:
+    nrps = launch.claims.get(NRPS_CLAIM)
+    url = _url(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None
+    if url is None:
+        return
+    services = session.get(ContextServices, team_id)
+    if services is None:
+        session.add(ContextServices(team_id=team_id, memberships_url=url))
+    elif services.memberships_url != url:
+        services.memberships_url, services.updated_at = url, utcnow()
+
+
 def upsert_resource_link(
     session: Session, launch: ValidatedLaunch, team_id: int | None
 ) -> ResourceLink:
@@ -74,6 +94,14 @@ def upsert_resource_link(
     link.description = _text(claim.get("description"), 4000)
     link.target = _text(launch.custom.get("target"))
     link.team_id = team_id if team_id is not None else link.team_id
+    ags = launch.claims.get(AGS_ENDPOINT)
+    if isinstance(ags, dict):
+        link.ags_lineitem_url = _url(ags.get("lineitem")) or link.ags_lineitem_url
+        link.ags_lineitems_url = _url(ags.get("lineitems")) or link.ags_lineitems_url
+        scopes = ags.get("scope")
+        link.ags_scopes = (
+            [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
+        )
     link.updated_at = utcnow()
     session.flush()
     return link
@@ -101,6 +129,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         if membership is not None:
             team_id = membership.team_id
             role = membership.role
+            record_context_services(session, launch, team_id)
         else:
             role = lms_role
     link = upsert_resource_link(session, launch, team_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -19,6 +20,8 @@ class DevPlatformSetup(Base):
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     platform_base_url: Mapped[str] = mapped_column(String(1024))
     tool_base_url: Mapped[str] = mapped_column(String(1024))
+    # Course members beyond the four personas, as NRPS returns them (Moodle's shape).
+    roster: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class DevLaunchRequest(Base):
@@ -31,3 +34,54 @@ class DevLaunchRequest(Base):
     persona: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+class DevLineItem(Base):
+    """A gradebook column of the development platform's demo course."""
+
+    __tablename__ = "dev_platform_lineitems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_link_id: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(255))
+    score_maximum: Mapped[float] = mapped_column(Float)
+    resource_id: Mapped[str] = mapped_column(String(255), default="")
+    tag: Mapped[str] = mapped_column(String(255), default="")
+
+
+class DevScore(Base):
+    """Every score the platform accepted (``current`` marks the gradebook's value)."""
+
+    __tablename__ = "dev_platform_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lineitem_id: Mapped[int] = mapped_column(
+        ForeignKey("dev_platform_lineitems.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255))
+    score_given: Mapped[float | None] = mapped_column(Float)
+    score_maximum: Mapped[float | None] = mapped_column(Float)
+    activity_progress: Mapped[str] = mapped_column(String(32))
+    grading_progress: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    timestamp: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DevAccessToken(Base):
+    __tablename__ = "dev_platform_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class DevFault(Base):
+    """Failures the platform plays back on purpose, in order, for fault tests:
+    ``endpoint`` is ``token`` or ``scores``; ``status`` the HTTP status to answer."""
+
+    __tablename__ = "dev_platform_faults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int] = mapped_column()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
 from lms import keys
-from lms.devplatform.models import DevLaunchRequest, DevPlatformSetup
+from lms.devplatform.models import DevLaunchRequest, DevLineItem, DevPlatformSetup
 from lms.models import Platform
 from lms.registry import add_deployment, add_platform
 
@@ -91,6 +91,29 @@ DEMO_CONTEXT = {
     "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
 }
 DEMO_RESOURCE_LINK = {"id": "demo-link-1", "title": "CX Quality Academy"}
+AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+DEMO_ROSTER = [
+    {
+        "status": "Active",
+        "roles": ["Learner"],
+        "user_id": f"dev-agent-{n}",
+        "name": name,
+        "given_name": name.split()[0],
+        "family_name": name.split()[1],
+        "email": f"{name.split()[0].lower()}@example.com",
+    }
+    for n, name in enumerate(
+        [
+            "Amira Haddad",
+            "Ben Okafor",
+            "Chloe Martin",
+            "Diego Alvarez",
+            "Esther Kim",
+            "Farid Nasser",
+        ],
+        start=1,
+    )
+]
 
 
 class AuthRequestError(ValueError):
@@ -110,6 +133,7 @@ def register(session: Session, platform_base_url: str, tool_base_url: str) -> De
     platform_base_url = platform_base_url.rstrip("/")
     tool_base_url = tool_base_url.rstrip("/")
     issuer = issuer_for(platform_base_url)
+    keys.active_key(session, keys.DEV_PLATFORM)  # first: it commits on its own
     platform = session.scalar(
         select(Platform).where(Platform.issuer == issuer, Platform.client_id == CLIENT_ID)
     )
@@ -133,15 +157,60 @@ def register(session: Session, platform_base_url: str, tool_base_url: str) -> De
     setup.platform_id = platform.id
     setup.platform_base_url = platform_base_url
     setup.tool_base_url = tool_base_url
-    keys.active_key(session, keys.DEV_PLATFORM)
+    demo_lineitem(session)
+    if not setup.roster:
+        setup.roster = list(DEMO_ROSTER)
     session.flush()
     return setup
 
 
+def demo_lineitem(session: Session) -> DevLineItem:
+    """The gradebook column Moodle creates with the demo activity."""
+    item = session.scalar(
+        select(DevLineItem)
+        .where(DevLineItem.resource_link_id == DEMO_RESOURCE_LINK["id"])
+        .order_by(DevLineItem.id)
+    )
+    if item is None:
+        item = DevLineItem(
+            resource_link_id=DEMO_RESOURCE_LINK["id"],
+            label=DEMO_RESOURCE_LINK["title"],
+            score_maximum=100.0,
+        )
+        session.add(item)
+        session.flush()
+    return item
+
+
+def members(setup: DevPlatformSetup) -> list[dict[str, Any]]:
+    """The course's NRPS members: the personas, then the rest of the roster."""
+    short = {
+        "membership#Learner": "Learner",
+        "membership#Instructor": "Instructor",
+        "membership#Mentor": "Mentor",
+    }
+    people = []
+    for persona in PERSONAS.values():
+        roles = [short[r[len(LIS) :]] for r in persona.roles if r[len(LIS) :] in short]
+        if roles:
+            people.append(
+                {
+                    "status": "Active",
+                    "roles": roles,
+                    "user_id": persona.sub,
+                    "name": persona.name,
+                    "given_name": persona.given_name,
+                    "family_name": persona.family_name,
+                    "email": persona.email,
+                }
+            )
+    return people + list(setup.roster or [])
+
+
 def load_demo(app: Flask) -> str:
     base = app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
-    setup = register(db.session, base, base)
     keys.active_key(db.session, keys.TOOL)
+    setup = register(db.session, base, base)
     db.session.commit()
     return f"Development platform registered at {issuer_for(setup.platform_base_url)}"
 
@@ -196,14 +265,30 @@ def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str])
     persona = PERSONAS[request.persona]
     if params.get("login_hint") != persona.sub:
         raise AuthRequestError("login_hint does not match the launch.")
-    claims = launch_claims(setup, persona, params["nonce"])
+    claims = launch_claims(setup, persona, params["nonce"], lineitem_id=demo_lineitem(session).id)
     return params["redirect_uri"], sign(session, claims)
 
 
 def launch_claims(
-    setup: DevPlatformSetup, persona: Persona, nonce: str, now: int | None = None
+    setup: DevPlatformSetup,
+    persona: Persona,
+    nonce: str,
+    now: int | None = None,
+    lineitem_id: int | None = None,
 ) -> dict[str, Any]:
     now = int(time.time()) if now is None else now
+    issuer = issuer_for(setup.platform_base_url)
+    ags: dict[str, Any] = {
+        "scope": [
+            AGS + "lineitem",
+            AGS + "lineitem.readonly",
+            AGS + "result.readonly",
+            AGS + "score",
+        ],
+        "lineitems": issuer + "/lineitems?type_id=1",
+    }
+    if lineitem_id is not None:
+        ags["lineitem"] = f"{issuer}/lineitems/{lineitem_id}/lineitem?type_id=1"
     return {
         "iss": issuer_for(setup.platform_base_url),
         "aud": CLIENT_ID,
@@ -233,6 +318,11 @@ def launch_claims(
             "product_family_code": "cx-academy-dev",
         },
         CLAIM + "custom": {},
+        "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": ags,
+        "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+            "context_memberships_url": issuer + "/memberships",
+            "service_versions": ["2.0"],
+        },
     }
 
 

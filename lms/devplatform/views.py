@@ -11,6 +11,20 @@ from core.db import db
 from core.errors import UserFacingError
 from core.extensions import csrf
 from core.security import allow_frames_from
+from lms.devplatform.advantage import (
+    AGS,
+    NRPS_SCOPE,
+    ServiceRefusal,
+    accept_score,
+    check_token,
+    create_lineitem,
+    gradebook,
+    issue_token,
+    lineitem_json,
+    list_lineitems,
+    memberships_page,
+    next_fault,
+)
 from lms.devplatform.service import (
     DEMO_CONTEXT,
     PERSONAS,
@@ -18,6 +32,7 @@ from lms.devplatform.service import (
     authorize,
     current_setup,
     issuer_for,
+    members,
     platform_jwks,
     start_launch,
 )
@@ -79,3 +94,106 @@ def auth() -> str:
 @bp.get("/jwks")
 def jwks() -> Response:
     return jsonify(platform_jwks(db.session))
+
+
+# -- LTI Advantage services, as the platform offers them to the tool ----------------------------
+def _refusal(error: ServiceRefusal) -> tuple[Response, int]:
+    return jsonify({"error": error.message}), error.status
+
+
+def _fault(endpoint: str) -> tuple[Response, int] | None:
+    status = next_fault(db.session, endpoint)
+    if status is None:
+        return None
+    return jsonify({"error": f"injected failure {status}"}), status
+
+
+def _base() -> str:
+    return issuer_for(_setup().platform_base_url)
+
+
+@bp.post("/token")
+@csrf.exempt
+def token() -> tuple[Response, int] | Response:
+    if fault := _fault("token"):
+        return fault
+    try:
+        return jsonify(
+            issue_token(db.session, _setup(), request.form.to_dict(), _base() + "/token")
+        )
+    except ServiceRefusal as error:
+        return _refusal(error)
+
+
+@bp.route("/lineitems", methods=["GET", "POST"])
+@csrf.exempt
+def lineitems() -> tuple[Response, int] | Response:
+    try:
+        if request.method == "POST":
+            check_token(db.session, request.headers.get("Authorization"), AGS + "lineitem")
+            item = create_lineitem(db.session, request.get_json(silent=True))
+            response = jsonify(lineitem_json(item, _base()))
+            response.content_type = "application/vnd.ims.lis.v2.lineitem+json"
+            return response, 201
+        check_token(
+            db.session,
+            request.headers.get("Authorization"),
+            AGS + "lineitem",
+            AGS + "lineitem.readonly",
+        )
+        items = list_lineitems(db.session, request.args.get("resource_link_id"))
+        response = jsonify([lineitem_json(item, _base()) for item in items])
+        response.content_type = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+        return response
+    except ServiceRefusal as error:
+        return _refusal(error)
+
+
+@bp.post("/lineitems/<int:lineitem_id>/lineitem/scores")
+@csrf.exempt
+def scores(lineitem_id: int) -> tuple[Response, int] | tuple[str, int]:
+    if fault := _fault("scores"):
+        return fault
+    try:
+        check_token(db.session, request.headers.get("Authorization"), AGS + "score")
+        if request.mimetype != "application/vnd.ims.lis.v1.score+json":
+            raise ServiceRefusal(415, "Content-Type must be application/vnd.ims.lis.v1.score+json")
+        accept_score(db.session, lineitem_id, request.get_json(force=True, silent=True))
+    except ServiceRefusal as error:
+        return _refusal(error)
+    return "", 204
+
+
+@bp.get("/memberships")
+@csrf.exempt
+def memberships() -> tuple[Response, int] | Response:
+    try:
+        check_token(db.session, request.headers.get("Authorization"), NRPS_SCOPE)
+    except ServiceRefusal as error:
+        return _refusal(error)
+    setup = _setup()
+    limit = request.args.get("limit", default=50, type=int)
+    start = request.args.get("from", default=0, type=int)
+    page, following = memberships_page(members(setup), start, max(1, limit))
+    response = jsonify(
+        {
+            "id": _base() + "/memberships",
+            "context": {
+                "id": DEMO_CONTEXT["id"],
+                "label": DEMO_CONTEXT["label"],
+                "title": DEMO_CONTEXT["title"],
+            },
+            "members": page,
+        }
+    )
+    response.content_type = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+    if following is not None:
+        response.headers["Link"] = (
+            f'<{_base()}/memberships?limit={limit}&from={following}>; rel="next"'
+        )
+    return response
+
+
+@bp.get("/gradebook")
+def gradebook_page() -> str:
+    return render_template("devplatform/gradebook.html", rows=gradebook(db.session))

@@ -23,7 +23,15 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(
-        [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
+        [
+            str(GUNICORN),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--no-control-socket",
+            "wsgi:app",
+        ],
         cwd=ROOT,
         env=env,
         start_new_session=True,

@@ -1,0 +1,297 @@
+"""The grade outbox: scores are written with their result and delivered to the LMS later.
+
+``enqueue_score`` is the one call domain packages make, inside the transaction that records
+the result. ``deliver_due`` (run by ``flask lms worker``) claims due rows, sends each with a
+cached client-credentials token, and records the outcome:
+
+* 2xx: sent. 409: the LMS already holds this or a newer score (Moodle's answer to a timestamp
+  that is not later than its own): delivered.
+* 401: the token is dropped and the score retried soon with a fresh one.
+* 5xx, 429, timeouts, connection errors: retried with exponential backoff and jitter
+  (``Retry-After`` honoured), forever — a score is never dropped.
+* Any other 4xx: failed, with the LMS's answer kept for a trainer to read and retry.
+
+Scores of one user on one line item go out in order, one at a time, with timestamps at least a
+second apart; a newer score supersedes an older one still waiting. Claiming is an atomic
+``UPDATE … WHERE status='pending'`` (plus ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and a
+claim is a lease: a worker killed mid-send leaves a row that another worker takes over when the
+lease ends, resending the same timestamp, which the LMS recognises.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from core.db import utcnow
+from lms.models import GradeDelivery, Platform, ResourceLink
+from lms.platform_client import PlatformClient, ServiceError, error_from_response
+from people.models import User
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED, SUPERSEDED = "pending", "sending", "sent", "failed", "superseded"
+FULLY_GRADED, PENDING_MANUAL = "FullyGraded", "PendingManual"
+ACTIVITY_PROGRESS = {"Initialized", "Started", "InProgress", "Submitted", "Completed"}
+GRADING_PROGRESS = {FULLY_GRADED, "Pending", PENDING_MANUAL, "Failed", "NotReady"}
+LEASE = timedelta(seconds=60)
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 3600.0
+
+
+class GradeError(ValueError):
+    pass
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def enqueue_score(
+    session: Session,
+    *,
+    user_id: int,
+    resource_link_id: int,
+    score_given: float,
+    score_maximum: float,
+    activity_progress: str = "Completed",
+    grading_progress: str = FULLY_GRADED,
+    comment: str = "",
+    source: str | None = None,
+) -> GradeDelivery | None:
+    """Queue a score for the LMS gradebook, in the caller's transaction. Returns the outbox
+    row, the existing one for an already queued ``source``, or None when nothing must be sent
+    (a PendingManual after a grade was given would wipe that grade in Moodle)."""
+    if not 0 <= score_given <= score_maximum or score_maximum <= 0:
+        raise GradeError("A score must lie between 0 and a positive maximum.")
+    if activity_progress not in ACTIVITY_PROGRESS or grading_progress not in GRADING_PROGRESS:
+        raise GradeError("Unknown activity or grading progress.")
+    if source is not None:
+        existing = session.scalar(select(GradeDelivery).where(GradeDelivery.source == source))
+        if existing is not None:
+            return existing
+    link = session.get(ResourceLink, resource_link_id)
+    user = session.get(User, user_id)
+    if link is None or user is None or user.platform_id != link.platform_id:
+        raise GradeError("The score's user and activity do not belong to one LMS.")
+    earlier = list(
+        session.scalars(
+            select(GradeDelivery)
+            .where(
+                GradeDelivery.resource_link_id == link.id,
+                GradeDelivery.user_id == user.id,
+                GradeDelivery.status != SUPERSEDED,
+            )
+            .order_by(GradeDelivery.timestamp.desc())
+        )
+    )
+    graded_before = any(row.grading_progress == FULLY_GRADED for row in earlier)
+    if grading_progress == PENDING_MANUAL and graded_before:
+        return None
+    now = utcnow()
+    timestamp = now
+    if earlier and _whole_second(earlier[0].timestamp) >= _whole_second(now):
+        timestamp = _whole_second(earlier[0].timestamp) + timedelta(seconds=1)
+    for row in earlier:
+        if row.status == PENDING:
+            row.status = SUPERSEDED
+    delivery = GradeDelivery(
+        platform_id=link.platform_id,
+        deployment_id=link.deployment_id,
+        resource_link_id=link.id,
+        user_id=user.id,
+        lti_user_id=user.sub,
+        source=source,
+        score_given=score_given,
+        score_maximum=score_maximum,
+        comment=comment[:1000],
+        activity_progress=activity_progress,
+        grading_progress=grading_progress,
+        timestamp=timestamp,
+        status=PENDING,
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def claim_due(session: Session, limit: int, now: datetime | None = None) -> list[int]:
+    """Take up to ``limit`` due deliveries for this worker. Expired leases count as due."""
+    now = now or utcnow()
+    older = aliased(GradeDelivery)
+    in_flight_before = exists().where(
+        older.resource_link_id == GradeDelivery.resource_link_id,
+        older.user_id == GradeDelivery.user_id,
+        older.id < GradeDelivery.id,
+        older.status.in_((PENDING, SENDING)),
+    )
+    due = and_(GradeDelivery.status == PENDING, GradeDelivery.next_attempt_at <= now) | and_(
+        GradeDelivery.status == SENDING, GradeDelivery.lease_until < now
+    )
+    query = (
+        select(GradeDelivery.id)
+        .where(due, ~in_flight_before)
+        .order_by(GradeDelivery.next_attempt_at, GradeDelivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=GradeDelivery)
+    candidates = list(session.scalars(query))
+    claimed = []
+    for delivery_id in candidates:
+        result = session.execute(
+            update(GradeDelivery)
+            .where(GradeDelivery.id == delivery_id, due)
+            .values(status=SENDING, lease_until=now + LEASE)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(delivery_id)
+    session.commit()
+    return claimed
+
+
+@dataclass
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+def backoff(
+    attempts: int, retry_after: float | None = None, jitter: Callable[[], float] = random.random
+) -> timedelta:
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    delay *= 0.5 + jitter()  # spread retries so recovering LMSs are not hit all at once
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def score_body(delivery: GradeDelivery) -> dict[str, object]:
+    return {
+        "userId": delivery.lti_user_id,
+        "scoreGiven": delivery.score_given,
+        "scoreMaximum": delivery.score_maximum,
+        "comment": delivery.comment,
+        "activityProgress": delivery.activity_progress,
+        "gradingProgress": delivery.grading_progress,
+        "timestamp": delivery.timestamp.isoformat(timespec="milliseconds"),
+    }
+
+
+def _lineitem_for(
+    client: PlatformClient, platform: Platform, link: ResourceLink, score_maximum: float
+) -> str:
+    if link.ags_lineitem_url:
+        return link.ags_lineitem_url
+    if not link.ags_lineitems_url:
+        raise ServiceError(
+            "The LMS offered no gradebook service for this activity.", retryable=False
+        )
+    found = client.find_or_create_lineitem(
+        platform,
+        link.ags_lineitems_url,
+        link.ags_scopes,
+        resource_link_id=link.lti_id,
+        label=link.title or "CX Quality Academy",
+        score_maximum=score_maximum,
+    )
+    if found is None:
+        raise ServiceError(
+            "The LMS has no gradebook column for this activity and does not "
+            "let the tool create one.",
+            retryable=False,
+        )
+    return found
+
+
+def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outcome:
+    """Send one claimed delivery and record what happened. Commits.
+
+    No write is pending while we talk to the LMS: on SQLite a pending write would hold the
+    database lock for as long as the LMS takes to answer."""
+    delivery = session.get(GradeDelivery, delivery_id)
+    if delivery is None or delivery.status != SENDING:
+        return Outcome("skipped")
+    platform = session.get(Platform, delivery.platform_id)
+    link = session.get(ResourceLink, delivery.resource_link_id)
+    assert platform is not None and link is not None
+    body = score_body(delivery)
+    known_lineitem = link.ags_lineitem_url
+    session.commit()
+    status, error_text, sent = PENDING, "", False
+    retry_wait: timedelta | None = None
+    lineitem = None
+    http_status: int | None = None
+    attempts = delivery.attempts + 1
+    try:
+        lineitem = _lineitem_for(client, platform, link, delivery.score_maximum)
+        response = client.post_score(platform, lineitem, body)
+        http_status = response.status_code
+        if response.ok or response.status_code == 409:
+            status, sent = SENT, True
+            if response.status_code == 409:
+                error_text = "The LMS already had this or a newer score."
+        else:
+            raise error_from_response(response, "score refused")
+    except ServiceError as error:
+        http_status, error_text = error.status, str(error)[:2000]
+        if error.retryable:
+            # A rejected token was dropped: the next try fetches a new one at once.
+            retry_wait = (
+                timedelta(0)
+                if error.token_rejected and attempts <= 2
+                else backoff(attempts, error.retry_after)
+            )
+        else:
+            status = FAILED
+    delivery = session.get(GradeDelivery, delivery_id)
+    assert delivery is not None
+    delivery.attempts = attempts
+    delivery.status, delivery.last_status, delivery.last_error = status, http_status, error_text
+    delivery.lease_until = None
+    if sent:
+        delivery.sent_at = utcnow()
+    if retry_wait is not None:
+        delivery.next_attempt_at = utcnow() + retry_wait
+    if lineitem and lineitem != known_lineitem:
+        session.execute(
+            update(ResourceLink).where(ResourceLink.id == link.id).values(ags_lineitem_url=lineitem)
+        )
+    session.commit()
+    return Outcome(delivery.status, delivery.last_error)
+
+
+def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> int:
+    """Claim and send one batch; returns how many were attempted."""
+    claimed = claim_due(session, limit)
+    for delivery_id in claimed:
+        try:
+            deliver(session, client, delivery_id)
+        except Exception:
+            session.rollback()
+            log.exception(
+                "grade delivery %s crashed; its lease will expire and it is retried", delivery_id
+            )
+    return len(claimed)
+
+
+def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
+    """A trainer asks to send a waiting or failed score again now (within their deployment)."""
+    delivery = session.scalar(
+        select(GradeDelivery).where(
+            GradeDelivery.id == delivery_id,
+            GradeDelivery.deployment_id == deployment_id,
+            GradeDelivery.status.in_((PENDING, FAILED)),
+        )
+    )
+    if delivery is None:
+        return None
+    delivery.status, delivery.next_attempt_at = PENDING, utcnow()
+    return delivery

@@ -1,0 +1,47 @@
+"""``flask lms worker``: drains the grade outbox until told to stop (SIGTERM/SIGINT finish the
+current score first)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import requests
+
+from core.db import db
+from lms.grades import deliver_due
+from lms.platform_client import PlatformClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRun:
+    attempted: int = 0
+    stopping: bool = False
+
+
+def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> WorkerRun:
+    run = WorkerRun()
+
+    def request_stop(signum: int, frame: object) -> None:
+        log.info("worker stopping after the current score (signal %s)", signum)
+        run.stopping = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    client = PlatformClient(db.session, requests.Session())
+    try:
+        while not run.stopping:
+            count = deliver_due(db.session, client, limit=batch)
+            run.attempted += count
+            if once and count == 0:
+                break
+            if count == 0:
+                time.sleep(poll)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        db.session.remove()
+    return run

@@ -1,0 +1,260 @@
+"""Grade passback through the outbox to the development platform's AGS endpoints, over real
+HTTP, including a platform that fails on purpose."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from core.db import db, utcnow
+from lms import grades
+from lms.devplatform.models import DevAccessToken, DevFault, DevScore
+from lms.models import GradeDelivery, ResourceLink
+from lms.platform_client import PlatformClient, scores_url
+from people.models import User
+
+
+@pytest.fixture
+def launched(app, lti):
+    """A learner launched the demo activity: the link knows its AGS endpoints."""
+    assert lti.launch("learner").status_code == 303
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.sub == "dev-learner-1"))
+        link = db.session.scalar(select(ResourceLink))
+        ids = user.id, link.id
+        db.session.remove()
+    return ids
+
+
+def enqueue(app, ids, score=7.0, **kwargs):
+    with app.app_context():
+        row = grades.enqueue_score(
+            db.session,
+            user_id=ids[0],
+            resource_link_id=ids[1],
+            score_given=score,
+            score_maximum=10.0,
+            **kwargs,
+        )
+        db.session.commit()
+        return row.id if row else None
+
+
+def drain(app, rounds=5):
+    with app.app_context():
+        client = PlatformClient(db.session)
+        for _ in range(rounds):
+            grades.deliver_due(db.session, client)
+        db.session.remove()
+
+
+def make_due(app):
+    with app.app_context():
+        db.session.execute(update(GradeDelivery).values(next_attempt_at=utcnow()))
+        db.session.commit()
+
+
+def delivery(app, delivery_id):
+    with app.app_context():
+        row = db.session.get(GradeDelivery, delivery_id)
+        db.session.expunge(row)
+        return row
+
+
+def platform_scores(app):
+    with app.app_context():
+        rows = db.session.scalars(select(DevScore).order_by(DevScore.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def faults(app, endpoint, *statuses):
+    with app.app_context():
+        db.session.add_all(DevFault(endpoint=endpoint, status=s) for s in statuses)
+        db.session.commit()
+
+
+def test_scores_url_keeps_the_query_string():
+    assert scores_url("http://m/mod/lti/services.php/2/lineitems/2/lineitem?type_id=1") == (
+        "http://m/mod/lti/services.php/2/lineitems/2/lineitem/scores?type_id=1"
+    )
+
+
+def test_score_reaches_the_gradebook_with_every_field(app, launched):
+    delivery_id = enqueue(app, launched, comment="Well handled")
+    drain(app)
+    assert delivery(app, delivery_id).status == "sent"
+    [score] = platform_scores(app)
+    assert (score.user_id, score.score_given, score.score_maximum) == ("dev-learner-1", 7.0, 10.0)
+    assert (score.activity_progress, score.grading_progress) == ("Completed", "FullyGraded")
+    assert score.comment == "Well handled"
+
+
+def test_the_same_result_is_queued_once(app, launched):
+    first = enqueue(app, launched, source="courses:completion:1")
+    second = enqueue(app, launched, source="courses:completion:1")
+    assert first == second
+    drain(app)
+    assert len(platform_scores(app)) == 1
+
+
+def test_server_errors_and_rate_limits_are_retried_until_delivered(app, launched):
+    faults(app, "scores", 503, 500, 429)
+    delivery_id = enqueue(app, launched)
+    for expected_attempts in (1, 2, 3):
+        drain(app, rounds=1)
+        row = delivery(app, delivery_id)
+        assert (row.status, row.attempts) == ("pending", expected_attempts)
+        assert row.next_attempt_at > utcnow()  # backing off
+        make_due(app)
+    drain(app, rounds=1)
+    assert delivery(app, delivery_id).status == "sent"
+    assert len(platform_scores(app)) == 1
+
+
+def test_token_endpoint_down_keeps_the_score(app, launched):
+    faults(app, "token", 503)
+    delivery_id = enqueue(app, launched)
+    drain(app, rounds=1)
+    assert delivery(app, delivery_id).status == "pending"
+    assert "token endpoint" in delivery(app, delivery_id).last_error
+    make_due(app)
+    drain(app, rounds=1)
+    assert delivery(app, delivery_id).status == "sent"
+
+
+def test_expired_token_is_replaced_and_the_score_sent(app, launched):
+    enqueue(app, launched, score=5.0)
+    drain(app)
+    with app.app_context():  # the platform forgets every token it issued
+        db.session.execute(DevAccessToken.__table__.delete())
+        db.session.commit()
+    delivery_id = enqueue(app, launched, score=6.0)
+    drain(app, rounds=2)
+    row = delivery(app, delivery_id)
+    assert row.status == "sent" and row.attempts == 2 and row.last_status == 204
+    assert [s.score_given for s in platform_scores(app)] == [5.0, 6.0]
+
+
+def test_client_error_fails_with_the_platform_answer_and_can_be_retried(app, launched):
+    faults(app, "scores", 400)
+    delivery_id = enqueue(app, launched)
+    drain(app)
+    row = delivery(app, delivery_id)
+    assert row.status == "failed" and row.last_status == 400
+    assert "injected failure 400" in row.last_error
+    with app.app_context():
+        link_deployment = db.session.get(GradeDelivery, delivery_id).deployment_id
+        assert grades.retry(db.session, delivery_id, link_deployment) is not None
+        db.session.commit()
+    drain(app)
+    assert delivery(app, delivery_id).status == "sent"
+
+
+def test_conflict_for_an_already_delivered_score_counts_as_delivered(app, launched):
+    delivery_id = enqueue(app, launched)
+    drain(app)
+    with app.app_context():  # as if the worker died after the LMS stored it
+        db.session.execute(update(GradeDelivery).values(status="pending"))
+        db.session.commit()
+    drain(app)
+    row = delivery(app, delivery_id)
+    assert row.status == "sent" and row.last_status == 409
+    assert len(platform_scores(app)) == 1
+
+
+def test_worker_killed_mid_send_leaves_a_lease_another_worker_completes(app, launched):
+    delivery_id = enqueue(app, launched)
+    with app.app_context():
+        assert grades.claim_due(db.session, 10) == [delivery_id]  # ... and the worker dies
+        assert grades.claim_due(db.session, 10) == []  # the lease holds
+        db.session.execute(update(GradeDelivery).values(lease_until=utcnow() - timedelta(1)))
+        db.session.commit()
+    drain(app)
+    assert delivery(app, delivery_id).status == "sent"
+    assert len(platform_scores(app)) == 1
+
+
+def test_pending_manual_is_never_sent_after_a_grade(app, launched):
+    assert enqueue(app, launched, grading_progress="PendingManual", score=0.0) is not None
+    drain(app)
+    enqueue(app, launched, score=8.0)
+    drain(app)
+    assert enqueue(app, launched, grading_progress="PendingManual", score=0.0) is None
+    drain(app)
+    assert [s.grading_progress for s in platform_scores(app)] == ["PendingManual", "FullyGraded"]
+    assert platform_scores(app)[-1].score_given == 8.0
+
+
+def test_scores_for_one_person_go_in_order_a_second_apart(app, launched):
+    enqueue(app, launched, score=3.0)
+    drain(app)
+    for score in (4.0, 5.0, 6.0):
+        enqueue(app, launched, score=score)
+    drain(app)
+    received = platform_scores(app)
+    assert [s.score_given for s in received] == [3.0, 6.0]  # 4 and 5 were superseded
+    gap = received[1].timestamp - received[0].timestamp
+    assert gap >= timedelta(seconds=1)
+    with app.app_context():
+        statuses = db.session.scalars(select(GradeDelivery.status).order_by(GradeDelivery.id))
+        assert list(statuses) == ["sent", "superseded", "superseded", "sent"]
+
+
+def test_link_without_lineitem_uses_the_platform_line_items(app, launched):
+    with app.app_context():
+        db.session.execute(update(ResourceLink).values(ags_lineitem_url=None))
+        db.session.commit()
+    delivery_id = enqueue(app, launched)
+    drain(app)
+    assert delivery(app, delivery_id).status == "sent"
+    with app.app_context():
+        assert "/lineitems/" in db.session.scalar(select(ResourceLink.ags_lineitem_url))
+
+
+def test_bad_scores_are_refused_before_queueing(app, launched):
+    with pytest.raises(grades.GradeError):
+        enqueue(app, launched, score=11.0)
+    with pytest.raises(grades.GradeError):
+        enqueue(app, launched, grading_progress="Done")
+
+
+def test_several_workers_share_the_outbox_without_duplicates(app, live, lti):
+    """Forty learners, one score each, four workers at once: every score arrives once."""
+    assert lti.launch("learner").status_code == 303
+    with app.app_context():
+        link = db.session.scalar(select(ResourceLink))
+        for n in range(40):
+            user = User(platform_id=link.platform_id, sub=f"agent-{n}", name=f"Agent {n}")
+            db.session.add(user)
+            db.session.flush()
+            grades.enqueue_score(
+                db.session,
+                user_id=user.id,
+                resource_link_id=link.id,
+                score_given=n % 10,
+                score_maximum=10,
+            )
+        db.session.commit()
+        db.session.remove()
+
+    def work():
+        with app.app_context():
+            client = PlatformClient(db.session, requests.Session())
+            while grades.deliver_due(db.session, client, limit=5):
+                pass
+            db.session.remove()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    received = platform_scores(app)
+    assert sorted(s.user_id for s in received) == sorted(f"agent-{n}" for n in range(40))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(GradeDelivery.status == "sent")) == 40
