@@ -33,3 +33,27 @@ def healthz() -> tuple[dict[str, str], int]:
 def register_home_link(app: object, label: str, endpoint: str) -> None:
     """Show a link on the landing page (e.g. the development platform, the setup values)."""
     app.extensions.setdefault("home_links", []).append((label, endpoint))  # type: ignore[attr-defined]
+
+
+def register_nav_link(app: object, label: str, endpoint: str, roles: tuple[str, ...]) -> None:
+    """Add a link to the top navigation for viewers holding one of ``roles``."""
+    app.extensions.setdefault("nav_links", []).append((label, endpoint, roles))  # type: ignore[attr-defined]
+
+
+def register_dashboard_panel(app: object, template: str, roles: tuple[str, ...]) -> None:
+    """Add a panel (a template included with the dashboard's context) to role dashboards."""
+    app.extensions.setdefault("dashboard_panels", []).append((template, roles))  # type: ignore[attr-defined]
+
+
+@bp.app_context_processor
+def navigation() -> dict[str, object]:
+    viewer = current_viewer()
+    if viewer is None:
+        return {"nav_links": [], "dashboard_panels": []}
+    role = viewer.role.value
+    links = current_app.extensions.get("nav_links", [])
+    panels = current_app.extensions.get("dashboard_panels", [])
+    return {
+        "nav_links": [(label, url_for(ep)) for label, ep, roles in links if role in roles],
+        "dashboard_panels": [template for template, roles in panels if role in roles],
+    }

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from core.db import db
 from lms import keys
 from lms.canvas import canvas_developer_key
+from lms.platform_client import PlatformClient
 from lms.registry import (
     RegistryError,
     add_deployment,
@@ -19,6 +20,7 @@ from lms.registry import (
     list_platforms,
     remove_platform,
 )
+from lms.roster import RosterError, sync_roster, teams_with_roster_service
 from lms.storage import purge_expired
 from lms.urls import tool_urls
 from lms.worker import run_worker
@@ -255,3 +257,31 @@ def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued scores to the LMS gradebooks (run one or more next to the web workers)."""
     stop = run_worker(once=once, batch=batch, poll=poll)
     click.echo(f"Worker stopped after {stop.attempted} delivery attempt(s).")
+
+
+roster_cli = AppGroup("roster", help="Course rosters from the LMS (Names and Role Provisioning).")
+lms_cli.add_command(roster_cli)
+
+
+@roster_cli.command("sync")
+@click.option("--team-id", type=int, multiple=True, help="Team (course) to sync; repeatable.")
+@click.option("--all", "sync_all", is_flag=True, help="Every course that offers the service.")
+def roster_sync(team_id: tuple[int, ...], sync_all: bool) -> None:
+    """Fetch course memberships from the LMS; people who left are marked inactive."""
+    teams = list(team_id) or (teams_with_roster_service(db.session) if sync_all else [])
+    if not teams:
+        raise click.UsageError("Give --team-id or --all.")
+    client = PlatformClient(db.session)
+    failed = 0
+    for team in teams:
+        try:
+            report = sync_roster(db.session, client, team)
+        except RosterError as error:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"Team {team}: {error}", err=True)
+            continue
+        db.session.commit()
+        click.echo(f"Team {team}: {report.summary()}")
+    if failed:
+        raise click.exceptions.Exit(1)

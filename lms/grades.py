@@ -295,3 +295,25 @@ def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelive
         return None
     delivery.status, delivery.next_attempt_at = PENDING, utcnow()
     return delivery
+
+
+def deliveries_for(
+    session: Session,
+    *,
+    deployment_id: int,
+    team_id: int | None,
+    statuses: tuple[str, ...] = (PENDING, SENDING, FAILED),
+    limit: int = 200,
+) -> list[tuple[GradeDelivery, User, ResourceLink]]:
+    """Deliveries a trainer may see: their deployment, and their course when ``team_id``."""
+    query = (
+        select(GradeDelivery, User, ResourceLink)
+        .join(User, User.id == GradeDelivery.user_id)
+        .join(ResourceLink, ResourceLink.id == GradeDelivery.resource_link_id)
+        .where(GradeDelivery.deployment_id == deployment_id, GradeDelivery.status.in_(statuses))
+        .order_by(GradeDelivery.created_at.desc())
+        .limit(limit)
+    )
+    if team_id is not None:
+        query = query.where(ResourceLink.team_id == team_id)
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -20,14 +21,17 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, current_viewer, roles_required, sign_in
+from core.auth import Role, current_viewer, require_viewer, roles_required, sign_in
 from core.db import db
 from core.extensions import csrf
-from lms import keys
+from core.forms import ActionForm
+from lms import grades, keys
 from lms.canvas import canvas_developer_key
 from lms.errors import LaunchRefused
 from lms.launch import ToolLogin, ToolMessageLaunch, check_login_request, login_params
 from lms.models import Platform
+from lms.platform_client import PlatformClient
+from lms.roster import RosterError, sync_roster
 from lms.services import complete_launch, frame_origins_of
 from lms.storage import DatabaseLaunchDataStorage, purge_expired
 from lms.targets import endpoint_for
@@ -135,3 +139,53 @@ def admin_platform() -> str:
         viewer=viewer,
         origins=origins,
     )
+
+
+@bp.get("/grades")
+@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+def grade_deliveries() -> str:
+    viewer = require_viewer()
+    team_id = None if viewer.role == Role.ADMINISTRATOR else viewer.team_id
+    waiting = grades.deliveries_for(db.session, deployment_id=viewer.deployment_id, team_id=team_id)
+    recent = grades.deliveries_for(
+        db.session,
+        deployment_id=viewer.deployment_id,
+        team_id=team_id,
+        statuses=(grades.SENT,),
+        limit=20,
+    )
+    return render_template(
+        "lms/grades.html", viewer=viewer, waiting=waiting, recent=recent, form=ActionForm()
+    )
+
+
+@bp.post("/grades/<int:delivery_id>/retry")
+@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+def retry_delivery(delivery_id: int) -> WerkzeugResponse:
+    viewer = require_viewer()
+    if ActionForm().validate_on_submit() and grades.retry(
+        db.session, delivery_id, viewer.deployment_id
+    ):
+        db.session.commit()
+        flash("The score will be sent again within a few seconds.", "success")
+    else:
+        flash("That score is not waiting to be sent.", "error")
+    return redirect(url_for("lms.grade_deliveries"))
+
+
+@bp.post("/roster/sync")
+@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+def roster_sync() -> WerkzeugResponse:
+    viewer = require_viewer()
+    if not ActionForm().validate_on_submit() or viewer.team_id is None:
+        flash("There is no course to update.", "error")
+        return redirect(url_for("people.dashboard"))
+    try:
+        report = sync_roster(db.session, PlatformClient(db.session), viewer.team_id)
+    except RosterError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"Roster updated from the LMS: {report.summary()}.", "success")
+    return redirect(url_for("people.dashboard"))

@@ -161,3 +161,20 @@ def row_counts(app: Flask) -> dict[str, int]:
         }
         db.session.remove()
     return counts
+
+
+def csrf_token_for(app: Flask, client: FlaskClient) -> str:
+    """A valid CSRF token for ``client``'s session, as a page with a form would have given,
+    so a test can reach the view's own checks (roles, tenancy) behind CSRF protection."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    base = app.config["PUBLIC_BASE_URL"]
+    with (
+        client.session_transaction(base_url=base) as stored,
+        app.test_request_context(base_url=base),
+    ):
+        session.update(stored)
+        token = generate_csrf()
+        stored.update(session)
+    return token

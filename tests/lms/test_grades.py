@@ -16,6 +16,7 @@ from lms.devplatform.models import DevAccessToken, DevFault, DevScore
 from lms.models import GradeDelivery, ResourceLink
 from lms.platform_client import PlatformClient, scores_url
 from people.models import User
+from tests.lti import csrf_token_for, page_text
 
 
 @pytest.fixture
@@ -258,3 +259,43 @@ def test_several_workers_share_the_outbox_without_duplicates(app, live, lti):
     assert sorted(s.user_id for s in received) == sorted(f"agent-{n}" for n in range(40))
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(GradeDelivery.status == "sent")) == 40
+
+
+def test_trainer_sees_failed_scores_and_sends_them_again(app, lti, launched):
+    faults(app, "scores", 422)
+    delivery_id = enqueue(app, launched)
+    drain(app)
+    page = lti.launch_and_follow("trainer")
+    grades_page = lti.client.get(lti.tool_base + "/lms/grades")
+    text = page_text(grades_page)
+    assert "Lena Learner" in text and "Failed" in text and "HTTP 422" in text
+    response = lti.client.post(
+        lti.tool_base + f"/lms/grades/{delivery_id}/retry",
+        data={"csrf_token": csrf_token_for(app, lti.client)},
+    )
+    assert response.status_code == 302
+    assert delivery(app, delivery_id).status == "pending"
+    drain(app)
+    assert "Delivered" in page_text(lti.client.get(lti.tool_base + "/lms/grades"))
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["learner", "manager"])
+def test_grade_deliveries_are_for_staff_only(lti, persona, launched):
+    lti.launch_and_follow(persona)
+    assert lti.client.get(lti.tool_base + "/lms/grades").status_code == 403
+
+
+def test_trainer_of_another_course_sees_none_of_these_scores(app, lti, launched):
+    enqueue(app, launched)
+    other = lti.resign(
+        lti.pending("trainer"),
+        lambda c: {
+            **c,
+            "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "elsewhere"},
+            "https://purl.imsglobal.org/spec/lti/claim/resource_link": {"id": "link-elsewhere"},
+        },
+    )
+    assert lti.post_launch(other).status_code == 303
+    text = page_text(lti.client.get(lti.tool_base + "/lms/grades"))
+    assert "Lena Learner" not in text
