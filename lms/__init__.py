@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
     from lms.cli import lms_cli
     from lms.roster import roster_status
     from lms.services import platform_origins
+    from lms.targets import DEEP_LINKING_TARGET, LaunchTarget, register_target
     from lms.views import bp
 
     app.register_blueprint(bp)
@@ -19,3 +20,22 @@ def init_app(app: Flask) -> None:
     register_nav_link(app, "Grade deliveries", "lms.grade_deliveries", staff)
     register_dashboard_panel(app, "lms/_roster_panel.html", staff)
     app.jinja_env.globals["roster_status"] = roster_status
+    for target in (
+        LaunchTarget(DEEP_LINKING_TARGET, "lms.deep_link_picker", "Content selection"),
+        LaunchTarget(
+            "home",
+            "people.dashboard",
+            "CX Quality Academy",
+            "Each person's own page: the programme for learners, the team for "
+            "managers, the course overview for trainers.",
+            kind="Programme",
+        ),
+        LaunchTarget(
+            "grade-deliveries",
+            "lms.grade_deliveries",
+            "Grade deliveries",
+            "For trainers: scores on their way to this course's gradebook.",
+            kind="Trainer tools",
+        ),
+    ):
+        register_target(app, target)

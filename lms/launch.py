@@ -38,8 +38,11 @@ CONTEXT = CLAIM + "context"
 CUSTOM = CLAIM + "custom"
 TARGET_LINK_URI = CLAIM + "target_link_uri"
 
+DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
-SUPPORTED_MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST})
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+SUPPORTED_MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST})
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 JWKS_FETCH_TIMEOUT = 5
 
@@ -98,6 +101,10 @@ class ValidatedLaunch:
     @property
     def message_type(self) -> str:
         return self.claims[MESSAGE_TYPE]
+
+    @property
+    def is_deep_linking(self) -> bool:
+        return self.message_type == DEEP_LINKING_REQUEST
 
     @property
     def is_anonymous(self) -> bool:
@@ -275,9 +282,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         deployment_id = body.get(DEPLOYMENT_ID)
         if not isinstance(deployment_id, str) or not deployment_id:
             raise LaunchRefused("The id_token has no deployment_id claim.")
-        resource_link = body.get(RESOURCE_LINK)
-        if not isinstance(resource_link, dict) or not resource_link.get("id"):
-            raise LaunchRefused("The launch has no resource link id.")
+        if message_type == DEEP_LINKING_REQUEST:
+            _check_deep_linking_settings(body.get(DEEP_LINKING_SETTINGS))
+        else:
+            resource_link = body.get(RESOURCE_LINK)
+            if not isinstance(resource_link, dict) or not resource_link.get("id"):
+                raise LaunchRefused("The launch has no resource link id.")
         context = body.get(CONTEXT)
         if context is not None and (not isinstance(context, dict) or not context.get("id")):
             raise LaunchRefused("The launch's context claim has no id.")
@@ -321,6 +331,20 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             deployment=self._conf.deployment,
             claims=dict(self._jwt["body"]),
             launch_id=self.get_launch_id(),
+        )
+
+
+def _check_deep_linking_settings(settings: Any) -> None:
+    if not isinstance(settings, dict):
+        raise LaunchRefused("The content selection request has no deep_linking_settings.")
+    return_url = settings.get("deep_link_return_url")
+    if not isinstance(return_url, str) or urlsplit(return_url).scheme not in {"http", "https"}:
+        raise LaunchRefused("The content selection request has no deep_link_return_url.")
+    accept = settings.get("accept_types")
+    if not isinstance(accept, list) or "ltiResourceLink" not in accept:
+        raise LaunchRefused(
+            "The LMS does not accept links to activities (ltiResourceLink) here, which is "
+            "the only kind of content this tool offers."
         )
 
 

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from core.auth import Role, Viewer
 from core.db import db, utcnow
+from lms.errors import LaunchRefused
 from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
 from lms.models import ContextServices, Platform, ResourceLink
+from lms.targets import DEEP_LINKING_TARGET
 from people.roles import role_from_lti
 from people.services import ContextClaims, PersonClaims, provision
 
@@ -25,7 +27,7 @@ NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 class LaunchOutcome:
     viewer: Viewer
     target: str
-    resource_link_id: int
+    resource_link_id: int | None
 
 
 def _text(value: Any, limit: int = 255) -> str:
@@ -132,7 +134,18 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
             record_context_services(session, launch, team_id)
         else:
             role = lms_role
-    link = upsert_resource_link(session, launch, team_id)
+    if launch.is_deep_linking:
+        if role not in (Role.TRAINER, Role.ADMINISTRATOR):
+            raise LaunchRefused(
+                "Only teachers and administrators can add this tool's activities to a course.",
+                status=403,
+                title="You cannot add activities here",
+                hint="Ask your course's teacher to add the activity.",
+            )
+        target, link_id = DEEP_LINKING_TARGET, None
+    else:
+        link = upsert_resource_link(session, launch, team_id)
+        target, link_id = link.target, link.id
     viewer = Viewer(
         user_id=user_id,
         role=role,
@@ -141,7 +154,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         team_id=team_id,
         launch_id=launch.launch_id,
     )
-    return LaunchOutcome(viewer=viewer, target=link.target, resource_link_id=link.id)
+    return LaunchOutcome(viewer=viewer, target=target, resource_link_id=link_id)
 
 
 CANVAS_ISSUERS = {

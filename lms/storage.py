@@ -56,6 +56,11 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
     def check_value(self, key: str) -> bool:
         return self.get_value(key) is not None
 
+    def delete_value(self, key: str) -> None:
+        self._session.execute(
+            delete(LtiStateEntry).where(LtiStateEntry.key == self._prepare_key(key))
+        )
+
     def consume_nonce(self, nonce: str) -> bool:
         """Use a nonce we issued exactly once. The delete is atomic: of two concurrent
         launches with the same nonce only one sees a deleted row."""

@@ -25,16 +25,22 @@ from core.auth import Role, current_viewer, require_viewer, roles_required, sign
 from core.db import db
 from core.extensions import csrf
 from core.forms import ActionForm
-from lms import grades, keys
+from lms import deep_linking, grades, keys
 from lms.canvas import canvas_developer_key
 from lms.errors import LaunchRefused
-from lms.launch import ToolLogin, ToolMessageLaunch, check_login_request, login_params
+from lms.launch import (
+    DEEP_LINKING_SETTINGS,
+    ToolLogin,
+    ToolMessageLaunch,
+    check_login_request,
+    login_params,
+)
 from lms.models import Platform
 from lms.platform_client import PlatformClient
 from lms.roster import RosterError, sync_roster
 from lms.services import complete_launch, frame_origins_of
 from lms.storage import DatabaseLaunchDataStorage, purge_expired
-from lms.targets import endpoint_for
+from lms.targets import endpoint_for, placeable_targets
 from lms.tool_config import DatabaseToolConf
 from lms.urls import own_host, tool_url, tool_urls
 
@@ -189,3 +195,47 @@ def roster_sync() -> WerkzeugResponse:
         db.session.commit()
         flash(f"Roster updated from the LMS: {report.summary()}.", "success")
     return redirect(url_for("people.dashboard"))
+
+
+@bp.route("/deep-link", methods=["GET", "POST"])
+@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+def deep_link_picker() -> str:
+    viewer = require_viewer()
+    storage = _storage()
+    claims = deep_linking.request_claims(storage, viewer.launch_id)
+    settings = claims[DEEP_LINKING_SETTINGS]
+    accept_multiple = bool(settings.get("accept_multiple", True))
+    query = request.values.get("q", "").strip()
+    targets = placeable_targets(query)
+    error = ""
+    if request.method == "POST" and ActionForm().validate_on_submit():
+        try:
+            chosen = deep_linking.choose(
+                placeable_targets(), request.form.getlist("target"), accept_multiple
+            )
+        except ValueError as problem:
+            error = str(problem)
+        else:
+            platform = db.session.get(Platform, viewer.platform_id)
+            assert platform is not None
+            items = [deep_linking.content_item(t, tool_url("lms.launch")) for t in chosen]
+            token = deep_linking.response_jwt(db.session, claims, platform.client_id, items)
+            storage.delete_value(viewer.launch_id)  # answered once
+            db.session.commit()
+            return render_template(
+                "autopost.html",
+                action=settings["deep_link_return_url"],
+                fields={"JWT": token},
+                heading="Adding to your course…",
+                detail="Sending your choice back to the learning platform.",
+            )
+    return render_template(
+        "lms/deep_link.html",
+        viewer=viewer,
+        targets=targets,
+        query=query,
+        error=error,
+        accept_multiple=accept_multiple,
+        settings=settings,
+        form=ActionForm(),
+    )

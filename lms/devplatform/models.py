@@ -32,6 +32,12 @@ class DevLaunchRequest(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     persona: Mapped[str] = mapped_column(String(32))
+    message_type: Mapped[str] = mapped_column(
+        String(64), default="LtiResourceLinkRequest", server_default="LtiResourceLinkRequest"
+    )
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dev_platform_links.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column()
 
@@ -85,3 +91,18 @@ class DevFault(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint: Mapped[str] = mapped_column(String(32))
     status: Mapped[int] = mapped_column()
+
+
+class DevResourceLink(Base):
+    """An activity a trainer added to the demo course through deep linking."""
+
+    __tablename__ = "dev_platform_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(1024))
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lineitem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dev_platform_lineitems.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

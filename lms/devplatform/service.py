@@ -11,13 +11,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jwt
+import requests
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
 from lms import keys
-from lms.devplatform.models import DevLaunchRequest, DevLineItem, DevPlatformSetup
+from lms.devplatform.models import (
+    DevLaunchRequest,
+    DevLineItem,
+    DevPlatformSetup,
+    DevResourceLink,
+)
 from lms.models import Platform
 from lms.registry import add_deployment, add_platform
 
@@ -27,6 +33,8 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 HINT_LIFETIME = timedelta(minutes=10)
 ID_TOKEN_LIFETIME = 60  # seconds, as Moodle
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 
 
 @dataclass(frozen=True)
@@ -215,10 +223,19 @@ def load_demo(app: Flask) -> str:
     return f"Development platform registered at {issuer_for(setup.platform_base_url)}"
 
 
-def start_launch(session: Session, setup: DevPlatformSetup, persona: Persona) -> str:
+def start_launch(
+    session: Session,
+    setup: DevPlatformSetup,
+    persona: Persona,
+    *,
+    message_type: str = RESOURCE_LINK_REQUEST,
+    link_id: int | None = None,
+) -> str:
     """Record a launch and return the tool's login-initiation URL (third-party initiated)."""
     hint = secrets.token_urlsafe(24)
-    session.add(DevLaunchRequest(id=hint, persona=persona.key))
+    session.add(
+        DevLaunchRequest(id=hint, persona=persona.key, message_type=message_type, link_id=link_id)
+    )
     params = {
         "iss": issuer_for(setup.platform_base_url),
         "login_hint": persona.sub,
@@ -265,8 +282,109 @@ def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str])
     persona = PERSONAS[request.persona]
     if params.get("login_hint") != persona.sub:
         raise AuthRequestError("login_hint does not match the launch.")
-    claims = launch_claims(setup, persona, params["nonce"], lineitem_id=demo_lineitem(session).id)
+    if request.message_type == DEEP_LINKING_REQUEST:
+        claims = deep_linking_claims(setup, persona, params["nonce"])
+    elif request.link_id is not None:
+        link = session.get(DevResourceLink, request.link_id)
+        assert link is not None
+        claims = launch_claims(setup, persona, params["nonce"], lineitem_id=link.lineitem_id)
+        claims[CLAIM + "resource_link"] = {"id": f"dev-link-{link.id}", "title": link.title}
+        claims[CLAIM + "custom"] = dict(link.custom)
+        if link.lineitem_id is None:
+            claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"].pop("lineitem", None)
+    else:
+        claims = launch_claims(
+            setup, persona, params["nonce"], lineitem_id=demo_lineitem(session).id
+        )
     return params["redirect_uri"], sign(session, claims)
+
+
+def deep_linking_claims(setup: DevPlatformSetup, persona: Persona, nonce: str) -> dict[str, Any]:
+    """Moodle's deep-linking request: no resource link, the settings claim, return URL."""
+    claims = launch_claims(setup, persona, nonce)
+    del claims[CLAIM + "resource_link"]
+    claims[CLAIM + "message_type"] = DEEP_LINKING_REQUEST
+    claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"].pop("lineitem", None)
+    claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
+        "accept_types": ["ltiResourceLink"],
+        "accept_presentation_document_targets": ["frame", "iframe", "window"],
+        "accept_copy_advice": False,
+        "accept_multiple": True,
+        "accept_unsigned": False,
+        "auto_create": False,
+        "can_confirm": False,
+        "deep_link_return_url": issuer_for(setup.platform_base_url) + "/deep-link-return",
+        "title": "Add CX Quality Academy activities",
+        "data": "dev-platform-dl",
+    }
+    return claims
+
+
+def accept_deep_linking_response(
+    session: Session, setup: DevPlatformSetup, token: str
+) -> list[DevResourceLink]:
+    """Verify the tool's signed answer (against its JWKS, over HTTP) and create the links."""
+    issuer = issuer_for(setup.platform_base_url)
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        jwks = requests.get(setup.tool_base_url + "/lms/jwks", timeout=5).json()
+        jwk = next(k for k in jwks["keys"] if k.get("kid") == kid)
+        claims = jwt.decode(
+            token,
+            jwt.PyJWK.from_dict(jwk).key,
+            algorithms=["RS256"],
+            audience=issuer,
+            issuer=CLIENT_ID,
+            options={"require": ["exp", "iat", "nonce"]},
+        )
+    except (
+        jwt.PyJWTError,
+        StopIteration,
+        KeyError,
+        ValueError,
+        requests.RequestException,
+    ) as error:
+        raise AuthRequestError(f"The deep-linking response did not verify: {error}") from error
+    if claims.get(CLAIM + "message_type") != "LtiDeepLinkingResponse":
+        raise AuthRequestError("Not a deep-linking response.")
+    if claims.get(CLAIM + "deployment_id") != DEPLOYMENT_ID:
+        raise AuthRequestError("Unknown deployment.")
+    if claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/data") != "dev-platform-dl":
+        raise AuthRequestError("The data claim was not echoed back.")
+    created = []
+    for item in claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/content_items", []):
+        if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
+            continue
+        if not str(item.get("url", "")).startswith(setup.tool_base_url):
+            raise AuthRequestError("A link points outside the tool's domain.")
+        lineitem_id = None
+        if isinstance(item.get("lineItem"), dict):
+            line = item["lineItem"]
+            lineitem = DevLineItem(
+                label=str(line.get("label") or item.get("title")),
+                score_maximum=float(line.get("scoreMaximum", 100)),
+                resource_id=str(line.get("resourceId", "")),
+                tag=str(line.get("tag", "")),
+            )
+            session.add(lineitem)
+            session.flush()
+            lineitem_id = lineitem.id
+        link = DevResourceLink(
+            title=str(item.get("title", "Activity"))[:255],
+            url=str(item["url"]),
+            custom=dict(item.get("custom") or {}),
+            lineitem_id=lineitem_id,
+        )
+        session.add(link)
+        session.flush()
+        if lineitem_id is not None:
+            session.get(DevLineItem, lineitem_id).resource_link_id = f"dev-link-{link.id}"
+        created.append(link)
+    return created
+
+
+def placed_links(session: Session) -> list[DevResourceLink]:
+    return list(session.scalars(select(DevResourceLink).order_by(DevResourceLink.id)))
 
 
 def launch_claims(

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.db import db
@@ -26,13 +36,17 @@ from lms.devplatform.advantage import (
     next_fault,
 )
 from lms.devplatform.service import (
+    DEEP_LINKING_REQUEST,
     DEMO_CONTEXT,
     PERSONAS,
+    RESOURCE_LINK_REQUEST,
     AuthRequestError,
+    accept_deep_linking_response,
     authorize,
     current_setup,
     issuer_for,
     members,
+    placed_links,
     platform_jwks,
     start_launch,
 )
@@ -58,6 +72,7 @@ def index() -> str:
     allow_frames_from(f"{tool.scheme}://{tool.netloc}")  # the course page embeds the tool
     return render_template(
         "devplatform/index.html",
+        links=placed_links(db.session),
         personas=PERSONAS.values(),
         context=DEMO_CONTEXT,
         issuer=issuer_for(setup.platform_base_url),
@@ -69,7 +84,15 @@ def index() -> str:
 def start(persona: str) -> WerkzeugResponse:
     if persona not in PERSONAS:
         abort(404)
-    url = start_launch(db.session, _setup(), PERSONAS[persona])
+    link_id = request.args.get("link", type=int)
+    message_type = (
+        DEEP_LINKING_REQUEST
+        if request.args.get("message") == "deep-link"
+        else RESOURCE_LINK_REQUEST
+    )
+    url = start_launch(
+        db.session, _setup(), PERSONAS[persona], message_type=message_type, link_id=link_id
+    )
     db.session.commit()
     return redirect(url, code=302)
 
@@ -85,9 +108,11 @@ def auth() -> str:
         raise UserFacingError("The platform refused the login", str(error)) from error
     db.session.commit()
     return render_template(
-        "devplatform/autopost.html",
+        "autopost.html",
         action=redirect_uri,
         fields={"id_token": id_token, "state": params["state"]},
+        heading="Signing you in…",
+        detail="The development platform is sending your signed launch to the tool.",
     )
 
 
@@ -197,3 +222,19 @@ def memberships() -> tuple[Response, int] | Response:
 @bp.get("/gradebook")
 def gradebook_page() -> str:
     return render_template("devplatform/gradebook.html", rows=gradebook(db.session))
+
+
+@bp.post("/deep-link-return")
+@csrf.exempt
+def deep_link_return() -> WerkzeugResponse:
+    try:
+        created = accept_deep_linking_response(db.session, _setup(), request.form.get("JWT", ""))
+    except AuthRequestError as error:
+        db.session.rollback()
+        raise UserFacingError("The platform refused the selection", str(error)) from error
+    db.session.commit()
+    flash(
+        f"Added {len(created)} activit{'y' if len(created) == 1 else 'ies'} to the course.",
+        "success",
+    )
+    return redirect(url_for("devplatform.index"), code=303)
