@@ -63,11 +63,15 @@ def two_processes(app, live):
         # Both processes stand for one public tool address behind a load balancer.
         "PUBLIC_BASE_URL": live.tool_base,
     }
-    processes = [start_gunicorn(port, env) for port in ports]
-    yield [f"http://127.0.0.1:{port}" for port in ports]
-    for process in processes:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+    processes: list[subprocess.Popen] = []
+    try:
+        for port in ports:
+            processes.append(start_gunicorn(port, env))
+        yield [f"http://127.0.0.1:{port}" for port in ports]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
 
 
 def test_login_in_one_process_and_launch_in_another(lti, two_processes):
