@@ -12,6 +12,7 @@ from core.db import db
 from lms import keys
 from lms.canvas import canvas_developer_key
 from lms.platform_client import PlatformClient
+from lms.registration import registration_key
 from lms.registry import (
     RegistryError,
     add_deployment,
@@ -22,7 +23,7 @@ from lms.registry import (
 )
 from lms.roster import RosterError, sync_roster, teams_with_roster_service
 from lms.storage import purge_expired
-from lms.urls import tool_urls
+from lms.urls import tool_url, tool_urls
 from lms.worker import run_worker
 
 lms_cli = AppGroup("lms", help="LTI 1.3: LMS platforms, deployments and the tool's keys.")
@@ -285,3 +286,15 @@ def roster_sync(team_id: tuple[int, ...], sync_all: bool) -> None:
         click.echo(f"Team {team}: {report.summary()}")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@lms_cli.command("registration-url")
+@click.option("--base-url", default=None, help="The tool's public URL (default PUBLIC_BASE_URL).")
+def registration_url(base_url: str | None) -> None:
+    """Print a dynamic-registration URL (valid 7 days) to paste into Moodle or Canvas."""
+    base = base_url or current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        raise click.UsageError("Set PUBLIC_BASE_URL or pass --base-url.")
+    key = registration_key(current_app.config["SECRET_KEY"])
+    with current_app.test_request_context(base_url=base):
+        click.echo(tool_url("lms.dynamic_registration", base=base, key=key))

@@ -37,6 +37,13 @@ from lms.launch import (
 )
 from lms.models import Platform
 from lms.platform_client import PlatformClient
+from lms.registration import (
+    RegistrationRefused,
+    check_registration_key,
+    register_with_platform,
+    registration_key,
+)
+from lms.registry import RegistryError
 from lms.roster import RosterError, sync_roster
 from lms.services import complete_launch, frame_origins_of
 from lms.storage import DatabaseLaunchDataStorage, purge_expired
@@ -140,6 +147,9 @@ def admin_platform() -> str:
     )
     return render_template(
         "lms/admin_platform.html",
+        registration_url=tool_url(
+            "lms.dynamic_registration", key=registration_key(current_app.config["SECRET_KEY"])
+        ),
         platform=platform,
         urls=tool_urls(),
         viewer=viewer,
@@ -239,3 +249,21 @@ def deep_link_picker() -> str:
         settings=settings,
         form=ActionForm(),
     )
+
+
+@bp.get("/register")
+def dynamic_registration() -> tuple[str, int] | str:
+    """LTI Dynamic Registration, opened by the LMS with ``openid_configuration``."""
+    try:
+        check_registration_key(current_app.config["SECRET_KEY"], request.args.get("key", ""))
+        registered = register_with_platform(
+            db.session,
+            tool_urls(),
+            request.args.get("openid_configuration", ""),
+            request.args.get("registration_token"),
+        )
+    except (RegistrationRefused, RegistryError) as error:
+        db.session.rollback()
+        return render_template("lms/registered.html", error=str(error)), 400
+    db.session.commit()
+    return render_template("lms/registered.html", registered=registered, error="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,6 +25,7 @@ from core.security import allow_frames_from
 from lms.devplatform.advantage import (
     AGS,
     NRPS_SCOPE,
+    SUPPORTED_SCOPES,
     ServiceRefusal,
     accept_score,
     check_token,
@@ -238,3 +240,56 @@ def deep_link_return() -> WerkzeugResponse:
         "success",
     )
     return redirect(url_for("devplatform.index"), code=303)
+
+
+REGISTRATION_TOKEN = "dev-registration-token"  # noqa: S105 - the demo platform's, not a secret
+
+
+@bp.get("/openid-configuration")
+def openid_configuration() -> Response:
+    """What Moodle publishes for LTI Dynamic Registration."""
+    base = _base()
+    return jsonify(
+        {
+            "issuer": base,
+            "authorization_endpoint": base + "/auth",
+            "token_endpoint": base + "/token",
+            "jwks_uri": base + "/jwks",
+            "registration_endpoint": base + "/register",
+            "scopes_supported": sorted(SUPPORTED_SCOPES),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                "product_family_code": "cx-academy-dev",
+                "version": "1.0",
+                "messages_supported": [
+                    {"type": "LtiResourceLinkRequest"},
+                    {"type": "LtiDeepLinkingRequest"},
+                ],
+            },
+        }
+    )
+
+
+@bp.post("/register")
+@csrf.exempt
+def register_tool() -> tuple[Response, int]:
+    if request.headers.get("Authorization") != "Bearer " + REGISTRATION_TOKEN:
+        return jsonify({"error": "invalid registration token"}), 401
+    body = request.get_json(silent=True)
+    tool = (body or {}).get("https://purl.imsglobal.org/spec/lti-tool-configuration")
+    if (
+        not isinstance(body, dict)
+        or not isinstance(tool, dict)
+        or not all(body.get(k) for k in ("initiate_login_uri", "redirect_uris", "jwks_uri"))
+    ):
+        return jsonify({"error": "invalid_client_metadata"}), 400
+    answer = dict(body)
+    answer["client_id"] = "dyn-" + secrets.token_hex(6)
+    answer["https://purl.imsglobal.org/spec/lti-tool-configuration"] = {
+        **tool,
+        "deployment_id": "dyn-deployment-1",
+    }
+    return jsonify(answer), 200
