@@ -21,7 +21,7 @@ DESCRIPTION = (
 
 
 def canvas_developer_key(urls: dict[str, str]) -> dict[str, Any]:
-    placement = {
+    course_navigation = {
         "placement": "course_navigation",
         "message_type": "LtiResourceLinkRequest",
         "target_link_uri": urls["launch"],
@@ -30,6 +30,18 @@ def canvas_developer_key(urls: dict[str, str]) -> dict[str, Any]:
         "default": "enabled",
         "windowTarget": "_self",
     }
+    # Teachers add activities (modules, assignments) through our picker: deep linking.
+    pickers = [
+        {
+            "placement": placement,
+            "message_type": "LtiDeepLinkingRequest",
+            "target_link_uri": urls["launch"],
+            "text": TITLE,
+            "selection_width": 900,
+            "selection_height": 700,
+        }
+        for placement in ("link_selection", "assignment_selection")
+    ]
     return {
         "title": TITLE,
         "description": DESCRIPTION,
@@ -45,7 +57,7 @@ def canvas_developer_key(urls: dict[str, str]) -> dict[str, Any]:
                 "privacy_level": "public",
                 "settings": {
                     "text": TITLE,
-                    "placements": [placement],
+                    "placements": [course_navigation, *pickers],
                 },
             }
         ],

@@ -214,8 +214,12 @@ def test_canvas_developer_key_json(client, live):
     extension = config["extensions"][0]
     assert extension["platform"] == "canvas.instructure.com"
     assert extension["domain"] == "127.0.0.1"
-    placement = extension["settings"]["placements"][0]
-    assert placement["message_type"] == "LtiResourceLinkRequest"
+    placements = {p["placement"]: p["message_type"] for p in extension["settings"]["placements"]}
+    assert placements == {
+        "course_navigation": "LtiResourceLinkRequest",
+        "link_selection": "LtiDeepLinkingRequest",
+        "assignment_selection": "LtiDeepLinkingRequest",
+    }
     assert json.loads(json.dumps(config)) == config
 
 
