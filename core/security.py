@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, current_app, g, request
@@ -38,18 +39,30 @@ def register_frame_ancestor_source(app: Flask, source: FrameAncestorSource) -> N
     app.extensions.setdefault("frame_ancestor_sources", []).append(source)
 
 
+FRAME_ANCESTORS_TTL = 30.0
+
+
 def _frame_ancestors() -> str:
-    origins: set[str] = set()
-    for source in current_app.extensions.get("frame_ancestor_sources", []):
-        origins.update(source())
-    return " ".join(["'self'", *sorted(origins)])
+    """The sites that may frame us, kept per process for a few seconds: they change only
+    when a platform is registered, and reading them costs a query on every page."""
+    cached = current_app.extensions.get("frame_ancestors_cache")
+    now = time.monotonic()
+    if cached is None or now - cached[0] > FRAME_ANCESTORS_TTL:
+        origins: set[str] = set()
+        for source in current_app.extensions.get("frame_ancestor_sources", []):
+            origins.update(source())
+        cached = (now, " ".join(["'self'", *sorted(origins)]))
+        current_app.extensions["frame_ancestors_cache"] = cached
+    return cached[1]
+
 
 
 def _set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if response.mimetype == "text/html":
+    # Redirects carry no page to frame or script; their (empty) body needs no policy.
+    if response.mimetype == "text/html" and not 300 <= response.status_code < 400:
         nonce = g.get("csp_nonce")
         script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
         frame_src = " ".join(["'self'", *sorted(g.get("csp_frame_src", ()))])

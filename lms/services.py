@@ -92,19 +92,28 @@ def upsert_resource_link(
             platform_id=launch.platform.id, deployment_id=launch.deployment.id, lti_id=lti_id
         )
         session.add(link)
-    link.title = _text(claim.get("title"))
-    link.description = _text(claim.get("description"), 4000)
-    link.target = _text(launch.custom.get("target"))
-    link.team_id = team_id if team_id is not None else link.team_id
+    values: dict[str, Any] = {
+        "title": _text(claim.get("title")),
+        "description": _text(claim.get("description"), 4000),
+        "target": _text(launch.custom.get("target")),
+        "team_id": team_id if team_id is not None else link.team_id,
+    }
     ags = launch.claims.get(AGS_ENDPOINT)
     if isinstance(ags, dict):
-        link.ags_lineitem_url = _url(ags.get("lineitem")) or link.ags_lineitem_url
-        link.ags_lineitems_url = _url(ags.get("lineitems")) or link.ags_lineitems_url
         scopes = ags.get("scope")
-        link.ags_scopes = (
-            [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
+        values.update(
+            ags_lineitem_url=_url(ags.get("lineitem")) or link.ags_lineitem_url,
+            ags_lineitems_url=_url(ags.get("lineitems")) or link.ags_lineitems_url,
+            ags_scopes=[s for s in scopes if isinstance(s, str)]
+            if isinstance(scopes, list)
+            else [],
         )
-    link.updated_at = utcnow()
+    # Unchanged links are not written: every launch of one activity would otherwise take
+    # the same row lock and wait for each other's commits.
+    if link.id is None or any(getattr(link, name) != value for name, value in values.items()):
+        for name, value in values.items():
+            setattr(link, name, value)
+        link.updated_at = utcnow()
     session.flush()
     return link
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -46,12 +48,20 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
         key = self._prepare_key(key)
         expires_at = utcnow() + timedelta(seconds=exp or self._default_lifetime)
-        entry = self._session.get(LtiStateEntry, key)
-        if entry is None:
-            self._session.add(LtiStateEntry(key=key, value=value, expires_at=expires_at))
-        else:
-            entry.value = value
-            entry.expires_at = expires_at
+        # One statement, no read first: keys are almost always new (random state, nonce,
+        # launch ids), and both PostgreSQL and SQLite speak ON CONFLICT.
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(LtiStateEntry).values(key=key, value=value, expires_at=expires_at)
+        self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[LtiStateEntry.key],
+                set_={
+                    "value": statement.excluded.value,
+                    "expires_at": statement.excluded.expires_at,
+                },
+            )
+        )
 
     def check_value(self, key: str) -> bool:
         return self.get_value(key) is not None

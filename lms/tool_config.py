@@ -21,6 +21,7 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         self._session = session
         self.platform: Platform | None = None
         self.deployment: Deployment | None = None
+        self._found: dict[tuple[str, str | None], Platform | None] = {}
 
     def check_iss_has_one_client(self, iss: str) -> bool:
         return False
@@ -29,6 +30,12 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         return True
 
     def find_platform(self, iss: str, client_id: str | None) -> Platform | None:
+        """Looked up once per request, however often pylti1p3 asks."""
+        if (iss, client_id) not in self._found:
+            self._found[(iss, client_id)] = self._lookup(iss, client_id)
+        return self._found[(iss, client_id)]
+
+    def _lookup(self, iss: str, client_id: str | None) -> Platform | None:
         query = select(Platform).where(Platform.issuer == iss)
         if client_id:
             return self._session.scalar(query.where(Platform.client_id == client_id))

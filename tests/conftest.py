@@ -144,6 +144,7 @@ def empty_tables(app: Flask) -> None:
 
 @pytest.fixture
 def app(live: Live) -> Iterator[Flask]:
+    live.app.extensions.pop("frame_ancestors_cache", None)  # platforms change between tests
     with live.app.app_context():
         devplatform.register(db.session, live.platform_base, live.tool_base)
         db.session.commit()
