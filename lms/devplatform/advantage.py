@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
-import requests
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +21,7 @@ from lms.devplatform.models import (
     DevPlatformSetup,
     DevScore,
 )
-from lms.devplatform.service import CLIENT_ID
+from lms.devplatform.service import CLIENT_ID, ToolSignatureError, verify_tool_jwt
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -65,23 +63,10 @@ def issue_token(
         raise ServiceRefusal(400, "invalid_request: client_assertion_type")
     assertion = form.get("client_assertion", "")
     try:
-        kid = jwt.get_unverified_header(assertion).get("kid")
-        jwks = requests.get(setup.tool_base_url + "/lms/jwks", timeout=5).json()
-        jwk = next(k for k in jwks["keys"] if k.get("kid") == kid)
-        claims = jwt.decode(
-            assertion,
-            jwt.PyJWK.from_dict(jwk).key,
-            algorithms=["RS256"],
-            audience=token_url,
-            options={"require": ["exp", "iat", "jti"]},
+        claims = verify_tool_jwt(
+            setup, assertion, audience=token_url, required=("exp", "iat", "jti")
         )
-    except (
-        jwt.PyJWTError,
-        StopIteration,
-        KeyError,
-        ValueError,
-        requests.RequestException,
-    ) as error:
+    except ToolSignatureError as error:
         raise ServiceRefusal(401, f"invalid_client: {error}") from error
     if claims.get("iss") != CLIENT_ID or claims.get("sub") != CLIENT_ID:
         raise ServiceRefusal(401, "invalid_client: iss/sub")

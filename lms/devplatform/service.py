@@ -320,22 +320,25 @@ def deep_linking_claims(setup: DevPlatformSetup, persona: Persona, nonce: str) -
     return claims
 
 
-def accept_deep_linking_response(
-    session: Session, setup: DevPlatformSetup, token: str
-) -> list[DevResourceLink]:
-    """Verify the tool's signed answer (against its JWKS, over HTTP) and create the links."""
-    issuer = issuer_for(setup.platform_base_url)
+class ToolSignatureError(ValueError):
+    pass
+
+
+def verify_tool_jwt(
+    setup: DevPlatformSetup, token: str, *, audience: str, required: tuple[str, ...]
+) -> dict[str, Any]:
+    """Check a JWT the tool signed, with the tool's published JWKS fetched over HTTP, as a
+    platform does for client assertions and deep-linking responses."""
     try:
         kid = jwt.get_unverified_header(token).get("kid")
         jwks = requests.get(setup.tool_base_url + "/lms/jwks", timeout=5).json()
         jwk = next(k for k in jwks["keys"] if k.get("kid") == kid)
-        claims = jwt.decode(
+        return jwt.decode(
             token,
             jwt.PyJWK.from_dict(jwk).key,
             algorithms=["RS256"],
-            audience=issuer,
-            issuer=CLIENT_ID,
-            options={"require": ["exp", "iat", "nonce"]},
+            audience=audience,
+            options={"require": list(required)},
         )
     except (
         jwt.PyJWTError,
@@ -344,7 +347,24 @@ def accept_deep_linking_response(
         ValueError,
         requests.RequestException,
     ) as error:
+        raise ToolSignatureError(str(error)) from error
+
+
+def accept_deep_linking_response(
+    session: Session, setup: DevPlatformSetup, token: str
+) -> list[DevResourceLink]:
+    """Verify the tool's signed answer (against its JWKS, over HTTP) and create the links."""
+    try:
+        claims = verify_tool_jwt(
+            setup,
+            token,
+            audience=issuer_for(setup.platform_base_url),
+            required=("exp", "iat", "nonce"),
+        )
+    except ToolSignatureError as error:
         raise AuthRequestError(f"The deep-linking response did not verify: {error}") from error
+    if claims.get("iss") != CLIENT_ID:
+        raise AuthRequestError("The deep-linking response is not from the registered tool.")
     if claims.get(CLAIM + "message_type") != "LtiDeepLinkingResponse":
         raise AuthRequestError("Not a deep-linking response.")
     if claims.get(CLAIM + "deployment_id") != DEPLOYMENT_ID:
