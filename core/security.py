@@ -56,7 +56,6 @@ def _frame_ancestors() -> str:
     return cached[1]
 
 
-
 def _set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")

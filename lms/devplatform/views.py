@@ -9,12 +9,10 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    flash,
     jsonify,
     redirect,
     render_template,
     request,
-    url_for,
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -228,18 +226,15 @@ def gradebook_page() -> str:
 
 @bp.post("/deep-link-return")
 @csrf.exempt
-def deep_link_return() -> WerkzeugResponse:
+def deep_link_return() -> str:
     try:
         created = accept_deep_linking_response(db.session, _setup(), request.form.get("JWT", ""))
     except AuthRequestError as error:
         db.session.rollback()
         raise UserFacingError("The platform refused the selection", str(error)) from error
     db.session.commit()
-    flash(
-        f"Added {len(created)} activit{'y' if len(created) == 1 else 'ies'} to the course.",
-        "success",
-    )
-    return redirect(url_for("devplatform.index"), code=303)
+    message = f"Added {len(created)} activit{'y' if len(created) == 1 else 'ies'} to the course."
+    return render_template("devplatform/returned.html", message=message)
 
 
 REGISTRATION_TOKEN = "dev-registration-token"  # noqa: S105 - the demo platform's, not a secret
