@@ -81,9 +81,15 @@ def error_from_response(response: requests.Response, what: str) -> ServiceError:
 
 
 class PlatformClient:
-    def __init__(self, session: Session, http: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        http: requests.Session | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
         self.session = session
         self.http = http or requests.Session()
+        self.timeout = timeout
 
     # -- tokens ------------------------------------------------------------------------------
     @staticmethod
@@ -146,7 +152,7 @@ class PlatformClient:
             response = self.http.post(
                 platform.auth_token_url,
                 data=form,
-                timeout=TIMEOUT,
+                timeout=self.timeout,
                 headers={"Accept": "application/json"},
             )
         except requests.RequestException as error:
@@ -185,7 +191,7 @@ class PlatformClient:
                 method,
                 url,
                 headers=headers,
-                timeout=TIMEOUT,
+                timeout=self.timeout,
                 data=None if json_body is None else json.dumps(json_body),
             )
         except requests.Timeout as error:

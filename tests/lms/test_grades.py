@@ -3,8 +3,11 @@ HTTP, including a platform that fails on purpose."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -13,7 +16,7 @@ from sqlalchemy import func, select, update
 from core.db import db, utcnow
 from lms import grades
 from lms.devplatform.models import DevAccessToken, DevFault, DevScore
-from lms.models import GradeDelivery, ResourceLink
+from lms.models import GradeDelivery, Platform, ResourceLink
 from lms.platform_client import PlatformClient, scores_url
 from people.models import User
 from tests.lti import csrf_token_for, page_text
@@ -299,3 +302,62 @@ def test_trainer_of_another_course_sees_none_of_these_scores(app, lti, launched)
     assert lti.post_launch(other).status_code == 303
     text = page_text(lti.client.get(lti.tool_base + "/lms/grades"))
     assert "Lena Learner" not in text
+
+
+class SlowLms(BaseHTTPRequestHandler):
+    """A gradebook that answers tokens at once and scores after ``delay`` seconds."""
+
+    delay = 2.0
+    received: list[dict] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.startswith("/token"):
+            payload = json.dumps({"access_token": "slow-token", "expires_in": 3600}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        time.sleep(type(self).delay)
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+
+def test_slow_lms_times_out_and_the_score_waits_for_it(app, launched):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowLms)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    SlowLms.received, SlowLms.delay = [], 2.0
+    try:
+        with app.app_context():
+            link = db.session.get(ResourceLink, launched[1])
+            link.ags_lineitem_url = base + "/lineitems/1/lineitem"
+            platform = db.session.get(Platform, link.platform_id)
+            platform.auth_token_url = base + "/token"
+            db.session.commit()
+        delivery_id = enqueue(app, launched)
+        with app.app_context():
+            client = PlatformClient(db.session, timeout=(1, 0.5))
+            grades.deliver_due(db.session, client)
+            row = db.session.get(GradeDelivery, delivery_id)
+            assert (row.status, row.attempts) == ("pending", 1)
+            assert "timed out" in row.last_error
+            SlowLms.delay = 0.0
+            db.session.execute(update(GradeDelivery).values(next_attempt_at=utcnow()))
+            db.session.commit()
+            grades.deliver_due(db.session, client)
+            assert db.session.get(GradeDelivery, delivery_id).status == "sent"
+            db.session.remove()
+        # The LMS may have stored the first, timed-out try as well; it carries the same
+        # timestamp, so a real LMS keeps one grade (Moodle answers 409 to the second).
+        assert {s["timestamp"] for s in SlowLms.received} == {
+            delivery(app, delivery_id).timestamp.isoformat(timespec="milliseconds")
+        }
+    finally:
+        server.shutdown()
