@@ -1,0 +1,936 @@
+"""Load test: complete LTI 1.3 launches against the tool served by gunicorn.
+
+For each backend (PostgreSQL, SQLite) the bench builds a fresh database, migrates it, makes
+the tool's key, registers the development platform (platform base = tool base = the gunicorn
+URL, so the tool fetches the platform's JWKS from itself) and starts gunicorn. Client threads
+then run whole launches, each for a new person (a unique ``sub``, so every launch provisions
+a user and a membership):
+
+    GET /lms/login?iss=…            -> 200 cookie-check page (its "continue" link is parsed)
+    GET /lms/login?…&lti1p3_new_window=1
+                                    -> 302 to the platform's auth URL with state and nonce,
+                                       and the ``lti1p3-state-…`` cookie
+    the bench is the platform: it builds the id_token claims (the development platform's
+    claims with a unique sub and name) and signs them with the platform's key, parsed once
+    POST /lms/launch id_token+state -> 303 to /dashboard
+
+Run from the repository root:
+
+    .venv/bin/python bench/launch.py                    # both backends, 20 s each
+    .venv/bin/python bench/launch.py --backend postgresql --duration 60 --clients 8
+
+Only the bench's own schema (``bench_launch`` in the ``test`` database) or temporary SQLite
+file is touched. The server is stopped at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import html
+import http.client
+import itertools
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+# The project's venv; else the one running the bench (e.g. for a tree exported elsewhere).
+VENV_BIN = ROOT / ".venv" / "bin"
+if not (VENV_BIN / "gunicorn").exists():
+    VENV_BIN = Path(sys.prefix) / "bin"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+SCHEMA = "bench_launch"
+APP_NAME = "bench-launch"  # the server's PostgreSQL sessions, for --pg-waits
+SECRET = "bench-" + "x" * 40  # a throwaway server on 127.0.0.1
+CONTINUE_LINK = re.compile(rb'id="new-window" href="([^"]+)"')
+REQUEST_TIMEOUT = 30.0
+SERVER_START_TIMEOUT = 60.0
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# -- setup ------------------------------------------------------------------------------------
+class BenchError(RuntimeError):
+    """The bench cannot run; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, pg_url: str, workdir: Path, keep: bool) -> Iterator[str]:
+    """A new empty database: the ``bench_launch`` schema on PostgreSQL, a file on SQLite."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    def execute(sql: str) -> None:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    try:
+        execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        execute(f'CREATE SCHEMA "{SCHEMA}"')
+    except psycopg.Error as error:
+        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
+    separator = "&" if "?" in pg_url else "?"
+    try:
+        yield f"{pg_url}{separator}options=-csearch_path%3D{SCHEMA}&application_name={APP_NAME}"
+    finally:
+        if not keep:
+            with contextlib.suppress(psycopg.Error):
+                execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+
+
+def server_env(database_url: str, workdir: Path, base_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        FLASK_APP="wsgi",
+        APP_ENV="production",
+        SECRET_KEY=SECRET,
+        DATABASE_URL=database_url,
+        INSTANCE_PATH=str(workdir),
+        DEV_PLATFORM_ENABLED="1",
+        PUBLIC_BASE_URL=base_url,
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    return env
+
+
+def flask_command(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+
+@dataclass
+class PlatformSide:
+    """What the bench needs to act as the development platform."""
+
+    issuer: str
+    client_id: str
+    deployment_id: str
+    launch_url: str
+    kid: str
+    private_key: Any  # an RSAPrivateKey, parsed once
+    claims: dict[str, Any]  # the development platform's learner claims, without nonce/times
+    # What the browser says about where the login page will show: "iframe" (an LMS frame,
+    # the tool shows its cookie check) or "document" (a new window, no cookie check).
+    fetch_dest: str = "iframe"
+
+
+def register_platform(env: dict[str, str], base_url: str, fetch_dest: str) -> PlatformSide:
+    """Register the development platform (in this process, with the server's settings) and
+    load its signing key from the ``signing_keys`` table once."""
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from lms import keys
+    from lms.devplatform import service as devplatform
+
+    app = create_app(Settings.from_env(env))
+    with app.app_context():
+        setup = devplatform.register(db.session, base_url, base_url)
+        db.session.commit()
+        signing = keys.active_key(db.session, keys.DEV_PLATFORM)
+        db.session.commit()
+        private_key = keys.load_private_key(signing.kid, signing.private_pem)
+        claims = devplatform.launch_claims(setup, devplatform.PERSONAS["learner"], nonce="")
+        side = PlatformSide(
+            issuer=devplatform.issuer_for(setup.platform_base_url),
+            client_id=devplatform.CLIENT_ID,
+            deployment_id=devplatform.DEPLOYMENT_ID,
+            launch_url=setup.tool_base_url + "/lms/launch",
+            kid=signing.kid,
+            private_key=private_key,
+            claims=claims,
+            fetch_dest=fetch_dest,
+        )
+        db.session.remove()
+        db.engine.dispose()
+    return side
+
+
+def _die_with_parent() -> None:
+    """In the gunicorn master: get SIGTERM if the bench itself is killed (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def gunicorn(
+    env: dict[str, str], port: int, args: argparse.Namespace, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "wsgi:app" if not args.what_if else "whatif_wsgi:app",
+        *(["--pythonpath", str(ROOT / "bench")] if args.what_if else []),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
+    ]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as a whole
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        try:
+            yield process
+        finally:
+            stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited with {process.returncode}:\n{tail(log_path)}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/dev-platform/jwks")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+# -- the client -------------------------------------------------------------------------------
+class LaunchFailed(Exception):
+    def __init__(self, step: str, detail: str) -> None:
+        super().__init__(f"{step}: {detail}")
+        self.step = step
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Sample:
+    end: float
+    total_ms: float
+    cookie_check_ms: float
+    login_ms: float
+    launch_ms: float
+
+
+@dataclass
+class ClientLog:
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[tuple[float, str]] = field(default_factory=list)
+
+
+def _request(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    if response.will_close:
+        conn.close()  # gunicorn's sync workers close after every response
+    return response.status, response.headers, data
+
+
+def one_launch(conn: http.client.HTTPConnection, side: PlatformSide, run: str, n: int) -> Sample:
+    sub = f"bench-{run}-{n}"
+    query = urlencode(
+        {
+            "iss": side.issuer,
+            "login_hint": sub,
+            "target_link_uri": side.launch_url,
+            "lti_message_hint": secrets.token_urlsafe(16),
+            "client_id": side.client_id,
+            "lti_deployment_id": side.deployment_id,
+        }
+    )
+    browser = {"Sec-Fetch-Dest": side.fetch_dest}
+    t0 = time.perf_counter()
+    status, headers, body = _request(conn, "GET", "/lms/login?" + query, headers=browser)
+    t1 = time.perf_counter()
+    cookie_check_ms = float("nan")
+    if status == 200:  # the cookie check page; its script continues to the login redirect
+        found = CONTINUE_LINK.search(body)
+        if found is None:
+            raise LaunchFailed("login", "HTTP 200 but no cookie-check page")
+        cookie_check_ms = (t1 - t0) * 1000
+        continue_url = html.unescape(found.group(1).decode())
+        t2 = time.perf_counter()
+        status, headers, _ = _request(conn, "GET", continue_url, headers=browser)
+        t3 = time.perf_counter()
+    else:  # no cookie check (a top-level window): this was the redirect already
+        t2, t3 = t0, t1
+    if status != 302:
+        raise LaunchFailed("login redirect", f"HTTP {status}")
+    auth = parse_qs(urlsplit(headers["Location"]).query)
+    try:
+        state, nonce = auth["state"][0], auth["nonce"][0]
+    except KeyError as error:
+        raise LaunchFailed("login redirect", f"no {error} in the auth URL") from error
+    if auth.get("login_hint") != [sub] or auth.get("redirect_uri") != [side.launch_url]:
+        raise LaunchFailed("login redirect", "auth URL does not match the login")
+    cookies = [c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []]
+    state_cookie = [c for c in cookies if c.startswith("lti1p3-")]
+    if not state_cookie:
+        raise LaunchFailed("login redirect", "no state cookie")
+
+    # The platform's part: claims for a new person, signed with its key.
+    now = int(time.time())
+    claims = dict(side.claims)
+    claims.update(
+        sub=sub,
+        nonce=nonce,
+        iat=now,
+        exp=now + 60,
+        name=f"Bench Person {n}",
+        given_name="Bench",
+        family_name=f"Person {n}",
+        email=f"bench.{run}.{n}@example.com",
+    )
+    token = jwt.encode(claims, side.private_key, algorithm="RS256", headers={"kid": side.kid})
+    form = urlencode({"id_token": token, "state": state})
+
+    t4 = time.perf_counter()
+    status, headers, _ = _request(
+        conn,
+        "POST",
+        "/lms/launch",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": "; ".join(state_cookie),
+        },
+    )
+    t5 = time.perf_counter()
+    if status != 303 or urlsplit(headers.get("Location", "")).path != "/dashboard":
+        raise LaunchFailed("launch", f"HTTP {status}")
+    return Sample(
+        end=t5,
+        total_ms=(t5 - t0) * 1000,
+        cookie_check_ms=cookie_check_ms,
+        login_ms=(t3 - t2) * 1000,
+        launch_ms=(t5 - t4) * 1000,
+    )
+
+
+def client_loop(
+    port: int,
+    side: PlatformSide,
+    run: str,
+    counter: itertools.count[int],
+    until: float,
+    stop: threading.Event,
+    log: ClientLog,
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    while not stop.is_set() and time.perf_counter() < until:
+        try:
+            log.samples.append(one_launch(conn, side, run, next(counter)))
+        except LaunchFailed as error:
+            log.errors.append((time.perf_counter(), str(error)))
+        except (OSError, http.client.HTTPException) as error:
+            log.errors.append((time.perf_counter(), f"connection: {type(error).__name__}"))
+            conn.close()
+    conn.close()
+
+
+def run_clients(
+    port: int, side: PlatformSide, run: str, clients: int, seconds: float, stop: threading.Event
+) -> list[ClientLog]:
+    counter = itertools.count()
+    until = time.perf_counter() + seconds
+    logs = [ClientLog() for _ in range(clients)]
+    threads = [
+        threading.Thread(
+            target=client_loop,
+            args=(port, side, run, counter, until, stop, log),
+            name=f"client-{i}",
+            daemon=True,
+        )
+        for i, log in enumerate(logs)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():  # short joins keep Ctrl-C responsive
+                thread.join(timeout=0.2)
+    except BaseException:
+        stop.set()
+        raise
+    return logs
+
+
+class PgWaitSampler(threading.Thread):
+    """Samples what the server's PostgreSQL sessions are doing (pg_stat_activity) every
+    ``interval`` seconds: how many are active and what the active ones wait for."""
+
+    def __init__(self, pg_url: str, stop: threading.Event, interval: float = 0.02) -> None:
+        super().__init__(name="pg-waits", daemon=True)
+        self.pg_url, self.stop, self.interval = pg_url, stop, interval
+        self.samples = 0
+        self.active = 0
+        self.waits: Counter[str] = Counter()
+
+    def run(self) -> None:
+        import psycopg
+
+        query = (
+            "SELECT wait_event_type, wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 60)"
+            " FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+        )
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            while not self.stop.wait(self.interval):
+                rows = conn.execute(query, (APP_NAME,)).fetchall()
+                self.samples += 1
+                self.active += len(rows)
+                for wait_type, wait_event, statement in rows:
+                    if wait_type == "Lock":
+                        self.waits[f"Lock/{wait_event}: {statement}"] += 1
+                    elif wait_type:
+                        self.waits[f"{wait_type}/{wait_event}"] += 1
+                    else:
+                        self.waits["running (no wait)"] += 1
+
+    def summary(self) -> list[str]:
+        if not self.samples:
+            return []
+        lines = [f"average active server sessions in PostgreSQL: {self.active / self.samples:.2f}"]
+        for what, count in self.waits.most_common(6):
+            lines.append(f"  {count / self.samples:5.2f} sessions on average: {what}")
+        return lines
+
+
+# -- measuring --------------------------------------------------------------------------------
+def _machine_jiffies() -> tuple[int, int, int]:
+    """(busy, steal, total) jiffies of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle, steal = values[3] + values[4], values[7] if len(values) > 7 else 0
+    return sum(values) - idle - steal, steal, sum(values)
+
+
+@dataclass
+class CpuSnapshot:
+    """CPU seconds used so far by every process (with its group: the gunicorn process group,
+    PostgreSQL, this bench, or other) and by the whole machine."""
+
+    procs: dict[int, tuple[str, str, float]]  # pid -> (group, "comm[pid]", seconds)
+    machine: float
+    steal: float
+
+
+def cpu_snapshot(server_pgid: int) -> CpuSnapshot | None:
+    """Read /proc (Linux only; None elsewhere)."""
+    try:
+        busy, steal, _ = _machine_jiffies()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[str, str, float]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                data = stat.read()
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(entry.name)
+        comm = data[data.find("(") + 1 : data.rfind(")")]
+        fields = data[data.rfind(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if pid == os.getpid():
+            group = "bench client"
+        elif int(fields[2]) == server_pgid:
+            group = "gunicorn"
+        elif comm.startswith("postgres"):
+            group = "postgres"
+        else:
+            group = "other"
+        procs[pid] = (group, f"{comm}[{pid}]", seconds)
+    return CpuSnapshot(procs, busy / tick, steal / tick)
+
+
+def cpu_shares(
+    before: CpuSnapshot | None, after: CpuSnapshot | None, seconds: float
+) -> tuple[dict[str, float], list[str]]:
+    """Percent of one core per consumer over the window, and the busiest other processes.
+    Processes that exited during the window are missed; "other" is what the machine spent
+    outside the server, PostgreSQL and the bench (kernel network work, other people's jobs,
+    which distort the result)."""
+    if before is None or after is None:
+        return {}, []
+    shares = dict.fromkeys(("gunicorn", "postgres", "bench client"), 0.0)
+    others: dict[str, float] = {}
+    for pid, (group, name, used) in after.procs.items():
+        earlier = before.procs.get(pid)
+        delta = 100 * (used - (earlier[2] if earlier and earlier[1] == name else 0.0)) / seconds
+        if group == "other":
+            others[name] = delta
+        else:
+            shares[group] += delta
+    shares["machine"] = 100 * (after.machine - before.machine) / seconds
+    shares["steal"] = 100 * (after.steal - before.steal) / seconds
+    known = shares["gunicorn"] + shares["postgres"] + shares["bench client"]
+    shares["other"] = max(0.0, shares["machine"] - known)
+    top = sorted(others.items(), key=lambda item: -item[1])[:3]
+    return shares, [f"{name} {pct:.0f}%" for name, pct in top if pct >= 5]
+
+
+def wait_for_quiet_machine(limit: float) -> None:
+    """Wait up to ``limit`` seconds for the machine to idle (< 15% of a core over 2 s), so
+    other people's jobs do not take CPU from the measured run."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            busy0, _, total0 = _machine_jiffies()
+            time.sleep(2)
+            busy1, _, total1 = _machine_jiffies()
+        except OSError:
+            return
+        busy = 100 * (busy1 - busy0) / max(1, total1 - total0) * cores()
+        if busy < 15:
+            return
+        if time.monotonic() > deadline:
+            say(f"the machine is still busy ({busy:.0f}% of a core); measuring anyway")
+            return
+        say(f"waiting for a quiet machine ({busy:.0f}% of a core busy)")
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+@dataclass
+class Result:
+    backend: str
+    seconds: float
+    clients: int
+    workers: int
+    worker_class: str
+    launches: int
+    errors: int
+    launches_per_s: float
+    launch_p50: float
+    launch_p95: float
+    launch_p99: float
+    login_p50: float
+    login_p99: float
+    cookie_check_p50: float
+    cookie_check_p99: float
+    complete_p50: float
+    complete_p99: float
+    cpu_pct: dict[str, float]
+    error_kinds: dict[str, int]
+    busy_others: list[str] = field(default_factory=list)
+    pg_waits: list[str] = field(default_factory=list)
+
+    def meets_targets(self) -> bool:
+        return self.launch_p50 < 15 and self.launches_per_s >= 150
+
+
+def summarise(
+    backend: str,
+    args: argparse.Namespace,
+    logs: list[ClientLog],
+    window: tuple[float, float],
+    cpu: dict[str, float],
+) -> Result:
+    start, end = window
+    samples = [s for log in logs for s in log.samples if start <= s.end <= end]
+    errors = [e for log in logs for t, e in log.errors if start <= t <= end]
+
+    def sorted_of(name: str) -> list[float]:
+        return sorted(v for s in samples if (v := getattr(s, name)) == v)  # NaN: not measured
+
+    launch, login = sorted_of("launch_ms"), sorted_of("login_ms")
+    cookie, total = sorted_of("cookie_check_ms"), sorted_of("total_ms")
+    return Result(
+        backend=backend,
+        seconds=end - start,
+        clients=args.clients,
+        workers=args.workers,
+        worker_class=args.worker_class + (f"x{args.threads}" if args.threads else ""),
+        launches=len(samples),
+        errors=len(errors),
+        launches_per_s=len(samples) / (end - start),
+        launch_p50=percentile(launch, 50),
+        launch_p95=percentile(launch, 95),
+        launch_p99=percentile(launch, 99),
+        login_p50=percentile(login, 50),
+        login_p99=percentile(login, 99),
+        cookie_check_p50=percentile(cookie, 50),
+        cookie_check_p99=percentile(cookie, 99),
+        complete_p50=percentile(total, 50),
+        complete_p99=percentile(total, 99),
+        cpu_pct=cpu,
+        error_kinds=dict(Counter(errors).most_common(5)),
+    )
+
+
+def bench_backend(backend: str, args: argparse.Namespace, stop: threading.Event) -> Result:
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-launch-")))
+        database_url = stack.enter_context(
+            fresh_database(backend, args.pg_url, workdir, args.keep_db)
+        )
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = server_env(database_url, workdir, base_url)
+        env["BENCH_WHATIF"] = ",".join(args.what_if)
+        say(f"[{backend}] migrating a fresh database, making keys, registering the platform")
+        flask_command(env, "db", "upgrade")
+        flask_command(env, "lms", "keys", "ensure")
+        side = register_platform(env, base_url, "document" if args.top_level else "iframe")
+
+        log_path = workdir / "gunicorn.log"
+        if args.wait_quiet:
+            wait_for_quiet_machine(args.wait_quiet)
+        server = stack.enter_context(gunicorn(env, port, args, log_path))
+        wait_until_serving(server, port, log_path)
+        run = secrets.token_hex(4)
+        say(
+            f"[{backend}] gunicorn {args.workers} {args.worker_class} workers on {base_url}; "
+            f"{args.clients} client threads; warm-up {args.warmup:g} s, "
+            f"measuring {args.duration:g} s"
+        )
+        # One launch alone first: it fetches the platform's JWKS and creates the course's team
+        # and resource link, which concurrent first launches would otherwise race to insert.
+        try:
+            one_launch(
+                http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT),
+                side,
+                run,
+                -1,
+            )
+        except (LaunchFailed, OSError, http.client.HTTPException) as error:
+            raise BenchError(f"the first launch failed ({error}):\n{tail(log_path)}") from error
+        run_clients(port, side, run + "w", args.clients, args.warmup, stop)
+
+        cpu_before = cpu_snapshot(server.pid)
+        start = time.perf_counter()
+        sampler = None
+        if args.pg_waits and backend == "postgresql":
+            sampler = PgWaitSampler(args.pg_url, threading.Event())
+            sampler.start()
+        try:
+            logs = run_clients(port, side, run, args.clients, args.duration, stop)
+        finally:
+            if sampler is not None:
+                sampler.stop.set()
+                sampler.join(timeout=5)
+        end = min(time.perf_counter(), start + args.duration)
+        cpu_after = cpu_snapshot(server.pid)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        cpu, busy_others = cpu_shares(cpu_before, cpu_after, time.perf_counter() - start)
+        result = summarise(backend, args, logs, (start, end), cpu)
+        result.busy_others = busy_others
+        result.pg_waits = sampler.summary() if sampler else []
+        if result.errors:
+            say(f"[{backend}] server log tail:\n{tail(log_path, 15)}")
+        return result
+
+
+# -- output -----------------------------------------------------------------------------------
+def revision() -> str:
+    """The measured code: commit, and whether product files differ from it."""
+    if os.environ.get("BENCH_REVISION"):
+        return os.environ["BENCH_REVISION"]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", ".", ":!bench", ":!docs"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {commit}" + (" with uncommitted changes" if changed else "")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+ROWS = (
+    ("complete launches/s", "launches_per_s", "{:.1f}"),
+    ("launch POST p50 (ms)", "launch_p50", "{:.1f}"),
+    ("launch POST p95 (ms)", "launch_p95", "{:.1f}"),
+    ("launch POST p99 (ms)", "launch_p99", "{:.1f}"),
+    ("login redirect p50 (ms)", "login_p50", "{:.1f}"),
+    ("login redirect p99 (ms)", "login_p99", "{:.1f}"),
+    ("login cookie check p50 (ms)", "cookie_check_p50", "{:.1f}"),
+    ("login cookie check p99 (ms)", "cookie_check_p99", "{:.1f}"),
+    ("complete launch p50 (ms)", "complete_p50", "{:.1f}"),
+    ("complete launch p99 (ms)", "complete_p99", "{:.1f}"),
+    ("errors", "errors", "{}"),
+    ("launches (measured)", "launches", "{}"),
+    ("CPU % (100 = one core): whole machine", "cpu:machine", "{:.0f}"),
+    ("CPU %: gunicorn", "cpu:gunicorn", "{:.0f}"),
+    ("CPU %: PostgreSQL", "cpu:postgres", "{:.0f}"),
+    ("CPU %: bench client", "cpu:bench client", "{:.0f}"),
+    ("CPU %: other processes", "cpu:other", "{:.0f}"),
+    ("CPU %: stolen by the hypervisor", "cpu:steal", "{:.0f}"),
+    ("gunicorn CPU per launch (ms)", "per-launch:gunicorn", "{:.1f}"),
+    ("PostgreSQL CPU per launch (ms)", "per-launch:postgres", "{:.1f}"),
+    ("bench client CPU per launch (ms)", "per-launch:bench client", "{:.1f}"),
+)
+
+
+def value(result: Result, attr: str) -> float:
+    if attr.startswith("cpu:"):
+        return result.cpu_pct.get(attr[4:], float("nan"))
+    if attr.startswith("per-launch:"):
+        pct = result.cpu_pct.get(attr[11:], float("nan"))
+        return 10 * pct / result.launches_per_s if result.launches_per_s else float("nan")
+    return getattr(result, attr)
+
+
+def table(results: list[Result]) -> str:
+    header = ["", *(r.backend for r in results)]
+    lines = [header, ["---", *("---:" for _ in results)]]
+    for label, attr, fmt in ROWS:
+        cells = (value(r, attr) for r in results)
+        lines.append([label, *("n/a" if v != v else fmt.format(v) for v in cells)])  # NaN
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print()
+    if args.what_if:
+        print(
+            "WHAT-IF RUN: prototype fixes monkeypatched into the server, NOT the product: "
+            + ", ".join(args.what_if)
+        )
+    print(
+        f"Launch bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cores()} cores "
+        f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
+        f"gunicorn {args.workers} x {args.worker_class}"
+        + (f" x {args.threads} threads" if args.threads else "")
+        + f", {args.clients} client threads, {args.duration:g} s measured, {revision()}"
+    )
+    print()
+    print(table(results))
+    print()
+    for result in results:
+        for kind, count in result.error_kinds.items():
+            print(f"{result.backend}: {count} x {kind}")
+        for line in result.pg_waits:
+            print(f"{result.backend}: {line}")
+        if result.busy_others:
+            print(f"{result.backend}: busy other processes: {', '.join(result.busy_others)}")
+        if result.cpu_pct.get("other", 0) > 15:
+            print(
+                f"{result.backend}: WARNING: other processes used "
+                f"{result.cpu_pct['other']:.0f}% of a core during the run; the figures are low"
+            )
+        verdict = "meets" if result.meets_targets() else "MISSES"
+        print(
+            f"{result.backend}: {verdict} the targets "
+            "(launch POST p50 < 15 ms, >= 150 complete launches/s)"
+        )
+
+
+def whatif_names(value: str) -> list[str]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import whatif
+
+    names = whatif.parse(value)
+    unknown = [name for name in names if name not in whatif.FIXES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown fix {unknown[0]!r}; known: {list(whatif.FIXES)}")
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Load-test complete LTI 1.3 launches (login, cookie check, OIDC redirect, signed "
+            "id_token, launch POST), one new user per launch, against gunicorn on a fresh "
+            "database."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--backend", choices=("postgresql", "sqlite", "both"), default="both", help="database"
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per backend")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load")
+    parser.add_argument(
+        "--clients", type=int, default=8, help="concurrent client threads (one bench process)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2 * cores() + 1, help="gunicorn workers (2*cores+1)"
+    )
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="gunicorn --threads (0: gunicorn's default)"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG),
+        help="PostgreSQL database in which the bench_launch schema is made (BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="leave the bench_launch schema behind"
+    )
+    parser.add_argument(
+        "--top-level",
+        action="store_true",
+        help="launch as a new window (Sec-Fetch-Dest: document), which skips the cookie check; "
+        "by default the browser says iframe, as inside an LMS course page",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each backend, wait up to this long for other processes to stop using CPU",
+    )
+    parser.add_argument(
+        "--pg-waits",
+        action="store_true",
+        help="sample pg_stat_activity during the run: what the server's sessions wait for",
+    )
+    parser.add_argument(
+        "--what-if",
+        type=whatif_names,
+        default=[],
+        metavar="FIX,FIX|all",
+        help="serve the product with prototype fixes monkeypatched in (bench/whatif.py), to "
+        "estimate what they would save; the results are then NOT the product's",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.warmup < 0:
+        parser.error("--duration and --clients/--workers must be positive, --warmup >= 0")
+    if args.workers * max(1, args.threads) < 2:
+        # The tool fetches the platform's JWKS from the same server during the first launch.
+        parser.error("the server needs room for two requests at once: --workers 2 or more")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (VENV_BIN / "gunicorn").exists():
+        say("No .venv/bin/gunicorn: run scripts/bootstrap dev first.")
+        return 2
+    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    stop = threading.Event()
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with "&"
+    results: list[Result] = []
+    try:
+        for backend in backends:
+            try:
+                results.append(bench_backend(backend, args, stop))
+            except BenchError as error:
+                say(f"[{backend}] not measured: {error}")
+    except KeyboardInterrupt:
+        stop.set()
+        say("Interrupted: the server was stopped.")
+        return 130
+    if not results:
+        return 1
+    report(results, args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
