@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.db import utcnow
@@ -41,6 +41,7 @@ FULLY_GRADED, PENDING_MANUAL = "FullyGraded", "PendingManual"
 ACTIVITY_PROGRESS = {"Initialized", "Started", "InProgress", "Submitted", "Completed"}
 GRADING_PROGRESS = {FULLY_GRADED, "Pending", PENDING_MANUAL, "Failed", "NotReady"}
 LEASE = timedelta(seconds=60)
+RECORD_AFTER = timedelta(seconds=1)  # outcomes of a batch are written at least this often
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 3600.0
 
@@ -122,39 +123,41 @@ def enqueue_score(
     return delivery
 
 
+def _due(row: type[GradeDelivery], now: datetime) -> ColumnElement[bool]:
+    return and_(row.status == PENDING, row.next_attempt_at <= now) | and_(
+        row.status == SENDING, row.lease_until < now
+    )
+
+
 def claim_due(session: Session, limit: int, now: datetime | None = None) -> list[int]:
-    """Take up to ``limit`` due deliveries for this worker. Expired leases count as due."""
+    """Take up to ``limit`` due deliveries for this worker, in one ``UPDATE … RETURNING``.
+    Expired leases count as due."""
     now = now or utcnow()
-    older = aliased(GradeDelivery)
+    candidate = aliased(GradeDelivery, name="candidate")
+    older = aliased(GradeDelivery, name="older")
     in_flight_before = exists().where(
-        older.resource_link_id == GradeDelivery.resource_link_id,
-        older.user_id == GradeDelivery.user_id,
-        older.id < GradeDelivery.id,
+        older.resource_link_id == candidate.resource_link_id,
+        older.user_id == candidate.user_id,
+        older.id < candidate.id,
         older.status.in_((PENDING, SENDING)),
     )
-    due = and_(GradeDelivery.status == PENDING, GradeDelivery.next_attempt_at <= now) | and_(
-        GradeDelivery.status == SENDING, GradeDelivery.lease_until < now
-    )
-    query = (
-        select(GradeDelivery.id)
-        .where(due, ~in_flight_before)
-        .order_by(GradeDelivery.next_attempt_at, GradeDelivery.id)
+    candidates = (
+        select(candidate.id)
+        .where(_due(candidate, now), ~in_flight_before)
+        .order_by(candidate.next_attempt_at, candidate.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=GradeDelivery)
-    candidates = list(session.scalars(query))
-    claimed = []
-    for delivery_id in candidates:
-        result = session.execute(
-            update(GradeDelivery)
-            .where(GradeDelivery.id == delivery_id, due)
-            .values(status=SENDING, lease_until=now + LEASE)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(delivery_id)
+        candidates = candidates.with_for_update(skip_locked=True, of=candidate)
+    claimed = session.scalars(
+        update(GradeDelivery)
+        .where(GradeDelivery.id.in_(candidates.scalar_subquery()), _due(GradeDelivery, now))
+        .values(status=SENDING, lease_until=now + LEASE)
+        .returning(GradeDelivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     session.commit()
-    return claimed
+    return sorted(claimed)
 
 
 @dataclass
@@ -211,28 +214,55 @@ def _lineitem_for(
     return found
 
 
-def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outcome:
-    """Send one claimed delivery and record what happened. Commits.
-
-    No write is pending while we talk to the LMS: on SQLite a pending write would hold the
-    database lock for as long as the LMS takes to answer."""
-    delivery = session.get(GradeDelivery, delivery_id)
-    if delivery is None or delivery.status != SENDING:
-        return Outcome("skipped")
-    platform = session.get(Platform, delivery.platform_id)
-    link = session.get(ResourceLink, delivery.resource_link_id)
-    assert platform is not None and link is not None
-    body = score_body(delivery)
-    known_lineitem = link.ags_lineitem_url
+def _load_claimed(
+    session: Session, delivery_ids: list[int]
+) -> list[tuple[GradeDelivery, Platform, ResourceLink]]:
+    """The claimed rows still ``sending``, with their platform and link, each loaded once and
+    detached: commits do not expire them, so sending needs no further reads. Ends the read
+    transaction: nothing is held while we talk to the LMS."""
+    rows = list(
+        session.scalars(
+            select(GradeDelivery)
+            .where(GradeDelivery.id.in_(delivery_ids), GradeDelivery.status == SENDING)
+            .order_by(GradeDelivery.next_attempt_at, GradeDelivery.id)
+        )
+    )
+    platforms = {
+        p.id: p
+        for p in session.scalars(
+            select(Platform).where(Platform.id.in_({row.platform_id for row in rows}))
+        )
+    }
+    links = {
+        link.id: link
+        for link in session.scalars(
+            select(ResourceLink).where(ResourceLink.id.in_({row.resource_link_id for row in rows}))
+        )
+    }
+    for obj in (*rows, *platforms.values(), *links.values()):
+        session.expunge(obj)
     session.commit()
+    return [(row, platforms[row.platform_id], links[row.resource_link_id]) for row in rows]
+
+
+def _send(
+    session: Session,
+    client: PlatformClient,
+    delivery: GradeDelivery,
+    platform: Platform,
+    link: ResourceLink,
+) -> dict[str, object]:
+    """Send one claimed, detached delivery; returns the row's new values (``_record`` writes
+    them). A line item found on the way is stored at once."""
     status, error_text, sent = PENDING, "", False
     retry_wait: timedelta | None = None
     lineitem = None
     http_status: int | None = None
     attempts = delivery.attempts + 1
+    known_lineitem = link.ags_lineitem_url
     try:
         lineitem = _lineitem_for(client, platform, link, delivery.score_maximum)
-        response = client.post_score(platform, lineitem, body)
+        response = client.post_score(platform, lineitem, score_body(delivery))
         http_status = response.status_code
         if response.ok or response.status_code == 409:
             status, sent = SENT, True
@@ -251,35 +281,97 @@ def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outco
             )
         else:
             status = FAILED
-    delivery = session.get(GradeDelivery, delivery_id)
-    assert delivery is not None
-    delivery.attempts = attempts
-    delivery.status, delivery.last_status, delivery.last_error = status, http_status, error_text
-    delivery.lease_until = None
-    if sent:
-        delivery.sent_at = utcnow()
-    if retry_wait is not None:
-        delivery.next_attempt_at = utcnow() + retry_wait
     if lineitem and lineitem != known_lineitem:
         session.execute(
             update(ResourceLink).where(ResourceLink.id == link.id).values(ags_lineitem_url=lineitem)
         )
+        session.commit()
+        link.ags_lineitem_url = lineitem  # the detached copy: the batch's next scores use it
+    now = utcnow()
+    return {
+        "id": delivery.id,
+        "attempts": attempts,
+        "status": status,
+        "last_status": http_status,
+        "last_error": error_text,
+        "lease_until": None,
+        "sent_at": now if sent else None,
+        "next_attempt_at": now + retry_wait if retry_wait is not None else delivery.next_attempt_at,
+    }
+
+
+def _record(session: Session, outcomes: list[dict[str, object]]) -> None:
+    """Write the outcomes of sent deliveries, all in one executemany and one commit."""
+    if outcomes:
+        session.execute(update(GradeDelivery), outcomes)
+        session.commit()
+        outcomes.clear()
+
+
+def _release(session: Session, delivery_ids: list[int], lease_until: datetime) -> None:
+    """Give back claimed deliveries not sent yet (only while our lease on them holds)."""
+    session.execute(
+        update(GradeDelivery)
+        .where(
+            GradeDelivery.id.in_(delivery_ids),
+            GradeDelivery.status == SENDING,
+            GradeDelivery.lease_until == lease_until,
+        )
+        .values(status=PENDING, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
-    return Outcome(delivery.status, delivery.last_error)
+
+
+def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outcome:
+    """Send one claimed delivery and record what happened. Commits.
+
+    No write is pending while we talk to the LMS: on SQLite a pending write would hold the
+    database lock for as long as the LMS takes to answer."""
+    loaded = _load_claimed(session, [delivery_id])
+    if not loaded:
+        return Outcome("skipped")
+    values = _send(session, client, *loaded[0])
+    _record(session, [values])
+    return Outcome(str(values["status"]), str(values["last_error"]))
 
 
 def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> int:
-    """Claim and send one batch; returns how many were attempted."""
-    claimed = claim_due(session, limit)
-    for delivery_id in claimed:
+    """Claim and send one batch; returns how many sends were attempted.
+
+    Outcomes are written together, at the latest ``RECORD_AFTER`` after the first of them: a
+    worker killed before that leaves rows whose lease ends and that are sent again with the
+    same timestamp (which the LMS recognises). No send starts that could outlive the batch's
+    lease (another worker would send that score too): what is left is given back."""
+    claimed_at = utcnow()
+    claimed = claim_due(session, limit, claimed_at)
+    if not claimed:
+        return 0
+    lease_until = claimed_at + LEASE
+    last_start = lease_until - client.longest_send
+    loaded = _load_claimed(session, claimed)
+    outcomes: list[dict[str, object]] = []
+    oldest = claimed_at
+    attempted = 0
+    for position, (delivery, platform, link) in enumerate(loaded):
+        if utcnow() > last_start:
+            _record(session, outcomes)
+            _release(session, [row.id for row, _, _ in loaded[position:]], lease_until)
+            break
         try:
-            deliver(session, client, delivery_id)
+            if not outcomes:
+                oldest = utcnow()
+            attempted += 1
+            outcomes.append(_send(session, client, delivery, platform, link))
         except Exception:
             session.rollback()
             log.exception(
-                "grade delivery %s crashed; its lease will expire and it is retried", delivery_id
+                "grade delivery %s crashed; its lease will expire and it is retried", delivery.id
             )
-    return len(claimed)
+        if utcnow() - oldest >= RECORD_AFTER:
+            _record(session, outcomes)
+    _record(session, outcomes)
+    return attempted
 
 
 def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:

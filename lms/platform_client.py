@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -90,6 +90,15 @@ class PlatformClient:
         self.session = session
         self.http = http or requests.Session()
         self.timeout = timeout
+        # This process's copy of the tokens it used: the database is asked once per token
+        # lifetime, not once per call.
+        self._tokens: dict[tuple[int, str], tuple[str, datetime]] = {}
+
+    @property
+    def longest_send(self) -> timedelta:
+        """About the longest a score delivery can take: a token request and the score's POST,
+        each up to the connect and read timeouts."""
+        return timedelta(seconds=2 * sum(self.timeout))
 
     # -- tokens ------------------------------------------------------------------------------
     @staticmethod
@@ -98,11 +107,16 @@ class PlatformClient:
 
     def access_token(self, platform: Platform, scopes: list[str]) -> str:
         key = self._scope_key(scopes)
+        remembered = self._tokens.get((platform.id, key))
+        if remembered is not None and remembered[1] - TOKEN_MARGIN > utcnow():
+            return remembered[0]
         cached = self.session.get(AccessToken, (platform.id, key))
         if cached is not None and cached.expires_at - TOKEN_MARGIN > utcnow():
+            self._tokens[platform.id, key] = cached.token, cached.expires_at
             return cached.token
         token, lifetime = self._request_token(platform, scopes)
         expires_at = utcnow() + timedelta(seconds=lifetime)
+        self._tokens[platform.id, key] = token, expires_at
         if cached is None:
             self.session.add(
                 AccessToken(
@@ -119,6 +133,7 @@ class PlatformClient:
         return token
 
     def forget_token(self, platform: Platform, scopes: list[str]) -> None:
+        self._tokens.pop((platform.id, self._scope_key(scopes)), None)
         self.session.execute(
             delete(AccessToken).where(
                 AccessToken.platform_id == platform.id,

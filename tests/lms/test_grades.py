@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from core.db import db, utcnow
 from lms import grades
 from lms.devplatform.models import DevAccessToken, DevFault, DevScore
-from lms.models import GradeDelivery, Platform, ResourceLink
+from lms.models import AccessToken, GradeDelivery, Platform, ResourceLink
 from lms.platform_client import PlatformClient, scores_url
 from people.models import User
 from tests.lti import csrf_token_for, page_text
@@ -181,6 +181,35 @@ def test_worker_killed_mid_send_leaves_a_lease_another_worker_completes(app, lau
     drain(app)
     assert delivery(app, delivery_id).status == "sent"
     assert len(platform_scores(app)) == 1
+
+
+def test_a_batch_never_starts_a_send_that_could_outlive_its_lease(app, launched):
+    """Otherwise another worker takes the row over when the lease ends and sends it too."""
+    delivery_id = enqueue(app, launched)
+    with app.app_context():
+        client = PlatformClient(db.session, timeout=(40, 40))  # a send may take 160 s > LEASE
+        assert grades.deliver_due(db.session, client) == 0
+        db.session.remove()
+    row = delivery(app, delivery_id)
+    assert (row.status, row.lease_until, row.attempts) == ("pending", None, 0)
+    assert platform_scores(app) == []
+    drain(app)
+    assert delivery(app, delivery_id).status == "sent"
+
+
+def test_a_worker_asks_the_database_for_its_token_once(app, launched):
+    enqueue(app, launched, score=5.0)
+    with app.app_context():
+        client = PlatformClient(db.session)
+        grades.deliver_due(db.session, client)
+        db.session.execute(AccessToken.__table__.delete())  # not read again ...
+        db.session.commit()
+        enqueue(app, launched, score=6.0)
+        grades.deliver_due(db.session, client)
+        db.session.remove()
+    with app.app_context():  # ... and no second token was requested
+        assert db.session.scalar(select(func.count()).select_from(DevAccessToken)) == 1
+    assert [s.score_given for s in platform_scores(app)] == [5.0, 6.0]
 
 
 def test_pending_manual_is_never_sent_after_a_grade(app, launched):
