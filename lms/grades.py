@@ -123,16 +123,20 @@ def enqueue_score(
     return delivery
 
 
-def _due(row: type[GradeDelivery], now: datetime) -> ColumnElement[bool]:
-    return and_(row.status == PENDING, row.next_attempt_at <= now) | and_(
-        row.status == SENDING, row.lease_until < now
-    )
+def _lease_ended(row: type[GradeDelivery], now: datetime) -> ColumnElement[bool]:
+    return and_(row.status == SENDING, row.lease_until < now)
 
 
-def claim_due(session: Session, limit: int, now: datetime | None = None) -> list[int]:
-    """Take up to ``limit`` due deliveries for this worker, in one ``UPDATE … RETURNING``.
-    Expired leases count as due."""
-    now = now or utcnow()
+def _pending_due(row: type[GradeDelivery], now: datetime) -> ColumnElement[bool]:
+    return and_(row.status == PENDING, row.next_attempt_at <= now)
+
+
+def _claim(
+    session: Session,
+    due: Callable[[type[GradeDelivery], datetime], ColumnElement[bool]],
+    limit: int,
+    now: datetime,
+) -> list[int]:
     candidate = aliased(GradeDelivery, name="candidate")
     older = aliased(GradeDelivery, name="older")
     in_flight_before = exists().where(
@@ -143,19 +147,34 @@ def claim_due(session: Session, limit: int, now: datetime | None = None) -> list
     )
     candidates = (
         select(candidate.id)
-        .where(_due(candidate, now), ~in_flight_before)
+        .where(due(candidate, now), ~in_flight_before)
         .order_by(candidate.next_attempt_at, candidate.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=candidate)
-    claimed = session.scalars(
-        update(GradeDelivery)
-        .where(GradeDelivery.id.in_(candidates.scalar_subquery()), _due(GradeDelivery, now))
-        .values(status=SENDING, lease_until=now + LEASE)
-        .returning(GradeDelivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    return list(
+        session.scalars(
+            update(GradeDelivery)
+            .where(GradeDelivery.id.in_(candidates.scalar_subquery()), due(GradeDelivery, now))
+            .values(status=SENDING, lease_until=now + LEASE)
+            .returning(GradeDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def claim_due(session: Session, limit: int, now: datetime | None = None) -> list[int]:
+    """Take up to ``limit`` due deliveries for this worker: those whose lease ended, then
+    pending ones in order, each kind in one ``UPDATE … RETURNING``.
+
+    The kinds are claimed apart so that PostgreSQL can walk ``ix_lti_grade_deliveries_due``
+    in order and stop after ``limit`` rows: one query with an OR of both scans and sorts the
+    whole backlog (15 ms per claim for 10,000 waiting scores, growing with the backlog)."""
+    now = now or utcnow()
+    claimed = _claim(session, _lease_ended, limit, now)
+    if len(claimed) < limit:
+        claimed += _claim(session, _pending_due, limit - len(claimed), now)
     session.commit()
     return sorted(claimed)
 
@@ -308,19 +327,23 @@ def _record(session: Session, outcomes: list[dict[str, object]]) -> None:
         outcomes.clear()
 
 
-def _release(session: Session, delivery_ids: list[int], lease_until: datetime) -> None:
-    """Give back claimed deliveries not sent yet (only while our lease on them holds)."""
-    session.execute(
+def _extend_lease(
+    session: Session, delivery_ids: list[int], lease_until: datetime, new_until: datetime
+) -> set[int]:
+    """Extend our lease on claimed deliveries not sent yet; returns those still ours."""
+    kept = session.scalars(
         update(GradeDelivery)
         .where(
             GradeDelivery.id.in_(delivery_ids),
             GradeDelivery.status == SENDING,
             GradeDelivery.lease_until == lease_until,
         )
-        .values(status=PENDING, lease_until=None)
+        .values(lease_until=new_until)
+        .returning(GradeDelivery.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     session.commit()
+    return set(kept)
 
 
 def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outcome:
@@ -339,25 +362,40 @@ def deliver(session: Session, client: PlatformClient, delivery_id: int) -> Outco
 def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> int:
     """Claim and send one batch; returns how many sends were attempted.
 
-    Outcomes are written together, at the latest ``RECORD_AFTER`` after the first of them: a
-    worker killed before that leaves rows whose lease ends and that are sent again with the
-    same timestamp (which the LMS recognises). No send starts that could outlive the batch's
-    lease (another worker would send that score too): what is left is given back."""
+    Outcomes are written together, at least every ``RECORD_AFTER``: a worker killed before
+    that leaves rows whose lease ends and that are sent again with the same timestamp (which
+    the LMS recognises). No send starts that could outlive the batch's lease (another worker
+    would send that score too): the outcomes so far are written and the lease is extended."""
     claimed_at = utcnow()
     claimed = claim_due(session, limit, claimed_at)
     if not claimed:
         return 0
     lease_until = claimed_at + LEASE
-    last_start = lease_until - client.longest_send
     loaded = _load_claimed(session, claimed)
+    ours = {row.id for row, _, _ in loaded}
     outcomes: list[dict[str, object]] = []
     oldest = claimed_at
     attempted = 0
-    for position, (delivery, platform, link) in enumerate(loaded):
-        if utcnow() > last_start:
+
+    def record() -> None:
+        try:
             _record(session, outcomes)
-            _release(session, [row.id for row, _, _ in loaded[position:]], lease_until)
-            break
+        except Exception:  # kept in ``outcomes`` for the next try; the lease covers them
+            session.rollback()
+            log.exception("grade outcomes not recorded; retried after the next score")
+
+    for position, (delivery, platform, link) in enumerate(loaded):
+        now = utcnow()
+        if now + client.longest_send > lease_until:
+            record()
+            if outcomes:  # not written: sending on could outlive their lease
+                break
+            remaining = [row.id for row, _, _ in loaded[position:] if row.id in ours]
+            new_until = now + LEASE + client.longest_send
+            ours = _extend_lease(session, remaining, lease_until, new_until)
+            lease_until = new_until
+        if delivery.id not in ours:  # taken over by another worker (we were paused)
+            continue
         try:
             if not outcomes:
                 oldest = utcnow()
@@ -369,8 +407,8 @@ def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> in
                 "grade delivery %s crashed; its lease will expire and it is retried", delivery.id
             )
         if utcnow() - oldest >= RECORD_AFTER:
-            _record(session, outcomes)
-    _record(session, outcomes)
+            record()
+    record()
     return attempted
 
 
