@@ -380,13 +380,14 @@ def populate(app: Any, lms_port: int, count: int) -> dict[str, float]:
 
 
 def reset_outbox(pg_url: str, lms_port: int) -> None:
-    """Every outbox row pending and due again, no cached token, the LMS's record empty."""
+    """Every outbox row pending and due again (as when it was queued: ``next_attempt_at`` is
+    its ``created_at``), no cached token, the LMS's record empty."""
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(
             "UPDATE lti_grade_deliveries SET status = 'pending', attempts = 0, "
-            "next_attempt_at = now(), lease_until = NULL, sent_at = NULL, "
+            "next_attempt_at = created_at, lease_until = NULL, sent_at = NULL, "
             "last_status = NULL, last_error = ''"
         )
         conn.execute("DELETE FROM lti_access_tokens")
