@@ -41,6 +41,9 @@ def configure(app: Flask, settings: Settings) -> None:
         level=settings.LOG_LEVEL,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # WeasyPrint and fontTools log every rendering step at INFO; keep their warnings only.
+    for noisy in ("weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
     if settings.PROXY_FIX_HOPS:
         hops = settings.PROXY_FIX_HOPS
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

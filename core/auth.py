@@ -45,6 +45,8 @@ class Viewer:
     deployment_id: int
     team_id: int | None
     launch_id: str
+    # The LMS activity this launch came through (None for deep linking): where grades go.
+    resource_link_id: int | None = None
 
     def to_session(self) -> dict[str, object]:
         return {
@@ -54,6 +56,7 @@ class Viewer:
             "deployment_id": self.deployment_id,
             "team_id": self.team_id,
             "launch_id": self.launch_id,
+            "resource_link_id": self.resource_link_id,
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class Viewer:
             deployment_id=int(data["deployment_id"]),  # type: ignore[arg-type]
             team_id=data.get("team_id"),  # type: ignore[arg-type]
             launch_id=str(data.get("launch_id", "")),
+            resource_link_id=data.get("resource_link_id"),  # type: ignore[arg-type]
         )
 
 

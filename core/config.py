@@ -41,7 +41,13 @@ class Settings:
     DEV_PLATFORM_ENABLED: bool = False
     PUBLIC_BASE_URL: str = ""
     LOG_LEVEL: str = "INFO"
-    INSTALLED_PACKAGES: tuple[str, ...] = ("people", "lms", "lms.devplatform")
+    # Printed on certificates: the organisation's name and, optionally, its logo file
+    # (SVG or PNG on this machine's disk).
+    ORGANISATION_NAME: str = "CX Quality Academy"
+    ORGANISATION_LOGO: str = ""
+    # Where `flask courses import` looks for content packs by default.
+    COURSE_CONTENT_PATH: str = ""
+    INSTALLED_PACKAGES: tuple[str, ...] = ("people", "lms", "lms.devplatform", "courses")
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -60,6 +66,9 @@ class Settings:
             DEV_PLATFORM_ENABLED=_flag(env.get("DEV_PLATFORM_ENABLED"), False),
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
+            ORGANISATION_NAME=env.get("ORGANISATION_NAME", "") or cls.ORGANISATION_NAME,
+            ORGANISATION_LOGO=env.get("ORGANISATION_LOGO", ""),
+            COURSE_CONTENT_PATH=env.get("COURSE_CONTENT_PATH", ""),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

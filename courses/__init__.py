@@ -1,5 +1,32 @@
-"""Courses: the opt-in CX quality curriculum (content packs, enrolment, progress, completion).
+"""Courses: the opt-in CX quality curriculum (content packs, enrolment, progress, completion,
+certificates, the trainer's cohort view and review queue)."""
 
-Not installed yet: the curriculum arrives with its own issue. The package exists so the
-dependency layout (core <- people <- lms <- courses) is fixed from the start.
-"""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from core.db import db
+    from core.demo import register_demo_loader
+    from core.views import register_dashboard_panel, register_nav_link
+    from courses.cli import content_root, courses_cli, import_content, pack_directories
+    from courses.services import my_courses
+    from courses.targets import CourseTargets
+    from courses.views import bp
+    from lms.targets import register_target_source
+
+    app.register_blueprint(bp)
+    app.cli.add_command(courses_cli)
+    register_target_source(app, CourseTargets())
+    everyone = ("learner", "manager", "trainer", "administrator")
+    staff = ("trainer", "administrator")
+    register_nav_link(app, "Courses", "courses.index", everyone)
+    register_nav_link(app, "Cohort", "courses.cohort", staff)
+    register_nav_link(app, "Reviews", "courses.reviews", staff)
+    register_dashboard_panel(app, "courses/_my_courses_panel.html", ("learner",))
+    app.jinja_env.globals["my_courses"] = lambda user_id: my_courses(db.session, user_id)
+
+    def load_demo(app: Flask) -> str:
+        lines = import_content(pack_directories(content_root()), "demo data")
+        return "Courses: " + "; ".join(lines)
+
+    register_demo_loader(app, load_demo)

@@ -549,7 +549,6 @@ if __name__ == "__main__":  # python -m courses.pack FOLDER…: validate packs w
             failed = True
             print(exc)
         else:
-            print(
-                f"{folder}: ok ({pack.slug} {pack.version}, {len(pack.document['modules'])} modules)"
-            )
+            modules = len(pack.document["modules"])
+            print(f"{folder}: ok ({pack.slug} {pack.version}, {modules} modules)")
     sys.exit(1 if failed else 0)

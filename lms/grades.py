@@ -54,6 +54,12 @@ def _whole_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def gradebook_available(session: Session, resource_link_id: int) -> bool:
+    """Whether the activity's LMS offered a gradebook (AGS) in its launches."""
+    link = session.get(ResourceLink, resource_link_id)
+    return link is not None and bool(link.ags_lineitem_url or link.ags_lineitems_url)
+
+
 def enqueue_score(
     session: Session,
     *,

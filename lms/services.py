@@ -162,6 +162,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         deployment_id=launch.deployment.id,
         team_id=team_id,
         launch_id=launch.launch_id,
+        resource_link_id=link_id,
     )
     return LaunchOutcome(viewer=viewer, target=target, resource_link_id=link_id)
 

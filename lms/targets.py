@@ -4,9 +4,11 @@ viewer's dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 
 DEFAULT_ENDPOINT = "people.dashboard"
 DEEP_LINKING_TARGET = "lms:deep-linking"
@@ -23,10 +25,32 @@ class LaunchTarget:
     description: str = ""
     kind: str = "Page"
     score_maximum: float | None = None
+    view_args: tuple[tuple[str, str], ...] = ()
+
+    def url(self) -> str:
+        return url_for(self.endpoint, **dict(self.view_args))
+
+
+class TargetSource(Protocol):
+    """Targets that come and go with data (e.g. one per imported course)."""
+
+    def targets(self) -> Iterable[LaunchTarget]: ...
+
+    def find(self, name: str) -> LaunchTarget | None:
+        """The target called ``name``, if this source owns it; should not need the database,
+        as it runs on every launch."""
 
 
 def register_target(app: Flask, target: LaunchTarget) -> None:
     app.extensions.setdefault("lti_targets", {})[target.name] = target
+
+
+def register_target_source(app: Flask, source: TargetSource) -> None:
+    app.extensions.setdefault("lti_target_sources", []).append(source)
+
+
+def _sources() -> list[TargetSource]:
+    return current_app.extensions.get("lti_target_sources", [])
 
 
 def placeable_targets(query: str = "") -> list[LaunchTarget]:
@@ -36,6 +60,8 @@ def placeable_targets(query: str = "") -> list[LaunchTarget]:
         for name, t in current_app.extensions.get("lti_targets", {}).items()
         if name != DEEP_LINKING_TARGET
     ]
+    for source in _sources():
+        targets.extend(source.targets())
     words = query.lower().split()
     return sorted(
         (
@@ -48,9 +74,13 @@ def placeable_targets(query: str = "") -> list[LaunchTarget]:
 
 
 def target_named(name: str) -> LaunchTarget | None:
-    return current_app.extensions.get("lti_targets", {}).get(name)
+    target = current_app.extensions.get("lti_targets", {}).get(name)
+    if target is None:
+        target = next((t for s in _sources() if (t := s.find(name)) is not None), None)
+    return target
 
 
-def endpoint_for(target_name: str) -> str:
-    target = current_app.extensions.get("lti_targets", {}).get(target_name)
-    return target.endpoint if target else DEFAULT_ENDPOINT
+def url_for_target(target_name: str) -> str:
+    """Where a launch of an activity with this target lands; the dashboard by default."""
+    target = target_named(target_name) if target_name else None
+    return target.url() if target else url_for(DEFAULT_ENDPOINT)

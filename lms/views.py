@@ -47,7 +47,7 @@ from lms.registry import RegistryError
 from lms.roster import RosterError, sync_roster
 from lms.services import complete_launch, frame_origins_of
 from lms.storage import DatabaseLaunchDataStorage, purge_expired
-from lms.targets import endpoint_for, placeable_targets
+from lms.targets import placeable_targets, url_for_target
 from lms.tool_config import DatabaseToolConf
 from lms.urls import own_host, tool_url, tool_urls
 
@@ -108,7 +108,7 @@ def launch() -> WerkzeugResponse:
         db.session.rollback()
         raise
     sign_in(outcome.viewer)
-    return redirect(url_for(endpoint_for(outcome.target)), code=303)
+    return redirect(url_for_target(outcome.target), code=303)
 
 
 @bp.get("/jwks")

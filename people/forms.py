@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from core.auth import Role
@@ -13,3 +13,9 @@ class AssignRoleForm(FlaskForm):
         choices=[SelectChoice("", "As the LMS says"), SelectChoice(Role.MANAGER.value, "Manager")],
         default="",
     )
+
+
+class ProgrammeChoiceForm(FlaskForm):
+    """Join or leave the programme. ``next`` is where to go afterwards (a path of ours)."""
+
+    next = HiddenField()

@@ -30,6 +30,8 @@ class User(Base):
     lms_username: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_launch_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person joined the training programme; None while they have not (or left).
+    opted_in_at: Mapped[datetime | None] = mapped_column()
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", foreign_keys="Membership.user_id"
@@ -93,3 +95,23 @@ class Membership(Base):
         """The higher of the LMS role and a role assigned in the tool."""
         lms_role = Role(self.lms_role)
         return higher(lms_role, Role(self.assigned_role)) if self.assigned_role else lms_role
+
+
+class ConsentEvent(Base):
+    """One change of a person's choice to take part in the training programme: who, when,
+    from where. Never updated or deleted by the tool: it is the record of consent."""
+
+    __tablename__ = "programme_consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    opted_in: Mapped[bool] = mapped_column()
+    # Where the choice was made: the page, and the LMS course it was launched from.
+    source: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import Role
 from core.db import utcnow
-from people.models import Membership, Team, User
+from people.models import ConsentEvent, Membership, Team, User
 
 ASSIGNABLE_ROLES = (Role.MANAGER,)
 
@@ -157,3 +157,41 @@ def role_counts(memberships: Sequence[Membership]) -> Mapping[Role, int]:
     for membership in memberships:
         counts[membership.role] += 1
     return counts
+
+
+CONSENT_SOURCES = ("welcome page", "course page", "my data page")
+
+
+def set_programme_consent(
+    session: Session, user: User, *, opted_in: bool, source: str, team_id: int | None
+) -> ConsentEvent | None:
+    """Record the person's own choice to join or leave the programme. Only the person calls
+    this (through their own session); nobody can opt someone else in. A choice equal to the
+    current state records nothing. Returns the new event, or None."""
+    if source not in CONSENT_SOURCES:
+        raise ValueError(f"unknown consent source {source!r}")
+    if (user.opted_in_at is not None) == opted_in:
+        return None
+    now = utcnow()
+    user.opted_in_at = now if opted_in else None
+    event = ConsentEvent(
+        user_id=user.id,
+        platform_id=user.platform_id,
+        opted_in=opted_in,
+        source=source,
+        team_id=team_id,
+        recorded_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def consent_history(session: Session, user_id: int) -> list[ConsentEvent]:
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.user_id == user_id)
+            .order_by(ConsentEvent.recorded_at.desc(), ConsentEvent.id.desc())
+        )
+    )

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core.auth import Role, require_viewer, roles_required
+from core.auth import Forbidden, Role, require_viewer, roles_required
 from core.db import db
-from people.forms import AssignRoleForm
+from people.forms import AssignRoleForm, ProgrammeChoiceForm
 from people.models import Team, User
-from people.services import RoleAssignmentError, assign_role, role_counts, team_members
+from people.services import (
+    RoleAssignmentError,
+    assign_role,
+    consent_history,
+    role_counts,
+    set_programme_consent,
+    team_members,
+)
 
 bp = Blueprint("people", __name__, template_folder="templates")
 
@@ -33,6 +40,7 @@ def dashboard() -> tuple[str, int] | str:
         members=members,
         counts=role_counts(members),
         form=AssignRoleForm(),
+        choice_form=ProgrammeChoiceForm(),
     ), status
 
 
@@ -66,3 +74,59 @@ def set_role(membership_id: int) -> Response:
         "success",
     )
     return redirect(url_for("people.dashboard"))
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: an open redirect would let a link send people anywhere."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return url_for("people.programme")
+
+
+def _own_user() -> tuple[User, int | None]:
+    viewer = require_viewer()
+    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
+    if user is None or viewer.role == Role.GUEST:
+        raise Forbidden("Only people launched from a course can join the programme.")
+    return user, viewer.team_id
+
+
+@bp.get("/programme")
+def programme() -> str:
+    user, _ = _own_user()
+    return render_template(
+        "people/programme.html",
+        viewer=require_viewer(),
+        user=user,
+        history=consent_history(db.session, user.id),
+        form=ProgrammeChoiceForm(next=request.args.get("next", "")),
+    )
+
+
+@bp.post("/programme/<any(join, leave):choice>")
+def programme_choice(choice: str) -> Response:
+    user, team_id = _own_user()
+    form = ProgrammeChoiceForm()
+    if not form.validate_on_submit():
+        flash("Please try again.", "error")
+        return redirect(url_for("people.programme"))
+    source = (
+        "course page"
+        if form.next.data and form.next.data.startswith("/courses")
+        else ("welcome page")
+    )
+    set_programme_consent(
+        db.session, user, opted_in=choice == "join", source=source, team_id=team_id
+    )
+    db.session.commit()
+    if choice == "join":
+        flash("Welcome to the programme. Pick a course to start.", "success")
+        return redirect(
+            _safe_next(form.next.data) if form.next.data else url_for("people.dashboard")
+        )
+    flash(
+        "You have left the programme. Nothing more is tracked; your past progress is kept "
+        "in case you come back.",
+        "success",
+    )
+    return redirect(url_for("people.programme"))

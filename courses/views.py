@@ -1,0 +1,606 @@
+"""Course pages for learners (catalogue, lessons, checks, exercise, certificate), the public
+certificate check, and the trainer's cohort view and review queue. Thin: parse, call a
+service, render."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from core.db import db
+from core.forms import ActionForm
+from core.pdf import render_pdf
+from courses import cohort as cohort_service
+from courses.certificates import certificate_qr_svg, verification_url
+from courses.checks import mark_check
+from courses.exercises import EXPERIENCE_ROWS, EXPERIENCE_STAGES, SENTIMENTS, exercise_kind
+from courses.forms import GradeForm, PackUploadForm
+from courses.markdown import with_assets
+from courses.models import CheckAttempt, Course, Enrolment, ExerciseSubmission
+from courses.pack import PackInvalid, files_from_zip, load_pack
+from courses.services import (
+    AWAITING_REVIEW,
+    EXERCISE,
+    CourseError,
+    Outline,
+    Progress,
+    catalogue,
+    course_by_slug,
+    find_enrolment,
+    grade_submission,
+    import_packs,
+    mark_done,
+    note_launch,
+    note_opened,
+    outline_of,
+    progress_of,
+    result_by_code,
+    result_for_user,
+    start_course,
+    submit_check,
+    submit_exercise,
+)
+from courses.services import asset as find_asset
+from lms.models import ResourceLink
+from people.forms import ProgrammeChoiceForm
+from people.models import User
+
+bp = Blueprint("courses", __name__, template_folder="templates")
+
+STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
+
+
+@dataclass
+class CheckFeedback:
+    score: float
+    maximum: float
+    passed: bool
+    correct: dict[str, bool]
+    given: dict[str, list[str]]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.maximum if self.maximum else 0.0
+
+
+@dataclass
+class Page:
+    """What every course page needs: who is looking, the course, and their progress."""
+
+    viewer: Viewer
+    user: User
+    course: Course
+    outline: Outline
+    enrolment: Enrolment | None
+    progress: Progress
+
+    @property
+    def preview(self) -> bool:
+        """Staff read the course without taking it; nothing is recorded for them."""
+        return self.enrolment is None and self.viewer.role in STAFF
+
+    def html(self, fragment: str) -> Markup:
+        assets = url_for("courses.course_asset", version_id=self.outline.version_id, path="")
+        return Markup(with_assets(fragment, assets))  # noqa: S704 - rendered by courses.markdown, raw HTML off
+
+
+def _viewer_user() -> tuple[Viewer, User]:
+    viewer = require_viewer()
+    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
+    if user is None or viewer.role == Role.GUEST:
+        raise Forbidden("Courses are for people launched from a course in the learning platform.")
+    return viewer, user
+
+
+def _course_or_404(slug: str) -> Course:
+    course = course_by_slug(db.session, slug)
+    if course is None:
+        abort(404)
+    return course
+
+
+def _page(slug: str, *, need_access: bool = True) -> Page:
+    viewer, user = _viewer_user()
+    course = _course_or_404(slug)
+    outline = outline_of(db.session, course)
+    enrolment = find_enrolment(db.session, user.id, course.id)
+    page = Page(
+        viewer, user, course, outline, enrolment, progress_of(db.session, enrolment, outline)
+    )
+    if need_access and enrolment is None and not page.preview:
+        raise CourseError("Start the course first: open it and choose “Start this course”.")
+    return page
+
+
+def _link_for(viewer: Viewer, slug: str) -> int | None:
+    """The viewer's LMS activity if it opens this course: its gradebook column is the
+    course's."""
+    if viewer.resource_link_id is None:
+        return None
+    link = db.session.get(ResourceLink, viewer.resource_link_id)
+    if link is None or link.deployment_id != viewer.deployment_id:
+        return None
+    target = link.target or ""
+    return link.id if target == f"course:{slug}" or target.startswith(f"course:{slug}/") else None
+
+
+def _recording(page: Page, key: str) -> Enrolment:
+    """The enrolment a POST records against, with the launch's activity noted for grades."""
+    if page.enrolment is None:
+        raise CourseError("Start the course first: open it and choose “Start this course”.")
+    note_launch(page.enrolment, page.viewer.team_id, _link_for(page.viewer, page.course.slug))
+    note_opened(page.enrolment, key)
+    return page.enrolment
+
+
+def _go(page: Page, key: str | None) -> WerkzeugResponse:
+    slug = page.course.slug
+    if key is None:
+        return redirect(url_for("courses.course", slug=slug))
+    if key == EXERCISE:
+        return redirect(url_for("courses.exercise", slug=slug))
+    module, part = key.split("/", 1)
+    if part == "check":
+        return redirect(url_for("courses.check", slug=slug, module=module))
+    return redirect(url_for("courses.lesson", slug=slug, module=module, lesson=part))
+
+
+@bp.errorhandler(CourseError)
+def _course_error(error: CourseError) -> WerkzeugResponse:
+    flash(str(error), "error")
+    slug = (request.view_args or {}).get("slug")
+    return redirect(url_for("courses.course", slug=slug) if slug else url_for("courses.index"))
+
+
+# -- learner pages ---------------------------------------------------------------------------
+
+
+@bp.get("/courses/")
+def index() -> str:
+    viewer, user = _viewer_user()
+    courses = catalogue(db.session)
+    progress = {}
+    for course in courses:
+        enrolment = find_enrolment(db.session, user.id, course.id)
+        if enrolment is not None:
+            progress[course.id] = progress_of(db.session, enrolment, outline_of(db.session, course))
+    return render_template(
+        "courses/index.html",
+        viewer=viewer,
+        user=user,
+        courses=courses,
+        outlines={c.id: outline_of(db.session, c) for c in courses},
+        progress=progress,
+        upload_form=PackUploadForm() if viewer.role in STAFF else None,
+    )
+
+
+@bp.get("/courses/<slug>/")
+def course(slug: str) -> str:
+    page = _page(slug, need_access=False)
+    result = result_for_user(db.session, page.user.id, page.course.id)
+    return render_template(
+        "courses/course.html",
+        page=page,
+        viewer=page.viewer,
+        user=page.user,
+        result=result,
+        form=ActionForm(),
+        next_item=page.progress.next_item(),
+        choice_form=ProgrammeChoiceForm(next=url_for("courses.course", slug=slug)),
+    )
+
+
+@bp.post("/courses/<slug>/start")
+def start(slug: str) -> WerkzeugResponse:
+    viewer, user = _viewer_user()
+    course = _course_or_404(slug)
+    if not ActionForm().validate_on_submit():
+        raise CourseError("The form expired; please try again.")
+    if user.opted_in_at is None:
+        flash(
+            "Join the programme first: it is your choice, and nothing is tracked before.", "error"
+        )
+        return redirect(url_for("people.programme", next=url_for("courses.course", slug=slug)))
+    start_course(
+        db.session,
+        user,
+        course,
+        deployment_id=viewer.deployment_id,
+        team_id=viewer.team_id,
+        resource_link_id=_link_for(viewer, slug),
+    )
+    db.session.commit()
+    page = _page(slug)
+    return _go(page, page.progress.next_item().key if page.progress.next_item() else None)
+
+
+@bp.get("/courses/<slug>/continue")
+def resume(slug: str) -> WerkzeugResponse:
+    page = _page(slug)
+    item = page.progress.next_item()
+    return _go(page, item.key if item else None)
+
+
+@bp.get("/courses/<slug>/m/<module>/")
+def module(slug: str, module: str) -> WerkzeugResponse:
+    page = _page(slug)
+    items = page.outline.module_items(module)
+    if not items:
+        abort(404)
+    first = next((i for i in items if page.progress.state(i.key) != "done"), items[0])
+    return _go(page, first.key)
+
+
+@bp.get("/courses/<slug>/m/<module>/<lesson>")
+def lesson(slug: str, module: str, lesson: str) -> str:
+    page = _page(slug)
+    content = page.outline.lesson(module, lesson)
+    key = f"{module}/{lesson}"
+    item = page.outline.item(key)
+    if content is None or item is None:
+        abort(404)
+    before, after = page.outline.neighbours(key)
+    return render_template(
+        "courses/lesson.html",
+        page=page,
+        viewer=page.viewer,
+        item=item,
+        content=content,
+        module=page.outline.module(module),
+        before=before,
+        after=after,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/courses/<slug>/m/<module>/<lesson>/done")
+def lesson_done(slug: str, module: str, lesson: str) -> WerkzeugResponse:
+    page = _page(slug)
+    key = f"{module}/{lesson}"
+    if not ActionForm().validate_on_submit():
+        raise CourseError("The form expired; please try again.")
+    if page.preview:
+        _, after = page.outline.neighbours(key)
+        return _go(page, after.key if after else None)
+    mark_done(db.session, _recording(page, key), page.outline, key)
+    db.session.commit()
+    _, after = page.outline.neighbours(key)
+    return _go(page, after.key if after else None)
+
+
+@bp.route("/courses/<slug>/m/<module>/check", methods=["GET", "POST"])
+def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
+    page = _page(slug)
+    spec = page.outline.module(module)
+    if spec is None:
+        abort(404)
+    key = f"{module}/check"
+    form = ActionForm()
+    shown = page.progress.check_best.get(module)
+    result = errors = None
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise CourseError("The form expired; please try again.")
+        answers = {q["id"]: request.form.getlist(q["id"]) for q in spec["check"]["questions"]}
+        if page.preview:
+            result = mark_check(spec["check"]["questions"], answers)
+            errors = result.errors
+        else:
+            outcome = submit_check(db.session, _recording(page, key), page.outline, module, answers)
+            db.session.commit()
+            if outcome.already_passed:
+                flash("You already passed this check; your first pass counts.", "success")
+                return redirect(url_for("courses.check", slug=slug, module=module))
+            if outcome.attempt is None:
+                errors = outcome.result.errors
+                status = 400
+            else:
+                return redirect(
+                    url_for("courses.check", slug=slug, module=module, attempt=outcome.attempt.id)
+                )
+    attempt_id = request.args.get("attempt", type=int)
+    if attempt_id and page.enrolment is not None:
+        found = db.session.get(CheckAttempt, attempt_id)
+        if found is not None and found.enrolment_id == page.enrolment.id and found.module == module:
+            shown = found
+    feedback = None
+    if result is not None and not result.errors:
+        feedback = CheckFeedback(
+            score=result.score,
+            maximum=result.maximum,
+            passed=result.passed(page.outline.pass_mark),
+            correct={q.question_id: q.correct for q in result.questions},
+            given={q.question_id: q.given for q in result.questions},
+        )
+    elif shown is not None and result is None:
+        feedback = CheckFeedback(
+            score=shown.score,
+            maximum=shown.maximum,
+            passed=shown.passed,
+            correct=shown.correct,
+            given=shown.answers,
+        )
+    _, after = page.outline.neighbours(key)
+    submitted = (
+        {q["id"]: request.form.getlist(q["id"]) for q in spec["check"]["questions"]}
+        if request.method == "POST"
+        else {}
+    )
+    return render_template(
+        "courses/check.html",
+        page=page,
+        viewer=page.viewer,
+        module=spec,
+        form=form,
+        feedback=feedback,
+        errors=errors or {},
+        after=after,
+        submitted=submitted,
+    ), status
+
+
+@bp.route("/courses/<slug>/exercise", methods=["GET", "POST"])
+def exercise(slug: str) -> str | tuple[str, int] | WerkzeugResponse:
+    page = _page(slug)
+    spec = page.outline.exercise
+    kind = exercise_kind(spec["kind"])
+    form = ActionForm()
+    checked = None
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise CourseError("The form expired; please try again.")
+        values = {fid: request.form.get(fid, "") for fid in kind.field_ids(spec)}
+        if page.preview:
+            checked = kind.check(spec, values)
+        else:
+            checked, submission = submit_exercise(
+                db.session, _recording(page, EXERCISE), page.outline, values
+            )
+            db.session.commit()
+            if submission is not None:
+                flash(
+                    {
+                        "passed": "Exercise passed.",
+                        "failed": "Not yet: see which answers are off, and try again.",
+                        AWAITING_REVIEW: "Sent to your trainer for review.",
+                    }[submission.status],
+                    "success" if submission.status != "failed" else "error",
+                )
+                return redirect(url_for("courses.exercise", slug=slug))
+            status = 400
+    submission = page.progress.exercise
+    values = checked.answers if checked else (submission.answers if submission else {})
+    return render_template(
+        "courses/exercise.html",
+        page=page,
+        viewer=page.viewer,
+        spec=spec,
+        kind=kind,
+        submission=submission,
+        checked=checked,
+        values=values,
+        form=form,
+        stages=EXPERIENCE_STAGES,
+        rows=EXPERIENCE_ROWS,
+        sentiments=SENTIMENTS,
+    ), status
+
+
+# -- certificates ----------------------------------------------------------------------------
+
+
+def _logo_data_url() -> str | None:
+    path = current_app.config.get("ORGANISATION_LOGO") or ""
+    if not path:
+        return None
+    file = Path(path)
+    media = {".svg": "image/svg+xml", ".png": "image/png"}.get(file.suffix.lower())
+    if media is None or not file.is_file() or file.stat().st_size > 500_000:
+        current_app.logger.warning("ORGANISATION_LOGO %s is not a readable SVG or PNG", path)
+        return None
+    return f"data:{media};base64,{base64.b64encode(file.read_bytes()).decode()}"
+
+
+@bp.get("/courses/<slug>/certificate.pdf")
+def certificate(slug: str) -> Response:
+    _, user = _viewer_user()
+    course = _course_or_404(slug)
+    result = result_for_user(db.session, user.id, course.id)
+    if result is None:
+        raise CourseError("The certificate is ready once you finish the course.")
+    url = verification_url(result.certificate_code)
+    pdf = render_pdf(
+        "courses/certificate.html",
+        result=result,
+        url=url,
+        qr=certificate_qr_svg(url),
+        organisation=current_app.config["ORGANISATION_NAME"],
+        logo=_logo_data_url(),
+    )
+    filename = f"certificate-{course.slug}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/certificates/<code>")
+def verify(code: str) -> tuple[str, int]:
+    """Public: anyone holding the code (printed on the certificate) sees that it is genuine,
+    and nothing else about the person."""
+    result = result_by_code(db.session, code)
+    return render_template(
+        "courses/verify.html",
+        result=result,
+        organisation=current_app.config["ORGANISATION_NAME"],
+    ), 200 if result else 404
+
+
+@bp.get("/courses/assets/<int:version_id>/<path:path>")
+def course_asset(version_id: int, path: str) -> Response:
+    found = find_asset(db.session, version_id, path)
+    if found is None:
+        abort(404)
+    response = Response(found.data, mimetype=found.media_type)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return response
+
+
+# -- trainers --------------------------------------------------------------------------------
+
+
+@bp.post("/courses/import")
+@roles_required(*STAFF)
+def upload_pack() -> WerkzeugResponse:
+    viewer = require_viewer()
+    form = PackUploadForm()
+    if not form.validate_on_submit():
+        for message in form.pack.errors or ["The form expired; please try again."]:
+            flash(str(message), "error")
+        return redirect(url_for("courses.index"))
+    upload = form.pack.data
+    try:
+        pack = load_pack(
+            files_from_zip(upload.read(), upload.filename or "upload.zip"),
+            origin=upload.filename or "upload.zip",
+        )
+        outcomes = import_packs(db.session, [pack], source=f"upload by user {viewer.user_id}")
+        db.session.commit()
+    except PackInvalid as invalid:
+        db.session.rollback()
+        return render_template("courses/import_refused.html", viewer=viewer, invalid=invalid), 400  # type: ignore[return-value]
+    except CourseError:
+        db.session.rollback()
+        raise
+    outcome = outcomes[0]
+    flash(
+        {
+            "created": f"Added the course {pack.title} ({pack.version}).",
+            "updated": f"Published version {pack.version} of {pack.title}.",
+            "unchanged": f"{pack.title} {pack.version} is already published; nothing changed.",
+        }[outcome.status],
+        "success",
+    )
+    return redirect(url_for("courses.index"))
+
+
+@bp.get("/courses/cohort")
+@roles_required(*STAFF)
+def cohort() -> str:
+    viewer = require_viewer()
+    courses = catalogue(db.session)
+    chosen = course_by_slug(db.session, request.args.get("course", "")) or (
+        courses[0] if courses else None
+    )
+    report = (
+        cohort_service.cohort_report(
+            db.session, viewer.team_id, chosen, outline_of(db.session, chosen)
+        )
+        if chosen is not None and viewer.team_id is not None
+        else None
+    )
+    return render_template(
+        "courses/cohort.html", viewer=viewer, courses=courses, chosen=chosen, report=report
+    )
+
+
+@bp.get("/courses/cohort.csv")
+@roles_required(*STAFF)
+def cohort_csv() -> Response:
+    viewer = require_viewer()
+    chosen = _course_or_404(request.args.get("course", ""))
+    if viewer.team_id is None:
+        abort(404)
+    report = cohort_service.cohort_report(
+        db.session, viewer.team_id, chosen, outline_of(db.session, chosen)
+    )
+    return Response(
+        cohort_service.report_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="cohort-{chosen.slug}.csv"'},
+    )
+
+
+@bp.get("/courses/reviews")
+@roles_required(*STAFF)
+def reviews() -> str:
+    viewer = require_viewer()
+    queue = cohort_service.review_queue(db.session, viewer.deployment_id, viewer.team_id)
+    return render_template("courses/reviews.html", viewer=viewer, queue=queue)
+
+
+def _submission_in_scope(viewer: Viewer, submission_id: int) -> ExerciseSubmission:
+    submission = db.session.get(ExerciseSubmission, submission_id)
+    if (
+        submission is None
+        or submission.enrolment.deployment_id != viewer.deployment_id
+        or not cohort_service.in_team(db.session, submission.enrolment.user_id, viewer.team_id)
+    ):
+        abort(404)
+    return submission
+
+
+@bp.route("/courses/reviews/<int:submission_id>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def review(submission_id: int) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer = require_viewer()
+    submission = _submission_in_scope(viewer, submission_id)
+    course = submission.enrolment.course
+    outline = outline_of(db.session, course)
+    rubric = outline.exercise.get("rubric", [])
+    form = GradeForm.for_rubric(rubric)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            grader = db.session.get(User, viewer.user_id)
+            assert grader is not None
+            try:
+                grade_submission(
+                    db.session,
+                    submission,
+                    outline,
+                    marks={c["id"]: int(form[f"mark_{c['id']}"].data) for c in rubric},
+                    comment=form.comment.data or "",
+                    grader=grader,
+                )
+            except CourseError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return redirect(url_for("courses.review", submission_id=submission.id))
+            db.session.commit()
+            flash(f"Graded {submission.enrolment.user.display_name}'s exercise.", "success")
+            return redirect(url_for("courses.reviews"))
+        status = 400
+    return render_template(
+        "courses/review.html",
+        viewer=viewer,
+        submission=submission,
+        outline=outline,
+        course=course,
+        rubric=rubric,
+        form=form,
+        kind=exercise_kind(outline.exercise["kind"]),
+        stages=EXPERIENCE_STAGES,
+        rows=EXPERIENCE_ROWS,
+    ), status
