@@ -344,10 +344,14 @@ class _Reader:
         )
         for error in errors:
             path = list(error.absolute_path)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                known = error.schema.get("properties", {})
+                for key in (k for k in error.instance if k not in known):
+                    where = _path_text([*path, key])
+                    self.problem(name, _line_of(node, [*path, key]), f"{where}: unknown key")
+                continue
             where = _path_text(path)
             message = error.message
-            if error.validator == "additionalProperties":
-                message = message.replace("Additional properties are not allowed", "unknown key")
             self.problem(name, _line_of(node, path), f"{where}: {message}" if where else message)
         return not errors
 

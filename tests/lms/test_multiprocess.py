@@ -43,7 +43,7 @@ def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen:
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None:
                 raise RuntimeError(process.stderr.read().decode()) from None
             time.sleep(0.2)

@@ -1,0 +1,171 @@
+"""Content packs: the built-in curriculum is complete and correct; a malformed pack is refused
+with file, line and reason."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from courses.pack import (
+    PackInvalid,
+    files_from_directory,
+    files_from_zip,
+    load_directory,
+    load_pack,
+    pack_directories,
+)
+
+CONTENT = Path(__file__).parents[2] / "courses" / "content"
+BASICS = Path(__file__).parents[1] / "data" / "packs" / "basics"
+CURRICULUM = {
+    "net-promoter-score": "numeric",
+    "csat-ces-qci": "numeric",
+    "six-sigma-dmaic": "review",
+    "pdca-continuous-improvement": "review",
+    "customer-journey-mapping": "experience-map",
+    "skills-of-great-service": "review",
+}
+
+
+@pytest.mark.parametrize("slug", sorted(CURRICULUM))
+def test_the_built_in_courses_are_complete(slug):
+    pack = load_directory(CONTENT / slug)
+    modules = pack.document["modules"]
+    assert 3 <= len(modules) <= 6
+    for module in modules:
+        assert module["lessons"], module["slug"]
+        assert all(len(lesson["html"]) > 800 for lesson in module["lessons"]), module["slug"]
+        assert len(module["example"]["html"]) > 400
+        questions = module["check"]["questions"]
+        assert len(questions) >= 3
+        assert all(q["explanation_html"] for q in questions)
+    assert pack.document["exercise"]["kind"] == CURRICULUM[slug]
+    assert {p.name for p in pack_directories(CONTENT)} >= set(CURRICULUM)
+
+
+def _first_table(markdown: str) -> list[list[str]]:
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    return [[cell.strip() for cell in ln.strip("|").split("|")] for ln in lines if "---" not in ln]
+
+
+def test_the_nps_exercise_answers_follow_from_its_data():
+    """Recompute the exercise from the counts in its brief, independently of the pack's key."""
+    root = CONTENT / "net-promoter-score"
+    header, counts = _first_table((root / "exercise.md").read_text())
+    by_score = {int(s): int(n) for s, n in zip(header[1:], counts[1:], strict=True)}
+    total = sum(by_score.values())
+    promoters = sum(n for s, n in by_score.items() if s >= 9)
+    passives = sum(n for s, n in by_score.items() if s in (7, 8))
+    detractors = total - promoters - passives
+    moved = int(re.search(r"\*\*(\d+) of the passives\*\*", (root / "exercise.md").read_text())[1])
+    expected = {
+        "promoters_pct": 100 * promoters / total,
+        "passives_pct": 100 * passives / total,
+        "detractors_pct": 100 * detractors / total,
+        "nps": 100 * (promoters - detractors) / total,
+        "nps_after": 100 * (promoters + moved - detractors) / total,
+    }
+    fields = {f["id"]: f for f in load_directory(root).document["exercise"]["fields"]}
+    for field_id, value in expected.items():
+        assert abs(fields[field_id]["answer"] - value) <= fields[field_id].get("tolerance", 0), (
+            field_id
+        )
+
+
+def _problems(files: dict[str, bytes]) -> list[str]:
+    with pytest.raises(PackInvalid) as caught:
+        load_pack(files, "broken")
+    return [str(p) for p in caught.value.problems]
+
+
+def _basics() -> dict[str, bytes]:
+    return files_from_directory(BASICS)
+
+
+def test_a_missing_file_is_named_with_the_line_that_references_it():
+    files = _basics()
+    del files["m1/groups.md"]
+    assert _problems(files) == ["course.yaml:23: file 'm1/groups.md' is not in the pack"]
+
+
+def test_broken_yaml_reports_its_line():
+    files = _basics()
+    files["m1/check.yaml"] = b"questions:\n  - id: q1\n    type: [single\n"
+    (problem,) = _problems(files)
+    assert problem.startswith("m1/check.yaml:4: not valid YAML")
+
+
+def test_schema_errors_point_at_the_offending_key():
+    files = _basics()
+    text = files["course.yaml"].decode()
+    text = text.replace("pass_mark: 70", "pass_mark: 170\ncolour: blue")
+    files["course.yaml"] = text.encode()
+    problems = _problems(files)
+    assert problems == [
+        "course.yaml:14: colour: unknown key",
+        "course.yaml:13: pass_mark: 170 is greater than the maximum of 100",
+    ]
+
+
+def test_answer_keys_that_make_no_sense_are_refused():
+    files = _basics()
+    files["m1/check.yaml"] = files["m1/check.yaml"].replace(
+        b'      - text: "7"\n      - text: "5"',
+        b'      - text: "7"\n        correct: true\n      - text: "5"',
+    )
+    assert _problems(files) == [
+        "m1/check.yaml:6: a single-choice question needs exactly one correct option, found 2"
+    ]
+
+
+def test_images_need_alt_text_and_no_script():
+    files = _basics()
+    files["m1/scales.md"] = files["m1/scales.md"].replace(b"![The scale coloured by group]", b"![]")
+    files["m1/scale.svg"] = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+    problems = _problems(files)
+    assert "m1/scales.md:5: image 'scale.svg' needs alt text for screen readers" in problems
+    assert "m1/scales.md:5: image 'm1/scale.svg' contains script or external references" in problems
+
+
+def test_every_problem_is_reported_at_once():
+    files = _basics()
+    del files["m1/groups.md"]
+    del files["m2/formula.md"]
+    assert len(_problems(files)) == 2
+
+
+def _zip(entries: dict[str, bytes], *, compress=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compress) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_with_a_top_folder_loads():
+    files = _basics()
+    pack = load_pack(files_from_zip(_zip({f"basics/{k}": v for k, v in files.items()})))
+    assert pack.slug == "basics" and "m1/scale.svg" in pack.assets
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ({"../evil.md": b"x"}, "unsafe path in the zip"),
+        ({"/etc/passwd": b"x"}, "unsafe path in the zip"),
+        ({"course.yaml": b"a" * 5_000_000}, "compresses suspiciously well"),
+    ],
+)
+def test_hostile_zips_are_refused_before_unpacking(entries, reason):
+    with pytest.raises(PackInvalid) as caught:
+        files_from_zip(_zip(entries))
+    assert reason in str(caught.value)
+
+
+def test_not_a_zip():
+    with pytest.raises(PackInvalid, match="this is not a zip file"):
+        files_from_zip(b"PK but not really")
