@@ -69,7 +69,7 @@ def test_awaiting_review_then_returned_then_passed(app, lti, submitted):
     assert "Lena Learner Write a charter" in queue
     (submission,) = rows(app, ExerciseSubmission)
     form = get(trainer, f"/courses/reviews/{submission.id}")
-    assert "The problem is specific and measured (0–4)" in text(form)
+    assert "The problem is specific and measured (0–4)" in text(form)  # noqa: RUF001
 
     out_of_range = grade(trainer, submission.id, 9, 2)
     assert out_of_range.status_code == 400 and "Between 0 and 4." in text(out_of_range)
