@@ -1,0 +1,237 @@
+"""What every bench script needs: a fresh database, a gunicorn it can stop, percentiles, and a
+quiet machine to measure on."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The project's venv; else the one running the bench (e.g. for a tree exported elsewhere).
+VENV_BIN = ROOT / ".venv" / "bin"
+if not (VENV_BIN / "gunicorn").exists():
+    VENV_BIN = Path(sys.prefix) / "bin"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+SERVER_START_TIMEOUT = 60.0
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+class BenchError(RuntimeError):
+    """The bench cannot run; the message says why."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+@contextlib.contextmanager
+def fresh_database(
+    backend: str, pg_url: str, workdir: Path, schema: str, app_name: str, keep: bool = False
+) -> Iterator[str]:
+    """A new empty database: ``schema`` on PostgreSQL, a file in ``workdir`` on SQLite."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    def execute(sql: str) -> None:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    try:
+        execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.Error as error:
+        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
+    separator = "&" if "?" in pg_url else "?"
+    try:
+        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}&application_name={app_name}"
+    finally:
+        if not keep:
+            with contextlib.suppress(psycopg.Error):
+                execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def server_env(database_url: str, workdir: Path, base_url: str, secret: str) -> dict[str, str]:
+    """The environment of a production-mode server with the development platform on."""
+    env = dict(os.environ)
+    env.update(
+        FLASK_APP="wsgi",
+        APP_ENV="production",
+        SECRET_KEY=secret,
+        DATABASE_URL=database_url,
+        INSTANCE_PATH=str(workdir),
+        DEV_PLATFORM_ENABLED="1",
+        PUBLIC_BASE_URL=base_url,
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    return env
+
+
+def flask_command(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def _die_with_parent() -> None:
+    """In a child: get SIGTERM if the bench itself is killed (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` as its own process group (stopped as a whole), logging to a file."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def gunicorn(
+    env: dict[str, str], port: int, workers: int, log_path: Path, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    command = [
+        str(VENV_BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--log-level", "warning", "--timeout", "60",
+        "--no-control-socket", *extra,
+    ]  # fmt: skip
+    process = spawn(command, env, log_path)
+    try:
+        yield process
+    finally:
+        stop_process_group(process)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], port: int, log_path: Path, path: str = "/healthz"
+) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"the server exited with {process.returncode}:\n{tail(log_path)}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"the server did not answer within {SERVER_START_TIMEOUT:.0f} s")
+
+
+def machine_jiffies() -> tuple[int, int, int]:
+    """(busy, steal, total) jiffies of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle, steal = values[3] + values[4], values[7] if len(values) > 7 else 0
+    return sum(values) - idle - steal, steal, sum(values)
+
+
+def wait_for_quiet_machine(limit: float) -> None:
+    """Wait up to ``limit`` seconds for the machine to idle (< 15% of a core over 2 s), so
+    other jobs do not take CPU from the measured run."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            busy0, _, total0 = machine_jiffies()
+            time.sleep(2)
+            busy1, _, total1 = machine_jiffies()
+        except OSError:
+            return
+        busy = 100 * (busy1 - busy0) / max(1, total1 - total0) * cores()
+        if busy < 15:
+            return
+        if time.monotonic() > deadline:
+            say(f"the machine is still busy ({busy:.0f}% of a core); measuring anyway")
+            return
+        say(f"waiting for a quiet machine ({busy:.0f}% of a core busy)")
+
+
+def revision() -> str:
+    """The measured code: commit, and whether product files differ from it."""
+    if os.environ.get("BENCH_REVISION"):
+        return os.environ["BENCH_REVISION"]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", ".", ":!bench", ":!docs"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {commit}" + (" with uncommitted changes" if changed else "")

@@ -1,0 +1,414 @@
+"""Load test: a course page and a knowledge-check submit, under gunicorn, with a cohort of
+learners in the course; and the time to render a certificate.
+
+For each backend the bench builds a fresh database (schema ``bench_courses`` in the ``test``
+database on PostgreSQL, a temporary file on SQLite), migrates it, loads the demo data (the
+development platform and the built-in courses) and seeds one LMS course context with
+``--learners`` people who joined the programme and started "Net Promoter Score", each with
+some lessons done and a failed attempt at the first check. Each learner gets a signed session
+cookie, as a launch would have given them (the launch itself is measured by
+``bench/launch.py``).
+
+Client threads then loop: pick a learner at random, ``GET /courses/net-promoter-score/``
+(200, the course page with their progress) and ``POST`` the first module's knowledge check
+with wrong answers (302; the server marks it, locks the enrolment and records an attempt).
+
+Last, one learner who completed the course downloads the certificate over HTTP, and the bench
+renders it in-process (WeasyPrint) to separate rendering from serving.
+
+    .venv/bin/python bench/courses.py                       # both backends, 20 s each
+    .venv/bin/python bench/courses.py --backend postgresql --learners 200 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import re
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from common import (
+    DEFAULT_PG,
+    BenchError,
+    cores,
+    flask_command,
+    free_port,
+    fresh_database,
+    gunicorn,
+    percentile,
+    revision,
+    say,
+    server_env,
+    wait_for_quiet_machine,
+    wait_until_serving,
+)
+
+SLUG = "net-promoter-score"
+SECRET = "bench-courses-" + "c" * 30
+SCHEMA = "bench_courses"
+
+
+@dataclass
+class Learner:
+    user_id: int
+    cookie: str
+    csrf: str
+
+
+@dataclass
+class Seeded:
+    learners: list[Learner]
+    graduate: Learner
+    module: str
+    wrong_answers: list[tuple[str, str]]
+
+
+def _wrong_answers(module: dict[str, Any]) -> list[tuple[str, str]]:
+    """A form that fails every question of the module's check."""
+    form: list[tuple[str, str]] = []
+    for question in module["check"]["questions"]:
+        if question["type"] == "numeric":
+            form.append((question["id"], str(question["answer"] + 999)))
+        else:
+            wrong = next(o["id"] for o in question["options"] if not o["correct"])
+            form.append((question["id"], wrong))
+    return form
+
+
+def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
+    """Create the cohort in the bench's database, and a session cookie for each learner."""
+    import os
+
+    os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "INSTANCE_PATH")})
+    from flask import g, session
+    from flask_wtf.csrf import generate_csrf
+
+    from core import create_app
+    from core.auth import Role, Viewer
+    from core.config import Settings
+    from core.db import db, utcnow
+    from courses.models import CheckAttempt, CourseResult, Enrolment, ItemProgress
+    from courses.services import course_by_slug, outline_of
+    from lms.models import Deployment
+    from people.models import Membership, Team, User
+
+    app = create_app(Settings.from_env(env))
+    rng = random.Random(7)
+    with app.app_context():
+        deployment = db.session.query(Deployment).first()
+        course = course_by_slug(db.session, SLUG)
+        if deployment is None or course is None:
+            raise BenchError("the demo data did not load (no platform or no course)")
+        outline = outline_of(db.session, course)
+        module = outline.modules[0]
+        team = Team(
+            platform_id=deployment.platform_id, deployment_id=deployment.id,
+            external_id="bench-cohort", title="Bench cohort",
+        )  # fmt: skip
+        db.session.add(team)
+        db.session.flush()
+        now = utcnow()
+        users = []
+        for n in range(count + 1):
+            user = User(
+                platform_id=deployment.platform_id, sub=f"bench-learner-{n}",
+                name=f"Learner {n}", email=f"learner{n}@bench.invalid", opted_in_at=now,
+            )  # fmt: skip
+            db.session.add(user)
+            users.append(user)
+        db.session.flush()
+        lesson_keys = [i.key for i in outline.items if i.kind in ("lesson", "example")]
+        for user in users:
+            db.session.add(Membership(user_id=user.id, team_id=team.id, lms_role="learner"))
+            enrolment = Enrolment(
+                user_id=user.id, course_id=course.id, platform_id=deployment.platform_id,
+                deployment_id=deployment.id, team_id=team.id,
+            )  # fmt: skip
+            db.session.add(enrolment)
+            db.session.flush()
+            for key in lesson_keys[: rng.randint(0, len(lesson_keys))]:
+                db.session.add(ItemProgress(enrolment_id=enrolment.id, item=key))
+            db.session.add(
+                CheckAttempt(
+                    enrolment_id=enrolment.id, module=module["slug"], version=outline.version,
+                    answers={}, correct={}, score=0, maximum=1, passed=False,
+                )
+            )  # fmt: skip
+        graduate_enrolment = db.session.query(Enrolment).filter_by(user_id=users[-1].id).one()
+        db.session.add(
+            CourseResult(
+                enrolment_id=graduate_enrolment.id, user_id=users[-1].id, course_id=course.id,
+                version=outline.version, score_percent=92.5, certificate_code="bench-certificate",
+                learner_name=users[-1].display_name, course_title=course.title,
+            )
+        )  # fmt: skip
+        db.session.commit()
+
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        learners = []
+        for user in users:
+            with app.test_request_context(base_url=base_url):
+                session["viewer"] = Viewer(
+                    user_id=user.id, role=Role.LEARNER, platform_id=deployment.platform_id,
+                    deployment_id=deployment.id, team_id=team.id, launch_id="bench",
+                ).to_session()  # fmt: skip
+                g.pop("csrf_token", None)  # g outlives this request context: the app's
+                token = generate_csrf()
+                learners.append(Learner(user.id, serializer.dumps(dict(session)), token))
+        wrong = _wrong_answers(module)
+        db.session.remove()
+    return Seeded(learners[:-1], learners[-1], module["slug"], wrong)
+
+
+def render_certificate_in_process(env: dict[str, str], base_url: str, runs: int) -> list[float]:
+    """Milliseconds per WeasyPrint render of the certificate, first (cold) run included."""
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from core.pdf import render_pdf
+    from courses.certificates import certificate_qr_svg, verification_url
+    from courses.services import result_by_code
+
+    app = create_app(Settings.from_env(env))
+    timings = []
+    with app.test_request_context(base_url=base_url):
+        result = result_by_code(db.session, "bench-certificate")
+        assert result is not None
+        for _ in range(runs):
+            started = time.perf_counter()
+            url = verification_url(result.certificate_code)
+            pdf = render_pdf(
+                "courses/certificate.html", result=result, url=url, qr=certificate_qr_svg(url),
+                organisation="Bench organisation", logo=None,
+            )  # fmt: skip
+            timings.append(1000 * (time.perf_counter() - started))
+            assert pdf.startswith(b"%PDF")
+        db.session.remove()
+    return timings
+
+
+@dataclass
+class Samples:
+    page: list[float] = field(default_factory=list)
+    submit: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _call(
+    conn: http.client.HTTPConnection, method: str, path: str, learner: Learner,
+    body: str | None = None,
+) -> tuple[int, float, str]:  # fmt: skip
+    headers = {"Cookie": f"academy_session={learner.cookie}"}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    started = time.perf_counter()
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = 1000 * (time.perf_counter() - started)
+    title = re.search(rb"<h1[^>]*>(.*?)</h1>", body) if response.status >= 400 else None
+    return response.status, elapsed, title[1].decode(errors="replace") if title else ""
+
+
+def client_loop(
+    port: int, seeded: Seeded, stop: threading.Event, measure: threading.Event, out: Samples,
+    seed_value: int,
+) -> None:  # fmt: skip
+    rng = random.Random(seed_value)
+    page_path = f"/courses/{SLUG}/"
+    check_path = f"/courses/{SLUG}/m/{seeded.module}/check"
+    while not stop.is_set():
+        learner = rng.choice(seeded.learners)
+        body = urlencode([("csrf_token", learner.csrf), *seeded.wrong_answers])
+        for method, path, data, expected, bucket in (
+            ("GET", page_path, None, 200, out.page),
+            ("POST", check_path, body, 302, out.submit),
+        ):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                status, ms, reason = _call(conn, method, path, learner, data)
+            except OSError as error:
+                out.errors.append(f"{method} {path}: {error}")
+                continue
+            finally:
+                conn.close()
+            if status != expected:
+                out.errors.append(f"{method} {path}: HTTP {status} {reason[:200]!r}")
+            elif measure.is_set():
+                bucket.append(ms)
+
+
+@dataclass
+class Result:
+    backend: str
+    learners: int
+    clients: int
+    workers: int
+    seconds: float
+    page: dict[str, float]
+    submit: dict[str, float]
+    requests_per_s: float
+    errors: int
+    error_examples: list[str]
+    certificate_http: dict[str, float]
+    certificate_render: dict[str, float]
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "p50": percentile(ordered, 50),
+        "p95": percentile(ordered, 95),
+        "p99": percentile(ordered, 99),
+    }
+
+
+def bench_backend(backend: str, args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory(prefix="bench-courses-") as tmp:
+        workdir = Path(tmp)
+        with fresh_database(backend, args.pg_url, workdir, SCHEMA, "bench-courses") as url:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = server_env(url, workdir, base, SECRET)
+            say(f"[{backend}] migrating and loading the demo data")
+            flask_command(env, "db", "upgrade")
+            flask_command(env, "demo", "load")
+            say(f"[{backend}] seeding {args.learners} learners")
+            seeded = seed(env, base, args.learners)
+            log = workdir / "gunicorn.log"
+            with gunicorn(env, port, args.workers, log) as server:
+                wait_until_serving(server, port, log)
+                wait_for_quiet_machine(args.wait_quiet)
+                stop, measure = threading.Event(), threading.Event()
+                samples = [Samples() for _ in range(args.clients)]
+                threads = [
+                    threading.Thread(
+                        target=client_loop,
+                        args=(port, seeded, stop, measure, samples[i], i),
+                        daemon=True,
+                    )
+                    for i in range(args.clients)
+                ]
+                for thread in threads:
+                    thread.start()
+                time.sleep(args.warmup)
+                say(f"[{backend}] measuring for {args.duration:.0f} s")
+                measure.set()
+                started = time.perf_counter()
+                time.sleep(args.duration)
+                measure.clear()
+                seconds = time.perf_counter() - started
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=60)
+                certificate_http = []
+                for _ in range(args.certificates):
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    status, ms, _ = _call(
+                        conn, "GET", f"/courses/{SLUG}/certificate.pdf", seeded.graduate
+                    )
+                    conn.close()
+                    if status != 200:
+                        raise BenchError(f"certificate download answered HTTP {status}")
+                    certificate_http.append(ms)
+            renders = render_certificate_in_process(env, base, args.certificates)
+    page = [ms for s in samples for ms in s.page]
+    submit = [ms for s in samples for ms in s.submit]
+    errors = [e for s in samples for e in s.errors]
+    warm_http = certificate_http[3:] or certificate_http
+    return Result(
+        backend=backend, learners=args.learners, clients=args.clients, workers=args.workers,
+        seconds=round(seconds, 1), page=_stats(page), submit=_stats(submit),
+        requests_per_s=round((len(page) + len(submit)) / seconds, 1), errors=len(errors),
+        error_examples=errors[:5],
+        certificate_http={"p50 warm": statistics.median(warm_http), "first": certificate_http[0]},
+        certificate_render={
+            "cold": renders[0], "p50 warm": statistics.median(renders[3:] or renders),
+            "min warm": min(renders[3:] or renders),
+        },
+    )  # fmt: skip
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print(f"\nbench/courses.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()}")
+    print(
+        f"{args.learners} learners, {args.clients} client threads, gunicorn {args.workers} "
+        f"sync workers, {args.duration:.0f} s measured, {cores()} cores\n"
+    )
+    names = [r.backend for r in results]
+    print(f"| | {' | '.join(names)} |")
+    print(f"| --- |{' ---: |' * len(names)}")
+    rows = [
+        ("course page p50 (ms)", lambda r: r.page["p50"]),
+        ("course page p95 (ms)", lambda r: r.page["p95"]),
+        ("course page p99 (ms)", lambda r: r.page["p99"]),
+        ("check submit p50 (ms)", lambda r: r.submit["p50"]),
+        ("check submit p95 (ms)", lambda r: r.submit["p95"]),
+        ("check submit p99 (ms)", lambda r: r.submit["p99"]),
+        ("requests/s (both kinds)", lambda r: r.requests_per_s),
+        ("requests measured", lambda r: r.page["n"] + r.submit["n"]),
+        ("errors", lambda r: r.errors),
+        ("certificate render, warm p50 (ms)", lambda r: r.certificate_render["p50 warm"]),
+        ("certificate render, warm min (ms)", lambda r: r.certificate_render["min warm"]),
+        ("certificate render, cold (ms)", lambda r: r.certificate_render["cold"]),
+        ("certificate download, warm p50 (ms)", lambda r: r.certificate_http["p50 warm"]),
+    ]
+    for label, get in rows:
+        values = [get(r) for r in results]
+        print(
+            f"| {label} | "
+            + " | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in values)
+            + " |"
+        )
+    for r in results:
+        for example in r.error_examples:
+            print(f"error ({r.backend}): {example}")
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    parser.add_argument("--clients", type=int, default=8, help="client threads")
+    parser.add_argument("--workers", type=int, default=2 * cores() + 1, help="gunicorn workers")
+    parser.add_argument("--certificates", type=int, default=25, help="certificate renders")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        help="seconds to wait for an idle machine before measuring",
+    )
+    parser.add_argument("--json", action="store_true", help="also print the raw results")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    try:
+        results = [bench_backend(backend, args) for backend in backends]
+    except BenchError as error:
+        say(f"bench failed: {error}")
+        return 1
+    report(results, args)
+    return 0 if all(r.errors == 0 for r in results) else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
