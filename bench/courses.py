@@ -9,15 +9,17 @@ some lessons done and a failed attempt at the first check. Each learner gets a s
 cookie, as a launch would have given them (the launch itself is measured by
 ``bench/launch.py``).
 
-Client threads then loop: pick a learner at random, ``GET /courses/net-promoter-score/``
-(200, the course page with their progress) and ``POST`` the first module's knowledge check
-with wrong answers (302; the server marks it, locks the enrolment and records an attempt).
+Requests arrive at a fixed rate (``--rate``, open loop: a slow server does not slow the
+arrivals), alternately a page view and a submit, each by a learner picked at random:
+``GET /courses/net-promoter-score/`` (200, the course page with their progress) and ``POST``
+of the first module's knowledge check with wrong answers (302; the server marks it, locks the
+enrolment and records an attempt). Latency counts from when a request was due.
 
 Last, one learner who completed the course downloads the certificate over HTTP, and the bench
 renders it in-process (WeasyPrint) to separate rendering from serving.
 
     .venv/bin/python bench/courses.py                       # both backends, 20 s each
-    .venv/bin/python bench/courses.py --backend postgresql --learners 200 --duration 30
+    .venv/bin/python bench/courses.py --backend postgresql --rate 100 --duration 30
 """
 
 from __future__ import annotations
@@ -221,31 +223,51 @@ def _call(
 
 
 def client_loop(
-    port: int, seeded: Seeded, stop: threading.Event, measure: threading.Event, out: Samples,
-    seed_value: int,
+    port: int, seeded: Seeded, schedule: Schedule, index: int, out: Samples,
 ) -> None:  # fmt: skip
-    rng = random.Random(seed_value)
+    """Send this thread's share of the arrivals: slot ``n`` (every ``clients``-th one) is due at
+    ``start + n / rate``. Latency counts from the due time, so a request that had to wait for
+    a free thread (the server being slow) is not flattered by the wait."""
+    rng = random.Random(index)
     page_path = f"/courses/{SLUG}/"
     check_path = f"/courses/{SLUG}/m/{seeded.module}/check"
-    while not stop.is_set():
+    slot = index
+    while True:
+        due = schedule.start + slot / schedule.rate
+        if due >= schedule.end:
+            return
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
         learner = rng.choice(seeded.learners)
-        body = urlencode([("csrf_token", learner.csrf), *seeded.wrong_answers])
-        for method, path, data, expected, bucket in (
-            ("GET", page_path, None, 200, out.page),
-            ("POST", check_path, body, 302, out.submit),
-        ):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                status, ms, reason = _call(conn, method, path, learner, data)
-            except OSError as error:
-                out.errors.append(f"{method} {path}: {error}")
-                continue
-            finally:
-                conn.close()
-            if status != expected:
-                out.errors.append(f"{method} {path}: HTTP {status} {reason[:200]!r}")
-            elif measure.is_set():
-                bucket.append(ms)
+        if slot % 2 == 0:
+            method, path, data, expected, bucket = "GET", page_path, None, 200, out.page
+        else:
+            body = urlencode([("csrf_token", learner.csrf), *seeded.wrong_answers])
+            method, path, data, expected, bucket = "POST", check_path, body, 302, out.submit
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            status, _, reason = _call(conn, method, path, learner, data)
+            latency = 1000 * (time.perf_counter() - due)
+        except OSError as error:
+            out.errors.append(f"{method} {path}: {error}")
+            status = 0
+        finally:
+            conn.close()
+        if status and status != expected:
+            out.errors.append(f"{method} {path}: HTTP {status} {reason[:200]!r}")
+        elif status and due >= schedule.measure_from:
+            bucket.append(latency)
+        slot += schedule.clients
+
+
+@dataclass(frozen=True)
+class Schedule:
+    start: float
+    measure_from: float
+    end: float
+    rate: float
+    clients: int
 
 
 @dataclass
@@ -290,28 +312,29 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
             with gunicorn(env, port, args.workers, log) as server:
                 wait_until_serving(server, port, log)
                 wait_for_quiet_machine(args.wait_quiet)
-                stop, measure = threading.Event(), threading.Event()
                 samples = [Samples() for _ in range(args.clients)]
+                begin = time.perf_counter() + 0.5
+                schedule = Schedule(
+                    start=begin, measure_from=begin + args.warmup,
+                    end=begin + args.warmup + args.duration, rate=args.rate, clients=args.clients,
+                )  # fmt: skip
                 threads = [
                     threading.Thread(
                         target=client_loop,
-                        args=(port, seeded, stop, measure, samples[i], i),
+                        args=(port, seeded, schedule, i, samples[i]),
                         daemon=True,
                     )
                     for i in range(args.clients)
                 ]
                 for thread in threads:
                     thread.start()
-                time.sleep(args.warmup)
-                say(f"[{backend}] measuring for {args.duration:.0f} s")
-                measure.set()
-                started = time.perf_counter()
-                time.sleep(args.duration)
-                measure.clear()
-                seconds = time.perf_counter() - started
-                stop.set()
+                say(
+                    f"[{backend}] {args.rate:g} requests/s for {args.warmup + args.duration:.0f} s"
+                    f" ({args.warmup:.0f} s warm-up)"
+                )
                 for thread in threads:
-                    thread.join(timeout=60)
+                    thread.join(timeout=args.warmup + args.duration + 120)
+                seconds = args.duration
                 certificate_http = []
                 for _ in range(args.certificates):
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -356,7 +379,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         ("check submit p50 (ms)", lambda r: r.submit["p50"]),
         ("check submit p95 (ms)", lambda r: r.submit["p95"]),
         ("check submit p99 (ms)", lambda r: r.submit["p99"]),
-        ("requests/s (both kinds)", lambda r: r.requests_per_s),
+        ("requests/s served (both kinds)", lambda r: r.requests_per_s),
         ("requests measured", lambda r: r.page["n"] + r.submit["n"]),
         ("errors", lambda r: r.errors),
         ("certificate render, warm p50 (ms)", lambda r: r.certificate_render["p50 warm"]),
@@ -385,7 +408,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
-    parser.add_argument("--clients", type=int, default=8, help="client threads")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=60.0,
+        help="arrivals per second (half page views, half check submits)",
+    )
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=32,
+        help="client threads sending the arrivals (the most in flight at once)",
+    )
     parser.add_argument("--workers", type=int, default=2 * cores() + 1, help="gunicorn workers")
     parser.add_argument("--certificates", type=int, default=25, help="certificate renders")
     parser.add_argument(

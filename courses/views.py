@@ -194,7 +194,7 @@ def index() -> str:
 @bp.get("/courses/<slug>/")
 def course(slug: str) -> str:
     page = _page(slug, need_access=False)
-    result = result_for_user(db.session, page.user.id, page.course.id)
+    result = page.progress.result
     return render_template(
         "courses/course.html",
         page=page,
