@@ -17,8 +17,10 @@ def test_a_placed_course_launches_and_reports_its_grade(app, lti, packs):
     assert "Survey basics" in picker and "Survey basics: Computing NPS" in picker
     answer = lti.client.post(
         lti.tool_base + "/lms/deep-link",
-        data={"csrf_token": csrf_token_for(app, lti.client),
-              "target": ["course:basics", "course:basics/nps"]},
+        data={
+            "csrf_token": csrf_token_for(app, lti.client),
+            "target": ["course:basics", "course:basics/nps"],
+        },
     )
     action, fields = form_fields(answer.text)
     assert "Added 2 activities" in text(lti.client.post(action, data=fields))
