@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +23,9 @@ if not (VENV_BIN / "gunicorn").exists():
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SERVER_START_TIMEOUT = 60.0
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first, always: bench/ is on the path too (scripts run as bench/X.py),
+# and bench/courses.py must not shadow the project's courses package.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if p != str(ROOT))]
 
 
 class BenchError(RuntimeError):
@@ -60,7 +61,9 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def fresh_database(
     backend: str, pg_url: str, workdir: Path, schema: str, app_name: str, keep: bool = False
 ) -> Iterator[str]:
-    """A new empty database: ``schema`` on PostgreSQL, a file in ``workdir`` on SQLite."""
+    """A new empty database: ``schema`` on PostgreSQL, a file in ``workdir`` on SQLite.
+
+    The PostgreSQL URL names its sessions ``app_name`` (none when empty)."""
     if backend == "sqlite":
         yield f"sqlite:///{workdir / 'bench.sqlite3'}"
         return
@@ -76,8 +79,9 @@ def fresh_database(
     except psycopg.Error as error:
         raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
     separator = "&" if "?" in pg_url else "?"
+    named = f"&application_name={app_name}" if app_name else ""
     try:
-        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}&application_name={app_name}"
+        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}{named}"
     finally:
         if not keep:
             with contextlib.suppress(psycopg.Error):
@@ -102,16 +106,20 @@ def server_env(database_url: str, workdir: Path, base_url: str, secret: str) -> 
     return env
 
 
-def flask_command(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(VENV_BIN / "flask"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def flask_command(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 300) -> str:
+    """Run ``flask *args`` in ``cwd``; its output, or BenchError when it fails or hangs."""
+    try:
+        done = subprocess.run(
+            [str(VENV_BIN / "flask"), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BenchError(f"flask {' '.join(args)} did not finish within {timeout:.0f} s") from error
     if done.returncode != 0:
         raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
@@ -123,12 +131,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``command`` as its own process group (stopped as a whole), logging to a file."""
+def spawn(
+    command: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cwd`` as its own process group (stopped as a whole), logging to
+    a file."""
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -152,10 +163,12 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15) ->
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], port: int, workers: int, log_path: Path, *extra: str
+    env: dict[str, str], port: int, workers: int, log_path: Path, *extra: str, app: str = "wsgi:app"
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn serving ``app`` on 127.0.0.1:``port``, stopped when the block ends; ``extra``
+    are more gunicorn options."""
     command = [
-        str(VENV_BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
+        str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--log-level", "warning", "--timeout", "60",
         "--no-control-socket", *extra,
     ]  # fmt: skip
@@ -174,12 +187,17 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def wait_until_serving(
-    process: subprocess.Popen[bytes], port: int, log_path: Path, path: str = "/healthz"
+    process: subprocess.Popen[bytes],
+    port: int,
+    log_path: Path,
+    path: str = "/healthz",
+    name: str = "the server",
 ) -> None:
+    """Wait until GET ``path`` answers 200; ``name`` is what the errors call the server."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise BenchError(f"the server exited with {process.returncode}:\n{tail(log_path)}")
+            raise BenchError(f"{name} exited with {process.returncode}:\n{tail(log_path)}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", path)
@@ -188,7 +206,7 @@ def wait_until_serving(
         except OSError:
             pass
         time.sleep(0.2)
-    raise BenchError(f"the server did not answer within {SERVER_START_TIMEOUT:.0f} s")
+    raise BenchError(f"{name} did not answer within {SERVER_START_TIMEOUT:.0f} s")
 
 
 def machine_jiffies() -> tuple[int, int, int]:
@@ -199,24 +217,39 @@ def machine_jiffies() -> tuple[int, int, int]:
     return sum(values) - idle - steal, steal, sum(values)
 
 
-def wait_for_quiet_machine(limit: float) -> None:
+def busy_and_total_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine since boot: see ``machine_jiffies``."""
+    busy, _, total = machine_jiffies()
+    return busy, total
+
+
+def wait_for_quiet_machine(
+    limit: float,
+    sample: Callable[[], tuple[int, int] | None] = busy_and_total_jiffies,
+    report: Callable[[str], None] = say,
+) -> None:
     """Wait up to ``limit`` seconds for the machine to idle (< 15% of a core over 2 s), so
-    other jobs do not take CPU from the measured run."""
+    other jobs do not take CPU from the measured run.
+
+    ``sample`` reads the machine's (busy, total) jiffies; when it fails (OSError, or None) the
+    bench does not wait. ``report`` shows the waiting."""
     deadline = time.monotonic() + limit
     while True:
         try:
-            busy0, _, total0 = machine_jiffies()
+            before = sample()
             time.sleep(2)
-            busy1, _, total1 = machine_jiffies()
+            after = sample()
         except OSError:
             return
-        busy = 100 * (busy1 - busy0) / max(1, total1 - total0) * cores()
+        if before is None or after is None:
+            return
+        busy = 100 * (after[0] - before[0]) / max(1, after[1] - before[1]) * cores()
         if busy < 15:
             return
         if time.monotonic() > deadline:
-            say(f"the machine is still busy ({busy:.0f}% of a core); measuring anyway")
+            report(f"the machine is still busy ({busy:.0f}% of a core); measuring anyway")
             return
-        say(f"waiting for a quiet machine ({busy:.0f}% of a core busy)")
+        report(f"waiting for a quiet machine ({busy:.0f}% of a core busy)")
 
 
 def revision() -> str:

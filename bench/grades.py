@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import ctypes
 import http.client
 import json
 import os
@@ -44,7 +43,6 @@ import platform
 import pstats
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,11 +54,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-if not (VENV_BIN / "flask").exists():
-    VENV_BIN = Path(sys.prefix) / "bin"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+from common import (
+    DEFAULT_PG,
+    ROOT,
+    VENV_BIN,
+    BenchError,
+    cores,
+    flask_command,
+    free_port,
+    fresh_database,
+    spawn,
+    tail,
+    wait_for_quiet_machine,
+)
+
 SCHEMA = "bench_grades"
 WORKER_APP_NAME = "bench-grades-worker"  # the workers' PostgreSQL sessions (for their CPU)
 SECRET = "bench-grades-" + "s" * 27  # 40 characters; a throwaway app on 127.0.0.1
@@ -69,6 +76,7 @@ CLIENT_ID = "bench-grades-client"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 START_TIMEOUT = 30.0
+FLASK_TIMEOUT = 180.0  # seconds for each setup command (flask db upgrade, …)
 STOP_TIMEOUT = 20.0
 POLL_INTERVAL = 0.1
 LOCK_KEY = 0x6265_6E63_6867  # pg advisory lock: one bench/grades.py per database
@@ -79,12 +87,6 @@ STOPPED_LINE = re.compile(r"Worker stopped after (\d+) delivery attempt")
 # Where the tool's code comes from: this checkout, or another one given with --app-root (to
 # measure a candidate change with the same bench). Set before any product module is imported.
 APP_ROOT = ROOT
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-class BenchError(RuntimeError):
-    """The bench cannot go on; the message says why."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -96,25 +98,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 # -- processes --------------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """In a child: get SIGTERM if the bench itself dies without cleaning up (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            command,
-            cwd=APP_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as a whole
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-
-
 def signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -135,13 +118,6 @@ def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = STOP_TIM
             signal_group(process, signal.SIGKILL)
             process.wait(timeout=5)
     return time.monotonic() - started
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -168,36 +144,15 @@ def machine_cpu() -> tuple[int, int, int] | None:
     return processes, processes + irq + softirq, processes + irq + softirq + idle + iowait
 
 
-def wait_for_quiet_machine(limit: float) -> None:
-    """Wait up to ``limit`` seconds until the machine idles (< 15% of a core over 2 s), so
-    other people's jobs do not take CPU from a measured run."""
-    deadline = time.monotonic() + limit
-    while True:
-        before = machine_cpu()
-        time.sleep(2)
-        after = machine_cpu()
-        if before is None or after is None:
-            return
-        busy = 100 * (after[1] - before[1]) / max(1, after[2] - before[2]) * cores()
-        if busy < 15:
-            return
-        if time.monotonic() > deadline:
-            print(f"  the machine is still busy ({busy:.0f}% of a core): measuring anyway")
-            return
-        print(f"  waiting for a quiet machine ({busy:.0f}% of a core busy)")
+def wait_quiet(limit: float) -> None:
+    """Wait up to ``limit`` seconds for an idle machine, by the CPU accounting of
+    ``machine_cpu``, reporting on stdout."""
 
+    def busy_and_total() -> tuple[int, int] | None:
+        reading = machine_cpu()
+        return None if reading is None else (reading[1], reading[2])
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    wait_for_quiet_machine(limit, busy_and_total, lambda message: print(f"  {message}"))
 
 
 # -- the fake LMS -----------------------------------------------------------------------------
@@ -216,11 +171,13 @@ def start_fake_lms(
 ) -> subprocess.Popen[bytes]:
     log_path = workdir / "fake_lms.log"
     command = [sys.executable, str(ROOT / "bench" / "fake_lms.py"), "--port", str(port)]
-    process = spawn([*command, "--delay", str(delay)], env, log_path)
+    process = spawn([*command, "--delay", str(delay)], env, log_path, APP_ROOT)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise BenchError(f"the fake LMS exited with {process.returncode}:\n{tail(log_path)}")
+            raise BenchError(
+                f"the fake LMS exited with {process.returncode}:\n{tail(log_path, 20)}"
+            )
         with contextlib.suppress(OSError):
             if lms_call(port, "GET", "/health", timeout=2)[0] == 200:
                 return process
@@ -229,15 +186,8 @@ def start_fake_lms(
 
 
 # -- database and setup -----------------------------------------------------------------------
-def pg_execute(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
 @contextlib.contextmanager
-def fresh_schema(pg_url: str, keep: bool, wait: float) -> Iterator[str]:
+def fresh_schema(pg_url: str, workdir: Path, keep: bool, wait: float) -> Iterator[str]:
     """The ``bench_grades`` schema, dropped and recreated; yields its DATABASE_URL.
 
     A PostgreSQL advisory lock, held throughout, keeps a second copy of this bench from
@@ -258,18 +208,9 @@ def fresh_schema(pg_url: str, keep: bool, wait: float) -> Iterator[str]:
                 )
             print(f"waiting for another bench/grades.py to finish with schema {SCHEMA} …")
             time.sleep(5)
-        try:
-            pg_execute(pg_url, f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-            pg_execute(pg_url, f'CREATE SCHEMA "{SCHEMA}"')
-        except psycopg.Error as error:
-            raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
-        separator = "&" if "?" in pg_url else "?"
-        try:
-            yield f"{pg_url}{separator}options=-csearch_path%3D{SCHEMA}"
-        finally:
-            if not keep:
-                with contextlib.suppress(psycopg.Error):
-                    pg_execute(pg_url, f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        # No application_name: run_workers adds one for the workers' sessions only.
+        with fresh_database("postgresql", pg_url, workdir, SCHEMA, "", keep) as database_url:
+            yield database_url
 
 
 def app_env(database_url: str, workdir: Path) -> dict[str, str]:
@@ -285,23 +226,6 @@ def app_env(database_url: str, workdir: Path) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join([str(APP_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     )
     return env
-
-
-def flask_command(env: dict[str, str], *args: str) -> None:
-    try:
-        done = subprocess.run(
-            [str(VENV_BIN / "flask"), *args],
-            cwd=APP_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BenchError(f"flask {' '.join(args)} did not finish within 180 s") from error
-    if done.returncode != 0:
-        raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
 def expected_score(index: int) -> float:
@@ -514,7 +438,7 @@ def run_workers(
 
     reset_outbox(pg_url, lms_port)
     if args.wait_quiet:
-        wait_for_quiet_machine(args.wait_quiet)
+        wait_quiet(args.wait_quiet)
     result = RunResult(workers=count, scores=len(expected), finished=False)
     worker_env = dict(env)
     worker_env["DATABASE_URL"] = f"{env['DATABASE_URL']}&application_name={WORKER_APP_NAME}"
@@ -531,7 +455,7 @@ def run_workers(
         try:
             machine_before = machine_cpu()
             started, started_wall = time.monotonic(), time.time()
-            workers = [spawn(command, worker_env, log) for log in logs]
+            workers = [spawn(command, worker_env, log, APP_ROOT) for log in logs]
             if spy_path is not None:
                 spy = start_py_spy(workers[0].pid, spy_path, env)
             deadline = started + args.timeout
@@ -553,7 +477,7 @@ def run_workers(
                 if dead:
                     result.problem = (
                         f"worker {dead[0].pid} exited with {dead[0].returncode}:\n"
-                        + tail(logs[workers.index(dead[0])])
+                        + tail(logs[workers.index(dead[0])], 20)
                     )
                     break
                 if now >= deadline:
@@ -649,7 +573,7 @@ def start_py_spy(pid: int, output: Path, env: dict[str, str]) -> subprocess.Pope
         raise BenchError("--py-spy needs py-spy: .venv/bin/pip install py-spy")
     command = [str(py_spy), "record", "--pid", str(pid), "--idle", "--nolineno", "--nonblocking"]
     command += ["--rate", str(SPY_RATE), "--format", "raw", "--output", str(output)]
-    return spawn(command, env, output.with_suffix(".log"))
+    return spawn(command, env, output.with_suffix(".log"), APP_ROOT)
 
 
 def finish_py_spy(spy: subprocess.Popen[bytes]) -> None:
@@ -915,14 +839,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-grades-") as tmp,
-            fresh_schema(args.pg_url, args.keep, args.timeout) as database_url,
+            fresh_schema(args.pg_url, Path(tmp), args.keep, args.timeout) as database_url,
         ):
             workdir = Path(tmp)
             env = app_env(database_url, workdir)
             schema_url = database_url  # psycopg understands the options= parameter too
             step = time.monotonic()
-            flask_command(env, "db", "upgrade")
-            flask_command(env, "lms", "keys", "ensure")
+            flask_command(env, "db", "upgrade", cwd=APP_ROOT, timeout=FLASK_TIMEOUT)
+            flask_command(env, "lms", "keys", "ensure", cwd=APP_ROOT, timeout=FLASK_TIMEOUT)
             print(f"database: schema {SCHEMA} migrated in {time.monotonic() - step:.1f} s")
             port = free_port()
             lms_process = start_fake_lms(port, env, workdir, args.lms_delay)
@@ -950,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
                     if not result.disturbed or attempt == args.retries:
                         break
                     print("  measuring again, once the machine is quiet:")
-                    wait_for_quiet_machine(max(args.wait_quiet, 120.0))
+                    wait_quiet(max(args.wait_quiet, 120.0))
                 if spy_path is not None:
                     report_py_spy(spy_path, result.attempts_per_worker[0], result.first_worker_life)
                 results.append(result)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import html
 import http.client
 import itertools
@@ -37,14 +36,12 @@ import platform
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,99 +49,35 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
+from common import (
+    DEFAULT_PG,
+    ROOT,
+    VENV_BIN,
+    BenchError,
+    cores,
+    flask_command,
+    free_port,
+    fresh_database,
+    gunicorn,
+    machine_jiffies,
+    percentile,
+    revision,
+    say,
+    server_env,
+    tail,
+    wait_for_quiet_machine,
+    wait_until_serving,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-# The project's venv; else the one running the bench (e.g. for a tree exported elsewhere).
-VENV_BIN = ROOT / ".venv" / "bin"
-if not (VENV_BIN / "gunicorn").exists():
-    VENV_BIN = Path(sys.prefix) / "bin"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_launch"
 APP_NAME = "bench-launch"  # the server's PostgreSQL sessions, for --pg-waits
 SECRET = "bench-" + "x" * 40  # a throwaway server on 127.0.0.1
 CONTINUE_LINK = re.compile(rb'id="new-window" href="([^"]+)"')
 REQUEST_TIMEOUT = 30.0
-SERVER_START_TIMEOUT = 60.0
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+FLASK_TIMEOUT = 120.0  # seconds for each setup command (flask db upgrade, …)
 
 
 # -- setup ------------------------------------------------------------------------------------
-class BenchError(RuntimeError):
-    """The bench cannot run; the message says why."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, pg_url: str, workdir: Path, keep: bool) -> Iterator[str]:
-    """A new empty database: the ``bench_launch`` schema on PostgreSQL, a file on SQLite."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
-        return
-    import psycopg
-
-    def execute(sql: str) -> None:
-        with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)
-
-    try:
-        execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-        execute(f'CREATE SCHEMA "{SCHEMA}"')
-    except psycopg.Error as error:
-        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
-    separator = "&" if "?" in pg_url else "?"
-    try:
-        yield f"{pg_url}{separator}options=-csearch_path%3D{SCHEMA}&application_name={APP_NAME}"
-    finally:
-        if not keep:
-            with contextlib.suppress(psycopg.Error):
-                execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-
-
-def server_env(database_url: str, workdir: Path, base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        FLASK_APP="wsgi",
-        APP_ENV="production",
-        SECRET_KEY=SECRET,
-        DATABASE_URL=database_url,
-        INSTANCE_PATH=str(workdir),
-        DEV_PLATFORM_ENABLED="1",
-        PUBLIC_BASE_URL=base_url,
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    )
-    return env
-
-
-def flask_command(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [str(VENV_BIN / "flask"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-
-
 @dataclass
 class PlatformSide:
     """What the bench needs to act as the development platform."""
@@ -193,83 +126,20 @@ def register_platform(env: dict[str, str], base_url: str, fetch_dest: str) -> Pl
     return side
 
 
-def _die_with_parent() -> None:
-    """In the gunicorn master: get SIGTERM if the bench itself is killed (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def gunicorn(
+def start_gunicorn(
     env: dict[str, str], port: int, args: argparse.Namespace, log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "wsgi:app" if not args.what_if else "whatif_wsgi:app",
-        *(["--pythonpath", str(ROOT / "bench")] if args.what_if else []),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        args.worker_class,
-        "--log-level",
-        "warning",
-        "--timeout",
-        "60",
-    ]
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """gunicorn as --workers, --worker-class and --threads say, serving the product, or with
+    --what-if the product with the prototype fixes (``bench/whatif_wsgi.py``)."""
+    extra = ["--worker-class", args.worker_class]
     if args.threads:
-        command += ["--threads", str(args.threads)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as a whole
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-        try:
-            yield process
-        finally:
-            stop_process_group(process)
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
-def wait_until_serving(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"gunicorn exited with {process.returncode}:\n{tail(log_path)}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/dev-platform/jwks")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
+        extra += ["--threads", str(args.threads)]
+    if not args.what_if:
+        return gunicorn(env, port, args.workers, log_path, *extra)
+    # bench/ after the repository (not gunicorn's --pythonpath, which puts it first): else
+    # bench/courses.py would hide the product's courses package.
+    env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT / "bench")])}
+    return gunicorn(env, port, args.workers, log_path, *extra, app="whatif_wsgi:app")
 
 
 # -- the client -------------------------------------------------------------------------------
@@ -480,14 +350,6 @@ class PgWaitSampler(threading.Thread):
 
 
 # -- measuring --------------------------------------------------------------------------------
-def _machine_jiffies() -> tuple[int, int, int]:
-    """(busy, steal, total) jiffies of the whole machine since boot, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle, steal = values[3] + values[4], values[7] if len(values) > 7 else 0
-    return sum(values) - idle - steal, steal, sum(values)
-
-
 @dataclass
 class CpuSnapshot:
     """CPU seconds used so far by every process (with its group: the gunicorn process group,
@@ -501,7 +363,7 @@ class CpuSnapshot:
 def cpu_snapshot(server_pgid: int) -> CpuSnapshot | None:
     """Read /proc (Linux only; None elsewhere)."""
     try:
-        busy, steal, _ = _machine_jiffies()
+        busy, steal, _ = machine_jiffies()
     except OSError:
         return None
     tick = os.sysconf("SC_CLK_TCK")
@@ -554,33 +416,6 @@ def cpu_shares(
     shares["other"] = max(0.0, shares["machine"] - known)
     top = sorted(others.items(), key=lambda item: -item[1])[:3]
     return shares, [f"{name} {pct:.0f}%" for name, pct in top if pct >= 5]
-
-
-def wait_for_quiet_machine(limit: float) -> None:
-    """Wait up to ``limit`` seconds for the machine to idle (< 15% of a core over 2 s), so
-    other people's jobs do not take CPU from the measured run."""
-    deadline = time.monotonic() + limit
-    while True:
-        try:
-            busy0, _, total0 = _machine_jiffies()
-            time.sleep(2)
-            busy1, _, total1 = _machine_jiffies()
-        except OSError:
-            return
-        busy = 100 * (busy1 - busy0) / max(1, total1 - total0) * cores()
-        if busy < 15:
-            return
-        if time.monotonic() > deadline:
-            say(f"the machine is still busy ({busy:.0f}% of a core); measuring anyway")
-            return
-        say(f"waiting for a quiet machine ({busy:.0f}% of a core busy)")
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[rank]
 
 
 @dataclass
@@ -654,22 +489,22 @@ def bench_backend(backend: str, args: argparse.Namespace, stop: threading.Event)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-launch-")))
         database_url = stack.enter_context(
-            fresh_database(backend, args.pg_url, workdir, args.keep_db)
+            fresh_database(backend, args.pg_url, workdir, SCHEMA, APP_NAME, args.keep_db)
         )
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        env = server_env(database_url, workdir, base_url)
+        env = server_env(database_url, workdir, base_url, SECRET)
         env["BENCH_WHATIF"] = ",".join(args.what_if)
         say(f"[{backend}] migrating a fresh database, making keys, registering the platform")
-        flask_command(env, "db", "upgrade")
-        flask_command(env, "lms", "keys", "ensure")
+        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
+        flask_command(env, "lms", "keys", "ensure", timeout=FLASK_TIMEOUT)
         side = register_platform(env, base_url, "document" if args.top_level else "iframe")
 
         log_path = workdir / "gunicorn.log"
         if args.wait_quiet:
             wait_for_quiet_machine(args.wait_quiet)
-        server = stack.enter_context(gunicorn(env, port, args, log_path))
-        wait_until_serving(server, port, log_path)
+        server = stack.enter_context(start_gunicorn(env, port, args, log_path))
+        wait_until_serving(server, port, log_path, "/dev-platform/jwks", "gunicorn")
         run = secrets.token_hex(4)
         say(
             f"[{backend}] gunicorn {args.workers} {args.worker_class} workers on {base_url}; "
@@ -715,32 +550,6 @@ def bench_backend(backend: str, args: argparse.Namespace, stop: threading.Event)
 
 
 # -- output -----------------------------------------------------------------------------------
-def revision() -> str:
-    """The measured code: commit, and whether product files differ from it."""
-    if os.environ.get("BENCH_REVISION"):
-        return os.environ["BENCH_REVISION"]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", ".", ":!bench", ":!docs"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown revision"
-    return f"commit {commit}" + (" with uncommitted changes" if changed else "")
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 ROWS = (
     ("complete launches/s", "launches_per_s", "{:.1f}"),
     ("launch POST p50 (ms)", "launch_p50", "{:.1f}"),
@@ -821,7 +630,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def whatif_names(value: str) -> list[str]:
-    sys.path.insert(0, str(ROOT / "bench"))
+    if str(ROOT / "bench") not in sys.path:  # after the repository: see start_gunicorn
+        sys.path.append(str(ROOT / "bench"))
     import whatif
 
     names = whatif.parse(value)

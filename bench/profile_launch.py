@@ -39,14 +39,15 @@ import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import whatif
+from common import DEFAULT_PG, flask_command, fresh_database, server_env
 from launch import (
+    APP_NAME,
     CONTINUE_LINK,
-    DEFAULT_PG,
+    FLASK_TIMEOUT,
+    SCHEMA,
+    SECRET,
     PlatformSide,
-    flask_command,
-    fresh_database,
     register_platform,
-    server_env,
 )
 
 BASE_URL = "http://127.0.0.1:5999"  # never served: only names the tool and the platform
@@ -293,10 +294,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-profile-")))
-        url = stack.enter_context(fresh_database(args.backend, args.pg_url, workdir, False))
-        env = server_env(url, workdir, BASE_URL)
-        flask_command(env, "db", "upgrade")
-        flask_command(env, "lms", "keys", "ensure")
+        url = stack.enter_context(
+            fresh_database(args.backend, args.pg_url, workdir, SCHEMA, APP_NAME)
+        )
+        env = server_env(url, workdir, BASE_URL, SECRET)
+        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
+        flask_command(env, "lms", "keys", "ensure", timeout=FLASK_TIMEOUT)
         side = register_platform(env, BASE_URL, "iframe")
         app = create_app(Settings.from_env(env))
         seed_jwks_cache(app)
