@@ -38,6 +38,9 @@ class Settings:
     LTI_JWKS_MIN_REFETCH_SECONDS: int = 10
     LTI_LOGIN_STATE_SECONDS: int = 600
     LTI_LAUNCH_DATA_SECONDS: int = 86400
+    # How long each process trusts its snapshot of a registered platform or deployment
+    # (changes made in the same process apply at once).
+    LTI_REGISTRY_CACHE_SECONDS: int = 30
     DEV_PLATFORM_ENABLED: bool = False
     PUBLIC_BASE_URL: str = ""
     LOG_LEVEL: str = "INFO"
@@ -63,6 +66,7 @@ class Settings:
             LTI_CLOCK_LEEWAY_SECONDS=int(env.get("LTI_CLOCK_LEEWAY_SECONDS", "60")),
             LTI_JWKS_CACHE_SECONDS=int(env.get("LTI_JWKS_CACHE_SECONDS", "3600")),
             LTI_JWKS_MIN_REFETCH_SECONDS=int(env.get("LTI_JWKS_MIN_REFETCH_SECONDS", "10")),
+            LTI_REGISTRY_CACHE_SECONDS=int(env.get("LTI_REGISTRY_CACHE_SECONDS", "30")),
             DEV_PLATFORM_ENABLED=_flag(env.get("DEV_PLATFORM_ENABLED"), False),
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.db import db, utcnow
 from lms.errors import STATE_HINT, LaunchRefused, LaunchUnauthenticated
-from lms.models import Deployment, Platform, PlatformKeySet
+from lms.models import PlatformKeySet
 from lms.storage import DatabaseLaunchDataStorage
-from lms.tool_config import DatabaseToolConf
+from lms.tool_config import DatabaseToolConf, DeploymentRef, PlatformRef, registry_cache
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPE = CLAIM + "message_type"
@@ -93,8 +93,8 @@ def check_login_request(params: dict[str, str], own_host: str) -> None:
 
 @dataclass
 class ValidatedLaunch:
-    platform: Platform
-    deployment: Deployment
+    platform: PlatformRef
+    deployment: DeploymentRef
     claims: dict[str, Any]
     launch_id: str
 
@@ -242,8 +242,19 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def _platform_public_key(self, kid: str, alg: str) -> Any:
+        """The platform's key ``kid`` from its JWKS. Parsed keys are kept per process with the
+        registration snapshot: a key id names one key, and a new id is looked up afresh."""
         platform = self._conf.platform
         assert platform is not None
+        cache = registry_cache()
+        memo_key = ("public-key", platform.id, kid, alg)
+        key = cache.get(memo_key)
+        if key is None:
+            key = self._load_public_key(platform, kid, alg)
+            cache.put(memo_key, key)
+        return key
+
+    def _load_public_key(self, platform: PlatformRef, kid: str, alg: str) -> Any:
         key_set = self._key_set(platform, refetch=False)
         jwk = _find_jwk(key_set, kid)
         if jwk is None:
@@ -259,7 +270,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         except (jwt.PyJWKError, ValueError, TypeError) as error:
             raise LaunchUnauthenticated(f"The LMS's key {kid} is not a valid RSA key.") from error
 
-    def _key_set(self, platform: Platform, *, refetch: bool) -> dict[str, Any]:
+    def _key_set(self, platform: PlatformRef, *, refetch: bool) -> dict[str, Any]:
         return platform_key_set(db.session, platform, self._settings, refetch=refetch)
 
     def validate_message(self) -> ToolMessageLaunch:
@@ -357,7 +368,7 @@ def _find_jwk(key_set: dict[str, Any], kid: str) -> dict[str, Any] | None:
 
 
 def platform_key_set(
-    session: Session, platform: Platform, settings: Settings, *, refetch: bool
+    session: Session, platform: PlatformRef, settings: Settings, *, refetch: bool
 ) -> dict[str, Any]:
     """The platform's JWKS from the database cache, fetched over HTTP when missing or stale,
     and once more on ``refetch`` (unknown kid) unless it was fetched very recently."""

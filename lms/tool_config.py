@@ -1,16 +1,100 @@
-"""pylti1p3 tool configuration read from the database (not a JSON file)."""
+"""pylti1p3 tool configuration read from the database (not a JSON file).
+
+Registrations are read on every login and launch but change only when an administrator
+registers or removes an LMS, so each process keeps a snapshot of the ones it has seen for
+``LTI_REGISTRY_CACHE_SECONDS``. A change made in this process clears the snapshot at once (a
+flush touching a platform or deployment); other processes see it within that time. Unknown
+registrations are never cached, so a newly registered LMS works at once everywhere.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lms.models import Deployment, Platform
+
+CACHE_KEY = "lti_registry_cache"
+CACHE_LIMIT = 2000  # entries; far above any real number of registrations
+
+
+@dataclass(frozen=True)
+class PlatformRef:
+    """The columns of a registration a launch needs, as plain values safe to share."""
+
+    id: int
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    auth_token_url: str
+    auth_audience: str | None
+    key_set_url: str
+
+    @classmethod
+    def of(cls, row: Platform) -> PlatformRef:
+        return cls(
+            row.id, row.issuer, row.client_id, row.auth_login_url, row.auth_token_url,
+            row.auth_audience, row.key_set_url,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeploymentRef:
+    id: int
+    platform_id: int
+    deployment_id: str
+    trust_role_parameter: bool
+
+    @classmethod
+    def of(cls, row: Deployment) -> DeploymentRef:
+        return cls(row.id, row.platform_id, row.deployment_id, row.trust_role_parameter)
+
+
+class RegistryCache:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        hit = self._entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.seconds, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def registry_cache() -> RegistryCache:
+    cache = current_app.extensions.get(CACHE_KEY)
+    if cache is None:
+        cache = RegistryCache(current_app.config.get("LTI_REGISTRY_CACHE_SECONDS", 30))
+        current_app.extensions[CACHE_KEY] = cache
+    return cache
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_registrations(session: Session, _context: Any) -> None:
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Platform | Deployment) for obj in touched):
+        cache = current_app.extensions.get(CACHE_KEY) if current_app else None
+        if cache is not None:
+            cache.clear()
 
 
 class DatabaseToolConf(ToolConfAbstract[Any]):
@@ -19,9 +103,9 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self._session = session
-        self.platform: Platform | None = None
-        self.deployment: Deployment | None = None
-        self._found: dict[tuple[str, str | None], Platform | None] = {}
+        self.platform: PlatformRef | None = None
+        self.deployment: DeploymentRef | None = None
+        self._found: dict[tuple[str, str | None], PlatformRef | None] = {}
 
     def check_iss_has_one_client(self, iss: str) -> bool:
         return False
@@ -29,10 +113,17 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
     def check_iss_has_many_clients(self, iss: str) -> bool:
         return True
 
-    def find_platform(self, iss: str, client_id: str | None) -> Platform | None:
+    def find_platform(self, iss: str, client_id: str | None) -> PlatformRef | None:
         """Looked up once per request, however often pylti1p3 asks."""
         if (iss, client_id) not in self._found:
-            self._found[(iss, client_id)] = self._lookup(iss, client_id)
+            cache = registry_cache()
+            found = cache.get(("platform", iss, client_id))
+            if found is None:
+                row = self._lookup(iss, client_id)
+                found = PlatformRef.of(row) if row is not None else None
+                if found is not None:
+                    cache.put(("platform", iss, client_id), found)
+            self._found[(iss, client_id)] = found
         return self._found[(iss, client_id)]
 
     def _lookup(self, iss: str, client_id: str | None) -> Platform | None:
@@ -72,12 +163,18 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         platform = self.platform or self.find_platform(iss, client_id)
         if platform is None or not isinstance(deployment_id, str):
             return None
-        deployment = self._session.scalar(
-            select(Deployment).where(
-                Deployment.platform_id == platform.id,
-                Deployment.deployment_id == deployment_id,
+        cache = registry_cache()
+        deployment = cache.get(("deployment", platform.id, deployment_id))
+        if deployment is None:
+            row = self._session.scalar(
+                select(Deployment).where(
+                    Deployment.platform_id == platform.id,
+                    Deployment.deployment_id == deployment_id,
+                )
             )
-        )
+            deployment = DeploymentRef.of(row) if row is not None else None
+            if deployment is not None:
+                cache.put(("deployment", platform.id, deployment_id), deployment)
         self.deployment = deployment
         if deployment is None:
             return None

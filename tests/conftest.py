@@ -144,7 +144,9 @@ def empty_tables(app: Flask) -> None:
 
 @pytest.fixture
 def app(live: Live) -> Iterator[Flask]:
-    live.app.extensions.pop("frame_ancestors_cache", None)  # platforms change between tests
+    # Platforms change between tests (and ids may be reused once the tables are emptied).
+    live.app.extensions.pop("frame_ancestors_cache", None)
+    live.app.extensions.pop("lti_registry_cache", None)
     with live.app.app_context():
         devplatform.register(db.session, live.platform_base, live.tool_base)
         db.session.commit()
