@@ -329,9 +329,13 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def save_launch_data(self) -> ToolMessageLaunch:
-        # Kept for later requests of this launch (deep-linking response, services); the
-        # state-to-token marker pylti1p3 also writes would let the same token in again.
-        self._session_service.save_launch_data(self._launch_id, self._jwt["body"])
+        # Only a deep-linking request is needed again (its response echoes the request's
+        # settings); a resource-link launch keeps what later requests need in its own rows
+        # (resource link, services), so its claims are not stored: less personal data kept,
+        # and one write less per launch. pylti1p3's state-to-token marker is never written:
+        # it would let the same token in again.
+        if self._jwt["body"].get(MESSAGE_TYPE) == DEEP_LINKING_REQUEST:
+            self._session_service.save_launch_data(self._launch_id, self._jwt["body"])
         return self
 
     def validated(self) -> ValidatedLaunch:

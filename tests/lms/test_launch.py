@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import db
-from lms.models import ResourceLink
+from lms.models import LtiStateEntry, ResourceLink
 from people.models import Membership, Team, User
 from tests.lti import page_text
 
@@ -142,3 +142,13 @@ def test_top_level_window_skips_the_cookie_check(lti):
     framed = lti.client.get(login_url, headers={"Sec-Fetch-Dest": "iframe"})
     assert framed.status_code == 200
     assert "Opening the activity" in page_text(framed)
+
+
+def test_a_resource_link_launch_keeps_no_copy_of_its_id_token(app, lti):
+    """What later requests need is kept in its own rows; the token's claims (names, emails,
+    roles) are not stored as well. Only a deep-linking request is, to be answered."""
+    assert lti.launch("learner").status_code == 303
+    with app.app_context():
+        keys = list(db.session.scalars(select(LtiStateEntry.key)))
+        db.session.remove()
+    assert not [key for key in keys if "launch" in key], keys
