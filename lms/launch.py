@@ -21,12 +21,13 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequ
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.orm import Session
 
+from core.cache import process_cache
 from core.config import Settings
 from core.db import db, utcnow
 from lms.errors import STATE_HINT, LaunchRefused, LaunchUnauthenticated
 from lms.models import PlatformKeySet
 from lms.storage import DatabaseLaunchDataStorage
-from lms.tool_config import DatabaseToolConf, DeploymentRef, PlatformRef, registry_cache
+from lms.tool_config import DatabaseToolConf, DeploymentRef, PlatformRef
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPE = CLAIM + "message_type"
@@ -246,7 +247,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         registration snapshot: a key id names one key, and a new id is looked up afresh."""
         platform = self._conf.platform
         assert platform is not None
-        cache = registry_cache()
+        cache = process_cache()
         memo_key = ("public-key", platform.id, kid, alg)
         key = cache.get(memo_key)
         if key is None:

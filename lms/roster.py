@@ -123,7 +123,7 @@ def apply_members(session: Session, team: Team, members: list[Any]) -> RosterRep
         if existing is None:
             user.last_launch_at = user.created_at  # known from the roster, not a launch
         membership = upsert_membership(
-            session, user, team, member["roles"], role_from_lti(member["roles"])
+            session, user, team.id, member["roles"], role_from_lti(member["roles"])
         )
         membership.active = member.get("status", "Active") == "Active"
         session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.auth import Role, Viewer
+from core.cache import process_cache
 from core.db import db, utcnow
 from lms.errors import LaunchRefused
 from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
@@ -70,18 +71,45 @@ def record_context_services(session: Session, launch: ValidatedLaunch, team_id: 
     url = _url(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None
     if url is None:
         return
+    cache = process_cache()
+    if cache.get(("services", team_id)) == url:
+        return
     services = session.get(ContextServices, team_id)
     if services is None:
         session.add(ContextServices(team_id=team_id, memberships_url=url))
     elif services.memberships_url != url:
         services.memberships_url, services.updated_at = url, utcnow()
+    cache.put(("services", team_id), url)
 
 
 def upsert_resource_link(
     session: Session, launch: ValidatedLaunch, team_id: int | None
-) -> ResourceLink:
+) -> tuple[int, str]:
+    """Create or update the activity the launch came from; returns its id and target. Each
+    process remembers the links it has seen, so a launch of an unchanged activity reads and
+    writes nothing (every launch of one activity would otherwise lock the same row)."""
     claim = launch.claims[RESOURCE_LINK]
     lti_id = str(claim["id"])[:255]
+    values: dict[str, Any] = {
+        "title": _text(claim.get("title")),
+        "description": _text(claim.get("description"), 4000),
+        "target": _text(launch.custom.get("target")),
+    }
+    ags = launch.claims.get(AGS_ENDPOINT)
+    if isinstance(ags, dict):
+        scopes = ags.get("scope")
+        values.update(
+            ags_lineitem_url=_url(ags.get("lineitem")),
+            ags_lineitems_url=_url(ags.get("lineitems")),
+            ags_scopes=[s for s in scopes if isinstance(s, str)]
+            if isinstance(scopes, list)
+            else [],
+        )
+    cache = process_cache()
+    key = ("link", launch.deployment.id, lti_id)
+    known = cache.get(key)
+    if known is not None and known[1] == (values, team_id):
+        return known[0], values["target"]
     link = session.scalar(
         select(ResourceLink).where(
             ResourceLink.deployment_id == launch.deployment.id, ResourceLink.lti_id == lti_id
@@ -92,30 +120,18 @@ def upsert_resource_link(
             platform_id=launch.platform.id, deployment_id=launch.deployment.id, lti_id=lti_id
         )
         session.add(link)
-    values: dict[str, Any] = {
-        "title": _text(claim.get("title")),
-        "description": _text(claim.get("description"), 4000),
-        "target": _text(launch.custom.get("target")),
-        "team_id": team_id if team_id is not None else link.team_id,
-    }
-    ags = launch.claims.get(AGS_ENDPOINT)
-    if isinstance(ags, dict):
-        scopes = ags.get("scope")
-        values.update(
-            ags_lineitem_url=_url(ags.get("lineitem")) or link.ags_lineitem_url,
-            ags_lineitems_url=_url(ags.get("lineitems")) or link.ags_lineitems_url,
-            ags_scopes=[s for s in scopes if isinstance(s, str)]
-            if isinstance(scopes, list)
-            else [],
-        )
-    # Unchanged links are not written: every launch of one activity would otherwise take
-    # the same row lock and wait for each other's commits.
-    if link.id is None or any(getattr(link, name) != value for name, value in values.items()):
-        for name, value in values.items():
+    changes = dict(values, team_id=team_id if team_id is not None else link.team_id)
+    # A launch without AGS keeps the endpoints an earlier launch gave.
+    for name in ("ags_lineitem_url", "ags_lineitems_url"):
+        if name in changes and changes[name] is None:
+            changes[name] = getattr(link, name)
+    if link.id is None or any(getattr(link, name) != value for name, value in changes.items()):
+        for name, value in changes.items():
             setattr(link, name, value)
         link.updated_at = utcnow()
     session.flush()
-    return link
+    cache.put(key, (link.id, (values, team_id)))
+    return link.id, values["target"]
 
 
 def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
@@ -153,8 +169,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
             )
         target, link_id = DEEP_LINKING_TARGET, None
     else:
-        link = upsert_resource_link(session, launch, team_id)
-        target, link_id = link.target, link.id
+        link_id, target = upsert_resource_link(session, launch, team_id)
     viewer = Viewer(
         user_id=user_id,
         role=role,

@@ -1,15 +1,15 @@
 """pylti1p3 tool configuration read from the database (not a JSON file).
 
 Registrations are read on every login and launch but change only when an administrator
-registers or removes an LMS, so each process keeps a snapshot of the ones it has seen for
-``LTI_REGISTRY_CACHE_SECONDS``. A change made in this process clears the snapshot at once (a
-flush touching a platform or deployment); other processes see it within that time. Unknown
-registrations are never cached, so a newly registered LMS works at once everywhere.
+registers or removes an LMS, so each process keeps a snapshot of the ones it has seen
+(``core.cache``, ``LTI_REGISTRY_CACHE_SECONDS``). A change made in this process clears the
+snapshot at once (a flush touching a platform or deployment); other processes see it within
+that time. Unknown registrations are never cached, so a newly registered LMS works at once
+everywhere.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +20,8 @@ from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from core.cache import forget_process_cache, process_cache
 from lms.models import Deployment, Platform
-
-CACHE_KEY = "lti_registry_cache"
-CACHE_LIMIT = 2000  # entries; far above any real number of registrations
 
 
 @dataclass(frozen=True)
@@ -58,43 +56,11 @@ class DeploymentRef:
         return cls(row.id, row.platform_id, row.deployment_id, row.trust_role_parameter)
 
 
-class RegistryCache:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._entries: dict[tuple[Any, ...], tuple[float, Any]] = {}
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        hit = self._entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        if self.seconds <= 0:
-            return
-        if len(self._entries) >= CACHE_LIMIT:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.seconds, value)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-def registry_cache() -> RegistryCache:
-    cache = current_app.extensions.get(CACHE_KEY)
-    if cache is None:
-        cache = RegistryCache(current_app.config.get("LTI_REGISTRY_CACHE_SECONDS", 30))
-        current_app.extensions[CACHE_KEY] = cache
-    return cache
-
-
 @event.listens_for(Session, "after_flush")
 def _forget_changed_registrations(session: Session, _context: Any) -> None:
     touched = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, Platform | Deployment) for obj in touched):
-        cache = current_app.extensions.get(CACHE_KEY) if current_app else None
-        if cache is not None:
-            cache.clear()
+    if current_app and any(isinstance(obj, Platform | Deployment) for obj in touched):
+        forget_process_cache()
 
 
 class DatabaseToolConf(ToolConfAbstract[Any]):
@@ -116,7 +82,7 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
     def find_platform(self, iss: str, client_id: str | None) -> PlatformRef | None:
         """Looked up once per request, however often pylti1p3 asks."""
         if (iss, client_id) not in self._found:
-            cache = registry_cache()
+            cache = process_cache()
             found = cache.get(("platform", iss, client_id))
             if found is None:
                 row = self._lookup(iss, client_id)
@@ -163,7 +129,7 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         platform = self.platform or self.find_platform(iss, client_id)
         if platform is None or not isinstance(deployment_id, str):
             return None
-        cache = registry_cache()
+        cache = process_cache()
         deployment = cache.get(("deployment", platform.id, deployment_id))
         if deployment is None:
             row = self._session.scalar(

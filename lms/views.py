@@ -19,9 +19,11 @@ from flask import (
 from pylti1p3.contrib.flask import FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.auth import Role, current_viewer, require_viewer, roles_required, sign_in
+from core.cache import forget_process_cache
 from core.db import db
 from core.extensions import csrf
 from core.forms import ActionForm
@@ -104,6 +106,16 @@ def launch() -> WerkzeugResponse:
         validated = message.validated()
         outcome = complete_launch(db.session, validated)
         db.session.commit()
+    except IntegrityError as error:
+        # A row this process remembered (a registration, a team) was removed by another
+        # process a moment ago: forget what this process knows and say so plainly.
+        db.session.rollback()
+        forget_process_cache()
+        raise LaunchRefused(
+            "The LMS's registration changed while you were launching.",
+            status=409,
+            title="Please open the activity again",
+        ) from error
     except BaseException:
         db.session.rollback()
         raise

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.auth import Role
+from core.cache import process_cache
 from core.db import utcnow
 from people.models import ConsentEvent, Membership, Team, User
 
@@ -76,21 +77,40 @@ def upsert_context_team(
 
 
 def upsert_membership(
-    session: Session, user: User, team: Team, lti_roles: Sequence[str], lms_role: Role
+    session: Session, user: User, team_id: int, lti_roles: Sequence[str], lms_role: Role
 ) -> Membership:
     membership = None
-    if user.id is not None and team.id is not None:
+    if user.id is not None:  # a user created in this transaction has no membership yet
         membership = session.scalar(
-            select(Membership).where(Membership.user_id == user.id, Membership.team_id == team.id)
+            select(Membership).where(Membership.user_id == user.id, Membership.team_id == team_id)
         )
     if membership is None:
-        membership = Membership(user=user, team=team)
+        membership = Membership(user=user, team_id=team_id)
         session.add(membership)
     membership.lti_roles = list(lti_roles)
     membership.lms_role = lms_role.value
     membership.active = True
     membership.last_seen_at = utcnow()
     return membership
+
+
+def context_team_id(
+    session: Session, platform_id: int, deployment_id: int, context: ContextClaims
+) -> int:
+    """The team of an LMS course context, created or renamed as the launch says. Each process
+    remembers the teams it has seen (``core.cache``), so a launch into a known course with its
+    known title reads nothing."""
+    cache = process_cache()
+    key = ("team", deployment_id, context.id)
+    known = cache.get(key)
+    if known is not None:
+        team_id, title, label = known
+        if context.title in ("", title) and context.label in ("", label):
+            return int(team_id)
+    team = upsert_context_team(session, platform_id, deployment_id, context)
+    session.flush()
+    cache.put(key, (team.id, team.title, team.label))
+    return team.id
 
 
 def provision(
@@ -108,8 +128,8 @@ def provision(
     user = upsert_user(session, platform_id, person)
     membership = None
     if context is not None:
-        team = upsert_context_team(session, platform_id, deployment_id, context)
-        membership = upsert_membership(session, user, team, lti_roles, lms_role)
+        team_id = context_team_id(session, platform_id, deployment_id, context)
+        membership = upsert_membership(session, user, team_id, lti_roles, lms_role)
     session.flush()
     return user, membership
 

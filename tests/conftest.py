@@ -146,7 +146,7 @@ def empty_tables(app: Flask) -> None:
 def app(live: Live) -> Iterator[Flask]:
     # Platforms change between tests (and ids may be reused once the tables are emptied).
     live.app.extensions.pop("frame_ancestors_cache", None)
-    live.app.extensions.pop("lti_registry_cache", None)
+    live.app.extensions.pop("process_cache", None)
     with live.app.app_context():
         devplatform.register(db.session, live.platform_base, live.tool_base)
         db.session.commit()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from core.cache import ProcessCache
 from core.db import db
 from lms.models import Platform
 from lms.registry import remove_platform
-from lms.tool_config import RegistryCache
 from tests.lti import page_text
 
 DEV_ISSUER_SUFFIX = "/dev-platform"
@@ -37,7 +37,7 @@ def test_removing_a_platform_in_this_process_refuses_its_next_launch(app, lti):
 
 
 def test_another_process_sees_a_removal_once_its_snapshot_expires(app, lti, make_app):
-    app.extensions["lti_registry_cache"] = RegistryCache(0.5)
+    app.extensions["process_cache"] = ProcessCache(0.5)
     assert lti.launch("learner").status_code == 303
     login_url = lti.start("learner")
     remove_dev_platform(make_app(), lti)  # "another process": its own app and cache
@@ -65,3 +65,23 @@ def test_an_unknown_lms_is_not_remembered_as_unknown(app, lti, make_app):
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     assert lti.client.get(login_url).status_code == 200
+
+
+def test_a_row_removed_elsewhere_is_a_clear_error_once_then_forgotten(app, lti, make_app):
+    from people.models import Team
+
+    assert lti.launch("learner").status_code == 303  # the course's team is now remembered
+    other = make_app()
+    with other.app_context():
+        db.session.execute(delete(Team))  # as a cascade from elsewhere would
+        db.session.commit()
+        db.session.remove()
+    newcomer = lti.resign(lti.pending("learner"), lambda c: {**c, "sub": "someone-new"})
+    refused = lti.post_launch(newcomer)
+    assert refused.status_code == 409
+    assert "Please open the activity again" in page_text(refused)
+    again = lti.resign(lti.pending("learner"), lambda c: {**c, "sub": "someone-new"})
+    assert lti.post_launch(again).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Team)) is not None
+        db.session.remove()
