@@ -50,7 +50,13 @@ class Settings:
     ORGANISATION_LOGO: str = ""
     # Where `flask courses import` looks for content packs by default.
     COURSE_CONTENT_PATH: str = ""
-    INSTALLED_PACKAGES: tuple[str, ...] = ("people", "lms", "lms.devplatform", "courses")
+    INSTALLED_PACKAGES: tuple[str, ...] = (
+        "people",
+        "lms",
+        "lms.devplatform",
+        "courses",
+        "recognition",
+    )
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod

@@ -36,6 +36,8 @@ from people.models import User
 signals = Namespace()
 # Sent after a completion is written (same transaction, before commit): badges listen here.
 course_completed = signals.signal("course-completed")
+# Sent after packs are stored (same transaction): e.g. badges for new courses are made.
+courses_imported = signals.signal("courses-imported")
 
 EXERCISE = "exercise"
 PASSED, FAILED, AWAITING_REVIEW, RETURNED = "passed", "failed", "awaiting_review", "returned"
@@ -104,6 +106,7 @@ def import_packs(session: Session, packs: Iterable[Pack], source: str) -> list[I
         )
         outcomes.append(ImportOutcome(pack.slug, pack.version, status))
     session.flush()
+    courses_imported.send(session, outcomes=outcomes)
     return outcomes
 
 

@@ -1,0 +1,39 @@
+"""Recognition: badges awarded by managers and by rules, issued as verifiable Open Badges."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from core.db import db
+    from core.demo import register_demo_loader
+    from core.views import register_dashboard_panel, register_nav_link
+    from courses.services import course_completed, courses_imported
+    from recognition.cli import recognition_cli
+    from recognition.services import (
+        awards_of,
+        ensure_builtin_badges,
+        on_course_completed,
+        on_courses_imported,
+    )
+    from recognition.views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(recognition_cli)
+    everyone = ("learner", "manager", "trainer", "administrator")
+    register_nav_link(app, "Badges", "recognition.mine", everyone)
+    register_nav_link(app, "Wall", "recognition.team_wall", everyone)
+    register_dashboard_panel(app, "recognition/_panel.html", ("learner",))
+    app.jinja_env.globals["recent_awards"] = lambda user_id: [
+        a for a in awards_of(db.session, user_id) if a.revoked_at is None
+    ][:6]
+
+    # Module-level receivers: connecting them again (another app) changes nothing.
+    course_completed.connect(on_course_completed)
+    courses_imported.connect(on_courses_imported)
+
+    def load_demo(app: Flask) -> str:
+        created = ensure_builtin_badges(db.session)
+        db.session.commit()
+        return f"Badges: {created} built-in badges created"
+
+    register_demo_loader(app, load_demo)

@@ -1,0 +1,247 @@
+"""Automatic award rules: a small, closed vocabulary of JSON objects, never code.
+
+Each rule kind is one class in ``RULE_KINDS`` with its JSON schema, a sentence that explains
+it, and a test against a learner's ``Facts``. Plain Python, no Flask, no database: the service
+builds the facts once per learner and checks every rule against them.
+
+    {"type": "course_completed", "course": "net-promoter-score"}   # or "course": "*"
+    {"type": "courses_completed", "count": 3}
+    {"type": "score_at_least", "course": "net-promoter-score", "score": 90}
+    {"type": "skill_level", "skill": "empathy", "level": 3, "times": 2, "consecutive": true}
+    {"type": "recognitions_received", "count": 5}
+    {"type": "calibration_within", "deviation": 0.5, "times": 3}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from jsonschema import Draft202012Validator
+
+SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
+SKILL_LABELS = {
+    "empathy": "Empathy",
+    "active_listening": "Active listening",
+    "patience": "Patience",
+    "positive_language": "Positive language",
+    "adaptability": "Adaptability",
+}
+
+
+@dataclass
+class Facts:
+    """What rules may look at for one learner. Lists are in time order, oldest first."""
+
+    completed_courses: set[str] = field(default_factory=set)
+    course_scores: dict[str, float] = field(default_factory=dict)
+    skill_levels: dict[str, list[int]] = field(default_factory=dict)
+    recognitions_received: int = 0
+    calibration_deviations: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a learner is towards a rule, for "next badges" on their profile."""
+
+    done: int
+    needed: int
+
+    @property
+    def met(self) -> bool:
+        return self.done >= self.needed
+
+
+class RuleKind:
+    name: ClassVar[str]
+    schema: ClassVar[dict[str, Any]]
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        raise NotImplementedError
+
+
+def _count(value: int, needed: int) -> Progress:
+    return Progress(min(value, needed), needed)
+
+
+class CourseCompleted(RuleKind):
+    name = "course_completed"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["course"],
+        "properties": {"course": {"type": "string", "minLength": 1, "maxLength": 60}},
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        course = rule["course"]
+        return "Complete any course." if course == "*" else f"Complete the course {course}."
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        course = rule["course"]
+        done = bool(facts.completed_courses) if course == "*" else course in facts.completed_courses
+        return Progress(int(done), 1)
+
+
+class CoursesCompleted(RuleKind):
+    name = "courses_completed"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["count"],
+        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100}},
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        return f"Complete {rule['count']} courses."
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        return _count(len(facts.completed_courses), rule["count"])
+
+
+class ScoreAtLeast(RuleKind):
+    name = "score_at_least"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["course", "score"],
+        "properties": {
+            "course": {"type": "string", "minLength": 1, "maxLength": 60},
+            "score": {"type": "number", "minimum": 0, "maximum": 100},
+        },
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        where = "any course" if rule["course"] == "*" else f"the course {rule['course']}"
+        return f"Score {rule['score']:g}% or more in {where}."
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        scores = (
+            facts.course_scores.values()
+            if rule["course"] == "*"
+            else [facts.course_scores[rule["course"]]] if rule["course"] in facts.course_scores
+            else []
+        )  # fmt: skip
+        return Progress(int(any(s + 1e-9 >= rule["score"] for s in scores)), 1)
+
+
+class SkillLevel(RuleKind):
+    name = "skill_level"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["skill", "level", "times"],
+        "properties": {
+            "skill": {"enum": list(SKILLS)},
+            "level": {"type": "integer", "minimum": 1, "maximum": 4},
+            "times": {"type": "integer", "minimum": 1, "maximum": 20},
+            "consecutive": {"type": "boolean"},
+        },
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        row = " in a row" if rule.get("consecutive") else ""
+        times = "once" if rule["times"] == 1 else f"{rule['times']} times{row}"
+        return (
+            f"Reach level {rule['level']} or higher in {SKILL_LABELS[rule['skill']]} "
+            f"in skill assessments, {times}."
+        )
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        levels = facts.skill_levels.get(rule["skill"], [])
+        hits = [level >= rule["level"] for level in levels]
+        if not rule.get("consecutive"):
+            return _count(sum(hits), rule["times"])
+        best = run = 0
+        for hit in hits:
+            run = run + 1 if hit else 0
+            best = max(best, run)
+        # Progress shows the current streak, the badge needs a long enough one at any time.
+        return Progress(rule["times"] if best >= rule["times"] else min(run, rule["times"]),
+                        rule["times"])  # fmt: skip
+
+
+class RecognitionsReceived(RuleKind):
+    name = "recognitions_received"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["count"],
+        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        return f"Receive {rule['count']} recognitions from your managers."
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        return _count(facts.recognitions_received, rule["count"])
+
+
+class CalibrationWithin(RuleKind):
+    """For graders: score calibration transcripts close to the consensus."""
+
+    name = "calibration_within"
+    schema: ClassVar[dict[str, Any]] = {
+        "required": ["deviation", "times"],
+        "properties": {
+            "deviation": {"type": "number", "minimum": 0, "maximum": 3},
+            "times": {"type": "integer", "minimum": 1, "maximum": 50},
+        },
+    }
+
+    def explain(self, rule: Mapping[str, Any]) -> str:
+        return (
+            f"Grade {rule['times']} calibration sessions within {rule['deviation']:g} levels "
+            "of the consensus on average."
+        )
+
+    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
+        close = sum(d <= rule["deviation"] + 1e-9 for d in facts.calibration_deviations)
+        return _count(close, rule["times"])
+
+
+RULE_KINDS: dict[str, RuleKind] = {
+    kind.name: kind
+    for kind in (
+        CourseCompleted(), CoursesCompleted(), ScoreAtLeast(), SkillLevel(),
+        RecognitionsReceived(), CalibrationWithin(),
+    )
+}  # fmt: skip
+
+RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": sorted(RULE_KINDS)}},
+    "allOf": [
+        {
+            "if": {"properties": {"type": {"const": name}}},
+            "then": {
+                **kind.schema,
+                "properties": {"type": {}, **kind.schema["properties"]},
+                "additionalProperties": False,
+            },
+        }
+        for name, kind in RULE_KINDS.items()
+    ],
+}
+_VALIDATOR = Draft202012Validator(RULE_SCHEMA)
+
+
+class RuleInvalid(ValueError):
+    pass
+
+
+def validate_rule(rule: Any) -> dict[str, Any]:
+    """The rule if it is one of the vocabulary's, else ``RuleInvalid`` saying what is wrong."""
+    errors = sorted(_VALIDATOR.iter_errors(rule), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path)
+        raise RuleInvalid(f"{where}: {first.message}" if where else first.message)
+    return dict(rule)
+
+
+def explain(rule: Mapping[str, Any]) -> str:
+    return RULE_KINDS[rule["type"]].explain(rule)
+
+
+def progress(rule: Mapping[str, Any], facts: Facts) -> Progress:
+    return RULE_KINDS[rule["type"]].progress(rule, facts)
+
+
+def holds(rule: Mapping[str, Any], facts: Facts) -> bool:
+    return progress(rule, facts).met

@@ -1,0 +1,429 @@
+"""Recognition: the badge catalogue, managers' awards, automatic awards, revocation, the wall.
+
+Plain functions over a session; the caller commits. Every award and revocation appends an
+``AwardEvent``. Tenancy: a badge is built in or belongs to one LMS platform; an award is made
+only to a member of the manager's own team, in the manager's platform.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from core.auth import Role
+from core.db import utcnow
+from courses.models import Course, CourseResult, Enrolment
+from people.models import Membership, User
+from recognition.images import medal_svg
+from recognition.models import KUDOS, Award, AwardEvent, Badge
+from recognition.rules import SKILL_LABELS, Facts, Progress, holds, progress, validate_rule
+
+MESSAGE_LIMIT = 500
+REASON_LIMIT = 500
+
+
+class RecognitionError(ValueError):
+    """A request the rules refuse; the message is safe to show."""
+
+
+# -- the catalogue ---------------------------------------------------------------------------
+
+KUDOS_BADGES = (
+    ("kudos-customer-hero", "Customer hero",
+     "Went out of their way so a customer's problem was truly solved."),
+    ("kudos-calm-under-pressure", "Calm under pressure",
+     "Kept a difficult conversation calm, kind and on track."),
+    ("kudos-great-listener", "Great listener",
+     "Understood what the customer really needed, and showed it."),
+    ("kudos-team-player", "Team player",
+     "Helped colleagues so the whole team served customers better."),
+    ("kudos-problem-solver", "Problem solver",
+     "Found the cause of a problem, not just a way around it."),
+)  # fmt: skip
+
+
+def _builtin_specs(courses: Sequence[Course]) -> list[dict[str, object]]:
+    specs: list[dict[str, object]] = []
+    for course in courses:
+        specs.append({
+            "slug": f"course-{course.slug}", "kind": "course", "name": f"{course.title}",
+            "description": f"Completed the course “{course.title}”.",
+            "criteria": f"Pass every knowledge check and the final exercise of “{course.title}”.",
+            "rule": {"type": "course_completed", "course": course.slug},
+        })  # fmt: skip
+    specs.append({
+        "slug": "courses-three", "kind": "course", "name": "Quality all-rounder",
+        "description": "Completed three courses of the CX quality programme.",
+        "criteria": "Complete any three courses.",
+        "rule": {"type": "courses_completed", "count": 3},
+    })  # fmt: skip
+    for skill, label in SKILL_LABELS.items():
+        specs.append({
+            "slug": f"skill-{skill.replace('_', '-')}-proficient", "kind": "skill",
+            "name": f"{label} — proficient",
+            "description": f"Shows {label.lower()} consistently in real customer conversations.",
+            "criteria": f"Reach level 3 or higher in {label} in two assessments in a row.",
+            "rule": {"type": "skill_level", "skill": skill, "level": 3, "times": 2,
+                     "consecutive": True},
+        })  # fmt: skip
+    specs.append({
+        "slug": "calibrated-grader", "kind": "calibration", "name": "Calibrated grader",
+        "description": "Grades conversations the way the team agrees they should be graded.",
+        "criteria": "Grade three calibration sessions within half a level of the consensus.",
+        "rule": {"type": "calibration_within", "deviation": 0.5, "times": 3},
+    })  # fmt: skip
+    specs.append({
+        "slug": "recognised-five", "kind": "kudos", "name": "Recognised by the team",
+        "description": "Recognised five times by their managers.",
+        "criteria": "Receive five recognitions from managers.",
+        "rule": {"type": "recognitions_received", "count": 5},
+    })  # fmt: skip
+    for slug, name, description in KUDOS_BADGES:
+        specs.append({
+            "slug": slug, "kind": KUDOS, "name": name, "description": description,
+            "criteria": "Awarded by a manager, with a personal message saying why.",
+            "rule": None, "manager_awardable": True,
+        })  # fmt: skip
+    return specs
+
+
+def ensure_builtin_badges(session: Session) -> int:
+    """Create the built-in badges that are missing (one per course in the catalogue, one per
+    skill, calibration, kudos). Idempotent; returns how many were created."""
+    courses = list(session.scalars(select(Course).order_by(Course.sort_order)))
+    existing = set(session.scalars(select(Badge.slug).where(Badge.platform_id.is_(None))))
+    created = 0
+    for spec in _builtin_specs(courses):
+        if spec["slug"] in existing:
+            continue
+        rule = spec.get("rule")
+        session.add(
+            Badge(
+                slug=str(spec["slug"]), platform_id=None, kind=str(spec["kind"]),
+                name=str(spec["name"]), description=str(spec["description"]),
+                criteria=str(spec["criteria"]),
+                rule=validate_rule(rule) if rule else None,
+                manager_awardable=bool(spec.get("manager_awardable", False)),
+                image=medal_svg(str(spec["name"]), str(spec["kind"])), image_type="image/svg+xml",
+            )
+        )  # fmt: skip
+        created += 1
+    session.flush()
+    return created
+
+
+def visible_badges(session: Session, platform_id: int) -> list[Badge]:
+    """Built-in badges and this platform's own, not retired."""
+    return list(
+        session.scalars(
+            select(Badge)
+            .where(
+                or_(Badge.platform_id.is_(None), Badge.platform_id == platform_id),
+                Badge.retired_at.is_(None),
+            )
+            .order_by(Badge.kind, Badge.name)
+        )
+    )
+
+
+def badge_for(session: Session, badge_id: int, platform_id: int) -> Badge | None:
+    badge = session.get(Badge, badge_id)
+    if badge is None or badge.retired_at is not None:
+        return None
+    if badge.platform_id is not None and badge.platform_id != platform_id:
+        return None
+    return badge
+
+
+def add_badge(
+    session: Session,
+    *,
+    platform_id: int,
+    creator: User,
+    name: str,
+    description: str,
+    criteria: str,
+    image: bytes,
+    image_type: str,
+    rule: dict[str, object] | None,
+    manager_awardable: bool,
+) -> Badge:
+    """A trainer's own badge for their platform: awarded by a rule, by managers, or both."""
+    if rule is None and not manager_awardable:
+        raise RecognitionError("Give the badge a rule, or let managers award it, or both.")
+    badge = Badge(
+        slug=f"p{platform_id}-{uuid.uuid4().hex[:12]}", platform_id=platform_id,
+        kind=KUDOS if manager_awardable and rule is None else "custom",
+        name=name.strip(), description=description.strip(), criteria=criteria.strip(),
+        rule=validate_rule(rule) if rule else None, manager_awardable=manager_awardable,
+        image=image, image_type=image_type, created_by_id=creator.id,
+    )  # fmt: skip
+    session.add(badge)
+    session.flush()
+    return badge
+
+
+# -- facts and automatic awards --------------------------------------------------------------
+
+
+def facts_for(session: Session, user_id: int) -> Facts:
+    facts = Facts()
+    for slug, score in session.execute(
+        select(Course.slug, CourseResult.score_percent)
+        .join(Course, Course.id == CourseResult.course_id)
+        .where(CourseResult.user_id == user_id)
+    ):
+        facts.completed_courses.add(slug)
+        facts.course_scores[slug] = max(score, facts.course_scores.get(slug, 0.0))
+    facts.recognitions_received = (
+        session.scalar(
+            select(func.count())
+            .select_from(Award)
+            .where(
+                Award.user_id == user_id,
+                Award.awarded_by_id.is_not(None),
+                Award.revoked_at.is_(None),
+            )
+        )
+        or 0
+    )
+    return facts
+
+
+def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
+    return Award(
+        public_id=str(uuid.uuid4()), badge_id=badge.id, user_id=user.id,
+        platform_id=user.platform_id, team_id=team_id, salt=secrets.token_hex(8),
+    )  # fmt: skip
+
+
+def evaluate(session: Session, user: User, team_id: int | None = None) -> list[Award]:
+    """Award every automatic badge whose rule the person now meets and who does not have it.
+    Evaluating twice never awards twice (``automatic_key`` is unique, also across workers).
+    Only people who joined the programme earn badges."""
+    if user.opted_in_at is None:
+        return []
+    held = set(
+        session.scalars(
+            select(Award.badge_id).where(Award.user_id == user.id, Award.automatic_key.is_not(None))
+        )
+    )
+    candidates = [
+        b for b in visible_badges(session, user.platform_id) if b.rule and b.id not in held
+    ]
+    if not candidates:
+        return []
+    facts = facts_for(session, user.id)
+    awarded = []
+    for badge in candidates:
+        if not holds(badge.rule or {}, facts):
+            continue
+        award = _new_award(badge, user, team_id)
+        award.automatic_key = f"{badge.id}:{user.id}"
+        try:
+            with session.begin_nested():
+                session.add(award)
+                session.flush()
+        except IntegrityError:
+            continue  # another worker awarded it a moment ago
+        session.add(
+            AwardEvent(award_id=award.id, action="awarded", reason=f"Rule: {badge.criteria}")
+        )
+        awarded.append(award)
+    session.flush()
+    return awarded
+
+
+@dataclass(frozen=True)
+class NextBadge:
+    badge: Badge
+    progress: Progress
+
+
+def next_badges(session: Session, user: User) -> list[NextBadge]:
+    """Automatic badges the person has not earned yet, closest first."""
+    held = set(session.scalars(select(Award.badge_id).where(Award.user_id == user.id)))
+    facts = facts_for(session, user.id)
+    upcoming = [
+        NextBadge(badge, progress(badge.rule, facts))
+        for badge in visible_badges(session, user.platform_id)
+        if badge.rule and badge.id not in held
+    ]
+    return sorted(upcoming, key=lambda n: (-n.progress.done / n.progress.needed, n.badge.name))
+
+
+# -- managers' awards ------------------------------------------------------------------------
+
+
+def team_members_for_awards(session: Session, team_id: int, manager_id: int) -> list[Membership]:
+    """The people a manager may recognise: active members of their own team who joined the
+    programme, not themselves."""
+    return list(
+        session.scalars(
+            select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.team_id == team_id,
+                Membership.active.is_(True),
+                Membership.user_id != manager_id,
+                User.opted_in_at.is_not(None),
+            )
+            .options(selectinload(Membership.user))
+        )
+    )
+
+
+def award_kudos(
+    session: Session,
+    *,
+    manager: User,
+    team_id: int,
+    recipient_id: int,
+    badge_id: int,
+    message: str,
+    request_id: str,
+) -> Award:
+    """A manager recognises a member of their own team. The same ``request_id`` (a double
+    click, a resent form) returns the award already made."""
+    if request_id:
+        earlier = session.scalar(select(Award).where(Award.request_id == request_id))
+        if earlier is not None:
+            if earlier.awarded_by_id != manager.id:
+                raise RecognitionError("This form was already used. Reload the page.")
+            return earlier
+    message = message.strip()
+    if not message:
+        raise RecognitionError("Write a message saying what they did: it is what makes it count.")
+    if len(message) > MESSAGE_LIMIT:
+        raise RecognitionError(f"Keep the message under {MESSAGE_LIMIT} characters.")
+    if recipient_id == manager.id:
+        raise RecognitionError("You cannot recognise yourself.")
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.team_id == team_id,
+            Membership.user_id == recipient_id,
+            Membership.active.is_(True),
+        )
+    )
+    if membership is None:
+        raise RecognitionError("You can recognise only people in your own team.")
+    badge = badge_for(session, badge_id, manager.platform_id)
+    if badge is None or not badge.manager_awardable:
+        raise RecognitionError("Choose one of the recognition badges.")
+    recipient = membership.user
+    if recipient.opted_in_at is None:
+        raise RecognitionError(
+            f"{recipient.display_name} has not joined the training programme, and badges are "
+            "part of it. Thank them in person!"
+        )
+    award = _new_award(badge, recipient, team_id)
+    award.awarded_by_id = manager.id
+    award.message = message
+    award.request_id = request_id[:64] or None
+    try:
+        with session.begin_nested():
+            session.add(award)
+            session.flush()
+    except IntegrityError:
+        earlier = session.scalar(select(Award).where(Award.request_id == request_id))
+        if earlier is None:
+            raise
+        return earlier
+    session.add(AwardEvent(award_id=award.id, action="awarded", actor_id=manager.id,
+                           reason=message))  # fmt: skip
+    evaluate(session, recipient, team_id)
+    return award
+
+
+def revoke(session: Session, award: Award, *, actor: User, actor_role: Role, reason: str) -> Award:
+    """Withdraw an award, with a reason. The awarding manager may revoke their own awards;
+    trainers and administrators any award of their platform."""
+    reason = reason.strip()
+    if not reason:
+        raise RecognitionError("Say why the award is withdrawn.")
+    if len(reason) > REASON_LIMIT:
+        raise RecognitionError(f"Keep the reason under {REASON_LIMIT} characters.")
+    if award.platform_id != actor.platform_id:
+        raise RecognitionError("There is no such award.")
+    allowed = award.awarded_by_id == actor.id or actor_role in (Role.TRAINER, Role.ADMINISTRATOR)
+    if not allowed:
+        raise RecognitionError("Only the manager who gave it, or a trainer, can withdraw it.")
+    if award.revoked_at is not None:
+        return award
+    award.revoked_at = utcnow()
+    award.revoked_reason = reason
+    session.add(AwardEvent(award_id=award.id, action="revoked", actor_id=actor.id, reason=reason))
+    session.flush()
+    return award
+
+
+def set_hidden(session: Session, award: Award, user: User, hidden: bool) -> None:
+    """The recipient shows or hides their own award on the team's wall."""
+    if award.user_id != user.id:
+        raise RecognitionError("Only the person who received it can hide it.")
+    if award.hidden_from_wall != hidden:
+        award.hidden_from_wall = hidden
+        session.add(
+            AwardEvent(award_id=award.id, action="hidden" if hidden else "shown", actor_id=user.id)
+        )
+        session.flush()
+
+
+def awards_of(session: Session, user_id: int) -> list[Award]:
+    return list(
+        session.scalars(
+            select(Award)
+            .where(Award.user_id == user_id)
+            .options(selectinload(Award.badge), selectinload(Award.awarded_by))
+            .order_by(Award.issued_at.desc(), Award.id.desc())
+        )
+    )
+
+
+def wall(session: Session, team_id: int, limit: int = 30) -> list[Award]:
+    """The team's recent recognitions: managers' awards and automatic ones, not revoked, not
+    hidden by their recipient."""
+    return list(
+        session.scalars(
+            select(Award)
+            .where(
+                Award.team_id == team_id,
+                Award.revoked_at.is_(None),
+                Award.hidden_from_wall.is_(False),
+            )
+            .options(
+                selectinload(Award.badge), selectinload(Award.user), selectinload(Award.awarded_by)
+            )
+            .order_by(Award.issued_at.desc(), Award.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def award_by_public_id(session: Session, public_id: str) -> Award | None:
+    if not public_id or len(public_id) > 36:
+        return None
+    return session.scalar(
+        select(Award).where(Award.public_id == public_id).options(selectinload(Award.badge))
+    )
+
+
+def on_course_completed(session: Session, result: CourseResult, **_: object) -> None:
+    """A completion was written: evaluate the person's rules in the same transaction."""
+    user = session.get(User, result.user_id)
+    if user is not None:
+        enrolment_team = session.scalar(
+            select(Enrolment.team_id).where(Enrolment.id == result.enrolment_id)
+        )
+        evaluate(session, user, enrolment_team)
+
+
+def on_courses_imported(session: Session, **_: object) -> None:
+    """New courses get their completion badges."""
+    ensure_builtin_badges(session)

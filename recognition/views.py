@@ -1,0 +1,429 @@
+"""Recognition pages: a person's badges, the team's wall, managers' awards and withdrawals,
+and the badge catalogue (trainers add badges there). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from core.db import db, utcnow
+from core.forms import ActionForm
+from courses.services import catalogue
+from lms import keys
+from lms.models import Platform
+from people.models import Team, User
+from recognition.forms import AwardForm, BadgeForm, RevokeForm
+from recognition.images import ImageInvalid, check_image
+from recognition.models import Award, AwardEvent, Badge
+from recognition.openbadges import (
+    Issuer,
+    achievement,
+    assertion,
+    badge_class,
+    bake,
+    bake_ob2,
+    credential,
+    issuer_profile,
+    recipient_identity,
+    sign_vc_jwt,
+    status_list_credential,
+)
+from recognition.rules import RuleInvalid, explain
+from recognition.services import (
+    RecognitionError,
+    add_badge,
+    award_by_public_id,
+    award_kudos,
+    awards_of,
+    next_badges,
+    revoke,
+    set_hidden,
+    team_members_for_awards,
+    visible_badges,
+    wall,
+)
+
+bp = Blueprint("recognition", __name__, template_folder="templates")
+
+AWARDERS = (Role.MANAGER, Role.TRAINER)
+STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
+
+
+def _viewer_user() -> tuple[Viewer, User]:
+    viewer = require_viewer()
+    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
+    if user is None or viewer.role == Role.GUEST:
+        raise Forbidden("Recognition is for people launched from a course.")
+    return viewer, user
+
+
+def _own_award(public_id: str, viewer: Viewer) -> Award:
+    award = award_by_public_id(db.session, public_id)
+    if award is None or award.platform_id != viewer.platform_id:
+        abort(404)
+    return award
+
+
+@bp.errorhandler(RecognitionError)
+def _refused(error: RecognitionError) -> WerkzeugResponse:
+    db.session.rollback()
+    flash(str(error), "error")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".mine"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
+
+
+@bp.get("/recognition/")
+def mine() -> str:
+    viewer, user = _viewer_user()
+    return render_template(
+        "recognition/mine.html",
+        viewer=viewer,
+        user=user,
+        awards=awards_of(db.session, user.id),
+        upcoming=next_badges(db.session, user)[:6],
+        explain=explain,
+        form=ActionForm(),
+    )
+
+
+@bp.get("/recognition/export.json")
+def export() -> Response:
+    """Everything about the person's badges, as they can take it elsewhere."""
+    _, user = _viewer_user()
+    data = [
+        {
+            "badge": award.badge.name,
+            "description": award.badge.description,
+            "criteria": award.badge.criteria,
+            "issued": award.issued_at.isoformat(),
+            "by": award.awarded_by.display_name if award.awarded_by else "automatic",
+            "message": award.message,
+            "revoked": award.revoked_at.isoformat() if award.revoked_at else None,
+            "credential": url_for(
+                "recognition.credential_json", public_id=award.public_id, _external=True
+            ),
+        }
+        for award in awards_of(db.session, user.id)
+    ]
+    return Response(
+        json.dumps({"name": user.display_name, "awards": data}, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-badges.json"'},
+    )
+
+
+@bp.post("/recognition/awards/<public_id>/visibility")
+def visibility(public_id: str) -> WerkzeugResponse:
+    viewer, user = _viewer_user()
+    if not ActionForm().validate_on_submit():
+        raise RecognitionError("The form expired; please try again.")
+    award = _own_award(public_id, viewer)
+    set_hidden(db.session, award, user, request.form.get("hidden") == "1")
+    db.session.commit()
+    flash("Hidden from the team's wall." if award.hidden_from_wall else "Shown on the team's wall.",
+          "success")  # fmt: skip
+    return redirect(url_for(".mine"))
+
+
+@bp.get("/recognition/wall")
+def team_wall() -> str:
+    viewer, _user = _viewer_user()
+    team = db.session.get(Team, viewer.team_id) if viewer.team_id else None
+    return render_template(
+        "recognition/wall.html",
+        viewer=viewer,
+        team=team,
+        awards=wall(db.session, team.id) if team else [],
+        can_award=viewer.role in AWARDERS,
+    )
+
+
+@bp.route("/recognition/award", methods=["GET", "POST"])
+@roles_required(*AWARDERS)
+def award() -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, manager = _viewer_user()
+    if viewer.team_id is None:
+        raise Forbidden("Open this from your team's course to recognise its people.")
+    members = team_members_for_awards(db.session, viewer.team_id, manager.id)
+    badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
+    form = AwardForm()
+    form.recipient.choices = [(0, "Choose a person…")] + [
+        (m.user_id, m.user.display_name) for m in sorted(members, key=lambda m: m.user.display_name)
+    ]
+    form.badge.choices = [(0, "Choose a badge…")] + [(b.id, b.name) for b in badges]
+    if request.method == "GET":
+        form.request_id.data = uuid.uuid4().hex
+    elif form.validate_on_submit():
+        given = award_kudos(
+            db.session,
+            manager=manager,
+            team_id=viewer.team_id,
+            recipient_id=form.recipient.data or 0,
+            badge_id=form.badge.data or 0,
+            message=form.message.data or "",
+            request_id=form.request_id.data or "",
+        )
+        db.session.commit()
+        flash(f"You recognised {given.user.display_name}: {given.badge.name}.", "success")
+        return redirect(url_for(".team_wall"))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "recognition/award.html", viewer=viewer, form=form, badges=badges, members=members
+    ), status
+
+
+@bp.route("/recognition/awards/<public_id>/revoke", methods=["GET", "POST"])
+@roles_required(*AWARDERS, Role.ADMINISTRATOR)
+def withdraw(public_id: str) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, actor = _viewer_user()
+    given = _own_award(public_id, viewer)
+    form = RevokeForm()
+    if form.validate_on_submit():
+        revoke(db.session, given, actor=actor, actor_role=viewer.role,
+               reason=form.reason.data or "")  # fmt: skip
+        db.session.commit()
+        flash(f"Withdrawn: {given.badge.name} for {given.user.display_name}.", "success")
+        return redirect(url_for(".team_wall"))
+    return render_template(
+        "recognition/revoke.html", viewer=viewer, award=given, form=form
+    ), 400 if request.method == "POST" else 200
+
+
+@bp.route("/recognition/badges", methods=["GET", "POST"])
+def badges() -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, user = _viewer_user()
+    form = BadgeForm() if viewer.role in STAFF else None
+    status = 200
+    if form is not None:
+        form.course.choices = [("*", "Any course")] + [
+            (c.slug, c.title) for c in catalogue(db.session)
+        ]
+        if request.method == "POST":
+            if form.validate_on_submit():
+                upload = form.image.data
+                try:
+                    data = upload.read(300_000)
+                    media = check_image(data, upload.filename or "")
+                    badge = add_badge(
+                        db.session, platform_id=viewer.platform_id, creator=user,
+                        name=form.name.data or "", description=form.description.data or "",
+                        criteria=form.criteria.data or "", image=data, image_type=media,
+                        rule=form.rule(), manager_awardable=bool(form.manager_awardable.data),
+                    )  # fmt: skip
+                except (ImageInvalid, RuleInvalid, RecognitionError) as error:
+                    db.session.rollback()
+                    form.form_errors.append(str(error))
+                    status = 400
+                else:
+                    db.session.commit()
+                    flash(f"Added the badge {badge.name}.", "success")
+                    return redirect(url_for(".badges"))
+            else:
+                status = 400
+    elif request.method == "POST":
+        raise Forbidden()
+    return render_template(
+        "recognition/badges.html", viewer=viewer,
+        badges=visible_badges(db.session, viewer.platform_id), form=form, explain=explain,
+    ), status  # fmt: skip
+
+
+@bp.get("/recognition/audit")
+@roles_required(*STAFF)
+def audit() -> str:
+    viewer = require_viewer()
+    events = db.session.scalars(
+        select(AwardEvent)
+        .join(Award, Award.id == AwardEvent.award_id)
+        .where(Award.platform_id == viewer.platform_id)
+        .order_by(AwardEvent.recorded_at.desc(), AwardEvent.id.desc())
+        .limit(200)
+    ).all()
+    awards = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Award)
+            .where(Award.id.in_({e.award_id for e in events}))
+            .options(selectinload(Award.badge), selectinload(Award.user))
+        )
+    }
+    actors = {
+        u.id: u
+        for u in db.session.scalars(
+            select(User).where(User.id.in_({e.actor_id for e in events if e.actor_id}))
+        )
+    }
+    return render_template(
+        "recognition/audit.html", viewer=viewer, events=events, awards=awards, actors=actors
+    )
+
+
+@bp.get("/badges/<int:badge_id>/image")
+def badge_image(badge_id: int) -> Response:
+    """Public: credentials and backpacks show the image."""
+    badge = db.session.get(Badge, badge_id)
+    if badge is None:
+        abort(404)
+    response = Response(badge.image, mimetype=badge.image_type)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# -- Open Badges (public: the ids are unguessable, the documents hold hashed identities) ----
+
+
+def _issuer() -> Issuer:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return Issuer(base, current_app.config["ORGANISATION_NAME"])
+
+
+def _public_award(public_id: str) -> Award:
+    award = award_by_public_id(db.session, public_id)
+    if award is None:
+        abort(404)
+    return award
+
+
+def _identity(award: Award) -> tuple[str, str]:
+    platform = db.session.get(Platform, award.platform_id)
+    return recipient_identity(award.user.email, platform.issuer if platform else "", award.user.sub)
+
+
+def _signed(award: Award) -> str:
+    key = keys.active_key(db.session)
+    document = credential(award, award.badge, _issuer(), _identity(award))
+    return sign_vc_jwt(document, keys.load_private_key(key.kid, key.private_pem), key.kid)
+
+
+def _json(data: object, status: int = 200, mimetype: str = "application/json") -> Response:
+    response = Response(json.dumps(data, indent=2), status=status, mimetype=mimetype)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # verifiers and backpacks fetch these
+    return response
+
+
+@bp.get("/badges/credentials/<public_id>.json")
+def credential_json(public_id: str) -> Response:
+    award = _public_award(public_id)
+    return _json(
+        credential(award, award.badge, _issuer(), _identity(award)), mimetype="application/ld+json"
+    )
+
+
+@bp.get("/badges/credentials/<public_id>.jwt")
+def credential_jwt(public_id: str) -> Response:
+    response = Response(_signed(_public_award(public_id)), mimetype="application/vc+jwt")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/badges/credentials/<public_id>/image")
+def baked(public_id: str) -> Response:
+    award = _public_award(public_id)
+    verify_url = url_for("recognition.verify", public_id=public_id, _external=True)
+    data, media = bake(award, award.badge, verify_url, _signed(award))
+    extension = "svg" if media == "image/svg+xml" else "png"
+    response = Response(data, mimetype=media)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="badge-{public_id[:8]}.{extension}"'
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _status(award: Award | None) -> str:
+    if award is None:
+        return "unknown"
+    return "revoked" if award.revoked_at is not None else "valid"
+
+
+@bp.get("/badges/verify/<public_id>")
+def verify(public_id: str) -> tuple[str, int]:
+    award = award_by_public_id(db.session, public_id)
+    return render_template(
+        "recognition/verify.html", award=award, status=_status(award), issuer=_issuer()
+    ), 200 if award else 404
+
+
+@bp.get("/badges/verify/<public_id>.json")
+def verify_json(public_id: str) -> Response:
+    award = award_by_public_id(db.session, public_id)
+    data: dict[str, object] = {"status": _status(award)}
+    if award is not None:
+        data |= {
+            "credential": f"urn:uuid:{award.public_id}",
+            "badge": award.badge.name,
+            "issuer": _issuer().name,
+            "validFrom": award.issued_at.isoformat(),
+        }
+        if award.revoked_at is not None:
+            data["revokedAt"] = award.revoked_at.isoformat()
+    return _json(data, 200 if award else 404)
+
+
+@bp.get("/badges/status/revocation")
+def status_list() -> Response:
+    revoked = set(db.session.scalars(select(Award.id).where(Award.revoked_at.is_not(None))))
+    key = keys.active_key(db.session)
+    document = status_list_credential(_issuer(), revoked, utcnow())
+    token = sign_vc_jwt(document, keys.load_private_key(key.kid, key.private_pem), key.kid)
+    response = Response(token, mimetype="application/vc+jwt")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/badges/issuer")
+def issuer() -> Response:
+    return _json(issuer_profile(_issuer()))
+
+
+def _badge_or_404(badge_id: int) -> Badge:
+    badge = db.session.get(Badge, badge_id)
+    if badge is None:
+        abort(404)
+    return badge
+
+
+@bp.get("/badges/classes/<int:badge_id>")
+def badge_class_json(badge_id: int) -> Response:
+    return _json(badge_class(_badge_or_404(badge_id), _issuer()))
+
+
+@bp.get("/badges/achievements/<int:badge_id>")
+def achievement_json(badge_id: int) -> Response:
+    return _json(achievement(_badge_or_404(badge_id), _issuer()), mimetype="application/ld+json")
+
+
+@bp.get("/badges/assertions/<public_id>")
+def assertion_json(public_id: str) -> Response:
+    award = _public_award(public_id)
+    return _json(
+        assertion(award, award.badge, _issuer(), _identity(award)),
+        410 if award.revoked_at is not None else 200,
+    )
+
+
+@bp.get("/badges/assertions/<public_id>/image")
+def assertion_image(public_id: str) -> Response:
+    award = _public_award(public_id)
+    return Response(bake_ob2(award.badge, _issuer().assertion_url(award)), mimetype="image/png")
