@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from recognition.rules import RULE_KINDS, SKILL_LABELS
@@ -76,11 +77,19 @@ class BadgeForm(FlaskForm):
         "Image (SVG or PNG, at most 256 kB)", validators=[FileRequired("Add an image.")]
     )
     manager_awardable = BooleanField("Managers can award it with a message")
-    rule_type = SelectField("Awarded automatically when", choices=list(RULE_LABELS.items()))
-    course = SelectField("Course", validators=[Optional()], choices=[("*", "Any course")])
+    rule_type = SelectField(
+        "Awarded automatically when", choices=[SelectChoice(k, v) for k, v in RULE_LABELS.items()]
+    )
+    course = SelectField(
+        "Course", validators=[Optional()], choices=[SelectChoice("*", "Any course")]
+    )
     count = IntegerField("How many", validators=[Optional(), NumberRange(1, 1000)])
     score = DecimalField("Score (%)", validators=[Optional(), NumberRange(0, 100)])
-    skill = SelectField("Skill", choices=list(SKILL_LABELS.items()), validators=[Optional()])
+    skill = SelectField(
+        "Skill",
+        choices=[SelectChoice(k, v) for k, v in SKILL_LABELS.items()],
+        validators=[Optional()],
+    )
     level = IntegerField("Level (1 to 4)", validators=[Optional(), NumberRange(1, 4)])
     times = IntegerField("Times", validators=[Optional(), NumberRange(1, 50)])
     consecutive = BooleanField("In a row")

@@ -20,6 +20,7 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.fields.choices import SelectChoice
 
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
@@ -166,10 +167,13 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
     members = team_members_for_awards(db.session, viewer.team_id, manager.id)
     badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
     form = AwardForm()
-    form.recipient.choices = [(0, "Choose a person…")] + [
-        (m.user_id, m.user.display_name) for m in sorted(members, key=lambda m: m.user.display_name)
+    people = sorted(members, key=lambda m: m.user.display_name)
+    form.recipient.choices = [SelectChoice(0, "Choose a person…")] + [
+        SelectChoice(m.user_id, m.user.display_name) for m in people
     ]
-    form.badge.choices = [(0, "Choose a badge…")] + [(b.id, b.name) for b in badges]
+    form.badge.choices = [SelectChoice(0, "Choose a badge…")] + [
+        SelectChoice(b.id, b.name) for b in badges
+    ]
     if request.method == "GET":
         form.request_id.data = uuid.uuid4().hex
     elif form.validate_on_submit():
@@ -214,8 +218,8 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
     form = BadgeForm() if viewer.role in STAFF else None
     status = 200
     if form is not None:
-        form.course.choices = [("*", "Any course")] + [
-            (c.slug, c.title) for c in catalogue(db.session)
+        form.course.choices = [SelectChoice("*", "Any course")] + [
+            SelectChoice(c.slug, c.title) for c in catalogue(db.session)
         ]
         if request.method == "POST":
             if form.validate_on_submit():
