@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from core.db import db
 from people.models import User
-from recognition.services import ensure_builtin_badges, evaluate, visible_badges
+from recognition.models import Badge
+from recognition.services import ensure_builtin_badges, evaluate_many, visible_badges
 
 recognition_cli = AppGroup("recognition", help="Badges and awards.")
 
@@ -22,11 +23,14 @@ def evaluate_command(batch: int) -> None:
     db.session.commit()
     ids = list(db.session.scalars(select(User.id).where(User.opted_in_at.is_not(None))))
     awarded = 0
+    catalogue: dict[int, list[Badge]] = {}
     with click.progressbar(length=len(ids), label="Evaluating", show_pos=True) as bar:
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
-            for user in db.session.scalars(select(User).where(User.id.in_(chunk))):
-                awarded += len(evaluate(db.session, user))
+            users = db.session.scalars(select(User).where(User.id.in_(chunk))).all()
+            for platform_id in {u.platform_id for u in users} - set(catalogue):
+                catalogue[platform_id] = visible_badges(db.session, platform_id)
+            awarded += len(evaluate_many(db.session, users, catalogue=catalogue))
             db.session.commit()
             bar.update(len(chunk))
     click.echo(f"{awarded} badges awarded to {len(ids)} people who joined the programme.")

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -172,28 +175,32 @@ def add_badge(
 # -- facts and automatic awards --------------------------------------------------------------
 
 
-def facts_for(session: Session, user_id: int) -> Facts:
-    facts = Facts()
-    for slug, score in session.execute(
-        select(Course.slug, CourseResult.score_percent)
+def facts_of(session: Session, user_ids: Sequence[int]) -> dict[int, Facts]:
+    """Facts for many people in two queries (rules look at nothing else)."""
+    facts = {user_id: Facts() for user_id in user_ids}
+    for user_id, slug, score in session.execute(
+        select(CourseResult.user_id, Course.slug, CourseResult.score_percent)
         .join(Course, Course.id == CourseResult.course_id)
-        .where(CourseResult.user_id == user_id)
+        .where(CourseResult.user_id.in_(user_ids))
     ):
-        facts.completed_courses.add(slug)
-        facts.course_scores[slug] = max(score, facts.course_scores.get(slug, 0.0))
-    facts.recognitions_received = (
-        session.scalar(
-            select(func.count())
-            .select_from(Award)
-            .where(
-                Award.user_id == user_id,
-                Award.awarded_by_id.is_not(None),
-                Award.revoked_at.is_(None),
-            )
+        mine = facts[user_id]
+        mine.completed_courses.add(slug)
+        mine.course_scores[slug] = max(score, mine.course_scores.get(slug, 0.0))
+    for user_id, count in session.execute(
+        select(Award.user_id, func.count())
+        .where(
+            Award.user_id.in_(user_ids),
+            Award.awarded_by_id.is_not(None),
+            Award.revoked_at.is_(None),
         )
-        or 0
-    )
+        .group_by(Award.user_id)
+    ):
+        facts[user_id].recognitions_received = count
     return facts
+
+
+def facts_for(session: Session, user_id: int) -> Facts:
+    return facts_of(session, [user_id])[user_id]
 
 
 def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
@@ -207,37 +214,68 @@ def evaluate(session: Session, user: User, team_id: int | None = None) -> list[A
     """Award every automatic badge whose rule the person now meets and who does not have it.
     Evaluating twice never awards twice (``automatic_key`` is unique, also across workers).
     Only people who joined the programme earn badges."""
-    if user.opted_in_at is None:
+    return evaluate_many(session, [user], team_id=team_id)
+
+
+def evaluate_many(
+    session: Session,
+    users: Sequence[User],
+    *,
+    team_id: int | None = None,
+    catalogue: dict[int, list[Badge]] | None = None,
+) -> list[Award]:
+    """``evaluate`` for many people at once: a fixed number of queries, and one bulk
+    ``INSERT … ON CONFLICT DO NOTHING`` (a badge another worker awarded a moment ago is
+    skipped, not an error). ``catalogue`` maps platform id to its badges when the caller
+    already has it."""
+    people = [u for u in users if u.opted_in_at is not None]
+    if not people:
         return []
-    held = set(
+    catalogue = dict(catalogue or {})
+    for platform_id in {u.platform_id for u in people} - set(catalogue):
+        catalogue[platform_id] = visible_badges(session, platform_id)
+    ids = [u.id for u in people]
+    held = {
+        (user_id, badge_id)
+        for user_id, badge_id in session.execute(
+            select(Award.user_id, Award.badge_id).where(
+                Award.user_id.in_(ids), Award.automatic_key.is_not(None)
+            )
+        )
+    }
+    facts = facts_of(session, ids)
+    rows = []
+    for user in people:
+        for badge in catalogue[user.platform_id]:
+            if badge.rule and (user.id, badge.id) not in held and holds(badge.rule, facts[user.id]):
+                rows.append({
+                    "public_id": str(uuid.uuid4()), "badge_id": badge.id, "user_id": user.id,
+                    "platform_id": user.platform_id, "team_id": team_id,
+                    "automatic_key": f"{badge.id}:{user.id}", "salt": secrets.token_hex(8),
+                    "message": "", "revoked_reason": "", "hidden_from_wall": False,
+                    "issued_at": utcnow(),
+                })  # fmt: skip
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.scalars(
+        insert(Award)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Award.automatic_key])
+        .returning(Award.id)
+    ).all()
+    if inserted:
+        session.execute(
+            sa_insert(AwardEvent),
+            [{"award_id": award_id, "action": "awarded", "reason": "Automatic rule",
+              "recorded_at": utcnow()} for award_id in inserted],
+        )  # fmt: skip
+    return list(
         session.scalars(
-            select(Award.badge_id).where(Award.user_id == user.id, Award.automatic_key.is_not(None))
+            select(Award).where(Award.id.in_(inserted)).options(selectinload(Award.badge))
         )
     )
-    candidates = [
-        b for b in visible_badges(session, user.platform_id) if b.rule and b.id not in held
-    ]
-    if not candidates:
-        return []
-    facts = facts_for(session, user.id)
-    awarded = []
-    for badge in candidates:
-        if not holds(badge.rule or {}, facts):
-            continue
-        award = _new_award(badge, user, team_id)
-        award.automatic_key = f"{badge.id}:{user.id}"
-        try:
-            with session.begin_nested():
-                session.add(award)
-                session.flush()
-        except IntegrityError:
-            continue  # another worker awarded it a moment ago
-        session.add(
-            AwardEvent(award_id=award.id, action="awarded", reason=f"Rule: {badge.criteria}")
-        )
-        awarded.append(award)
-    session.flush()
-    return awarded
 
 
 @dataclass(frozen=True)
