@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     register_nav_link(app, "Badges", "recognition.mine", everyone)
     register_nav_link(app, "Wall", "recognition.team_wall", everyone)
     register_dashboard_panel(app, "recognition/_panel.html", ("learner",))
+    register_dashboard_panel(app, "recognition/_manager_panel.html", ("manager", "trainer"))
     app.jinja_env.globals["recent_awards"] = lambda user_id: [
         a for a in awards_of(db.session, user_id) if a.revoked_at is None
     ][:6]
