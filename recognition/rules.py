@@ -57,7 +57,8 @@ class RuleKind:
     name: ClassVar[str]
     schema: ClassVar[dict[str, Any]]
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
+        """The rule in a sentence; ``titles`` names courses by their slug."""
         raise NotImplementedError
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
@@ -75,9 +76,11 @@ class CourseCompleted(RuleKind):
         "properties": {"course": {"type": "string", "minLength": 1, "maxLength": 60}},
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         course = rule["course"]
-        return "Complete any course." if course == "*" else f"Complete the course {course}."
+        if course == "*":
+            return "Complete any course."
+        return f"Complete the course “{titles.get(course, course)}”."
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
         course = rule["course"]
@@ -92,7 +95,7 @@ class CoursesCompleted(RuleKind):
         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100}},
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         return f"Complete {rule['count']} courses."
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
@@ -109,8 +112,9 @@ class ScoreAtLeast(RuleKind):
         },
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
-        where = "any course" if rule["course"] == "*" else f"the course {rule['course']}"
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
+        course = rule["course"]
+        where = "any course" if course == "*" else f"the course “{titles.get(course, course)}”"
         return f"Score {rule['score']:g}% or more in {where}."
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
@@ -135,7 +139,7 @@ class SkillLevel(RuleKind):
         },
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         row = " in a row" if rule.get("consecutive") else ""
         times = "once" if rule["times"] == 1 else f"{rule['times']} times{row}"
         return (
@@ -164,7 +168,7 @@ class RecognitionsReceived(RuleKind):
         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 1000}},
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         return f"Receive {rule['count']} recognitions from your managers."
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
@@ -183,7 +187,7 @@ class CalibrationWithin(RuleKind):
         },
     }
 
-    def explain(self, rule: Mapping[str, Any]) -> str:
+    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         return (
             f"Grade {rule['times']} calibration sessions within {rule['deviation']:g} levels "
             "of the consensus on average."
@@ -235,8 +239,8 @@ def validate_rule(rule: Any) -> dict[str, Any]:
     return dict(rule)
 
 
-def explain(rule: Mapping[str, Any]) -> str:
-    return RULE_KINDS[rule["type"]].explain(rule)
+def explain(rule: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> str:
+    return RULE_KINDS[rule["type"]].explain(rule, titles or {})
 
 
 def progress(rule: Mapping[str, Any], facts: Facts) -> Progress:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -88,6 +90,12 @@ def _refused(error: RecognitionError) -> WerkzeugResponse:
     return redirect(request.referrer if _same_site(request.referrer) else url_for(".mine"))
 
 
+def _explainer() -> Callable[[dict[str, object]], str]:
+    """``explain`` naming courses by their titles."""
+    titles = {course.slug: course.title for course in catalogue(db.session)}
+    return partial(explain, titles=titles)
+
+
 def _same_site(url: str | None) -> bool:
     return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
 
@@ -101,7 +109,7 @@ def mine() -> str:
         user=user,
         awards=awards_of(db.session, user.id),
         upcoming=next_badges(db.session, user)[:6],
-        explain=explain,
+        explain=_explainer(),
         form=ActionForm(),
     )
 
@@ -247,7 +255,7 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
         raise Forbidden()
     return render_template(
         "recognition/badges.html", viewer=viewer,
-        badges=visible_badges(db.session, viewer.platform_id), form=form, explain=explain,
+        badges=visible_badges(db.session, viewer.platform_id), form=form, explain=_explainer(),
     ), status  # fmt: skip
 
 

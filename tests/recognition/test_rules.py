@@ -53,6 +53,10 @@ def test_every_rule_explains_itself():
     assert explain({"type": "score_at_least", "course": "*", "score": 90}) == (
         "Score 90% or more in any course."
     )
+    titles = {"nps": "Net Promoter Score"}
+    assert explain({"type": "course_completed", "course": "nps"}, titles) == (
+        "Complete the course “Net Promoter Score”."
+    )
 
 
 @pytest.mark.parametrize(
