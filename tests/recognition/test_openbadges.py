@@ -159,3 +159,29 @@ def test_png_baking_round_trip():
     again = bake_png(baked, "openbadgecredential", "other.token.here")
     assert read_baked_png(again, "openbadgecredential") == "other.token.here"
     assert again.count(b"iTXt") == 1
+
+
+def test_a_png_badge_is_baked_as_png(app, lti, badges):
+    from tests.recognition.test_badges import add
+
+    learner = browser(app, lti)
+    learner.launch_and_follow("learner")
+    join(learner)
+    trainer = browser(app, lti)
+    trainer.launch_and_follow("trainer")
+    add(app, trainer, image=medal_png("custom", 48), filename="shield.png", name="Shield",
+        rule_type="", manager_awardable="y")  # fmt: skip
+    give(trainer, user_id(app, "dev-learner-1"), badge_id_named(app, "Shield"), "Solid work.")
+    (award,) = rows(app, Award)
+    client = app.test_client()
+    baked = client.get(f"{lti.tool_base}/badges/credentials/{award.public_id}/image")
+    assert baked.mimetype == "image/png"
+    token = read_baked_png(baked.data, "openbadgecredential")
+    _, claims = verified_claims(app, client, lti.tool_base, token)
+    assert claims["name"] == "Shield"
+
+
+def badge_id_named(app, name):
+    from recognition.models import Badge
+
+    return next(b.id for b in rows(app, Badge) if b.name == name)
