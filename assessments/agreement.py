@@ -1,0 +1,104 @@
+"""Agreement between graders (and between the suggestion engine and graders): plain functions
+over arrays, with bootstrap confidence intervals. Tested against independent implementations
+(scikit-learn's kappa, the ``krippendorff`` package's own examples, textbook ICC values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import krippendorff
+import numpy as np
+
+Ratings = Sequence[Sequence[float | None]]  # raters x items; None = not rated
+
+
+def quadratic_weighted_kappa(a: Sequence[int], b: Sequence[int], levels: Sequence[int]) -> float:
+    """Cohen's kappa with quadratic weights for two raters on an ordinal scale."""
+    if len(a) != len(b) or not a:
+        raise ValueError("two equally long, non-empty lists of ratings are needed")
+    index = {level: i for i, level in enumerate(levels)}
+    k = len(levels)
+    observed = np.zeros((k, k))
+    for x, y in zip(a, b, strict=True):
+        observed[index[x], index[y]] += 1
+    weights = np.array([[(i - j) ** 2 for j in range(k)] for i in range(k)]) / (k - 1) ** 2
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+    disagreement_expected = (weights * expected).sum()
+    if disagreement_expected == 0:
+        return 1.0
+    return float(1 - (weights * observed).sum() / disagreement_expected)
+
+
+def krippendorff_alpha(ratings: Ratings, level_of_measurement: str = "ordinal") -> float:
+    """Krippendorff's alpha for any number of raters, missing ratings allowed."""
+    data = np.array([[np.nan if r is None else r for r in row] for row in ratings], dtype=float)
+    return float(
+        krippendorff.alpha(reliability_data=data, level_of_measurement=level_of_measurement)
+    )
+
+
+def icc_2_1(scores: np.ndarray | Sequence[Sequence[float]]) -> float:
+    """ICC(2,1) (Shrout & Fleiss): two-way random effects, absolute agreement, single rater.
+    ``scores`` is items x raters, complete."""
+    x = np.asarray(scores, dtype=float)
+    n, k = x.shape
+    grand = x.mean()
+    ms_rows = k * ((x.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    ms_cols = n * ((x.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    residual = x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + grand
+    ms_error = (residual**2).sum() / ((n - 1) * (k - 1))
+    return float(
+        (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error + k * (ms_cols - ms_error) / n)
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def reading(self) -> str:
+        """The usual reading bands for alpha (Krippendorff 2004)."""
+        if self.value >= 0.8:
+            return "reliable"
+        if self.value >= 0.667:
+            return "tentative"
+        return "unreliable"
+
+
+def bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    items: np.ndarray,
+    *,
+    resamples: int = 1000,
+    seed: int = 7,
+    confidence: float = 0.95,
+) -> Estimate:
+    """A percentile bootstrap over items (rows of ``items``)."""
+    rng = np.random.default_rng(seed)
+    value = statistic(items)
+    n = len(items)
+    draws = []
+    for _ in range(resamples):
+        sample = items[rng.integers(0, n, n)]
+        try:
+            result = statistic(sample)
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            continue
+        if np.isfinite(result):
+            draws.append(result)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail]) if draws else (np.nan, np.nan)
+    return Estimate(float(value), float(low), float(high), n)
+
+
+def kappa_with_ci(a: Sequence[int], b: Sequence[int], levels: Sequence[int], **kw: int) -> Estimate:
+    pairs = np.column_stack([a, b])
+    return bootstrap(
+        lambda p: quadratic_weighted_kappa(list(p[:, 0]), list(p[:, 1]), levels), pairs, **kw
+    )
