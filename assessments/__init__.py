@@ -1,5 +1,16 @@
-"""Assessments: quizzes, rubric scoring of agent conversations, calibration between graders.
+"""Skill assessments: rubric scoring of agents' conversations (uploaded transcripts and
+scenarios taken by learners), suggestions with evidence, grading, results."""
 
-Not installed yet: it arrives with its own issue. The package exists so the dependency layout
-(core <- people <- lms <- assessments) is fixed from the start.
-"""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from assessments.targets import ScenarioTargets
+    from assessments.views import bp
+    from core.views import register_nav_link
+    from lms.targets import register_target_source
+
+    app.register_blueprint(bp)
+    register_target_source(app, ScenarioTargets())
+    everyone = ("learner", "manager", "trainer", "administrator")
+    register_nav_link(app, "Assessments", "assessments.index", everyone)

@@ -55,6 +55,7 @@ class Settings:
         "lms",
         "lms.devplatform",
         "courses",
+        "assessments",
         "recognition",
     )
     extra: Mapping[str, object] = field(default_factory=dict)

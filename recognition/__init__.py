@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from assessments.services import assessment_graded
     from core.db import db
     from core.demo import register_demo_loader
     from core.views import register_dashboard_panel, register_nav_link
@@ -12,6 +13,7 @@ def init_app(app: Flask) -> None:
     from recognition.services import (
         awards_of,
         ensure_builtin_badges,
+        on_assessment_graded,
         on_course_completed,
         on_courses_imported,
     )
@@ -31,6 +33,7 @@ def init_app(app: Flask) -> None:
     # Module-level receivers: connecting them again (another app) changes nothing.
     course_completed.connect(on_course_completed)
     courses_imported.connect(on_courses_imported)
+    assessment_graded.connect(on_assessment_graded)
 
     def load_demo(app: Flask) -> str:
         created = ensure_builtin_badges(db.session)

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy import insert as sa_insert
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from assessments.services import skill_levels
 from core.auth import Role
 from core.db import utcnow
 from courses.models import Course, CourseResult, Enrolment
@@ -196,6 +198,8 @@ def facts_of(session: Session, user_ids: Sequence[int]) -> dict[int, Facts]:
         .group_by(Award.user_id)
     ):
         facts[user_id].recognitions_received = count
+    for user_id, levels in skill_levels(session, user_ids).items():
+        facts[user_id].skill_levels = levels
     return facts
 
 
@@ -465,3 +469,10 @@ def on_course_completed(session: Session, result: CourseResult, **_: object) -> 
 def on_courses_imported(session: Session, **_: object) -> None:
     """New courses get their completion badges."""
     ensure_builtin_badges(session)
+
+
+def on_assessment_graded(session: Session, assessment: Any, **_: object) -> None:
+    """A skill assessment was graded: skill badges may now be earned."""
+    user = session.get(User, assessment.learner_id)
+    if user is not None:
+        evaluate(session, user, assessment.team_id)

@@ -1,0 +1,105 @@
+"""Rubrics (versioned), skill assessments of conversations, and grades.
+
+A rubric version never changes once saved: editing a rubric makes a new version, so a grade
+always refers to the descriptors the grader saw. An assessment is one conversation of one
+agent: a transcript a trainer uploaded, or the learner's replies to a scenario.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+from people.models import User
+
+TRANSCRIPT, SCENARIO = "transcript", "scenario"
+IN_PROGRESS, AWAITING, GRADED = "in_progress", "awaiting_grading", "graded"
+
+
+class Rubric(Base):
+    __tablename__ = "rubrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    current_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RubricVersion(Base):
+    __tablename__ = "rubric_versions"
+    __table_args__ = (UniqueConstraint("rubric_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    # {"levels": {"1": "Not shown", …}, "target_level": 3,
+    #  "criteria": [{"id", "name", "weight", "levels": {"1": descriptor, …}}]}
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    rubric: Mapped[Rubric] = relationship()
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # transcript | scenario
+    scenario: Mapped[str | None] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    rubric_version_id: Mapped[int] = mapped_column(ForeignKey("rubric_versions.id"))
+    channel: Mapped[str] = mapped_column(String(10), default="chat")
+    # {"turns": [{"speaker", "text", "at"?}]}; personal data masked when asked at upload.
+    conversation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resource_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_resource_links.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+
+    learner: Mapped[User] = relationship(foreign_keys=[learner_id])
+    rubric_version: Mapped[RubricVersion] = relationship()
+
+
+class Grade(Base):
+    """A grader's levels for one assessment. The assessment's grade is the one with
+    ``final`` set; calibration sessions (later) add others."""
+
+    __tablename__ = "assessment_grades"
+    __table_args__ = (UniqueConstraint("assessment_id", "grader_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    levels: Mapped[dict[str, int]] = mapped_column(JSON)
+    # Which criteria the grader changed from the suggestion (how far suggestions are trusted).
+    changed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    score_percent: Mapped[float] = mapped_column()
+    final: Mapped[bool] = mapped_column(default=True)
+    graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assessment: Mapped[Assessment] = relationship()
+    grader: Mapped[User | None] = relationship()

@@ -1,0 +1,349 @@
+"""Skill assessments: rubrics, transcripts uploaded by trainers, scenarios taken by learners,
+suggestions, grading, results and the grade for the LMS. Plain functions over a session; the
+caller commits once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from blinker import Namespace
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from assessments.library import Scenario, builtin_rubric, scenarios
+from assessments.models import (
+    AWAITING,
+    GRADED,
+    IN_PROGRESS,
+    SCENARIO,
+    TRANSCRIPT,
+    Assessment,
+    Grade,
+    Rubric,
+    RubricVersion,
+)
+from assessments.suggest import suggest
+from assessments.transcripts import Transcript, TranscriptInvalid, parse
+from core.db import utcnow
+from lms.grades import FULLY_GRADED, PENDING_MANUAL, enqueue_score, gradebook_available
+from people.models import Membership, User
+
+signals = Namespace()
+# Sent when a final grade is written (same transaction): badges for skill levels listen.
+assessment_graded = signals.signal("assessment-graded")
+
+MAX_FILES = 20
+MAX_REPLY = 2000
+
+
+class AssessmentError(ValueError):
+    """A request the rules refuse; the message is safe to show."""
+
+
+# -- rubrics ---------------------------------------------------------------------------------
+
+
+def ensure_builtin_rubric(session: Session) -> RubricVersion:
+    definition = builtin_rubric()
+    rubric = session.scalar(select(Rubric).where(Rubric.slug == definition["slug"]))
+    if rubric is None:
+        rubric = Rubric(slug=definition["slug"], name=definition["name"], current_version=1)
+        session.add(rubric)
+        session.flush()
+        session.add(RubricVersion(rubric_id=rubric.id, version=1, definition=definition))
+        session.flush()
+    return current_version(session, rubric)
+
+
+def current_version(session: Session, rubric: Rubric) -> RubricVersion:
+    version = session.scalar(
+        select(RubricVersion).where(
+            RubricVersion.rubric_id == rubric.id, RubricVersion.version == rubric.current_version
+        )
+    )
+    assert version is not None
+    return version
+
+
+def score_percent(definition: dict[str, Any], levels: dict[str, int]) -> float:
+    """The weighted score in percent: level 1 counts 0, level 4 counts 100."""
+    total = sum(c["weight"] for c in definition["criteria"])
+    points = sum(c["weight"] * (levels[c["id"]] - 1) / 3 for c in definition["criteria"])
+    return round(100 * points / total, 1) if total else 0.0
+
+
+def _suggestions(transcript: Transcript) -> list[dict[str, Any]]:
+    return [
+        {
+            "criterion": s.criterion,
+            "level": s.level,
+            "reasons": s.reasons,
+            "evidence": [asdict(e) for e in s.evidence],
+        }
+        for s in suggest(transcript)
+    ]
+
+
+def _member(session: Session, user_id: int, team_id: int) -> User:
+    membership = session.scalar(
+        select(Membership)
+        .where(Membership.user_id == user_id, Membership.team_id == team_id)
+        .options(selectinload(Membership.user))
+    )
+    if membership is None:
+        raise AssessmentError("Choose someone in this course's team.")
+    if membership.user.opted_in_at is None:
+        raise AssessmentError(
+            f"{membership.user.display_name} has not joined the training programme, so their "
+            "conversations are not assessed here."
+        )
+    return membership.user
+
+
+# -- transcripts (trainers) ------------------------------------------------------------------
+
+
+def upload_transcripts(
+    session: Session,
+    *,
+    trainer: User,
+    deployment_id: int,
+    team_id: int,
+    learner_id: int,
+    files: Sequence[tuple[str, bytes]],
+    channel: str,
+    mask: bool,
+) -> list[Assessment]:
+    """Assess one agent's conversations. Every file is read first; if any is wrong nothing is
+    stored and ``TranscriptInvalid`` errors are raised together in an ``UploadRefused``."""
+    if not files:
+        raise AssessmentError("Choose at least one transcript file or paste one.")
+    if len(files) > MAX_FILES:
+        raise AssessmentError(f"Upload at most {MAX_FILES} transcripts at once.")
+    learner = _member(session, learner_id, team_id)
+    if learner.id == trainer.id:
+        raise AssessmentError("You cannot assess your own conversations.")
+    parsed, problems = [], []
+    for name, data in files:
+        try:
+            parsed.append((name, parse(data, name, channel=channel, mask=mask)))
+        except TranscriptInvalid as invalid:
+            problems.append(invalid)
+    if problems:
+        raise UploadRefused(problems)
+    version = ensure_builtin_rubric(session)
+    created = []
+    for name, transcript in parsed:
+        assessment = Assessment(
+            platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
+            learner_id=learner.id, kind=TRANSCRIPT, title=name[:200],
+            rubric_version_id=version.id, channel=transcript.channel,
+            conversation=transcript.to_json(), suggestions=_suggestions(transcript),
+            status=AWAITING, created_by_id=trainer.id, submitted_at=utcnow(),
+        )  # fmt: skip
+        session.add(assessment)
+        created.append(assessment)
+    session.flush()
+    return created
+
+
+class UploadRefused(Exception):
+    def __init__(self, problems: list[TranscriptInvalid]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+# -- scenarios (learners) --------------------------------------------------------------------
+
+
+def scenario_or_error(scenario_id: str) -> Scenario:
+    found = scenarios().get(scenario_id)
+    if found is None:
+        raise AssessmentError("There is no such scenario.")
+    return found
+
+
+def start_scenario(
+    session: Session,
+    learner: User,
+    scenario_id: str,
+    *,
+    deployment_id: int,
+    team_id: int | None,
+    resource_link_id: int | None,
+) -> Assessment:
+    """Begin (or resume) a scenario: the first customer message waits for a reply."""
+    if learner.opted_in_at is None:
+        raise AssessmentError("Join the programme before taking an assessment.")
+    scenario = scenario_or_error(scenario_id)
+    open_one = session.scalar(
+        select(Assessment).where(
+            Assessment.learner_id == learner.id,
+            Assessment.scenario == scenario.id,
+            Assessment.status == IN_PROGRESS,
+        )
+    )
+    if open_one is not None:
+        return open_one
+    version = ensure_builtin_rubric(session)
+    assessment = Assessment(
+        platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
+        learner_id=learner.id, kind=SCENARIO, scenario=scenario.id, title=scenario.title,
+        rubric_version_id=version.id, channel=scenario.channel,
+        conversation={"turns": [{"speaker": "customer", "text": scenario.turns[0]}]},
+        status=IN_PROGRESS, resource_link_id=resource_link_id,
+    )  # fmt: skip
+    session.add(assessment)
+    session.flush()
+    return assessment
+
+
+def reply(session: Session, assessment: Assessment, learner: User, text: str) -> Assessment:
+    """The learner's reply to the customer's latest message; after the last one the
+    conversation goes to the grading queue."""
+    if assessment.learner_id != learner.id:
+        raise AssessmentError("This is not your assessment.")
+    if assessment.status != IN_PROGRESS:
+        raise AssessmentError("This scenario is finished; your replies were sent for grading.")
+    text = text.strip()
+    if len(text) < 2:
+        raise AssessmentError("Write your reply to the customer.")
+    if len(text) > MAX_REPLY:
+        raise AssessmentError(f"Keep each reply under {MAX_REPLY} characters.")
+    scenario = scenario_or_error(assessment.scenario or "")
+    turns = list(assessment.conversation["turns"])
+    if turns[-1]["speaker"] != "customer":
+        raise AssessmentError("Wait for the customer's next message.")
+    turns.append({"speaker": "agent", "text": text})
+    answered = sum(1 for t in turns if t["speaker"] == "agent")
+    if answered < len(scenario.turns):
+        turns.append({"speaker": "customer", "text": scenario.turns[answered]})
+    assessment.conversation = {"turns": turns}
+    if answered >= len(scenario.turns):
+        assessment.status = AWAITING
+        assessment.submitted_at = utcnow()
+        assessment.suggestions = _suggestions(
+            Transcript.from_json({"turns": turns, "channel": assessment.channel})
+        )
+        _send_grade(session, assessment, pending=True)
+    session.flush()
+    return assessment
+
+
+# -- grading ---------------------------------------------------------------------------------
+
+
+def grade(
+    session: Session, assessment: Assessment, grader: User, levels: dict[str, int], comment: str
+) -> Grade:
+    """A trainer's final grade: every criterion at a level of the rubric."""
+    if assessment.status != AWAITING:
+        raise AssessmentError("This assessment is not waiting for a grade.")
+    if assessment.learner_id == grader.id:
+        raise AssessmentError("You cannot grade your own work.")
+    definition = assessment.rubric_version.definition
+    allowed = {int(k) for k in definition["levels"]}
+    clean: dict[str, int] = {}
+    for criterion in definition["criteria"]:
+        value = levels.get(criterion["id"])
+        if value not in allowed:
+            raise AssessmentError(f"Choose a level for {criterion['name']}.")
+        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    suggested = {s["criterion"]: s["level"] for s in assessment.suggestions}
+    result = Grade(
+        assessment_id=assessment.id, grader_id=grader.id, levels=clean,
+        changed=[c for c, level in clean.items() if suggested.get(c) not in (None, level)],
+        comment=comment.strip()[:4000], score_percent=score_percent(definition, clean),
+    )  # fmt: skip
+    session.add(result)
+    assessment.status = GRADED
+    session.flush()
+    _send_grade(session, assessment, pending=False, result=result)
+    assessment_graded.send(session, assessment=assessment, grade=result)
+    return result
+
+
+def _send_grade(
+    session: Session, assessment: Assessment, *, pending: bool, result: Grade | None = None
+) -> None:
+    link = assessment.resource_link_id
+    if link is None or not gradebook_available(session, link):
+        return
+    enqueue_score(
+        session,
+        user_id=assessment.learner_id,
+        resource_link_id=link,
+        score_given=result.score_percent if result else 0.0,
+        score_maximum=100.0,
+        activity_progress="Submitted" if pending else "Completed",
+        grading_progress=PENDING_MANUAL if pending else FULLY_GRADED,
+        comment=(result.comment if result else "Waiting for a trainer to grade it.")[:1000],
+    )
+
+
+def queue(
+    session: Session, deployment_id: int, team_id: int | None, skill: str = "", learner_id: int = 0
+) -> list[Assessment]:
+    """Conversations of this course context waiting for a grade, oldest first."""
+    if team_id is None:
+        return []
+    query = (
+        select(Assessment)
+        .where(
+            Assessment.deployment_id == deployment_id,
+            Assessment.team_id == team_id,
+            Assessment.status == AWAITING,
+        )
+        .options(selectinload(Assessment.learner))
+        .order_by(Assessment.submitted_at)
+    )
+    if learner_id:
+        query = query.where(Assessment.learner_id == learner_id)
+    found = list(session.scalars(query))
+    if skill:
+        found = [
+            a for a in found
+            if a.kind == TRANSCRIPT or skill in scenarios()[a.scenario or ""].focus
+        ]  # fmt: skip
+    return found
+
+
+def final_grade(session: Session, assessment_id: int) -> Grade | None:
+    return session.scalar(
+        select(Grade).where(Grade.assessment_id == assessment_id, Grade.final.is_(True))
+    )
+
+
+def mine(session: Session, learner_id: int) -> list[tuple[Assessment, Grade | None]]:
+    assessments = list(
+        session.scalars(
+            select(Assessment)
+            .where(Assessment.learner_id == learner_id)
+            .order_by(Assessment.created_at.desc())
+        )
+    )
+    grades = {
+        g.assessment_id: g
+        for g in session.scalars(
+            select(Grade).where(
+                Grade.assessment_id.in_([a.id for a in assessments]), Grade.final.is_(True)
+            )
+        )
+    }
+    return [(a, grades.get(a.id)) for a in assessments]
+
+
+def skill_levels(session: Session, user_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
+    """Each person's graded levels per criterion, oldest first (for badges and profiles)."""
+    history: dict[int, dict[str, list[int]]] = {uid: {} for uid in user_ids}
+    for learner_id, levels in session.execute(
+        select(Assessment.learner_id, Grade.levels)
+        .join(Grade, Grade.assessment_id == Assessment.id)
+        .where(Assessment.learner_id.in_(user_ids), Grade.final.is_(True))
+        .order_by(Grade.graded_at, Grade.id)
+    ):
+        for criterion, level in levels.items():
+            history[learner_id].setdefault(criterion, []).append(int(level))
+    return history

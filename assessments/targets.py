@@ -1,0 +1,26 @@
+"""Scenarios as LMS activities: offered by the deep-linking picker, graded out of 100."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from assessments.library import scenarios
+from lms.targets import LaunchTarget
+
+PREFIX = "scenario:"
+
+
+class ScenarioTargets:
+    def targets(self) -> Iterable[LaunchTarget]:
+        for s in scenarios().values():
+            yield LaunchTarget(
+                f"{PREFIX}{s.id}", "assessments.scenario", f"Scenario: {s.title}",
+                s.customer, kind="Assessment", score_maximum=100.0,
+                view_args=(("scenario_id", s.id),),
+            )  # fmt: skip
+
+    def find(self, name: str) -> LaunchTarget | None:
+        if not name.startswith(PREFIX):
+            return None
+        return LaunchTarget(name, "assessments.scenario", name, kind="Assessment",
+                            view_args=(("scenario_id", name[len(PREFIX):]),))  # fmt: skip

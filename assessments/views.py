@@ -1,0 +1,280 @@
+"""Skill assessment pages: learners take scenarios and read their results; trainers upload
+transcripts and grade from the queue with the engine's suggestions beside them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from assessments.library import scenarios
+from assessments.models import AWAITING, IN_PROGRESS, Assessment
+from assessments.services import (
+    AssessmentError,
+    UploadRefused,
+    final_grade,
+    grade,
+    mine,
+    queue,
+    reply,
+    start_scenario,
+    upload_transcripts,
+)
+from assessments.suggest import CRITERIA
+from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from core.db import db
+from core.forms import ActionForm
+from lms.models import ResourceLink
+from people.models import Membership, User
+
+bp = Blueprint("assessments", __name__, template_folder="templates")
+
+STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
+SKILL_NAMES = {
+    "empathy": "Empathy", "active_listening": "Active listening", "patience": "Patience",
+    "positive_language": "Positive language", "adaptability": "Adaptability",
+}  # fmt: skip
+
+
+def _viewer_user() -> tuple[Viewer, User]:
+    viewer = require_viewer()
+    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
+    if user is None or viewer.role == Role.GUEST:
+        raise Forbidden("Assessments are for people launched from a course.")
+    return viewer, user
+
+
+@bp.errorhandler(AssessmentError)
+def _refused(error: AssessmentError) -> WerkzeugResponse:
+    db.session.rollback()
+    flash(str(error), "error")
+    return redirect(url_for("assessments.index"))
+
+
+def _visible(assessment_id: int, viewer: Viewer) -> Assessment:
+    """The learner's own assessment, or one of the trainer's course context; 404 otherwise."""
+    assessment = db.session.get(Assessment, assessment_id)
+    if assessment is None or assessment.deployment_id != viewer.deployment_id:
+        abort(404)
+    if viewer.role in STAFF:
+        if assessment.team_id != viewer.team_id:
+            abort(404)
+    elif assessment.learner_id != viewer.user_id:
+        abort(404)
+    return assessment
+
+
+@dataclass
+class Segment:
+    text: str
+    note: str = ""
+    supports: bool = True
+
+
+def highlighted(
+    conversation: dict[str, Any], suggestions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The turns, each split into plain and evidence segments (first span wins on overlap)."""
+    spans: dict[int, list[tuple[int, int, str, bool]]] = {}
+    for suggestion in suggestions:
+        name = SKILL_NAMES.get(suggestion["criterion"], suggestion["criterion"])
+        for e in suggestion["evidence"]:
+            spans.setdefault(e["turn"], []).append(
+                (e["start"], e["end"], f"{name}: {e['note']}", e["supports"])
+            )
+    out = []
+    for index, turn in enumerate(conversation["turns"]):
+        text, segments, position = turn["text"], [], 0
+        for start, end, note, supports in sorted(spans.get(index, [])):
+            if start < position or end > len(text):
+                continue
+            if start > position:
+                segments.append(Segment(text[position:start]))
+            segments.append(Segment(text[start:end], note, supports))
+            position = end
+        if position < len(text):
+            segments.append(Segment(text[position:]))
+        out.append({"speaker": turn["speaker"], "at": turn.get("at"), "segments": segments})
+    return out
+
+
+def _link_for(viewer: Viewer, scenario_id: str) -> int | None:
+    if viewer.resource_link_id is None:
+        return None
+    link = db.session.get(ResourceLink, viewer.resource_link_id)
+    if link is None or link.target != f"scenario:{scenario_id}":
+        return None
+    return link.id
+
+
+@bp.get("/assessments/")
+def index() -> str:
+    viewer, user = _viewer_user()
+    return render_template(
+        "assessments/index.html", viewer=viewer, user=user, scenarios=scenarios().values(),
+        mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
+        staff=viewer.role in STAFF,
+    )  # fmt: skip
+
+
+@bp.get("/assessments/scenarios/<scenario_id>")
+def scenario(scenario_id: str) -> str:
+    """Where a scenario placed in the LMS lands: what it is about, and Start."""
+    viewer, user = _viewer_user()
+    found = scenarios().get(scenario_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "assessments/scenario.html", viewer=viewer, user=user, scenario=found, names=SKILL_NAMES,
+        form=ActionForm(),
+    )  # fmt: skip
+
+
+@bp.post("/assessments/scenarios/<scenario_id>/start")
+def start(scenario_id: str) -> WerkzeugResponse:
+    viewer, user = _viewer_user()
+    if not ActionForm().validate_on_submit():
+        raise AssessmentError("The form expired; please try again.")
+    if user.opted_in_at is None:
+        flash("Join the programme first: assessments are part of it.", "error")
+        return redirect(url_for("people.programme", next=url_for("assessments.index")))
+    assessment = start_scenario(
+        db.session, user, scenario_id, deployment_id=viewer.deployment_id,
+        team_id=viewer.team_id, resource_link_id=_link_for(viewer, scenario_id),
+    )  # fmt: skip
+    db.session.commit()
+    return redirect(url_for("assessments.show", assessment_id=assessment.id))
+
+
+@bp.get("/assessments/<int:assessment_id>")
+def show(assessment_id: int) -> str:
+    viewer, _ = _viewer_user()
+    assessment = _visible(assessment_id, viewer)
+    if viewer.role in STAFF and assessment.status == AWAITING:
+        return redirect(url_for("assessments.grade_page", assessment_id=assessment.id))  # type: ignore[return-value]
+    scenario = scenarios().get(assessment.scenario or "")
+    return render_template(
+        "assessments/show.html", viewer=viewer, assessment=assessment, scenario=scenario,
+        turns=highlighted(assessment.conversation, []),
+        grade=final_grade(db.session, assessment.id),
+        definition=assessment.rubric_version.definition, names=SKILL_NAMES, form=ActionForm(),
+        taking=assessment.status == IN_PROGRESS and assessment.learner_id == viewer.user_id,
+    )  # fmt: skip
+
+
+@bp.post("/assessments/<int:assessment_id>/reply")
+def answer(assessment_id: int) -> WerkzeugResponse:
+    viewer, user = _viewer_user()
+    assessment = _visible(assessment_id, viewer)
+    if not ActionForm().validate_on_submit():
+        raise AssessmentError("The form expired; please try again.")
+    reply(db.session, assessment, user, request.form.get("reply", ""))
+    db.session.commit()
+    if assessment.status == AWAITING:
+        flash("Sent for grading. You will see your result here.", "success")
+    return redirect(url_for("assessments.show", assessment_id=assessment.id))
+
+
+@bp.get("/assessments/queue")
+@roles_required(*STAFF)
+def grading_queue() -> str:
+    viewer = require_viewer()
+    skill = request.args.get("skill", "") if request.args.get("skill") in CRITERIA else ""
+    learner = request.args.get("learner", type=int) or 0
+    waiting = queue(db.session, viewer.deployment_id, viewer.team_id, skill, learner)
+    people = sorted({a.learner for a in queue(db.session, viewer.deployment_id, viewer.team_id)},
+                    key=lambda u: u.display_name)  # fmt: skip
+    return render_template(
+        "assessments/queue.html", viewer=viewer, waiting=waiting, names=SKILL_NAMES,
+        skill=skill, learner=learner, people=people, scenarios=scenarios(),
+    )  # fmt: skip
+
+
+@bp.route("/assessments/<int:assessment_id>/grade", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, grader = _viewer_user()
+    assessment = _visible(assessment_id, viewer)
+    definition = assessment.rubric_version.definition
+    form = ActionForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        levels = {
+            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
+        }
+        try:
+            grade(db.session, assessment, grader, levels, request.form.get("comment", ""))  # type: ignore[arg-type]
+        except AssessmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 400
+        else:
+            db.session.commit()
+            flash(f"Graded {assessment.learner.display_name}: {assessment.title}.", "success")
+            waiting = queue(db.session, viewer.deployment_id, viewer.team_id)
+            if waiting:
+                return redirect(url_for("assessments.grade_page", assessment_id=waiting[0].id))
+            return redirect(url_for("assessments.grading_queue"))
+    suggested = {s["criterion"]: s for s in assessment.suggestions}
+    return render_template(
+        "assessments/grade.html", viewer=viewer, assessment=assessment, definition=definition,
+        suggested=suggested, turns=highlighted(assessment.conversation, assessment.suggestions),
+        scenario=scenarios().get(assessment.scenario or ""), form=form, names=SKILL_NAMES,
+        grade=final_grade(db.session, assessment.id),
+    ), status  # fmt: skip
+
+
+@bp.route("/assessments/upload", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def upload() -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, trainer = _viewer_user()
+    if viewer.team_id is None:
+        raise Forbidden("Open this from a course to assess its people.")
+    members = [
+        m.user
+        for m in db.session.scalars(
+            select(Membership)
+            .where(Membership.team_id == viewer.team_id, Membership.active.is_(True))
+            .options(selectinload(Membership.user))
+        )
+        if m.user_id != trainer.id
+    ]
+    form = ActionForm()
+    problems: list[Any] = []
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        files = [
+            (f.filename or "transcript.txt", f.read(220_000))
+            for f in request.files.getlist("files")
+            if f.filename
+        ]
+        pasted = request.form.get("pasted", "").strip()
+        if pasted:
+            files.append(("pasted.txt", pasted.encode("utf-8")))
+        try:
+            created = upload_transcripts(
+                db.session, trainer=trainer, deployment_id=viewer.deployment_id,
+                team_id=viewer.team_id, learner_id=request.form.get("learner", type=int) or 0,
+                files=files, channel=request.form.get("channel", "chat"),
+                mask=request.form.get("mask") == "1",
+            )  # fmt: skip
+        except UploadRefused as refused:
+            db.session.rollback()
+            problems = refused.problems
+            status = 400
+        else:
+            db.session.commit()
+            flash(f"{len(created)} conversation(s) added to the grading queue.", "success")
+            return redirect(url_for("assessments.grading_queue"))
+    return render_template(
+        "assessments/upload.html", viewer=viewer, form=form, problems=problems,
+        members=sorted(members, key=lambda u: u.display_name),
+    ), status  # fmt: skip

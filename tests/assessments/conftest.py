@@ -1,0 +1,1 @@
+from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
