@@ -31,6 +31,8 @@ class Rubric(Base):
     name: Mapped[str] = mapped_column(String(120))
     current_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A platform's most recently saved rubric is the one its new assessments use.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RubricVersion(Base):
@@ -103,3 +105,39 @@ class Grade(Base):
 
     assessment: Mapped[Assessment] = relationship()
     grader: Mapped[User | None] = relationship()
+
+
+class CalibrationSession(Base):
+    """Several graders score one conversation blind, to see how far they agree."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    assessment: Mapped[Assessment] = relationship()
+
+
+class CalibrationGrade(Base):
+    __tablename__ = "calibration_grades"
+    __table_args__ = (UniqueConstraint("session_id", "grader_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    grader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    levels: Mapped[dict[str, int]] = mapped_column(JSON)
+    graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grader: Mapped[User] = relationship()

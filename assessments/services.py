@@ -4,14 +4,18 @@ caller commits once."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 from blinker import Namespace
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from assessments.agreement import Estimate, bootstrap, krippendorff_alpha
 from assessments.library import Scenario, builtin_rubric, scenarios
 from assessments.models import (
     AWAITING,
@@ -20,10 +24,13 @@ from assessments.models import (
     SCENARIO,
     TRANSCRIPT,
     Assessment,
+    CalibrationGrade,
+    CalibrationSession,
     Grade,
     Rubric,
     RubricVersion,
 )
+from assessments.suggest import CRITERIA as CORE_CRITERIA
 from assessments.suggest import suggest
 from assessments.transcripts import Transcript, TranscriptInvalid, parse
 from core.db import utcnow
@@ -133,7 +140,7 @@ def upload_transcripts(
             problems.append(invalid)
     if problems:
         raise UploadRefused(problems)
-    version = ensure_builtin_rubric(session)
+    version = rubric_for_platform(session, learner.platform_id)
     created = []
     for name, transcript in parsed:
         assessment = Assessment(
@@ -187,7 +194,7 @@ def start_scenario(
     )
     if open_one is not None:
         return open_one
-    version = ensure_builtin_rubric(session)
+    version = rubric_for_platform(session, learner.platform_id)
     assessment = Assessment(
         platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
         learner_id=learner.id, kind=SCENARIO, scenario=scenario.id, title=scenario.title,
@@ -347,3 +354,251 @@ def skill_levels(session: Session, user_ids: Sequence[int]) -> dict[int, dict[st
         for criterion, level in levels.items():
             history[learner_id].setdefault(criterion, []).append(int(level))
     return history
+
+
+# -- rubric editing --------------------------------------------------------------------------
+
+RUBRIC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "target_level", "levels", "criteria"],
+    "properties": {
+        "name": {"type": "string", "minLength": 3, "maxLength": 120},
+        "target_level": {"type": "integer", "minimum": 1, "maximum": 4},
+        "levels": {
+            "type": "object",
+            "required": ["1", "2", "3", "4"],
+            "additionalProperties": False,
+            "patternProperties": {"^[1-4]$": {"type": "string", "minLength": 2, "maxLength": 40}},
+        },
+        "criteria": {
+            "type": "array",
+            "minItems": 5,
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "weight", "levels"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,39}$"},
+                    "name": {"type": "string", "minLength": 2, "maxLength": 60},
+                    "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                    "levels": {
+                        "type": "object",
+                        "required": ["1", "2", "3", "4"],
+                        "patternProperties": {
+                            "^[1-4]$": {"type": "string", "minLength": 5, "maxLength": 500}
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def rubric_for_platform(session: Session, platform_id: int) -> RubricVersion:
+    """The rubric new assessments of this LMS use: its own most recently saved one, else the
+    built-in rubric."""
+    own = session.scalar(
+        select(Rubric)
+        .where(Rubric.platform_id == platform_id)
+        .order_by(Rubric.updated_at.desc(), Rubric.id.desc())
+        .limit(1)
+    )
+    return current_version(session, own) if own is not None else ensure_builtin_rubric(session)
+
+
+def rubrics_for_platform(session: Session, platform_id: int) -> list[Rubric]:
+    ensure_builtin_rubric(session)
+    return list(
+        session.scalars(
+            select(Rubric)
+            .where((Rubric.platform_id == platform_id) | Rubric.platform_id.is_(None))
+            .order_by(Rubric.platform_id.is_(None), Rubric.name)
+        )
+    )
+
+
+def save_rubric(
+    session: Session,
+    *,
+    platform_id: int,
+    editor: User,
+    rubric: Rubric | None,
+    definition: dict[str, Any],
+) -> RubricVersion:
+    """Save a rubric as a new version. Editing the built-in rubric makes this LMS's own copy;
+    versions already used by grades never change."""
+    errors = sorted(
+        Draft202012Validator(RUBRIC_SCHEMA).iter_errors(definition), key=lambda e: list(e.path)
+    )
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path)
+        raise AssessmentError(f"{where}: {errors[0].message}" if where else errors[0].message)
+    ids = [c["id"] for c in definition["criteria"]]
+    if len(set(ids)) != len(ids):
+        raise AssessmentError("Two criteria have the same name.")
+    missing = [c for c in CORE_CRITERIA if c not in ids]
+    if missing:
+        raise AssessmentError(
+            f"The rubric must keep the five service skills (missing: {', '.join(missing)})."
+        )
+    if rubric is None or rubric.platform_id is None:
+        rubric = Rubric(
+            slug=f"p{platform_id}-{uuid.uuid4().hex[:10]}", platform_id=platform_id,
+            name=definition["name"], current_version=0,
+        )  # fmt: skip
+        session.add(rubric)
+        session.flush()
+    elif rubric.platform_id != platform_id:
+        raise AssessmentError("There is no such rubric.")
+    rubric.current_version += 1
+    rubric.name = definition["name"]
+    rubric.updated_at = utcnow()
+    version = RubricVersion(
+        rubric_id=rubric.id, version=rubric.current_version, definition=definition,
+        created_by_id=editor.id,
+    )  # fmt: skip
+    session.add(version)
+    session.flush()
+    return version
+
+
+# -- calibration -----------------------------------------------------------------------------
+
+DRIFT = 0.75  # mean levels away from the consensus that flags a grader
+
+
+def start_calibration(
+    session: Session, assessment: Assessment, trainer: User
+) -> CalibrationSession:
+    if assessment.team_id is None:
+        raise AssessmentError("Calibrate a conversation of a course context.")
+    calibration = CalibrationSession(
+        platform_id=assessment.platform_id, deployment_id=assessment.deployment_id,
+        team_id=assessment.team_id, assessment_id=assessment.id, created_by_id=trainer.id,
+    )  # fmt: skip
+    session.add(calibration)
+    session.flush()
+    return calibration
+
+
+def calibration_grade(
+    session: Session, calibration: CalibrationSession, grader: User, levels: dict[str, int | None]
+) -> CalibrationGrade:
+    """A grader's blind levels (they can change them until the session is closed)."""
+    if calibration.closed_at is not None:
+        raise AssessmentError("This calibration session is closed.")
+    if calibration.assessment.learner_id == grader.id:
+        raise AssessmentError("You cannot grade your own conversation.")
+    definition = calibration.assessment.rubric_version.definition
+    clean = {}
+    for criterion in definition["criteria"]:
+        value = levels.get(criterion["id"])
+        if value not in (1, 2, 3, 4):
+            raise AssessmentError(f"Choose a level for {criterion['name']}.")
+        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    existing = session.scalar(
+        select(CalibrationGrade).where(
+            CalibrationGrade.session_id == calibration.id, CalibrationGrade.grader_id == grader.id
+        )
+    )
+    if existing is None:
+        existing = CalibrationGrade(session_id=calibration.id, grader_id=grader.id, levels=clean)
+        session.add(existing)
+    else:
+        existing.levels, existing.graded_at = clean, utcnow()
+    session.flush()
+    return existing
+
+
+@dataclass
+class GraderDeviation:
+    grader: User
+    levels: dict[str, int]
+    mean_deviation: float
+
+    @property
+    def drifts(self) -> bool:
+        return self.mean_deviation > DRIFT
+
+
+@dataclass
+class CalibrationReport:
+    criteria: list[dict[str, Any]]
+    consensus: dict[str, float]
+    spread: dict[str, tuple[int, int]]
+    graders: list[GraderDeviation]
+    alpha: Estimate | None
+    engine_deviation: float | None
+
+
+def calibration_report(session: Session, calibration: CalibrationSession) -> CalibrationReport:
+    """Spread and consensus (median) per criterion, each grader's distance from it, and
+    Krippendorff's alpha (ordinal) over graders x criteria with a bootstrap interval."""
+    definition = calibration.assessment.rubric_version.definition
+    criteria = definition["criteria"]
+    grades = list(
+        session.scalars(
+            select(CalibrationGrade)
+            .where(CalibrationGrade.session_id == calibration.id)
+            .options(selectinload(CalibrationGrade.grader))
+            .order_by(CalibrationGrade.graded_at)
+        )
+    )
+    consensus = {
+        c["id"]: float(np.median([g.levels[c["id"]] for g in grades])) if grades else 0.0
+        for c in criteria
+    }
+    spread = {
+        c["id"]: (min(g.levels[c["id"]] for g in grades), max(g.levels[c["id"]] for g in grades))
+        if grades else (0, 0)
+        for c in criteria
+    }  # fmt: skip
+    graders = [
+        GraderDeviation(
+            g.grader,
+            g.levels,
+            float(np.mean([abs(g.levels[c["id"]] - consensus[c["id"]]) for c in criteria])),
+        )
+        for g in grades
+    ]
+    alpha = None
+    if len(grades) >= 2:
+        matrix = np.array([[g.levels[c["id"]] for c in criteria] for g in grades], dtype=float)
+        alpha = bootstrap(
+            lambda columns: krippendorff_alpha(columns.T.tolist()), matrix.T, resamples=500
+        )
+    suggested = {s["criterion"]: s["level"] for s in calibration.assessment.suggestions}
+    engine = [
+        abs(suggested[c["id"]] - consensus[c["id"]]) for c in criteria if c["id"] in suggested
+    ]
+    return CalibrationReport(
+        criteria=criteria, consensus=consensus, spread=spread, graders=graders, alpha=alpha,
+        engine_deviation=float(np.mean(engine)) if engine and grades else None,
+    )  # fmt: skip
+
+
+def calibration_deviations(session: Session, user_ids: Sequence[int]) -> dict[int, list[float]]:
+    """Each grader's mean distance from the consensus, per closed session (for badges)."""
+    out: dict[int, list[float]] = {uid: [] for uid in user_ids}
+    closed = session.scalars(
+        select(CalibrationSession)
+        .join(CalibrationGrade, CalibrationGrade.session_id == CalibrationSession.id)
+        .where(CalibrationGrade.grader_id.in_(user_ids), CalibrationSession.closed_at.is_not(None))
+        .distinct()
+    ).all()
+    for calibration in closed:
+        for row in calibration_report(session, calibration).graders:
+            if row.grader.id in out:
+                out[row.grader.id].append(row.mean_deviation)
+    return out
+
+
+def close_calibration(session: Session, calibration: CalibrationSession) -> None:
+    if calibration.closed_at is None:
+        calibration.closed_at = utcnow()
+        session.flush()
+        calibration_closed.send(session, calibration=calibration)
+
+
+calibration_closed = signals.signal("calibration-closed")

@@ -3,6 +3,7 @@ transcripts and grade from the queue with the engine's suggestions beside them."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +13,23 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from assessments.library import scenarios
-from assessments.models import AWAITING, IN_PROGRESS, Assessment
+from assessments.models import AWAITING, IN_PROGRESS, Assessment, CalibrationSession, Rubric
 from assessments.services import (
     AssessmentError,
     UploadRefused,
+    calibration_grade,
+    calibration_report,
+    close_calibration,
+    current_version,
     final_grade,
     grade,
     mine,
     queue,
     reply,
+    rubric_for_platform,
+    rubrics_for_platform,
+    save_rubric,
+    start_calibration,
     start_scenario,
     upload_transcripts,
 )
@@ -277,4 +286,148 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     return render_template(
         "assessments/upload.html", viewer=viewer, form=form, problems=problems,
         members=sorted(members, key=lambda u: u.display_name),
+    ), status  # fmt: skip
+
+
+# -- rubrics ---------------------------------------------------------------------------------
+
+
+@bp.get("/assessments/rubrics")
+@roles_required(*STAFF)
+def rubrics() -> str:
+    viewer = require_viewer()
+    found = rubrics_for_platform(db.session, viewer.platform_id)
+    in_use = rubric_for_platform(db.session, viewer.platform_id)
+    db.session.commit()  # the built-in rubric, created on first need
+    return render_template(
+        "assessments/rubrics.html", viewer=viewer, rubrics=found, in_use=in_use,
+        versions={r.id: current_version(db.session, r) for r in found},
+    )  # fmt: skip
+
+
+def _definition_from(form: Any, base: dict[str, Any]) -> dict[str, Any]:
+    criteria = []
+    for index, criterion in enumerate(base["criteria"]):
+        criteria.append({
+            "id": criterion["id"],
+            "name": form.get(f"c{index}_name", criterion["name"]).strip(),
+            "weight": float(form.get(f"c{index}_weight") or 0),
+            "levels": {str(n): form.get(f"c{index}_l{n}", "").strip() for n in range(1, 5)},
+        })  # fmt: skip
+    extra_name = form.get("extra_name", "").strip()
+    if extra_name:
+        slug = re.sub(r"[^a-z0-9]+", "_", extra_name.lower()).strip("_")[:39] or "extra"
+        criteria.append({
+            "id": slug if slug[0].isalpha() else f"c_{slug}", "name": extra_name,
+            "weight": float(form.get("extra_weight") or 0),
+            "levels": {str(n): form.get(f"extra_l{n}", "").strip() for n in range(1, 5)},
+        })  # fmt: skip
+    return {
+        "name": form.get("name", "").strip(),
+        "target_level": int(form.get("target_level") or 3),
+        "levels": {str(n): form.get(f"level_{n}", "").strip() for n in range(1, 5)},
+        "criteria": criteria,
+    }
+
+
+@bp.route("/assessments/rubrics/<int:rubric_id>/edit", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, editor = _viewer_user()
+    rubric = db.session.get(Rubric, rubric_id)
+    if rubric is None or rubric.platform_id not in (None, viewer.platform_id):
+        abort(404)
+    base = current_version(db.session, rubric).definition
+    definition, status = base, 200
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        definition = _definition_from(request.form, base)
+        try:
+            version = save_rubric(db.session, platform_id=viewer.platform_id, editor=editor,
+                                  rubric=rubric, definition=definition)  # fmt: skip
+        except AssessmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 400
+        else:
+            db.session.commit()
+            flash(
+                f"Saved {definition['name']}, version {version.version}. New assessments use "
+                "it; grades already given keep the version they were given with.",
+                "success",
+            )
+            return redirect(url_for("assessments.rubrics"))
+    return render_template(
+        "assessments/rubric_edit.html", viewer=viewer, rubric=rubric, definition=definition,
+        form=form,
+    ), status  # fmt: skip
+
+
+# -- calibration -----------------------------------------------------------------------------
+
+
+def _calibration(calibration_id: int, viewer: Viewer) -> CalibrationSession:
+    found = db.session.get(CalibrationSession, calibration_id)
+    if (
+        found is None
+        or found.deployment_id != viewer.deployment_id
+        or found.team_id != viewer.team_id
+    ):
+        abort(404)
+    return found
+
+
+@bp.post("/assessments/<int:assessment_id>/calibrate")
+@roles_required(*STAFF)
+def calibrate(assessment_id: int) -> WerkzeugResponse:
+    viewer, trainer = _viewer_user()
+    assessment = _visible(assessment_id, viewer)
+    if not ActionForm().validate_on_submit():
+        raise AssessmentError("The form expired; please try again.")
+    calibration = start_calibration(db.session, assessment, trainer)
+    db.session.commit()
+    flash("Calibration started: send this page's address to the other graders.", "success")
+    return redirect(url_for("assessments.calibration", calibration_id=calibration.id))
+
+
+@bp.route("/assessments/calibrations/<int:calibration_id>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, grader = _viewer_user()
+    found = _calibration(calibration_id, viewer)
+    definition = found.assessment.rubric_version.definition
+    form = ActionForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        if request.form.get("close") == "1":
+            close_calibration(db.session, found)
+            db.session.commit()
+            return redirect(url_for("assessments.calibration", calibration_id=found.id))
+        levels = {
+            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
+        }
+        try:
+            calibration_grade(db.session, found, grader, levels)
+        except AssessmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 400
+        else:
+            db.session.commit()
+            flash(
+                "Your levels are saved. The group's results show once others have graded.",
+                "success",
+            )
+            return redirect(url_for("assessments.calibration", calibration_id=found.id))
+    report = calibration_report(db.session, found)
+    mine = next((g for g in report.graders if g.grader.id == grader.id), None)
+    return render_template(
+        "assessments/calibration.html", viewer=viewer, calibration=found, definition=definition,
+        report=report, mine=mine, form=form, names=SKILL_NAMES,
+        turns=highlighted(found.assessment.conversation, []),
+        reveal=mine is not None or found.closed_at is not None,
     ), status  # fmt: skip

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from assessments.services import assessment_graded
+    from assessments.services import assessment_graded, calibration_closed
     from core.db import db
     from core.demo import register_demo_loader
     from core.views import register_dashboard_panel, register_nav_link
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         awards_of,
         ensure_builtin_badges,
         on_assessment_graded,
+        on_calibration_closed,
         on_course_completed,
         on_courses_imported,
     )
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     course_completed.connect(on_course_completed)
     courses_imported.connect(on_courses_imported)
     assessment_graded.connect(on_assessment_graded)
+    calibration_closed.connect(on_calibration_closed)
 
     def load_demo(app: Flask) -> str:
         created = ensure_builtin_badges(db.session)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from assessments.services import skill_levels
+from assessments.services import calibration_deviations, skill_levels
 from core.auth import Role
 from core.db import utcnow
 from courses.models import Course, CourseResult, Enrolment
@@ -200,6 +200,8 @@ def facts_of(session: Session, user_ids: Sequence[int]) -> dict[int, Facts]:
         facts[user_id].recognitions_received = count
     for user_id, levels in skill_levels(session, user_ids).items():
         facts[user_id].skill_levels = levels
+    for user_id, deviations in calibration_deviations(session, user_ids).items():
+        facts[user_id].calibration_deviations = deviations
     return facts
 
 
@@ -476,3 +478,15 @@ def on_assessment_graded(session: Session, assessment: Any, **_: object) -> None
     user = session.get(User, assessment.learner_id)
     if user is not None:
         evaluate(session, user, assessment.team_id)
+
+
+def on_calibration_closed(session: Session, calibration: Any, **_: object) -> None:
+    """A calibration session closed: its graders may have earned the calibration badge."""
+    from assessments.models import CalibrationGrade
+
+    graders = session.scalars(
+        select(User)
+        .join(CalibrationGrade, CalibrationGrade.grader_id == User.id)
+        .where(CalibrationGrade.session_id == calibration.id)
+    ).all()
+    evaluate_many(session, graders, team_id=calibration.team_id)
