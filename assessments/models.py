@@ -141,3 +141,25 @@ class CalibrationGrade(Base):
     graded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     grader: Mapped[User] = relationship()
+
+
+class Dispute(Base):
+    """A learner disputes a graded assessment; a different trainer reviews it. Both grades
+    are kept: the review's becomes final only if it differs."""
+
+    __tablename__ = "assessment_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    original_grade_id: Mapped[int] = mapped_column(ForeignKey("assessment_grades.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    review_grade_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_grades.id"))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # upheld | changed
+    note: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+    assessment: Mapped[Assessment] = relationship()

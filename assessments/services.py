@@ -26,6 +26,7 @@ from assessments.models import (
     Assessment,
     CalibrationGrade,
     CalibrationSession,
+    Dispute,
     Grade,
     Rubric,
     RubricVersion,
@@ -602,3 +603,137 @@ def close_calibration(session: Session, calibration: CalibrationSession) -> None
 
 
 calibration_closed = signals.signal("calibration-closed")
+
+
+# -- disputes --------------------------------------------------------------------------------
+
+DISPUTE_LIMIT = 1000
+
+
+def open_dispute(session: Session, assessment: Assessment, learner: User, reason: str) -> Dispute:
+    if assessment.learner_id != learner.id:
+        raise AssessmentError("You can dispute only your own results.")
+    if assessment.status != GRADED:
+        raise AssessmentError("Only a graded assessment can be disputed.")
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise AssessmentError("Say why you think the grade is wrong (at least a sentence).")
+    if len(reason) > DISPUTE_LIMIT:
+        raise AssessmentError(f"Keep the reason under {DISPUTE_LIMIT} characters.")
+    if session.scalar(select(Dispute.id).where(Dispute.assessment_id == assessment.id)):
+        raise AssessmentError("This result was already disputed.")
+    original = final_grade(session, assessment.id)
+    assert original is not None
+    dispute = Dispute(assessment_id=assessment.id, reason=reason, original_grade_id=original.id)
+    session.add(dispute)
+    session.flush()
+    return dispute
+
+
+def open_disputes(session: Session, deployment_id: int, team_id: int | None) -> list[Dispute]:
+    if team_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Dispute)
+            .join(Assessment, Assessment.id == Dispute.assessment_id)
+            .where(
+                Assessment.deployment_id == deployment_id,
+                Assessment.team_id == team_id,
+                Dispute.resolved_at.is_(None),
+            )
+            .options(selectinload(Dispute.assessment).selectinload(Assessment.learner))
+            .order_by(Dispute.opened_at)
+        )
+    )
+
+
+def review_dispute(
+    session: Session, dispute: Dispute, reviewer: User, levels: dict[str, int | None], note: str
+) -> Dispute:
+    """A trainer other than the first grader grades again. Different levels replace the final
+    grade (the first is kept); equal levels uphold it."""
+    if dispute.resolved_at is not None:
+        raise AssessmentError("This dispute was already reviewed.")
+    original = session.get(Grade, dispute.original_grade_id)
+    assert original is not None
+    if reviewer.id in (original.grader_id, dispute.assessment.learner_id):
+        raise AssessmentError("A different trainer must review a disputed grade.")
+    definition = dispute.assessment.rubric_version.definition
+    clean: dict[str, int] = {}
+    for criterion in definition["criteria"]:
+        value = levels.get(criterion["id"])
+        if value not in (1, 2, 3, 4):
+            raise AssessmentError(f"Choose a level for {criterion['name']}.")
+        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    review = Grade(
+        assessment_id=dispute.assessment_id, grader_id=reviewer.id, levels=clean,
+        changed=[c for c in clean if clean[c] != original.levels.get(c)],
+        comment=note.strip()[:4000], score_percent=score_percent(definition, clean),
+        final=False,
+    )  # fmt: skip
+    session.add(review)
+    session.flush()
+    dispute.reviewer_id, dispute.review_grade_id = reviewer.id, review.id
+    dispute.note, dispute.resolved_at = note.strip()[:4000], utcnow()
+    if clean != original.levels:
+        original.final, review.final = False, True
+        dispute.outcome = "changed"
+        session.flush()
+        _send_grade(session, dispute.assessment, pending=False, result=review)
+        assessment_graded.send(session, assessment=dispute.assessment, grade=review)
+    else:
+        dispute.outcome = "upheld"
+    session.flush()
+    return dispute
+
+
+def dispute_of(session: Session, assessment_id: int) -> Dispute | None:
+    return session.scalar(select(Dispute).where(Dispute.assessment_id == assessment_id))
+
+
+# -- closing the loop ------------------------------------------------------------------------
+
+SKILLS_COURSE = "skills-of-great-service"
+SKILL_MODULES = {
+    "empathy": "empathy",
+    "active_listening": "active-listening",
+    "patience": "patience",
+    "positive_language": "positive-language",
+    "adaptability": "adaptability",
+}
+
+
+@dataclass
+class Practice:
+    """A skill below target in two assessments in a row, and the module that teaches it."""
+
+    criterion: str
+    below: tuple[int, int]  # the two levels that made the suggestion
+    since: list[int]  # levels graded after them, oldest first
+    module: str
+    target: int
+
+    @property
+    def reached_target(self) -> bool:
+        return any(level >= self.target for level in self.since)
+
+    @property
+    def rose(self) -> bool:
+        return bool(self.since) and max(self.since) > max(self.below)
+
+
+def practice_suggestions(session: Session, learner_id: int, target: int = 3) -> list[Practice]:
+    """When a skill stays below the rubric's target in two assessments in a row, suggest the
+    matching module of the skills course (a suggestion only: nobody is enrolled), and show the
+    levels graded since, so the learner and trainer see whether it rose."""
+    history = skill_levels(session, [learner_id])[learner_id]
+    out = []
+    for criterion, module in SKILL_MODULES.items():
+        levels = history.get(criterion, [])
+        for i in range(1, len(levels)):
+            if levels[i - 1] < target and levels[i] < target:
+                below = (levels[i - 1], levels[i])
+                out.append(Practice(criterion, below, levels[i + 1 :], module, target))
+                break
+    return out

@@ -13,7 +13,15 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from assessments.library import scenarios
-from assessments.models import AWAITING, IN_PROGRESS, Assessment, CalibrationSession, Rubric
+from assessments.models import (
+    AWAITING,
+    IN_PROGRESS,
+    Assessment,
+    CalibrationSession,
+    Dispute,
+    Grade,
+    Rubric,
+)
 from assessments.services import (
     AssessmentError,
     UploadRefused,
@@ -21,11 +29,16 @@ from assessments.services import (
     calibration_report,
     close_calibration,
     current_version,
+    dispute_of,
     final_grade,
     grade,
     mine,
+    open_dispute,
+    open_disputes,
+    practice_suggestions,
     queue,
     reply,
+    review_dispute,
     rubric_for_platform,
     rubrics_for_platform,
     save_rubric,
@@ -126,7 +139,7 @@ def index() -> str:
     return render_template(
         "assessments/index.html", viewer=viewer, user=user, scenarios=scenarios().values(),
         mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
-        staff=viewer.role in STAFF,
+        staff=viewer.role in STAFF, practice=practice_suggestions(db.session, user.id),
     )  # fmt: skip
 
 
@@ -172,6 +185,7 @@ def show(assessment_id: int) -> str:
         grade=final_grade(db.session, assessment.id),
         definition=assessment.rubric_version.definition, names=SKILL_NAMES, form=ActionForm(),
         taking=assessment.status == IN_PROGRESS and assessment.learner_id == viewer.user_id,
+        dispute=dispute_of(db.session, assessment.id),
     )  # fmt: skip
 
 
@@ -430,4 +444,65 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
         report=report, mine=mine, form=form, names=SKILL_NAMES,
         turns=highlighted(found.assessment.conversation, []),
         reveal=mine is not None or found.closed_at is not None,
+    ), status  # fmt: skip
+
+
+# -- disputes --------------------------------------------------------------------------------
+
+
+@bp.post("/assessments/<int:assessment_id>/dispute")
+def dispute(assessment_id: int) -> WerkzeugResponse:
+    viewer, learner = _viewer_user()
+    assessment = _visible(assessment_id, viewer)
+    if not ActionForm().validate_on_submit():
+        raise AssessmentError("The form expired; please try again.")
+    open_dispute(db.session, assessment, learner, request.form.get("reason", ""))
+    db.session.commit()
+    flash("Your dispute was sent. A different trainer will review the grade.", "success")
+    return redirect(url_for("assessments.show", assessment_id=assessment.id))
+
+
+@bp.get("/assessments/disputes")
+@roles_required(*STAFF)
+def disputes() -> str:
+    viewer = require_viewer()
+    return render_template(
+        "assessments/disputes.html", viewer=viewer,
+        disputes=open_disputes(db.session, viewer.deployment_id, viewer.team_id),
+    )  # fmt: skip
+
+
+@bp.route("/assessments/disputes/<int:dispute_id>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, reviewer = _viewer_user()
+    found = db.session.get(Dispute, dispute_id)
+    if found is None:
+        abort(404)
+    assessment = _visible(found.assessment_id, viewer)
+    definition = assessment.rubric_version.definition
+    form = ActionForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        levels = {
+            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
+        }
+        try:
+            review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""))
+        except AssessmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            status = 400
+        else:
+            db.session.commit()
+            flash("Grade changed after review." if found.outcome == "changed" else
+                  "Grade upheld after review.", "success")  # fmt: skip
+            return redirect(url_for("assessments.disputes"))
+    original = db.session.get(Grade, found.original_grade_id)
+    return render_template(
+        "assessments/review.html", viewer=viewer, dispute=found, assessment=assessment,
+        definition=definition, original=original, form=form,
+        turns=highlighted(assessment.conversation, []),
     ), status  # fmt: skip

@@ -1,8 +1,8 @@
-"""assessments: rubrics, assessments, grades, calibration
+"""assessments: rubrics, assessments, grades, calibration, disputes
 
-Revision ID: f8174ae54d9c
+Revision ID: 2f8a994aa776
 Revises: a60908bf8a47
-Create Date: 2026-11-23 12:52:54.916335
+Create Date: 2026-11-23 12:56:26.031353
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import core.db
 
 
 # revision identifiers, used by Alembic.
-revision = 'f8174ae54d9c'
+revision = '2f8a994aa776'
 down_revision = 'a60908bf8a47'
 branch_labels = None
 depends_on = None
@@ -118,6 +118,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_calibration_sessions_platform_id'), ['platform_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calibration_sessions_team_id'), ['team_id'], unique=False)
 
+    op.create_table('assessment_disputes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assessment_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('original_grade_id', sa.Integer(), nullable=False),
+    sa.Column('opened_at', core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reviewer_id', sa.Integer(), nullable=True),
+    sa.Column('review_grade_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('resolved_at', core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessments.id'], name=op.f('fk_assessment_disputes_assessment_id_assessments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['original_grade_id'], ['assessment_grades.id'], name=op.f('fk_assessment_disputes_original_grade_id_assessment_grades')),
+    sa.ForeignKeyConstraint(['review_grade_id'], ['assessment_grades.id'], name=op.f('fk_assessment_disputes_review_grade_id_assessment_grades')),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_assessment_disputes_reviewer_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_disputes'))
+    )
+    with op.batch_alter_table('assessment_disputes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_disputes_assessment_id'), ['assessment_id'], unique=False)
+
     op.create_table('calibration_grades',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=False),
@@ -141,6 +161,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_calibration_grades_session_id'))
 
     op.drop_table('calibration_grades')
+    with op.batch_alter_table('assessment_disputes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessment_disputes_assessment_id'))
+
+    op.drop_table('assessment_disputes')
     with op.batch_alter_table('calibration_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calibration_sessions_team_id'))
         batch_op.drop_index(batch_op.f('ix_calibration_sessions_platform_id'))
