@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from assessments.agreement import Estimate, bootstrap, krippendorff_alpha
+from assessments.agreement import Estimate, bootstrap, icc_2_1, kappa_with_ci, krippendorff_alpha
 from assessments.library import Scenario, builtin_rubric, scenarios
 from assessments.models import (
     AWAITING,
@@ -737,3 +737,133 @@ def practice_suggestions(session: Session, learner_id: int, target: int = 3) -> 
                 out.append(Practice(criterion, below, levels[i + 1 :], module, target))
                 break
     return out
+
+
+# -- results and agreement over a period -----------------------------------------------------
+
+
+@dataclass
+class PairAgreement:
+    first: User
+    second: User
+    kappa: Estimate
+
+
+@dataclass
+class AgreementReport:
+    sessions: int
+    alpha: Estimate | None
+    pairs: list[PairAgreement]
+    icc: Estimate | None
+    drift: list[tuple[User, float, int]]  # grader, mean deviation, sessions
+    engine: dict[str, Estimate]  # criterion -> suggested vs final grade
+    distribution: dict[str, dict[int, int]]  # criterion -> level -> final grades
+
+
+def agreement_report(
+    session: Session, deployment_id: int, team_id: int, start: Any, end: Any
+) -> AgreementReport:
+    """Agreement between graders in the calibration sessions of a period, and between the
+    suggestion engine and the final grades, for one course context."""
+    calibrations = list(
+        session.scalars(
+            select(CalibrationSession)
+            .where(
+                CalibrationSession.deployment_id == deployment_id,
+                CalibrationSession.team_id == team_id,
+                CalibrationSession.created_at >= start,
+                CalibrationSession.created_at < end,
+            )
+            .options(selectinload(CalibrationSession.assessment))
+            .order_by(CalibrationSession.id)
+        )
+    )
+    rows = list(
+        session.scalars(
+            select(CalibrationGrade)
+            .where(CalibrationGrade.session_id.in_([c.id for c in calibrations]))
+            .options(selectinload(CalibrationGrade.grader))
+        )
+    )
+    graders = sorted({r.grader_id: r.grader for r in rows}.values(), key=lambda u: u.display_name)
+    units: list[tuple[int, str]] = []
+    for calibration in calibrations:
+        for criterion in calibration.assessment.rubric_version.definition["criteria"]:
+            units.append((calibration.id, criterion["id"]))
+    by_grader = {g.id: {} for g in graders}  # type: dict[int, dict[tuple[int, str], int]]
+    for row in rows:
+        for criterion, level in row.levels.items():
+            by_grader[row.grader_id][(row.session_id, criterion)] = level
+    alpha = None
+    if len(graders) >= 2 and units:
+        data = np.array(
+            [[by_grader[g.id].get(u, np.nan) for u in units] for g in graders], dtype=float
+        )
+        alpha = bootstrap(lambda cols: krippendorff_alpha(cols.T.tolist()), data.T, resamples=500)
+    pairs = []
+    for i, first in enumerate(graders):
+        for second in graders[i + 1 :]:
+            shared = [u for u in units if u in by_grader[first.id] and u in by_grader[second.id]]
+            if len(shared) >= 5:
+                a = [by_grader[first.id][u] for u in shared]
+                b = [by_grader[second.id][u] for u in shared]
+                pairs.append(
+                    PairAgreement(first, second, kappa_with_ci(a, b, [1, 2, 3, 4], resamples=500))
+                )
+    totals = [
+        [sum(by_grader[g.id].get((c.id, k), 0) for k in {u[1] for u in units if u[0] == c.id})
+         for g in graders]
+        for c in calibrations
+        if all(any(u[0] == c.id and u in by_grader[g.id] for u in units) for g in graders)
+    ]  # fmt: skip
+    icc = None
+    if len(totals) >= 3 and len(graders) >= 2:
+        icc = bootstrap(icc_2_1, np.array(totals, dtype=float), resamples=500)
+    drift = []
+    for grader in graders:
+        deviations = []
+        for calibration in calibrations:
+            mine = [u for u in units if u[0] == calibration.id and u in by_grader[grader.id]]
+            if not mine:
+                continue
+            others = [
+                float(np.median([by_grader[g.id][u] for g in graders if u in by_grader[g.id]]))
+                for u in mine
+            ]
+            deviations.append(
+                np.mean(
+                    [abs(by_grader[grader.id][u] - o) for u, o in zip(mine, others, strict=True)]
+                )
+            )
+        if deviations:
+            drift.append((grader, float(np.mean(deviations)), len(deviations)))
+    graded = list(
+        session.execute(
+            select(Assessment.suggestions, Grade.levels)
+            .join(Grade, Grade.assessment_id == Assessment.id)
+            .where(
+                Assessment.deployment_id == deployment_id,
+                Assessment.team_id == team_id,
+                Grade.final.is_(True),
+                Grade.graded_at >= start,
+                Grade.graded_at < end,
+            )
+        )
+    )
+    engine: dict[str, Estimate] = {}
+    distribution: dict[str, dict[int, int]] = {
+        c: dict.fromkeys((1, 2, 3, 4), 0) for c in CORE_CRITERIA
+    }
+    for criterion in CORE_CRITERIA:
+        pairs_ = [
+            (next(s["level"] for s in sug if s["criterion"] == criterion), levels[criterion])
+            for sug, levels in graded
+            if criterion in levels and any(s["criterion"] == criterion for s in sug)
+        ]
+        for _, level in pairs_:
+            distribution[criterion][level] += 1
+        if len(pairs_) >= 5:
+            engine[criterion] = kappa_with_ci(
+                [p[0] for p in pairs_], [p[1] for p in pairs_], [1, 2, 3, 4], resamples=500
+            )
+    return AgreementReport(len(calibrations), alpha, pairs, icc, drift, engine, distribution)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -25,6 +26,7 @@ from assessments.models import (
 from assessments.services import (
     AssessmentError,
     UploadRefused,
+    agreement_report,
     calibration_grade,
     calibration_report,
     close_calibration,
@@ -48,7 +50,7 @@ from assessments.services import (
 )
 from assessments.suggest import CRITERIA
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
-from core.db import db
+from core.db import db, utcnow
 from core.forms import ActionForm
 from lms.models import ResourceLink
 from people.models import Membership, User
@@ -506,3 +508,30 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         definition=definition, original=original, form=form,
         turns=highlighted(assessment.conversation, []),
     ), status  # fmt: skip
+
+
+@bp.get("/assessments/results")
+@roles_required(*STAFF)
+def results() -> str:
+    """Agreement between graders over a period, how far suggestions match final grades, and
+    the cohort's levels per skill."""
+    viewer = require_viewer()
+    today = utcnow().date()
+    try:
+        raw_start, raw_end = request.args.get("from"), request.args.get("to")
+        start = date.fromisoformat(raw_start) if raw_start else today - timedelta(days=90)
+        end = date.fromisoformat(raw_end) if raw_end else today
+    except ValueError:
+        flash("Dates look like 2026-11-23.", "error")
+        start, end = today - timedelta(days=90), today
+    report = None
+    if viewer.team_id is not None:
+        report = agreement_report(
+            db.session, viewer.deployment_id, viewer.team_id,
+            datetime.combine(start, time.min, UTC),
+            datetime.combine(end + timedelta(days=1), time.min, UTC),
+        )  # fmt: skip
+    return render_template(
+        "assessments/results.html", viewer=viewer, report=report, start=start, end=end,
+        names=SKILL_NAMES,
+    )  # fmt: skip

@@ -141,3 +141,31 @@ def test_a_calibration_session_is_blind_and_reports_a_verified_alpha(app, lti, l
     tess = np.mean([abs(scores[2][c] - consensus[c]) for c in criteria])
     assert f"Tess Third: {tess:.2f} levels on average drifting" in report
     assert len(rows(app, CalibrationGrade)) == 3
+
+
+def test_results_show_agreement_over_the_period_verified(app, lti, learner):
+    graders = [lti, as_person(app, lti, "trainer", "trainer-2", "Tom Second")]
+    lti.launch_and_follow("trainer")
+    keys = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
+    sessions = [
+        [
+            dict(zip(keys, (3, 3, 4, 3, 2), strict=True)),
+            dict(zip(keys, (3, 2, 4, 2, 2), strict=True)),
+        ],
+        [
+            dict(zip(keys, (2, 1, 3, 4, 3), strict=True)),
+            dict(zip(keys, (1, 1, 3, 4, 4), strict=True)),
+        ],
+    ]
+    for levels_by_grader in sessions:
+        assessment_id = take(learner)
+        path = post(lti, f"/assessments/{assessment_id}/calibrate").headers["Location"]
+        for who, levels in zip(graders, levels_by_grader, strict=True):
+            post(who, path, {f"level_{k}": str(v) for k, v in levels.items()})
+    page = text(get(lti, "/assessments/results"))
+    criteria = list(sessions[0][0])
+    data = np.array([[s[g][c] for s in sessions for c in criteria] for g in range(2)], dtype=float)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal")
+    assert f"Krippendorff's alpha (ordinal): {expected:.2f}" in page
+    assert "Tom Second" in page and "Agreement between graders (2 calibration sessions)" in page
+    assert get(learner, "/assessments/results").status_code == 403
