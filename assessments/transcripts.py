@@ -70,7 +70,16 @@ class Transcript:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Transcript:
-        turns = [Turn(t["speaker"], t["text"], t.get("at")) for t in data["turns"]]
+        def at(value: Any) -> int | None:
+            return (
+                value
+                if isinstance(value, int)
+                else seconds(value)
+                if isinstance(value, str)
+                else None
+            )
+
+        turns = [Turn(t["speaker"], t["text"], at(t.get("at"))) for t in data["turns"]]
         return cls(turns=turns, channel=data.get("channel", "chat"))
 
 
