@@ -163,3 +163,22 @@ class Dispute(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
 
     assessment: Mapped[Assessment] = relationship()
+
+
+class QuizAttempt(Base):
+    __tablename__ = "quiz_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    quiz: Mapped[str] = mapped_column(String(60), index=True)
+    answers: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    scores: Mapped[dict[str, float]] = mapped_column(JSON)
+    percent: Mapped[float] = mapped_column()
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,7 @@ from assessments.models import (
     Grade,
     Rubric,
 )
+from assessments.quizzes import quizzes
 from assessments.services import (
     AssessmentError,
     UploadRefused,
@@ -39,6 +40,7 @@ from assessments.services import (
     open_disputes,
     practice_suggestions,
     queue,
+    quiz_report,
     reply,
     review_dispute,
     rubric_for_platform,
@@ -46,6 +48,7 @@ from assessments.services import (
     save_rubric,
     start_calibration,
     start_scenario,
+    submit_quiz,
     upload_transcripts,
 )
 from assessments.suggest import CRITERIA
@@ -142,6 +145,7 @@ def index() -> str:
         "assessments/index.html", viewer=viewer, user=user, scenarios=scenarios().values(),
         mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
         staff=viewer.role in STAFF, practice=practice_suggestions(db.session, user.id),
+        quizzes=quizzes().values(),
     )  # fmt: skip
 
 
@@ -534,4 +538,60 @@ def results() -> str:
     return render_template(
         "assessments/results.html", viewer=viewer, report=report, start=start, end=end,
         names=SKILL_NAMES,
+    )  # fmt: skip
+
+
+# -- quizzes ---------------------------------------------------------------------------------
+
+
+def _quiz_or_404(quiz_id: str) -> dict[str, Any]:
+    quiz = quizzes().get(quiz_id)
+    if quiz is None:
+        abort(404)
+    return quiz
+
+
+@bp.route("/assessments/quizzes/<quiz_id>", methods=["GET", "POST"])
+def quiz(quiz_id: str) -> str | tuple[str, int] | WerkzeugResponse:
+    viewer, learner = _viewer_user()
+    found = _quiz_or_404(quiz_id)
+    form = ActionForm()
+    result, status = None, 200
+    submitted: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise AssessmentError("The form expired; please try again.")
+        submitted = {
+            q["id"]: [request.form.get(f"{q['id']}__{i}", "") for i in range(len(q["items"]))]
+            if q["type"] == "ordering"
+            else request.form.getlist(q["id"])
+            for q in found["questions"]
+        }
+        link = None
+        if viewer.resource_link_id is not None:
+            placed = db.session.get(ResourceLink, viewer.resource_link_id)
+            link = placed.id if placed is not None and placed.target == f"quiz:{quiz_id}" else None
+        result, attempt = submit_quiz(
+            db.session, learner, quiz_id, submitted, deployment_id=viewer.deployment_id,
+            team_id=viewer.team_id, resource_link_id=link,
+        )  # fmt: skip
+        if attempt is None:
+            status = 400
+        else:
+            db.session.commit()
+    return render_template(
+        "assessments/quiz.html", viewer=viewer, user=learner, quiz=found, form=form,
+        result=result, submitted=submitted,
+    ), status  # fmt: skip
+
+
+@bp.get("/assessments/quizzes/<quiz_id>/analysis")
+@roles_required(*STAFF)
+def quiz_analysis(quiz_id: str) -> str:
+    viewer = require_viewer()
+    found = _quiz_or_404(quiz_id)
+    return render_template(
+        "assessments/quiz_analysis.html", viewer=viewer, quiz=found,
+        report=quiz_report(db.session, viewer.deployment_id, viewer.team_id, quiz_id),
+        prompts={q["id"]: q["prompt"] for q in found["questions"]},
     )  # fmt: skip

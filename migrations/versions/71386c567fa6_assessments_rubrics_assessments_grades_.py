@@ -1,8 +1,8 @@
-"""assessments: rubrics, assessments, grades, calibration, disputes
+"""assessments: rubrics, assessments, grades, calibration, disputes, quizzes
 
-Revision ID: 2f8a994aa776
+Revision ID: 71386c567fa6
 Revises: a60908bf8a47
-Create Date: 2026-11-23 12:56:26.031353
+Create Date: 2026-11-23 13:05:36.830364
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import core.db
 
 
 # revision identifiers, used by Alembic.
-revision = '2f8a994aa776'
+revision = '71386c567fa6'
 down_revision = 'a60908bf8a47'
 branch_labels = None
 depends_on = None
@@ -47,6 +47,29 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rubric_versions')),
     sa.UniqueConstraint('rubric_id', 'version', name=op.f('uq_rubric_versions_rubric_id_version'))
     )
+    op.create_table('quiz_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform_id', sa.Integer(), nullable=False),
+    sa.Column('deployment_id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('learner_id', sa.Integer(), nullable=False),
+    sa.Column('quiz', sa.String(length=60), nullable=False),
+    sa.Column('answers', sa.JSON(), nullable=False),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.Column('percent', sa.Double(), nullable=False),
+    sa.Column('submitted_at', core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['deployment_id'], ['lti_deployments.id'], name=op.f('fk_quiz_attempts_deployment_id_lti_deployments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['learner_id'], ['users.id'], name=op.f('fk_quiz_attempts_learner_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_quiz_attempts_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_quiz_attempts_team_id_teams'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quiz_attempts'))
+    )
+    with op.batch_alter_table('quiz_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quiz_attempts_learner_id'), ['learner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quiz_attempts_platform_id'), ['platform_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quiz_attempts_quiz'), ['quiz'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quiz_attempts_team_id'), ['team_id'], unique=False)
+
     op.create_table('assessments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('platform_id', sa.Integer(), nullable=False),
@@ -181,6 +204,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_assessments_learner_id'))
 
     op.drop_table('assessments')
+    with op.batch_alter_table('quiz_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quiz_attempts_team_id'))
+        batch_op.drop_index(batch_op.f('ix_quiz_attempts_quiz'))
+        batch_op.drop_index(batch_op.f('ix_quiz_attempts_platform_id'))
+        batch_op.drop_index(batch_op.f('ix_quiz_attempts_learner_id'))
+
+    op.drop_table('quiz_attempts')
     op.drop_table('rubric_versions')
     with op.batch_alter_table('rubrics', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rubrics_platform_id'))
