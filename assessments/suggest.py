@@ -220,7 +220,7 @@ NEGATIVE = _pattern(
 )
 POSITIVE = _pattern(
     r"what i can do",
-    r"i can",
+    r"i can(?! (?:hear|see|imagine|understand))",
     r"i will",
     r"i'?ll",
     r"happy to",
@@ -420,6 +420,11 @@ NEGATIONS = frozenset((
     "wouldn't", "couldn't", "hasn't", "haven't", "hadn't",
 ))  # fmt: skip
 TONE_WORD = re.compile(r"[a-z][a-z']*")
+FEELING_STEMS = (
+    "frustrat", "annoy", "upset", "worr", "stress", "disappoint", "angry", "anger", "infuriat",
+    "confus", "anxious", "scared", "distress", "exasperat", "inconvenien", "awful", "terrible",
+    "horrible", "loss", "grief", "sad", "sorry", "hate",
+)  # fmt: skip
 
 
 def tone(text: str) -> float:
@@ -436,6 +441,8 @@ def tone(text: str) -> float:
             since_negation = 0
             continue
         since_negation += 1
+        if word.startswith(FEELING_STEMS):
+            continue  # naming the customer's feeling is empathy, not a negative tone
         valence = lexicon.get(word)
         if valence is not None:
             total += valence * (-0.74 if since_negation <= 3 else 1.0)

@@ -116,7 +116,8 @@ def highlighted(
     out = []
     for index, turn in enumerate(conversation["turns"]):
         text, segments, position = turn["text"], [], 0
-        for start, end, note, supports in sorted(spans.get(index, [])):
+        # On overlap the longer span wins ("I can hear" over "I can").
+        for start, end, note, supports in sorted(spans.get(index, []), key=lambda s: (s[0], -s[1])):
             if start < position or end > len(text):
                 continue
             if start > position:
@@ -287,7 +288,9 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
         ]
         pasted = request.form.get("pasted", "").strip()
         if pasted:
-            files.append(("pasted.txt", pasted.encode("utf-8")))
+            files.append(
+                (f"Pasted transcript, {utcnow():%d %b %Y %H:%M}.txt", pasted.encode("utf-8"))
+            )
         try:
             created = upload_transcripts(
                 db.session, trainer=trainer, deployment_id=viewer.deployment_id,

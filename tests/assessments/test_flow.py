@@ -162,7 +162,7 @@ def test_uploaded_transcripts_all_or_nothing(app, lti):
     assert added.status_code == 302
     assessments = rows(app, Assessment)
     assert len(assessments) == 2 and {a.channel for a in assessments} == {"call"}
-    pasted = next(a for a in assessments if a.title == "pasted.txt")
+    pasted = next(a for a in assessments if a.title.startswith("Pasted transcript, "))
     assert pasted.conversation["turns"][0]["text"] == "I'm on [phone]"
 
 
