@@ -43,6 +43,7 @@ from assessments.services import (
     quiz_report,
     reply,
     review_dispute,
+    skill_levels,
     rubric_for_platform,
     rubrics_for_platform,
     save_rubric,
@@ -147,6 +148,7 @@ def index() -> str:
         mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
         staff=viewer.role in STAFF, practice=practice_suggestions(db.session, user.id),
         quizzes=quizzes().values(),
+        profile=skill_levels(db.session, [user.id])[user.id],
     )  # fmt: skip
 
 

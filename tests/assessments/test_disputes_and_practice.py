@@ -68,3 +68,5 @@ def test_two_low_levels_suggest_the_module_and_show_later_progress(app, lti):
     assert "Since then: 3 — target reached." in page
     assert "Active listening (levels 2 and 2)" in page and "Patience (levels" not in page
     assert rows(app, Enrolment) == []  # a suggestion, not an enrolment
+    assert "Empathy 2, 2, 3 Improving" in page
+    assert "Patience 3, 3, 3 Steady" in page
