@@ -84,6 +84,19 @@ def current_version(session: Session, rubric: Rubric) -> RubricVersion:
     return version
 
 
+def rubric_levels(definition: dict[str, Any], levels: dict[str, int | None]) -> dict[str, int]:
+    """A level of the rubric for every criterion, or ``AssessmentError`` naming the first
+    criterion without one."""
+    allowed = {int(k) for k in definition["levels"]}
+    clean: dict[str, int] = {}
+    for criterion in definition["criteria"]:
+        value = levels.get(criterion["id"])
+        if value not in allowed:
+            raise AssessmentError(f"Choose a level for {criterion['name']}.")
+        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    return clean
+
+
 def score_percent(definition: dict[str, Any], levels: dict[str, int]) -> float:
     """The weighted score in percent: level 1 counts 0, level 4 counts 100."""
     total = sum(c["weight"] for c in definition["criteria"])
@@ -261,13 +274,7 @@ def grade(
     if assessment.learner_id == grader.id:
         raise AssessmentError("You cannot grade your own work.")
     definition = assessment.rubric_version.definition
-    allowed = {int(k) for k in definition["levels"]}
-    clean: dict[str, int] = {}
-    for criterion in definition["criteria"]:
-        value = levels.get(criterion["id"])
-        if value not in allowed:
-            raise AssessmentError(f"Choose a level for {criterion['name']}.")
-        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    clean = rubric_levels(definition, levels)
     suggested = {s["criterion"]: s["level"] for s in assessment.suggestions}
     result = Grade(
         assessment_id=assessment.id, grader_id=grader.id, levels=clean,
@@ -500,13 +507,7 @@ def calibration_grade(
         raise AssessmentError("This calibration session is closed.")
     if calibration.assessment.learner_id == grader.id:
         raise AssessmentError("You cannot grade your own conversation.")
-    definition = calibration.assessment.rubric_version.definition
-    clean = {}
-    for criterion in definition["criteria"]:
-        value = levels.get(criterion["id"])
-        if value not in (1, 2, 3, 4):
-            raise AssessmentError(f"Choose a level for {criterion['name']}.")
-        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    clean = rubric_levels(calibration.assessment.rubric_version.definition, levels)
     existing = session.scalar(
         select(CalibrationGrade).where(
             CalibrationGrade.session_id == calibration.id, CalibrationGrade.grader_id == grader.id
@@ -669,12 +670,7 @@ def review_dispute(
     if reviewer.id in (original.grader_id, dispute.assessment.learner_id):
         raise AssessmentError("A different trainer must review a disputed grade.")
     definition = dispute.assessment.rubric_version.definition
-    clean: dict[str, int] = {}
-    for criterion in definition["criteria"]:
-        value = levels.get(criterion["id"])
-        if value not in (1, 2, 3, 4):
-            raise AssessmentError(f"Choose a level for {criterion['name']}.")
-        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+    clean = rubric_levels(definition, levels)
     review = Grade(
         assessment_id=dispute.assessment_id, grader_id=reviewer.id, levels=clean,
         changed=[c for c in clean if clean[c] != original.levels.get(c)],

@@ -57,6 +57,7 @@ from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
 from lms.models import ResourceLink
+from people.guards import require_person
 from people.models import Membership, User
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
@@ -69,11 +70,7 @@ SKILL_NAMES = {
 
 
 def _viewer_user() -> tuple[Viewer, User]:
-    viewer = require_viewer()
-    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
-    if user is None or viewer.role == Role.GUEST:
-        raise Forbidden("Assessments are for people launched from a course.")
-    return viewer, user
+    return require_person("Assessments are for people launched from a course.")
 
 
 @bp.errorhandler(AssessmentError)
@@ -94,6 +91,11 @@ def _visible(assessment_id: int, viewer: Viewer) -> Assessment:
     elif assessment.learner_id != viewer.user_id:
         abort(404)
     return assessment
+
+
+def _posted_levels(definition: dict[str, Any]) -> dict[str, int | None]:
+    """The level chosen for each criterion in the posted form (``level_<criterion>``)."""
+    return {c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]}
 
 
 @dataclass
@@ -237,9 +239,7 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     if request.method == "POST":
         if not form.validate_on_submit():
             raise AssessmentError("The form expired; please try again.")
-        levels = {
-            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
-        }
+        levels = _posted_levels(definition)
         try:
             grade(db.session, assessment, grader, levels, request.form.get("comment", ""))  # type: ignore[arg-type]
         except AssessmentError as error:
@@ -432,9 +432,7 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
             close_calibration(db.session, found)
             db.session.commit()
             return redirect(url_for("assessments.calibration", calibration_id=found.id))
-        levels = {
-            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
-        }
+        levels = _posted_levels(definition)
         try:
             calibration_grade(db.session, found, grader, levels)
         except AssessmentError as error:
@@ -497,9 +495,7 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     if request.method == "POST":
         if not form.validate_on_submit():
             raise AssessmentError("The form expired; please try again.")
-        levels = {
-            c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]
-        }
+        levels = _posted_levels(definition)
         try:
             review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""))
         except AssessmentError as error:

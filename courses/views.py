@@ -22,7 +22,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from core.auth import Role, Viewer, require_viewer, roles_required
 from core.db import db
 from core.forms import ActionForm
 from core.pdf import render_pdf
@@ -59,6 +59,7 @@ from courses.services import (
 from courses.services import asset as find_asset
 from lms.models import ResourceLink
 from people.forms import ProgrammeChoiceForm
+from people.guards import require_person
 from people.models import User
 
 bp = Blueprint("courses", __name__, template_folder="templates")
@@ -101,11 +102,7 @@ class Page:
 
 
 def _viewer_user() -> tuple[Viewer, User]:
-    viewer = require_viewer()
-    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
-    if user is None or viewer.role == Role.GUEST:
-        raise Forbidden("Courses are for people launched from a course in the learning platform.")
-    return viewer, user
+    return require_person("Courses are for people launched from a course in the learning platform.")
 
 
 def _course_or_404(slug: str) -> Course:

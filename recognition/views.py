@@ -30,6 +30,7 @@ from core.forms import ActionForm
 from courses.services import catalogue
 from lms import keys
 from lms.models import Platform
+from people.guards import require_person
 from people.models import Team, User
 from recognition.forms import AwardForm, BadgeForm, RevokeForm
 from recognition.images import ImageInvalid, check_image
@@ -69,11 +70,7 @@ STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 def _viewer_user() -> tuple[Viewer, User]:
-    viewer = require_viewer()
-    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
-    if user is None or viewer.role == Role.GUEST:
-        raise Forbidden("Recognition is for people launched from a course.")
-    return viewer, user
+    return require_person("Recognition is for people launched from a course.")
 
 
 def _own_award(public_id: str, viewer: Viewer) -> Award:

@@ -29,25 +29,21 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
-    FrameLocator,
     Locator,
     Page,
-    Request,
     expect,
 )
 
 from assessments.library import builtin_rubric, scenarios
 from lms.devplatform.service import PERSONAS
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT, DemoService
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, DemoService
+from tests.e2e.steps import explained, new_context, top_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -88,39 +84,6 @@ PASTED_TRANSCRIPT = (
 )
 
 
-@contextmanager
-def explained(page: Page, what: str) -> Iterator[None]:
-    """On a failure, say where the window (and its tool frame) was and what the console said."""
-    console: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        console.append(f"{message.type}: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        console.append(f"request failed: {request.url} {request.failure}")
-
-    page.on("console", on_console)
-    page.on("requestfailed", on_failed)
-    try:
-        yield
-    except AssertionError as error:
-        frame = page.frame(name="tool-frame")
-        where = f"{page.url} (tool frame at {frame.url})" if frame else page.url
-        details = "\n  ".join(console) or "(nothing)"
-        raise AssertionError(
-            f"{what}: {error}\nWindow at: {where}\nBrowser console:\n  {details}"
-        ) from error
-    finally:
-        page.remove_listener("console", on_console)
-        page.remove_listener("requestfailed", on_failed)
-
-
-def new_context(browser: Browser) -> BrowserContext:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    return context
-
-
 def open_course_page(context: BrowserContext, base: str) -> Page:
     page = context.new_page()
     page.goto(base + "/dev-platform/")
@@ -139,10 +102,6 @@ def launch_in_new_window(context: BrowserContext, course_page: Page, persona_key
 def placed_row(course_page: Page) -> Locator:
     """The newest row of the course's activity table that opens our scenario."""
     return course_page.get_by_role("row").filter(has_text=TARGET).last
-
-
-def top_nav(view: Page | FrameLocator, name: str) -> Locator:
-    return view.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
 
 
 def weighted_score(levels: dict[str, int]) -> float:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request, expect
+from playwright.sync_api import Locator, Page, expect
 
 from courses.pack import load_directory
 from lms.devplatform.service import PERSONAS
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, ROOT, VIEWPORT, DemoService
+from tests.e2e.steps import assert_controls_labelled, explained
 
 pytestmark = pytest.mark.e2e
 
@@ -32,44 +31,9 @@ LEARNER = PERSONAS["learner"]
 CERTIFICATE_URL = re.compile(r"https?://[^\s/]+/certificates/[A-Za-z0-9_-]{16}")
 
 
-@contextmanager
-def explained(page: Page, what: str) -> Iterator[None]:
-    """On a failure, say where the tool window was and what its console reported."""
-    console: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        console.append(f"{message.type}: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        console.append(f"request failed: {request.url} {request.failure}")
-
-    page.on("console", on_console)
-    page.on("requestfailed", on_failed)
-    try:
-        yield
-    except AssertionError as error:
-        details = "\n  ".join(console) or "(nothing)"
-        raise AssertionError(
-            f"{what}: {error}\nTool window at: {page.url}\nBrowser console:\n  {details}"
-        ) from error
-    finally:
-        page.remove_listener("console", on_console)
-        page.remove_listener("requestfailed", on_failed)
-
-
 def number(value: float) -> str:
     """As a person types it: 30000, -5, 26.79."""
     return f"{value:g}"
-
-
-def assert_every_input_labelled(page: Page) -> None:
-    """Each visible form control has a <label> the browser associates with it."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('main input, main select, main textarea')]
-            .filter(el => el.type !== 'hidden' && el.labels.length === 0)
-            .map(el => el.outerHTML)"""
-    )
-    assert unlabelled == [], f"form controls without a label: {unlabelled}"
 
 
 def answer_question(question: dict[str, Any], fieldset: Locator) -> None:
@@ -90,7 +54,7 @@ def take_check(page: Page, module: dict[str, Any], *, first: bool, results_dir: 
     fieldsets = page.locator("form.check-form fieldset.question")
     expect(fieldsets).to_have_count(len(questions))
     if first:
-        assert_every_input_labelled(page)
+        assert_controls_labelled(page, "main")
         # A label click reaches its control (what a screen reader or a mouse user relies on).
         index, choice = next((i, q) for i, q in enumerate(questions) if q["type"] == "single")
         wrong = next(o for o in choice["options"] if not o["correct"])

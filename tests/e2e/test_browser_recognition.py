@@ -22,23 +22,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
     Locator,
     Page,
-    Request,
     expect,
 )
 
 from lms.devplatform.service import PERSONAS
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT, DemoService
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, DemoService
+from tests.e2e.steps import assert_controls_labelled, explained, new_context, top_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -47,37 +44,6 @@ expect.set_options(timeout=ACTION_TIMEOUT_MS)
 LEARNER = PERSONAS["learner"]
 MANAGER = PERSONAS["manager"]
 VERIFY_PATH = re.compile(r"^/badges/verify/[0-9a-f-]{36}$")
-
-
-@contextmanager
-def explained(page: Page, what: str) -> Iterator[None]:
-    """On a failure, say where the window was and what its console reported."""
-    console: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        console.append(f"{message.type}: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        console.append(f"request failed: {request.url} {request.failure}")
-
-    page.on("console", on_console)
-    page.on("requestfailed", on_failed)
-    try:
-        yield
-    except AssertionError as error:
-        details = "\n  ".join(console) or "(nothing)"
-        raise AssertionError(
-            f"{what}: {error}\nWindow at: {page.url}\nBrowser console:\n  {details}"
-        ) from error
-    finally:
-        page.remove_listener("console", on_console)
-        page.remove_listener("requestfailed", on_failed)
-
-
-def new_context(browser: Browser) -> BrowserContext:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    return context
 
 
 def launch_in_new_window(context: BrowserContext, base: str, persona_key: str) -> Page:
@@ -94,27 +60,9 @@ def launch_in_new_window(context: BrowserContext, base: str, persona_key: str) -
     return page
 
 
-def top_nav(page: Page, name: str) -> Locator:
-    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
-
-
 def award_items(page: Page, message: str) -> Locator:
     """The award-list entries that carry this message (the wall may hold others)."""
     return page.locator("ul.award-list > li").filter(has_text=message)
-
-
-def assert_controls_labelled(page: Page) -> None:
-    """Every visible control in the form has a <label> the browser associates with it, and
-    that label is visible with text (not only a placeholder or aria-label)."""
-    problems = page.evaluate(
-        """() => [...document.querySelectorAll(
-                'main form input, main form select, main form textarea')]
-            .filter(el => el.type !== 'hidden')
-            .filter(el => el.labels.length === 0
-                || ![...el.labels].some(l => l.checkVisibility() && l.innerText.trim()))
-            .map(el => el.outerHTML)"""
-    )
-    assert problems == [], f"form controls without a visible label: {problems}"
 
 
 def test_manager_awards_a_badge_and_the_learner_sees_it(
