@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from people.models import User
+from people.models import InCourseContext, User
 
 TRANSCRIPT, SCENARIO = "transcript", "scenario"
 IN_PROGRESS, AWAITING, GRADED = "in_progress", "awaiting_grading", "graded"
@@ -51,17 +51,10 @@ class RubricVersion(Base):
     rubric: Mapped[Rubric] = relationship()
 
 
-class Assessment(Base):
+class Assessment(InCourseContext, Base):
     __tablename__ = "assessments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
-    team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"), index=True
-    )
     learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # transcript | scenario
     scenario: Mapped[str | None] = mapped_column(String(60))
@@ -107,19 +100,12 @@ class Grade(Base):
     grader: Mapped[User | None] = relationship()
 
 
-class CalibrationSession(Base):
+class CalibrationSession(InCourseContext, Base):
     """Several graders score one conversation blind, to see how far they agree."""
 
     __tablename__ = "calibration_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
-    team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"), index=True
-    )
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -165,17 +151,10 @@ class Dispute(Base):
     assessment: Mapped[Assessment] = relationship()
 
 
-class QuizAttempt(Base):
+class QuizAttempt(InCourseContext, Base):
     __tablename__ = "quiz_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
-    team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"), index=True
-    )
     learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     quiz: Mapped[str] = mapped_column(String(60), index=True)
     answers: Mapped[dict[str, list[str]]] = mapped_column(JSON)

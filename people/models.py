@@ -115,3 +115,16 @@ class ConsentEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     team: Mapped[Team | None] = relationship()
+
+
+class InCourseContext:
+    """Columns of a row that belongs to one LMS course context: its platform and deployment
+    (tenancy: every query is scoped by them) and the course's team."""
+
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
