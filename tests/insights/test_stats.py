@@ -1,0 +1,117 @@
+"""Training-impact statistics against SciPy and closed forms, on data with a known answer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from scipy.stats import binomtest
+
+from insights.stats import (
+    DiD,
+    correlation,
+    csat_percent,
+    difference_in_differences,
+    fit_line,
+    nps,
+    nps_standard_error,
+    phillips_roi,
+    pre_trend_check,
+)
+
+
+def test_wilson_interval_matches_scipy():
+    for successes, n in [(81, 100), (0, 12), (12, 12), (437, 1000)]:
+        ours = csat_percent(successes, n)
+        theirs = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert ours.value == pytest.approx(100 * successes / n, abs=1e-9)
+        assert ours.low == pytest.approx(100 * theirs.low, abs=1e-9)
+        assert ours.high == pytest.approx(100 * theirs.high, abs=1e-9)
+    assert csat_percent(0, 0) is None
+
+
+def test_nps_and_its_standard_error():
+    # 50 promoters, 30 passives, 20 detractors: NPS 30; SE = 100*sqrt((.5+.2-.09)/100) = 7.81.
+    result = nps(50, 20, 100)
+    se = nps_standard_error(50, 20, 100)
+    assert result.value == pytest.approx(30.0, abs=1e-9)
+    assert se == pytest.approx(100 * math.sqrt(0.61 / 100), abs=1e-9)
+    # The same SE from the variance of per-response scores (+100, 0, -100), independently.
+    scores = np.array([100] * 50 + [0] * 30 + [-100] * 20, dtype=float)
+    assert se == pytest.approx(scores.std(ddof=0) / math.sqrt(100), abs=1e-9)
+    assert result.low == pytest.approx(30 - 1.959963984540054 * se, abs=1e-9)
+
+
+def test_difference_in_differences_recovers_a_known_effect():
+    rng = np.random.default_rng(1)
+    teams = 40
+    before_t = 70 + rng.normal(0, 3, teams)
+    before_c = 70 + rng.normal(0, 3, teams)
+    after_t = before_t + 1.0 + 4.0 + rng.normal(0, 1, teams)  # common trend 1 + effect 4
+    after_c = before_c + 1.0 + rng.normal(0, 1, teams)
+    result = difference_in_differences(before_t, after_t, before_c, after_c)
+    expected = (after_t - before_t).mean() - (after_c - before_c).mean()
+    assert isinstance(result, DiD) and result.effect == pytest.approx(expected, abs=1e-9)
+    assert result.low < 4.0 < result.high and result.high - result.low < 1.5
+    assert (result.trained, result.comparison) == (40, 40)
+    # The bootstrap interval agrees with the t-interval of the difference of mean changes.
+    welch = scipy_stats.ttest_ind(after_t - before_t, after_c - before_c, equal_var=False)
+    t_low, t_high = welch.confidence_interval(0.95)
+    assert result.low == pytest.approx(t_low, abs=0.15) and result.high == pytest.approx(
+        t_high, abs=0.15
+    )
+
+
+def test_few_teams_use_the_wild_bootstrap_and_no_effect_covers_zero():
+    rng = np.random.default_rng(4)
+    before_t, before_c = rng.normal(70, 2, 6), rng.normal(70, 2, 6)
+    after_t, after_c = before_t + rng.normal(0, 1, 6), before_c + rng.normal(0, 1, 6)
+    result = difference_in_differences(before_t, after_t, before_c, after_c)
+    assert result.low < 0 < result.high
+    with pytest.raises(ValueError):
+        difference_in_differences([1], [2], [1, 2], [3, 4])
+
+
+def test_correlation_matches_scipy_and_fisher_z():
+    rng = np.random.default_rng(9)
+    exposure = rng.uniform(0, 1, 50)
+    change = 3 * exposure + rng.normal(0, 1, 50)
+    for method, reference in (
+        ("pearson", scipy_stats.pearsonr),
+        ("spearman", scipy_stats.spearmanr),
+    ):
+        ours = correlation(exposure, change, method)
+        theirs = reference(exposure, change)
+        assert ours.r == pytest.approx(theirs.statistic, abs=1e-9)
+        assert ours.p_value == pytest.approx(theirs.pvalue, abs=1e-9)
+        z, half = math.atanh(ours.r), 1.959963984540054 / math.sqrt(50 - 3)
+        assert (ours.low, ours.high) == pytest.approx(
+            (math.tanh(z - half), math.tanh(z + half)), abs=1e-9
+        )
+    pearson = correlation(exposure, change)
+    ci = scipy_stats.pearsonr(exposure, change).confidence_interval(0.95)  # also Fisher z
+    assert (pearson.low, pearson.high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert correlation([1, 2, 3], [1, 2, 4]) is None  # too few teams for an interval
+
+
+def test_fit_line_and_pre_trends():
+    slope, intercept = fit_line([0, 1, 2, 3], [1, 3, 5, 7])
+    assert (slope, intercept) == pytest.approx((2.0, 1.0), abs=1e-9)
+    periods = np.arange(8)
+    rng = np.random.default_rng(2)
+    alike_t = 70 + 0.5 * periods + rng.normal(0, 0.3, (20, 8))
+    alike_c = 68 + 0.5 * periods + rng.normal(0, 0.3, (20, 8))
+    assert pre_trend_check(alike_t, alike_c).parallel
+    diverging_c = 68 - 0.5 * periods + rng.normal(0, 0.3, (20, 8))
+    check = pre_trend_check(alike_t, diverging_c)
+    assert not check.parallel and check.difference == pytest.approx(1.0, abs=0.1)
+
+
+def test_phillips_roi_with_the_effects_range():
+    effect = DiD(effect=4.0, low=2.0, high=6.0, trained=10, comparison=10,
+                 trained_change=5.0, comparison_change=1.0)  # fmt: skip
+    roi = phillips_roi(effect, value_per_point=5000, cost=10000)
+    assert (roi.percent, roi.low, roi.high) == (100.0, 0.0, 200.0)
+    assert roi.benefit == 20000
