@@ -57,6 +57,7 @@ class Settings:
         "courses",
         "assessments",
         "recognition",
+        "insights",
     )
     extra: Mapping[str, object] = field(default_factory=dict)
 

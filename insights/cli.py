@@ -1,0 +1,59 @@
+"""``flask insights …``: import survey results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from core.db import db
+from insights.importer import ImportRefused, Mapping, import_survey
+from insights.models import METRICS
+
+insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and training impact.")
+
+
+@insights_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--platform-id", type=int, required=True, help="The LMS the teams belong to.")
+@click.option("--metric", type=click.Choice(sorted(METRICS)), required=True)
+@click.option("--team-column", required=True, help="Team: its LMS course id, title or label.")
+@click.option("--date-column", required=True, help="When the customer answered.")
+@click.option("--score-column", default="score", show_default=True)
+@click.option("--agent-column", default="", help="Optional: the agent's email or LMS id.")
+@click.option("--channel-column", default="")
+@click.option("--id-column", default="", help="Optional: the survey tool's response id.")
+@click.option("--timezone", default="UTC", show_default=True,
+              help="Time zone of dates without an offset, e.g. Europe/London.")  # fmt: skip
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
+def import_command(file: Path, platform_id: int, metric: str, team_column: str, date_column: str,
+                   score_column: str, agent_column: str, channel_column: str, id_column: str,
+                   timezone: str, skip_bad: bool) -> None:  # fmt: skip
+    """Import a CSV of survey responses. A file with bad rows is refused as a whole (every bad
+    row is listed) unless --skip-bad; a file or response imported before is not counted twice."""
+    data = file.read_bytes()
+    mapping = Mapping(
+        team_column, date_column, score_column, agent_column, channel_column, id_column
+    )
+    lines = max(data.count(b"\n") - 1, 1)
+    with click.progressbar(length=lines, label="Importing", show_pos=True) as bar:
+        try:
+            report = import_survey(
+                db.session, platform_id=platform_id, creator_id=None, filename=file.name,
+                data=data, mapping=mapping, metric=metric, timezone=timezone,
+                skip_bad=skip_bad, progress=bar.update,
+            )  # fmt: skip
+        except ImportRefused as refused:
+            db.session.rollback()
+            raise click.ClickException(str(refused)) from refused
+    for problem in report.bad[:50]:
+        click.echo(f"  {problem}")
+    if len(report.bad) > 50:
+        click.echo(f"  … and {len(report.bad) - 50} more")
+    if not report.ok:
+        db.session.rollback()
+        raise click.ClickException(report.refused)
+    db.session.commit()
+    click.echo(f"Imported {report.imported} responses; {report.duplicates} already imported; "
+               f"{report.bad_rows} bad rows skipped.")  # fmt: skip

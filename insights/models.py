@@ -1,0 +1,78 @@
+"""Imported survey responses and the per-team daily roll-ups the analysis reads.
+
+Raw responses are kept for audit and re-computation; dashboards and statistics read the
+roll-ups, which each import updates in the same transaction as the rows it adds.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+METRICS = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+
+class SurveyImport(Base):
+    __tablename__ = "survey_imports"
+    __table_args__ = (UniqueConstraint("platform_id", "file_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    metric: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    imported: Mapped[int] = mapped_column(default=0)
+    skipped_bad: Mapped[int] = mapped_column(default=0)
+    skipped_duplicate: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyResponse(Base):
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "metric", "source_id"),
+        Index("ix_survey_responses_team_metric_day", "team_id", "metric", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    import_id: Mapped[int] = mapped_column(ForeignKey("survey_imports.id", ondelete="CASCADE"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    metric: Mapped[str] = mapped_column(String(10))
+    score: Mapped[int] = mapped_column()
+    answered_at: Mapped[datetime] = mapped_column()
+    day: Mapped[date] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(30), default="")
+    # The survey tool's id of the response (or a hash of the row): a row imported twice counts once.
+    source_id: Mapped[str] = mapped_column(String(100))
+
+
+class TeamDailyRollup(Base):
+    """Per team, metric and day: what every statistic needs, kept up to date on import."""
+
+    __tablename__ = "survey_team_daily"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    responses: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[int] = mapped_column(default=0)
+    top_two_box: Mapped[int] = mapped_column(default=0)  # CSAT 4-5
+    promoters: Mapped[int] = mapped_column(default=0)  # NPS 9-10
+    passives: Mapped[int] = mapped_column(default=0)  # NPS 7-8
+    detractors: Mapped[int] = mapped_column(default=0)  # NPS 0-6

@@ -1,0 +1,130 @@
+"""Survey import: bad rows reported with line and column, all or nothing unless asked,
+duplicates counted once, time zones explicit, roll-ups that add up."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.db import db
+from insights.importer import ImportRefused, Mapping, import_survey, rollup_totals
+from insights.models import SurveyResponse, TeamDailyRollup
+from people.models import Team
+from tests.courses.flow import rows
+from tests.lti import row_counts
+
+MAPPING = Mapping(team="team", date="answered", score="score", source_id="id")
+
+GOOD = b"""id,team,answered,score
+r1,CXQ101,2026-11-02 09:15,5
+r2,CXQ101,2026-11-02 17:40,4
+r3,Customer Experience Quality (demo course),2026-11-03,2
+r4,demo-course-1,2026-11-03T23:30:00+00:00,5
+"""
+
+
+@pytest.fixture
+def team(app, lti):
+    lti.launch_and_follow("learner")  # creates the demo course's team
+    with app.app_context():
+        found = db.session.scalar(select(Team))
+        db.session.remove()
+    return found
+
+
+def run(app, data: bytes, **kw):
+    with app.app_context():
+        platform_id = db.session.scalar(select(Team.platform_id))
+        try:
+            report = import_survey(
+                db.session, platform_id=platform_id, creator_id=None, filename="s.csv",
+                data=data, mapping=MAPPING, metric=kw.pop("metric", "csat"), **kw,
+            )  # fmt: skip
+            if report.ok:
+                db.session.commit()
+            else:
+                db.session.rollback()
+            return report
+        finally:
+            db.session.remove()
+
+
+def test_a_good_file_is_imported_and_rolled_up(app, team):
+    report = run(app, GOOD, timezone="Europe/London")
+    assert (report.imported, report.duplicates, report.bad_rows) == (4, 0, 0)
+    with app.app_context():
+        totals = rollup_totals(db.session, team.id, "csat")
+        db.session.remove()
+    assert totals == {"responses": 4, "score_sum": 16, "top_two_box": 3, "promoters": 0,
+                      "detractors": 0}  # fmt: skip
+    days = sorted((r.day.isoformat(), r.responses) for r in rows(app, TeamDailyRollup))
+    assert days == [("2026-11-02", 2), ("2026-11-03", 2)]
+
+
+def test_time_zones_are_explicit(app, team):
+    data = (
+        b"id,team,answered,score\n"
+        b"z1,CXQ101,2026-06-30 23:30,5\n"
+        b"z2,CXQ101,2026-06-30T23:30:00-05:00,5\n"
+    )
+    run(app, data, timezone="Europe/London")
+    stored = {r.source_id: r for r in rows(app, SurveyResponse)}
+    assert stored["z1"].answered_at.isoformat().startswith("2026-06-30T22:30")  # BST is UTC+1
+    assert stored["z1"].day.isoformat() == "2026-06-30"
+    assert stored["z2"].day.isoformat() == "2026-07-01"  # its own offset wins
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_lists_every_problem(app, team):
+    data = GOOD + b"r5,Nowhere,2026-11-04,5\nr6,CXQ101,yesterday,9\nr7,CXQ101,2026-11-04,4.5\n"
+    before = row_counts(app)
+    report = run(app, data)
+    assert not report.ok and report.bad_rows == 3
+    assert [str(p) for p in report.bad] == [
+        "line 6, team: no team called 'Nowhere' in this LMS",
+        "line 7, answered: not a date: 'yesterday'",
+        "line 7, score: CSAT scores are whole numbers 1-5, not '9'",
+        "line 8, score: CSAT scores are whole numbers 1-5, not '4.5'",
+    ]
+    assert row_counts(app) == before
+    skipped = run(app, data, skip_bad=True)
+    assert (skipped.imported, skipped.bad_rows) == (4, 3)
+
+
+def test_duplicates_are_not_counted_twice(app, team):
+    run(app, GOOD)
+    with pytest.raises(ImportRefused, match="This file was already imported"):
+        run(app, GOOD)
+    overlapping = GOOD.replace(b"r4,", b"r9,") + b"r10,CXQ101,2026-11-05,1\n"
+    report = run(app, overlapping)
+    assert (report.imported, report.duplicates) == (2, 3)
+    assert len(rows(app, SurveyResponse)) == 6
+
+
+def test_missing_columns_encoding_and_scales(app, team):
+    with pytest.raises(ImportRefused, match="no column 'answered'"):
+        run(app, b"id,team,score\nr1,CXQ101,5\n")
+    with pytest.raises(ImportRefused, match="Line 2 is not UTF-8"):
+        run(app, b"id,team,answered,score\nr1,Caf\xe9,2026-11-02,5\n")
+    nps = run(app, b"id,team,answered,score\nn1,CXQ101,2026-11-02,10\nn2,CXQ101,2026-11-02,0\n",
+              metric="nps")  # fmt: skip
+    assert nps.imported == 2
+    rollup = next(r for r in rows(app, TeamDailyRollup) if r.metric == "nps")
+    assert (rollup.promoters, rollup.passives, rollup.detractors) == (1, 0, 1)
+
+
+def test_the_command_imports_and_refuses_with_the_bad_rows(app, team, runner, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_bytes(GOOD)
+    args = ["insights", "import", str(good), "--platform-id", str(team.platform_id),
+            "--metric", "csat", "--team-column", "team", "--date-column", "answered",
+            "--id-column", "id"]  # fmt: skip
+    done = runner.invoke(args=args)
+    assert done.exit_code == 0, done.output
+    assert "Imported 4 responses; 0 already imported; 0 bad rows skipped." in done.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"id,team,answered,score\nb1,CXQ101,2026-11-09,7\n")
+    refused = runner.invoke(args=[*args[:2], str(bad), *args[3:]])
+    assert refused.exit_code == 1
+    assert "line 2, score: CSAT scores are whole numbers 1-5, not '7'" in refused.output
+    assert "nothing was imported" in refused.output
+    assert len(rows(app, SurveyResponse)) == 4
