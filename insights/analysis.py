@@ -69,6 +69,10 @@ class Impact:
     pearson: Correlation | None
     spearman: Correlation | None
     teams: list[TeamChange] = field(default_factory=list)
+    # (team, exposure, change) behind the correlation: every team with enough responses
+    # around the common split date (the median training date).
+    exposure_points: list[tuple[int, float, float]] = field(default_factory=list)
+    split_on: date | None = None
     missing: list[str] = field(default_factory=list)  # why a number could not be given
 
 
@@ -132,21 +136,27 @@ def impact(
             f"At least two trained teams with {MIN_RESPONSES}+ responses before and after "
             f"training, and untrained teams to compare with, are needed; found {len(trained_b)}."
         )
-    # Exposure against change, over every team with enough responses in the last two windows.
+    # Exposure against change across every team, around one common date: the median
+    # training date (the last window when nobody trained yet).
     last = max((d for days in team_days.values() for d in days), default=None)
     if last is not None:
-        end = last + timedelta(days=1)
-        xs, ys = [], []
+        dates = sorted(trained_on.values())
+        split = dates[len(dates) // 2] if dates else last + timedelta(days=1) - span
+        result.split_on = split
         for team_id, days in team_days.items():
-            b, a = _window(days, end - 2 * span, end - span), _window(days, end - span, end)
+            b, a = _window(days, split - span, split), _window(days, split, split + span)
             if min(b.responses, a.responses) >= MIN_RESPONSES:
-                xs.append(exposure.get(team_id, 0.0))
-                ys.append(value(metric, a) - value(metric, b))
+                change = value(metric, a) - value(metric, b)
+                result.exposure_points.append((team_id, exposure.get(team_id, 0.0), change))
+        xs = [p[1] for p in result.exposure_points]
+        ys = [p[2] for p in result.exposure_points]
         result.pearson = correlation(xs, ys, "pearson")
         result.spearman = correlation(xs, ys, "spearman")
         if result.pearson is None:
             result.missing.append(
-                f"A correlation needs at least four teams with different exposure; found {len(xs)}."
+                "A correlation needs at least four teams with enough responses and different "
+                f"shares trained; found {len(xs)} team(s)"
+                + (", all with the same share." if len(set(xs)) == 1 and xs else ".")
             )
     return result
 

@@ -38,7 +38,7 @@ def index() -> str:
         t.id: t.display_name
         for t in db.session.query(Team).filter(Team.id.in_(list(team_days) or [0]))
     }
-    points = [(t.exposure, t.change) for t in result.teams]
+    points = [(x, y) for _, x, y in result.exposure_points]
     line = fit_line(*zip(*points, strict=True)) if len(points) >= 2 else None
     return render_template(
         "insights/index.html", viewer=viewer, metric=metric, window=window, courses=courses,
