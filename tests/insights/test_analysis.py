@@ -44,6 +44,8 @@ def test_a_planted_effect_of_eight_points_is_recovered():
     assert result.did.effect == pytest.approx(8.0, abs=0.6)  # rounding of daily counts
     assert result.did.low < 8.0 < result.did.high
     assert result.missing == []
+    # Around the median training date, trained teams (80% exposure) changed more.
+    assert len(result.exposure_points) == 30 and result.pearson.r > 0.5
 
 
 def test_too_few_teams_says_what_is_missing():
