@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, require_viewer, roles_required
-from core.db import db
+from core.auth import Role, Viewer, require_viewer, roles_required
+from core.db import db, utcnow
 from core.forms import ActionForm
+from core.pdf import render_pdf
 from courses.services import catalogue
 from insights.analysis import impact, load_team_days, training_dates
 from insights.importer import ImportRefused, Mapping, import_survey
@@ -20,10 +30,8 @@ bp = Blueprint("insights", __name__, template_folder="templates")
 STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
-@bp.get("/insights/")
-@roles_required(*STAFF)
-def index() -> str:
-    viewer = require_viewer()
+def _report_context(viewer: Viewer) -> dict[str, object]:
+    """The impact analysis for the page's query (metric, window, courses, trained share)."""
     metric = request.args.get("metric", "csat") if request.args.get("metric") in METRICS else "csat"
     window = request.args.get("window", default=28, type=int)
     window = window if window in (14, 28, 56) else 28
@@ -40,11 +48,33 @@ def index() -> str:
     }
     points = [(x, y) for _, x, y in result.exposure_points]
     line = fit_line(*zip(*points, strict=True)) if len(points) >= 2 else None
-    return render_template(
-        "insights/index.html", viewer=viewer, metric=metric, window=window, courses=courses,
-        chosen=chosen, share=share, result=result, names=names, teams_with_data=len(team_days),
-        line=line,
+    return {
+        "metric": metric, "window": window, "courses": courses, "chosen": chosen,
+        "share": share, "result": result, "names": names, "teams_with_data": len(team_days),
+        "line": line,
+    }  # fmt: skip
+
+
+@bp.get("/insights/")
+@roles_required(*STAFF)
+def index() -> str:
+    viewer = require_viewer()
+    return render_template("insights/index.html", viewer=viewer, **_report_context(viewer))
+
+
+@bp.get("/insights/report.pdf")
+@roles_required(*STAFF)
+def report_pdf() -> Response:
+    """The same analysis as a PDF: charts, tables, method notes and the date."""
+    viewer = require_viewer()
+    context = _report_context(viewer)
+    pdf = render_pdf(
+        "insights/report.html", generated=utcnow(),
+        organisation=current_app.config["ORGANISATION_NAME"], **context,
     )  # fmt: skip
+    name = f"training-impact-{context['metric']}-{utcnow():%Y-%m-%d}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @bp.route("/insights/import", methods=["GET", "POST"])

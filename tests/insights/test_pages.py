@@ -42,3 +42,15 @@ def test_learners_and_managers_cannot_see_impact_or_import(app, lti):
         assert get(person, "/insights/").status_code == 403
         assert upload(app, person, CSV).status_code == 403
     assert rows(app, SurveyResponse) == []
+
+
+def test_the_report_downloads_as_a_pdf(app, lti):
+    from pypdf import PdfReader
+
+    lti.launch_and_follow("trainer")
+    upload(app, lti, CSV)
+    pdf = get(lti, "/insights/report.pdf?metric=csat")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Training impact on CSAT" in printed and "Method" in printed
+    assert "At least two trained teams" in printed
