@@ -6,10 +6,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from core.views import register_nav_link
+    from core.db import db
+    from core.views import register_dashboard_panel, register_nav_link
+    from insights.analysis import team_trend
     from insights.cli import insights_cli
     from insights.views import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
+    register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
+    app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
+        db.session, platform_id, team_id
+    )

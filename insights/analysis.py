@@ -165,14 +165,15 @@ def impact(
 
 
 def load_team_days(
-    session: Session, platform_id: int, metric: str
+    session: Session, platform_id: int, metric: str, team_ids: Sequence[int] | None = None
 ) -> dict[int, dict[date, Counts]]:
+    query = select(TeamDailyRollup).where(
+        TeamDailyRollup.platform_id == platform_id, TeamDailyRollup.metric == metric
+    )
+    if team_ids is not None:
+        query = query.where(TeamDailyRollup.team_id.in_(team_ids))
     team_days: dict[int, dict[date, Counts]] = defaultdict(dict)
-    for row in session.scalars(
-        select(TeamDailyRollup).where(
-            TeamDailyRollup.platform_id == platform_id, TeamDailyRollup.metric == metric
-        )
-    ):
+    for row in session.scalars(query):
         team_days[row.team_id][row.day] = Counts(
             row.responses, row.score_sum, row.top_two_box, row.promoters, row.detractors
         )
@@ -208,3 +209,41 @@ def training_dates(
         if len(done) >= needed:
             dates[team_id] = done[needed - 1]
     return dates, exposure
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    week: date  # Monday
+    value: float
+    responses: int
+
+
+def weekly_series(
+    metric: str, days: Mapping[date, Counts], minimum: int = MIN_RESPONSES
+) -> list[WeekPoint]:
+    """The metric week by week (weeks with fewer than ``minimum`` responses are left out)."""
+    weeks: dict[date, Counts] = defaultdict(Counts)
+    for day, counts in days.items():
+        weeks[day - timedelta(days=day.weekday())] += counts
+    return [
+        WeekPoint(week, value(metric, counts), counts.responses)
+        for week, counts in sorted(weeks.items())
+        if counts.responses >= minimum
+    ]
+
+
+def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, object]:
+    """What a manager sees of their team: weekly CSAT and NPS, and the training date."""
+    series = {}
+    for metric in ("csat", "nps"):
+        days = load_team_days(session, platform_id, metric, [team_id]).get(team_id, {})
+        points = weekly_series(metric, days)
+        if points:
+            series[metric] = points
+    all_courses = [c.slug for c in session.scalars(select(Course))]
+    dates, exposure = training_dates(session, [team_id], all_courses)
+    return {
+        "series": series,
+        "trained_on": dates.get(team_id),
+        "exposure": exposure.get(team_id, 0.0),
+    }

@@ -54,3 +54,16 @@ def test_the_report_downloads_as_a_pdf(app, lti):
     printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Training impact on CSAT" in printed and "Method" in printed
     assert "At least two trained teams" in printed
+
+
+def test_a_manager_sees_the_teams_weekly_results(app, lti):
+    manager = browser(app, lti)
+    assert "No survey results for this team yet" in text(manager.launch_and_follow("manager"))
+    lines = [b"id,team,date,score"]
+    for n in range(40):
+        lines.append(f"w{n},CXQ101,2026-11-{2 + n % 14:02d},{4 + n % 2}".encode())
+    lti.launch_and_follow("trainer")
+    assert upload(app, lti, b"\n".join(lines) + b"\n").status_code == 302
+    page = text(get(manager, "/dashboard"))
+    assert "Your team's customer results" in page and "CSAT by week" in page
+    assert "Latest week: 100.0" in page  # every score is 4 or 5
