@@ -154,7 +154,8 @@ def impact(
         result.spearman = correlation(xs, ys, "spearman")
         if result.pearson is None:
             result.missing.append(
-                "A correlation needs at least four teams with enough responses and different "
+                f"Relating training to change needs at least four teams with {MIN_RESPONSES}+ "
+                f"responses in the {window_days} days both before and after {split} and different "
                 f"shares trained; found {len(xs)} team(s)"
                 + (", all with the same share." if len(set(xs)) == 1 and xs else ".")
             )

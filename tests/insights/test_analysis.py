@@ -53,7 +53,7 @@ def test_too_few_teams_says_what_is_missing():
     result = impact("csat", team_days, {1: START + timedelta(days=60)}, {1: 1.0, 2: 0.0})
     assert result.did is None
     assert "At least two trained teams" in result.missing[0]
-    assert any("correlation needs at least four teams" in m for m in result.missing)
+    assert any("Relating training to change needs at least four teams" in m for m in result.missing)
 
 
 def test_values_per_metric():

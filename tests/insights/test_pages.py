@@ -26,6 +26,7 @@ def test_a_trainer_imports_and_sees_the_panel_with_its_guardrails(app, lti):
     bad = upload(app, lti, CSV + b"a3,CXQ101,2026-11-04,8\n")
     assert bad.status_code == 400
     assert "line 4, score: CSAT scores are whole numbers 1-5, not '8'" in text(bad)
+    assert 'name="id_column" value="id"' in bad.text  # what was typed is kept
     assert rows(app, SurveyResponse) == []
     done = upload(app, lti, CSV)
     assert done.status_code == 302
