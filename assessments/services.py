@@ -326,12 +326,15 @@ def queue(
     if learner_id:
         query = query.where(Assessment.learner_id == learner_id)
     found = list(session.scalars(query))
-    if skill:
-        found = [
-            a for a in found
-            if a.kind == TRANSCRIPT or skill in scenarios()[a.scenario or ""].focus
-        ]  # fmt: skip
-    return found
+    return [a for a in found if about_skill(a, skill)]
+
+
+def about_skill(assessment: Assessment, skill: str) -> bool:
+    """Whether a conversation is graded on ``skill`` ("" = any): a transcript on every skill,
+    a scenario on its focus skills."""
+    if not skill or assessment.kind == TRANSCRIPT:
+        return True
+    return skill in scenarios()[assessment.scenario or ""].focus
 
 
 def final_grade(session: Session, assessment_id: int) -> Grade | None:

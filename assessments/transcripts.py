@@ -55,10 +55,6 @@ class Transcript:
     channel: str = "chat"
     masked: int = 0  # personal data items replaced
 
-    @property
-    def agent_turns(self) -> list[tuple[int, Turn]]:
-        return [(i, t) for i, t in enumerate(self.turns) if t.speaker == AGENT]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "channel": self.channel,

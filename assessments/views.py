@@ -27,6 +27,7 @@ from assessments.quizzes import quizzes
 from assessments.services import (
     AssessmentError,
     UploadRefused,
+    about_skill,
     agreement_report,
     calibration_grade,
     calibration_report,
@@ -170,8 +171,6 @@ def scenario(scenario_id: str) -> str:
 @bp.post("/assessments/scenarios/<scenario_id>/start")
 def start(scenario_id: str) -> WerkzeugResponse:
     viewer, user = _viewer_user()
-    if not ActionForm().validate_on_submit():
-        raise AssessmentError("The form expired; please try again.")
     if user.opted_in_at is None:
         flash("Join the programme first: assessments are part of it.", "error")
         return redirect(url_for("people.programme", next=url_for("assessments.index")))
@@ -204,8 +203,6 @@ def show(assessment_id: int) -> str:
 def answer(assessment_id: int) -> WerkzeugResponse:
     viewer, user = _viewer_user()
     assessment = _visible(assessment_id, viewer)
-    if not ActionForm().validate_on_submit():
-        raise AssessmentError("The form expired; please try again.")
     reply(db.session, assessment, user, request.form.get("reply", ""))
     db.session.commit()
     if assessment.status == AWAITING:
@@ -219,9 +216,11 @@ def grading_queue() -> str:
     viewer = require_viewer()
     skill = request.args.get("skill", "") if request.args.get("skill") in CRITERIA else ""
     learner = request.args.get("learner", type=int) or 0
-    waiting = queue(db.session, viewer.deployment_id, viewer.team_id, skill, learner)
-    people = sorted({a.learner for a in queue(db.session, viewer.deployment_id, viewer.team_id)},
-                    key=lambda u: u.display_name)  # fmt: skip
+    everyone = queue(db.session, viewer.deployment_id, viewer.team_id)
+    waiting = [
+        a for a in everyone if about_skill(a, skill) and (not learner or a.learner_id == learner)
+    ]
+    people = sorted({a.learner for a in everyone}, key=lambda u: u.display_name)
     return render_template(
         "assessments/queue.html", viewer=viewer, waiting=waiting, names=SKILL_NAMES,
         skill=skill, learner=learner, people=people, scenarios=scenarios(),
@@ -237,8 +236,6 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     form = ActionForm()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         levels = _posted_levels(definition)
         try:
             grade(db.session, assessment, grader, levels, request.form.get("comment", ""))  # type: ignore[arg-type]
@@ -281,8 +278,6 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     problems: list[Any] = []
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         files = [
             (f.filename or "transcript.txt", f.read(220_000))
             for f in request.files.getlist("files")
@@ -366,8 +361,6 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     definition, status = base, 200
     form = ActionForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         definition = _definition_from(request.form, base)
         try:
             version = save_rubric(db.session, platform_id=viewer.platform_id, editor=editor,
@@ -409,8 +402,6 @@ def _calibration(calibration_id: int, viewer: Viewer) -> CalibrationSession:
 def calibrate(assessment_id: int) -> WerkzeugResponse:
     viewer, trainer = _viewer_user()
     assessment = _visible(assessment_id, viewer)
-    if not ActionForm().validate_on_submit():
-        raise AssessmentError("The form expired; please try again.")
     calibration = start_calibration(db.session, assessment, trainer)
     db.session.commit()
     flash("Calibration started: send this page's address to the other graders.", "success")
@@ -426,8 +417,6 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
     form = ActionForm()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         if request.form.get("close") == "1":
             close_calibration(db.session, found)
             db.session.commit()
@@ -463,8 +452,6 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
 def dispute(assessment_id: int) -> WerkzeugResponse:
     viewer, learner = _viewer_user()
     assessment = _visible(assessment_id, viewer)
-    if not ActionForm().validate_on_submit():
-        raise AssessmentError("The form expired; please try again.")
     open_dispute(db.session, assessment, learner, request.form.get("reason", ""))
     db.session.commit()
     flash("Your dispute was sent. A different trainer will review the grade.", "success")
@@ -493,8 +480,6 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     form = ActionForm()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         levels = _posted_levels(definition)
         try:
             review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""))
@@ -560,8 +545,6 @@ def quiz(quiz_id: str) -> str | tuple[str, int] | WerkzeugResponse:
     result, status = None, 200
     submitted: dict[str, list[str]] = {}
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise AssessmentError("The form expired; please try again.")
         submitted = {
             q["id"]: [request.form.get(f"{q['id']}__{i}", "") for i in range(len(q["items"]))]
             if q["type"] == "ordering"

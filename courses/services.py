@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -624,13 +624,4 @@ def result_by_code(session: Session, code: str) -> CourseResult | None:
 def asset(session: Session, version_id: int, path: str) -> CourseAsset | None:
     return session.scalar(
         select(CourseAsset).where(CourseAsset.version_id == version_id, CourseAsset.path == path)
-    )
-
-
-def count_enrolments(session: Session, course_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(Enrolment).where(Enrolment.course_id == course_id)
-        )
-        or 0
     )

@@ -46,6 +46,7 @@ from courses.services import (
     grade_submission,
     import_packs,
     mark_done,
+    my_courses,
     note_launch,
     note_opened,
     outline_of,
@@ -171,19 +172,14 @@ def _course_error(error: CourseError) -> WerkzeugResponse:
 @bp.get("/courses/")
 def index() -> str:
     viewer, user = _viewer_user()
-    courses = catalogue(db.session)
-    progress = {}
-    for course in courses:
-        enrolment = find_enrolment(db.session, user.id, course.id)
-        if enrolment is not None:
-            progress[course.id] = progress_of(db.session, enrolment, outline_of(db.session, course))
+    rows = my_courses(db.session, user.id)
     return render_template(
         "courses/index.html",
         viewer=viewer,
         user=user,
-        courses=courses,
-        outlines={c.id: outline_of(db.session, c) for c in courses},
-        progress=progress,
+        courses=[course for course, _ in rows],
+        outlines={c.id: outline_of(db.session, c) for c, _ in rows},
+        progress={c.id: p for c, p in rows if p is not None},
         upload_form=PackUploadForm() if viewer.role in STAFF else None,
     )
 
@@ -208,8 +204,6 @@ def course(slug: str) -> str:
 def start(slug: str) -> WerkzeugResponse:
     viewer, user = _viewer_user()
     course = _course_or_404(slug)
-    if not ActionForm().validate_on_submit():
-        raise CourseError("The form expired; please try again.")
     if user.opted_in_at is None:
         flash(
             "Join the programme first: it is your choice, and nothing is tracked before.", "error"
@@ -271,8 +265,6 @@ def lesson(slug: str, module: str, lesson: str) -> str:
 def lesson_done(slug: str, module: str, lesson: str) -> WerkzeugResponse:
     page = _page(slug)
     key = f"{module}/{lesson}"
-    if not ActionForm().validate_on_submit():
-        raise CourseError("The form expired; please try again.")
     if page.preview:
         _, after = page.outline.neighbours(key)
         return _go(page, after.key if after else None)
@@ -294,8 +286,6 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
     result = errors = None
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise CourseError("The form expired; please try again.")
         answers = {q["id"]: request.form.getlist(q["id"]) for q in spec["check"]["questions"]}
         if page.preview:
             result = mark_check(spec["check"]["questions"], answers)
@@ -363,8 +353,6 @@ def exercise(slug: str) -> str | tuple[str, int] | WerkzeugResponse:
     checked = None
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            raise CourseError("The form expired; please try again.")
         values = {fid: request.form.get(fid, "") for fid in kind.field_ids(spec)}
         if page.preview:
             checked = kind.check(spec, values)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core.auth import Forbidden, Role, require_viewer, roles_required
+from core.auth import Role, require_viewer, roles_required
 from core.db import db
 from people.forms import AssignRoleForm, ProgrammeChoiceForm
+from people.guards import require_person
 from people.models import Team, User
 from people.services import (
     RoleAssignmentError,
@@ -84,10 +85,7 @@ def _safe_next(value: str | None) -> str:
 
 
 def _own_user() -> tuple[User, int | None]:
-    viewer = require_viewer()
-    user = db.session.get(User, viewer.user_id) if viewer.user_id else None
-    if user is None or viewer.role == Role.GUEST:
-        raise Forbidden("Only people launched from a course can join the programme.")
+    viewer, user = require_person("Only people launched from a course can join the programme.")
     return user, viewer.team_id
 
 

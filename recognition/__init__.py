@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         on_calibration_closed,
         on_course_completed,
         on_courses_imported,
+        visible_badges,
     )
     from recognition.views import bp
 
@@ -38,8 +39,9 @@ def init_app(app: Flask) -> None:
     calibration_closed.connect(on_calibration_closed)
 
     def load_demo(app: Flask) -> str:
-        created = ensure_builtin_badges(db.session)
+        ensure_builtin_badges(db.session)  # normally made already, as courses are imported
         db.session.commit()
-        return f"Badges: {created} built-in badges created"
+        count = sum(1 for b in visible_badges(db.session, 0) if b.platform_id is None)
+        return f"Badges: {count} built-in badges in the catalogue"
 
     register_demo_loader(app, load_demo)

@@ -140,8 +140,6 @@ def export() -> Response:
 @bp.post("/recognition/awards/<public_id>/visibility")
 def visibility(public_id: str) -> WerkzeugResponse:
     viewer, user = _viewer_user()
-    if not ActionForm().validate_on_submit():
-        raise RecognitionError("The form expired; please try again.")
     award = _own_award(public_id, viewer)
     set_hidden(db.session, award, user, request.form.get("hidden") == "1")
     db.session.commit()
