@@ -1,28 +1,47 @@
-"""Training impact from the per-team daily roll-ups: each team's training date, before/after
-windows of equal length, a stacked difference in differences against teams not (yet) trained
-in the same windows, and the correlation between exposure and change across teams.
+"""Training impact from the roll-ups: each team's training date, before/after windows of equal
+length, a stacked difference in differences against teams not (yet) trained in the same
+windows, the effect week by week around training (with the pre-trend check), the correlation
+between exposure and change across teams, and the same comparison for individual agents.
 
-``impact`` is a plain function over plain values (tested directly); ``load_team_days`` and
-``training_dates`` read the database in a fixed number of queries.
+The roll-ups are read into a ``Panel``: one row per team (or agent), one column per day (or
+week), kept as running totals so any window's counts are one subtraction for every team at
+once. ``impact`` is a plain function over a panel and plain dicts (tested directly).
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Date, Integer, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
-from insights.models import TeamDailyRollup
-from insights.stats import Correlation, DiD, correlation, difference_in_differences
+from insights.models import AgentWeeklyRollup, TeamDailyRollup
+from insights.stats import (
+    Correlation,
+    DiD,
+    Interval,
+    PreTrend,
+    correlation,
+    csat_percent,
+    difference_in_differences,
+    nps,
+    pre_trend_check,
+)
 from people.models import Membership
 
 MIN_RESPONSES = 10  # per team and window, below which a team's value is too noisy to use
+MIN_AGENT_RESPONSES = 5  # per agent and window
+MIN_WEEK_RESPONSES = 5  # per team and week, for the week-by-week effect
+WEEKS_BEFORE, WEEKS_AFTER = 6, 12  # the week-by-week view around each team's training
+EPOCH = date(1970, 1, 1)
+FIELDS = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
 
 
 @dataclass(frozen=True)
@@ -49,16 +68,108 @@ def value(metric: str, counts: Counts) -> float:
 
 
 @dataclass
+class Panel:
+    """Running totals of the roll-up counts: ``totals[f, u, p]`` is field ``f`` of unit ``u``
+    summed over the periods before ``p`` (a period is ``period_days`` long from ``first``)."""
+
+    metric: str
+    units: list[int]
+    first: date
+    period_days: int
+    totals: np.ndarray
+
+    @classmethod
+    def from_rows(cls, metric: str, rows: np.ndarray, period_days: int = 1) -> Panel:
+        """Rows of (unit id, day number since 1970-01-01, six counts in ``FIELDS`` order)."""
+        if len(rows) == 0:
+            return cls(metric, [], EPOCH, period_days, np.zeros((len(FIELDS), 0, 1), np.int64))
+        units, unit_index = np.unique(rows[:, 0], return_inverse=True)
+        start = int(rows[:, 1].min())
+        periods = (rows[:, 1] - start) // period_days
+        dense = np.zeros((len(FIELDS), len(units), int(periods.max()) + 2), np.int64)
+        for f in range(len(FIELDS)):
+            np.add.at(dense[f], (unit_index, periods + 1), rows[:, 2 + f])
+        return cls(
+            metric,
+            [int(u) for u in units],
+            EPOCH + timedelta(days=start),
+            period_days,
+            dense.cumsum(axis=2),
+        )
+
+    @classmethod
+    def from_days(cls, metric: str, unit_days: Mapping[int, Mapping[date, Counts]]) -> Panel:
+        rows = [
+            (unit, (day - EPOCH).days, c.responses, c.score_sum, c.top_two_box, c.promoters,
+             c.responses - c.promoters - c.detractors if metric == "nps" else 0, c.detractors)
+            for unit, days in unit_days.items() for day, c in days.items()
+        ]  # fmt: skip
+        return cls.from_rows(metric, np.array(rows, np.int64).reshape(-1, 2 + len(FIELDS)))
+
+    @property
+    def periods(self) -> int:
+        return self.totals.shape[2] - 1
+
+    def index(self, when: date) -> int:
+        return (when - self.first).days // self.period_days
+
+    def date_of(self, index: int) -> date:
+        return self.first + timedelta(days=index * self.period_days)
+
+    def sums(self, start: int, end: int) -> np.ndarray:
+        """Counts of every unit over periods [start, end): shape (fields, units)."""
+        start, end = min(max(start, 0), self.periods), min(max(end, 0), self.periods)
+        return self.totals[:, :, end] - self.totals[:, :, start]
+
+    def values(self, sums: np.ndarray, minimum: int = 1) -> np.ndarray:
+        """The metric per unit; NaN where fewer than ``minimum`` responses."""
+        responses = sums[0].astype(float)
+        if self.metric == "csat":
+            numerator = 100.0 * sums[2]
+        elif self.metric == "nps":
+            numerator = 100.0 * (sums[3] - sums[5])
+        else:
+            numerator = sums[1].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(responses >= max(minimum, 1), numerator / responses, np.nan)
+
+
+@dataclass
 class TeamChange:
     team_id: int
     trained_on: date | None
     before: float
     after: float
     exposure: float
+    before_n: int = 0
+    after_n: int = 0
+    comparison_before: float = 0.0
+    comparison_after: float = 0.0
+    comparison_teams: int = 0
 
     @property
     def change(self) -> float:
         return self.after - self.before
+
+
+@dataclass(frozen=True)
+class WeekEffect:
+    """Trained minus comparison change, ``week`` weeks from training (negative: before)."""
+
+    week: int
+    effect: float
+    low: float
+    high: float
+    teams: int
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    team_id: int
+    responses: int
+    mean: float
+    value: Interval | None  # CSAT % with Wilson CI, NPS with its SE interval, or mean CES
+    shares: tuple[float, float, float] | None  # NPS promoters, passives, detractors
 
 
 @dataclass
@@ -73,112 +184,241 @@ class Impact:
     # around the common split date (the median training date).
     exposure_points: list[tuple[int, float, float]] = field(default_factory=list)
     split_on: date | None = None
+    weeks: list[WeekEffect] = field(default_factory=list)
+    pre_trend: PreTrend | None = None
     missing: list[str] = field(default_factory=list)  # why a number could not be given
 
-
-def _window(days: Mapping[date, Counts], start: date, end: date) -> Counts:
-    total = Counts()
-    for day, counts in days.items():
-        if start <= day < end:
-            total = total + counts
-    return total
+    @property
+    def lasting(self) -> str:
+        """Whether the effect held in the last weeks measured: held, faded or unclear."""
+        late = [w for w in self.weeks if w.week >= WEEKS_AFTER - 4]
+        early = [w for w in self.weeks if 0 <= w.week < 4]
+        if not late or not early or self.did is None:
+            return "unclear"
+        if min(w.low for w in late) > 0:
+            return "held"
+        if np.mean([w.effect for w in late]) < 0.5 * np.mean([w.effect for w in early]):
+            return "faded"
+        return "unclear"
 
 
 def impact(
     metric: str,
-    team_days: Mapping[int, Mapping[date, Counts]],
+    panel: Panel | Mapping[int, Mapping[date, Counts]],
     trained_on: Mapping[int, date],
     exposure: Mapping[int, float],
     *,
     window_days: int = 28,
     resamples: int = 2000,
+    minimum: int = MIN_RESPONSES,
+    correlate: bool = True,
+    unit: str = "team",
 ) -> Impact:
-    """Stacked difference in differences: for each trained team, its change from the window
-    before its training date to the window after, minus the mean change of the teams not
+    """Stacked difference in differences: for each trained unit, its change from the window
+    before its training date to the window after, minus the mean change of the units not
     trained by the end of that after-window, over the same dates."""
-    span = timedelta(days=window_days)
+    if not isinstance(panel, Panel):
+        panel = Panel.from_days(metric, panel)
     result = Impact(metric, window_days, None, None, None)
-    trained_b, trained_a, comparison_b, comparison_a = [], [], [], []
-    for team_id, when in sorted(trained_on.items()):
-        days = team_days.get(team_id, {})
-        before, after = _window(days, when - span, when), _window(days, when, when + span)
-        if min(before.responses, after.responses) < MIN_RESPONSES:
+    span = max(window_days // panel.period_days, 1)
+    week = max(7 // panel.period_days, 1)
+    position = {u: i for i, u in enumerate(panel.units)}
+    never = panel.periods + 10_000
+    trained_at = np.full(len(panel.units), never)
+    for unit_id, when in trained_on.items():
+        if unit_id in position:
+            trained_at[position[unit_id]] = panel.index(when)
+    rows_b, rows_a, comp_b, comp_a, paths = [], [], [], [], []
+    for at in np.unique(trained_at[trained_at != never]):
+        before, after = panel.sums(at - span, at), panel.sums(at, at + span)
+        vb, va = panel.values(before, minimum), panel.values(after, minimum)
+        usable = ~np.isnan(vb) & ~np.isnan(va)
+        comparison = usable & (trained_at >= at + span)
+        trained = np.flatnonzero(usable & (trained_at == at))
+        if not comparison.any() or not len(trained):
             continue
-        others = []
-        for other_id, other_days in team_days.items():
-            other_date = trained_on.get(other_id)
-            if other_id == team_id or (other_date is not None and other_date < when + span):
-                continue
-            b, a = _window(other_days, when - span, when), _window(other_days, when, when + span)
-            if min(b.responses, a.responses) >= MIN_RESPONSES:
-                others.append((value(metric, b), value(metric, a)))
-        if not others:
-            continue
-        trained_b.append(value(metric, before))
-        trained_a.append(value(metric, after))
-        comparison_b.append(float(np.mean([o[0] for o in others])))
-        comparison_a.append(float(np.mean([o[1] for o in others])))
-        result.teams.append(
-            TeamChange(
-                team_id,
-                when,
-                value(metric, before),
-                value(metric, after),
-                exposure.get(team_id, 0.0),
-            )
-        )
-    if len(trained_b) >= 2:
-        result.did = difference_in_differences(
-            trained_b, trained_a, comparison_b, comparison_a, resamples=resamples
-        )
+        cb, ca = float(vb[comparison].mean()), float(va[comparison].mean())
+        # Week by week: the comparison must stay untrained for the whole view.
+        steady = comparison & (trained_at >= at + WEEKS_AFTER * week)
+        weekly = np.array([
+            panel.values(panel.sums(at + k * week, at + (k + 1) * week), MIN_WEEK_RESPONSES)
+            for k in range(-WEEKS_BEFORE, WEEKS_AFTER)
+        ])  # fmt: skip
+        with np.errstate(invalid="ignore"), _quiet_nan_means():
+            steady_path = np.nanmean(weekly[:, steady], axis=1) - vb[steady].mean()
+        for i in trained:
+            rows_b.append(vb[i])
+            rows_a.append(va[i])
+            comp_b.append(cb)
+            comp_a.append(ca)
+            if steady.any():
+                paths.append((weekly[:, i] - vb[i]) - steady_path)
+            result.teams.append(TeamChange(
+                panel.units[i], trained_on.get(panel.units[i]), float(vb[i]), float(va[i]),
+                exposure.get(panel.units[i], 0.0), int(before[0, i]), int(after[0, i]),
+                cb, ca, int(comparison.sum()),
+            ))  # fmt: skip
+    plural = f"{unit}s"
+    if len(rows_b) >= 2:
+        result.did = difference_in_differences(rows_b, rows_a, comp_b, comp_a, resamples=resamples)
     else:
         result.missing.append(
-            f"At least two trained teams with {MIN_RESPONSES}+ responses before and after "
-            f"training, and untrained teams to compare with, are needed; found {len(trained_b)}."
+            f"At least two trained {plural} with {minimum}+ responses before and after "
+            f"training, and untrained {plural} to compare with, are needed; found {len(rows_b)}."
         )
-    # Exposure against change across every team, around one common date: the median
-    # training date (the last window when nobody trained yet).
-    last = max((d for days in team_days.values() for d in days), default=None)
-    if last is not None:
-        dates = sorted(trained_on.values())
-        split = dates[len(dates) // 2] if dates else last + timedelta(days=1) - span
-        result.split_on = split
-        for team_id, days in team_days.items():
-            b, a = _window(days, split - span, split), _window(days, split, split + span)
-            if min(b.responses, a.responses) >= MIN_RESPONSES:
-                change = value(metric, a) - value(metric, b)
-                result.exposure_points.append((team_id, exposure.get(team_id, 0.0), change))
-        xs = [p[1] for p in result.exposure_points]
-        ys = [p[2] for p in result.exposure_points]
-        result.pearson = correlation(xs, ys, "pearson")
-        result.spearman = correlation(xs, ys, "spearman")
-        if result.pearson is None:
-            result.missing.append(
-                f"Relating training to change needs at least four teams with {MIN_RESPONSES}+ "
-                f"responses in the {window_days} days both before and after {split} and different "
-                f"shares trained; found {len(xs)} team(s)"
-                + (", all with the same share." if len(set(xs)) == 1 and xs else ".")
-            )
+    if paths:
+        _week_by_week(result, np.array(paths), resamples, plural)
+    if correlate:
+        _exposure_correlation(
+            result, panel, trained_at[trained_at != never], span, exposure, minimum
+        )
     return result
+
+
+@contextlib.contextmanager
+def _quiet_nan_means() -> Iterator[None]:
+    """numpy warns on the mean of an all-NaN slice; here that is an expected 'no value'."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _week_by_week(result: Impact, paths: np.ndarray, resamples: int, plural: str) -> None:
+    """Mean path of (trained change - comparison change) by week, with a cluster-bootstrap CI,
+    and the pre-trend check on the weeks before training."""
+    rng = np.random.default_rng(23)
+    draws = rng.integers(0, len(paths), size=(resamples, len(paths)))
+    with _quiet_nan_means():
+        for k in range(paths.shape[1]):
+            column = paths[:, k]
+            seen = ~np.isnan(column)
+            if seen.sum() < 2:
+                continue
+            boot = np.nanmean(column[draws], axis=1)
+            low, high = np.nanpercentile(boot, [2.5, 97.5])
+            result.weeks.append(WeekEffect(
+                k - WEEKS_BEFORE, float(np.nanmean(column)), float(low), float(high),
+                int(seen.sum()),
+            ))  # fmt: skip
+    complete = paths[~np.isnan(paths[:, :WEEKS_BEFORE]).any(axis=1), :WEEKS_BEFORE]
+    if len(complete) >= 3:
+        result.pre_trend = pre_trend_check(complete)
+    else:
+        result.missing.append(
+            f"The pre-trend check needs three trained {plural} with {MIN_WEEK_RESPONSES}+ "
+            f"responses in each of the {WEEKS_BEFORE} weeks before training; found {len(complete)}."
+        )
+
+
+def _exposure_correlation(
+    result: Impact,
+    panel: Panel,
+    training_periods: np.ndarray,
+    span: int,
+    exposure: Mapping[int, float],
+    minimum: int,
+) -> None:
+    """Exposure against change across every team, around one common date: the median
+    training date (the last window when nobody trained yet)."""
+    if panel.periods == 0:
+        return
+    ordered = np.sort(training_periods)
+    split = int(ordered[len(ordered) // 2]) if len(ordered) else panel.periods - span
+    result.split_on = panel.date_of(split)
+    vb = panel.values(panel.sums(split - span, split), minimum)
+    va = panel.values(panel.sums(split, split + span), minimum)
+    for i in np.flatnonzero(~np.isnan(vb) & ~np.isnan(va)):
+        unit_id = panel.units[i]
+        result.exposure_points.append((unit_id, exposure.get(unit_id, 0.0), float(va[i] - vb[i])))
+    xs = [p[1] for p in result.exposure_points]
+    ys = [p[2] for p in result.exposure_points]
+    result.pearson = correlation(xs, ys, "pearson")
+    result.spearman = correlation(xs, ys, "spearman")
+    if result.pearson is None:
+        result.missing.append(
+            f"Relating training to change needs at least four teams with {minimum}+ "
+            f"responses in the {result.window_days} days both before and after "
+            f"{result.split_on} and different shares trained; found {len(xs)} team(s)"
+            + (", all with the same share." if len(set(xs)) == 1 and xs else ".")
+        )
+
+
+def team_summaries(panel: Panel) -> list[TeamSummary]:
+    """Each team over the whole period: responses, mean score and the metric with its CI."""
+    sums = panel.sums(0, panel.periods)
+    out = []
+    for i, unit_id in enumerate(panel.units):
+        n, score_sum, top, promoters, passives, detractors = (int(v) for v in sums[:, i])
+        if n == 0:
+            continue
+        shares = None
+        if panel.metric == "csat":
+            metric_value = csat_percent(top, n)
+        elif panel.metric == "nps":
+            metric_value = nps(promoters, detractors, n)
+            shares = (promoters / n, passives / n, detractors / n)
+        else:
+            metric_value = None
+        out.append(TeamSummary(unit_id, n, score_sum / n, metric_value, shares))
+    return out
 
 
 # -- reading the database --------------------------------------------------------------------
 
 
+def _day_number(column: ColumnElement[date], session: Session) -> ColumnElement[int]:
+    """Days since 1970-01-01, computed by the database (integers read much faster)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column - literal(EPOCH, Date)
+    return cast(func.julianday(column) - 2440587.5, Integer)
+
+
+def load_panel(
+    session: Session,
+    platform_id: int,
+    metric: str,
+    team_ids: Sequence[int] | None = None,
+    *,
+    agents: bool = False,
+) -> Panel:
+    """The team daily (or agent weekly) roll-ups of one LMS and metric, as a panel. One query,
+    read as plain integers: the analysis must stay well under a second for 1,000 teams."""
+    model = AgentWeeklyRollup if agents else TeamDailyRollup
+    unit = AgentWeeklyRollup.agent_id if agents else TeamDailyRollup.team_id
+    period = AgentWeeklyRollup.week if agents else TeamDailyRollup.day
+    query = select(unit, _day_number(period, session), *(getattr(model, f) for f in FIELDS)).where(
+        model.platform_id == platform_id, model.metric == metric
+    )
+    if team_ids is not None:
+        query = query.where(unit.in_(team_ids))
+    rows = session.execute(query).all()
+    array = np.array(rows, dtype=np.int64).reshape(-1, 2 + len(FIELDS))
+    return Panel.from_rows(metric, array, period_days=7 if agents else 1)
+
+
 def load_team_days(
     session: Session, platform_id: int, metric: str, team_ids: Sequence[int] | None = None
 ) -> dict[int, dict[date, Counts]]:
-    query = select(TeamDailyRollup).where(
-        TeamDailyRollup.platform_id == platform_id, TeamDailyRollup.metric == metric
-    )
-    if team_ids is not None:
-        query = query.where(TeamDailyRollup.team_id.in_(team_ids))
+    """Per team and day, the roll-up counts (for one team's trend; the analysis uses panels)."""
+    panel = load_panel(session, platform_id, metric, team_ids)
+    daily = np.diff(panel.totals, axis=2)
     team_days: dict[int, dict[date, Counts]] = defaultdict(dict)
-    for row in session.scalars(query):
-        team_days[row.team_id][row.day] = Counts(
-            row.responses, row.score_sum, row.top_two_box, row.promoters, row.detractors
-        )
+    for i, team_id in enumerate(panel.units):
+        for p in np.flatnonzero(daily[0, i]):
+            r, s, t, pr, _, d = (int(v) for v in daily[:, i, p])
+            team_days[team_id][panel.date_of(int(p))] = Counts(r, s, t, pr, d)
     return team_days
+
+
+def first_completions(session: Session, courses: Sequence[str]) -> dict[int, date]:
+    """Per person, the day they first completed one of ``courses``."""
+    query = (
+        select(CourseResult.user_id, func.min(CourseResult.completed_at))
+        .join(Course, Course.id == CourseResult.course_id)
+        .where(Course.slug.in_(courses))
+        .group_by(CourseResult.user_id)
+    )
+    return {user_id: completed.date() for user_id, completed in session.execute(query)}
 
 
 def training_dates(
@@ -186,25 +426,17 @@ def training_dates(
 ) -> tuple[dict[int, date], dict[int, float]]:
     """Per team: the date by which ``share`` of its active members completed one of
     ``courses`` (no date if never), and the share who completed (exposure)."""
-    members: dict[int, set[int]] = defaultdict(set)
+    members: dict[int, list[int]] = defaultdict(list)
     for team_id, user_id in session.execute(
         select(Membership.team_id, Membership.user_id).where(
             Membership.team_id.in_(team_ids), Membership.active.is_(True)
         )
     ):
-        members[team_id].add(user_id)
-    first_completion: dict[int, date] = {}
-    users = {u for group in members.values() for u in group}
-    for user_id, completed_at in session.execute(
-        select(CourseResult.user_id, CourseResult.completed_at)
-        .join(Course, Course.id == CourseResult.course_id)
-        .where(CourseResult.user_id.in_(users), Course.slug.in_(courses))
-        .order_by(CourseResult.completed_at)
-    ):
-        first_completion.setdefault(user_id, completed_at.date())
+        members[team_id].append(user_id)
+    completed = first_completions(session, courses)
     dates, exposure = {}, {}
     for team_id, people in members.items():
-        done = sorted(first_completion[u] for u in people if u in first_completion)
+        done = sorted(completed[u] for u in people if u in completed)
         exposure[team_id] = len(done) / len(people) if people else 0.0
         needed = max(1, int(np.ceil(share * len(people))))
         if len(done) >= needed:
@@ -241,7 +473,7 @@ def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, ob
         points = weekly_series(metric, days)
         if points:
             series[metric] = points
-    all_courses = [c.slug for c in session.scalars(select(Course))]
+    all_courses = list(session.scalars(select(Course.slug)))
     dates, exposure = training_dates(session, [team_id], all_courses)
     return {
         "series": series,

@@ -32,21 +32,33 @@ def import_command(file: Path, platform_id: int, metric: str, team_column: str, 
                    timezone: str, skip_bad: bool) -> None:  # fmt: skip
     """Import a CSV of survey responses. A file with bad rows is refused as a whole (every bad
     row is listed) unless --skip-bad; a file or response imported before is not counted twice."""
-    data = file.read_bytes()
     mapping = Mapping(
         team_column, date_column, score_column, agent_column, channel_column, id_column
     )
-    lines = max(data.count(b"\n") - 1, 1)
-    with click.progressbar(length=lines, label="Importing", show_pos=True) as bar:
-        try:
-            report = import_survey(
-                db.session, platform_id=platform_id, creator_id=None, filename=file.name,
-                data=data, mapping=mapping, metric=metric, timezone=timezone,
-                skip_bad=skip_bad, progress=bar.update,
-            )  # fmt: skip
-        except ImportRefused as refused:
-            db.session.rollback()
-            raise click.ClickException(str(refused)) from refused
+    with file.open("rb") as stream:
+        lines = max(
+            sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1
+        )
+        stream.seek(0)
+        with click.progressbar(length=lines, label="Checking rows", show_pos=True) as bar:
+            shown = 0
+
+            def progress(phase: str, done: int) -> None:
+                nonlocal shown
+                bar.update(done - shown)
+                shown = done
+                if phase == "storing":
+                    bar.label = "Checked; storing"
+
+            try:
+                report = import_survey(
+                    db.session, platform_id=platform_id, creator_id=None, filename=file.name,
+                    data=stream, mapping=mapping, metric=metric, timezone=timezone,
+                    skip_bad=skip_bad, progress=progress,
+                )  # fmt: skip
+            except ImportRefused as refused:
+                db.session.rollback()
+                raise click.ClickException(str(refused)) from refused
     for problem in report.bad[:50]:
         click.echo(f"  {problem}")
     if len(report.bad) > 50:

@@ -1,33 +1,64 @@
-"""Survey import: a CSV file checked row by row, then stored whole (or without its bad rows,
-when the person asks), with the per-team daily roll-ups updated in the same transaction.
+"""Survey import: a CSV stream checked row by row, then stored whole (or without its bad rows,
+when the person asks), with the per-team daily and per-agent weekly roll-ups updated in the
+same transaction.
 
 Every bad row is reported (line, column, reason). A file imported twice is refused; a row whose
 source id was imported before is counted once. Dates are read in the time zone the person
-states (ISO 8601 times with their own offset keep it) and stored in UTC.
+states (ISO 8601 times with their own offset keep it), stored in UTC, and counted on the day
+they fell in that time zone.
+
+Memory stays bounded whatever the file's size: the file is read line by line and the checked
+rows go straight into a temporary staging table (PostgreSQL's COPY, SQLite's executemany);
+one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` then moves them into place, so duplicates are
+found by the unique index rather than by a set in memory.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from insights.models import METRICS, SurveyImport, SurveyResponse, TeamDailyRollup
+from insights.models import (
+    METRICS,
+    AgentWeeklyRollup,
+    SurveyImport,
+    SurveyResponse,
+    TeamDailyRollup,
+)
 from people.models import Team, User
 
-DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y")
-CHUNK = 5000
+DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+CHUNK = 20_000
 MAX_PROBLEMS = 1000
+
+Progress = Callable[[str, int], None]  # (phase, rows done in that phase so far)
 
 
 @dataclass(frozen=True)
@@ -61,6 +92,7 @@ class ImportReport:
     bad: list[Problem] = field(default_factory=list)
     bad_rows: int = 0
     refused: str = ""  # why nothing was imported, when it was not
+    import_id: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -73,85 +105,243 @@ class ImportRefused(ValueError):
         self.problems = problems or []
 
 
-def parse_moment(text: str, zone: ZoneInfo) -> datetime | None:
-    value = text.strip()
-    if not value:
-        return None
+def parse_moment(value: str) -> datetime | None:
+    """ISO 8601 (with or without a time or an offset), or day-first dates."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
-        parsed = None
-        for pattern in DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(value, pattern)
-                break
-            except ValueError:
-                continue
-        if parsed is None:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+        pass
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+    return None
 
 
-@dataclass(frozen=True)
-class Row:
-    line: int
-    team: str
-    agent: str
-    score: int
-    answered_at: datetime
-    channel: str
-    source_id: str
+def _lines(stream: BinaryIO) -> Iterator[str]:
+    """The stream's lines as text; a line that is not UTF-8 stops the import with its number."""
+    decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield decode(raw)
+        except UnicodeDecodeError as error:
+            raise ImportRefused(
+                f"Line {number} is not UTF-8 text; save the file as UTF-8 CSV."
+            ) from error
 
 
-def read_rows(text: str, mapping: Mapping, metric: str, zone: ZoneInfo) -> Iterator[Row | Problem]:
-    """Each data row as a ``Row`` or as the ``Problem``(s) that make it bad."""
-    low, high = METRICS[metric]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    needed = [c for c in (mapping.team, mapping.date, mapping.score) if c]
-    optional = [c for c in (mapping.agent, mapping.channel, mapping.source_id) if c]
-    missing = [c for c in needed + optional if c not in header]
-    if missing:
-        wanted = ", ".join(repr(c) for c in missing)
-        raise ImportRefused(f"The file has no column {wanted}. Its columns: {', '.join(header)}.")
-    for record in reader:
-        line = reader.line_num
+class _Checker:
+    """Turns CSV records into staging tuples, or into the problems that make them bad."""
+
+    def __init__(
+        self,
+        header: list[str],
+        mapping: Mapping,
+        metric: str,
+        zone: ZoneInfo,
+        teams: dict[str, int],
+        agents: dict[str, int],
+        postgres: bool,
+    ) -> None:
+        wanted = [mapping.team, mapping.date, mapping.score]
+        wanted += [c for c in (mapping.agent, mapping.channel, mapping.source_id) if c]
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            names = ", ".join(repr(c) for c in missing)
+            raise ImportRefused(
+                f"The file has no column {names}. Its columns: {', '.join(header)}."
+            )
+        position = {name: header.index(name) for name in wanted}
+        self.mapping, self.metric, self.zone = mapping, metric, zone
+        self.team_at, self.date_at = position[mapping.team], position[mapping.date]
+        self.score_at = position[mapping.score]
+        self.agent_at = position.get(mapping.agent) if mapping.agent else None
+        self.channel_at = position.get(mapping.channel) if mapping.channel else None
+        self.id_at = position.get(mapping.source_id) if mapping.source_id else None
+        self.width = len(header)
+        low, high = METRICS[metric]
+        self.scores = {str(s): s for s in range(low, high + 1)}
+        self.scale = f"{metric.upper()} scores are whole numbers {low}-{high}"
+        self.teams, self.agents = teams, agents
+        self.utc_zone = zone.key == "UTC"
+        # How each database reads a UTC time from text: SQLAlchemy keeps SQLite's naive.
+        self.offset = "+00:00" if postgres else ""
+
+    def check(self, line: int, record: list[str]) -> tuple | list[Problem]:
+        if len(record) < self.width:
+            return [Problem(line, "", f"{len(record)} values where the header has {self.width}")]
         problems = []
-        team = (record.get(mapping.team) or "").strip()
-        if not team:
-            problems.append(Problem(line, mapping.team, "no team"))
-        moment = parse_moment(record.get(mapping.date) or "", zone)
+        team_text = record[self.team_at].strip()
+        team_id = self.teams.get(team_text.lower())
+        if team_id is None:
+            reason = f"no team called {team_text!r} in this LMS" if team_text else "no team"
+            problems.append(Problem(line, self.mapping.team, reason))
+        moment = parse_moment(record[self.date_at].strip())
         if moment is None:
             problems.append(
-                Problem(line, mapping.date, f"not a date: {record.get(mapping.date)!r}")
+                Problem(line, self.mapping.date, f"not a date: {record[self.date_at]!r}")
             )
-        raw = (record.get(mapping.score) or "").strip()
-        try:
-            score = int(raw)
-            if not low <= score <= high or str(score) != raw.lstrip("+"):
-                raise ValueError
-        except ValueError:
-            problems.append(
-                Problem(
-                    line,
-                    mapping.score,
-                    f"{metric.upper()} scores are whole numbers {low}-{high}, not {raw!r}",
-                )
-            )
-            score = 0
+        raw_score = record[self.score_at].strip()
+        score = self.scores.get(raw_score)
+        if score is None:
+            problems.append(Problem(line, self.mapping.score, f"{self.scale}, not {raw_score!r}"))
+        agent_id = None
+        if self.agent_at is not None:
+            agent_text = record[self.agent_at].strip()
+            if agent_text:
+                agent_id = self.agents.get(agent_text.lower())
+                if agent_id is None:
+                    problems.append(
+                        Problem(line, self.mapping.agent, f"no person {agent_text!r} in this LMS")
+                    )
         if problems:
-            yield from problems
-            continue
-        source = (record.get(mapping.source_id) or "").strip() if mapping.source_id else ""
+            return problems
+        if moment.tzinfo is None:  # type: ignore[union-attr]
+            day = moment.date()  # type: ignore[union-attr]
+            utc = moment if self.utc_zone else moment.replace(tzinfo=self.zone).astimezone(UTC)  # type: ignore[union-attr]
+        else:
+            day = moment.astimezone(self.zone).date()  # type: ignore[union-attr]
+            utc = moment.astimezone(UTC)  # type: ignore[union-attr]
+        source = record[self.id_at].strip() if self.id_at is not None else ""
         if not source:
-            source = hashlib.sha256(
-                "\x1f".join(f"{k}={record[k]}" for k in sorted(record) if k).encode()
-            ).hexdigest()[:40]
-        agent = (record.get(mapping.agent) or "").strip() if mapping.agent else ""
-        channel = (record.get(mapping.channel) or "").strip()[:30] if mapping.channel else ""
-        yield Row(line, team, agent, score, moment, channel, source[:100])  # type: ignore[arg-type]
+            source = hashlib.blake2b("\x1f".join(record).encode(), digest_size=16).hexdigest()
+        channel = record[self.channel_at].strip()[:30] if self.channel_at is not None else ""
+        stamp = utc.replace(tzinfo=None).isoformat(" ", "microseconds") + self.offset
+        return (team_id, agent_id, score, stamp, day.isoformat(), channel, source[:100])
+
+
+STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
+
+
+def _staging_table(postgres: bool) -> Table:
+    return Table(
+        "survey_staging",
+        MetaData(),
+        Column("team_id", Integer, nullable=False),
+        Column("agent_id", Integer),
+        Column("score", Integer, nullable=False),
+        Column("answered_at", DateTime(timezone=postgres), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("channel", String(30), nullable=False),
+        Column("source_id", String(100), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+class _Staging:
+    """A temporary table on the session's connection that checked rows are loaded into."""
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.postgres = self.connection.dialect.name == "postgresql"
+        self.table = _staging_table(self.postgres)
+        self.drop()
+        self.table.create(self.connection)
+
+    def load(self, rows: Iterable[tuple]) -> None:
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if self.postgres:
+            with cursor.copy("COPY survey_staging FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        batch: list[tuple] = []
+        insert = "INSERT INTO survey_staging VALUES (?, ?, ?, ?, ?, ?, ?)"
+        for row in rows:
+            batch.append(row)
+            if len(batch) == CHUNK:
+                cursor.executemany(insert, batch)
+                batch.clear()
+        if batch:
+            cursor.executemany(insert, batch)
+
+    def drop(self) -> None:
+        self.connection.exec_driver_sql("DROP TABLE IF EXISTS survey_staging")
+
+
+ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
+
+
+def _counted(metric: str) -> list:
+    """The roll-up counts of a group of survey rows, for one metric."""
+    score = SurveyResponse.score
+
+    def count_if(condition: ColumnElement[bool], applies: bool) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0)) if applies else literal(0)
+
+    return [
+        func.count(),
+        func.sum(score),
+        count_if(score >= 4, metric == "csat"),
+        count_if(score >= 9, metric == "nps"),
+        count_if(score.between(7, 8), metric == "nps"),
+        count_if(score <= 6, metric == "nps"),
+    ]
+
+
+def _store(
+    session: Session, staging: _Staging, import_id: int, platform_id: int, metric: str
+) -> int:
+    """Move staged rows into place (the unique index drops rows imported before) and add them
+    to the roll-ups. Returns how many rows were new."""
+    upsert = postgresql_insert if staging.postgres else sqlite_insert
+    staged = staging.table.c
+    moved = upsert(SurveyResponse.__table__).from_select(
+        ["platform_id", "import_id", "metric", *STAGED],
+        select(literal(platform_id), literal(import_id), literal(metric),
+               *(staged[c] for c in STAGED)).where(true()),
+    ).on_conflict_do_nothing(index_elements=["platform_id", "metric", "source_id"])  # fmt: skip
+    inserted = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
+    rows = SurveyResponse
+    week = (
+        rows.day - (cast(func.extract("isodow", rows.day), Integer) - 1)
+        if staging.postgres
+        else func.date(rows.day, "weekday 0", "-6 days")
+    )
+    for model, unit, period, only in (
+        (TeamDailyRollup, rows.team_id, rows.day, true()),
+        (AgentWeeklyRollup, rows.agent_id, week, rows.agent_id.is_not(None)),
+    ):
+        grouped = (
+            select(unit, literal(metric), period, literal(platform_id), *_counted(metric))
+            .where(rows.import_id == import_id, only)
+            .group_by(unit, period)
+        )
+        keys = [c.name for c in model.__table__.primary_key.columns]
+        statement = upsert(model.__table__).from_select([*keys, "platform_id", *ROLLED], grouped)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={c: model.__table__.c[c] + statement.excluded[c] for c in ROLLED},
+        ))  # fmt: skip
+    return inserted
+
+
+def _digest(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def _lookups(session: Session, platform_id: int, with_agents: bool) -> tuple[dict, dict]:
+    teams: dict[str, int] = {}
+    for team in session.scalars(select(Team).where(Team.platform_id == platform_id)):
+        for key in (team.external_id, team.title, team.label):
+            if key:
+                teams.setdefault(key.strip().lower(), team.id)
+    agents: dict[str, int] = {}
+    if with_agents:
+        for user_id, *keys in session.execute(
+            select(User.id, User.email, User.sub, User.lms_username).where(
+                User.platform_id == platform_id
+            )
+        ):
+            for key in keys:
+                if key:
+                    agents.setdefault(key.strip().lower(), user_id)
+    return teams, agents
 
 
 def import_survey(
@@ -160,29 +350,24 @@ def import_survey(
     platform_id: int,
     creator_id: int | None,
     filename: str,
-    data: bytes,
+    data: bytes | BinaryIO,
     mapping: Mapping,
     metric: str,
     timezone: str = "UTC",
     skip_bad: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a survey file. Without ``skip_bad`` a file with any bad row imports nothing and
-    the report lists every bad row; with it the good rows are imported and the bad listed."""
+    """Import a survey file (bytes or a seekable binary stream). Without ``skip_bad`` a file
+    with any bad row imports nothing and the report lists every bad row; with it the good rows
+    are imported and the bad listed. The caller commits when ``report.ok``, else rolls back."""
     if metric not in METRICS:
         raise ImportRefused(f"The metric must be one of {', '.join(METRICS)}.")
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ImportRefused(f"Unknown time zone {timezone!r} (e.g. Europe/London).") from error
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRefused(
-            f"Line {line} is not UTF-8 text; save the file as UTF-8 CSV."
-        ) from error
-    digest = hashlib.sha256(data).hexdigest()
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    digest = _digest(stream)
     earlier = session.scalar(
         select(SurveyImport).where(
             SurveyImport.platform_id == platform_id, SurveyImport.file_sha256 == digest
@@ -191,139 +376,63 @@ def import_survey(
     if earlier is not None:
         when = f"{earlier.created_at:%d %B %Y}"
         raise ImportRefused(f"This file was already imported on {when} ({earlier.imported} rows).")
+    teams, agents = _lookups(session, platform_id, bool(mapping.agent))
 
-    teams: dict[str, int] = {}
-    for team in session.scalars(select(Team).where(Team.platform_id == platform_id)):
-        for key in (team.external_id, team.title, team.label):
-            if key:
-                teams.setdefault(key.strip().lower(), team.id)
-    agents: dict[str, int] = {}
-    if mapping.agent:
-        for user in session.scalars(select(User).where(User.platform_id == platform_id)):
-            for key in (user.email, user.sub, user.lms_username):
-                if key:
-                    agents.setdefault(key.strip().lower(), user.id)
-
+    reader = csv.reader(_lines(stream))
+    header = [name.strip() for name in next(reader, [])]
+    staging = _Staging(session)
+    checker = _Checker(header, mapping, metric, zone, teams, agents, staging.postgres)
     report = ImportReport()
-    good: list[tuple[Row, int, int | None]] = []
-    bad_lines: set[int] = set()
-    for item in read_rows(text, mapping, metric, zone):
-        if isinstance(item, Problem):
-            bad_lines.add(item.line)
-            if len(report.bad) < MAX_PROBLEMS:
-                report.bad.append(item)
-            continue
-        team_id = teams.get(item.team.lower())
-        agent_id = agents.get(item.agent.lower()) if item.agent else None
-        problems = []
-        if team_id is None:
-            problems.append(
-                Problem(item.line, mapping.team, f"no team called {item.team!r} in this LMS")
-            )
-        if item.agent and agent_id is None:
-            problems.append(
-                Problem(item.line, mapping.agent, f"no person {item.agent!r} in this LMS")
-            )
-        if problems:
-            bad_lines.add(item.line)
-            report.bad.extend(problems[: max(0, MAX_PROBLEMS - len(report.bad))])
-            continue
-        good.append((item, team_id, agent_id))  # type: ignore[arg-type]
-    report.bad_rows = len(bad_lines)
-    if bad_lines and not skip_bad:
+    staged = 0
+
+    def checked_rows() -> Iterator[tuple]:
+        nonlocal staged
+        for record in reader:
+            if not record:
+                continue
+            row = checker.check(reader.line_num, record)
+            if isinstance(row, list):
+                report.bad_rows += 1
+                report.bad.extend(row[: max(0, MAX_PROBLEMS - len(report.bad))])
+                continue
+            staged += 1
+            if progress is not None and staged % CHUNK == 0:
+                progress("read", staged)
+            if skip_bad or not report.bad_rows:
+                yield row
+
+    try:
+        staging.load(checked_rows())
+    except csv.Error as error:
+        raise ImportRefused(f"Line {reader.line_num} is not valid CSV: {error}.") from error
+    if report.bad_rows and not skip_bad:
         report.refused = (
             f"{report.bad_rows} row(s) have problems, so nothing was imported. Fix them, or "
             "import without the bad rows."
         )
+        staging.drop()
         return report
-    if not good:
+    if not staged:
         report.refused = "The file has no rows to import."
+        staging.drop()
         return report
-
+    if progress is not None:
+        progress("storing", staged)
     record = SurveyImport(platform_id=platform_id, metric=metric, filename=filename[:255],
                           file_sha256=digest, created_by_id=creator_id)  # fmt: skip
     session.add(record)
     session.flush()
-    seen = set(
-        session.scalars(
-            select(SurveyResponse.source_id).where(
-                SurveyResponse.platform_id == platform_id,
-                SurveyResponse.metric == metric,
-                SurveyResponse.source_id.in_({row.source_id for row, _, _ in good}),
-            )
-        )
-    ) if len(good) <= 20_000 else _all_source_ids(session, platform_id, metric)  # fmt: skip
-    fresh = []
-    for row, team_id, agent_id in good:
-        if row.source_id in seen:
-            report.duplicates += 1
-            continue
-        seen.add(row.source_id)
-        fresh.append((row, team_id, agent_id))
-    for start in range(0, len(fresh), CHUNK):
-        chunk = fresh[start : start + CHUNK]
-        session.execute(insert(SurveyResponse), [
-            {"platform_id": platform_id, "import_id": record.id, "team_id": team_id,
-             "agent_id": agent_id, "metric": metric, "score": row.score,
-             "answered_at": row.answered_at, "day": row.answered_at.date(),
-             "channel": row.channel, "source_id": row.source_id}
-            for row, team_id, agent_id in chunk
-        ])  # fmt: skip
-        _roll_up(
-            session,
-            platform_id,
-            metric,
-            [(team_id, row.answered_at.date(), row.score) for row, team_id, _ in chunk],
-        )
-        if progress is not None:
-            progress(len(chunk))
-    report.imported = len(fresh)
+    report.imported = _store(session, staging, record.id, platform_id, metric)
+    staging.drop()
+    report.duplicates = staged - report.imported
+    report.import_id = record.id
     record.imported, record.skipped_bad, record.skipped_duplicate = (
         report.imported, report.bad_rows, report.duplicates,
     )  # fmt: skip
     session.flush()
+    if progress is not None:
+        progress("stored", staged)
     return report
-
-
-def _all_source_ids(session: Session, platform_id: int, metric: str) -> set[str]:
-    return set(
-        session.scalars(
-            select(SurveyResponse.source_id).where(
-                SurveyResponse.platform_id == platform_id, SurveyResponse.metric == metric
-            )
-        )
-    )
-
-
-def _roll_up(
-    session: Session, platform_id: int, metric: str, rows: list[tuple[int, date, int]]
-) -> None:
-    """Add rows to the per-team daily roll-ups (insert, or add to the existing counts)."""
-    sums: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    for team_id, day, score in rows:
-        s = sums[(team_id, day)]
-        s[0] += 1
-        s[1] += score
-        s[2] += metric == "csat" and score >= 4
-        s[3] += metric == "nps" and score >= 9
-        s[4] += metric == "nps" and 7 <= score <= 8
-        s[5] += metric == "nps" and score <= 6
-    values = [
-        {"team_id": team_id, "metric": metric, "day": day, "platform_id": platform_id,
-         "responses": s[0], "score_sum": s[1], "top_two_box": s[2], "promoters": s[3],
-         "passives": s[4], "detractors": s[5]}
-        for (team_id, day), s in sums.items()
-    ]  # fmt: skip
-    dialect = session.get_bind().dialect.name
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(TeamDailyRollup)
-    columns = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["team_id", "metric", "day"],
-            set_={c: getattr(TeamDailyRollup, c) + getattr(upsert.excluded, c) for c in columns},
-        ),
-        values,
-    )
 
 
 def rollup_totals(session: Session, team_id: int, metric: str) -> dict[str, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -37,15 +37,16 @@ class SurveyImport(Base):
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (
+        # Also the index that finds a row imported before, whatever file it came in.
         UniqueConstraint("platform_id", "metric", "source_id"),
-        Index("ix_survey_responses_team_metric_day", "team_id", "metric", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    # Indexed: an import's rows are rolled up, and removed with it, by import.
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_imports.id", ondelete="CASCADE"), index=True
     )
-    import_id: Mapped[int] = mapped_column(ForeignKey("survey_imports.id", ondelete="CASCADE"))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     metric: Mapped[str] = mapped_column(String(10))
@@ -76,3 +77,25 @@ class TeamDailyRollup(Base):
     promoters: Mapped[int] = mapped_column(default=0)  # NPS 9-10
     passives: Mapped[int] = mapped_column(default=0)  # NPS 7-8
     detractors: Mapped[int] = mapped_column(default=0)  # NPS 0-6
+
+
+class AgentWeeklyRollup(Base):
+    """Per agent, metric and week (Monday): the same counts, for comparing agents who completed
+    training with those who did not. Weekly, because agents have few responses a day."""
+
+    __tablename__ = "survey_agent_weekly"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(10), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    responses: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[int] = mapped_column(default=0)
+    top_two_box: Mapped[int] = mapped_column(default=0)
+    promoters: Mapped[int] = mapped_column(default=0)
+    passives: Mapped[int] = mapped_column(default=0)
+    detractors: Mapped[int] = mapped_column(default=0)

@@ -113,25 +113,23 @@ def difference_in_differences(
 class PreTrend:
     """Whether trained and comparison teams moved alike before training."""
 
-    difference: float  # slope difference, metric units per period
+    difference: float  # mean slope of (trained - comparison), metric units per period
     p_value: float
+    teams: int
     parallel: bool
 
 
 def pre_trend_check(
-    trained_series: np.ndarray | Sequence[Sequence[float]],
-    comparison_series: np.ndarray | Sequence[Sequence[float]],
-    alpha: float = 0.05,
+    differences: np.ndarray | Sequence[Sequence[float]], alpha: float = 0.05
 ) -> PreTrend:
-    """Teams x pre-training periods. Compares the per-team linear slopes of the two groups
-    with Welch's t-test; a small p-value means the trends were not parallel."""
-    t, c = np.asarray(trained_series, float), np.asarray(comparison_series, float)
-    x = np.arange(t.shape[1], dtype=float)
-    slopes_t = np.polyfit(x, t.T, 1)[0]
-    slopes_c = np.polyfit(x, c.T, 1)[0]
-    test = scipy_stats.ttest_ind(slopes_t, slopes_c, equal_var=False)
-    p_value = float(test.pvalue)
-    return PreTrend(float(slopes_t.mean() - slopes_c.mean()), p_value, p_value >= alpha)
+    """Teams x pre-training periods of (trained value - its comparison's value). Each team's
+    least-squares slope over the periods; a one-sample t-test of the slopes against 0. A small
+    p-value means the two groups were already drifting apart before training."""
+    d = np.asarray(differences, float)
+    x = np.arange(d.shape[1], dtype=float)
+    slopes = np.polyfit(x, d.T, 1)[0]
+    p_value = float(scipy_stats.ttest_1samp(slopes, 0.0).pvalue)
+    return PreTrend(float(slopes.mean()), p_value, len(slopes), p_value >= alpha)
 
 
 # -- correlation across teams ----------------------------------------------------------------

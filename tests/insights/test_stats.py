@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-from scipy.stats import binomtest
+from scipy.stats import binomtest, linregress, ttest_1samp
 
 from insights.stats import (
     DiD,
@@ -101,11 +101,14 @@ def test_fit_line_and_pre_trends():
     assert (slope, intercept) == pytest.approx((2.0, 1.0), abs=1e-9)
     periods = np.arange(8)
     rng = np.random.default_rng(2)
-    alike_t = 70 + 0.5 * periods + rng.normal(0, 0.3, (20, 8))
-    alike_c = 68 + 0.5 * periods + rng.normal(0, 0.3, (20, 8))
-    assert pre_trend_check(alike_t, alike_c).parallel
-    diverging_c = 68 - 0.5 * periods + rng.normal(0, 0.3, (20, 8))
-    check = pre_trend_check(alike_t, diverging_c)
+    alike = rng.normal(0, 0.3, (20, 8))  # trained minus comparison: no drift
+    check = pre_trend_check(alike)
+    slopes = [linregress(periods, row).slope for row in alike]
+    assert check.difference == pytest.approx(np.mean(slopes), abs=1e-9)
+    assert check.p_value == pytest.approx(ttest_1samp(slopes, 0).pvalue, abs=1e-9)
+    assert check.parallel and check.teams == 20
+    diverging = alike + 1.0 * periods  # the groups drift apart by a point a period
+    check = pre_trend_check(diverging)
     assert not check.parallel and check.difference == pytest.approx(1.0, abs=0.1)
 
 
