@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     Packages are named in settings rather than imported here, so the kernel depends on none
     of them (the dependency direction is checked by import-linter).
     """
+    from core import jobs, ratelimit  # noqa: F401 - the kernel's own tables
     from core.views import bp as core_bp
 
     app.register_blueprint(core_bp)

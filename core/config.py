@@ -50,6 +50,10 @@ class Settings:
     ORGANISATION_LOGO: str = ""
     # Where `flask courses import` looks for content packs by default.
     COURSE_CONTENT_PATH: str = ""
+    # The largest request body (uploads included) the service accepts, in megabytes.
+    MAX_UPLOAD_MB: int = 200
+    # Batches a survey tool may send to POST /api/surveys per minute, per token.
+    SURVEY_API_BATCHES_PER_MINUTE: int = 60
     INSTALLED_PACKAGES: tuple[str, ...] = (
         "people",
         "lms",
@@ -81,6 +85,8 @@ class Settings:
             ORGANISATION_NAME=env.get("ORGANISATION_NAME", "") or cls.ORGANISATION_NAME,
             ORGANISATION_LOGO=env.get("ORGANISATION_LOGO", ""),
             COURSE_CONTENT_PATH=env.get("COURSE_CONTENT_PATH", ""),
+            MAX_UPLOAD_MB=int(env.get("MAX_UPLOAD_MB", "200")),
+            SURVEY_API_BATCHES_PER_MINUTE=int(env.get("SURVEY_API_BATCHES_PER_MINUTE", "60")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -125,6 +131,7 @@ class Settings:
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_NAME="academy_session",
             PERMANENT_SESSION_LIFETIME=8 * 3600,
+            MAX_CONTENT_LENGTH=self.MAX_UPLOAD_MB * 1024 * 1024,
         )
         values.update(self.extra)
         return values

@@ -1,10 +1,20 @@
-"""The kernel's own pages: the landing page and the health check."""
+"""The kernel's own pages: the landing page, the health check and background jobs' progress."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    render_template,
+    url_for,
+)
 
-from core.auth import current_viewer
+from core.auth import Viewer, current_viewer, require_viewer
+from core.db import db
+from core.jobs import Job, job_for
 
 bp = Blueprint(
     "core",
@@ -47,6 +57,8 @@ def register_dashboard_panel(app: object, template: str, roles: tuple[str, ...])
 
 @bp.app_context_processor
 def navigation() -> dict[str, object]:
+    if not has_request_context():  # a report drawn by the worker has no viewer
+        return {"nav_links": [], "dashboard_panels": []}
     viewer = current_viewer()
     if viewer is None:
         return {"nav_links": [], "dashboard_panels": []}
@@ -57,3 +69,32 @@ def navigation() -> dict[str, object]:
         "nav_links": [(label, url_for(ep)) for label, ep, roles in links if role in roles],
         "dashboard_panels": [template for template, roles in panels if role in roles],
     }
+
+
+@bp.get("/jobs/<int:job_id>")
+def job_status(job_id: int) -> str:
+    """A background job's progress; the page reloads itself until the job has finished."""
+    viewer = require_viewer()
+    job = _own_job(viewer, job_id)
+    return render_template("job.html", viewer=viewer, job=job)
+
+
+@bp.get("/jobs/<int:job_id>/result")
+def job_result(job_id: int) -> Response:
+    viewer = require_viewer()
+    job = _own_job(viewer, job_id)
+    if job.status != "done" or job.result is None:
+        abort(404)
+    return Response(job.result, mimetype=job.result_type or "application/octet-stream",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{job.result_name or "result"}"'})  # fmt: skip
+
+
+def _own_job(viewer: Viewer, job_id: int) -> Job:
+    """Only the person who started a job sees it (and only from the same LMS)."""
+    if viewer.user_id is None:
+        abort(404)
+    job = job_for(db.session, job_id, user_id=viewer.user_id, platform_id=viewer.platform_id)
+    if job is None:
+        abort(404)
+    return job

@@ -4,8 +4,6 @@ the size of the cohort."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,38 +179,31 @@ def cohort_report(session: Session, team_id: int, course: Course, outline: Outli
     return CohortReport(course, outline, rows, funnel, questions)
 
 
-def _cell(value: object) -> str:
-    """Text for a CSV cell; formulas are defused, as spreadsheets would run them."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def report_csv(report: CohortReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
+def report_rows(report: CohortReport) -> tuple[list[str], list[list[object]]]:
+    """The cohort table for a CSV download: header and rows."""
     modules = report.outline.modules
-    writer.writerow(
+    header = (
         ["name", "email", "joined programme", "started", "progress %"]
         + [f"{m['slug']} %" for m in modules]
         + ["exercise", "completed", "score %"]
     )
-    for row in report.rows:
-        writer.writerow(
-            [
-                _cell(row.user.display_name),
-                _cell(row.user.email),
-                "yes" if row.opted_in else "no",
-                row.enrolment.started_at.date().isoformat() if row.enrolment else "",
-                row.percent if row.enrolment else "",
-            ]
-            + [row.modules.get(m["slug"], "") if row.enrolment else "" for m in modules]
-            + [
-                row.exercise_status.replace("_", " "),
-                row.completed_at.date().isoformat() if row.completed_at else "",
-                row.score if row.score is not None else "",
-            ]
-        )
-    return out.getvalue()
+    rows = [
+        [
+            row.user.display_name,
+            row.user.email,
+            "yes" if row.opted_in else "no",
+            row.enrolment.started_at.date().isoformat() if row.enrolment else "",
+            row.percent if row.enrolment else "",
+        ]
+        + [row.modules.get(m["slug"], "") if row.enrolment else "" for m in modules]
+        + [
+            row.exercise_status.replace("_", " "),
+            row.completed_at.date().isoformat() if row.completed_at else "",
+            row.score if row.score is not None else "",
+        ]
+        for row in report.rows
+    ]
+    return header, rows
 
 
 def in_team(session: Session, user_id: int, team_id: int | None) -> bool:

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.auth import Role, Viewer, require_viewer, roles_required
 from core.db import db
+from core.exports import csv_response
 from core.forms import ActionForm
 from core.pdf import render_pdf
 from courses import cohort as cohort_service
@@ -520,11 +521,7 @@ def cohort_csv() -> Response:
     report = cohort_service.cohort_report(
         db.session, viewer.team_id, chosen, outline_of(db.session, chosen)
     )
-    return Response(
-        cohort_service.report_csv(report),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="cohort-{chosen.slug}.csv"'},
-    )
+    return csv_response(f"cohort-{chosen.slug}.csv", *cohort_service.report_rows(report))
 
 
 @bp.get("/courses/reviews")

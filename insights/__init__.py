@@ -7,12 +7,16 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from core.db import db
+    from core.jobs import register_job_handler
     from core.views import register_dashboard_panel, register_nav_link
     from insights.analysis import team_trend
     from insights.cli import insights_cli
+    from insights.jobs import IMPORT_JOB, REPORT_JOB, run_import, run_report
     from insights.views import bp
 
     app.register_blueprint(bp)
+    register_job_handler(app, IMPORT_JOB, run_import)
+    register_job_handler(app, REPORT_JOB, run_report)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))

@@ -11,6 +11,7 @@ once. ``impact`` is a plain function over a panel and plain dicts (tested direct
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Date, Integer, cast, func, literal, select
+from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
@@ -69,7 +70,7 @@ def value(metric: str, counts: Counts) -> float:
 
 @dataclass
 class Panel:
-    """Running totals of the roll-up counts: ``totals[f, u, p]`` is field ``f`` of unit ``u``
+    """Running totals of the roll-up counts: ``totals[p, f, u]`` is field ``f`` of unit ``u``
     summed over the periods before ``p`` (a period is ``period_days`` long from ``first``)."""
 
     metric: str
@@ -82,19 +83,22 @@ class Panel:
     def from_rows(cls, metric: str, rows: np.ndarray, period_days: int = 1) -> Panel:
         """Rows of (unit id, day number since 1970-01-01, six counts in ``FIELDS`` order)."""
         if len(rows) == 0:
-            return cls(metric, [], EPOCH, period_days, np.zeros((len(FIELDS), 0, 1), np.int64))
+            return cls(metric, [], EPOCH, period_days, np.zeros((1, len(FIELDS), 0), np.int64))
         units, unit_index = np.unique(rows[:, 0], return_inverse=True)
         start = int(rows[:, 1].min())
         periods = (rows[:, 1] - start) // period_days
-        dense = np.zeros((len(FIELDS), len(units), int(periods.max()) + 2), np.int64)
-        for f in range(len(FIELDS)):
-            np.add.at(dense[f], (unit_index, periods + 1), rows[:, 2 + f])
+        dense = np.zeros((int(periods.max()) + 2, len(FIELDS), len(units)), np.int64)
+        if period_days == 1:  # one roll-up row per unit and day: a plain assignment
+            dense[periods + 1, :, unit_index] = rows[:, 2:]
+        else:
+            for f in range(len(FIELDS)):
+                np.add.at(dense[:, f, :], (periods + 1, unit_index), rows[:, 2 + f])
         return cls(
             metric,
             [int(u) for u in units],
             EPOCH + timedelta(days=start),
             period_days,
-            dense.cumsum(axis=2),
+            dense.cumsum(axis=0),
         )
 
     @classmethod
@@ -108,7 +112,7 @@ class Panel:
 
     @property
     def periods(self) -> int:
-        return self.totals.shape[2] - 1
+        return self.totals.shape[0] - 1
 
     def index(self, when: date) -> int:
         return (when - self.first).days // self.period_days
@@ -119,17 +123,22 @@ class Panel:
     def sums(self, start: int, end: int) -> np.ndarray:
         """Counts of every unit over periods [start, end): shape (fields, units)."""
         start, end = min(max(start, 0), self.periods), min(max(end, 0), self.periods)
-        return self.totals[:, :, end] - self.totals[:, :, start]
+        return self.totals[end] - self.totals[start]
+
+    def consecutive_sums(self, boundaries: np.ndarray) -> np.ndarray:
+        """Counts of every unit between consecutive boundaries: shape (len - 1, fields, units)."""
+        return np.diff(self.totals[np.clip(boundaries, 0, self.periods)], axis=0)
 
     def values(self, sums: np.ndarray, minimum: int = 1) -> np.ndarray:
-        """The metric per unit; NaN where fewer than ``minimum`` responses."""
-        responses = sums[0].astype(float)
+        """The metric per unit (shape: ``sums`` without its fields axis, the one before the
+        last); NaN where fewer than ``minimum`` responses."""
+        responses = sums[..., 0, :].astype(float)
         if self.metric == "csat":
-            numerator = 100.0 * sums[2]
+            numerator = 100.0 * sums[..., 2, :]
         elif self.metric == "nps":
-            numerator = 100.0 * (sums[3] - sums[5])
+            numerator = 100.0 * (sums[..., 3, :] - sums[..., 5, :])
         else:
-            numerator = sums[1].astype(float)
+            numerator = sums[..., 1, :].astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(responses >= max(minimum, 1), numerator / responses, np.nan)
 
@@ -181,7 +190,7 @@ class Impact:
     spearman: Correlation | None
     teams: list[TeamChange] = field(default_factory=list)
     # (team, exposure, change) behind the correlation: every team with enough responses
-    # around the common split date (the median training date).
+    # around its training date (untrained teams: the median training date, ``split_on``).
     exposure_points: list[tuple[int, float, float]] = field(default_factory=list)
     split_on: date | None = None
     weeks: list[WeekEffect] = field(default_factory=list)
@@ -240,10 +249,8 @@ def impact(
         cb, ca = float(vb[comparison].mean()), float(va[comparison].mean())
         # Week by week: the comparison must stay untrained for the whole view.
         steady = comparison & (trained_at >= at + WEEKS_AFTER * week)
-        weekly = np.array([
-            panel.values(panel.sums(at + k * week, at + (k + 1) * week), MIN_WEEK_RESPONSES)
-            for k in range(-WEEKS_BEFORE, WEEKS_AFTER)
-        ])  # fmt: skip
+        boundaries = at + week * np.arange(-WEEKS_BEFORE, WEEKS_AFTER + 1)
+        weekly = panel.values(panel.consecutive_sums(boundaries), MIN_WEEK_RESPONSES)
         with np.errstate(invalid="ignore"), _quiet_nan_means():
             steady_path = np.nanmean(weekly[:, steady], axis=1) - vb[steady].mean()
         for i in trained:
@@ -269,9 +276,7 @@ def impact(
     if paths:
         _week_by_week(result, np.array(paths), resamples, plural)
     if correlate:
-        _exposure_correlation(
-            result, panel, trained_at[trained_at != never], span, exposure, minimum
-        )
+        _exposure_correlation(result, panel, trained_at, never, span, exposure, minimum)
     return result
 
 
@@ -313,20 +318,28 @@ def _week_by_week(result: Impact, paths: np.ndarray, resamples: int, plural: str
 def _exposure_correlation(
     result: Impact,
     panel: Panel,
-    training_periods: np.ndarray,
+    trained_at: np.ndarray,
+    never: int,
     span: int,
     exposure: Mapping[int, float],
     minimum: int,
 ) -> None:
-    """Exposure against change across every team, around one common date: the median
-    training date (the last window when nobody trained yet)."""
+    """Exposure against change across every team: a trained team's change around its own
+    training date, an untrained team's around the median training date."""
     if panel.periods == 0:
         return
-    ordered = np.sort(training_periods)
-    split = int(ordered[len(ordered) // 2]) if len(ordered) else panel.periods - span
-    result.split_on = panel.date_of(split)
-    vb = panel.values(panel.sums(split - span, split), minimum)
-    va = panel.values(panel.sums(split, split + span), minimum)
+    ordered = np.sort(trained_at[trained_at != never])
+    median = int(ordered[len(ordered) // 2]) if len(ordered) else panel.periods - span
+    result.split_on = panel.date_of(median)
+    split = np.clip(np.where(trained_at == never, median, trained_at), 0, panel.periods)
+    units = np.arange(len(panel.units))
+
+    def window(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        start, end = np.clip(start, 0, panel.periods), np.clip(end, 0, panel.periods)
+        return (panel.totals[end, :, units] - panel.totals[start, :, units]).T
+
+    vb = panel.values(window(split - span, split), minimum)
+    va = panel.values(window(split, split + span), minimum)
     for i in np.flatnonzero(~np.isnan(vb) & ~np.isnan(va)):
         unit_id = panel.units[i]
         result.exposure_points.append((unit_id, exposure.get(unit_id, 0.0), float(va[i] - vb[i])))
@@ -337,8 +350,9 @@ def _exposure_correlation(
     if result.pearson is None:
         result.missing.append(
             f"Relating training to change needs at least four teams with {minimum}+ "
-            f"responses in the {result.window_days} days both before and after "
-            f"{result.split_on} and different shares trained; found {len(xs)} team(s)"
+            f"responses in the {result.window_days} days before and after their training date "
+            f"(untrained teams: {result.split_on}, the median training date) and different "
+            f"shares trained; found {len(xs)} team(s)"
             + (", all with the same share." if len(set(xs)) == 1 and xs else ".")
         )
 
@@ -391,9 +405,18 @@ def load_panel(
     )
     if team_ids is not None:
         query = query.where(unit.in_(team_ids))
-    rows = session.execute(query).all()
-    array = np.array(rows, dtype=np.int64).reshape(-1, 2 + len(FIELDS))
+    array = _integers(session, query, 2 + len(FIELDS))
     return Panel.from_rows(metric, array, period_days=7 if agents else 1)
+
+
+def _integers(session: Session, query: Select, width: int) -> np.ndarray:
+    """A query's rows of integers as an array. The driver's own tuples are read straight
+    into NumPy: going through SQLAlchemy's Row objects costs seconds at a million rows."""
+    result = session.connection().execute(query)
+    rows = result.cursor.fetchall()  # type: ignore[union-attr]
+    result.close()
+    flat = np.fromiter(itertools.chain.from_iterable(rows), np.int64, count=len(rows) * width)
+    return flat.reshape(-1, width)
 
 
 def load_team_days(
@@ -401,11 +424,11 @@ def load_team_days(
 ) -> dict[int, dict[date, Counts]]:
     """Per team and day, the roll-up counts (for one team's trend; the analysis uses panels)."""
     panel = load_panel(session, platform_id, metric, team_ids)
-    daily = np.diff(panel.totals, axis=2)
+    daily = np.diff(panel.totals, axis=0)
     team_days: dict[int, dict[date, Counts]] = defaultdict(dict)
     for i, team_id in enumerate(panel.units):
-        for p in np.flatnonzero(daily[0, i]):
-            r, s, t, pr, _, d = (int(v) for v in daily[:, i, p])
+        for p in np.flatnonzero(daily[:, 0, i]):
+            r, s, t, pr, _, d = (int(v) for v in daily[p, :, i])
             team_days[team_id][panel.date_of(int(p))] = Counts(r, s, t, pr, d)
     return team_days
 

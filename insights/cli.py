@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from core.db import db
+from core.db import db, utcnow
+from insights.api import new_token
 from insights.importer import ImportRefused, Mapping, import_survey
-from insights.models import METRICS
+from insights.models import METRICS, SurveyApiToken
+from lms.models import Platform
 
 insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and training impact.")
 
@@ -69,3 +72,42 @@ def import_command(file: Path, platform_id: int, metric: str, team_column: str, 
     db.session.commit()
     click.echo(f"Imported {report.imported} responses; {report.duplicates} already imported; "
                f"{report.bad_rows} bad rows skipped.")  # fmt: skip
+
+
+token_cli = AppGroup("token", help="Bearer tokens with which survey tools call POST /api/surveys.")
+insights_cli.add_command(token_cli)
+
+
+@token_cli.command("create")
+@click.option("--platform-id", type=int, required=True, help="The LMS the results belong to.")
+@click.option("--name", required=True, help="What uses the token, e.g. 'Qualtrics nightly'.")
+def token_create(platform_id: int, name: str) -> None:
+    """Create a token; it is printed once and only its hash is kept."""
+    if db.session.get(Platform, platform_id) is None:
+        raise click.ClickException(f"No platform {platform_id}; see `flask lms platform list`.")
+    token, clear = new_token(db.session, platform_id, name)
+    db.session.commit()
+    click.echo(f"Token {token.id} for platform {platform_id} ({token.name}). Keep it secret; "
+               "it is not shown again:")  # fmt: skip
+    click.echo(clear)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """Every token: id, platform, name, last use, and whether it was revoked."""
+    for token in db.session.scalars(select(SurveyApiToken).order_by(SurveyApiToken.id)):
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+        state = " (revoked)" if token.revoked_at else ""
+        click.echo(f"{token.id}\tplatform {token.platform_id}\t{token.name}\t{used}{state}")
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Stop a token working at once."""
+    token = db.session.get(SurveyApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"No token {token_id}.")
+    token.revoked_at = token.revoked_at or utcnow()
+    db.session.commit()
+    click.echo(f"Token {token_id} revoked.")

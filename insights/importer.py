@@ -19,9 +19,10 @@ import codecs
 import csv
 import hashlib
 import io
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -167,6 +168,7 @@ class _Checker:
         self.utc_zone = zone.key == "UTC"
         # How each database reads a UTC time from text: SQLAlchemy keeps SQLite's naive.
         self.offset = "+00:00" if postgres else ""
+        self.weeks: dict[str, str] = {}  # day -> its Monday (as many as the file has days)
 
     def check(self, line: int, record: list[str]) -> tuple | list[Problem]:
         if len(record) < self.width:
@@ -177,11 +179,10 @@ class _Checker:
         if team_id is None:
             reason = f"no team called {team_text!r} in this LMS" if team_text else "no team"
             problems.append(Problem(line, self.mapping.team, reason))
-        moment = parse_moment(record[self.date_at].strip())
-        if moment is None:
-            problems.append(
-                Problem(line, self.mapping.date, f"not a date: {record[self.date_at]!r}")
-            )
+        raw_moment = record[self.date_at]
+        when = self._moment(raw_moment)
+        if not when:
+            problems.append(Problem(line, self.mapping.date, f"not a date: {raw_moment!r}"))
         raw_score = record[self.score_at].strip()
         score = self.scores.get(raw_score)
         if score is None:
@@ -197,21 +198,35 @@ class _Checker:
                     )
         if problems:
             return problems
-        if moment.tzinfo is None:  # type: ignore[union-attr]
-            day = moment.date()  # type: ignore[union-attr]
-            utc = moment if self.utc_zone else moment.replace(tzinfo=self.zone).astimezone(UTC)  # type: ignore[union-attr]
-        else:
-            day = moment.astimezone(self.zone).date()  # type: ignore[union-attr]
-            utc = moment.astimezone(UTC)  # type: ignore[union-attr]
         source = record[self.id_at].strip() if self.id_at is not None else ""
         if not source:
             source = hashlib.blake2b("\x1f".join(record).encode(), digest_size=16).hexdigest()
         channel = record[self.channel_at].strip()[:30] if self.channel_at is not None else ""
-        stamp = utc.replace(tzinfo=None).isoformat(" ", "microseconds") + self.offset
-        return (team_id, agent_id, score, stamp, day.isoformat(), channel, source[:100])
+        stamp, day, week = when
+        return (team_id, agent_id, score, stamp, day, week, channel, source[:100])
+
+    def _moment(self, raw: str) -> tuple[str, str, str] | tuple[()]:
+        """(UTC time as the database reads it, local day, Monday of that week), or () when
+        not a date."""
+        moment = parse_moment(raw.strip())
+        if moment is None:
+            return ()
+        if moment.tzinfo is not None:
+            day = moment.astimezone(self.zone).date()
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        else:
+            day = moment.date()
+            if not self.utc_zone:
+                moment = moment.replace(tzinfo=self.zone).astimezone(UTC).replace(tzinfo=None)
+        day_text = day.isoformat()
+        week = self.weeks.get(day_text)
+        if week is None:
+            week = self.weeks[day_text] = (day - timedelta(days=day.weekday())).isoformat()
+        return moment.isoformat(" ", "microseconds") + self.offset, day_text, week
 
 
 STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
+STAGING_ONLY = ("week",)  # the Monday of ``day``, for the agents' weekly roll-ups
 
 
 def _staging_table(postgres: bool) -> Table:
@@ -223,6 +238,7 @@ def _staging_table(postgres: bool) -> Table:
         Column("score", Integer, nullable=False),
         Column("answered_at", DateTime(timezone=postgres), nullable=False),
         Column("day", Date, nullable=False),
+        Column("week", Date, nullable=False),
         Column("channel", String(30), nullable=False),
         Column("source_id", String(100), nullable=False),
         prefixes=["TEMPORARY"],
@@ -236,6 +252,8 @@ class _Staging:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
         self.table = _staging_table(self.postgres)
+        if not self.postgres:
+            self.connection.exec_driver_sql("PRAGMA cache_size=-262144")
         self.drop()
         self.table.create(self.connection)
 
@@ -247,7 +265,7 @@ class _Staging:
                     copy.write_row(row)
             return
         batch: list[tuple] = []
-        insert = "INSERT INTO survey_staging VALUES (?, ?, ?, ?, ?, ?, ?)"
+        insert = "INSERT INTO survey_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         for row in rows:
             batch.append(row)
             if len(batch) == CHUNK:
@@ -263,9 +281,8 @@ class _Staging:
 ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
 
 
-def _counted(metric: str) -> list:
+def _counted(metric: str, score: ColumnElement[int]) -> list:
     """The roll-up counts of a group of survey rows, for one metric."""
-    score = SurveyResponse.score
 
     def count_if(condition: ColumnElement[bool], applies: bool) -> ColumnElement[int]:
         return func.sum(case((condition, 1), else_=0)) if applies else literal(0)
@@ -281,33 +298,49 @@ def _counted(metric: str) -> list:
 
 
 def _store(
-    session: Session, staging: _Staging, import_id: int, platform_id: int, metric: str
+    session: Session,
+    staging: _Staging,
+    staged_count: int,
+    import_id: int,
+    platform_id: int,
+    metric: str,
 ) -> int:
     """Move staged rows into place (the unique index drops rows imported before) and add them
     to the roll-ups. Returns how many rows were new."""
     upsert = postgresql_insert if staging.postgres else sqlite_insert
     staged = staging.table.c
+    if staging.postgres:  # temporary tables are never analysed on their own
+        session.connection().exec_driver_sql("ANALYZE survey_staging")
     moved = upsert(SurveyResponse.__table__).from_select(
         ["platform_id", "import_id", "metric", *STAGED],
+        # In index order: appending to the unique index instead of inserting at random
+        # places in it keeps a large import from thrashing the database's cache.
         select(literal(platform_id), literal(import_id), literal(metric),
-               *(staged[c] for c in STAGED)).where(true()),
+               *(staged[c] for c in STAGED)).where(true()).order_by(staged.source_id),
     ).on_conflict_do_nothing(index_elements=["platform_id", "metric", "source_id"])  # fmt: skip
     inserted = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
-    rows = SurveyResponse
-    week = (
-        rows.day - (cast(func.extract("isodow", rows.day), Integer) - 1)
-        if staging.postgres
-        else func.date(rows.day, "weekday 0", "-6 days")
-    )
-    for model, unit, period, only in (
+    # Without duplicates the staged rows are exactly the new rows: roll them up from the
+    # staging table (a plain scan); otherwise from the rows this import added.
+    responses = SurveyResponse.__table__.c
+    if inserted == staged_count:
+        rows, only_new, week = staged, true(), staged.week
+    else:
+        rows, only_new = responses, responses.import_id == import_id
+        week = (
+            rows.day - (cast(func.extract("isodow", rows.day), Integer) - 1)
+            if staging.postgres
+            else func.date(rows.day, "weekday 0", "-6 days")
+        )
+    for model, unit, period, named in (
         (TeamDailyRollup, rows.team_id, rows.day, true()),
         (AgentWeeklyRollup, rows.agent_id, week, rows.agent_id.is_not(None)),
     ):
         grouped = (
-            select(unit, literal(metric), period, literal(platform_id), *_counted(metric))
-            .where(rows.import_id == import_id, only)
+            select(unit, literal(metric), period, literal(platform_id),
+                   *_counted(metric, rows.score))
+            .where(only_new, named)
             .group_by(unit, period)
-        )
+        )  # fmt: skip
         keys = [c.name for c in model.__table__.primary_key.columns]
         statement = upsert(model.__table__).from_select([*keys, "platform_id", *ROLLED], grouped)
         session.execute(statement.on_conflict_do_update(
@@ -356,10 +389,13 @@ def import_survey(
     timezone: str = "UTC",
     skip_bad: bool = False,
     progress: Progress | None = None,
+    once_per_file: bool = True,
 ) -> ImportReport:
     """Import a survey file (bytes or a seekable binary stream). Without ``skip_bad`` a file
     with any bad row imports nothing and the report lists every bad row; with it the good rows
-    are imported and the bad listed. The caller commits when ``report.ok``, else rolls back."""
+    are imported and the bad listed. The caller commits when ``report.ok``, else rolls back.
+    ``once_per_file`` refuses a file imported before; API batches, which carry response ids,
+    rely on those instead (a batch sent twice imports nothing the second time)."""
     if metric not in METRICS:
         raise ImportRefused(f"The metric must be one of {', '.join(METRICS)}.")
     try:
@@ -367,7 +403,7 @@ def import_survey(
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ImportRefused(f"Unknown time zone {timezone!r} (e.g. Europe/London).") from error
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
-    digest = _digest(stream)
+    digest = _digest(stream) if once_per_file else secrets.token_hex(32)
     earlier = session.scalar(
         select(SurveyImport).where(
             SurveyImport.platform_id == platform_id, SurveyImport.file_sha256 == digest
@@ -422,7 +458,7 @@ def import_survey(
                           file_sha256=digest, created_by_id=creator_id)  # fmt: skip
     session.add(record)
     session.flush()
-    report.imported = _store(session, staging, record.id, platform_id, metric)
+    report.imported = _store(session, staging, staged, record.id, platform_id, metric)
     staging.drop()
     report.duplicates = staged - report.imported
     report.import_id = record.id
@@ -430,8 +466,6 @@ def import_survey(
         report.imported, report.bad_rows, report.duplicates,
     )  # fmt: skip
     session.flush()
-    if progress is not None:
-        progress("stored", staged)
     return report
 
 

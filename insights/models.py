@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base, utcnow
 
 METRICS = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+BYTEWISE_ID = String(100).with_variant(String(100, collation="C"), "postgresql")
+BYTEWISE_METRIC = String(10).with_variant(String(10, collation="C"), "postgresql")
 
 
 class SurveyImport(Base):
@@ -42,20 +44,24 @@ class SurveyResponse(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    # No foreign key: the import row names the platform (and cascades), and a per-row check
+    # would cost a third of a bulk import on PostgreSQL.
+    platform_id: Mapped[int] = mapped_column()
     # Indexed: an import's rows are rolled up, and removed with it, by import.
     import_id: Mapped[int] = mapped_column(
         ForeignKey("survey_imports.id", ondelete="CASCADE"), index=True
     )
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    metric: Mapped[str] = mapped_column(String(10))
+    metric: Mapped[str] = mapped_column(BYTEWISE_METRIC)
     score: Mapped[int] = mapped_column()
     answered_at: Mapped[datetime] = mapped_column()
     day: Mapped[date] = mapped_column()
     channel: Mapped[str] = mapped_column(String(30), default="")
     # The survey tool's id of the response (or a hash of the row): a row imported twice counts once.
-    source_id: Mapped[str] = mapped_column(String(100))
+    # Byte-wise collation on PostgreSQL: the unique index compares ids, not words, and a
+    # locale-aware comparison made bulk imports a third slower.
+    source_id: Mapped[str] = mapped_column(BYTEWISE_ID)
 
 
 class TeamDailyRollup(Base):
@@ -68,9 +74,7 @@ class TeamDailyRollup(Base):
     )
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
     responses: Mapped[int] = mapped_column(default=0)
     score_sum: Mapped[int] = mapped_column(default=0)
     top_two_box: Mapped[int] = mapped_column(default=0)  # CSAT 4-5
@@ -90,12 +94,27 @@ class AgentWeeklyRollup(Base):
     )
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     week: Mapped[date] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
     responses: Mapped[int] = mapped_column(default=0)
     score_sum: Mapped[int] = mapped_column(default=0)
     top_two_box: Mapped[int] = mapped_column(default=0)
     promoters: Mapped[int] = mapped_column(default=0)
     passives: Mapped[int] = mapped_column(default=0)
     detractors: Mapped[int] = mapped_column(default=0)
+
+
+class SurveyApiToken(Base):
+    """A bearer token with which a survey tool sends results for one LMS (``POST
+    /api/surveys``). Only its SHA-256 is kept; the token is shown once, when created."""
+
+    __tablename__ = "survey_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -15,66 +18,67 @@ from flask import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.auth import Role, Viewer, require_viewer, roles_required
-from core.db import db, utcnow
+from core.db import db
+from core.exports import csv_response
+from core.extensions import csrf
 from core.forms import ActionForm
-from core.pdf import render_pdf
-from courses.services import catalogue
-from insights.analysis import impact, load_team_days, training_dates
+from core.jobs import enqueue
+from core.ratelimit import allow
+from insights.api import BatchError, import_batch, problems_json, token_from_header
 from insights.importer import ImportRefused, Mapping, import_survey
+from insights.jobs import IMPORT_JOB, REPORT_JOB
 from insights.models import METRICS
-from insights.stats import fit_line
-from people.models import Team
+from insights.report import Report, ReportQuery, build_report, report_tables
 
 bp = Blueprint("insights", __name__, template_folder="templates")
 
 STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
-def _report_context(viewer: Viewer) -> dict[str, object]:
-    """The impact analysis for the page's query (metric, window, courses, trained share)."""
-    metric = request.args.get("metric", "csat") if request.args.get("metric") in METRICS else "csat"
-    window = request.args.get("window", default=28, type=int)
-    window = window if window in (14, 28, 56) else 28
-    courses = catalogue(db.session)
-    chosen = request.args.getlist("course") or [c.slug for c in courses]
-    share = request.args.get("share", default=50, type=int)
-    share = min(max(share, 10), 100)
-    team_days = load_team_days(db.session, viewer.platform_id, metric)
-    dates, exposure = training_dates(db.session, list(team_days), chosen, share / 100)
-    result = impact(metric, team_days, dates, exposure, window_days=window, resamples=1000)
-    names = {
-        t.id: t.display_name
-        for t in db.session.query(Team).filter(Team.id.in_(list(team_days) or [0]))
-    }
-    points = [(x, y) for _, x, y in result.exposure_points]
-    line = fit_line(*zip(*points, strict=True)) if len(points) >= 2 else None
-    return {
-        "metric": metric, "window": window, "courses": courses, "chosen": chosen,
-        "share": share, "result": result, "names": names, "teams_with_data": len(team_days),
-        "line": line,
-    }  # fmt: skip
+def _report(viewer: Viewer) -> Report:
+    return build_report(db.session, viewer.platform_id, ReportQuery.from_args(request.args))
 
 
 @bp.get("/insights/")
 @roles_required(*STAFF)
 def index() -> str:
     viewer = require_viewer()
-    return render_template("insights/index.html", viewer=viewer, **_report_context(viewer))
+    return render_template(
+        "insights/index.html", viewer=viewer, report=_report(viewer), csrf_form=ActionForm()
+    )
 
 
-@bp.get("/insights/report.pdf")
+@bp.post("/insights/report.pdf")
 @roles_required(*STAFF)
-def report_pdf() -> Response:
-    """The same analysis as a PDF: charts, tables, method notes and the date."""
+def report_pdf() -> WerkzeugResponse:
+    """The same analysis as a PDF (charts, tables, method notes, the date), drawn by the
+    worker: the page shows its progress and then the download."""
     viewer = require_viewer()
-    context = _report_context(viewer)
-    pdf = render_pdf(
-        "insights/report.html", generated=utcnow(),
-        organisation=current_app.config["ORGANISATION_NAME"], **context,
+    query = ReportQuery.from_args(request.form)
+    job = enqueue(
+        db.session, REPORT_JOB, f"Training impact report ({query.metric.upper()})",
+        platform_id=viewer.platform_id, user_id=viewer.user_id,
+        params={"query": query.as_args(), "next_url": url_for("insights.index", **query.as_args())},
     )  # fmt: skip
-    name = f"training-impact-{context['metric']}-{utcnow():%Y-%m-%d}.pdf"
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    db.session.commit()
+    return redirect(url_for("core.job_status", job_id=job.id))
+
+
+@bp.get("/insights/<table>.csv")
+@roles_required(*STAFF)
+def export(table: str) -> Response:
+    """One of the report's tables as CSV, for the same query."""
+    viewer = require_viewer()
+    report = _report(viewer)
+    tables = report_tables(report)
+    if table not in tables:
+        abort(404)
+    header, rows = tables[table]
+    name = f"training-impact-{report.query.metric}-{table}-{report.generated:%Y-%m-%d}.csv"
+    return csv_response(name, header, rows)
+
+
+SYNC_IMPORT_BYTES = 1_000_000  # larger files import in the background, with a progress page
 
 
 @bp.route("/insights/import", methods=["GET", "POST"])
@@ -86,7 +90,6 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     status = 200
     if request.method == "POST" and form.validate_on_submit():
         file = request.files.get("file")
-        data = file.read(50_000_000) if file else b""
         mapping = Mapping(
             team=request.form.get("team_column", "team").strip(),
             date=request.form.get("date_column", "date").strip(),
@@ -95,28 +98,82 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             channel=request.form.get("channel_column", "").strip(),
             source_id=request.form.get("id_column", "").strip(),
         )
-        try:
-            report = import_survey(
-                db.session, platform_id=viewer.platform_id, creator_id=viewer.user_id,
-                filename=file.filename if file and file.filename else "survey.csv", data=data,
-                mapping=mapping, metric=request.form.get("metric", "csat"),
-                timezone=request.form.get("timezone", "UTC").strip() or "UTC",
-                skip_bad=request.form.get("skip_bad") == "1",
+        metric = request.form.get("metric", "csat")
+        settings = {
+            "filename": file.filename if file and file.filename else "survey.csv",
+            "metric": metric,
+            "timezone": request.form.get("timezone", "UTC").strip() or "UTC",
+            "skip_bad": request.form.get("skip_bad") == "1",
+        }
+        size = file.stream.seek(0, 2) if file else 0
+        if file:
+            file.stream.seek(0)
+        if not size:
+            flash("Choose a CSV file to import.", "error")
+            status = 400
+        elif size > SYNC_IMPORT_BYTES:
+            job = enqueue(
+                db.session, IMPORT_JOB, f"Importing {settings['filename']}",
+                platform_id=viewer.platform_id, user_id=viewer.user_id, upload=file.stream,
+                params={**settings, "mapping": asdict(mapping),
+                        "next_url": url_for("insights.index", metric=metric)},
             )  # fmt: skip
-        except ImportRefused as refused:
-            db.session.rollback()
-            flash(str(refused), "error")
-            status = 400
+            db.session.commit()
+            return redirect(url_for("core.job_status", job_id=job.id))
         else:
-            if report.ok:
-                db.session.commit()
-                flash(f"Imported {report.imported} responses ({report.duplicates} already there, "
-                      f"{report.bad_rows} bad rows skipped).", "success")  # fmt: skip
-                return redirect(url_for("insights.index", metric=request.form.get("metric")))
-            db.session.rollback()
-            status = 400
+            try:
+                report = import_survey(
+                    db.session, platform_id=viewer.platform_id, creator_id=viewer.user_id,
+                    data=file.stream, mapping=mapping, **settings,  # type: ignore[union-attr]
+                )  # fmt: skip
+            except ImportRefused as refused:
+                db.session.rollback()
+                flash(str(refused), "error")
+                status = 400
+            else:
+                if report.ok:
+                    db.session.commit()
+                    flash(f"Imported {report.imported} responses ({report.duplicates} already "
+                          f"there, {report.bad_rows} bad rows skipped).", "success")  # fmt: skip
+                    return redirect(url_for("insights.index", metric=metric))
+                db.session.rollback()
+                status = 400
     elif request.method == "POST":
         status = 400
     return render_template(
-        "insights/upload.html", viewer=viewer, form=form, report=report, metrics=METRICS
+        "insights/upload.html",
+        viewer=viewer,
+        form=form,
+        report=report,
+        metrics=METRICS,
+        background_from=SYNC_IMPORT_BYTES,
     ), status
+
+
+@bp.post("/api/surveys")
+@csrf.exempt  # a bearer token, never a cookie: nothing for a forged form to ride on
+def api_surveys() -> tuple[dict[str, object], int, dict[str, str]] | tuple[dict[str, object], int]:
+    token = token_from_header(db.session, request.headers.get("Authorization"))
+    if token is None:
+        return ({"error": "A valid bearer token of this service is required."}, 401,
+                {"WWW-Authenticate": 'Bearer realm="surveys"'})  # fmt: skip
+    limit = current_app.config["SURVEY_API_BATCHES_PER_MINUTE"]
+    verdict = allow(f"api-surveys:{token.id}", limit=limit, per=60)
+    if not verdict.allowed:
+        return ({"error": f"At most {limit} batches a minute; try again later."},
+                429, {"Retry-After": str(verdict.retry_after)})  # fmt: skip
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return {"error": "The body must be JSON (Content-Type: application/json)."}, 400
+    try:
+        report = import_batch(db.session, token, payload)
+    except BatchError as error:
+        db.session.rollback()
+        return {"error": error.message}, error.status
+    counts = {"imported": report.imported, "duplicates": report.duplicates,
+              "bad_rows": report.bad_rows, "problems": problems_json(report)}  # fmt: skip
+    if not report.ok:
+        db.session.rollback()
+        return {"error": report.refused, **counts}, 422
+    db.session.commit()
+    return counts, 200

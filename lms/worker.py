@@ -1,5 +1,5 @@
-"""``flask lms worker``: drains the grade outbox until told to stop (SIGTERM/SIGINT finish the
-current score first)."""
+"""``flask lms worker``: drains the grade outbox and runs background jobs (imports, reports)
+until told to stop (SIGTERM/SIGINT finish the current score or job first)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import requests
 
 from core.db import db
+from core.jobs import run_due_jobs
 from lms.grades import deliver_due
 from lms.platform_client import PlatformClient
 
@@ -35,6 +36,8 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
     try:
         while not run.stopping:
             count = deliver_due(db.session, client, limit=batch)
+            if not run.stopping:
+                count += run_due_jobs(db.session, limit=1)
             run.attempted += count
             if once and count == 0:
                 break

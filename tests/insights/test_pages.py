@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
+from core.db import db
+from core.jobs import run_due_jobs
 from insights.models import SurveyResponse
-from tests.courses.flow import browser, get, rows, text
+from insights.views import SYNC_IMPORT_BYTES
+from tests.courses.flow import as_person, browser, get, rows, text
 from tests.lti import csrf_token_for
 
 CSV = b"id,team,date,score\na1,CXQ101,2026-11-02,5\na2,CXQ101,2026-11-03,4\n"
@@ -45,16 +49,75 @@ def test_learners_and_managers_cannot_see_impact_or_import(app, lti):
     assert rows(app, SurveyResponse) == []
 
 
-def test_the_report_downloads_as_a_pdf(app, lti):
+def run_jobs(app) -> int:
+    """What the worker process does between its polls (``flask lms worker``)."""
+    with app.app_context():
+        try:
+            return run_due_jobs(db.session)
+        finally:
+            db.session.remove()
+
+
+def test_the_report_is_drawn_in_the_background_and_downloads_as_a_pdf(app, lti):
     from pypdf import PdfReader
 
     lti.launch_and_follow("trainer")
     upload(app, lti, CSV)
-    pdf = get(lti, "/insights/report.pdf?metric=csat")
+    started = lti.client.post(
+        lti.tool_base + "/insights/report.pdf",
+        data={"csrf_token": csrf_token_for(app, lti.client), "metric": "csat", "window": "28"},
+    )
+    assert started.status_code == 302 and "/jobs/" in started.location
+    waiting = text(get(lti, started.location))
+    assert "Waiting for a worker" in waiting and "updates itself" in waiting
+    assert run_jobs(app) == 1
+    ready = get(lti, started.location)
+    assert "The report is ready." in text(ready)
+    pdf = get(lti, started.location + "/result")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert re.fullmatch(r'attachment; filename="training-impact-csat-[\d-]+\.pdf"',
+                        pdf.headers["Content-Disposition"])  # fmt: skip
     printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Training impact on CSAT" in printed and "Method" in printed
     assert "At least two trained teams" in printed
+    # Nobody else sees the job or its result, not even another trainer.
+    other = as_person(app, lti, "trainer", "another-trainer", "Tom Trainer")
+    assert get(other, started.location).status_code == 404
+    assert get(other, started.location + "/result").status_code == 404
+
+
+def big_csv(rows: int, bad_every: int = 0) -> bytes:
+    lines = [b"id,team,date,score"]
+    for n in range(rows):
+        score = 9 if bad_every and n % bad_every == 0 else 1 + n % 5
+        lines.append(f"big-{n:07d},CXQ101,2026-10-{1 + n % 28:02d} {8 + n % 10:02d}:{n % 60:02d},"
+                     f"{score}".encode())  # fmt: skip
+    return b"\n".join(lines) + b"\n"
+
+
+def test_a_large_file_imports_in_the_background_with_a_progress_page(app, lti):
+    lti.launch_and_follow("trainer")
+    data = big_csv(32_000)
+    assert len(data) > SYNC_IMPORT_BYTES
+    started = upload(app, lti, data)
+    assert started.status_code == 302 and "/jobs/" in started.location
+    assert rows(app, SurveyResponse) == []  # nothing yet: the worker has not run
+    assert "Importing survey.csv" in text(get(lti, started.location))
+    run_jobs(app)
+    done = text(get(lti, started.location))
+    assert "Imported 32,000 responses (0 already there, 0 bad rows skipped)." in done
+    assert len(rows(app, SurveyResponse)) == 32_000
+
+
+def test_a_large_file_with_bad_rows_imports_nothing_and_the_job_lists_them(app, lti):
+    lti.launch_and_follow("trainer")
+    started = upload(app, lti, big_csv(32_000, bad_every=10_000))
+    run_jobs(app)
+    page = text(get(lti, started.location))
+    assert "4 row(s) have problems, so nothing was imported." in page
+    assert "line 2, score: CSAT scores are whole numbers 1-5, not '9'" in page
+    assert "line 30002, score" in page
+    assert rows(app, SurveyResponse) == []
 
 
 def test_a_manager_sees_the_teams_weekly_results(app, lti):

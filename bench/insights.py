@@ -1,0 +1,302 @@
+"""Survey import and training-impact analysis at scale.
+
+On a fresh database (SQLite by default; ``--backend postgresql``) the bench loads the demo data,
+adds ``--teams`` teams of ``--team-size`` people and ``--completions`` course completions
+(70% of teams train, on staggered dates), writes a CSV of ``--rows`` CSAT responses over a year
+(trained teams gain about 6 points after training), and then times:
+
+1. ``flask insights import`` of that file, as an operator runs it (process start included),
+   with the import process's peak memory;
+2. the full training-impact report in a fresh process (roll-ups read, training dates, stacked
+   difference in differences with a 1,000-draw bootstrap, week-by-week effect, pre-trend
+   check, correlations, per-team table), ``--repeats`` times, and the per-agent comparison;
+3. the report's PDF (WeasyPrint), with that process's peak memory.
+
+    .venv/bin/python bench/insights.py                       # SQLite, 5,000,000 rows
+    .venv/bin/python bench/insights.py --backend postgresql
+    .venv/bin/python bench/insights.py --rows 200000 --teams 100 --completions 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from common import (
+    DEFAULT_PG,
+    ROOT,
+    VENV_BIN,
+    BenchError,
+    flask_command,
+    fresh_database,
+    revision,
+    say,
+    server_env,
+    wait_for_quiet_machine,
+)
+
+SECRET = "bench-insights-" + "i" * 30
+SCHEMA = "bench_insights"
+START = date(2025, 11, 3)  # a Monday; the survey year starts here
+DAYS = 364
+
+
+def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[int, dict[int, int]]:
+    """Teams, people, memberships and completions, in bulk. Returns the platform id and each
+    team's training day (days after START) for the trained teams."""
+    from sqlalchemy import insert, select
+
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from courses.models import Course, CourseResult, Enrolment
+    from lms.models import Deployment
+    from people.models import Membership, Team, User
+
+    app = create_app(Settings.from_env(env))
+    rng = random.Random(5)
+    with app.app_context():
+        deployment = db.session.scalar(select(Deployment))
+        if deployment is None:
+            raise BenchError("the demo data did not load")
+        platform_id = deployment.platform_id
+        courses = db.session.scalars(select(Course).order_by(Course.sort_order)).all()[:2]
+        first = (db.session.scalar(select(Team.id).order_by(Team.id.desc()).limit(1)) or 0) + 1
+        db.session.execute(insert(Team), [
+            {"id": first + t, "platform_id": platform_id, "deployment_id": deployment.id,
+             "external_id": f"T{t}", "title": f"Team {t}", "label": ""}
+            for t in range(args.teams)
+        ])  # fmt: skip
+        user0 = (db.session.scalar(select(User.id).order_by(User.id.desc()).limit(1)) or 0) + 1
+        now = datetime.now(UTC)
+        people = args.teams * args.team_size
+        db.session.execute(insert(User), [
+            {"id": user0 + n, "platform_id": platform_id, "sub": f"agent-{n}",
+             "name": f"Agent {n}", "email": f"agent{n}@example.test", "opted_in_at": now,
+             "created_at": now, "last_launch_at": now}
+            for n in range(people)
+        ])  # fmt: skip
+        db.session.execute(insert(Membership), [
+            {"user_id": user0 + n, "team_id": first + n // args.team_size, "lms_role": "learner",
+             "active": True}
+            for n in range(people)
+        ])  # fmt: skip
+        trained_teams = rng.sample(range(args.teams), int(0.7 * args.teams))
+        training_day = {t: rng.randint(90, 270) for t in trained_teams}
+        learners = [(t, m) for t in trained_teams for m in range(args.team_size)]
+        plan: list[tuple[int, int, int]] = []  # (user, course index, day)
+        for course_index in range(len(courses)):
+            for t, m in learners:
+                if len(plan) >= args.completions:
+                    break
+                plan.append((user0 + t * args.team_size + m, course_index,
+                             training_day[t] + rng.randint(-10, 10)))  # fmt: skip
+        enrolment0 = (db.session.scalar(select(Enrolment.id).order_by(Enrolment.id.desc())
+                                         .limit(1)) or 0) + 1  # fmt: skip
+        enrolments, results = [], []
+        for n, (user_id, course_index, day) in enumerate(plan):
+            when = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC)
+            course = courses[course_index]
+            enrolments.append({
+                "id": enrolment0 + n, "user_id": user_id, "course_id": course.id,
+                "platform_id": platform_id, "deployment_id": deployment.id,
+                "team_id": first + (user_id - user0) // args.team_size, "last_item": "",
+                "started_at": when, "last_activity_at": when, "completed_at": when,
+            })  # fmt: skip
+            results.append({
+                "enrolment_id": enrolment0 + n, "user_id": user_id, "course_id": course.id,
+                "version": "1.0", "score_percent": 80.0, "completed_at": when,
+                "certificate_code": f"bench-{n}", "learner_name": "Agent",
+                "course_title": course.title,
+            })  # fmt: skip
+        for start in range(0, len(plan), 20_000):
+            db.session.execute(insert(Enrolment), enrolments[start : start + 20_000])
+            db.session.execute(insert(CourseResult), results[start : start + 20_000])
+        db.session.commit()
+        db.session.remove()
+    say(f"seeded {args.teams} teams, {people} people, {len(plan)} completions")
+    return platform_id, training_day
+
+
+def write_survey(path: Path, args: argparse.Namespace, training_day: dict[int, int]) -> None:
+    """``--rows`` CSAT responses: team, agent, time, score; +6 points after a team trained."""
+    rng = np.random.default_rng(9)
+    trained_on = np.full(args.teams, 10_000)
+    for team, day in training_day.items():
+        trained_on[team] = day
+    base = rng.uniform(0.62, 0.8, args.teams)
+    with path.open("w") as out:
+        out.write("id,team,agent,answered,score\n")
+        block = 500_000
+        for start in range(0, args.rows, block):
+            n = min(block, args.rows - start)
+            team = rng.integers(0, args.teams, n)
+            member = rng.integers(0, args.team_size, n)
+            day = rng.integers(0, DAYS, n)
+            minute = rng.integers(8 * 60, 20 * 60, n)
+            share = base[team] + 0.0001 * day + np.where(day >= trained_on[team], 0.06, 0.0)
+            top = rng.random(n) < share
+            score = np.where(top, rng.integers(4, 6, n), rng.integers(1, 4, n))
+            dates = [(START + timedelta(days=int(d))).isoformat() for d in range(DAYS)]
+            out.writelines(
+                f"s{start + i},T{team[i]},agent{team[i] * args.team_size + member[i]}"
+                f"@example.test,{dates[day[i]]} {minute[i] // 60:02d}:{minute[i] % 60:02d},"
+                f"{score[i]}\n"
+                for i in range(n)
+            )
+    say(f"wrote {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, object]:
+    """In this (fresh) process: the report ``repeats`` times, the agents' part, the PDF."""
+    from sqlalchemy import select
+
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from core.pdf import render_pdf
+    from insights.report import ReportQuery, build_report
+    from lms.models import Deployment
+
+    app = create_app(Settings.from_env(env))
+    out: dict[str, object] = {}
+    with app.test_request_context():
+        platform_id = db.session.scalar(select(Deployment.platform_id))
+        query = ReportQuery()
+        teams_only, with_agents = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            report = build_report(db.session, platform_id, query, agents=False)
+            teams_only.append(time.perf_counter() - started)
+            db.session.rollback()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(build_report, db.session, platform_id, query, agents=True)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumtime").print_stats(25)
+        for _ in range(max(1, repeats // 2)):
+            started = time.perf_counter()
+            report = build_report(db.session, platform_id, query, agents=True)
+            with_agents.append(time.perf_counter() - started)
+            db.session.rollback()
+        started = time.perf_counter()
+        pdf = render_pdf("insights/report.html", report=report, organisation="Bench")
+        out["pdf_s"] = time.perf_counter() - started
+        pdf_path.write_bytes(pdf)
+        did = report.result.did
+        out.update(
+            teams_s=teams_only, agents_s=with_agents, trained=did.trained if did else 0,
+            effect=[did.effect, did.low, did.high] if did else None,
+            agent_effect=[report.agents.did.effect, report.agents.did.low,
+                          report.agents.did.high] if report.agents and report.agents.did else None,
+            pre_trend_p=report.result.pre_trend.p_value if report.result.pre_trend else None,
+            pearson=report.result.pearson.r if report.result.pearson else None,
+            teams=len(report.summaries), pdf_kb=len(pdf) // 1024,
+            peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )  # fmt: skip
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-insights-") as tmp:
+        workdir = Path(tmp)
+        with fresh_database(args.backend, args.pg_url, workdir, SCHEMA, "bench-insights") as url:
+            env = server_env(url, workdir, "http://127.0.0.1:9", SECRET)
+            flask_command(env, "db", "upgrade")
+            flask_command(env, "demo", "load")
+            platform_id, training_day = seed(env, args)
+            survey = workdir / "survey.csv"
+            write_survey(survey, args, training_day)
+            wait_for_quiet_machine(args.wait_quiet)
+            say("importing")
+            started = time.perf_counter()
+            done = subprocess.run(
+                [str(VENV_BIN / "flask"), "insights", "import", str(survey),
+                 "--platform-id", str(platform_id), "--metric", "csat", "--team-column", "team",
+                 "--date-column", "answered", "--agent-column", "agent", "--id-column", "id"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
+            )  # fmt: skip
+            import_s = time.perf_counter() - started
+            import_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            if done.returncode != 0:
+                raise BenchError(f"flask insights import failed:\n{done.stdout}\n{done.stderr}")
+            summary = done.stdout.strip().splitlines()[-1]
+            say(summary)
+            wait_for_quiet_machine(args.wait_quiet)
+            say("analysing")
+            child = subprocess.run(
+                [sys.executable, __file__, "--analyse-only", "--repeats", str(args.repeats)],
+                cwd=ROOT, env={**env, "BENCH_PDF": str(workdir / "report.pdf"),
+                               "BENCH_PROFILE": "1" if args.profile else ""},
+                capture_output=True, text=True, timeout=1800, check=False,
+            )  # fmt: skip
+            if child.returncode != 0 or args.profile:
+                say(child.stderr)
+            if child.returncode != 0:
+                raise BenchError("the analysis failed")
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+    teams_s, agents_s = result["teams_s"], result["agents_s"]
+    print(f"\nbench/insights.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
+          f"{args.backend} · {args.rows:,} rows, {args.teams:,} teams, "
+          f"{args.completions:,} completions\n")  # fmt: skip
+    print("| measure | value |")
+    print("| --- | ---: |")
+    print(f"| import: `flask insights import` (s, process start included) | {import_s:.1f} |")
+    print(f"| import: rows per second | {args.rows / import_s:,.0f} |")
+    print(f"| import: peak memory of the import process (MB) | {import_mb:.0f} |")
+    print(
+        f"| analysis, all teams: median of {len(teams_s)} (s) | {statistics.median(teams_s):.3f} |"
+    )
+    print(f"| analysis, all teams: slowest (s) | {max(teams_s):.3f} |")
+    print(f"| analysis with the per-agent comparison: median of {len(agents_s)} (s) | "
+          f"{statistics.median(agents_s):.3f} |")  # fmt: skip
+    print(f"| report PDF, {result['pdf_kb']} kB (s) | {result['pdf_s']:.2f} |")
+    print(f"| peak memory of the analysis + PDF process (MB) | {result['peak_mb']:.0f} |")
+    effect = result["effect"]
+    print(f"\n{summary}\nteams with results: {result['teams']}; trained teams compared: "
+          f"{result['trained']}; planted effect about +6: measured "
+          + (f"{effect[0]:+.2f} (95% CI {effect[1]:+.2f} to {effect[2]:+.2f})" if effect else "none")
+          + (f"; agents {result['agent_effect'][0]:+.2f}" if result["agent_effect"] else "")
+          + f"; pre-trend p = {result['pre_trend_p']}; Pearson r = {result['pearson']}")  # fmt: skip
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--teams", type=int, default=1000)
+    parser.add_argument("--team-size", type=int, default=50)
+    parser.add_argument("--completions", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--wait-quiet", type=float, default=30.0)
+    parser.add_argument("--profile", action="store_true", help="print where the analysis spends")
+    parser.add_argument("--analyse-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.analyse_only:
+        env = dict(os.environ)
+        print(json.dumps(analyse(env, args.repeats, Path(env["BENCH_PDF"]))))
+        return 0
+    try:
+        return run(args)
+    except BenchError as error:
+        say(f"bench failed: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

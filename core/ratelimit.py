@@ -1,0 +1,55 @@
+"""Rate limits kept in the database, so every worker process and host counts the same hits.
+
+A fixed window per key: ``allow("api:7", limit=60, per=60)`` is true for the first 60 hits of
+each minute. Hits are counted on their own connection and committed at once, so a request
+that fails (and rolls back) still counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import String, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, db
+
+
+class RateLimitWindow(Base):
+    __tablename__ = "rate_limit_windows"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(primary_key=True)  # seconds since 1970 // period
+    hits: Mapped[int] = mapped_column(default=0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int  # seconds until the window ends
+
+
+def allow(key: str, *, limit: int, per: int, now: float | None = None) -> Verdict:
+    moment = time.time() if now is None else now
+    window = int(moment // per)
+    with db.engine.begin() as connection:
+        upsert = (postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert)(
+            RateLimitWindow
+        )
+        hits = connection.execute(
+            upsert.values(key=key[:200], window=window, hits=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window"], set_={"hits": RateLimitWindow.hits + 1}
+            )
+            .returning(RateLimitWindow.hits)
+        ).scalar_one()
+        if hits == 1:  # a new window: forget this key's old ones
+            connection.execute(
+                delete(RateLimitWindow).where(
+                    RateLimitWindow.key == key[:200], RateLimitWindow.window < window
+                )
+            )
+    return Verdict(hits <= limit, int((window + 1) * per - moment) + 1)

@@ -1,0 +1,190 @@
+"""The training-impact report: what the page, the PDF and the CSV exports show, built from one
+query (metric, window, courses, trained share, and optional ROI inputs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from courses.models import Course
+from courses.services import catalogue
+from insights.analysis import (
+    MIN_AGENT_RESPONSES,
+    Impact,
+    TeamSummary,
+    first_completions,
+    impact,
+    load_panel,
+    team_summaries,
+    training_dates,
+)
+from insights.models import METRICS
+from insights.stats import ROI, fit_line, phillips_roi
+from people.models import Team, User
+
+WINDOWS = (14, 28, 56)
+SHARES = (25, 50, 75, 100)
+UNITS = {"csat": "CSAT % points", "nps": "NPS points", "ces": "CES points"}
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    metric: str = "csat"
+    window: int = 28
+    courses: tuple[str, ...] = ()  # none chosen: every course counts
+    share: int = 50
+    cost: float | None = None  # what the training cost
+    value_per_point: float | None = None  # what one point of the metric is worth
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str] | object) -> ReportQuery:
+        """From a query string; anything out of range falls back to the default."""
+        get = args.get  # type: ignore[attr-defined]
+        metric = get("metric") if get("metric") in METRICS else "csat"
+        window = _number(get("window"), int)
+        share = _number(get("share"), int)
+        chosen = tuple(args.getlist("course")) if hasattr(args, "getlist") else ()
+        cost, worth = _number(get("cost"), float), _number(get("value_per_point"), float)
+        return cls(
+            metric=metric,
+            window=window if window in WINDOWS else 28,
+            courses=chosen,
+            share=share if share in SHARES else 50,
+            cost=cost if cost and cost > 0 else None,
+            value_per_point=worth if worth and worth > 0 else None,
+        )
+
+    def as_args(self) -> dict[str, object]:
+        args: dict[str, object] = {"metric": self.metric, "window": self.window,
+                                   "share": self.share, "course": list(self.courses)}  # fmt: skip
+        if self.cost:
+            args["cost"] = f"{self.cost:g}"
+        if self.value_per_point:
+            args["value_per_point"] = f"{self.value_per_point:g}"
+        return args
+
+
+def _number(raw: object, kind: type) -> float | int | None:
+    try:
+        return kind(str(raw).replace(",", "").strip()) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Report:
+    query: ReportQuery
+    courses: list[Course]
+    chosen: list[str]
+    result: Impact
+    agents: Impact | None
+    summaries: list[TeamSummary]
+    names: dict[int, str]
+    line: tuple[float, float] | None
+    roi: ROI | None
+    generated: datetime = field(default_factory=utcnow)
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.query.metric]
+
+    @property
+    def agent_minimum(self) -> int:
+        return MIN_AGENT_RESPONSES
+
+    @property
+    def teams_with_data(self) -> int:
+        return len(self.summaries)
+
+
+def build_report(
+    session: Session,
+    platform_id: int,
+    query: ReportQuery,
+    *,
+    resamples: int = 1000,
+    agents: bool = True,
+) -> Report:
+    courses = catalogue(session)
+    chosen = [c for c in query.courses if any(c == course.slug for course in courses)]
+    chosen = chosen or [c.slug for c in courses]
+    panel = load_panel(session, platform_id, query.metric)
+    dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
+    result = impact(query.metric, panel, dates, exposure, window_days=query.window,
+                    resamples=resamples)  # fmt: skip
+    names = dict(session.execute(select(Team.id, Team.title).where(Team.id.in_(panel.units))).all())
+    points = [(x, y) for _, x, y in result.exposure_points]
+    line = (
+        fit_line(*zip(*points, strict=True)) if len(points) >= 2 and len(set(points)) > 1 else None
+    )
+    roi = None
+    if result.did and query.cost and query.value_per_point:
+        roi = phillips_roi(result.did, query.value_per_point, query.cost)
+    agent_result = None
+    if agents:
+        agent_panel = load_panel(session, platform_id, query.metric, agents=True)
+        if agent_panel.units:
+            completed = first_completions(session, chosen)
+            agent_result = impact(
+                query.metric, agent_panel,
+                {a: completed[a] for a in agent_panel.units if a in completed}, {},
+                window_days=query.window, resamples=resamples,
+                minimum=MIN_AGENT_RESPONSES, correlate=False, unit="agent",
+            )  # fmt: skip
+            names.update(
+                session.execute(
+                    select(User.id, User.name).where(
+                        User.id.in_([t.team_id for t in agent_result.teams])
+                    )
+                ).all()
+            )
+    return Report(query, courses, chosen, result, agent_result, team_summaries(panel), names,
+                  line, roi)  # fmt: skip
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object]]]]:
+    """Every table of the report, as CSV-ready header and rows."""
+    names, metric = report.names, report.query.metric
+    teams = (
+        ["team", "responses", "mean score", metric, "95% low", "95% high", "promoters",
+         "passives", "detractors"],
+        [[names.get(s.team_id, s.team_id), s.responses, _f(s.mean, 3),
+          _f(s.value.value if s.value else (s.mean if metric == "ces" else None)),
+          _f(s.value.low if s.value else None), _f(s.value.high if s.value else None),
+          *(_f(x, 4) for x in (s.shares or (None, None, None)))]
+         for s in report.summaries],
+    )  # fmt: skip
+    changes = (
+        ["team", "trained on", "share trained", "responses before", "before", "responses after",
+         "after", "change", "comparison teams", "comparison before", "comparison after"],
+        [[names.get(t.team_id, t.team_id), t.trained_on, _f(t.exposure, 3), t.before_n,
+          _f(t.before), t.after_n, _f(t.after), _f(t.change), t.comparison_teams,
+          _f(t.comparison_before), _f(t.comparison_after)] for t in report.result.teams],
+    )  # fmt: skip
+    weeks = (
+        ["weeks from training", "effect", "95% low", "95% high", "teams"],
+        [[w.week, _f(w.effect), _f(w.low), _f(w.high), w.teams] for w in report.result.weeks],
+    )
+    exposure = (
+        ["team", "share trained", "change"],
+        [[names.get(t, t), _f(x, 3), _f(y)] for t, x, y in report.result.exposure_points],
+    )
+    tables = {"teams": teams, "changes": changes, "weeks": weeks, "exposure": exposure}
+    if report.agents is not None:
+        tables["agents"] = (
+            ["agent", "completed on", "responses before", "before", "responses after", "after",
+             "change", "comparison change"],
+            [[names.get(t.team_id, t.team_id), t.trained_on, t.before_n, _f(t.before),
+              t.after_n, _f(t.after), _f(t.change),
+              _f(t.comparison_after - t.comparison_before)] for t in report.agents.teams],
+        )  # fmt: skip
+    return tables
