@@ -265,12 +265,15 @@ def run(args: argparse.Namespace) -> int:
           f"{statistics.median(agents_s):.3f} |")  # fmt: skip
     print(f"| report PDF, {result['pdf_kb']} kB (s) | {result['pdf_s']:.2f} |")
     print(f"| peak memory of the analysis + PDF process (MB) | {result['peak_mb']:.0f} |")
-    effect = result["effect"]
+    effect, agents = result["effect"], result["agent_effect"]
+    measured = (
+        f"{effect[0]:+.2f} (95% CI {effect[1]:+.2f} to {effect[2]:+.2f})" if effect else "none"
+    )
     print(f"\n{summary}\nteams with results: {result['teams']}; trained teams compared: "
-          f"{result['trained']}; planted effect about +6: measured "
-          + (f"{effect[0]:+.2f} (95% CI {effect[1]:+.2f} to {effect[2]:+.2f})" if effect else "none")
-          + (f"; agents {result['agent_effect'][0]:+.2f}" if result["agent_effect"] else "")
-          + f"; pre-trend p = {result['pre_trend_p']}; Pearson r = {result['pearson']}")  # fmt: skip
+          f"{result['trained']}; planted effect about +6: measured {measured}"
+          + (f"; agents {agents[0]:+.2f} ({agents[1]:+.2f} to {agents[2]:+.2f})" if agents else "")
+          + f"; pre-trend p = {result['pre_trend_p']:.3f}"
+          + f"; Pearson r = {result['pearson']:.3f}")  # fmt: skip
     return 0
 
 

@@ -13,13 +13,26 @@ def init_app(app: Flask) -> None:
     from insights.cli import insights_cli
     from insights.jobs import IMPORT_JOB, REPORT_JOB, run_import, run_report
     from insights.views import bp
+    from lms.registry import platform_removing
 
     app.register_blueprint(bp)
     register_job_handler(app, IMPORT_JOB, run_import)
     register_job_handler(app, REPORT_JOB, run_report)
+    platform_removing.connect(forget_platform)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
     app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
         db.session, platform_id, team_id
     )
+
+
+def forget_platform(session: object, platform_id: int) -> None:
+    """Survey rows and agent roll-ups have no foreign keys (bulk imports would pay for them
+    row by row): they go with their platform here."""
+    from sqlalchemy import delete
+
+    from insights.models import AgentWeeklyRollup, SurveyResponse
+
+    for model in (SurveyResponse, AgentWeeklyRollup):
+        session.execute(delete(model).where(model.platform_id == platform_id))  # type: ignore[attr-defined]

@@ -128,7 +128,10 @@ def pre_trend_check(
     d = np.asarray(differences, float)
     x = np.arange(d.shape[1], dtype=float)
     slopes = np.polyfit(x, d.T, 1)[0]
-    p_value = float(scipy_stats.ttest_1samp(slopes, 0.0).pvalue)
+    if np.allclose(slopes, slopes[0], rtol=0, atol=1e-12):  # no spread: the t-test is undefined
+        p_value = 1.0 if abs(slopes[0]) < 1e-12 else 0.0
+    else:
+        p_value = float(scipy_stats.ttest_1samp(slopes, 0.0).pvalue)
     return PreTrend(float(slopes.mean()), p_value, len(slopes), p_value >= alpha)
 
 

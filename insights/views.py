@@ -18,13 +18,14 @@ from flask import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.auth import Role, Viewer, require_viewer, roles_required
-from core.db import db
+from core.db import db, utcnow
 from core.exports import csv_response
 from core.extensions import csrf
 from core.forms import ActionForm
 from core.jobs import enqueue
 from core.ratelimit import allow
 from insights.api import BatchError, import_batch, problems_json, token_from_header
+from insights.cohort import cohort_overview, overview_tables
 from insights.importer import ImportRefused, Mapping, import_survey
 from insights.jobs import IMPORT_JOB, REPORT_JOB
 from insights.models import METRICS
@@ -76,6 +77,24 @@ def export(table: str) -> Response:
     header, rows = tables[table]
     name = f"training-impact-{report.query.metric}-{table}-{report.generated:%Y-%m-%d}.csv"
     return csv_response(name, header, rows)
+
+
+@bp.get("/insights/cohort")
+@roles_required(*STAFF)
+def cohort() -> str:
+    viewer = require_viewer()
+    overview = cohort_overview(db.session, viewer.platform_id)
+    return render_template("insights/cohort.html", viewer=viewer, overview=overview)
+
+
+@bp.get("/insights/cohort/<table>.csv")
+@roles_required(*STAFF)
+def cohort_export(table: str) -> Response:
+    viewer = require_viewer()
+    tables = overview_tables(cohort_overview(db.session, viewer.platform_id))
+    if table not in tables:
+        abort(404)
+    return csv_response(f"cohort-{table}-{utcnow():%Y-%m-%d}.csv", *tables[table])
 
 
 SYNC_IMPORT_BYTES = 1_000_000  # larger files import in the background, with a progress page

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.models import Deployment, Platform
+
+# Sent (with the session and ``platform_id``) just before a platform is removed.
+platform_removing = Namespace().signal("platform-removing")
 
 
 class RegistryError(ValueError):
@@ -108,6 +112,8 @@ def list_platforms(session: Session) -> list[Platform]:
 
 
 def remove_platform(session: Session, platform: Platform) -> None:
-    """Remove the registration and, through cascades, everything recorded under it."""
+    """Remove the registration and, through cascades (and the ``platform_removing`` signal's
+    receivers, for tables without foreign keys), everything recorded under it."""
+    platform_removing.send(session, platform_id=platform.id)
     session.delete(platform)
     session.flush()

@@ -9,7 +9,8 @@ Chromium against ``scripts/run-demo``: the issue's "done when" for training impa
    column mapped): she is sent to the impact page, which says how many were imported.
 4. With a single team there is no comparison to make: the page says what is missing instead
    of showing a number.
-5. She downloads the report as a PDF: a real PDF with the title and the method notes.
+5. She asks for the report as a PDF: the worker draws it while a page shows progress, and she
+   downloads a real PDF with the title and the method notes.
 
 Every run writes its own response ids (and so its own file content): a file imported twice
 is refused, and the e2e tests share one demo server. Screenshots of the upload page with the
@@ -145,9 +146,16 @@ def test_trainer_imports_a_survey_and_downloads_the_impact_report(
             expect(tara.get_by_text("No CSAT results yet")).to_have_count(0)
             tara.screenshot(path=results_dir / "insights-impact.png", full_page=True)
 
-            # 5. The same analysis as a PDF.
+            # 5. The same analysis as a PDF, drawn by the worker while a page shows progress.
+            tara.get_by_role("button", name="Prepare this report as a PDF").click()
+            expect(tara.get_by_role("heading", level=1)).to_have_text(
+                "Training impact report (CSAT)"
+            )
+            download_link = tara.get_by_role("link", name=re.compile(r"^Download training-"))
+            expect(download_link).to_be_visible(timeout=30_000)  # the page reloads itself
+            tara.screenshot(path=results_dir / "insights-report-ready.png", full_page=True)
             with tara.expect_download() as downloading:
-                tara.get_by_role("link", name="Download this report (PDF)").click()
+                download_link.click()
             download = downloading.value
             assert re.fullmatch(
                 r"training-impact-csat-\d{4}-\d{2}-\d{2}\.pdf", download.suggested_filename

@@ -14,10 +14,10 @@ START = date(2026, 1, 1)
 TREND = 0.0004  # every team drifts up a little over time
 
 
-def daily(p_of_day, responses=20):
+def daily(p_of_day, responses=20, days=150):
     """Deterministic daily counts for a CSAT share that may change with the day."""
     out = {}
-    for n in range(150):
+    for n in range(days):
         day = START + timedelta(days=n)
         share = p_of_day(day)
         out[day] = Counts(responses, 0, round(share * responses), 0, 0)
@@ -46,6 +46,80 @@ def test_a_planted_effect_of_eight_points_is_recovered():
     assert result.missing == []
     # Around the median training date, trained teams (80% exposure) changed more.
     assert len(result.exposure_points) == 30 and result.pearson.r > 0.5
+
+
+def staggered(effect_of, drift_before=0.0, teams=30, days=200):
+    """Half the teams train on staggered dates; ``effect_of(days since training)`` is added
+    after, and ``drift_before`` a day before training (a pre-trend)."""
+    rng = np.random.default_rng(5)
+    team_days, trained_on = {}, {}
+    for team in range(teams):
+        base = 0.65 + 0.1 * rng.random()
+        when = START + timedelta(days=60 + 2 * team) if team < teams // 2 else None
+
+        def share(d, b=base, w=when):
+            if w is None:
+                return b
+            since = (d - w).days
+            return b + (effect_of(since) if since >= 0 else drift_before * since)
+
+        team_days[team] = daily(share, days=days)
+        if when:
+            trained_on[team] = when
+    return team_days, trained_on
+
+
+def test_week_by_week_the_effect_is_seen_to_fade_and_the_groups_moved_alike_before():
+    team_days, trained_on = staggered(lambda since: 0.08 if since < 28 else 0.0)
+    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    by_week = {w.week: w for w in result.weeks}
+    assert sorted(by_week) == list(range(-6, 12))
+    for week in range(4):
+        assert by_week[week].effect == pytest.approx(8.0, abs=0.6)
+        assert by_week[week].low > 0
+    for week in range(6, 12):
+        assert by_week[week].effect == pytest.approx(0.0, abs=0.6)
+    for week in range(-6, 0):
+        assert by_week[week].effect == pytest.approx(0.0, abs=0.6)
+    assert result.lasting == "faded"
+    assert result.pre_trend is not None and result.pre_trend.parallel
+    assert result.pre_trend.teams == 15
+
+
+def test_a_lasting_effect_is_reported_as_held():
+    team_days, trained_on = staggered(lambda since: 0.08)
+    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    assert result.lasting == "held"
+
+
+def test_trained_teams_already_rising_before_training_fail_the_pre_trend_check():
+    # Trained teams climb half a CSAT point a day for the weeks before training.
+    team_days, trained_on = staggered(lambda since: 0.0, drift_before=0.005)
+    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    assert result.pre_trend is not None and not result.pre_trend.parallel
+    assert result.pre_trend.difference == pytest.approx(3.5, abs=0.5)  # points a week
+
+
+def test_agents_are_compared_from_weekly_roll_ups():
+    from insights.analysis import EPOCH, Panel
+
+    rows = []
+    monday = START - timedelta(days=START.weekday())
+    completed = {}
+    for agent in range(40):
+        done_week = 10 + agent % 5 if agent < 20 else None
+        if done_week is not None:
+            completed[agent] = monday + timedelta(weeks=done_week, days=2)
+        for week in range(30):
+            share = 0.6 + (0.1 if done_week is not None and week >= done_week else 0.0)
+            day = (monday + timedelta(weeks=week) - EPOCH).days
+            rows.append((agent, day, 10, 40, round(10 * share), 0, 0, 0))
+    panel = Panel.from_rows("csat", np.array(rows, np.int64), period_days=7)
+    result = impact("csat", panel, completed, {}, window_days=28, resamples=300, minimum=5,
+                    correlate=False, unit="agent")  # fmt: skip
+    assert result.did is not None and result.did.trained == 20
+    assert result.did.effect == pytest.approx(10.0, abs=1e-9)
+    assert result.teams[0].trained_on in completed.values()
 
 
 def test_too_few_teams_says_what_is_missing():
