@@ -84,9 +84,10 @@ class Report:
     result: Impact
     agents: Impact | None
     summaries: list[TeamSummary]
-    names: dict[int, str]
+    names: dict[int, str]  # team names
     line: tuple[float, float] | None
     roi: ROI | None
+    agent_names: dict[int, str] = field(default_factory=dict)
     generated: datetime = field(default_factory=utcnow)
 
     @property
@@ -125,7 +126,7 @@ def build_report(
     roi = None
     if result.did and query.cost and query.value_per_point:
         roi = phillips_roi(result.did, query.value_per_point, query.cost)
-    agent_result = None
+    agent_result, agent_names = None, {}
     if agents:
         agent_panel = load_panel(session, platform_id, query.metric, agents=True)
         if agent_panel.units:
@@ -136,7 +137,7 @@ def build_report(
                 window_days=query.window, resamples=resamples,
                 minimum=MIN_AGENT_RESPONSES, correlate=False, unit="agent",
             )  # fmt: skip
-            names.update(
+            agent_names = dict(
                 session.execute(
                     select(User.id, User.name).where(
                         User.id.in_([t.team_id for t in agent_result.teams])
@@ -144,7 +145,7 @@ def build_report(
                 ).all()
             )
     return Report(query, courses, chosen, result, agent_result, team_summaries(panel), names,
-                  line, roi)  # fmt: skip
+                  line, roi, agent_names)  # fmt: skip
 
 
 def _f(value: float | None, digits: int = 2) -> str:
@@ -183,7 +184,7 @@ def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object
         tables["agents"] = (
             ["agent", "completed on", "responses before", "before", "responses after", "after",
              "change", "comparison change"],
-            [[names.get(t.team_id, t.team_id), t.trained_on, t.before_n, _f(t.before),
+            [[report.agent_names.get(t.team_id, t.team_id), t.trained_on, t.before_n, _f(t.before),
               t.after_n, _f(t.after), _f(t.change),
               _f(t.comparison_after - t.comparison_before)] for t in report.agents.teams],
         )  # fmt: skip

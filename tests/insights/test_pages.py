@@ -131,3 +131,32 @@ def test_a_manager_sees_the_teams_weekly_results(app, lti):
     page = text(get(manager, "/dashboard"))
     assert "Your team's customer results" in page and "CSAT by week" in page
     assert "Latest week: 100.0" in page  # every score is 4 or 5
+
+
+def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
+    from datetime import date, timedelta
+
+    from tests.courses.flow import finish_basics, join, start
+
+    lena = browser(app, lti)
+    lena.launch_and_follow("learner")  # the first person, in the first team: the same ids
+    join(lena)
+    start(lena, "basics")
+    finish_basics(lena)  # completed today
+    as_person(app, lti, "learner", "not-1", "Nick Not")
+    lti.launch_and_follow("trainer")
+    lines = [b"id,team,agent,date,score"]
+    for n in range(80):
+        day = date.today() + timedelta(days=-20 + n // 2)
+        agent = ("dev-learner-1", "not-1")[n % 2]
+        lines.append(f"t{n},CXQ101,{agent},{day},{1 + n % 5}".encode())
+    assert upload(app, lti, b"\n".join(lines) + b"\n", agent_column="agent").status_code == 302
+    page = text(get(lti, "/insights/?metric=csat"))
+    by_team = page.split("CSAT by team", 1)[1].split("Download this table")[0]
+    assert "Customer Experience Quality (demo course)" in by_team and "Lena" not in by_team
+    agents = page.split("Agents who completed training", 1)[1]
+    assert "At least two trained agents" in agents  # one agent completed: no number yet
+    agents_csv = get(lti, "/insights/agents.csv?metric=csat").text.splitlines()
+    assert agents_csv[1].startswith(f"Lena Learner,{date.today()},")
+    teams_csv = get(lti, "/insights/teams.csv?metric=csat").text.splitlines()
+    assert teams_csv[1].startswith("Customer Experience Quality (demo course),80,3.000,40.00,")
