@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core import extensions
 from core.config import Settings
 from core.errors import register_error_handlers
+from core.observability import configure_logging, init_request_ids
 from core.security import init_security
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -37,10 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 def configure(app: Flask, settings: Settings) -> None:
     app.config.from_mapping(settings.as_flask_config(app.instance_path))
     app.extensions["settings"] = settings
-    logging.basicConfig(
-        level=settings.LOG_LEVEL,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     # WeasyPrint and fontTools log every rendering step at INFO; keep their warnings only.
     for noisy in ("weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
@@ -57,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIR)
     extensions.csrf.init_app(app)
     init_security(app)
+    init_request_ids(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -75,5 +74,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from core.cli import demo_cli
+    from core.doctor import doctor_command
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(doctor_command)

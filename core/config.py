@@ -44,6 +44,7 @@ class Settings:
     DEV_PLATFORM_ENABLED: bool = False
     PUBLIC_BASE_URL: str = ""
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "text"  # or "json": one object per line, for a log collector
     # Printed on certificates: the organisation's name and, optionally, its logo file
     # (SVG or PNG on this machine's disk).
     ORGANISATION_NAME: str = "CX Quality Academy"
@@ -82,6 +83,7 @@ class Settings:
             DEV_PLATFORM_ENABLED=_flag(env.get("DEV_PLATFORM_ENABLED"), False),
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
+            LOG_FORMAT=env.get("LOG_FORMAT", "text"),
             ORGANISATION_NAME=env.get("ORGANISATION_NAME", "") or cls.ORGANISATION_NAME,
             ORGANISATION_LOGO=env.get("ORGANISATION_LOGO", ""),
             COURSE_CONTENT_PATH=env.get("COURSE_CONTENT_PATH", ""),

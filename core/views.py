@@ -15,6 +15,7 @@ from flask import (
 from core.auth import Viewer, current_viewer, require_viewer
 from core.db import db
 from core.jobs import Job, job_for
+from core.observability import readiness
 
 bp = Blueprint(
     "core",
@@ -37,7 +38,16 @@ def home() -> str:
 
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, str], int]:
+    """The process is up (for a liveness probe: no database involved)."""
     return {"status": "ok"}, 200
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, str], int]:
+    """The process can serve: the database answers and has this code's schema (for a
+    load balancer's or orchestrator's readiness probe)."""
+    ready, detail = readiness()
+    return {"status": "ready" if ready else "not ready", "detail": detail}, 200 if ready else 503
 
 
 def register_home_link(app: object, label: str, endpoint: str) -> None:

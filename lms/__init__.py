@@ -4,9 +4,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from core.doctor import register_doctor_check
     from core.security import register_frame_ancestor_source
     from core.views import register_dashboard_panel, register_home_link, register_nav_link
     from lms.cli import lms_cli
+    from lms.doctor import lms_checks
     from lms.roster import roster_status
     from lms.services import platform_origins
     from lms.targets import DEEP_LINKING_TARGET, LaunchTarget, register_target
@@ -14,6 +16,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.cli.add_command(lms_cli)
+    register_doctor_check(app, lms_checks)
     register_frame_ancestor_source(app, platform_origins)
     register_home_link(app, "Values to register this tool in Moodle or Canvas", "lms.setup")
     staff = ("trainer", "administrator")

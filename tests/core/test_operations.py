@@ -1,0 +1,74 @@
+"""What an operator relies on: liveness and readiness probes, request ids in responses and
+logs, and `flask doctor` saying what is wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import text
+
+from core.db import db
+
+
+@pytest.fixture
+def stamped(app, runner):
+    """The test database is built from the models; mark it as migrated to the code's head,
+    as `flask db upgrade` leaves a real one."""
+    assert runner.invoke(args=["db", "stamp", "head"]).exit_code == 0
+    yield
+    with app.app_context():
+        db.session.execute(text("DROP TABLE alembic_version"))
+        db.session.commit()
+
+
+def test_health_and_readiness(app, client, stamped):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["status"] == "ready"
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+        db.session.commit()
+    stale = client.get("/readyz")
+    assert stale.status_code == 503
+    assert "code expects" in stale.json["detail"] and "flask db upgrade" in stale.json["detail"]
+
+
+def test_every_response_carries_a_request_id_that_the_logs_share(app, client, caplog):
+    first, second = client.get("/healthz"), client.get("/healthz")
+    assert len(first.headers["X-Request-Id"]) == 32
+    assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+    kept = client.get("/healthz", headers={"X-Request-Id": "lb-1234.abc"})
+    assert kept.headers["X-Request-Id"] == "lb-1234.abc"
+    forged = client.get("/healthz", headers={"X-Request-Id": "<script>alert(1)</script>"})
+    assert len(forged.headers["X-Request-Id"]) == 32  # replaced, not echoed
+    from core.observability import JsonFormatter, RequestIdFilter
+
+    with app.test_request_context(headers={"X-Request-Id": "req-77"}):
+        app.preprocess_request()
+        record = logging.LogRecord("academy", logging.WARNING, __file__, 1, "hello %s", ("you",),
+                                   None)  # fmt: skip
+        RequestIdFilter().filter(record)
+        line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "req-77" and line["message"] == "hello you"
+    assert line["level"] == "WARNING"
+
+
+def test_readiness_without_a_migrated_database(client):
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and "not migrated" in answer.json["detail"]
+
+
+def test_doctor_says_what_to_fix(app, runner, stamped):
+    done = runner.invoke(args=["doctor"])
+    assert "[ok  ] The database schema is up to date." in done.output
+    assert "[warn] DEV_PLATFORM_ENABLED is on" in done.output
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+        db.session.commit()
+    broken = runner.invoke(args=["doctor"])
+    assert broken.exit_code == 1
+    assert "[FAIL] The database schema is at old; this code needs" in broken.output
+    assert "Run `flask db upgrade`." in broken.output
+    assert "The remaining checks need a working, up-to-date database." in broken.output
