@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from flask import Flask, current_app
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, db, utcnow
@@ -171,7 +172,8 @@ def _claim(session: Session) -> int | None:
 
 def _report_progress(job_id: int) -> Progress:
     """Progress goes out on its own connection and commits at once, while the job's own
-    transaction (an import, say) is still open."""
+    transaction (an import, say) is still open. SQLite has one writer: once the job's
+    transaction writes, progress waits for nothing and is skipped until the job ends."""
     last = [0.0]
 
     def progress(done: int, total: int, stage: str) -> None:
@@ -179,12 +181,25 @@ def _report_progress(job_id: int) -> Progress:
         if now.timestamp() - last[0] < 0.5 and done < total:
             return
         last[0] = now.timestamp()
-        with db.engine.begin() as connection:
-            connection.execute(
-                update(Job).where(Job.id == job_id).values(
-                    done=done, total=total, stage=stage[:200], heartbeat_at=now
-                )
-            )  # fmt: skip
+        with db.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            try:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+                connection.execute(
+                    update(Job).where(Job.id == job_id).values(
+                        done=done, total=total, stage=stage[:200], heartbeat_at=now
+                    )
+                )  # fmt: skip
+                connection.commit()
+            except OperationalError:
+                connection.rollback()
+                if not sqlite:
+                    raise
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    connection.commit()
 
     return progress
 

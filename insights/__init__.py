@@ -28,11 +28,10 @@ def init_app(app: Flask) -> None:
 
 
 def forget_platform(session: object, platform_id: int) -> None:
-    """Survey rows and agent roll-ups have no foreign keys (bulk imports would pay for them
-    row by row): they go with their platform here."""
+    """Survey rows have no foreign keys (bulk imports would pay for them row by row): they go
+    with their platform here."""
     from sqlalchemy import delete
 
-    from insights.models import AgentWeeklyRollup, SurveyResponse
+    from insights.models import SurveyResponse
 
-    for model in (SurveyResponse, AgentWeeklyRollup):
-        session.execute(delete(model).where(model.platform_id == platform_id))  # type: ignore[attr-defined]
+    session.execute(delete(SurveyResponse).where(SurveyResponse.platform_id == platform_id))  # type: ignore[attr-defined]

@@ -23,12 +23,14 @@ from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
-from insights.models import AgentWeeklyRollup, TeamDailyRollup
+from insights.importer import rollup_counts
+from insights.models import SurveyResponse, TeamDailyRollup
 from insights.stats import (
     Correlation,
     DiD,
     Interval,
     PreTrend,
+    bootstrap_means,
     correlation,
     csat_percent,
     difference_in_differences,
@@ -88,11 +90,8 @@ class Panel:
         start = int(rows[:, 1].min())
         periods = (rows[:, 1] - start) // period_days
         dense = np.zeros((int(periods.max()) + 2, len(FIELDS), len(units)), np.int32)
-        if period_days == 1:  # one roll-up row per unit and day: a plain assignment
-            dense[periods + 1, :, unit_index] = rows[:, 2:]
-        else:
-            for f in range(len(FIELDS)):
-                np.add.at(dense[:, f, :], (periods + 1, unit_index), rows[:, 2 + f])
+        # Roll-ups have one row per unit and period (their primary key): a plain assignment.
+        dense[periods + 1, :, unit_index] = rows[:, 2:]
         return cls(
             metric,
             [int(u) for u in units],
@@ -291,19 +290,16 @@ def _quiet_nan_means() -> Iterator[None]:
 def _week_by_week(result: Impact, paths: np.ndarray, resamples: int, plural: str) -> None:
     """Mean path of (trained change - comparison change) by week, with a cluster-bootstrap CI,
     and the pre-trend check on the weeks before training."""
-    rng = np.random.default_rng(23)
-    draws = rng.integers(0, len(paths), size=(resamples, len(paths)))
+    boot = bootstrap_means(paths, resamples, np.random.default_rng(23))
+    seen = (~np.isnan(paths)).sum(axis=0)
     with _quiet_nan_means():
-        for k in range(paths.shape[1]):
-            column = paths[:, k]
-            seen = ~np.isnan(column)
-            if seen.sum() < 2:
-                continue
-            boot = np.nanmean(column[draws], axis=1)
-            low, high = np.nanpercentile(boot, [2.5, 97.5])
+        effects = np.nanmean(paths, axis=0)
+        lows, highs = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+    for k in range(paths.shape[1]):
+        if seen[k] >= 2:
             result.weeks.append(WeekEffect(
-                k - WEEKS_BEFORE, float(np.nanmean(column)), float(low), float(high),
-                int(seen.sum()),
+                k - WEEKS_BEFORE, float(effects[k]), float(lows[k]), float(highs[k]),
+                int(seen[k]),
             ))  # fmt: skip
     complete = paths[~np.isnan(paths[:, :WEEKS_BEFORE]).any(axis=1), :WEEKS_BEFORE]
     if len(complete) >= 3:
@@ -395,16 +391,28 @@ def load_panel(
     *,
     agents: bool = False,
 ) -> Panel:
-    """The team daily (or agent weekly) roll-ups of one LMS and metric, as a panel. One query,
-    read as plain integers: the analysis must stay well under a second for 1,000 teams."""
-    model = AgentWeeklyRollup if agents else TeamDailyRollup
-    unit = AgentWeeklyRollup.agent_id if agents else TeamDailyRollup.team_id
-    period = AgentWeeklyRollup.week if agents else TeamDailyRollup.day
-    query = select(unit, _day_number(period, session), *(getattr(model, f) for f in FIELDS)).where(
-        model.platform_id == platform_id, model.metric == metric
-    )
-    if team_ids is not None:
-        query = query.where(unit.in_(team_ids))
+    """The team daily roll-ups of one LMS and metric as a panel, or with ``agents`` each
+    agent's weeks (Mondays), counted from the survey rows that name agents. One query, read
+    as plain integers: the team analysis must stay well under a second for 1,000 teams."""
+    if agents:
+        rows = SurveyResponse.__table__.c
+        day = _day_number(rows.day, session)
+        week = day - (day + 3) % 7  # 1970-01-01 was a Thursday; weeks start on Monday
+        counts = (cast(c, Integer) for c in rollup_counts(metric, rows.score))
+        query = (
+            select(rows.agent_id, week, *counts)
+            .where(rows.platform_id == platform_id, rows.metric == metric,
+                   rows.agent_id.is_not(None))
+            .group_by(rows.agent_id, week)
+        )  # fmt: skip
+    else:
+        query = select(
+            TeamDailyRollup.team_id,
+            _day_number(TeamDailyRollup.day, session),
+            *(getattr(TeamDailyRollup, f) for f in FIELDS),
+        ).where(TeamDailyRollup.platform_id == platform_id, TeamDailyRollup.metric == metric)
+        if team_ids is not None:
+            query = query.where(TeamDailyRollup.team_id.in_(team_ids))
     array = _integers(session, query, 2 + len(FIELDS))
     return Panel.from_rows(metric, array, period_days=7 if agents else 1)
 

@@ -22,7 +22,7 @@ import io
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,14 +33,13 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     case,
-    cast,
     func,
     literal,
     select,
-    true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,7 +47,6 @@ from sqlalchemy.orm import Session
 
 from insights.models import (
     METRICS,
-    AgentWeeklyRollup,
     SurveyImport,
     SurveyResponse,
     TeamDailyRollup,
@@ -94,6 +92,7 @@ class ImportReport:
     bad_rows: int = 0
     refused: str = ""  # why nothing was imported, when it was not
     import_id: int | None = None
+    read: int = 0  # good rows read (imported + duplicates)
 
     @property
     def ok(self) -> bool:
@@ -121,15 +120,24 @@ def parse_moment(value: str) -> datetime | None:
 
 
 def _lines(stream: BinaryIO) -> Iterator[str]:
-    """The stream's lines as text; a line that is not UTF-8 stops the import with its number."""
+    """The stream's lines as text, decoded a megabyte at a time; a line that is not UTF-8
+    stops the import with its number."""
     decode = codecs.getincrementaldecoder("utf-8-sig")().decode
-    for number, raw in enumerate(stream, start=1):
+    lines_before, carry = 0, ""
+    for block in iter(lambda: stream.read(1 << 20), b""):
         try:
-            yield decode(raw)
+            text = carry + decode(block)
         except UnicodeDecodeError as error:
+            bad_at = block[: error.start].count(b"\n") + carry.count("\n")
             raise ImportRefused(
-                f"Line {number} is not UTF-8 text; save the file as UTF-8 CSV."
+                f"Line {lines_before + bad_at + 1} is not UTF-8 text; save the file as UTF-8 CSV."
             ) from error
+        lines = text.splitlines(keepends=True)
+        carry = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+        lines_before += len(lines)
+        yield from lines
+    if carry:
+        yield carry
 
 
 class _Checker:
@@ -168,7 +176,43 @@ class _Checker:
         self.utc_zone = zone.key == "UTC"
         # How each database reads a UTC time from text: SQLAlchemy keeps SQLite's naive.
         self.offset = "+00:00" if postgres else ""
-        self.weeks: dict[str, str] = {}  # day -> its Monday (as many as the file has days)
+        self.quick = self._quick_check()
+
+    def _quick_check(self) -> Callable[[list[str]], tuple | None]:
+        """The common case, fast: a well-formed row with ISO dates in UTC and a response id.
+        Anything else (None) goes through ``check``, which says what is wrong or handles it.
+        Locals instead of attributes: this runs once per row, millions of times."""
+        teams, agents, scores = self.teams, self.agents, self.scores
+        team_at, date_at, score_at, agent_at = (
+            self.team_at,
+            self.date_at,
+            self.score_at,
+            self.agent_at,
+        )
+        channel_at, id_at, width, offset = self.channel_at, self.id_at, self.width, self.offset
+        if not self.utc_zone or id_at is None:
+            return lambda record: None
+        from_iso = datetime.fromisoformat
+
+        def quick(record: list[str]) -> tuple | None:
+            if len(record) < width:
+                return None
+            try:
+                team_id = teams[record[team_at].strip().lower()]
+                score = scores[record[score_at].strip()]
+                moment = from_iso(record[date_at].strip())
+                agent_text = record[agent_at].strip() if agent_at is not None else ""
+                agent_id = agents[agent_text.lower()] if agent_text else None
+            except (KeyError, ValueError):
+                return None
+            source = record[id_at].strip()
+            if moment.tzinfo is not None or not source:
+                return None
+            stamp = moment.isoformat(" ", "microseconds")
+            channel = record[channel_at].strip()[:30] if channel_at is not None else ""
+            return (team_id, agent_id, score, stamp + offset, stamp[:10], channel, source[:100])
+
+        return quick
 
     def check(self, line: int, record: list[str]) -> tuple | list[Problem]:
         if len(record) < self.width:
@@ -202,12 +246,11 @@ class _Checker:
         if not source:
             source = hashlib.blake2b("\x1f".join(record).encode(), digest_size=16).hexdigest()
         channel = record[self.channel_at].strip()[:30] if self.channel_at is not None else ""
-        stamp, day, week = when
-        return (team_id, agent_id, score, stamp, day, week, channel, source[:100])
+        stamp, day = when
+        return (team_id, agent_id, score, stamp, day, channel, source[:100])
 
-    def _moment(self, raw: str) -> tuple[str, str, str] | tuple[()]:
-        """(UTC time as the database reads it, local day, Monday of that week), or () when
-        not a date."""
+    def _moment(self, raw: str) -> tuple[str, str] | tuple[()]:
+        """(UTC time as the database reads it, the local day), or () when not a date."""
         moment = parse_moment(raw.strip())
         if moment is None:
             return ()
@@ -218,54 +261,76 @@ class _Checker:
             day = moment.date()
             if not self.utc_zone:
                 moment = moment.replace(tzinfo=self.zone).astimezone(UTC).replace(tzinfo=None)
-        day_text = day.isoformat()
-        week = self.weeks.get(day_text)
-        if week is None:
-            week = self.weeks[day_text] = (day - timedelta(days=day.weekday())).isoformat()
-        return moment.isoformat(" ", "microseconds") + self.offset, day_text, week
+        return moment.isoformat(" ", "microseconds") + self.offset, day.isoformat()
 
 
 STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
-STAGING_ONLY = ("week",)  # the Monday of ``day``, for the agents' weekly roll-ups
+STORED = ("platform_id", "import_id", "metric", *STAGED)
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
+
+
+def _temporary(name: str, postgres: bool, *columns: Column) -> Table:
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
 def _staging_table(postgres: bool) -> Table:
-    return Table(
+    return _temporary(
         "survey_staging",
-        MetaData(),
+        postgres,
         Column("team_id", Integer, nullable=False),
         Column("agent_id", Integer),
         Column("score", Integer, nullable=False),
         Column("answered_at", DateTime(timezone=postgres), nullable=False),
         Column("day", Date, nullable=False),
-        Column("week", Date, nullable=False),
         Column("channel", String(30), nullable=False),
         Column("source_id", String(100), nullable=False),
-        prefixes=["TEMPORARY"],
     )
 
 
-class _Staging:
-    """A temporary table on the session's connection that checked rows are loaded into."""
+def _rollup_table(postgres: bool) -> Table:
+    return _temporary(
+        "survey_rollup_staging",
+        postgres,
+        Column("team_id", Integer, nullable=False),
+        Column("day", Date, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in ROLLED),
+    )
+
+
+class _Bulk:
+    """Loads rows into a table on the session's connection in bulk: PostgreSQL's COPY,
+    SQLite's executemany (with ``ON CONFLICT DO NOTHING`` where asked)."""
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
-        self.table = _staging_table(self.postgres)
-        if not self.postgres:
-            self.connection.exec_driver_sql("PRAGMA cache_size=-262144")
-        self.drop()
-        self.table.create(self.connection)
 
-    def load(self, rows: Iterable[tuple]) -> None:
+    def create(self, table: Table) -> Table:
+        self.drop(table)
+        table.create(self.connection)
+        return table
+
+    def drop(self, table: Table) -> None:
+        self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+    def load(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple],
+             skip_conflicts: bool = False) -> int:  # fmt: skip
+        """Load ``rows``; returns how many were stored."""
         cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        names = ", ".join(columns)
         if self.postgres:
-            with cursor.copy("COPY survey_staging FROM STDIN") as copy:
+            stored = 0
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            return
+                    stored += 1
+            return stored
+        before = self.connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
+        marks = ", ".join("?" * len(columns))
+        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        insert = f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - constant names
         batch: list[tuple] = []
-        insert = "INSERT INTO survey_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         for row in rows:
             batch.append(row)
             if len(batch) == CHUNK:
@@ -273,15 +338,10 @@ class _Staging:
                 batch.clear()
         if batch:
             cursor.executemany(insert, batch)
-
-    def drop(self) -> None:
-        self.connection.exec_driver_sql("DROP TABLE IF EXISTS survey_staging")
+        return self.connection.connection.driver_connection.total_changes - before  # type: ignore[union-attr]
 
 
-ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
-
-
-def _counted(metric: str, score: ColumnElement[int]) -> list:
+def rollup_counts(metric: str, score: ColumnElement[int]) -> list:
     """The roll-up counts of a group of survey rows, for one metric."""
 
     def count_if(condition: ColumnElement[bool], applies: bool) -> ColumnElement[int]:
@@ -297,56 +357,82 @@ def _counted(metric: str, score: ColumnElement[int]) -> list:
     ]
 
 
-def _store(
-    session: Session,
-    staging: _Staging,
-    staged_count: int,
-    import_id: int,
-    platform_id: int,
-    metric: str,
-) -> int:
-    """Move staged rows into place (the unique index drops rows imported before) and add them
-    to the roll-ups. Returns how many rows were new."""
-    upsert = postgresql_insert if staging.postgres else sqlite_insert
-    staged = staging.table.c
-    if staging.postgres:  # temporary tables are never analysed on their own
-        session.connection().exec_driver_sql("ANALYZE survey_staging")
-    moved = upsert(SurveyResponse.__table__).from_select(
-        ["platform_id", "import_id", "metric", *STAGED],
-        # In index order: appending to the unique index instead of inserting at random
-        # places in it keeps a large import from thrashing the database's cache.
+class _TeamDays:
+    """Per team and day, the roll-up counts of the rows read so far (at most teams x days
+    entries, whatever the number of rows)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.counts: dict[tuple[int, str], list[int]] = {}
+
+    def add(self, team_id: int, day: str, score: int) -> None:
+        counts = self.counts.get((team_id, day))
+        if counts is None:
+            counts = self.counts[(team_id, day)] = [0, 0, 0, 0, 0, 0]
+        counts[0] += 1
+        counts[1] += score
+        if self.metric == "csat":
+            counts[2] += score >= 4
+        elif self.metric == "nps":
+            counts[3 if score >= 9 else 4 if score >= 7 else 5] += 1
+
+    def rows(self) -> Iterator[tuple]:
+        for (team_id, day), counts in self.counts.items():
+            yield (team_id, day, *counts)
+
+
+def _add_to_rollups(session: Session, bulk: _Bulk, grouped: Select, platform_id: int,
+                    metric: str) -> None:  # fmt: skip
+    """Add grouped counts (team, day, six counts) to the daily roll-ups, in key order."""
+    upsert = (postgresql_insert if bulk.postgres else sqlite_insert)(TeamDailyRollup.__table__)
+    statement = upsert.from_select(["team_id", "metric", "day", "platform_id", *ROLLED], grouped)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["team_id", "metric", "day"],
+        set_={c: TeamDailyRollup.__table__.c[c] + statement.excluded[c] for c in ROLLED},
+    ))  # fmt: skip
+
+
+def _roll_up_read(session: Session, bulk: _Bulk, days: _TeamDays, platform_id: int) -> None:
+    """Roll-ups from the counts gathered while reading (every row read was stored)."""
+    table = bulk.create(_rollup_table(bulk.postgres))
+    bulk.load(table.name, ("team_id", "day", *ROLLED), days.rows())
+    c = table.c
+    _add_to_rollups(session, bulk, select(
+        c.team_id, literal(days.metric), c.day, literal(platform_id), *(c[r] for r in ROLLED)
+    ).order_by(c.team_id, c.day), platform_id, days.metric)  # fmt: skip
+    bulk.drop(table)
+
+
+def _roll_up_stored(session: Session, bulk: _Bulk, import_id: int, platform_id: int,
+                    metric: str) -> None:  # fmt: skip
+    """Roll-ups from the rows this import stored (when some rows read were duplicates)."""
+    rows = SurveyResponse.__table__.c
+    grouped = (
+        select(rows.team_id, literal(metric), rows.day, literal(platform_id),
+               *rollup_counts(metric, rows.score))
+        .where(rows.import_id == import_id)
+        .group_by(rows.team_id, rows.day)
+        .order_by(rows.team_id, rows.day)
+    )  # fmt: skip
+    _add_to_rollups(session, bulk, grouped, platform_id, metric)
+
+
+def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
+                           import_id: int, platform_id: int, metric: str) -> int:  # fmt: skip
+    """PostgreSQL, when the file repeats rows stored before: COPY into a temporary table, then
+    one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` in unique-index order (appending to the
+    index instead of scattering into it). Returns how many rows were new."""
+    staging = bulk.create(_staging_table(bulk.postgres))
+    bulk.load(staging.name, STAGED, rows)
+    session.connection().exec_driver_sql("ANALYZE survey_staging")
+    staged = staging.c
+    moved = postgresql_insert(SurveyResponse.__table__).from_select(
+        list(STORED),
         select(literal(platform_id), literal(import_id), literal(metric),
-               *(staged[c] for c in STAGED)).where(true()).order_by(staged.source_id),
+               *(staged[c] for c in STAGED)).order_by(staged.source_id),
     ).on_conflict_do_nothing(index_elements=["platform_id", "metric", "source_id"])  # fmt: skip
     inserted = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
-    # Without duplicates the staged rows are exactly the new rows: roll them up from the
-    # staging table (a plain scan); otherwise from the rows this import added.
-    responses = SurveyResponse.__table__.c
-    if inserted == staged_count:
-        rows, only_new, week = staged, true(), staged.week
-    else:
-        rows, only_new = responses, responses.import_id == import_id
-        week = (
-            rows.day - (cast(func.extract("isodow", rows.day), Integer) - 1)
-            if staging.postgres
-            else func.date(rows.day, "weekday 0", "-6 days")
-        )
-    for model, unit, period, named in (
-        (TeamDailyRollup, rows.team_id, rows.day, true()),
-        (AgentWeeklyRollup, rows.agent_id, week, rows.agent_id.is_not(None)),
-    ):
-        grouped = (
-            select(unit, literal(metric), period, literal(platform_id),
-                   *_counted(metric, rows.score))
-            .where(only_new, named)
-            .group_by(unit, period)
-        )  # fmt: skip
-        keys = [c.name for c in model.__table__.primary_key.columns]
-        statement = upsert(model.__table__).from_select([*keys, "platform_id", *ROLLED], grouped)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={c: model.__table__.c[c] + statement.excluded[c] for c in ROLLED},
-        ))  # fmt: skip
+    bulk.drop(staging)
     return inserted
 
 
@@ -414,58 +500,107 @@ def import_survey(
         raise ImportRefused(f"This file was already imported on {when} ({earlier.imported} rows).")
     teams, agents = _lookups(session, platform_id, bool(mapping.agent))
 
-    reader = csv.reader(_lines(stream))
-    header = [name.strip() for name in next(reader, [])]
-    staging = _Staging(session)
-    checker = _Checker(header, mapping, metric, zone, teams, agents, staging.postgres)
+    record = SurveyImport(platform_id=platform_id, metric=metric, filename=filename[:255],
+                          file_sha256=digest, created_by_id=creator_id)  # fmt: skip
+    session.add(record)
+    session.flush()
+    bulk = _Bulk(session)
+    report = _read_and_store(session, bulk, stream, record.id, platform_id, mapping, metric,
+                             zone, teams, agents, skip_bad, progress)  # fmt: skip
+    if report.ok:
+        report.import_id = record.id
+        record.imported, record.skipped_bad, record.skipped_duplicate = (
+            report.imported, report.bad_rows, report.duplicates,
+        )  # fmt: skip
+        session.flush()
+    return report
+
+
+def _read_and_store(
+    session: Session,
+    bulk: _Bulk,
+    stream: BinaryIO,
+    import_id: int,
+    platform_id: int,
+    mapping: Mapping,
+    metric: str,
+    zone: ZoneInfo,
+    teams: dict[str, int],
+    agents: dict[str, int],
+    skip_bad: bool,
+    progress: Progress | None,
+) -> ImportReport:
+    """Read the stream once, checking every row, and store the good ones straight into place:
+    one streaming COPY (PostgreSQL) or executemany (SQLite). The database works through the
+    rows while Python reads the next ones. If the file repeats rows stored before, PostgreSQL's
+    COPY stops at the unique index: the savepoint is rolled back and the file read again
+    through a staging table that drops the repeats."""
     report = ImportReport()
-    staged = 0
+    days = _TeamDays(metric)
 
-    def checked_rows() -> Iterator[tuple]:
-        nonlocal staged
-        for record in reader:
-            if not record:
-                continue
-            row = checker.check(reader.line_num, record)
-            if isinstance(row, list):
-                report.bad_rows += 1
-                report.bad.extend(row[: max(0, MAX_PROBLEMS - len(report.bad))])
-                continue
-            staged += 1
-            if progress is not None and staged % CHUNK == 0:
-                progress("read", staged)
-            if skip_bad or not report.bad_rows:
-                yield row
+    def checked(prefix: tuple) -> Iterator[tuple]:
+        reader = csv.reader(_lines(stream))
+        header = [name.strip() for name in next(reader, [])]
+        checker = _Checker(header, mapping, metric, zone, teams, agents, bulk.postgres)
+        read = 0
+        quick, add = checker.quick, days.add
+        try:
+            for record in reader:
+                row = quick(record)
+                if row is None:
+                    if not record:
+                        continue
+                    row = checker.check(reader.line_num, record)
+                    if isinstance(row, list):
+                        report.bad_rows += 1
+                        report.bad.extend(row[: max(0, MAX_PROBLEMS - len(report.bad))])
+                        continue
+                read += 1
+                if progress is not None and read % CHUNK == 0:
+                    progress("read", read)
+                if skip_bad or not report.bad_rows:
+                    add(row[0], row[4], row[2])
+                    yield prefix + row
+        except csv.Error as error:
+            raise ImportRefused(f"Line {reader.line_num} is not valid CSV: {error}.") from error
+        report.read = read
 
-    try:
-        staging.load(checked_rows())
-    except csv.Error as error:
-        raise ImportRefused(f"Line {reader.line_num} is not valid CSV: {error}.") from error
+    prefix = (platform_id, import_id, metric)
+    repeats = False
+    if bulk.postgres:  # COPY cannot skip conflicts: try it whole, behind a savepoint
+        savepoint = session.begin_nested()
+        session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
+        try:
+            stored = bulk.load("survey_responses", STORED, checked(prefix))
+            savepoint.commit()
+        except Exception as error:
+            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            savepoint.rollback()  # a row stored before: read again through staging
+            repeats = True
+    else:  # SQLite skips repeats itself (and its driver's savepoints are unreliable)
+        stored = bulk.load("survey_responses", STORED, checked(prefix), skip_conflicts=True)
+    if repeats:
+        stream.seek(0)
+        report, days = ImportReport(), _TeamDays(metric)
+        stored = _store_through_staging(session, bulk, checked(()), import_id, platform_id,
+                                        metric)  # fmt: skip
     if report.bad_rows and not skip_bad:
         report.refused = (
             f"{report.bad_rows} row(s) have problems, so nothing was imported. Fix them, or "
             "import without the bad rows."
         )
-        staging.drop()
         return report
-    if not staged:
+    if not report.read:
         report.refused = "The file has no rows to import."
-        staging.drop()
         return report
     if progress is not None:
-        progress("storing", staged)
-    record = SurveyImport(platform_id=platform_id, metric=metric, filename=filename[:255],
-                          file_sha256=digest, created_by_id=creator_id)  # fmt: skip
-    session.add(record)
-    session.flush()
-    report.imported = _store(session, staging, staged, record.id, platform_id, metric)
-    staging.drop()
-    report.duplicates = staged - report.imported
-    report.import_id = record.id
-    record.imported, record.skipped_bad, record.skipped_duplicate = (
-        report.imported, report.bad_rows, report.duplicates,
-    )  # fmt: skip
-    session.flush()
+        progress("storing", report.read)
+    report.imported, report.duplicates = stored, report.read - stored
+    if report.duplicates:
+        _roll_up_stored(session, bulk, import_id, platform_id, metric)
+    else:
+        _roll_up_read(session, bulk, days, platform_id)
     return report
 
 

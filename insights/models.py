@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -37,30 +37,32 @@ class SurveyImport(Base):
 
 
 class SurveyResponse(Base):
-    __tablename__ = "survey_responses"
-    __table_args__ = (
-        # Also the index that finds a row imported before, whatever file it came in.
-        UniqueConstraint("platform_id", "metric", "source_id"),
-    )
+    """One customer's answer, kept for audit and re-computation (the analysis reads roll-ups).
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # No foreign keys on this table: PostgreSQL checks each one row by row, which made a
-    # 5-million-row import several times slower. The importer only writes ids it has just read
-    # from the database, in the same transaction, and ``insights.forget_platform`` removes the
-    # rows with their platform (see ``lms.registry.platform_removing``).
-    platform_id: Mapped[int] = mapped_column()
-    import_id: Mapped[int] = mapped_column(index=True)  # rolled up (and removable) by import
+    Built for bulk loading: the primary key is the survey tool's response id within the LMS
+    and metric (so a response imported twice is found by the one index every row needs), and
+    the import is indexed with BRIN on PostgreSQL (an import's rows lie together; a B-tree
+    would cost as much again per row). No foreign keys: PostgreSQL checks each one row by row,
+    which made a 5-million-row import several times slower; the importer only writes ids it
+    has just read in the same transaction, and ``insights.forget_platform`` removes the rows
+    with their platform (see ``lms.registry.platform_removing``).
+    """
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_responses_import_id", "import_id", postgresql_using="brin"),)
+
+    platform_id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(BYTEWISE_METRIC, primary_key=True)
+    # The survey tool's id of the response (or a hash of the row). Byte-wise collation on
+    # PostgreSQL: the key compares ids, not words, and locale-aware comparison is slower.
+    source_id: Mapped[str] = mapped_column(BYTEWISE_ID, primary_key=True)
+    import_id: Mapped[int] = mapped_column()
     team_id: Mapped[int] = mapped_column()
     agent_id: Mapped[int | None] = mapped_column()
-    metric: Mapped[str] = mapped_column(BYTEWISE_METRIC)
     score: Mapped[int] = mapped_column()
     answered_at: Mapped[datetime] = mapped_column()
     day: Mapped[date] = mapped_column()
     channel: Mapped[str] = mapped_column(String(30), default="")
-    # The survey tool's id of the response (or a hash of the row): a row imported twice counts once.
-    # Byte-wise collation on PostgreSQL: the unique index compares ids, not words, and a
-    # locale-aware comparison made bulk imports a third slower.
-    source_id: Mapped[str] = mapped_column(BYTEWISE_ID)
 
 
 class TeamDailyRollup(Base):
@@ -80,24 +82,6 @@ class TeamDailyRollup(Base):
     promoters: Mapped[int] = mapped_column(default=0)  # NPS 9-10
     passives: Mapped[int] = mapped_column(default=0)  # NPS 7-8
     detractors: Mapped[int] = mapped_column(default=0)  # NPS 0-6
-
-
-class AgentWeeklyRollup(Base):
-    """Per agent, metric and week (Monday): the same counts, for comparing agents who completed
-    training with those who did not. Weekly, because agents have few responses a day."""
-
-    __tablename__ = "survey_agent_weekly"
-
-    agent_id: Mapped[int] = mapped_column(primary_key=True)  # no FK, as for the raw rows
-    metric: Mapped[str] = mapped_column(String(10), primary_key=True)
-    week: Mapped[date] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
-    responses: Mapped[int] = mapped_column(default=0)
-    score_sum: Mapped[int] = mapped_column(default=0)
-    top_two_box: Mapped[int] = mapped_column(default=0)
-    promoters: Mapped[int] = mapped_column(default=0)
-    passives: Mapped[int] = mapped_column(default=0)
-    detractors: Mapped[int] = mapped_column(default=0)
 
 
 class SurveyApiToken(Base):

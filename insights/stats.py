@@ -101,12 +101,33 @@ def difference_in_differences(
         signs_c = rng.choice([-1.0, 1.0], size=(resamples, len(rc)))
         draws = effect + (signs_t * rt).mean(axis=1) - (signs_c * rc).mean(axis=1)
     else:
-        it = rng.integers(0, len(tb), size=(resamples, len(tb)))
-        ic = rng.integers(0, len(cb), size=(resamples, len(cb)))
-        draws = trained_change[it].mean(axis=1) - comparison_change[ic].mean(axis=1)
+        draws = (
+            bootstrap_means(trained_change[:, None], resamples, rng)[:, 0]
+            - bootstrap_means(comparison_change[:, None], resamples, rng)[:, 0]
+        )
     low, high = np.percentile(draws, [2.5, 97.5])
     return DiD(effect, float(low), float(high), len(tb), len(cb),
                float(trained_change.mean()), float(comparison_change.mean()))  # fmt: skip
+
+
+def bootstrap_means(
+    values: np.ndarray, resamples: int, rng: np.random.Generator, block_cells: int = 4_000_000
+) -> np.ndarray:
+    """Column means (ignoring NaN) of ``resamples`` resamples of the rows of ``values`` (rows x
+    columns), drawn with replacement. Each resample is a vector of how often each row was
+    drawn, so a block of resamples is one matrix product; blocks keep memory small when there
+    are tens of thousands of rows (agents)."""
+    n = len(values)
+    seen = ~np.isnan(values)
+    filled = np.where(seen, values, 0.0)
+    out = np.empty((resamples, values.shape[1]))
+    block = max(1, block_cells // n)
+    for start in range(0, resamples, block):
+        size = min(block, resamples - start)
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=size).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + size] = (counts @ filled) / (counts @ seen)
+    return out
 
 
 @dataclass(frozen=True)

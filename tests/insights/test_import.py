@@ -128,3 +128,25 @@ def test_the_command_imports_and_refuses_with_the_bad_rows(app, team, runner, tm
     assert "line 2, score: CSAT scores are whole numbers 1-5, not '7'" in refused.output
     assert "nothing was imported" in refused.output
     assert len(rows(app, SurveyResponse)) == 4
+
+
+def test_a_row_repeated_within_a_file_counts_once_and_the_roll_ups_agree(app, team):
+    data = GOOD + b"r2,CXQ101,2026-11-02 17:40,4\nr5,CXQ101,2026-11-04,1\n"
+    report = run(app, data)
+    assert (report.imported, report.duplicates) == (5, 1)
+    with app.app_context():
+        totals = rollup_totals(db.session, team.id, "csat")
+        db.session.remove()
+    assert totals["responses"] == 5 and totals["score_sum"] == 17
+
+
+def test_removing_a_platform_removes_its_survey_rows(app, team):
+    from lms.models import Platform
+    from lms.registry import remove_platform
+
+    run(app, GOOD)
+    with app.app_context():
+        remove_platform(db.session, db.session.get(Platform, team.platform_id))
+        db.session.commit()
+        db.session.remove()
+    assert rows(app, SurveyResponse) == [] and rows(app, TeamDailyRollup) == []

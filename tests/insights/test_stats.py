@@ -118,3 +118,20 @@ def test_phillips_roi_with_the_effects_range():
     roi = phillips_roi(effect, value_per_point=5000, cost=10000)
     assert (roi.percent, roi.low, roi.high) == (100.0, 0.0, 200.0)
     assert roi.benefit == 20000
+
+
+def test_bootstrap_means_match_scipys_bootstrap_and_skip_missing_values():
+    from insights.stats import bootstrap_means
+
+    rng = np.random.default_rng(8)
+    values = rng.normal(5.0, 2.0, 400)
+    ours = bootstrap_means(values[:, None], 4000, np.random.default_rng(1), block_cells=10_000)
+    low, high = np.percentile(ours[:, 0], [2.5, 97.5])
+    theirs = scipy_stats.bootstrap((values,), np.mean, n_resamples=4000, method="percentile",
+                                   random_state=2).confidence_interval  # fmt: skip
+    assert low == pytest.approx(theirs.low, abs=0.03)
+    assert high == pytest.approx(theirs.high, abs=0.03)
+    # A missing value is left out of each resample's mean, not counted as zero.
+    with_gap = np.column_stack([values, np.where(np.arange(400) % 2 == 0, values, np.nan)])
+    draws = bootstrap_means(with_gap, 2000, np.random.default_rng(3))
+    assert np.nanmean(draws[:, 1]) == pytest.approx(values[::2].mean(), abs=0.05)
