@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
 from insights.importer import rollup_counts
-from insights.models import SurveyResponse, TeamDailyRollup
+from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from insights.stats import (
     Correlation,
     DiD,
@@ -101,13 +101,24 @@ class Panel:
         )
 
     @classmethod
-    def from_days(cls, metric: str, unit_days: Mapping[int, Mapping[date, Counts]]) -> Panel:
-        rows = [
-            (unit, (day - EPOCH).days, c.responses, c.score_sum, c.top_two_box, c.promoters,
-             c.responses - c.promoters - c.detractors if metric == "nps" else 0, c.detractors)
-            for unit, days in unit_days.items() for day, c in days.items()
-        ]  # fmt: skip
-        return cls.from_rows(metric, np.array(rows, np.int64).reshape(-1, 2 + len(FIELDS)))
+    def from_days(
+        cls, metric: str, unit_days: Mapping[int, Mapping[date, Counts]], period_days: int = 1
+    ) -> Panel:
+        """From per-day counts, by day or summed into weeks (``period_days=7``)."""
+        periods: dict[tuple[int, int], np.ndarray] = {}
+        for unit, days in unit_days.items():
+            for day, c in days.items():
+                number = (day - EPOCH).days
+                if period_days == 7:
+                    number -= (number + 3) % 7  # the Monday (1970-01-01 was a Thursday)
+                passives = c.responses - c.promoters - c.detractors if metric == "nps" else 0
+                counts = np.array([c.responses, c.score_sum, c.top_two_box, c.promoters,
+                                   passives, c.detractors], np.int64)  # fmt: skip
+                key = (unit, number)
+                periods[key] = periods[key] + counts if key in periods else counts
+        rows = [(unit, number, *counts) for (unit, number), counts in periods.items()]
+        array = np.array(rows, np.int64).reshape(-1, 2 + len(FIELDS))
+        return cls.from_rows(metric, array, period_days)
 
     @property
     def periods(self) -> int:
@@ -238,10 +249,11 @@ def impact(
             trained_at[position[unit_id]] = panel.index(when)
     rows_b, rows_a, comp_b, comp_a, paths = [], [], [], [], []
     for at in np.unique(trained_at[trained_at != never]):
-        before, after = panel.sums(at - span, at), panel.sums(at, at + span)
+        # The training day (or week) itself is left out: it is partly before, partly after.
+        before, after = panel.sums(at - span, at), panel.sums(at + 1, at + 1 + span)
         vb, va = panel.values(before, minimum), panel.values(after, minimum)
         usable = ~np.isnan(vb) & ~np.isnan(va)
-        comparison = usable & (trained_at >= at + span)
+        comparison = usable & (trained_at >= at + 1 + span)
         trained = np.flatnonzero(usable & (trained_at == at))
         if not comparison.any() or not len(trained):
             continue
@@ -335,7 +347,7 @@ def _exposure_correlation(
         return (panel.totals[end, :, units] - panel.totals[start, :, units]).T
 
     vb = panel.values(window(split - span, split), minimum)
-    va = panel.values(window(split, split + span), minimum)
+    va = panel.values(window(split + 1, split + 1 + span), minimum)
     for i in np.flatnonzero(~np.isnan(vb) & ~np.isnan(va)):
         unit_id = panel.units[i]
         result.exposure_points.append((unit_id, exposure.get(unit_id, 0.0), float(va[i] - vb[i])))
@@ -390,10 +402,11 @@ def load_panel(
     team_ids: Sequence[int] | None = None,
     *,
     agents: bool = False,
+    daily: bool = False,
 ) -> Panel:
-    """The team daily roll-ups of one LMS and metric as a panel, or with ``agents`` each
-    agent's weeks (Mondays), counted from the survey rows that name agents. One query, read
-    as plain integers: the team analysis must stay well under a second for 1,000 teams."""
+    """The team weekly (or ``daily``) roll-ups of one LMS and metric as a panel, or with
+    ``agents`` each agent's weeks, counted from the survey rows that name agents. One query,
+    read as plain integers: the team analysis must stay well under a second for 1,000 teams."""
     if agents:
         rows = SurveyResponse.__table__.c
         day = _day_number(rows.day, session)
@@ -406,15 +419,15 @@ def load_panel(
             .group_by(rows.agent_id, week)
         )  # fmt: skip
     else:
+        model = TeamDailyRollup if daily else TeamWeeklyRollup
+        period = TeamDailyRollup.day if daily else TeamWeeklyRollup.week
         query = select(
-            TeamDailyRollup.team_id,
-            _day_number(TeamDailyRollup.day, session),
-            *(getattr(TeamDailyRollup, f) for f in FIELDS),
-        ).where(TeamDailyRollup.platform_id == platform_id, TeamDailyRollup.metric == metric)
+            model.team_id, _day_number(period, session), *(getattr(model, f) for f in FIELDS)
+        ).where(model.platform_id == platform_id, model.metric == metric)
         if team_ids is not None:
-            query = query.where(TeamDailyRollup.team_id.in_(team_ids))
+            query = query.where(model.team_id.in_(team_ids))
     array = _integers(session, query, 2 + len(FIELDS))
-    return Panel.from_rows(metric, array, period_days=7 if agents else 1)
+    return Panel.from_rows(metric, array, period_days=1 if daily and not agents else 7)
 
 
 def _integers(session: Session, query: Select, width: int) -> np.ndarray:
@@ -458,7 +471,7 @@ def load_team_days(
     session: Session, platform_id: int, metric: str, team_ids: Sequence[int] | None = None
 ) -> dict[int, dict[date, Counts]]:
     """Per team and day, the roll-up counts (for one team's trend; the analysis uses panels)."""
-    panel = load_panel(session, platform_id, metric, team_ids)
+    panel = load_panel(session, platform_id, metric, team_ids, daily=True)
     daily = np.diff(panel.totals, axis=0)
     team_days: dict[int, dict[date, Counts]] = defaultdict(dict)
     for i, team_id in enumerate(panel.units):

@@ -22,7 +22,7 @@ import io
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    cast,
     func,
     literal,
     select,
@@ -50,6 +51,7 @@ from insights.models import (
     SurveyImport,
     SurveyResponse,
     TeamDailyRollup,
+    TeamWeeklyRollup,
 )
 from people.models import Team, User
 
@@ -376,45 +378,67 @@ class _TeamDays:
         elif self.metric == "nps":
             counts[3 if score >= 9 else 4 if score >= 7 else 5] += 1
 
-    def rows(self) -> Iterator[tuple]:
+    def days(self) -> Iterator[tuple]:
         for (team_id, day), counts in self.counts.items():
             yield (team_id, day, *counts)
 
+    def weeks(self) -> Iterator[tuple]:
+        mondays: dict[str, str] = {}
+        weekly: dict[tuple[int, str], list[int]] = {}
+        for (team_id, day), counts in self.counts.items():
+            monday = mondays.get(day)
+            if monday is None:
+                when = date.fromisoformat(day)
+                monday = mondays[day] = (when - timedelta(days=when.weekday())).isoformat()
+            total = weekly.setdefault((team_id, monday), [0] * len(counts))
+            for i, count in enumerate(counts):
+                total[i] += count
+        for (team_id, monday), counts in weekly.items():
+            yield (team_id, monday, *counts)
 
-def _add_to_rollups(session: Session, bulk: _Bulk, grouped: Select, platform_id: int,
-                    metric: str) -> None:  # fmt: skip
-    """Add grouped counts (team, day, six counts) to the daily roll-ups, in key order."""
-    upsert = (postgresql_insert if bulk.postgres else sqlite_insert)(TeamDailyRollup.__table__)
-    statement = upsert.from_select(["team_id", "metric", "day", "platform_id", *ROLLED], grouped)
+
+def _add_to_rollups(session: Session, bulk: _Bulk, model: type, grouped: Select) -> None:
+    """Add grouped counts (team, metric, period, platform, six counts) to a roll-up table."""
+    table = model.__table__  # type: ignore[attr-defined]
+    keys = [c.name for c in table.primary_key.columns]
+    upsert = (postgresql_insert if bulk.postgres else sqlite_insert)(table)
+    statement = upsert.from_select([*keys, "platform_id", *ROLLED], grouped)
     session.execute(statement.on_conflict_do_update(
-        index_elements=["team_id", "metric", "day"],
-        set_={c: TeamDailyRollup.__table__.c[c] + statement.excluded[c] for c in ROLLED},
+        index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in ROLLED},
     ))  # fmt: skip
 
 
-def _roll_up_read(session: Session, bulk: _Bulk, days: _TeamDays, platform_id: int) -> None:
+def _roll_up_read(session: Session, bulk: _Bulk, read: _TeamDays, platform_id: int) -> None:
     """Roll-ups from the counts gathered while reading (every row read was stored)."""
-    table = bulk.create(_rollup_table(bulk.postgres))
-    bulk.load(table.name, ("team_id", "day", *ROLLED), days.rows())
-    c = table.c
-    _add_to_rollups(session, bulk, select(
-        c.team_id, literal(days.metric), c.day, literal(platform_id), *(c[r] for r in ROLLED)
-    ).order_by(c.team_id, c.day), platform_id, days.metric)  # fmt: skip
-    bulk.drop(table)
+    for model, rows in ((TeamDailyRollup, read.days()), (TeamWeeklyRollup, read.weeks())):
+        table = bulk.create(_rollup_table(bulk.postgres))
+        bulk.load(table.name, ("team_id", "day", *ROLLED), rows)
+        c = table.c
+        _add_to_rollups(session, bulk, model, select(
+            c.team_id, literal(read.metric), c.day, literal(platform_id),
+            *(c[r] for r in ROLLED),
+        ).order_by(c.team_id, c.day))  # fmt: skip
+        bulk.drop(table)
 
 
 def _roll_up_stored(session: Session, bulk: _Bulk, import_id: int, platform_id: int,
                     metric: str) -> None:  # fmt: skip
     """Roll-ups from the rows this import stored (when some rows read were duplicates)."""
     rows = SurveyResponse.__table__.c
-    grouped = (
-        select(rows.team_id, literal(metric), rows.day, literal(platform_id),
-               *rollup_counts(metric, rows.score))
-        .where(rows.import_id == import_id)
-        .group_by(rows.team_id, rows.day)
-        .order_by(rows.team_id, rows.day)
-    )  # fmt: skip
-    _add_to_rollups(session, bulk, grouped, platform_id, metric)
+    monday = (
+        rows.day - (cast(func.extract("isodow", rows.day), Integer) - 1)
+        if bulk.postgres
+        else func.date(rows.day, "weekday 0", "-6 days")
+    )
+    for model, period in ((TeamDailyRollup, rows.day), (TeamWeeklyRollup, monday)):
+        grouped = (
+            select(rows.team_id, literal(metric), period, literal(platform_id),
+                   *rollup_counts(metric, rows.score))
+            .where(rows.import_id == import_id)
+            .group_by(rows.team_id, period)
+            .order_by(rows.team_id, period)
+        )  # fmt: skip
+        _add_to_rollups(session, bulk, model, grouped)
 
 
 def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],

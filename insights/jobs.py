@@ -53,7 +53,7 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
 def run_report(session: Session, job: Job, progress: Progress) -> Outcome:
     progress(0, 2, "Analysing")
     query = ReportQuery.from_args(_Args(job.params["query"]))
-    report = build_report(session, job.platform_id or 0, query)
+    report = build_report(session, job.platform_id or 0, query, agents=True)
     progress(1, 2, "Drawing the PDF")
     pdf = render_pdf("insights/report.html", report=report,
                      organisation=current_app.config["ORGANISATION_NAME"])  # fmt: skip

@@ -84,6 +84,26 @@ class TeamDailyRollup(Base):
     detractors: Mapped[int] = mapped_column(default=0)  # NPS 0-6
 
 
+class TeamWeeklyRollup(Base):
+    """The same counts per team and week (Monday), added on import with the daily ones: the
+    training-impact analysis reads weeks, a seventh of the rows."""
+
+    __tablename__ = "survey_team_weekly"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(10), primary_key=True)
+    week: Mapped[date] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team cascades
+    responses: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[int] = mapped_column(default=0)
+    top_two_box: Mapped[int] = mapped_column(default=0)
+    promoters: Mapped[int] = mapped_column(default=0)
+    passives: Mapped[int] = mapped_column(default=0)
+    detractors: Mapped[int] = mapped_column(default=0)
+
+
 class SurveyApiToken(Base):
     """A bearer token with which a survey tool sends results for one LMS (``POST
     /api/surveys``). Only its SHA-256 is kept; the token is shown once, when created."""

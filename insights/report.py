@@ -40,6 +40,7 @@ class ReportQuery:
     share: int = 50
     cost: float | None = None  # what the training cost
     value_per_point: float | None = None  # what one point of the metric is worth
+    agents: bool = False  # also compare agents (reads the survey rows, not the roll-ups)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str] | object) -> ReportQuery:
@@ -57,6 +58,7 @@ class ReportQuery:
             share=share if share in SHARES else 50,
             cost=cost if cost and cost > 0 else None,
             value_per_point=worth if worth and worth > 0 else None,
+            agents=get("agents") in ("1", "on", "true"),
         )
 
     def as_args(self) -> dict[str, object]:
@@ -66,6 +68,8 @@ class ReportQuery:
             args["cost"] = f"{self.cost:g}"
         if self.value_per_point:
             args["value_per_point"] = f"{self.value_per_point:g}"
+        if self.agents:
+            args["agents"] = "1"
         return args
 
 
@@ -109,8 +113,10 @@ def build_report(
     query: ReportQuery,
     *,
     resamples: int = 1000,
-    agents: bool = True,
+    agents: bool | None = None,
 ) -> Report:
+    """The report for ``query``; the agents' comparison when the query (or ``agents``) asks."""
+    agents = query.agents if agents is None else agents
     courses = catalogue(session)
     chosen = [c for c in query.courses if any(c == course.slug for course in courses)]
     chosen = chosen or [c.slug for c in courses]

@@ -71,6 +71,8 @@ def export(table: str) -> Response:
     """One of the report's tables as CSV, for the same query."""
     viewer = require_viewer()
     report = _report(viewer)
+    if table == "agents" and not report.query.agents:
+        report = build_report(db.session, viewer.platform_id, report.query, agents=True)
     tables = report_tables(report)
     if table not in tables:
         abort(404)

@@ -122,6 +122,19 @@ def test_agents_are_compared_from_weekly_roll_ups():
     assert result.teams[0].trained_on in completed.values()
 
 
+def test_the_weekly_panel_recovers_the_effect_with_the_training_week_left_out():
+    from insights.analysis import Panel
+
+    team_days, trained_on = staggered(lambda since: 0.08)  # trained on any day of a week
+    weekly = Panel.from_days("csat", team_days, period_days=7)
+    assert weekly.first.weekday() == 0 and weekly.period_days == 7
+    result = impact("csat", weekly, trained_on, {}, window_days=28, resamples=300)
+    assert result.did is not None and result.did.trained == 15
+    assert result.did.effect == pytest.approx(8.0, abs=0.6)
+    assert result.did.low < 8.0 < result.did.high
+    assert result.lasting == "held"
+
+
 def test_too_few_teams_says_what_is_missing():
     team_days = {1: daily(lambda d: 0.7), 2: daily(lambda d: 0.7)}
     result = impact("csat", team_days, {1: START + timedelta(days=60)}, {1: 1.0, 2: 0.0})

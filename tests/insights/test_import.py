@@ -150,3 +150,15 @@ def test_removing_a_platform_removes_its_survey_rows(app, team):
         db.session.commit()
         db.session.remove()
     assert rows(app, SurveyResponse) == [] and rows(app, TeamDailyRollup) == []
+
+
+def test_weekly_roll_ups_add_up_to_the_daily_ones(app, team):
+    from insights.models import TeamWeeklyRollup
+
+    run(app, GOOD)  # Monday 2 and Tuesday 3 November
+    run(app, b"id,team,answered,score\nw1,CXQ101,2026-11-08 23:00,3\nw2,CXQ101,2026-11-09,5\n")
+    weeks = sorted((r.week.isoformat(), r.responses, r.top_two_box)
+                   for r in rows(app, TeamWeeklyRollup))  # fmt: skip
+    assert weeks == [("2026-11-02", 5, 3), ("2026-11-09", 1, 1)]  # Sunday 8th is week 2 Nov
+    daily = sum(r.responses for r in rows(app, TeamDailyRollup))
+    assert daily == sum(w[1] for w in weeks) == 6

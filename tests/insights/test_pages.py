@@ -154,7 +154,9 @@ def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
     page = text(get(lti, "/insights/?metric=csat"))
     by_team = page.split("CSAT by team", 1)[1].split("Download this table")[0]
     assert "Customer Experience Quality (demo course)" in by_team and "Lena" not in by_team
-    agents = page.split("Agents who completed training", 1)[1]
+    assert "Compare agents" in page and "At least two trained agents" not in page  # on request
+    compared = text(get(lti, "/insights/?metric=csat&agents=1"))
+    agents = compared.split("Agents who completed training", 1)[1]
     assert "At least two trained agents" in agents  # one agent completed: no number yet
     agents_csv = get(lti, "/insights/agents.csv?metric=csat").text.splitlines()
     assert agents_csv[1].startswith(f"Lena Learner,{date.today()},")
