@@ -44,6 +44,7 @@ MIN_AGENT_RESPONSES = 5  # per agent and window
 MIN_WEEK_RESPONSES = 5  # per team and week, for the week-by-week effect
 WEEKS_BEFORE, WEEKS_AFTER = 6, 12  # the week-by-week view around each team's training
 EPOCH = date(1970, 1, 1)
+FETCH_ROWS = 100_000
 FIELDS = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
 
 
@@ -408,6 +409,8 @@ def load_panel(
     ``agents`` each agent's weeks, counted from the survey rows that name agents. One query,
     read as plain integers: the team analysis must stay well under a second for 1,000 teams."""
     if agents:
+        if session.get_bind().dialect.name == "postgresql":  # group millions of rows in memory
+            session.connection().exec_driver_sql("SET LOCAL work_mem = '256MB'")
         rows = SurveyResponse.__table__.c
         day = _day_number(rows.day, session)
         week = day - (day + 3) % 7  # 1970-01-01 was a Thursday; weeks start on Monday
@@ -441,14 +444,14 @@ def _integers(session: Session, query: Select, width: int) -> np.ndarray:
         )
         cursor = connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
         cursor.execute(str(compiled), compiled.params)
-        rows = cursor.fetchall()
-        cursor.close()
     else:
-        result = connection.execute(query)
-        rows = result.cursor.fetchall()  # type: ignore[union-attr]
-        result.close()
-    flat = np.fromiter(itertools.chain.from_iterable(rows), np.int64, count=len(rows) * width)
-    return flat.reshape(-1, width)
+        cursor = connection.execute(query).cursor  # type: ignore[assignment]
+    parts = []
+    while rows := cursor.fetchmany(FETCH_ROWS):  # a slice at a time: bounded memory
+        flat = itertools.chain.from_iterable(rows)
+        parts.append(np.fromiter(flat, np.int64, count=len(rows) * width).reshape(-1, width))
+    cursor.close()
+    return np.concatenate(parts) if parts else np.zeros((0, width), np.int64)
 
 
 def load_team_days(

@@ -33,8 +33,9 @@ insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and tr
 def import_command(file: Path, platform_id: int, metric: str, team_column: str, date_column: str,
                    score_column: str, agent_column: str, channel_column: str, id_column: str,
                    timezone: str, skip_bad: bool) -> None:  # fmt: skip
-    """Import a CSV of survey responses. A file with bad rows is refused as a whole (every bad
-    row is listed) unless --skip-bad; a file or response imported before is not counted twice."""
+    """Import survey responses from CSV (or the first sheet of an Excel .xlsx workbook). A file
+    with bad rows is refused as a whole (every bad row is listed) unless --skip-bad; a file or
+    response imported before is not counted twice."""
     mapping = Mapping(
         team_column, date_column, score_column, agent_column, channel_column, id_column
     )

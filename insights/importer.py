@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -460,6 +461,45 @@ def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
     return inserted
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # how every .xlsx file begins; no CSV does
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def workbook_as_csv(stream: BinaryIO) -> BinaryIO:
+    """The first sheet of an Excel workbook as CSV, read row by row (openpyxl's read-only
+    mode) into a spooled file, so a large workbook is checked like any CSV."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as error:
+        raise ImportRefused(
+            "This looks like a zip file but is not an Excel workbook (.xlsx) we can read; "
+            "save it as .xlsx or CSV."
+        ) from error
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - returned
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    for row in book.worksheets[0].iter_rows(values_only=True):
+        writer.writerow([_cell_text(value) for value in row])
+    book.close()
+    text.flush()
+    text.detach()
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
 def _digest(stream: BinaryIO) -> str:
     digest = hashlib.sha256()
     for block in iter(lambda: stream.read(1 << 20), b""):
@@ -514,6 +554,10 @@ def import_survey(
         raise ImportRefused(f"Unknown time zone {timezone!r} (e.g. Europe/London).") from error
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     digest = _digest(stream) if once_per_file else secrets.token_hex(32)
+    if stream.read(4) == ZIP_MAGIC:  # an Excel workbook, not text
+        stream.seek(0)
+        stream = workbook_as_csv(stream)
+    stream.seek(0)
     earlier = session.scalar(
         select(SurveyImport).where(
             SurveyImport.platform_id == platform_id, SurveyImport.file_sha256 == digest

@@ -3,6 +3,8 @@ duplicates counted once, time zones explicit, roll-ups that add up."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -162,3 +164,36 @@ def test_weekly_roll_ups_add_up_to_the_daily_ones(app, team):
     assert weeks == [("2026-11-02", 5, 3), ("2026-11-09", 1, 1)]  # Sunday 8th is week 2 Nov
     daily = sum(r.responses for r in rows(app, TeamDailyRollup))
     assert daily == sum(w[1] for w in weeks) == 6
+
+
+def xlsx(rows) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_excel_workbook_is_read_like_a_csv(app, team):
+    from datetime import datetime
+
+    data = xlsx([
+        ["id", "team", "answered", "score"],
+        ["x1", "CXQ101", datetime(2026, 11, 2, 9, 15), 5],
+        ["x2", "CXQ101", "2026-11-03", 4.0],  # Excel keeps whole numbers as floats
+    ])  # fmt: skip
+    report = run(app, data)
+    assert (report.imported, report.bad_rows) == (2, 0)
+    stored = sorted((r.source_id, r.score, r.day.isoformat()) for r in rows(app, SurveyResponse))
+    assert stored == [("x1", 5, "2026-11-02"), ("x2", 4, "2026-11-03")]
+    bad = run(app, xlsx([["id", "team", "answered", "score"], ["x3", "CXQ101", "soon", 6]]))
+    assert [str(p) for p in bad.bad] == [
+        "line 2, answered: not a date: 'soon'",
+        "line 2, score: CSAT scores are whole numbers 1-5, not '6'",
+    ]
+    with pytest.raises(ImportRefused, match="not an Excel workbook"):
+        run(app, b"PK\x03\x04 but not a workbook")
