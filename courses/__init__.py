@@ -7,14 +7,17 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.db import db
     from core.demo import register_demo_loader
+    from core.privacy import register_personal_data
     from core.views import register_dashboard_panel, register_nav_link
     from courses.cli import content_root, courses_cli, import_content, pack_directories
+    from courses.privacy import courses_data
     from courses.services import my_courses
     from courses.targets import CourseTargets
     from courses.views import bp
     from lms.targets import register_target_source
 
     app.register_blueprint(bp)
+    register_personal_data(app, "courses", courses_data)
     app.cli.add_command(courses_cli)
     register_target_source(app, CourseTargets())
     everyone = ("learner", "manager", "trainer", "administrator")

@@ -8,17 +8,21 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.db import db
     from core.jobs import register_job_handler
+    from core.privacy import register_personal_data
     from core.views import register_dashboard_panel, register_nav_link
     from insights.analysis import team_trend
     from insights.cli import insights_cli
     from insights.jobs import IMPORT_JOB, REPORT_JOB, run_import, run_report
     from insights.views import bp
     from lms.registry import platform_removing
+    from people.privacy import person_erasing
 
     app.register_blueprint(bp)
     register_job_handler(app, IMPORT_JOB, run_import)
     register_job_handler(app, REPORT_JOB, run_report)
     platform_removing.connect(forget_platform)
+    person_erasing.connect(forget_agent)
+    register_personal_data(app, "survey_results_naming_you", survey_rows_of)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
@@ -35,3 +39,21 @@ def forget_platform(session: object, platform_id: int) -> None:
     from insights.models import SurveyResponse
 
     session.execute(delete(SurveyResponse).where(SurveyResponse.platform_id == platform_id))  # type: ignore[attr-defined]
+
+
+def forget_agent(session: object, user_id: int) -> None:
+    """A person erased: survey rows keep counting for their team, without naming them."""
+    from sqlalchemy import update
+
+    from insights.models import SurveyResponse
+
+    session.execute(  # type: ignore[attr-defined]
+        update(SurveyResponse).where(SurveyResponse.agent_id == user_id).values(agent_id=None)
+    )
+
+
+def survey_rows_of(session: object, user_id: int) -> list[dict[str, object]]:
+    from core.privacy import rows_of
+    from insights.models import SurveyResponse
+
+    return rows_of(session, SurveyResponse, SurveyResponse.agent_id == user_id)  # type: ignore[arg-type]

@@ -4,6 +4,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from core.privacy import register_personal_data
+    from people.cli import people_cli
+    from people.privacy import people_data
     from people.views import bp
 
     app.register_blueprint(bp)
+    app.cli.add_command(people_cli)
+    register_personal_data(app, "people", people_data)

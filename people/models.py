@@ -128,3 +128,18 @@ class InCourseContext:
     team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL"), index=True
     )
+
+
+class ErasureRequest(Base):
+    """A person asked for their data to be deleted. Kept after the erasure (without the
+    person) as the record that it was done, and when."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column()

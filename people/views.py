@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
+import json
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from core.auth import Role, require_viewer, roles_required
-from core.db import db
+from core.db import db, utcnow
+from core.privacy import personal_data
 from people.forms import AssignRoleForm, ProgrammeChoiceForm
 from people.guards import require_person
-from people.models import Team, User
+from people.models import ErasureRequest, Team, User
+from people.privacy import request_erasure
 from people.services import (
     RoleAssignmentError,
     assign_role,
@@ -128,3 +132,42 @@ def programme_choice(choice: str) -> Response:
         "success",
     )
     return redirect(url_for("people.programme"))
+
+
+@bp.get("/me/data")
+def my_data() -> str:
+    """What the service holds about the person, the download, and the request to forget."""
+    viewer, user = require_person()
+    data = personal_data(db.session, user.id)
+    counts = {
+        section: sum(len(rows) for rows in part.values()) if isinstance(part, dict) else len(part)
+        for section, part in data.items()
+    }
+    pending = db.session.scalar(
+        select(ErasureRequest).where(
+            ErasureRequest.user_id == user.id, ErasureRequest.erased_at.is_(None)
+        )
+    )
+    return render_template("people/my_data.html", viewer=viewer, user=user, counts=counts,
+                           pending=pending, form=ProgrammeChoiceForm())  # fmt: skip
+
+
+@bp.get("/me/data.json")
+def my_data_json() -> Response:
+    _, user = require_person()
+    body = json.dumps(
+        {"exported_at": utcnow().isoformat(), "sections": personal_data(db.session, user.id)},
+        indent=2, ensure_ascii=False,
+    )  # fmt: skip
+    disposition = 'attachment; filename="my-data.json"'
+    return Response(body, mimetype="application/json", headers={"Content-Disposition": disposition})
+
+
+@bp.post("/me/erasure")
+def ask_for_erasure() -> Response:
+    _, user = require_person()
+    request_erasure(db.session, user)
+    db.session.commit()
+    flash("Your request is recorded. An administrator of this service will delete your data "
+          "and everything linked to you; your LMS keeps its own records.", "success")  # fmt: skip
+    return redirect(url_for("people.my_data"))

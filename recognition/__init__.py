@@ -7,9 +7,11 @@ def init_app(app: Flask) -> None:
     from assessments.services import assessment_graded, calibration_closed
     from core.db import db
     from core.demo import register_demo_loader
+    from core.privacy import register_personal_data
     from core.views import register_dashboard_panel, register_nav_link
     from courses.services import course_completed, courses_imported
     from recognition.cli import recognition_cli
+    from recognition.privacy import recognition_data
     from recognition.services import (
         awards_of,
         ensure_builtin_badges,
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     from recognition.views import bp
 
     app.register_blueprint(bp)
+    register_personal_data(app, "recognition", recognition_data)
     app.cli.add_command(recognition_cli)
     everyone = ("learner", "manager", "trainer", "administrator")
     register_nav_link(app, "Badges", "recognition.mine", everyone)

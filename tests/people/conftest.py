@@ -1,0 +1,1 @@
+from tests.courses.conftest import packs  # noqa: F401 - shared fixture
