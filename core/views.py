@@ -60,6 +60,11 @@ def register_nav_link(app: object, label: str, endpoint: str, roles: tuple[str, 
     app.extensions.setdefault("nav_links", []).append((label, endpoint, roles))  # type: ignore[attr-defined]
 
 
+def register_footer_link(app: object, label: str, endpoint: str) -> None:
+    """A link in every page's footer for launched viewers (e.g. their own data)."""
+    app.extensions.setdefault("footer_links", []).append((label, endpoint))  # type: ignore[attr-defined]
+
+
 def register_dashboard_panel(app: object, template: str, roles: tuple[str, ...]) -> None:
     """Add a panel (a template included with the dashboard's context) to role dashboards."""
     app.extensions.setdefault("dashboard_panels", []).append((template, roles))  # type: ignore[attr-defined]
@@ -67,17 +72,21 @@ def register_dashboard_panel(app: object, template: str, roles: tuple[str, ...])
 
 @bp.app_context_processor
 def navigation() -> dict[str, object]:
+    nothing: dict[str, object] = {"nav_links": [], "dashboard_panels": [], "footer_links": []}
     if not has_request_context():  # a report drawn by the worker has no viewer
-        return {"nav_links": [], "dashboard_panels": []}
+        return nothing
     viewer = current_viewer()
     if viewer is None:
-        return {"nav_links": [], "dashboard_panels": []}
+        return nothing
     role = viewer.role.value
     links = current_app.extensions.get("nav_links", [])
     panels = current_app.extensions.get("dashboard_panels", [])
     return {
         "nav_links": [(label, url_for(ep)) for label, ep, roles in links if role in roles],
         "dashboard_panels": [template for template, roles in panels if role in roles],
+        "footer_links": [
+            (label, url_for(ep)) for label, ep in current_app.extensions.get("footer_links", [])
+        ],
     }
 
 

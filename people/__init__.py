@@ -5,6 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from core.privacy import register_personal_data
+    from core.views import register_footer_link
     from people.cli import people_cli
     from people.privacy import people_data
     from people.views import bp
@@ -12,3 +13,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(people_cli)
     register_personal_data(app, "people", people_data)
+    register_footer_link(app, "Your data", "people.my_data")

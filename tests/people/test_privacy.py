@@ -74,3 +74,8 @@ def test_a_person_downloads_their_data_and_is_forgotten_on_request(app, lti, pac
 def test_without_a_launch_there_is_no_data_page(app, client):
     assert client.get("/me/data").status_code == 401
     assert client.get("/me/data.json").status_code == 401
+
+
+def test_every_page_of_a_launched_person_links_to_their_data(app, lti):
+    page = lti.launch_and_follow("learner")
+    assert 'href="/me/data">Your data</a>' in page.text
