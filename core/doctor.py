@@ -46,7 +46,7 @@ def register_doctor_check(app: Flask, check: Check) -> None:
 
 def kernel_checks() -> Iterator[Finding]:
     from core.jobs import Job
-    from core.observability import migration_heads
+    from core.observability import migration_heads, schema_revisions
 
     settings = current_app.extensions["settings"]
     production = settings.is_production
@@ -81,11 +81,9 @@ def kernel_checks() -> Iterator[Finding]:
         yield warn("Production on SQLite: one writer at a time; use PostgreSQL for several "
                    "workers or hosts.")  # fmt: skip
     try:
-        current = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+        current, heads = schema_revisions()
     except Exception:
-        db.session.rollback()
-        current = set()
-    heads = migration_heads()
+        current, heads = set(), migration_heads()
     if current == heads:
         yield ok("The database schema is up to date.")
     else:

@@ -73,16 +73,25 @@ def migration_heads() -> set[str]:
     return set(ScriptDirectory.from_config(config).get_heads())
 
 
+def schema_revisions() -> tuple[set[str], set[str]]:
+    """(the database's migration revision(s), the code's head revision(s)); raises when the
+    database does not answer."""
+    try:
+        current = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+    except Exception:
+        db.session.rollback()
+        raise
+    return current, migration_heads()
+
+
 def readiness() -> tuple[bool, str]:
     """Whether this process can serve: the database answers and its schema is the code's."""
     try:
-        current = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+        current, heads = schema_revisions()
     except Exception as error:
-        db.session.rollback()
         return False, f"database unavailable or not migrated: {type(error).__name__}"
     finally:
         db.session.remove()
-    heads = migration_heads()
     if current != heads:
         return False, (
             f"database at {', '.join(sorted(current)) or 'no revision'}, code expects "

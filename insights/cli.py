@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.db import db, utcnow
 from insights.api import new_token
-from insights.importer import ImportRefused, Mapping, import_survey
+from insights.importer import ImportRefused, Mapping, data_lines, import_survey
 from insights.models import METRICS, SurveyApiToken
 from lms.models import Platform
 
@@ -39,30 +39,27 @@ def import_command(file: Path, platform_id: int, metric: str, team_column: str, 
     mapping = Mapping(
         team_column, date_column, score_column, agent_column, channel_column, id_column
     )
-    with file.open("rb") as stream:
-        lines = max(
-            sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1
-        )
-        stream.seek(0)
-        with click.progressbar(length=lines, label="Checking rows", show_pos=True) as bar:
-            shown = 0
+    stream = file.open("rb")
+    bar_length = data_lines(stream)
+    with stream, click.progressbar(length=bar_length, label="Checking rows", show_pos=True) as bar:
+        shown = 0
 
-            def progress(phase: str, done: int) -> None:
-                nonlocal shown
-                bar.update(done - shown)
-                shown = done
-                if phase == "storing":
-                    bar.label = "Checked; storing"
+        def progress(phase: str, done: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+            if phase == "storing":
+                bar.label = "Checked; storing"
 
-            try:
-                report = import_survey(
-                    db.session, platform_id=platform_id, creator_id=None, filename=file.name,
-                    data=stream, mapping=mapping, metric=metric, timezone=timezone,
-                    skip_bad=skip_bad, progress=progress,
-                )  # fmt: skip
-            except ImportRefused as refused:
-                db.session.rollback()
-                raise click.ClickException(str(refused)) from refused
+        try:
+            report = import_survey(
+                db.session, platform_id=platform_id, creator_id=None, filename=file.name,
+                data=stream, mapping=mapping, metric=metric, timezone=timezone,
+                skip_bad=skip_bad, progress=progress,
+            )  # fmt: skip
+        except ImportRefused as refused:
+            db.session.rollback()
+            raise click.ClickException(str(refused)) from refused
     for problem in report.bad[:50]:
         click.echo(f"  {problem}")
     if len(report.bad) > 50:

@@ -273,14 +273,13 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
 
 
-def _temporary(name: str, postgres: bool, *columns: Column) -> Table:
+def _temporary(name: str, *columns: Column) -> Table:
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
 def _staging_table(postgres: bool) -> Table:
     return _temporary(
         "survey_staging",
-        postgres,
         Column("team_id", Integer, nullable=False),
         Column("agent_id", Integer),
         Column("score", Integer, nullable=False),
@@ -291,10 +290,9 @@ def _staging_table(postgres: bool) -> Table:
     )
 
 
-def _rollup_table(postgres: bool) -> Table:
+def _rollup_table() -> Table:
     return _temporary(
         "survey_rollup_staging",
-        postgres,
         Column("team_id", Integer, nullable=False),
         Column("day", Date, nullable=False),
         *(Column(name, Integer, nullable=False) for name in ROLLED),
@@ -412,7 +410,7 @@ def _add_to_rollups(session: Session, bulk: _Bulk, model: type, grouped: Select)
 def _roll_up_read(session: Session, bulk: _Bulk, read: _TeamDays, platform_id: int) -> None:
     """Roll-ups from the counts gathered while reading (every row read was stored)."""
     for model, rows in ((TeamDailyRollup, read.days()), (TeamWeeklyRollup, read.weeks())):
-        table = bulk.create(_rollup_table(bulk.postgres))
+        table = bulk.create(_rollup_table())
         bulk.load(table.name, ("team_id", "day", *ROLLED), rows)
         c = table.c
         _add_to_rollups(session, bulk, model, select(
@@ -498,6 +496,13 @@ def workbook_as_csv(stream: BinaryIO) -> BinaryIO:
     text.detach()
     spool.seek(0)
     return spool  # type: ignore[return-value]
+
+
+def data_lines(stream: BinaryIO) -> int:
+    """Lines after the header (for a progress bar), counted a megabyte at a time."""
+    total = sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b""))
+    stream.seek(0)
+    return max(total - 1, 1)
 
 
 def _digest(stream: BinaryIO) -> str:

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from core.jobs import Job, JobFailed, Outcome, Progress, uploaded_file
 from core.pdf import render_pdf
-from insights.importer import ImportRefused, Mapping, import_survey
+from insights.importer import ImportRefused, Mapping, data_lines, import_survey
 from insights.report import ReportQuery, build_report
 
 IMPORT_JOB = "insights.import"
 REPORT_JOB = "insights.report_pdf"
 
 
-def _lines_in(stream: object) -> int:
-    total = sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b""))  # type: ignore[attr-defined]
-    stream.seek(0)  # type: ignore[attr-defined]
-    return max(total - 1, 1)
-
-
 def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
     params = job.params
     stream = uploaded_file(session, job)
-    total = _lines_in(stream)
+    total = data_lines(stream)
     progress(0, total, "Checking rows")
 
     def on_progress(phase: str, done: int) -> None:
@@ -52,7 +47,7 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
 
 def run_report(session: Session, job: Job, progress: Progress) -> Outcome:
     progress(0, 2, "Analysing")
-    query = ReportQuery.from_args(_Args(job.params["query"]))
+    query = ReportQuery.from_args(MultiDict(job.params["query"]))
     report = build_report(session, job.platform_id or 0, query, agents=True)
     progress(1, 2, "Drawing the PDF")
     pdf = render_pdf("insights/report.html", report=report,
@@ -64,15 +59,3 @@ def run_report(session: Session, job: Job, progress: Progress) -> Outcome:
         result_type="application/pdf",
         next_url=job.params.get("next_url", ""),
     )
-
-
-class _Args(dict):
-    """A stored query string with ``getlist``, as ``ReportQuery.from_args`` reads it."""
-
-    def get(self, key: str, default: object = None) -> object:
-        value = super().get(key, default)
-        return value[0] if isinstance(value, list) and value else value
-
-    def getlist(self, key: str) -> list[str]:
-        value = super().get(key, [])
-        return value if isinstance(value, list) else [value]
