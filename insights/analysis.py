@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
 from insights.importer import rollup_counts
-from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
+from insights.models import SurveyResponse, TeamWeeklyRollup
 from insights.stats import (
     Correlation,
     DiD,
@@ -403,11 +403,10 @@ def load_panel(
     team_ids: Sequence[int] | None = None,
     *,
     agents: bool = False,
-    daily: bool = False,
 ) -> Panel:
-    """The team weekly (or ``daily``) roll-ups of one LMS and metric as a panel, or with
-    ``agents`` each agent's weeks, counted from the survey rows that name agents. One query,
-    read as plain integers: the team analysis must stay well under a second for 1,000 teams."""
+    """The team weekly roll-ups of one LMS and metric as a panel, or with ``agents`` each
+    agent's weeks, counted from the survey rows that name agents. One query, read as plain
+    integers: the team analysis must stay well under a second for 1,000 teams."""
     if agents:
         if session.get_bind().dialect.name == "postgresql":  # group millions of rows in memory
             session.connection().exec_driver_sql("SET LOCAL work_mem = '256MB'")
@@ -422,15 +421,14 @@ def load_panel(
             .group_by(rows.agent_id, week)
         )  # fmt: skip
     else:
-        model = TeamDailyRollup if daily else TeamWeeklyRollup
-        period = TeamDailyRollup.day if daily else TeamWeeklyRollup.week
+        weekly = TeamWeeklyRollup
         query = select(
-            model.team_id, _day_number(period, session), *(getattr(model, f) for f in FIELDS)
-        ).where(model.platform_id == platform_id, model.metric == metric)
+            weekly.team_id, _day_number(weekly.week, session), *(getattr(weekly, f) for f in FIELDS)
+        ).where(weekly.platform_id == platform_id, weekly.metric == metric)
         if team_ids is not None:
-            query = query.where(model.team_id.in_(team_ids))
+            query = query.where(weekly.team_id.in_(team_ids))
     array = _integers(session, query, 2 + len(FIELDS))
-    return Panel.from_rows(metric, array, period_days=1 if daily and not agents else 7)
+    return Panel.from_rows(metric, array, period_days=7)
 
 
 def _integers(session: Session, query: Select, width: int) -> np.ndarray:
@@ -452,20 +450,6 @@ def _integers(session: Session, query: Select, width: int) -> np.ndarray:
         parts.append(np.fromiter(flat, np.int64, count=len(rows) * width).reshape(-1, width))
     cursor.close()
     return np.concatenate(parts) if parts else np.zeros((0, width), np.int64)
-
-
-def load_team_days(
-    session: Session, platform_id: int, metric: str, team_ids: Sequence[int] | None = None
-) -> dict[int, dict[date, Counts]]:
-    """Per team and day, the roll-up counts (for one team's trend; the analysis uses panels)."""
-    panel = load_panel(session, platform_id, metric, team_ids, daily=True)
-    daily = np.diff(panel.totals, axis=0)
-    team_days: dict[int, dict[date, Counts]] = defaultdict(dict)
-    for i, team_id in enumerate(panel.units):
-        for p in np.flatnonzero(daily[:, 0, i]):
-            r, s, t, pr, _, d = (int(v) for v in daily[p, :, i])
-            team_days[team_id][panel.date_of(int(p))] = Counts(r, s, t, pr, d)
-    return team_days
 
 
 def first_completions(session: Session, courses: Sequence[str]) -> dict[int, date]:
@@ -509,17 +493,16 @@ class WeekPoint:
     responses: int
 
 
-def weekly_series(
-    metric: str, days: Mapping[date, Counts], minimum: int = MIN_RESPONSES
-) -> list[WeekPoint]:
-    """The metric week by week (weeks with fewer than ``minimum`` responses are left out)."""
-    weeks: dict[date, Counts] = defaultdict(Counts)
-    for day, counts in days.items():
-        weeks[day - timedelta(days=day.weekday())] += counts
+def weekly_series(panel: Panel, team_id: int, minimum: int = MIN_RESPONSES) -> list[WeekPoint]:
+    """One team's metric week by week from a weekly panel (weeks with fewer than ``minimum``
+    responses are left out)."""
+    if team_id not in panel.units:
+        return []
+    weeks = np.diff(panel.totals[:, :, [panel.units.index(team_id)]], axis=0)
+    values = panel.values(weeks, minimum)[:, 0]
     return [
-        WeekPoint(week, value(metric, counts), counts.responses)
-        for week, counts in sorted(weeks.items())
-        if counts.responses >= minimum
+        WeekPoint(panel.date_of(int(p)), float(values[p]), int(weeks[p, 0, 0]))
+        for p in np.flatnonzero(~np.isnan(values))
     ]
 
 
@@ -527,8 +510,7 @@ def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, ob
     """What a manager sees of their team: weekly CSAT and NPS, and the training date."""
     series = {}
     for metric in ("csat", "nps"):
-        days = load_team_days(session, platform_id, metric, [team_id]).get(team_id, {})
-        points = weekly_series(metric, days)
+        points = weekly_series(load_panel(session, platform_id, metric, [team_id]), team_id)
         if points:
             series[metric] = points
     all_courses = list(session.scalars(select(Course.slug)))
