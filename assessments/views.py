@@ -94,6 +94,13 @@ def _visible(assessment_id: int, viewer: Viewer) -> Assessment:
     return assessment
 
 
+def _taken_by(user: User, assessment: Assessment) -> Assessment:
+    """Replies and disputes are the learner's own; staff who can read it get a clear 403."""
+    if assessment.learner_id != user.id:
+        raise Forbidden("Only the person who took this assessment can reply to it or dispute it.")
+    return assessment
+
+
 def _posted_levels(definition: dict[str, Any]) -> dict[str, int | None]:
     """The level chosen for each criterion in the posted form (``level_<criterion>``)."""
     return {c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]}
@@ -202,7 +209,7 @@ def show(assessment_id: int) -> str:
 @bp.post("/assessments/<int:assessment_id>/reply")
 def answer(assessment_id: int) -> WerkzeugResponse:
     viewer, user = _viewer_user()
-    assessment = _visible(assessment_id, viewer)
+    assessment = _taken_by(user, _visible(assessment_id, viewer))
     reply(db.session, assessment, user, request.form.get("reply", ""))
     db.session.commit()
     if assessment.status == AWAITING:
@@ -451,7 +458,7 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
 @bp.post("/assessments/<int:assessment_id>/dispute")
 def dispute(assessment_id: int) -> WerkzeugResponse:
     viewer, learner = _viewer_user()
-    assessment = _visible(assessment_id, viewer)
+    assessment = _taken_by(learner, _visible(assessment_id, viewer))
     open_dispute(db.session, assessment, learner, request.form.get("reason", ""))
     db.session.commit()
     flash("Your dispute was sent. A different trainer will review the grade.", "success")

@@ -418,16 +418,19 @@ def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> in
     return attempted
 
 
-def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
-    """A trainer asks to send a waiting or failed score again now (within their deployment)."""
-    delivery = session.scalar(
+def delivery_in(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
+    """A score of this deployment, whatever its state; None for anyone else's."""
+    return session.scalar(
         select(GradeDelivery).where(
-            GradeDelivery.id == delivery_id,
-            GradeDelivery.deployment_id == deployment_id,
-            GradeDelivery.status.in_((PENDING, FAILED)),
+            GradeDelivery.id == delivery_id, GradeDelivery.deployment_id == deployment_id
         )
     )
-    if delivery is None:
+
+
+def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
+    """A trainer asks to send a waiting or failed score again now (within their deployment)."""
+    delivery = delivery_in(session, delivery_id, deployment_id)
+    if delivery is None or delivery.status not in (PENDING, FAILED):
         return None
     delivery.status, delivery.next_attempt_at = PENDING, utcnow()
     return delivery

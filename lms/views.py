@@ -8,6 +8,7 @@ import random
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -191,6 +192,8 @@ def grade_deliveries() -> str:
 @roles_required(Role.TRAINER, Role.ADMINISTRATOR)
 def retry_delivery(delivery_id: int) -> WerkzeugResponse:
     viewer = require_viewer()
+    if grades.delivery_in(db.session, delivery_id, viewer.deployment_id) is None:
+        abort(404)
     if ActionForm().validate_on_submit() and grades.retry(
         db.session, delivery_id, viewer.deployment_id
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.auth import Role, require_viewer, roles_required
@@ -12,7 +12,7 @@ from core.db import db, utcnow
 from core.privacy import personal_data
 from people.forms import AssignRoleForm, ProgrammeChoiceForm
 from people.guards import require_person
-from people.models import ErasureRequest, Team, User
+from people.models import ErasureRequest, Membership, Team, User
 from people.privacy import request_erasure
 from people.services import (
     RoleAssignmentError,
@@ -53,6 +53,9 @@ def dashboard() -> tuple[str, int] | str:
 @roles_required(*STAFF)
 def set_role(membership_id: int) -> Response:
     viewer = require_viewer()
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.team_id != viewer.team_id:
+        abort(404)  # nobody outside this course learns whether the membership exists
     form = AssignRoleForm()
     if not form.validate_on_submit() or viewer.team_id is None or viewer.user_id is None:
         flash("Choose a valid role.", "error")

@@ -73,9 +73,19 @@ def _viewer_user() -> tuple[Viewer, User]:
     return require_person("Recognition is for people launched from a course.")
 
 
-def _own_award(public_id: str, viewer: Viewer) -> Award:
+def _tenant_award(public_id: str, viewer: Viewer) -> Award:
+    """An award given in the viewer's deployment; anything else is Not Found."""
     award = award_by_public_id(db.session, public_id)
-    if award is None or award.platform_id != viewer.platform_id:
+    team = db.session.get(Team, award.team_id) if award and award.team_id else None
+    if award is None or team is None or team.deployment_id != viewer.deployment_id:
+        abort(404)
+    return award
+
+
+def _received_award(public_id: str, user: User) -> Award:
+    """An award the person received; other people's awards are Not Found to them."""
+    award = award_by_public_id(db.session, public_id)
+    if award is None or award.user_id != user.id:
         abort(404)
     return award
 
@@ -139,8 +149,8 @@ def export() -> Response:
 
 @bp.post("/recognition/awards/<public_id>/visibility")
 def visibility(public_id: str) -> WerkzeugResponse:
-    viewer, user = _viewer_user()
-    award = _own_award(public_id, viewer)
+    _viewer, user = _viewer_user()
+    award = _received_award(public_id, user)
     set_hidden(db.session, award, user, request.form.get("hidden") == "1")
     db.session.commit()
     flash("Hidden from the team's wall." if award.hidden_from_wall else "Shown on the team's wall.",
@@ -202,7 +212,7 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
 @roles_required(*AWARDERS, Role.ADMINISTRATOR)
 def withdraw(public_id: str) -> str | tuple[str, int] | WerkzeugResponse:
     viewer, actor = _viewer_user()
-    given = _own_award(public_id, viewer)
+    given = _tenant_award(public_id, viewer)
     form = RevokeForm()
     if form.validate_on_submit():
         revoke(db.session, given, actor=actor, actor_role=viewer.role,
@@ -261,7 +271,8 @@ def audit() -> str:
     events = db.session.scalars(
         select(AwardEvent)
         .join(Award, Award.id == AwardEvent.award_id)
-        .where(Award.platform_id == viewer.platform_id)
+        .join(Team, Team.id == Award.team_id)
+        .where(Award.platform_id == viewer.platform_id, Team.deployment_id == viewer.deployment_id)
         .order_by(AwardEvent.recorded_at.desc(), AwardEvent.id.desc())
         .limit(200)
     ).all()

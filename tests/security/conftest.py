@@ -1,0 +1,207 @@
+"""A populated tenant and a stranger tenant, for the tests that try every route as everyone.
+
+Tenant A is the development platform's first deployment with one course context: Lena (a
+learner) has a certificate, a graded scenario she disputed, an exercise awaiting review and a
+badge from her manager Marco; Tara (trainer) has grading, a calibration session and a finished
+background job; Omar is a second learner of the same course. Tenant B is a second deployment of
+the same platform, with its own trainer, learner and manager. Everyone arrives through a real
+LTI launch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from assessments.models import CalibrationSession, Dispute, Rubric
+from core.db import db
+from core.jobs import Job
+from courses.models import CourseAsset, CourseResult, ExerciseSubmission
+from lms.devplatform import service as devplatform
+from lms.models import GradeDelivery, Platform
+from lms.registry import add_deployment
+from people.models import Membership, User
+from recognition.models import Award, Badge
+from tests.assessments.test_flow import SCENARIO, grade, place_scenario, take
+from tests.courses.conftest import packs  # noqa: F401 - shared fixture
+from tests.courses.flow import (
+    answer,
+    browser,
+    exercise,
+    finish_basics,
+    get,
+    join,
+    place_course,
+    post,
+    start,
+)
+from tests.lti import LtiBrowser
+from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+OTHER_DEPLOYMENT = "tenant-b"
+# Names that only tenant A's pages may show; a stranger's page must never contain them.
+TENANT_A_NAMES = ("Lena", "Omar Second")
+
+
+def launch_as(
+    app,
+    lti: LtiBrowser,
+    persona: str,
+    *,
+    sub: str | None = None,
+    name: str | None = None,
+    link: int | None = None,
+    deployment: str | None = None,
+) -> LtiBrowser:
+    """A person's browser after a real launch, optionally as another person, through an
+    activity link, or from another deployment (another tenant)."""
+    person = browser(app, lti)
+    start_url = f"{lti.platform_base}/dev-platform/start/{persona}"
+    if link is not None:
+        start_url += f"?link={link}"
+    login_url = person.client.get(start_url).headers["Location"]
+    pending = person.authorize(person.login(login_url))
+
+    def change(claims: dict) -> dict:
+        claims = dict(claims)
+        if sub:
+            claims["sub"] = sub
+        if name:
+            claims["name"], claims["given_name"] = name, name.split()[0]
+        if deployment:
+            claims[CLAIM + "deployment_id"] = deployment
+            claims[CLAIM + "context"] = {"id": f"{deployment}-course", "title": "B course"}
+        return claims
+
+    if sub or name or deployment:
+        pending = person.resign(pending, change)
+    launched = person.post_launch(pending)
+    assert launched.status_code == 303, launched.status_code
+    return person
+
+
+@dataclass
+class World:
+    lena: LtiBrowser
+    omar: LtiBrowser
+    marco: LtiBrowser
+    tara: LtiBrowser
+    ada: LtiBrowser
+    stranger_trainer: LtiBrowser
+    stranger_learner: LtiBrowser
+    stranger_manager: LtiBrowser
+    ids: dict[str, object]
+
+    def actors(self) -> dict[str, LtiBrowser | None]:
+        return {
+            "anonymous": None,
+            "learner": self.lena,
+            "other_learner": self.omar,
+            "manager": self.marco,
+            "trainer": self.tara,
+            "administrator": self.ada,
+            "stranger_learner": self.stranger_learner,
+            "stranger_manager": self.stranger_manager,
+            "stranger_trainer": self.stranger_trainer,
+        }
+
+
+def _one(app, statement):
+    with app.app_context():
+        found = db.session.scalars(statement).first()
+        db.session.remove()
+        return found
+
+
+@pytest.fixture
+def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
+    with app.app_context():
+        platform = db.session.scalar(select(Platform).where(Platform.client_id.is_not(None)))
+        add_deployment(db.session, platform, OTHER_DEPLOYMENT)
+        db.session.commit()
+        db.session.remove()
+
+    basics = place_course(app, "basics")
+    charter = place_course(app, "charter")
+    scenario = place_scenario(app, SCENARIO)
+
+    lena = launch_as(app, lti, "learner", link=basics)
+    join(lena)
+    assert start(lena, "basics").status_code == 302
+    finish_basics(lena)
+    lena = launch_as(app, lti, "learner", link=charter)
+    start(lena, "charter")
+    answer(lena, "charter", "only", {"parts": ["a"]})
+    exercise(lena, "charter", {"problem": "Repeat contacts rose to 18%.", "goal": "Back to 12%."})
+    lena = launch_as(app, lti, "learner", link=scenario)
+    assessment_id = take(lena)
+
+    omar = launch_as(app, lti, "learner", sub="omar", name="Omar Second")
+    join(omar)
+    tara = launch_as(app, lti, "trainer")
+    assert grade(tara, assessment_id, dict.fromkeys(
+        ("empathy", "active_listening", "patience", "positive_language", "adaptability"), 3
+    )).status_code in (302, 303)  # fmt: skip
+    post(lena, f"/assessments/{assessment_id}/dispute",
+         {"reason": "I named her worry about rent and fixed the setting."})  # fmt: skip
+    calibrated = post(tara, f"/assessments/{assessment_id}/calibrate")
+    assert calibrated.status_code == 302, calibrated.status_code
+
+    marco = launch_as(app, lti, "manager")
+    ada = launch_as(app, lti, "administrator")
+    lena_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["learner"].sub))
+    kudos = _one(app, select(Badge.id).where(Badge.slug == "kudos-customer-hero"))
+    award_page = get(marco, "/recognition/award")
+    request_id = award_page.text.split('name="request_id" type="hidden" value="')[1].split('"')[0]
+    given = post(marco, "/recognition/award", {
+        "recipient": str(lena_id), "badge": str(kudos), "request_id": request_id,
+        "message": "You stayed on the line until the refund landed. Thank you!",
+    })  # fmt: skip
+    assert given.status_code == 302, given.status_code
+
+    stranger_trainer = launch_as(
+        app, lti, "trainer", sub="b-trainer", name="Bea Trainer", deployment=OTHER_DEPLOYMENT
+    )
+    stranger_learner = launch_as(
+        app, lti, "learner", sub="b-learner", name="Ben Learner", deployment=OTHER_DEPLOYMENT
+    )
+    stranger_manager = launch_as(
+        app, lti, "manager", sub="b-manager", name="Bo Manager", deployment=OTHER_DEPLOYMENT
+    )
+
+    tara_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["trainer"].sub))
+    with app.app_context():
+        tenant_a = db.session.get(User, tara_id).platform_id
+        job = Job(kind="insights-report", title="Impact report", platform_id=tenant_a,
+                  user_id=tara_id, status="done", result=b"%PDF-1.7 test",
+                  result_name="impact.pdf", result_type="application/pdf")  # fmt: skip
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+        db.session.remove()
+
+    asset = _one(app, select(CourseAsset))
+    ids: dict[str, object] = {
+        "assessment": assessment_id,
+        "scenario": SCENARIO,
+        "quiz": "service-skills-basics",
+        "dispute": _one(app, select(Dispute.id)),
+        "calibration": _one(app, select(CalibrationSession.id)),
+        "rubric": _one(app, select(Rubric.id)),
+        "submission": _one(app, select(ExerciseSubmission.id)),
+        "certificate": _one(app, select(CourseResult.certificate_code)),
+        "delivery": _one(app, select(GradeDelivery.id)),
+        "membership": _one(app, select(Membership.id).where(Membership.user_id == lena_id)),
+        "badge": kudos,
+        "award": _one(app, select(Award.public_id)),
+        "job": job_id,
+        "asset_version": asset.version_id if asset else 0,
+        "asset_path": asset.path if asset else "none.svg",
+    }
+    missing = [name for name, value in ids.items() if value is None]
+    assert not missing, f"the world lacks {missing}"
+    return World(lena, omar, marco, tara, ada, stranger_trainer, stranger_learner,
+                 stranger_manager, ids)  # fmt: skip
