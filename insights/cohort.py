@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assessments.models import Assessment, Grade
 from courses.models import CourseResult, Enrolment
-from people.models import Team, User
+from people.models import Membership, Team, User
 
 BIN_WIDTH = 10  # score bins of ten percentage points
 
@@ -46,31 +46,35 @@ class CohortOverview:
     teams: list[TeamSkills]
 
 
-def cohort_overview(session: Session, platform_id: int) -> CohortOverview:
+def cohort_overview(session: Session, deployment_id: int) -> CohortOverview:
+    """The programme's funnel, scores and skills for the people of one deployment."""
     opted_in = session.scalar(
-        select(func.count()).where(User.platform_id == platform_id, User.opted_in_at.is_not(None))
+        select(func.count(func.distinct(User.id)))
+        .join(Membership, Membership.user_id == User.id)
+        .join(Team, Team.id == Membership.team_id)
+        .where(Team.deployment_id == deployment_id, User.opted_in_at.is_not(None))
     )
     started = session.scalar(
         select(func.count(func.distinct(Enrolment.user_id))).where(
-            Enrolment.platform_id == platform_id
+            Enrolment.deployment_id == deployment_id
         )
     )
     completed = session.scalar(
         select(func.count(func.distinct(CourseResult.user_id)))
         .join(Enrolment, Enrolment.id == CourseResult.enrolment_id)
-        .where(Enrolment.platform_id == platform_id)
+        .where(Enrolment.deployment_id == deployment_id)
     )
     course_scores = list(
         session.scalars(
             select(CourseResult.score_percent)
             .join(Enrolment, Enrolment.id == CourseResult.enrolment_id)
-            .where(Enrolment.platform_id == platform_id)
+            .where(Enrolment.deployment_id == deployment_id)
         )
     )
     grades = session.execute(
         select(Assessment.team_id, Grade.levels, Grade.score_percent)
         .join(Grade, Grade.assessment_id == Assessment.id)
-        .where(Assessment.platform_id == platform_id, Grade.final.is_(True))
+        .where(Assessment.deployment_id == deployment_id, Grade.final.is_(True))
     ).all()
     sums: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     skills: list[str] = []

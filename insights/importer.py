@@ -54,7 +54,7 @@ from insights.models import (
     TeamDailyRollup,
     TeamWeeklyRollup,
 )
-from people.models import Team, User
+from people.models import Membership, Team, User
 
 DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
 CHUNK = 20_000
@@ -513,19 +513,32 @@ def _digest(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _lookups(session: Session, platform_id: int, with_agents: bool) -> tuple[dict, dict]:
+def _lookups(
+    session: Session, platform_id: int, with_agents: bool, deployment_id: int | None
+) -> tuple[dict, dict]:
+    """Team and agent names a file may use, within the LMS, or within one deployment when the
+    import comes from a person launched there (one LMS may serve several organisations)."""
+    team_query = select(Team).where(Team.platform_id == platform_id)
+    agent_query = select(User.id, User.email, User.sub, User.lms_username).where(
+        User.platform_id == platform_id
+    )
+    if deployment_id is not None:
+        team_query = team_query.where(Team.deployment_id == deployment_id)
+        agent_query = agent_query.where(
+            User.id.in_(
+                select(Membership.user_id)
+                .join(Team, Team.id == Membership.team_id)
+                .where(Team.deployment_id == deployment_id)
+            )
+        )
     teams: dict[str, int] = {}
-    for team in session.scalars(select(Team).where(Team.platform_id == platform_id)):
+    for team in session.scalars(team_query):
         for key in (team.external_id, team.title, team.label):
             if key:
                 teams.setdefault(key.strip().lower(), team.id)
     agents: dict[str, int] = {}
     if with_agents:
-        for user_id, *keys in session.execute(
-            select(User.id, User.email, User.sub, User.lms_username).where(
-                User.platform_id == platform_id
-            )
-        ):
+        for user_id, *keys in session.execute(agent_query):
             for key in keys:
                 if key:
                     agents.setdefault(key.strip().lower(), user_id)
@@ -545,6 +558,7 @@ def import_survey(
     skip_bad: bool = False,
     progress: Progress | None = None,
     once_per_file: bool = True,
+    deployment_id: int | None = None,
 ) -> ImportReport:
     """Import a survey file (bytes or a seekable binary stream). Without ``skip_bad`` a file
     with any bad row imports nothing and the report lists every bad row; with it the good rows
@@ -571,7 +585,7 @@ def import_survey(
     if earlier is not None:
         when = f"{earlier.created_at:%d %B %Y}"
         raise ImportRefused(f"This file was already imported on {when} ({earlier.imported} rows).")
-    teams, agents = _lookups(session, platform_id, bool(mapping.agent))
+    teams, agents = _lookups(session, platform_id, bool(mapping.agent), deployment_id)
 
     record = SurveyImport(platform_id=platform_id, metric=metric, filename=filename[:255],
                           file_sha256=digest, created_by_id=creator_id)  # fmt: skip

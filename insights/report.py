@@ -114,13 +114,15 @@ def build_report(
     *,
     resamples: int = 1000,
     agents: bool | None = None,
+    deployment_id: int | None = None,
 ) -> Report:
-    """The report for ``query``; the agents' comparison when the query (or ``agents``) asks."""
+    """The report for ``query``; the agents' comparison when the query (or ``agents``) asks.
+    People see only their own deployment's teams (``deployment_id``)."""
     agents = query.agents if agents is None else agents
     courses = catalogue(session)
     chosen = [c for c in query.courses if any(c == course.slug for course in courses)]
     chosen = chosen or [c.slug for c in courses]
-    panel = load_panel(session, platform_id, query.metric)
+    panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)
     dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
     result = impact(query.metric, panel, dates, exposure, window_days=query.window,
                     resamples=resamples)  # fmt: skip
@@ -134,7 +136,9 @@ def build_report(
         roi = phillips_roi(result.did, query.value_per_point, query.cost)
     agent_result, agent_names = None, {}
     if agents:
-        agent_panel = load_panel(session, platform_id, query.metric, agents=True)
+        agent_panel = load_panel(
+            session, platform_id, query.metric, agents=True, deployment_id=deployment_id
+        )
         if agent_panel.units:
             completed = first_completions(session, chosen)
             agent_result = impact(

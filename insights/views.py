@@ -37,7 +37,8 @@ STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 def _report(viewer: Viewer) -> Report:
-    return build_report(db.session, viewer.platform_id, ReportQuery.from_args(request.args))
+    return build_report(db.session, viewer.platform_id, ReportQuery.from_args(request.args),
+                        deployment_id=viewer.deployment_id)  # fmt: skip
 
 
 @bp.get("/insights/")
@@ -59,7 +60,8 @@ def report_pdf() -> WerkzeugResponse:
     job = enqueue(
         db.session, REPORT_JOB, f"Training impact report ({query.metric.upper()})",
         platform_id=viewer.platform_id, user_id=viewer.user_id,
-        params={"query": query.as_args(), "next_url": url_for("insights.index", **query.as_args())},
+        params={"query": query.as_args(), "deployment_id": viewer.deployment_id,
+                "next_url": url_for("insights.index", **query.as_args())},
     )  # fmt: skip
     db.session.commit()
     return redirect(url_for("core.job_status", job_id=job.id))
@@ -72,7 +74,8 @@ def export(table: str) -> Response:
     viewer = require_viewer()
     report = _report(viewer)
     if table == "agents" and not report.query.agents:
-        report = build_report(db.session, viewer.platform_id, report.query, agents=True)
+        report = build_report(db.session, viewer.platform_id, report.query, agents=True,
+                              deployment_id=viewer.deployment_id)  # fmt: skip
     tables = report_tables(report)
     if table not in tables:
         abort(404)
@@ -85,7 +88,7 @@ def export(table: str) -> Response:
 @roles_required(*STAFF)
 def cohort() -> str:
     viewer = require_viewer()
-    overview = cohort_overview(db.session, viewer.platform_id)
+    overview = cohort_overview(db.session, viewer.deployment_id)
     return render_template("insights/cohort.html", viewer=viewer, overview=overview)
 
 
@@ -93,7 +96,7 @@ def cohort() -> str:
 @roles_required(*STAFF)
 def cohort_export(table: str) -> Response:
     viewer = require_viewer()
-    tables = overview_tables(cohort_overview(db.session, viewer.platform_id))
+    tables = overview_tables(cohort_overview(db.session, viewer.deployment_id))
     if table not in tables:
         abort(404)
     return csv_response(f"cohort-{table}-{utcnow():%Y-%m-%d}.csv", *tables[table])
@@ -125,6 +128,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             "metric": metric,
             "timezone": request.form.get("timezone", "UTC").strip() or "UTC",
             "skip_bad": request.form.get("skip_bad") == "1",
+            "deployment_id": viewer.deployment_id,
         }
         size = file.stream.seek(0, 2) if file else 0
         if file:

@@ -162,3 +162,23 @@ def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
     assert agents_csv[1].startswith(f"Lena Learner,{date.today()},")
     teams_csv = get(lti, "/insights/teams.csv?metric=csat").text.splitlines()
     assert teams_csv[1].startswith("Customer Experience Quality (demo course),80,3.000,40.00,")
+
+
+def test_another_deployment_of_the_lms_neither_sees_nor_feeds_this_ones_teams(app, lti):
+    """One LMS may serve several organisations, one per deployment (Canvas's inherited
+    developer keys): a trainer of another deployment cannot file rows under this one's team
+    names, and sees none of its teams in the report or the cohort."""
+    from tests.security.conftest import OTHER_DEPLOYMENT, add_other_deployment, launch_as
+
+    lti.launch_and_follow("trainer")
+    assert upload(app, lti, CSV).status_code == 302
+    add_other_deployment(app)
+    stranger = launch_as(app, lti, "trainer", sub="b-t", name="Bea T", deployment=OTHER_DEPLOYMENT)
+    other_file = b"id,team,date,score\nb1,CXQ101,2026-11-02,1\nb2,CXQ101,2026-11-03,1\n"
+    refused = upload(app, stranger, other_file)
+    assert refused.status_code == 400 and "no team called 'CXQ101'" in text(refused)
+    team = "Customer Experience Quality (demo course)"
+    for path in ("/insights/teams.csv?metric=csat", "/insights/cohort"):
+        assert team not in text(get(stranger, path))
+    assert team in text(get(lti, "/insights/teams.csv?metric=csat"))
+    assert [r.source_id for r in rows(app, SurveyResponse)] == ["a1", "a2"]

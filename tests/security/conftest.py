@@ -43,7 +43,7 @@ from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 OTHER_DEPLOYMENT = "tenant-b"
 # Names that only tenant A's pages may show; a stranger's page must never contain them.
-TENANT_A_NAMES = ("Lena", "Omar Second")
+TENANT_A_NAMES = ("Lena", "Omar Second", "CXQ101", "Customer Experience Quality (demo course)")
 
 
 def launch_as(
@@ -116,13 +116,18 @@ def _one(app, statement):
         return found
 
 
-@pytest.fixture
-def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
+def add_other_deployment(app) -> None:
+    """Tenant B: a second deployment of the development platform."""
     with app.app_context():
         platform = db.session.scalar(select(Platform).where(Platform.client_id.is_not(None)))
         add_deployment(db.session, platform, OTHER_DEPLOYMENT)
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture
+def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
+    add_other_deployment(app)
 
     basics = place_course(app, "basics")
     charter = place_course(app, "charter")
