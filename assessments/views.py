@@ -57,6 +57,7 @@ from assessments.suggest import CRITERIA
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
+from core.ratelimit import enforce_upload_limit
 from lms.models import ResourceLink
 from people.guards import require_person
 from people.models import Membership, User
@@ -285,6 +286,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     problems: list[Any] = []
     status = 200
     if request.method == "POST":
+        enforce_upload_limit(viewer.platform_id, viewer.user_id)
         files = [
             (f.filename or "transcript.txt", f.read(220_000))
             for f in request.files.getlist("files")

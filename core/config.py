@@ -55,6 +55,11 @@ class Settings:
     MAX_UPLOAD_MB: int = 200
     # Batches a survey tool may send to POST /api/surveys per minute, per token.
     SURVEY_API_BATCHES_PER_MINUTE: int = 60
+    # LTI login initiations per minute from one client address (0 = no limit). Generous: a
+    # campus behind one NAT address may launch a whole class at once.
+    LOGIN_RATE_PER_MINUTE: int = 600
+    # Imports and uploads (surveys, transcripts, course packs) per person per hour (0 = no limit).
+    UPLOADS_PER_HOUR: int = 30
     INSTALLED_PACKAGES: tuple[str, ...] = (
         "people",
         "lms",
@@ -89,6 +94,8 @@ class Settings:
             COURSE_CONTENT_PATH=env.get("COURSE_CONTENT_PATH", ""),
             MAX_UPLOAD_MB=int(env.get("MAX_UPLOAD_MB", "200")),
             SURVEY_API_BATCHES_PER_MINUTE=int(env.get("SURVEY_API_BATCHES_PER_MINUTE", "60")),
+            LOGIN_RATE_PER_MINUTE=int(env.get("LOGIN_RATE_PER_MINUTE", "600")),
+            UPLOADS_PER_HOUR=int(env.get("UPLOADS_PER_HOUR", "30")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -48,9 +48,11 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http(error: HTTPException) -> tuple[str, int]:
+    def _http(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         status = error.code or 500
-        return render_error(status, error.name, error.description or "")
+        page = render_error(status, error.name, error.description or "")
+        retry_after = getattr(error, "retry_after", None)
+        return (*page, {"Retry-After": str(retry_after)}) if retry_after else page
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[str, int]:

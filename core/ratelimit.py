@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import String, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import TooManyRequests
 
 from core.db import Base, db
 
@@ -53,3 +55,24 @@ def allow(key: str, *, limit: int, per: int, now: float | None = None) -> Verdic
                 )
             )
     return Verdict(hits <= limit, int((window + 1) * per - moment) + 1)
+
+
+def enforce(key: str, *, limit: int, per: int, what: str) -> None:
+    """Refuse the request with 429 and ``Retry-After`` once ``key`` used up its ``limit`` hits
+    in the current ``per``-second window. A limit of 0 switches the check off."""
+    if limit <= 0:
+        return
+    verdict = allow(key, limit=limit, per=per)
+    if not verdict.allowed:
+        raise TooManyRequests(
+            f"Too many {what} in a short time. Please wait {verdict.retry_after} seconds "
+            "and try again.",
+            retry_after=verdict.retry_after,
+        )
+
+
+def enforce_upload_limit(platform_id: int, user_id: int | None) -> None:
+    """Imports and uploads are the heaviest requests: each person may send
+    ``UPLOADS_PER_HOUR`` of them an hour."""
+    enforce(f"upload:{platform_id}:{user_id}", limit=current_app.config["UPLOADS_PER_HOUR"],
+            per=3600, what="uploads")  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from core.uploads import zip_refusal
 from courses.checks import QUESTION_KINDS, option_ids
 from courses.exercises import EXERCISE_KINDS
 from courses.markdown import render_markdown
@@ -221,12 +222,12 @@ def files_from_zip(data: bytes, origin: str = "upload.zip") -> dict[str, bytes]:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise refuse("this is not a zip file") from exc
+    refusal = zip_refusal(
+        archive, max_files=MAX_FILES, max_bytes=MAX_PACK_BYTES, max_ratio=MAX_ZIP_RATIO
+    )
+    if refusal:
+        raise refuse(*refusal)
     members = [m for m in archive.infolist() if not m.is_dir()]
-    if len(members) > MAX_FILES:
-        raise refuse(f"the zip holds {len(members)} files; at most {MAX_FILES} are allowed")
-    declared = sum(m.file_size for m in members)
-    if declared > MAX_PACK_BYTES:
-        raise refuse(f"the zip unpacks to {declared:,} bytes; at most {MAX_PACK_BYTES:,}")
     for member in members:
         name = member.filename
         if (
@@ -236,8 +237,6 @@ def files_from_zip(data: bytes, origin: str = "upload.zip") -> dict[str, bytes]:
             or (member.external_attr >> 16) & 0o170000 == 0o120000
         ):
             raise refuse("unsafe path in the zip", name)
-        if member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO:
-            raise refuse("a file compresses suspiciously well (zip bomb?)", name)
     names = [m.filename for m in members if not m.filename.split("/")[-1].startswith(".")]
     prefix = ""
     if "course.yaml" not in names:

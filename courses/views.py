@@ -27,6 +27,7 @@ from core.db import db
 from core.exports import csv_response
 from core.forms import ActionForm
 from core.pdf import render_pdf
+from core.ratelimit import enforce_upload_limit
 from courses import cohort as cohort_service
 from courses.certificates import certificate_qr_svg, verification_url
 from courses.checks import mark_check
@@ -460,6 +461,7 @@ def course_asset(version_id: int, path: str) -> Response:
 @roles_required(*STAFF)
 def upload_pack() -> WerkzeugResponse:
     viewer = require_viewer()
+    enforce_upload_limit(viewer.platform_id, viewer.user_id)
     form = PackUploadForm()
     if not form.validate_on_submit():
         for message in form.pack.errors or ["The form expired; please try again."]:

@@ -21,6 +21,7 @@ import hashlib
 import io
 import secrets
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +48,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.uploads import zip_refusal
 from insights.models import (
     METRICS,
     SurveyImport,
@@ -460,6 +462,15 @@ def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
 
 
 ZIP_MAGIC = b"PK\x03\x04"  # how every .xlsx file begins; no CSV does
+# A genuine export of a million responses unpacks to a few hundred MB of sheet XML, which
+# compresses 10-30 times; a zip bomb is refused before openpyxl inflates any of it.
+NOT_A_WORKBOOK = (
+    "This looks like a zip file but is not an Excel workbook (.xlsx) we can read; "
+    "save it as .xlsx or CSV."
+)
+WORKBOOK_MAX_FILES = 1000
+WORKBOOK_MAX_BYTES = 2_000_000_000
+WORKBOOK_MAX_RATIO = 200
 
 
 def _cell_text(value: object) -> str:
@@ -480,12 +491,22 @@ def workbook_as_csv(stream: BinaryIO) -> BinaryIO:
     from openpyxl import load_workbook
 
     try:
+        archive = zipfile.ZipFile(stream)
+    except zipfile.BadZipFile as error:
+        raise ImportRefused(NOT_A_WORKBOOK) from error
+    refusal = zip_refusal(archive, max_files=WORKBOOK_MAX_FILES, max_bytes=WORKBOOK_MAX_BYTES,
+                          max_ratio=WORKBOOK_MAX_RATIO)  # fmt: skip
+    if refusal:
+        raise ImportRefused(
+            "This workbook unpacks to far more than it holds "
+            f"({refusal[0]}{': ' + refusal[1] if refusal[1] else ''}). "
+            "If it is a genuine export, save it as CSV and import that."
+        )
+    stream.seek(0)
+    try:
         book = load_workbook(stream, read_only=True, data_only=True)
     except Exception as error:
-        raise ImportRefused(
-            "This looks like a zip file but is not an Excel workbook (.xlsx) we can read; "
-            "save it as .xlsx or CSV."
-        ) from error
+        raise ImportRefused(NOT_A_WORKBOOK) from error
     spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - returned
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
     writer = csv.writer(text)

@@ -23,7 +23,7 @@ from core.exports import csv_response
 from core.extensions import csrf
 from core.forms import ActionForm
 from core.jobs import enqueue
-from core.ratelimit import allow
+from core.ratelimit import allow, enforce_upload_limit
 from insights.api import BatchError, import_batch, problems_json, token_from_header
 from insights.cohort import cohort_overview, overview_tables
 from insights.importer import ImportRefused, Mapping, import_survey
@@ -113,6 +113,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     report = None
     status = 200
     if request.method == "POST" and form.validate_on_submit():
+        enforce_upload_limit(viewer.platform_id, viewer.user_id)
         file = request.files.get("file")
         mapping = Mapping(
             team=request.form.get("team_column", "team").strip(),

@@ -28,6 +28,7 @@ from core.cache import forget_process_cache
 from core.db import db
 from core.extensions import csrf
 from core.forms import ActionForm
+from core.ratelimit import enforce
 from lms import deep_linking, grades, keys
 from lms.canvas import canvas_developer_key
 from lms.errors import LaunchRefused
@@ -72,6 +73,8 @@ def _framed_request() -> bool:
 def login() -> Response:
     """Third-party initiated login (GET or POST, as Moodle does), answered by a redirect to
     the platform's OIDC auth endpoint with our state (cookie) and nonce (database)."""
+    enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
+            per=60, what="logins from your network")  # fmt: skip
     get = request.values.get
     params = login_params(get)
     check_login_request(params, own_host())
