@@ -334,13 +334,23 @@ def rubrics() -> str:
     )  # fmt: skip
 
 
+def _number(text: str | None, kind: type[float] | type[int]) -> float | int | str:
+    """The number typed, or the text itself when it is not one: the rubric's schema then
+    refuses it with a message, and the form shows what was typed."""
+    typed = (text or "").strip() or "0"
+    try:
+        return kind(typed)
+    except ValueError:
+        return typed[:40]
+
+
 def _definition_from(form: Any, base: dict[str, Any]) -> dict[str, Any]:
     criteria = []
     for index, criterion in enumerate(base["criteria"]):
         criteria.append({
             "id": criterion["id"],
             "name": form.get(f"c{index}_name", criterion["name"]).strip(),
-            "weight": float(form.get(f"c{index}_weight") or 0),
+            "weight": _number(form.get(f"c{index}_weight"), float),
             "levels": {str(n): form.get(f"c{index}_l{n}", "").strip() for n in range(1, 5)},
         })  # fmt: skip
     extra_name = form.get("extra_name", "").strip()
@@ -348,12 +358,12 @@ def _definition_from(form: Any, base: dict[str, Any]) -> dict[str, Any]:
         slug = re.sub(r"[^a-z0-9]+", "_", extra_name.lower()).strip("_")[:39] or "extra"
         criteria.append({
             "id": slug if slug[0].isalpha() else f"c_{slug}", "name": extra_name,
-            "weight": float(form.get("extra_weight") or 0),
+            "weight": _number(form.get("extra_weight"), float),
             "levels": {str(n): form.get(f"extra_l{n}", "").strip() for n in range(1, 5)},
         })  # fmt: skip
     return {
         "name": form.get("name", "").strip(),
-        "target_level": int(form.get("target_level") or 3),
+        "target_level": _number(form.get("target_level") or "3", int),
         "levels": {str(n): form.get(f"level_{n}", "").strip() for n in range(1, 5)},
         "criteria": criteria,
     }

@@ -75,6 +75,12 @@ def test_a_broken_rubric_is_refused_whole(app, lti):
     assert refused.status_code == 400
     assert "is too short" in text(refused)
     assert [r for r in rows(app, Rubric) if r.platform_id is not None] == []
+    # A weight that is not a number is refused with the form as typed, not a server error.
+    typed = post(
+        lti, f"/assessments/rubrics/{builtin.id}/edit", edit_form(definition, c1_weight="ten")
+    )
+    assert typed.status_code == 400
+    assert "'ten' is not of type 'number'" in text(typed) and 'value="ten"' in typed.text
 
 
 def test_the_five_skills_cannot_be_dropped(app):

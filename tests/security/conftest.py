@@ -37,6 +37,7 @@ from tests.courses.flow import (
     post,
     start,
 )
+from tests.courses.test_reviews import CHARTER
 from tests.lti import LtiBrowser
 from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
 
@@ -140,7 +141,8 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     lena = launch_as(app, lti, "learner", link=charter)
     start(lena, "charter")
     answer(lena, "charter", "only", {"parts": ["a"]})
-    exercise(lena, "charter", {"problem": "Repeat contacts rose to 18%.", "goal": "Back to 12%."})
+    sent = exercise(lena, "charter", CHARTER)
+    assert sent.status_code == 302, sent.status_code
     lena = launch_as(app, lti, "learner", link=scenario)
     assessment_id = take(lena)
 
@@ -196,7 +198,10 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         "dispute": _one(app, select(Dispute.id)),
         "calibration": _one(app, select(CalibrationSession.id)),
         "rubric": _one(app, select(Rubric.id)),
-        "submission": _one(app, select(ExerciseSubmission.id)),
+        "submission": _one(
+            app,
+            select(ExerciseSubmission.id).where(ExerciseSubmission.status == "awaiting_review"),
+        ),
         "certificate": _one(app, select(CourseResult.certificate_code)),
         "delivery": _one(app, select(GradeDelivery.id)),
         "membership": _one(app, select(Membership.id).where(Membership.user_id == lena_id)),
