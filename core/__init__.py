@@ -73,8 +73,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from core.cli import demo_cli
+    from core.cli import demo_cli, retention_cli
     from core.doctor import doctor_command
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(retention_cli)
     app.cli.add_command(doctor_command)

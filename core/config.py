@@ -60,6 +60,10 @@ class Settings:
     LOGIN_RATE_PER_MINUTE: int = 600
     # Imports and uploads (surveys, transcripts, course packs) per person per hour (0 = no limit).
     UPLOADS_PER_HOUR: int = 30
+    # Days to keep the text of uploaded customer conversations, and single survey responses
+    # (0 = keep). Grades, scores and the per-team survey counts are kept either way.
+    TRANSCRIPT_RETENTION_DAYS: int = 0
+    SURVEY_RETENTION_DAYS: int = 0
     INSTALLED_PACKAGES: tuple[str, ...] = (
         "people",
         "lms",
@@ -96,6 +100,8 @@ class Settings:
             SURVEY_API_BATCHES_PER_MINUTE=int(env.get("SURVEY_API_BATCHES_PER_MINUTE", "60")),
             LOGIN_RATE_PER_MINUTE=int(env.get("LOGIN_RATE_PER_MINUTE", "600")),
             UPLOADS_PER_HOUR=int(env.get("UPLOADS_PER_HOUR", "30")),
+            TRANSCRIPT_RETENTION_DAYS=int(env.get("TRANSCRIPT_RETENTION_DAYS", "0")),
+            SURVEY_RETENTION_DAYS=int(env.get("SURVEY_RETENTION_DAYS", "0")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

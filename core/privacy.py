@@ -44,3 +44,20 @@ def personal_data(session: Session, user_id: int) -> dict[str, object]:
     """What every package holds about the person, section by section."""
     exporters: dict[str, Exporter] = current_app.extensions.get("personal_data", {})
     return {section: exporter(session, user_id) for section, exporter in exporters.items()}
+
+
+# -- retention --------------------------------------------------------------------------------
+
+RetentionRule = Callable[[Session, datetime], str]  # (session, now) -> what it removed
+
+
+def register_retention(app: Flask, name: str, rule: RetentionRule) -> None:
+    """A package removes what its retention setting says has been kept long enough. A rule
+    reads its own setting, does nothing when it is 0 (keep), and says what it removed."""
+    app.extensions.setdefault("retention_rules", {})[name] = rule
+
+
+def apply_retention(session: Session, now: datetime) -> dict[str, str]:
+    """Run every package's rule; the caller commits."""
+    rules: dict[str, RetentionRule] = current_app.extensions.get("retention_rules", {})
+    return {name: rule(session, now) for name, rule in rules.items()}

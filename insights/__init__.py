@@ -8,7 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.db import db
     from core.jobs import register_job_handler
-    from core.privacy import register_personal_data
+    from core.privacy import register_personal_data, register_retention
     from core.views import register_dashboard_panel, register_nav_link
     from insights.analysis import team_trend
     from insights.cli import insights_cli
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     platform_removing.connect(forget_platform)
     person_erasing.connect(forget_agent)
     register_personal_data(app, "survey_results_naming_you", survey_rows_of)
+    register_retention(app, "survey rows", remove_old_survey_rows)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
@@ -57,3 +58,25 @@ def survey_rows_of(session: object, user_id: int) -> list[dict[str, object]]:
     from insights.models import SurveyResponse
 
     return rows_of(session, SurveyResponse, SurveyResponse.agent_id == user_id)  # type: ignore[arg-type]
+
+
+def remove_old_survey_rows(session: object, now: object) -> str:
+    """Single responses (which may name an agent) go after ``SURVEY_RETENTION_DAYS``; the
+    per-team daily and weekly counts stay, so the analysis keeps its history."""
+    from datetime import timedelta
+
+    from flask import current_app
+    from sqlalchemy import delete
+
+    from insights.models import SurveyResponse
+
+    days = current_app.config["SURVEY_RETENTION_DAYS"]
+    if days <= 0:
+        return "kept (SURVEY_RETENTION_DAYS is 0)"
+    cutoff = (now - timedelta(days=days)).date()  # type: ignore[operator]
+    gone = session.execute(  # type: ignore[attr-defined]
+        delete(SurveyResponse)
+        .where(SurveyResponse.day < cutoff)
+        .execution_options(preserve_rowcount=True)
+    ).rowcount
+    return f"removed {gone} survey response(s) from before {cutoff:%Y-%m-%d}; team counts kept"

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import requests
 
-from core.db import db
+from core.db import db, utcnow
 from core.jobs import run_due_jobs
+from core.privacy import apply_retention
 from lms.grades import deliver_due
 from lms.platform_client import PlatformClient
 
 log = logging.getLogger(__name__)
+RETENTION_EVERY_SECONDS = 3600
 
 
 @dataclass
@@ -33,8 +35,12 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     client = PlatformClient(db.session, requests.Session())
+    next_retention = 0.0
     try:
         while not run.stopping:
+            if time.monotonic() >= next_retention:
+                _apply_retention()
+                next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
             count = deliver_due(db.session, client, limit=batch)
             if not run.stopping:
                 count += run_due_jobs(db.session, limit=1)
@@ -48,3 +54,15 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
             signal.signal(sig, handler)
         db.session.remove()
     return run
+
+
+def _apply_retention() -> None:
+    """Remove what has been kept long enough; a failure is logged and tried again next hour,
+    never allowed to stop score delivery."""
+    try:
+        for name, outcome in apply_retention(db.session, utcnow()).items():
+            log.info("retention %s: %s", name, outcome)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("retention failed; trying again in an hour")
