@@ -83,3 +83,22 @@ def test_a_tampered_session_cookie_is_not_trusted(app, lti):
     refused = lti.client.get(lti.tool_base + "/insights/")
     assert refused.status_code == 401
     assert "Please open this from your learning platform" in text(refused)
+
+
+def test_the_lms_is_sent_only_the_score_fields_of_ags(app, launched):  # noqa: F811
+    """Personal data goes to the LMS only as LTI requires: the person's LTI user id (the sub
+    the LMS gave us) with the score, never a name or an e-mail address."""
+    from lms.grades import score_body
+    from lms.models import GradeDelivery
+    from people.models import User
+
+    delivery_id = enqueue(app, launched, comment="Well handled")
+    with app.app_context():
+        body = score_body(db.session.get(GradeDelivery, delivery_id))
+        person = db.session.get(User, launched[0])
+        identifying = {person.display_name, person.email, person.lms_username} - {None, ""}
+        db.session.remove()
+    assert set(body) == {"userId", "scoreGiven", "scoreMaximum", "comment",
+                         "activityProgress", "gradingProgress", "timestamp"}  # fmt: skip
+    assert body["userId"] == "dev-learner-1"
+    assert identifying and not any(v in str(body) for v in identifying)
