@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import extensions
-from core.config import Settings
+from core.config import Settings, check_sqlite_folder
 from core.errors import register_error_handlers
 from core.observability import configure_logging, init_request_ids
 from core.security import init_security
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def configure(app: Flask, settings: Settings) -> None:
     app.config.from_mapping(settings.as_flask_config(app.instance_path))
+    check_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     app.extensions["settings"] = settings
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     # WeasyPrint and fontTools log every rendering step at INFO; keep their warnings only.

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
+# A SQLite database needs at least this much free space on its disk to start.
+SQLITE_MIN_FREE_BYTES = 1024 * 1024
 
 
 class ConfigurationError(RuntimeError):
@@ -150,3 +152,42 @@ class Settings:
         )
         values.update(self.extra)
         return values
+
+
+def check_sqlite_folder(database_uri: str, instance_path: str) -> None:
+    """Refuse to start on a SQLite database whose folder is missing, read-only or on a full
+    disk, naming the folder and the fix (otherwise the first request fails with "unable to
+    open database file"). Reads only: creates nothing. Other databases need no folder."""
+    if not database_uri.startswith("sqlite:///"):
+        return
+    name = database_uri.removeprefix("sqlite:///").partition("?")[0]
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    database = Path(name).absolute()
+    folder = database.parent
+    if folder == Path(instance_path).absolute():
+        where = f"The instance folder {folder}, where the SQLite database is kept,"
+        fix = "or set INSTANCE_PATH to a folder the service can write"
+    else:
+        where = f"The SQLite database's folder {folder}"
+        fix = "or set DATABASE_URL to a database in a folder the service can write"
+    if not folder.is_dir():
+        raise ConfigurationError(f"{where} does not exist: create it (mkdir -p {folder}), {fix}.")
+    read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    if read_only or not os.access(folder, os.W_OK | os.X_OK):
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        raise ConfigurationError(
+            f"{where} {why}: SQLite writes the database and its journal there. Make it "
+            f"writable for the user running the service, {fix}."
+        )
+    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        raise ConfigurationError(
+            f"The SQLite database {database} is not writable by this user: give the user "
+            f"running the service write access to it, {fix}."
+        )
+    stats = os.statvfs(folder)
+    free = stats.f_bavail * stats.f_frsize
+    if free < SQLITE_MIN_FREE_BYTES:
+        raise ConfigurationError(
+            f"{where} is on a full disk ({free // 1024} kB free): free some space there, {fix}."
+        )

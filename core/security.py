@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.db import db
 
 FrameAncestorSource = Callable[[], Iterable[str]]
 
@@ -49,8 +53,15 @@ def _frame_ancestors() -> str:
     now = time.monotonic()
     if cached is None or now - cached[0] > FRAME_ANCESTORS_TTL:
         origins: set[str] = set()
-        for source in current_app.extensions.get("frame_ancestor_sources", []):
-            origins.update(source())
+        try:
+            for source in current_app.extensions.get("frame_ancestor_sources", []):
+                origins.update(source())
+        except SQLAlchemyError:
+            # The database is away (this is probably the page saying so): the last list
+            # known, else only ourselves; asked again with the next page.
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
+            return cached[1] if cached is not None else "'self'"
         cached = (now, " ".join(["'self'", *sorted(origins)]))
         current_app.extensions["frame_ancestors_cache"] = cached
     return cached[1]

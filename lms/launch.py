@@ -227,7 +227,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             )
         except jwt.ExpiredSignatureError as error:
             raise LaunchUnauthenticated(
-                "The launch expired before it reached us. Open the activity again.",
+                "The launch expired before it reached us. Open the activity again; if every "
+                "launch from this LMS fails like this, its clock is probably behind ours "
+                "(synchronise both with NTP).",
             ) from error
         except jwt.ImmatureSignatureError as error:
             raise LaunchUnauthenticated(

@@ -3,6 +3,7 @@ until told to stop (SIGTERM/SIGINT finish the current score or job first)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from core.db import db, utcnow
+from core.errors import database_unavailable
 from core.jobs import run_due_jobs
 from core.privacy import apply_retention
 from lms.grades import deliver_due
@@ -18,6 +20,7 @@ from lms.platform_client import PlatformClient
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_SECONDS = 3600
+DATABASE_RETRY_SECONDS = 1.0  # wait before asking a database that did not answer again
 
 
 @dataclass
@@ -41,9 +44,15 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
             if time.monotonic() >= next_retention:
                 _apply_retention()
                 next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
-            count = deliver_due(db.session, client, limit=batch)
-            if not run.stopping:
-                count += run_due_jobs(db.session, limit=1)
+            try:
+                count = deliver_due(db.session, client, limit=batch)
+                if not run.stopping:
+                    count += run_due_jobs(db.session, limit=1)
+            except Exception as error:
+                if once or not database_unavailable(error):
+                    raise
+                _database_away(error, poll)
+                continue
             run.attempted += count
             if once and count == 0:
                 break
@@ -54,6 +63,16 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
             signal.signal(sig, handler)
         db.session.remove()
     return run
+
+
+def _database_away(error: Exception, poll: float) -> None:
+    """The database restarts or fails over: wait and try again, as a web request's 503 asks
+    the person to. A claimed score keeps its lease and is sent when the lease ends."""
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    wait = max(poll, DATABASE_RETRY_SECONDS)
+    log.warning("database unavailable (%s); trying again in %.0f s", type(error).__name__, wait)
+    time.sleep(wait)
 
 
 def _apply_retention() -> None:
