@@ -6,9 +6,11 @@ a fresh SQLite instance folder:
 * ``demo_server``: ``scripts/run-demo``, exactly as a newcomer starts the service (plain HTTP,
   the development platform and the tool on the same host).
 * ``https_server``: gunicorn with two workers over HTTPS (a self-signed certificate for
-  ``localhost`` and ``127.0.0.1``). The development platform is registered at
-  ``https://localhost:PORT`` and the tool at ``https://127.0.0.1:PORT``: different sites, as an
-  LMS and a tool are in real life, so the tool in the LMS iframe runs in a third-party context.
+  ``localhost`` and ``127.0.0.1``), with the same demo data as ``scripts/run-demo``
+  (``flask demo load``). The development platform is registered at ``https://localhost:PORT``
+  and the tool at ``https://127.0.0.1:PORT``: different sites, as an LMS and a tool are in real
+  life, so the tool in the LMS iframe runs in a third-party context. No grade worker runs
+  beside it: a test that needs one runs ``https_server.flask("lms", "worker", "--once")``.
 
 Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright (no ``playwright install``).
 Every test here is skipped with a clear reason when it is absent.
@@ -325,6 +327,7 @@ with app.app_context():
 class CrossSiteService:
     port: int
     server: Server
+    env: dict[str, str]
 
     @property
     def platform_base(self) -> str:
@@ -334,6 +337,14 @@ class CrossSiteService:
     def tool_base(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
+    def flask(self, *args: str) -> None:
+        """Run ``flask ARGS`` on the server's database and settings (e.g. the worker)."""
+        run_checked([str(VENV_BIN / "flask"), *args], self.env, f"flask {' '.join(args)}")
+
+    def python(self, script: str, *args: str) -> None:
+        """Run a Python script with the server's settings (setting up data, as an operator)."""
+        run_checked([str(VENV_BIN / "python"), "-c", script, *args], self.env, "a setup script")
+
 
 @pytest.fixture(scope="session")
 def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSiteService]:
@@ -341,8 +352,8 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSite
     instance = tmp_path_factory.mktemp("https-instance")
     cert, key = write_self_signed_cert(instance)
     port = free_port()
-    service = CrossSiteService(port, None)  # type: ignore[arg-type]
-    env = clean_env(
+    service = CrossSiteService(port, None, {})  # type: ignore[arg-type]
+    service.env = env = clean_env(
         FLASK_APP="wsgi",
         APP_ENV="development",
         DEV_PLATFORM_ENABLED="1",
@@ -355,6 +366,13 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSite
     )
     run_checked([str(VENV_BIN / "flask"), "db", "upgrade"], env, "flask db upgrade")
     run_checked([str(VENV_BIN / "flask"), "lms", "keys", "ensure"], env, "flask lms keys ensure")
+    # The demo's courses and badges, as scripts/run-demo loads them; without the development
+    # platform's loader, which would register it on the tool's site (it is registered below).
+    run_checked(
+        [str(VENV_BIN / "flask"), "demo", "load"],
+        {**env, "DEV_PLATFORM_ENABLED": "0"},
+        "flask demo load",
+    )
     run_checked(
         [
             str(VENV_BIN / "python"),

@@ -25,44 +25,23 @@ import secrets
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    Locator,
-    Page,
-    expect,
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import DemoService
+from tests.e2e.steps import (
+    LEARNER,
+    award_badge,
+    award_items,
+    explained,
+    join_from_dashboard,
+    launch_in_new_window,
+    new_context,
+    open_award_form,
+    open_course_page,
+    open_my_badges,
 )
 
-from lms.devplatform.service import PERSONAS
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, DemoService
-from tests.e2e.steps import assert_controls_labelled, explained, new_context, top_nav
-
 pytestmark = pytest.mark.e2e
-
-expect.set_options(timeout=ACTION_TIMEOUT_MS)
-
-LEARNER = PERSONAS["learner"]
-MANAGER = PERSONAS["manager"]
-VERIFY_PATH = re.compile(r"^/badges/verify/[0-9a-f-]{36}$")
-
-
-def launch_in_new_window(context: BrowserContext, base: str, persona_key: str) -> Page:
-    """From the development platform's course page, as a person does it."""
-    platform = context.new_page()
-    platform.goto(base + "/dev-platform/")
-    expect(platform.get_by_role("heading", level=1)).to_have_text(
-        "Customer Experience Quality (demo course)"
-    )
-    with context.expect_page() as opened:
-        platform.get_by_role("button", name=f"Launch as {persona_key} in a new window").click()
-    page = opened.value
-    expect(page).to_have_url(base + "/dashboard")
-    return page
-
-
-def award_items(page: Page, message: str) -> Locator:
-    """The award-list entries that carry this message (the wall may hold others)."""
-    return page.locator("ul.award-list > li").filter(has_text=message)
 
 
 def test_manager_awards_a_badge_and_the_learner_sees_it(
@@ -75,77 +54,22 @@ def test_manager_awards_a_badge_and_the_learner_sees_it(
     manager_ctx = new_context(browser)
     try:
         # 1. Lena launches and joins the programme.
-        lena = launch_in_new_window(learner_ctx, base, "learner")
+        lena = launch_in_new_window(open_course_page(learner_ctx, base), "learner", base)
         with explained(lena, "the learner joins the programme"):
-            expect(lena.get_by_role("heading", level=1)).to_have_text(
-                f"Welcome, {LEARNER.given_name}"
-            )
-            join = lena.get_by_role("button", name="Join the programme")
-            joined = lena.get_by_role("link", name="Your programme membership")
-            # When the whole e2e suite runs, the course test (same server) joined already.
-            expect(join.or_(joined)).to_be_visible()
-            if join.is_visible():
-                join.click()
-                expect(lena.locator(".flash-success")).to_have_text(
-                    "Welcome to the programme. Pick a course to start."
-                )
-            expect(joined).to_be_visible()
-            expect(lena.get_by_role("button", name="Join the programme")).to_have_count(0)
+            join_from_dashboard(lena)
 
         # 2. Marco recognises her.
-        marco = launch_in_new_window(manager_ctx, base, "manager")
+        marco = launch_in_new_window(open_course_page(manager_ctx, base), "manager", base)
         with explained(marco, "the manager awards a badge"):
-            expect(marco.get_by_role("heading", level=1)).to_have_text(
-                f"Welcome, {MANAGER.given_name}"
-            )
-            top_nav(marco, "Wall").click()
-            expect(marco).to_have_url(base + "/recognition/wall")
-            expect(marco.get_by_role("heading", level=1)).to_have_text("Recognition wall")
-            marco.get_by_role("link", name="Recognise someone").click()
-            expect(marco.get_by_role("heading", level=1)).to_have_text(
-                "Recognise someone in your team"
-            )
-            assert_controls_labelled(marco)
-            who = marco.get_by_label("Who")
-            badge = marco.get_by_label("Badge", exact=True)
-            text = marco.get_by_label("Your message")
-            expect(who.locator("option", has_text=LEARNER.name)).to_have_count(1)
-            expect(text).to_have_attribute("aria-describedby", "message-help")
+            open_award_form(marco, base)
             marco.screenshot(path=results_dir / "recognition-award-form.png", full_page=True)
-
-            who.select_option(label=LEARNER.name)
-            badge.select_option(label="Customer hero")
-            text.fill(message)
-            marco.get_by_role("button", name="Award the badge").click()
-
-            expect(marco).to_have_url(base + "/recognition/wall")
-            expect(marco.locator(".flash-success")).to_have_text(
-                f"You recognised {LEARNER.name}: Customer hero."
-            )
-            card = award_items(marco, message)
-            expect(card).to_have_count(1)
-            expect(card.get_by_role("heading", level=3)).to_have_text(
-                f"{LEARNER.name} · Customer hero"
-            )
-            expect(card.locator("blockquote.award-message")).to_have_text(f"“{message}”")
-            expect(card).to_contain_text(f"From {MANAGER.name}")
+            award_badge(marco, "Customer hero", message, base)
             marco.screenshot(path=results_dir / "recognition-wall.png", full_page=True)
 
         # 3. Lena sees it on her badges page, and hides it from the wall.
         with explained(lena, "the learner sees the badge"):
-            top_nav(lena, "Badges").click()
-            expect(lena).to_have_url(base + "/recognition/")
-            expect(lena.get_by_role("heading", level=1)).to_have_text("Your badges")
-            mine = award_items(lena, message)
-            expect(mine).to_have_count(1)
-            expect(mine.get_by_role("heading", level=3)).to_have_text("Customer hero")
-            expect(mine.locator("blockquote.award-message")).to_have_text(f"“{message}”")
-            expect(mine.locator(".award-card p.muted")).to_contain_text(f"From {MANAGER.name}")
+            mine, verify_href = open_my_badges(lena, "Customer hero", message, base)
             lena.screenshot(path=results_dir / "recognition-learner-badges.png", full_page=True)
-            verify_href = mine.get_by_role("link", name="Public verification page").get_attribute(
-                "href"
-            )
-            assert verify_href and VERIFY_PATH.match(verify_href), verify_href
 
             mine.get_by_role("button", name="Hide from the team's wall").click()
             expect(lena).to_have_url(base + "/recognition/")
