@@ -1,0 +1,1459 @@
+"""Mixed load (issue 8): learners, trainers and managers at once, at a fixed arrival rate,
+against gunicorn, with ``flask lms worker`` draining the grades they produce.
+
+Setup (not measured). A fresh database (schema ``bench_load`` in the ``test`` database on
+PostgreSQL, a temporary file on SQLite), ``flask db upgrade`` and ``flask demo load`` (tool
+key, the development platform, the six built-in courses, the badges). The development
+platform's AGS is served by the tool itself (``/dev-platform/token``, ``…/scores``), which would
+put the worker's score POSTs on the measured server; so its token URL is pointed at a fake LMS
+(``bench/fake_lms.py``) and the bench, which signs the id_tokens as the platform, names that
+fake LMS's line items in the launches' AGS claim. gunicorn (``--workers``, sync) then serves
+the tool on a free 127.0.0.1 port.
+
+People: LMS course contexts (teams) of ``--team-size`` learners, 2 trainers (Instructor) and
+1 manager (Mentor) each; ``--learners`` in all, by default enough that no learner submits the
+check more than twice in the run. Everyone launches once through the real LTI flow
+(cookie check, login redirect, signed id_token, launch POST) and keeps the session cookie it
+got, in a cookie jar per person. Each team's activity opens *Net Promoter Score* (custom
+``target=course:net-promoter-score``) and offers a gradebook. Then, in-process: learners join
+the programme and are enrolled with every lesson, every knowledge check but the last and the
+exercise done, and one failed attempt at the last check; each team gets scenario
+conversations waiting for a trainer's grade (taken through ``start_scenario``/``reply``,
+placed through a scenario activity with a gradebook).
+
+Timed phase: operations arrive at fixed intervals (open loop: the schedule does not wait for
+answers), 70% of them by learners, 20% by trainers, 10% by managers, at ``--rate`` HTTP
+requests per second on average (an operation is 1 to 3 requests, made one after the other as
+a browser would):
+
+    learner  launch        GET /lms/login (cookie check), GET its continue link (302 to the
+                           platform), POST /lms/launch (303)                       3 requests
+             course page   GET /courses/net-promoter-score/                        1
+             check         GET the last module's check (its CSRF token), POST answers (302):
+                           every other one wrong (a failed attempt), the others right, which
+                           completes the course: result, badges and a grade for the LMS  2
+    trainer  dashboard     GET /dashboard (the team's members)                     1
+             queue         GET /assessments/queue                                  1
+             grade         GET /assessments/<id>/grade, POST the levels (302): a grade
+                           for the LMS                                             2
+    manager  award         GET /recognition/award, POST a badge with a message (302)  2
+
+Each kind rotates within its persona; people are taken in turn. Forms are fetched and posted
+with their CSRF token, as a browser does; redirects after a POST are not followed. A thread
+pool (``--client-threads``) runs the operations, so the client does not slow down with the
+server; the lag between an operation's due time and its start is reported. Latency of an
+operation's first request counts from its due time (queueing included), of the others from
+when they were sent. The first ``--warmup`` seconds are not measured. A ``flask lms worker``
+runs throughout; the outbox is counted when the measured window opens and closes, and again
+once the worker has drained it (up to ``--drain-wait`` seconds).
+
+    .venv/bin/python bench/load.py                                   # 100 requests/s, 60 s
+    .venv/bin/python bench/load.py --duration 10 --rate 50
+    .venv/bin/python bench/load.py --backend sqlite --workers 3
+
+Where the time goes: ``--server-timing`` adds gunicorn hooks (a config file in the run's
+temporary directory; no product code changes) that time each request inside its worker
+(service time, which leaves out the wait for a free worker, and CPU time) and count its SQL
+statements, and prints them per request type with the most repeated statements.
+``--timeline`` prints the window second by second (answered requests, latency, lag).
+
+Exit status 0 when the bench ran (whether or not the target was met: see the printed
+verdict), 1 when it could not run, 130 when interrupted. Every process it starts (gunicorn,
+the worker, the fake LMS) is stopped at the end, also on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+from common import (
+    DEFAULT_PG,
+    VENV_BIN,
+    BenchError,
+    cores,
+    flask_command,
+    free_port,
+    fresh_database,
+    gunicorn,
+    percentile,
+    revision,
+    say,
+    server_env,
+    spawn,
+    stop_process_group,
+    tail,
+    wait_for_quiet_machine,
+    wait_until_serving,
+)
+from grades import lms_call, process_cpu, start_fake_lms
+from launch import (
+    CONTINUE_LINK,
+    PlatformSide,
+    _request,
+    cpu_shares,
+    cpu_snapshot,
+    register_platform,
+)
+
+SCHEMA = "bench_load"
+APP_NAME = "bench-load"  # the server's PostgreSQL sessions
+SECRET = "bench-load-" + "l" * 30  # a throwaway server on 127.0.0.1
+SLUG = "net-promoter-score"
+TRAINERS_PER_TEAM = 2
+MANAGERS_PER_TEAM = 1
+RETRY_GAP = 25  # a learner's right answers come this many learners after their wrong ones
+REQUEST_TIMEOUT = 30.0
+FLASK_TIMEOUT = 180.0
+TARGET_P99_MS = 250.0
+LOCK_KEY = 0x6265_6E63_6C6F  # pg advisory lock: one bench/load.py per database at a time
+LAG_WARNING_MS = 25.0  # schedule lag p99 above this (a tenth of the target): behind
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+AGS_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+LTI_ROLES = {
+    "learner": [LIS + "membership#Learner"],
+    "trainer": [LIS + "membership#Instructor"],
+    "manager": [LIS + "membership#Mentor"],
+}
+
+# persona -> (share of operations, its operations in rotation); operation -> HTTP requests
+MIX = {
+    "learner": (0.7, ("launch", "course page", "check")),
+    "trainer": (0.2, ("dashboard", "queue", "grade")),
+    "manager": (0.1, ("award",)),
+}
+REQUESTS_PER_OP = {
+    "launch": 3, "course page": 1, "check": 2, "dashboard": 1, "queue": 1, "grade": 2, "award": 2,
+}  # fmt: skip
+REQUEST_KINDS = (
+    "launch: login (cookie check)",
+    "launch: login redirect",
+    "launch: POST",
+    "course page",
+    "check: form",
+    "check: POST",
+    "trainer dashboard",
+    "grading queue",
+    "grade: form",
+    "grade: POST",
+    "award: form",
+    "award: POST",
+)
+
+CSRF_INPUT = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
+REQUEST_ID_INPUT = re.compile(rb'name="request_id" type="hidden" value="([^"]*)"')
+OPTION_VALUE = re.compile(rb'<option[^>]*value="(\d+)"')
+LEVEL_INPUT = re.compile(rb'name="level_([^"]+)" value="(\d+)"\s*(checked)?')
+HEADING = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.S)
+
+
+def persona_of(kind: str) -> str:
+    if kind.startswith(("launch", "course", "check")):
+        return "learner"
+    return "manager" if kind.startswith("award") else "trainer"
+
+
+def mean_requests_per_op() -> float:
+    return sum(
+        share * sum(REQUESTS_PER_OP[op] for op in ops) / len(ops) for share, ops in MIX.values()
+    )
+
+
+def select_options(body: bytes, name: str) -> list[str]:
+    found = re.search(
+        rb'<select[^>]*name="' + name.encode() + rb'"[^>]*>(.*?)</select>', body, re.S
+    )
+    values = OPTION_VALUE.findall(found.group(1)) if found else []
+    return [v.decode() for v in values if v != b"0"]
+
+
+# gunicorn hooks for --server-timing: each worker appends one line per request (method, path,
+# query, service wall ms, CPU ms, its SQL statements counted by text, end on the monotonic
+# clock) to its own file.
+SERVER_TIMING_HOOKS = """\
+import json
+import os
+import re
+import time
+from collections import Counter
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+_sql = Counter()
+
+
+def _count(conn, cursor, statement, parameters, context, executemany):
+    _sql[re.sub(r"\\s+", " ", statement)[:90]] += 1
+
+
+def post_worker_init(worker):
+    event.listen(Engine, "before_cursor_execute", _count)
+    path = os.path.join(LOG_DIR, "timing-%d.tsv" % os.getpid())
+    worker.timing_log = open(path, "a", buffering=1)
+
+
+def pre_request(worker, req):
+    _sql.clear()
+    worker.timing_start = (time.perf_counter(), time.process_time())
+
+
+def post_request(worker, req, environ, resp):
+    wall, cpu = worker.timing_start
+    end = time.perf_counter()
+    worker.timing_log.write("%s\\t%s\\t%s\\t%.3f\\t%.3f\\t%s\\t%.6f\\n" % (
+        req.method, req.path, req.query, 1000 * (end - wall),
+        1000 * (time.process_time() - cpu), json.dumps(_sql), end))
+"""
+SERVER_KINDS = (
+    ("GET", re.compile(r"^/lms/login$"), "launch: login"),
+    ("POST", re.compile(r"^/lms/launch$"), "launch: POST"),
+    ("GET", re.compile(r"^/courses/[^/]+/$"), "course page"),
+    ("GET", re.compile(r"^/courses/[^/]+/m/[^/]+/check$"), "check: form"),
+    ("POST", re.compile(r"^/courses/[^/]+/m/[^/]+/check$"), "check: POST"),
+    ("GET", re.compile(r"^/dashboard$"), "trainer dashboard"),
+    ("GET", re.compile(r"^/assessments/queue$"), "grading queue"),
+    ("GET", re.compile(r"^/assessments/\d+/grade$"), "grade: form"),
+    ("POST", re.compile(r"^/assessments/\d+/grade$"), "grade: POST"),
+    ("GET", re.compile(r"^/recognition/award$"), "award: form"),
+    ("POST", re.compile(r"^/recognition/award$"), "award: POST"),
+)
+
+
+def server_kind(method: str, path: str, query: str) -> str:
+    for want, pattern, kind in SERVER_KINDS:
+        if method == want and pattern.match(path):
+            if kind == "launch: login":
+                new_window = "lti1p3_new_window" in query
+                return "launch: login redirect" if new_window else "launch: login (cookie check)"
+            return kind
+    return f"other: {method} {path}"
+
+
+@dataclass
+class ServerRow:
+    kind: str
+    count: int
+    p50: float  # service time, ms
+    p99: float
+    cpu: float  # mean CPU ms
+    sql: float  # mean statements
+    repeated: list[tuple[str, float]]  # the most frequent statements, per request
+
+
+def server_timing(log_dir: Path, start: float, end: float) -> list[ServerRow]:
+    """Per request kind, from the hooks' files, for requests that ended within [start, end)."""
+    found: dict[str, list[tuple[float, float, dict[str, int]]]] = {}
+    for path in log_dir.glob("timing-*.tsv"):
+        for line in path.read_text().splitlines():
+            method, url, query, wall, cpu, sql, ended = line.split("\t")
+            if start <= float(ended) < end:
+                kind = server_kind(method, url, query)
+                found.setdefault(kind, []).append((float(wall), float(cpu), json.loads(sql)))
+    order = {kind: n for n, kind in enumerate(REQUEST_KINDS)}
+    rows = []
+    for kind in sorted(found, key=lambda k: (order.get(k, len(order)), k)):
+        values = found[kind]
+        walls = sorted(v[0] for v in values)
+        statements: Counter[str] = Counter()
+        for _, _, counts in values:
+            statements.update(counts)
+        n = len(values)
+        rows.append(ServerRow(
+            kind, n, percentile(walls, 50), percentile(walls, 99),
+            sum(v[1] for v in values) / n, statements.total() / n,
+            [(text, count / n) for text, count in statements.most_common(3)],
+        ))  # fmt: skip
+    return rows
+
+
+# -- people and their browsers ----------------------------------------------------------------
+@dataclass
+class Person:
+    role: str  # learner | trainer | manager
+    index: int
+    team: int
+    sub: str
+    claims: dict[str, Any]  # the platform's id_token claims for this person, without times
+    cookies: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cookie_header(self, only: Callable[[str], bool] | None = None) -> str:
+        with self.lock:
+            return "; ".join(f"{k}={v}" for k, v in self.cookies.items() if not only or only(k))
+
+    def take_cookies(self, headers: http.client.HTTPMessage) -> None:
+        for line in headers.get_all("Set-Cookie") or []:
+            pair, _, attributes = line.partition(";")
+            name, _, value = pair.strip().partition("=")
+            gone = re.search(r"max-age=0\b|expires=thu, 01 jan 1970", attributes, re.I)
+            with self.lock:
+                if gone:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = value
+
+    def forget_cookies(self, prefix: str) -> None:
+        with self.lock:
+            for name in [n for n in self.cookies if n.startswith(prefix)]:
+                del self.cookies[name]
+
+
+@dataclass(slots=True)
+class Sample:
+    kind: str
+    due: float  # when the operation was due
+    end: float
+    ms: float
+
+
+@dataclass
+class Recorder:
+    """What the clients saw; appends from many threads (list.append is atomic)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[tuple[float, str, str]] = field(default_factory=list)  # (due, kind, what)
+    lags: list[tuple[float, float]] = field(default_factory=list)  # (due, ms late)
+    outcomes: list[tuple[float, str]] = field(default_factory=list)  # (due, what happened)
+    in_flight: int = 0  # operations running now
+    most_in_flight: int = 0
+    starved: list[float] = field(default_factory=list)  # due times that found no free thread
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+class Failed(Exception):
+    """A request of an operation failed (already recorded); the operation stops."""
+
+
+@dataclass
+class Client:
+    port: int
+    record: Recorder
+    side: PlatformSide
+    seeded: Seeded | None = None
+
+    def call(
+        self,
+        person: Person,
+        kind: str,
+        due: float,
+        method: str,
+        path: str,
+        *,
+        expect: int,
+        form: list[tuple[str, str]] | dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        cookies: Callable[[str], bool] | None = None,
+        first: bool = False,
+    ) -> tuple[http.client.HTTPMessage, bytes]:
+        """One request as ``person``'s browser; raises ``Failed`` after recording a wrong
+        status or a broken connection. ``first``: latency counts from the due time."""
+        sent = dict(headers or {})
+        cookie = person.cookie_header(cookies)
+        if cookie:
+            sent["Cookie"] = cookie
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        started = due if first else time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+        try:
+            status, answer, data = _request(conn, method, path, body, sent)
+        except (OSError, http.client.HTTPException) as error:
+            self.record.errors.append((due, kind, f"connection: {type(error).__name__}"))
+            raise Failed from error
+        finally:
+            conn.close()
+        end = time.perf_counter()
+        person.take_cookies(answer)
+        if status != expect:
+            title = HEADING.search(data) if status >= 400 else None
+            what = html.unescape(title.group(1).decode(errors="replace")).strip() if title else ""
+            self.record.errors.append((due, kind, f"HTTP {status} {what[:80]}".rstrip()))
+            raise Failed
+        self.record.samples.append(Sample(kind, due, end, 1000 * (end - started)))
+        return answer, data
+
+    def outcome(self, due: float, what: str) -> None:
+        self.record.outcomes.append((due, what))
+
+    # -- operations ------------------------------------------------------------------------
+    def launch(self, person: Person, due: float) -> None:
+        query = urlencode(
+            {
+                "iss": self.side.issuer,
+                "login_hint": person.sub,
+                "target_link_uri": self.side.launch_url,
+                "lti_message_hint": secrets.token_urlsafe(16),
+                "client_id": self.side.client_id,
+                "lti_deployment_id": self.side.deployment_id,
+            }
+        )
+        browser = {"Sec-Fetch-Dest": self.side.fetch_dest}
+        kind = "launch: login (cookie check)"
+        _, body = self.call(
+            person, kind, due, "GET", "/lms/login?" + query, expect=200, headers=browser, first=True
+        )
+        found = CONTINUE_LINK.search(body)
+        if found is None:
+            self.record.errors.append((due, kind, "no cookie-check page"))
+            raise Failed
+        continue_url = html.unescape(found.group(1).decode())
+        kind = "launch: login redirect"
+        headers, _ = self.call(person, kind, due, "GET", continue_url, expect=302, headers=browser)
+        auth = parse_qs(urlsplit(headers.get("Location", "")).query)
+        if "state" not in auth or "nonce" not in auth:
+            self.record.errors.append((due, kind, "no state or nonce in the auth URL"))
+            raise Failed
+        state = auth["state"][0]
+        now = int(time.time())
+        claims = dict(person.claims, nonce=auth["nonce"][0], iat=now, exp=now + 60)
+        token = jwt.encode(
+            claims, self.side.private_key, algorithm="RS256", headers={"kid": self.side.kid}
+        )
+
+        def sent_back(cookie: str) -> bool:  # the session's, and this login's state cookie
+            return not cookie.startswith("lti1p3-") or cookie == f"lti1p3-{state}"
+
+        form = {"id_token": token, "state": state}
+        kind = "launch: POST"
+        self.call(
+            person, kind, due, "POST", "/lms/launch", expect=303, form=form, cookies=sent_back
+        )
+        person.forget_cookies("lti1p3-")
+
+    def course_page(self, person: Person, due: float) -> None:
+        self.call(person, "course page", due, "GET", f"/courses/{SLUG}/", expect=200, first=True)
+
+    def check(self, person: Person, due: float, right: bool) -> None:
+        assert self.seeded is not None
+        path = f"/courses/{SLUG}/m/{self.seeded.module}/check"
+        _, body = self.call(person, "check: form", due, "GET", path, expect=200, first=True)
+        token = CSRF_INPUT.search(body)
+        if token is None:  # passed already: the page shows no form
+            self.outcome(due, "check: already passed, no form")
+            return
+        answers = self.seeded.right_answers if right else self.seeded.wrong_answers
+        form = [("csrf_token", token.group(1).decode()), *answers]
+        headers, _ = self.call(person, "check: POST", due, "POST", path, expect=302, form=form)
+        if "attempt=" not in headers.get("Location", ""):
+            self.outcome(due, "check: already passed")
+        else:
+            self.outcome(due, "check: passed, course completed" if right else "check: failed")
+
+    def dashboard(self, person: Person, due: float) -> None:
+        self.call(person, "trainer dashboard", due, "GET", "/dashboard", expect=200, first=True)
+
+    def queue(self, person: Person, due: float) -> None:
+        path = "/assessments/queue"
+        self.call(person, "grading queue", due, "GET", path, expect=200, first=True)
+
+    def grade(self, person: Person, due: float) -> None:
+        assert self.seeded is not None
+        try:
+            assessment = self.seeded.waiting[person.team].popleft()
+        except IndexError:
+            self.outcome(due, "grade: nothing left to grade (queue page instead)")
+            self.queue(person, due)
+            return
+        path = f"/assessments/{assessment}/grade"
+        _, body = self.call(person, "grade: form", due, "GET", path, expect=200, first=True)
+        token = CSRF_INPUT.search(body)
+        levels: dict[str, str] = {}
+        for criterion, level, checked in LEVEL_INPUT.findall(body):
+            if checked or criterion.decode() not in levels:
+                levels[criterion.decode()] = level.decode()  # the suggestion, else level 1
+        if token is None or not levels:
+            self.record.errors.append((due, "grade: form", "no CSRF token or no levels"))
+            raise Failed
+        form = [("csrf_token", token.group(1).decode())]
+        form += [(f"level_{c}", level) for c, level in levels.items()]
+        form.append(("comment", "Good structure; acknowledge the customer's feeling earlier."))
+        self.call(person, "grade: POST", due, "POST", path, expect=302, form=form)
+        self.outcome(due, "grade: given")
+
+    def award(self, person: Person, due: float, rng: random.Random) -> None:
+        path = "/recognition/award"
+        _, body = self.call(person, "award: form", due, "GET", path, expect=200, first=True)
+        token, request_id = CSRF_INPUT.search(body), REQUEST_ID_INPUT.search(body)
+        people, badges = select_options(body, "recipient"), select_options(body, "badge")
+        if token is None or request_id is None or not people or not badges:
+            self.record.errors.append(
+                (due, "award: form", "no token, request id, people or badges")
+            )
+            raise Failed
+        form = {
+            "csrf_token": token.group(1).decode(),
+            "request_id": request_id.group(1).decode(),
+            "recipient": rng.choice(people),
+            "badge": rng.choice(badges),
+            "message": "Calm and clear with a difficult customer today: thank you.",
+        }
+        self.call(person, "award: POST", due, "POST", path, expect=302, form=form)
+        self.outcome(due, "award: given")
+
+
+# -- setup ------------------------------------------------------------------------------------
+@dataclass
+class Seeded:
+    module: str  # the last module's slug: its check is what learners submit
+    right_answers: list[tuple[str, str]]
+    wrong_answers: list[tuple[str, str]]
+    waiting: dict[int, deque[int]]  # team -> assessments waiting for a grade
+
+
+def make_people(side: PlatformSide, teams: int, team_size: int, lms_base: str) -> list[Person]:
+    people = []
+    for team in range(teams):
+        context = {
+            "id": f"bench-load-team-{team}",
+            "label": f"LOAD{team:03d}",
+            "title": f"Contact centre team {team}",
+            "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+        }
+        ags = {
+            "scope": [AGS_SCOPE + s for s in ("lineitem", "lineitem.readonly", "score")],
+            "lineitems": f"{lms_base}/lineitems?type_id=1",
+            "lineitem": f"{lms_base}/lineitems/{team + 1}/lineitem?type_id=1",
+        }
+        roles = (
+            ["trainer"] * TRAINERS_PER_TEAM + ["manager"] * MANAGERS_PER_TEAM
+            + ["learner"] * team_size
+        )  # fmt: skip
+        for n, role in enumerate(roles):
+            sub = f"bench-load-{role}-{team}-{n}"
+            given, family = role.capitalize(), f"T{team} N{n}"
+            claims = dict(side.claims)
+            claims.update({
+                "sub": sub, "name": f"{given} {family}", "given_name": given,
+                "family_name": family, "email": f"{sub}@example.com",
+                CLAIM + "roles": LTI_ROLES[role], CLAIM + "context": context,
+                CLAIM + "resource_link": {"id": f"bench-load-nps-{team}",
+                                          "title": "Net Promoter Score"},
+                CLAIM + "custom": {"target": f"course:{SLUG}"}, AGS_CLAIM: ags,
+            })  # fmt: skip
+            people.append(Person(role, len(people), team, sub, claims))
+    return people
+
+
+def launch_everyone(client: Client, people: list[Person], threads: int) -> None:
+    """One launch per person; each team's first launch alone (it creates the team and its
+    activity, which concurrent first launches would race to insert)."""
+    first = {}
+    for person in people:
+        first.setdefault(person.team, person)
+    for person in first.values():
+        _launch_quietly(client, person)
+    rest = [p for p in people if first[p.team] is not p]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(_launch_quietly, [client] * len(rest), rest))
+    if client.record.errors:
+        shown = Counter(f"{k}: {w}" for _, k, w in client.record.errors).most_common(5)
+        raise BenchError(f"{len(client.record.errors)} setup launches failed: {shown}")
+
+
+def _launch_quietly(client: Client, person: Person) -> None:
+    with contextlib.suppress(Failed):
+        client.launch(person, time.perf_counter())
+
+
+def _answers(module: dict[str, Any], right: bool) -> list[tuple[str, str]]:
+    from courses.checks import correct_ids, option_ids
+
+    form: list[tuple[str, str]] = []
+    for question in module["check"]["questions"]:
+        if question["type"] == "numeric":
+            form.append((question["id"], f"{question['answer'] + (0 if right else 999):g}"))
+            continue
+        good = correct_ids(question)
+        if right:
+            form += [(question["id"], oid) for oid in sorted(good)]
+        else:
+            form.append((question["id"], next(o for o in option_ids(question) if o not in good)))
+    return form
+
+
+def agent_replies() -> list[str]:
+    from common import ROOT
+
+    replies = []
+    for path in sorted((ROOT / "tests" / "data" / "transcripts" / "labelled").glob("*.json")):
+        turns = json.loads(path.read_text())["turns"]
+        replies += [t["text"] for t in turns if t["speaker"] == "agent" and len(t["text"]) < 1500]
+    return replies or ["I'm sorry about that; let me put it right for you now."]
+
+
+def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded:
+    """Learners joined and nearly through the course; conversations waiting for a grade."""
+    from sqlalchemy import select
+
+    from assessments.library import scenarios
+    from assessments.services import reply, start_scenario
+    from core.db import db, utcnow
+    from courses.models import CheckAttempt, Enrolment, ExerciseSubmission, ItemProgress
+    from courses.services import course_by_slug, outline_of
+    from lms.models import ResourceLink
+    from people.models import Membership, User
+
+    rng = random.Random(8)
+    replies = agent_replies()
+    with app.app_context():
+        session = db.session
+        course = course_by_slug(session, SLUG)
+        if course is None:
+            raise BenchError("the demo data did not load (no course)")
+        outline = outline_of(session, course)
+        last = outline.modules[-1]
+        right, wrong = _answers(last, True), _answers(last, False)
+        rows = session.execute(
+            select(User, Membership.team_id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.sub.like("bench-load-%"))
+        ).all()
+        users = {user.sub: (user, team_id) for user, team_id in rows}
+        missing = [p.sub for p in people if p.sub not in users]
+        if missing:
+            raise BenchError(f"{len(missing)} people have no user or membership, e.g. {missing[0]}")
+        links = {
+            link.lti_id: link
+            for link in session.scalars(
+                select(ResourceLink).where(ResourceLink.lti_id.like("bench-load-nps-%"))
+            )
+        }
+        now = utcnow()
+        lesson_keys = [i.key for i in outline.items if i.kind in ("lesson", "example")]
+        team_ids: dict[int, int] = {}
+        team_learners: dict[int, list[Any]] = {}
+        for person in people:
+            user, team_id = users[person.sub]
+            team_ids[person.team] = team_id
+            if person.role != "learner":
+                continue
+            link = links.get(f"bench-load-nps-{person.team}")
+            if link is None or not link.ags_lineitem_url:
+                raise BenchError(f"team {person.team}'s activity has no gradebook")
+            user.opted_in_at = now
+            team_learners.setdefault(person.team, []).append(user)
+            enrolment = Enrolment(
+                user_id=user.id, course_id=course.id, platform_id=user.platform_id,
+                deployment_id=link.deployment_id, team_id=team_id, resource_link_id=link.id,
+            )  # fmt: skip
+            session.add(enrolment)
+            session.flush()
+            session.add_all(ItemProgress(enrolment_id=enrolment.id, item=k) for k in lesson_keys)
+            for module in outline.modules:
+                passed = module is not last
+                session.add(CheckAttempt(
+                    enrolment_id=enrolment.id, module=module["slug"], version=outline.version,
+                    answers={}, correct={}, score=1 if passed else 0, maximum=1, passed=passed,
+                ))  # fmt: skip
+            session.add(ExerciseSubmission(
+                enrolment_id=enrolment.id, version=outline.version, answers={}, status="passed",
+                score=10, maximum=10, marks={},
+            ))  # fmt: skip
+        session.commit()
+
+        library = list(scenarios().values())
+        waiting: dict[int, deque[int]] = {}
+        for team, learners in team_learners.items():
+            any_link = links[f"bench-load-nps-{team}"]
+            scenario_link = ResourceLink(
+                platform_id=any_link.platform_id, deployment_id=any_link.deployment_id,
+                lti_id=f"bench-load-scenario-{team}", title="Practice conversation",
+                target=f"scenario:{library[team % len(library)].id}", team_id=team_ids[team],
+                ags_lineitem_url=f"{lms_base}/lineitems/{1000 + team}/lineitem?type_id=1",
+                ags_lineitems_url=f"{lms_base}/lineitems?type_id=1",
+                ags_scopes=[AGS_SCOPE + "lineitem", AGS_SCOPE + "score"],
+            )  # fmt: skip
+            session.add(scenario_link)
+            session.flush()
+            waiting[team] = deque()
+            for n in range(per_team):
+                learner = learners[n % len(learners)]
+                scenario = library[(n + team) % len(library)]
+                assessment = start_scenario(
+                    session, learner, scenario.id, deployment_id=scenario_link.deployment_id,
+                    team_id=team_ids[team], resource_link_id=scenario_link.id,
+                )  # fmt: skip
+                for _ in scenario.turns:
+                    reply(session, assessment, learner, rng.choice(replies))
+                waiting[team].append(assessment.id)
+            session.commit()
+        session.remove()
+    return Seeded(last["slug"], right, wrong, waiting)
+
+
+def point_tokens_at(app: Any, issuer: str, lms_base: str) -> None:
+    """The development platform's OAuth2 token URL: the fake LMS (see the docstring)."""
+    from sqlalchemy import update
+
+    from core.db import db
+    from lms.models import Platform
+
+    with app.app_context():
+        db.session.execute(
+            update(Platform)
+            .where(Platform.issuer == issuer)
+            .values(auth_token_url=f"{lms_base}/token")
+        )
+        db.session.commit()
+        db.session.remove()
+
+
+# -- the grade outbox -------------------------------------------------------------------------
+@dataclass
+class Outbox:
+    at: datetime
+    statuses: dict[str, int]
+
+    @property
+    def waiting(self) -> int:
+        return self.statuses.get("pending", 0) + self.statuses.get("sending", 0)
+
+
+def outbox(engine: Any) -> Outbox:
+    from sqlalchemy import text
+
+    at = datetime.now(UTC)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT status, count(*) FROM lti_grade_deliveries GROUP BY status")
+        )
+        return Outbox(at, {status: count for status, count in rows})
+
+
+def delivery_lags(engine: Any, start: datetime, end: datetime) -> list[float]:
+    """Seconds from queued to sent, for scores sent within [start, end)."""
+    from sqlalchemy import select
+
+    from lms.models import GradeDelivery
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(GradeDelivery.created_at, GradeDelivery.sent_at).where(
+                GradeDelivery.sent_at >= start, GradeDelivery.sent_at < end
+            )
+        ).all()
+    return sorted((sent - created).total_seconds() for created, sent in rows)
+
+
+def wait_for_outbox(engine: Any, limit: float) -> tuple[Outbox, float]:
+    """Poll until nothing is pending or being sent, up to ``limit`` seconds."""
+    started = time.perf_counter()
+    while True:
+        state = outbox(engine)
+        waited = time.perf_counter() - started
+        if state.waiting == 0 or waited >= limit:
+            return state, waited
+        time.sleep(0.25)
+
+
+# -- the timed phase --------------------------------------------------------------------------
+@dataclass
+class Op:
+    due: float
+    persona: str
+    kind: str
+    person: Person
+    right: bool = False  # check: the right answers
+
+
+def plan(
+    people: list[Person], ops_rate: float, start: float, seconds: float, seed_value: int
+) -> list[Op]:
+    """The whole schedule up front: persona by a shuffled 7/2/1 block of ten, each persona's
+    kinds in rotation, people in turn per kind."""
+    rng = random.Random(seed_value)
+    by_role = {role: [p for p in people if p.role == role] for role in MIX}
+    learners = by_role["learner"]
+    block = [r for r, (share, _) in MIX.items() for _ in range(round(10 * share))]
+    counters: Counter[str] = Counter()
+    ops: list[Op] = []
+    for n in range(int(seconds * ops_rate)):
+        if n % len(block) == 0:
+            rng.shuffle(block)
+        persona = block[n % len(block)]
+        kinds = MIX[persona][1]
+        kind = kinds[counters[persona] % len(kinds)]
+        counters[persona] += 1
+        k = counters[kind]
+        counters[kind] += 1
+        right = False
+        if kind == "check":
+            # Even: a learner fails (another try at the check); odd: a learner RETRY_GAP
+            # places back gives the right answers, which completes the course.
+            right = k % 2 == 1
+            person = learners[(k // 2 + (0 if right else RETRY_GAP)) % len(learners)]
+        else:
+            pool = by_role[persona]
+            person = pool[k % len(pool)]
+        ops.append(Op(start + n / ops_rate, persona, kind, person, right))
+    return ops
+
+
+def run_op(client: Client, op: Op, rng: random.Random) -> None:
+    client.record.lags.append((op.due, 1000 * (time.perf_counter() - op.due)))
+    try:
+        if op.kind == "launch":
+            client.launch(op.person, op.due)
+        elif op.kind == "course page":
+            client.course_page(op.person, op.due)
+        elif op.kind == "check":
+            client.check(op.person, op.due, op.right)
+        elif op.kind == "dashboard":
+            client.dashboard(op.person, op.due)
+        elif op.kind == "queue":
+            client.queue(op.person, op.due)
+        elif op.kind == "grade":
+            client.grade(op.person, op.due)
+        else:
+            client.award(op.person, op.due, rng)
+    except Failed:
+        pass
+    except Exception as error:  # a bench bug must not pass silently
+        client.record.errors.append((op.due, op.kind, f"bench error {error!r}"))
+
+
+@dataclass
+class Window:
+    start: float = 0.0
+    end: float = 0.0
+    cpu_before: Any = None
+    cpu_after: Any = None
+    outbox_before: Outbox | None = None
+    outbox_after: Outbox | None = None
+    worker_cpu: tuple[float | None, float | None] = (None, None)
+    lms_cpu: tuple[float | None, float | None] = (None, None)
+    own_pids: set[int] = field(default_factory=set)  # the grade worker and the fake LMS
+
+
+def run_schedule(
+    client: Client,
+    ops: list[Op],
+    threads: int,
+    stop: threading.Event,
+    at_start: Callable[[], None],
+    at_end: Callable[[], None],
+    window: Window,
+) -> None:
+    """Submit each operation at its due time; the marks run on timers so that they do not
+    delay the schedule."""
+    timers = [
+        threading.Timer(max(0.0, window.start - time.perf_counter()), at_start),
+        threading.Timer(max(0.0, window.end - time.perf_counter()), at_end),
+    ]
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
+    rngs = threading.local()
+
+    def task(op: Op) -> None:
+        if not hasattr(rngs, "rng"):
+            rngs.rng = random.Random(threading.get_ident())
+        try:
+            run_op(client, op, rngs.rng)
+        finally:
+            client.record.leave()
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="client") as pool:
+        for op in ops:
+            delay = op.due - time.perf_counter()
+            if delay > 0 and stop.wait(delay):
+                break
+            if client.record.in_flight >= threads:
+                client.record.starved.append(op.due)
+            client.record.enter()
+            pool.submit(task, op)
+        pool.shutdown(wait=True, cancel_futures=stop.is_set())
+    for timer in timers:
+        timer.join(timeout=30)
+
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass
+class Row:
+    kind: str
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    errors: int
+
+
+@dataclass
+class Result:
+    backend: str
+    rows: list[Row]
+    total: Row
+    seconds: float
+    target_rate: float
+    completed_rate: float  # requests answered within the window, per second
+    issued_rate: float  # requests of the operations due in the window, per second
+    ops: int
+    lag: dict[str, float]
+    error_kinds: list[tuple[str, int]]
+    outcomes: list[tuple[str, int]]
+    outbox_start: dict[str, int]
+    outbox_end: dict[str, int]
+    outbox_drained: dict[str, int]
+    drain_seconds: float
+    sent_in_window: int
+    queued_in_window: int
+    delivery_lag: dict[str, float]
+    lms_scores: int
+    cpu: dict[str, float]
+    busy_others: list[str]
+    loadavg_before: str
+    loadavg_after: str
+    people: dict[str, int]
+    starved: int = 0
+    most_in_flight: int = 0
+    persona_share: dict[str, float] = field(default_factory=dict)  # of the measured requests
+    server: list[ServerRow] = field(default_factory=list)  # --server-timing
+    # per second of the window: (second, requests answered, p50 ms, p99 ms, worst lag ms)
+    timeline: list[tuple[int, int, float, float, float]] = field(default_factory=list)
+
+    @property
+    def over_target(self) -> list[str]:
+        return [r.kind for r in self.rows if r.count and r.p99 >= TARGET_P99_MS]
+
+    def target_met(self) -> bool:
+        return (
+            self.total.errors == 0
+            and not self.over_target
+            and self.total.p99 < TARGET_P99_MS
+            and self.completed_rate >= 0.98 * self.target_rate
+        )
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def row_of(kind: str, values: list[float], errors: int) -> Row:
+    values.sort()
+    return Row(
+        kind, len(values), percentile(values, 50), percentile(values, 95), percentile(values, 99),
+        values[-1] if values else float("nan"), errors,
+    )  # fmt: skip
+
+
+def summarise(
+    backend: str,
+    args: argparse.Namespace,
+    record: Recorder,
+    window: Window,
+    outbox_drained: Outbox,
+    drain_seconds: float,
+    lags: list[float],
+    lms_scores: int,
+    people: dict[str, int],
+) -> Result:
+    start, end = window.start, window.end
+    measured = [s for s in record.samples if start <= s.due < end]
+    errors = [(kind, what) for due, kind, what in record.errors if start <= due < end]
+    per_kind: dict[str, list[float]] = {kind: [] for kind in REQUEST_KINDS}
+    for sample in measured:
+        per_kind.setdefault(sample.kind, []).append(sample.ms)
+    error_counts = Counter(kind for kind, _ in errors)
+    for kind in error_counts:
+        per_kind.setdefault(kind, [])  # e.g. an operation that failed outside a request
+    rows = [row_of(kind, values, error_counts[kind]) for kind, values in per_kind.items()]
+    total = row_of("all requests", [s.ms for s in measured], len(errors))
+    seconds = end - start
+    lag_values = sorted(ms for due, ms in record.lags if start <= due < end)
+    before, after = window.outbox_before, window.outbox_after
+    assert before is not None and after is not None
+    cpu, busy_others = cpu_shares(window.cpu_before, window.cpu_after, seconds)
+    busy_others = [p for p in busy_others if not any(f"[{pid}]" in p for pid in window.own_pids)]
+
+    def used(pair: tuple[float | None, float | None]) -> float:
+        a, b = pair
+        return 100 * (b - a) / seconds if a is not None and b is not None else float("nan")
+
+    cpu["grade worker"], cpu["fake LMS"] = used(window.worker_cpu), used(window.lms_cpu)
+    if cpu.get("other") is not None:
+        cpu["other"] = max(
+            0.0, cpu["other"] - sum(v for v in (cpu["grade worker"], cpu["fake LMS"]) if v == v)
+        )
+    return Result(
+        backend=backend, rows=rows, total=total, seconds=seconds, target_rate=args.rate,
+        completed_rate=sum(1 for s in record.samples if start <= s.end < end) / seconds,
+        issued_rate=len(measured) / seconds,
+        ops=sum(1 for due, _ in record.lags if start <= due < end),
+        lag={"p50": percentile(lag_values, 50), "p99": percentile(lag_values, 99),
+             "max": lag_values[-1] if lag_values else float("nan")},
+        error_kinds=Counter(f"{kind}: {what}" for kind, what in errors).most_common(),
+        outcomes=sorted(Counter(w for due, w in record.outcomes if start <= due < end).items()),
+        outbox_start=before.statuses, outbox_end=after.statuses,
+        outbox_drained=outbox_drained.statuses, drain_seconds=drain_seconds,
+        sent_in_window=after.statuses.get("sent", 0) - before.statuses.get("sent", 0),
+        queued_in_window=sum(after.statuses.values()) - sum(before.statuses.values()),
+        delivery_lag={"p50": percentile(lags, 50), "p99": percentile(lags, 99),
+                      "max": lags[-1] if lags else float("nan")},
+        lms_scores=lms_scores, cpu=cpu, busy_others=busy_others, timeline=timeline(record, window),
+        loadavg_before="", loadavg_after="", people=people,
+        starved=sum(1 for due in record.starved if start <= due < end),
+        persona_share={
+            persona: sum(1 for s in measured if persona_of(s.kind) == persona)
+            / max(1, len(measured))
+            for persona in MIX
+        },
+        most_in_flight=record.most_in_flight,
+    )  # fmt: skip
+
+
+def timeline(record: Recorder, window: Window) -> list[tuple[int, int, float, float, float]]:
+    """Second by second through the window: how many requests were answered and how long
+    they took, and how late the worst operation started."""
+    answered: dict[int, list[float]] = {}
+    for sample in record.samples:
+        if window.start <= sample.end < window.end:
+            answered.setdefault(int(sample.end - window.start), []).append(sample.ms)
+    lags: dict[int, float] = {}
+    for due, ms in record.lags:
+        if window.start <= due < window.end:
+            second = int(due - window.start)
+            lags[second] = max(ms, lags.get(second, 0.0))
+    rows = []
+    for second in range(math.ceil(window.end - window.start)):
+        values = sorted(answered.get(second, []))
+        rows.append(
+            (
+                second,
+                len(values),
+                percentile(values, 50),
+                percentile(values, 99),
+                lags.get(second, float("nan")),
+            )
+        )
+    return rows
+
+
+def fmt(value: float) -> str:
+    return "n/a" if value != value else f"{value:.1f}"  # NaN
+
+
+def report(result: Result, args: argparse.Namespace) -> None:
+    r = result
+    print()
+    print(
+        f"Mixed load, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {r.backend}, {cores()} cores "
+        f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
+        f"gunicorn {args.workers} sync workers, {r.seconds:.0f} s measured after "
+        f"{args.warmup:g} s warm-up, target {args.rate:g} requests/s, {revision()}"
+    )
+    print(
+        f"People: {r.people['learner']} learners, {r.people['trainer']} trainers, "
+        f"{r.people['manager']} managers in {r.people['teams']} teams; "
+        f"{args.client_threads} client threads"
+    )
+    print()
+    print("| request | count | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in [*r.rows, r.total]:
+        name = f"**{row.kind}**" if row is r.total else row.kind
+        print(
+            f"| {name} | {row.count} | {fmt(row.p50)} | {fmt(row.p95)} | {fmt(row.p99)} | "
+            f"{fmt(row.max)} | {row.errors} |"
+        )
+    print()
+    print(
+        f"Throughput: {r.completed_rate:.1f} requests/s answered in the window "
+        f"(target {r.target_rate:g}); the {r.ops} operations due in it made "
+        f"{r.issued_rate:.1f} requests/s ("
+        + ", ".join(f"{p}s {100 * v:.0f}%" for p, v in r.persona_share.items())
+        + " of the requests)."
+    )
+    if r.lag["p99"] <= LAG_WARNING_MS:
+        why = "the client kept up"
+    elif r.starved:
+        why = (
+            f"BEHIND the schedule: {r.starved} operations found all {args.client_threads} "
+            "client threads waiting on the server (the server fell behind, not the client)"
+        )
+    else:
+        why = "the CLIENT FELL BEHIND the schedule (its own CPU): latencies include that"
+    print(
+        f"Schedule lag (operation start after its due time): p50 {fmt(r.lag['p50'])} ms, "
+        f"p99 {fmt(r.lag['p99'])} ms, max {fmt(r.lag['max'])} ms; at most {r.most_in_flight} "
+        f"operations in flight: {why}"
+    )
+    if r.error_kinds:
+        print("Errors:")
+        for what, count in r.error_kinds:
+            print(f"  {count} x {what}")
+    else:
+        print("Errors: none")
+    print("Outcomes: " + "; ".join(f"{what} {n}" for what, n in r.outcomes))
+    print(
+        f"Grade outbox: {r.queued_in_window} scores queued and {r.sent_in_window} sent by the "
+        f"worker during the window (queued to sent: p50 {fmt(r.delivery_lag['p50'])} s, "
+        f"p99 {fmt(r.delivery_lag['p99'])} s); waiting when the window closed: "
+        f"{r.outbox_end.get('pending', 0)} pending + {r.outbox_end.get('sending', 0)} sending; "
+        f"{r.outbox_drained.get('pending', 0) + r.outbox_drained.get('sending', 0)} waiting "
+        f"{r.drain_seconds:.1f} s after the load; failed {r.outbox_drained.get('failed', 0)}; "
+        f"the fake LMS holds {r.lms_scores} scores."
+    )
+    shares = ", ".join(
+        f"{name} {r.cpu[name]:.0f}"
+        for name in ("machine", "gunicorn", "postgres", "bench client", "grade worker",
+                     "fake LMS", "other", "steal")
+        if name in r.cpu and r.cpu[name] == r.cpu[name]
+    )  # fmt: skip
+    print(f"CPU % of one core over the window: {shares}")
+    if r.busy_others:
+        print(f"Busy other processes: {', '.join(r.busy_others)}")
+    print(f"Load average (1, 5, 15 min): {r.loadavg_before} before, {r.loadavg_after} after")
+    if r.server:
+        print()
+        print(
+            "Inside gunicorn (--server-timing hooks; service time excludes the wait for a worker)"
+        )
+        print()
+        print(
+            "| request | count | service p50 (ms) | service p99 (ms) | CPU mean (ms) "
+            "| SQL statements |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for row in r.server:
+            print(
+                f"| {row.kind} | {row.count} | {fmt(row.p50)} | {fmt(row.p99)} | {fmt(row.cpu)} "
+                f"| {row.sql:.1f} |"
+            )
+        served = sum(row.count for row in r.server)
+        if served:
+            cpu_all = sum(row.count * row.cpu for row in r.server) / served
+            print(
+                f"Mean gunicorn CPU per request: {cpu_all:.1f} ms, so at most "
+                f"{1000 * cores() / cpu_all:.0f} requests/s on {cores()} cores for gunicorn alone"
+            )
+        print("Most frequent statements per request:")
+        for row in r.server:
+            top = "; ".join(f"{n:.1f} x {text[:60]}" for text, n in row.repeated[:2])
+            print(f"  {row.kind}: {top}")
+        print()
+    if args.timeline:
+        print("Second by second: requests answered, their p50 / p99 (ms), worst schedule lag (ms)")
+        for second, count, p50, p99, lag in r.timeline:
+            print(f"  {second:3d}  {count:4d}  {fmt(p50):>8} / {fmt(p99):>8}  {fmt(lag):>8}")
+    if r.cpu.get("other", 0) > 15:
+        print(
+            f"WARNING: other processes used {r.cpu['other']:.0f}% of a core during the run; "
+            "the machine was busy and the figures are pessimistic"
+        )
+    print()
+    if r.target_met():
+        verdict = "target met"
+    else:
+        reasons = []
+        if r.total.errors:
+            reasons.append(f"{r.total.errors} errors")
+        if r.over_target or r.total.p99 >= TARGET_P99_MS:
+            measured = [row.kind for row in r.rows if row.count]
+            slow = (
+                "every request type"
+                if r.over_target == measured
+                else ", ".join(r.over_target) or "all requests"
+            )
+            reasons.append(f"p99 >= {TARGET_P99_MS:.0f} ms: {slow}")
+        if r.completed_rate < 0.98 * r.target_rate:
+            reasons.append(f"{r.completed_rate:.1f} requests/s answered")
+        verdict = "target NOT met (" + "; ".join(reasons) + ")"
+    print(
+        f"{verdict}: zero errors and p99 < {TARGET_P99_MS:.0f} ms for every request type at "
+        f"{r.target_rate:g} requests/s"
+    )
+
+
+# -- the run ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def stopped_at_end(child: Any) -> Iterator[Any]:
+    """Stop a started child (its process group) when the block ends."""
+    try:
+        yield child
+    finally:
+        stop_process_group(child)
+
+
+@contextlib.contextmanager
+def only_run(backend: str, pg_url: str, wait: float = 600) -> Iterator[None]:
+    """Keep a second copy of this bench off the ``bench_load`` schema (it would drop it under
+    the first one): a PostgreSQL advisory lock, held for the whole run."""
+    if backend != "postgresql":
+        yield
+        return
+    import psycopg
+
+    try:
+        guard = psycopg.connect(pg_url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as error:
+        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
+    with guard:
+        deadline = time.monotonic() + wait
+        while not guard.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise BenchError(f"another bench/load.py has used schema {SCHEMA} for {wait:.0f} s")
+            say(f"waiting for another bench/load.py to finish with schema {SCHEMA}")
+            time.sleep(5)
+        yield
+
+
+def sizes(args: argparse.Namespace) -> tuple[int, int, float]:
+    """(teams, assessments per team, operations per second) for the rate and duration."""
+    ops_rate = args.rate / mean_requests_per_op()
+    total = ops_rate * (args.warmup + args.duration)
+    learner_share, learner_kinds = MIX["learner"]
+    checks = total * learner_share / len(learner_kinds)
+    learners = args.learners or math.ceil(checks / 2 + RETRY_GAP + 10)
+    teams = max(1, math.ceil(learners / args.team_size))
+    trainer_share, trainer_kinds = MIX["trainer"]
+    grades = total * trainer_share / len(trainer_kinds)
+    return teams, math.ceil(1.3 * grades / teams) + 5, ops_rate
+
+
+def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
+    backend = args.backend
+    teams, per_team, ops_rate = sizes(args)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(only_run(backend, args.pg_url))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
+        database_url = stack.enter_context(
+            fresh_database(backend, args.pg_url, workdir, SCHEMA, APP_NAME, args.keep_db)
+        )
+        port, lms_port = free_port(), free_port()
+        base_url, lms_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lms_port}"
+        env = server_env(database_url, workdir, base_url, SECRET)
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "INSTANCE_PATH")})
+        say(f"[{backend}] migrating a fresh database, loading the demo data")
+        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
+        flask_command(env, "demo", "load", timeout=FLASK_TIMEOUT)
+        side = register_platform(env, base_url, "iframe")
+
+        from core import create_app
+        from core.config import Settings
+        from core.db import db
+
+        app = create_app(Settings.from_env(env))
+        with app.app_context():
+            engine = db.engine
+        point_tokens_at(app, side.issuer, lms_base)
+        fake_lms = stack.enter_context(stopped_at_end(start_fake_lms(lms_port, env, workdir, 0)))
+        log_path = workdir / "gunicorn.log"
+        extra: list[str] = []
+        if args.server_timing:
+            hooks = workdir / "timing_hooks.py"
+            hooks.write_text(f"LOG_DIR = {str(workdir)!r}\n" + SERVER_TIMING_HOOKS)
+            extra = ["--config", str(hooks)]
+        server = stack.enter_context(gunicorn(env, port, args.workers, log_path, *extra))
+        wait_until_serving(server, port, log_path, "/dev-platform/jwks", "gunicorn")
+
+        people = make_people(side, teams, args.team_size, lms_base)
+        counts = Counter(p.role for p in people)
+        say(
+            f"[{backend}] gunicorn {args.workers} workers on {base_url}; launching "
+            f"{counts['learner']} learners, {counts['trainer']} trainers and "
+            f"{counts['manager']} managers in {teams} teams"
+        )
+        setup = Client(port, Recorder(), side)
+        started = time.perf_counter()
+        launch_everyone(setup, people, threads=4)
+        say(
+            f"[{backend}] {len(people)} launches in {time.perf_counter() - started:.1f} s; "
+            f"seeding progress and {per_team} conversations to grade per team"
+        )
+        seeded = seed(app, people, per_team, lms_base)
+
+        worker_log = workdir / "worker.log"
+        worker = stack.enter_context(
+            stopped_at_end(spawn([str(VENV_BIN / "flask"), "lms", "worker"], env, worker_log))
+        )
+        backlog, waited = wait_for_outbox(engine, 120)
+        if backlog.waiting:
+            raise BenchError(
+                f"the worker left {backlog.waiting} scores after {waited:.0f} s:\n"
+                f"{tail(worker_log)}"
+            )
+        say(
+            f"[{backend}] the worker sent the setup's {backlog.statuses.get('sent', 0)} scores "
+            f"in {waited:.1f} s"
+        )
+        if args.wait_quiet:
+            wait_for_quiet_machine(args.wait_quiet)
+
+        client = Client(port, Recorder(), side, seeded)
+        begin = time.perf_counter() + 0.5
+        window = Window(start=begin + args.warmup, end=begin + args.warmup + args.duration)
+        window.own_pids = {worker.pid, fake_lms.pid}
+        ops = plan(people, ops_rate, begin, args.warmup + args.duration, args.seed)
+
+        def at_start() -> None:
+            window.cpu_before = cpu_snapshot(server.pid)
+            window.worker_cpu = (process_cpu(worker.pid), None)
+            window.lms_cpu = (process_cpu(fake_lms.pid), None)
+            window.outbox_before = outbox(engine)
+
+        def at_end() -> None:
+            window.cpu_after = cpu_snapshot(server.pid)
+            window.worker_cpu = (window.worker_cpu[0], process_cpu(worker.pid))
+            window.lms_cpu = (window.lms_cpu[0], process_cpu(fake_lms.pid))
+            window.outbox_after = outbox(engine)
+
+        before = loadavg()
+        say(
+            f"[{backend}] {args.rate:g} requests/s ({ops_rate:.1f} operations/s) for "
+            f"{args.warmup + args.duration:g} s ({args.warmup:g} s warm-up); load average "
+            f"{before}"
+        )
+        run_schedule(client, ops, args.client_threads, stop, at_start, at_end, window)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        after = loadavg()
+        drained, drain_seconds = wait_for_outbox(engine, args.drain_wait)
+        assert window.outbox_before is not None and window.outbox_after is not None
+        lags = delivery_lags(engine, window.outbox_before.at, window.outbox_after.at)
+        status, body = lms_call(lms_port, "GET", "/stats")
+        lms_scores = len(json.loads(body)["scores"]) if status == 200 else -1
+        result = summarise(
+            backend, args, client.record, window, drained, drain_seconds, lags, lms_scores,
+            {**counts, "teams": teams},
+        )  # fmt: skip
+        result.loadavg_before, result.loadavg_after = before, after
+        if args.server_timing:
+            result.server = server_timing(workdir, window.start, window.end)
+        if result.total.errors:
+            say(f"[{backend}] gunicorn log tail:\n{tail(log_path, 15)}")
+        if worker.poll() is not None:
+            say(f"[{backend}] the worker exited with {worker.returncode}:\n{tail(worker_log)}")
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--rate", type=float, default=100.0, help="HTTP requests per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds measured")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of load first, unmeasured"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2 * cores() + 1, help="gunicorn sync workers (2*cores+1)"
+    )
+    parser.add_argument(
+        "--learners", type=int, default=0,
+        help="learners in all, rounded up to whole teams (0: enough that none submits the "
+        "check more than twice)",
+    )  # fmt: skip
+    parser.add_argument("--team-size", type=int, default=50, help="learners per team")
+    parser.add_argument(
+        "--client-threads", type=int, default=256,
+        help="threads running operations (the most in flight at once)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--drain-wait", type=float, default=20.0,
+        help="seconds to wait after the load for the worker to empty the outbox",
+    )  # fmt: skip
+    parser.add_argument(
+        "--wait-quiet", type=float, default=30.0, metavar="SECONDS",
+        help="before the timed phase, wait up to this long for other processes to go quiet",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-timing", action="store_true",
+        help="time each request inside gunicorn (config hooks: service and CPU ms, SQL statements)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeline", action="store_true", help="also print the window second by second"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="of the schedule's random choices")
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG),
+        help="PostgreSQL database in which the bench_load schema is made (BENCH_DATABASE_URL)",
+    )  # fmt: skip
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench_load schema")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or args.team_size < 2:
+        parser.error("--rate and --duration must be positive, --warmup >= 0, --team-size >= 2")
+    if args.workers < 2:
+        parser.error("the tool fetches the platform's keys from itself: --workers 2 or more")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (VENV_BIN / "gunicorn").exists():
+        say("No .venv/bin/gunicorn: run scripts/bootstrap dev first.")
+        return 1
+    stop = threading.Event()
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = bench(args, stop)
+    except BenchError as error:
+        say(f"bench failed: {error}")
+        return 1
+    except KeyboardInterrupt:
+        stop.set()
+        say("Interrupted: the server, the worker and the fake LMS were stopped.")
+        return 130
+    report(result, args)
+    if args.json:
+        from dataclasses import asdict
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
