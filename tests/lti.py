@@ -25,8 +25,9 @@ from werkzeug.test import TestResponse
 from core.db import db
 from lms.devplatform import service as devplatform
 
-# Public cache of platform keys: refreshed independently of any launch's outcome.
-NOT_LAUNCH_DATA = {"lti_platform_key_sets"}
+# Bookkeeping written on purpose whatever a request's outcome: the public cache of platform
+# keys, and the rate limiter's count of attempts (a refused attempt still counts).
+NOT_LAUNCH_DATA = {"lti_platform_key_sets", "rate_limit_windows"}
 
 Claims = dict[str, Any]
 
