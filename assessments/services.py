@@ -329,6 +329,23 @@ def queue(
     return [a for a in found if about_skill(a, skill)]
 
 
+def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> int | None:
+    """The oldest conversation of this course context waiting for a grade (one id, for the
+    trainer's "save and open the next")."""
+    if team_id is None:
+        return None
+    return session.scalar(
+        select(Assessment.id)
+        .where(
+            Assessment.deployment_id == deployment_id,
+            Assessment.team_id == team_id,
+            Assessment.status == AWAITING,
+        )
+        .order_by(Assessment.submitted_at)
+        .limit(1)
+    )
+
+
 def about_skill(assessment: Assessment, skill: str) -> bool:
     """Whether a conversation is graded on ``skill`` ("" = any): a transcript on every skill,
     a scenario on its focus skills."""

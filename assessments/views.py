@@ -37,6 +37,7 @@ from assessments.services import (
     final_grade,
     grade,
     mine,
+    next_waiting,
     open_dispute,
     open_disputes,
     practice_suggestions,
@@ -252,11 +253,12 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             flash(str(error), "error")
             status = 400
         else:
+            graded = f"Graded {assessment.learner.display_name}: {assessment.title}."
             db.session.commit()
-            flash(f"Graded {assessment.learner.display_name}: {assessment.title}.", "success")
-            waiting = queue(db.session, viewer.deployment_id, viewer.team_id)
-            if waiting:
-                return redirect(url_for("assessments.grade_page", assessment_id=waiting[0].id))
+            flash(graded, "success")
+            following = next_waiting(db.session, viewer.deployment_id, viewer.team_id)
+            if following is not None:
+                return redirect(url_for("assessments.grade_page", assessment_id=following))
             return redirect(url_for("assessments.grading_queue"))
     suggested = {s["criterion"]: s for s in assessment.suggestions}
     return render_template(

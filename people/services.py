@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
 from core.cache import process_cache
@@ -139,6 +139,7 @@ def team_members(session: Session, team_id: int) -> list[Membership]:
         session.scalars(
             select(Membership)
             .join(Membership.user)
+            .options(contains_eager(Membership.user))  # the page names everyone: one query
             .where(Membership.team_id == team_id)
             .order_by(User.family_name, User.given_name, User.name, User.id)
         )

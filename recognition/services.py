@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,31 +177,51 @@ def add_badge(
 # -- facts and automatic awards --------------------------------------------------------------
 
 
-def facts_of(session: Session, user_ids: Sequence[int]) -> dict[int, Facts]:
-    """Facts for many people in two queries (rules look at nothing else)."""
+# Which rule types each kind of event can change: a course completion cannot earn a skill
+# badge, so evaluating after it reads only course results.
+COURSE_RULES = frozenset({"course_completed", "courses_completed", "score_at_least"})
+SKILL_RULES = frozenset({"skill_level"})
+RECOGNITION_RULES = frozenset({"recognitions_received"})
+CALIBRATION_RULES = frozenset({"calibration_within"})
+
+
+def facts_of(
+    session: Session, user_ids: Sequence[int], kinds: Collection[str] | None = None
+) -> dict[int, Facts]:
+    """Facts for many people (rules look at nothing else); with ``kinds``, only the facts
+    rules of those types read."""
+    wanted = set(kinds) if kinds is not None else None
+
+    def needed(rules: frozenset[str]) -> bool:
+        return wanted is None or bool(wanted & rules)
+
     facts = {user_id: Facts() for user_id in user_ids}
-    for user_id, slug, score in session.execute(
-        select(CourseResult.user_id, Course.slug, CourseResult.score_percent)
-        .join(Course, Course.id == CourseResult.course_id)
-        .where(CourseResult.user_id.in_(user_ids))
-    ):
-        mine = facts[user_id]
-        mine.completed_courses.add(slug)
-        mine.course_scores[slug] = max(score, mine.course_scores.get(slug, 0.0))
-    for user_id, count in session.execute(
-        select(Award.user_id, func.count())
-        .where(
-            Award.user_id.in_(user_ids),
-            Award.awarded_by_id.is_not(None),
-            Award.revoked_at.is_(None),
-        )
-        .group_by(Award.user_id)
-    ):
-        facts[user_id].recognitions_received = count
-    for user_id, levels in skill_levels(session, user_ids).items():
-        facts[user_id].skill_levels = levels
-    for user_id, deviations in calibration_deviations(session, user_ids).items():
-        facts[user_id].calibration_deviations = deviations
+    if needed(COURSE_RULES):
+        for user_id, slug, score in session.execute(
+            select(CourseResult.user_id, Course.slug, CourseResult.score_percent)
+            .join(Course, Course.id == CourseResult.course_id)
+            .where(CourseResult.user_id.in_(user_ids))
+        ):
+            mine = facts[user_id]
+            mine.completed_courses.add(slug)
+            mine.course_scores[slug] = max(score, mine.course_scores.get(slug, 0.0))
+    if needed(RECOGNITION_RULES):
+        for user_id, count in session.execute(
+            select(Award.user_id, func.count())
+            .where(
+                Award.user_id.in_(user_ids),
+                Award.awarded_by_id.is_not(None),
+                Award.revoked_at.is_(None),
+            )
+            .group_by(Award.user_id)
+        ):
+            facts[user_id].recognitions_received = count
+    if needed(SKILL_RULES):
+        for user_id, levels in skill_levels(session, user_ids).items():
+            facts[user_id].skill_levels = levels
+    if needed(CALIBRATION_RULES):
+        for user_id, deviations in calibration_deviations(session, user_ids).items():
+            facts[user_id].calibration_deviations = deviations
     return facts
 
 
@@ -216,11 +236,17 @@ def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
     )  # fmt: skip
 
 
-def evaluate(session: Session, user: User, team_id: int | None = None) -> list[Award]:
+def evaluate(
+    session: Session,
+    user: User,
+    team_id: int | None = None,
+    kinds: Collection[str] | None = None,
+) -> list[Award]:
     """Award every automatic badge whose rule the person now meets and who does not have it.
     Evaluating twice never awards twice (``automatic_key`` is unique, also across workers).
-    Only people who joined the programme earn badges."""
-    return evaluate_many(session, [user], team_id=team_id)
+    Only people who joined the programme earn badges. ``kinds``: only rules of these types
+    (those the calling event can have changed); None for all."""
+    return evaluate_many(session, [user], team_id=team_id, kinds=kinds)
 
 
 def evaluate_many(
@@ -229,6 +255,7 @@ def evaluate_many(
     *,
     team_id: int | None = None,
     catalogue: dict[int, list[Badge]] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> list[Award]:
     """``evaluate`` for many people at once: a fixed number of queries, and one bulk
     ``INSERT … ON CONFLICT DO NOTHING`` (a badge another worker awarded a moment ago is
@@ -249,11 +276,13 @@ def evaluate_many(
             )
         )
     }
-    facts = facts_of(session, ids)
+    facts = facts_of(session, ids, kinds)
     rows = []
     for user in people:
         for badge in catalogue[user.platform_id]:
-            if badge.rule and (user.id, badge.id) not in held and holds(badge.rule, facts[user.id]):
+            if not badge.rule or (kinds is not None and badge.rule.get("type") not in kinds):
+                continue
+            if (user.id, badge.id) not in held and holds(badge.rule, facts[user.id]):
                 rows.append({
                     "public_id": str(uuid.uuid4()), "badge_id": badge.id, "user_id": user.id,
                     "platform_id": user.platform_id, "team_id": team_id,
@@ -381,7 +410,7 @@ def award_kudos(
         return earlier
     session.add(AwardEvent(award_id=award.id, action="awarded", actor_id=manager.id,
                            reason=message))  # fmt: skip
-    evaluate(session, recipient, team_id)
+    evaluate(session, recipient, team_id, RECOGNITION_RULES)
     return award
 
 
@@ -465,7 +494,7 @@ def on_course_completed(session: Session, result: CourseResult, **_: object) -> 
         enrolment_team = session.scalar(
             select(Enrolment.team_id).where(Enrolment.id == result.enrolment_id)
         )
-        evaluate(session, user, enrolment_team)
+        evaluate(session, user, enrolment_team, COURSE_RULES)
 
 
 def on_courses_imported(session: Session, **_: object) -> None:
@@ -477,7 +506,7 @@ def on_assessment_graded(session: Session, assessment: Any, **_: object) -> None
     """A skill assessment was graded: skill badges may now be earned."""
     user = session.get(User, assessment.learner_id)
     if user is not None:
-        evaluate(session, user, assessment.team_id)
+        evaluate(session, user, assessment.team_id, SKILL_RULES)
 
 
 def on_calibration_closed(session: Session, calibration: Any, **_: object) -> None:
@@ -489,4 +518,4 @@ def on_calibration_closed(session: Session, calibration: Any, **_: object) -> No
         .join(CalibrationGrade, CalibrationGrade.grader_id == User.id)
         .where(CalibrationGrade.session_id == calibration.id)
     ).all()
-    evaluate_many(session, graders, team_id=calibration.team_id)
+    evaluate_many(session, graders, team_id=calibration.team_id, kinds=CALIBRATION_RULES)
