@@ -148,9 +148,6 @@ class Settings:
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_NAME="academy_session",
             PERMANENT_SESSION_LIFETIME=8 * 3600,
-            # A session lasts 8 hours from its launch (an LMS relaunch starts a new one); not
-            # re-signing the cookie on every response saves work on every page.
-            SESSION_REFRESH_EACH_REQUEST=False,
             MAX_CONTENT_LENGTH=self.MAX_UPLOAD_MB * 1024 * 1024,
         )
         values.update(self.extra)
