@@ -18,13 +18,11 @@ Every test here is skipped with a clear reason when it is absent.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
 import os
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -36,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.processes import Service, start
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -82,37 +82,8 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def start_server(name: str, command: list[str], env: dict[str, str], log: Path) -> Server:
-    """Start ``command`` in its own process group (so every child can be stopped at once)."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return Server(name, process, log)
-
-
 def wait_until_up(
-    server: Server, url: str, timeout: float, context: ssl.SSLContext | None = None
+    server: Service, url: str, timeout: float, context: ssl.SSLContext | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     last_error: object = None
@@ -120,7 +91,7 @@ def wait_until_up(
         if server.process.poll() is not None:
             raise RuntimeError(
                 f"{server.name} exited with {server.process.returncode} before answering "
-                f"{url}:\n{server.log_tail()}"
+                f"{url}:\n{server.tail()}"
             )
         try:
             with urllib.request.urlopen(url, timeout=2, context=context) as response:
@@ -129,23 +100,10 @@ def wait_until_up(
         except (urllib.error.URLError, OSError) as error:
             last_error = error
         time.sleep(0.2)
-    stop_server(server)
+    server.stop(timeout=10)
     raise RuntimeError(
-        f"{server.name} did not answer {url} within {timeout}s ({last_error}):\n{server.log_tail()}"
+        f"{server.name} did not answer {url} within {timeout}s ({last_error}):\n{server.tail()}"
     )
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
 
 
 def run_checked(command: list[str], env: dict[str, str], what: str) -> None:
@@ -229,7 +187,7 @@ def results_dir() -> Path:
 @dataclass
 class DemoService:
     base_url: str
-    server: Server
+    server: Service
 
 
 @pytest.fixture(scope="session")
@@ -238,7 +196,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServic
     instance = tmp_path_factory.mktemp("demo-instance")
     port = free_port()
     env = clean_env(HOST="127.0.0.1", PORT=str(port), INSTANCE_PATH=str(instance))
-    server = start_server(
+    server = start(
         "scripts/run-demo", [str(ROOT / "scripts" / "run-demo")], env, instance / "server.log"
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -246,7 +204,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServic
         wait_until_up(server, base_url + "/healthz", DEMO_START_TIMEOUT)
         yield DemoService(base_url, server)
     finally:
-        stop_server(server)
+        server.stop(timeout=10)
 
 
 # -- LMS and tool on different sites over HTTPS --------------------------------------------
@@ -326,7 +284,7 @@ with app.app_context():
 @dataclass
 class CrossSiteService:
     port: int
-    server: Server
+    server: Service
     env: dict[str, str]
 
     @property
@@ -400,11 +358,11 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSite
         "--no-control-socket",
         "wsgi:app",
     ]
-    server = start_server("gunicorn (HTTPS)", command, env, instance / "server.log")
+    server = start("gunicorn (HTTPS)", command, env, instance / "server.log")
     service.server = server
     trust = ssl.create_default_context(cafile=str(cert))
     try:
         wait_until_up(server, service.tool_base + "/healthz", HTTPS_START_TIMEOUT, trust)
         yield service
     finally:
-        stop_server(server)
+        server.stop(timeout=10)

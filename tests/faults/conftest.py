@@ -18,7 +18,7 @@ from lms.models import GradeDelivery, Platform, ResourceLink
 from people.models import User
 from tests.conftest import Live
 from tests.faults.fake_lms import FakeLms
-from tests.faults.processes import FLASK, Service, service_env, start
+from tests.processes import FLASK, Service, service_env, start
 
 
 @dataclass

@@ -60,7 +60,8 @@ from lms.models import GradeDelivery, LtiStateEntry, ResourceLink
 from lms.storage import NONCE_PREFIX
 from people.models import Membership, Team, User
 from tests.conftest import free_port
-from tests.faults.processes import (
+from tests.lti import form_fields
+from tests.processes import (
     FLASK,
     GUNICORN,
     Service,
@@ -70,7 +71,6 @@ from tests.faults.processes import (
     wait_for,
     wait_until_up,
 )
-from tests.lti import form_fields
 
 LAUNCHERS = 4
 OUTAGE_SECONDS = 2.0

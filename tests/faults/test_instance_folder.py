@@ -28,7 +28,7 @@ import pytest
 from core import create_app
 from core.config import ConfigurationError, Settings
 from tests.conftest import free_port
-from tests.faults.processes import FLASK, GUNICORN, ROOT, service_env
+from tests.processes import FLASK, GUNICORN, ROOT, service_env
 
 STARTUP_TIMEOUT = 90
 ROOT_USER = os.geteuid() == 0

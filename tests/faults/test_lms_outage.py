@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.processes import Service, wait_for
+from tests.processes import Service, wait_for
 
 pytestmark = pytest.mark.slow
 

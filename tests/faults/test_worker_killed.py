@@ -26,7 +26,7 @@ import signal
 import pytest
 
 from core.db import utcnow
-from tests.faults.processes import Service, wait_for
+from tests.processes import Service, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""Starting and stopping the service's real processes (gunicorn, ``flask …``) for fault tests.
+"""Starting and stopping the service's real processes (gunicorn, ``flask …``) for the fault and
+browser tests.
 
 Each process runs in its own process group with an environment cleaned of whatever the test
 runner was started with, and writes its output to a log file the failure message can quote.
@@ -19,7 +20,7 @@ from typing import TypeVar
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 FLASK = str(VENV_BIN / "flask")
 GUNICORN = str(VENV_BIN / "gunicorn")
