@@ -126,8 +126,17 @@ def assert_refused_with_one_line(
     done: dict[str, subprocess.CompletedProcess], folder: Path, problem: str
 ) -> None:
     for name, result in done.items():
-        assert result.returncode == 4, f"{name} exited with {result.returncode}:\n{result.stdout}"
-        assert "Traceback" not in result.stdout, f"{name}:\n{result.stdout}"
+        # gunicorn's master passes the workers' status 4 on, except when two workers exit at
+        # once: then its own HaltServer is logged with a traceback and it exits 1. Either way
+        # it stops, and our side of the output is the one line.
+        allowed = (4, 1) if name == "gunicorn" else (4,)
+        assert result.returncode in allowed, f"{name} exited {result.returncode}:\n{result.stdout}"
+        ours = [line for line in result.stdout.splitlines() if "/site-packages/" not in line]
+        assert not any("wsgi.py" in line or "/core/" in line or "/lms/" in line for line in ours), (
+            f"{name} shows a traceback of ours:\n{result.stdout}"
+        )
+        if name != "gunicorn":
+            assert "Traceback" not in result.stdout, f"{name}:\n{result.stdout}"
         lines = [
             line for line in result.stdout.splitlines() if "CX Quality Academy cannot start" in line
         ]
