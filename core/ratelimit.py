@@ -7,11 +7,12 @@ that fails (and rolls back) still counts.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import String, delete
+from sqlalchemy import Connection, Executable, String, bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,35 +35,56 @@ class Verdict:
     retry_after: int  # seconds until the window ends
 
 
-def allow(key: str, *, limit: int, per: int, now: float | None = None) -> Verdict:
+def allow(
+    key: str, *, limit: int, per: int, now: float | None = None, with_request: bool = False
+) -> Verdict:
+    """Count a hit and say whether it is within the limit. The count is committed on its own
+    connection at once, so a request that fails still counts; ``with_request`` counts in the
+    request's own transaction instead (no second connection and commit: for a request that
+    writes and commits anyway, where a refused one has written nothing worth limiting)."""
     moment = time.time() if now is None else now
     window = int(moment // per)
-    with db.engine.begin() as connection:
-        upsert = (postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert)(
-            RateLimitWindow
-        )
-        hits = connection.execute(
-            upsert.values(key=key[:200], window=window, hits=1)
-            .on_conflict_do_update(
-                index_elements=["key", "window"], set_={"hits": RateLimitWindow.hits + 1}
-            )
-            .returning(RateLimitWindow.hits)
-        ).scalar_one()
-        if hits == 1:  # a new window: forget this key's old ones
-            connection.execute(
-                delete(RateLimitWindow).where(
-                    RateLimitWindow.key == key[:200], RateLimitWindow.window < window
-                )
-            )
+    if with_request:
+        hits = _count(db.session.connection(), key[:200], window)
+    else:
+        with db.engine.begin() as connection:
+            hits = _count(connection, key[:200], window)
     return Verdict(hits <= limit, int((window + 1) * per - moment) + 1)
 
 
-def enforce(key: str, *, limit: int, per: int, what: str) -> None:
+@functools.cache
+def _upsert(dialect: str) -> Executable:
+    """The counting statement, built once per dialect (building it costs more than running)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(RateLimitWindow)
+        .values(key=bindparam("key"), window=bindparam("window"), hits=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window"], set_={"hits": RateLimitWindow.hits + 1}
+        )
+        .returning(RateLimitWindow.hits)
+    )
+
+
+def _count(connection: Connection, key: str, window: int) -> int:
+    hits = connection.execute(
+        _upsert(connection.dialect.name), {"key": key, "window": window}
+    ).scalar_one()
+    if hits == 1:  # a new window: forget this key's old ones
+        connection.execute(
+            delete(RateLimitWindow).where(
+                RateLimitWindow.key == key, RateLimitWindow.window < window
+            )
+        )
+    return hits
+
+
+def enforce(key: str, *, limit: int, per: int, what: str, with_request: bool = False) -> None:
     """Refuse the request with 429 and ``Retry-After`` once ``key`` used up its ``limit`` hits
     in the current ``per``-second window. A limit of 0 switches the check off."""
     if limit <= 0:
         return
-    verdict = allow(key, limit=limit, per=per)
+    verdict = allow(key, limit=limit, per=per, with_request=with_request)
     if not verdict.allowed:
         raise TooManyRequests(
             f"Too many {what} in a short time. Please wait {verdict.retry_after} seconds "

@@ -90,7 +90,7 @@ def login() -> Response:
         oidc.enable_check_cookies()
     else:  # this hop stores a nonce: the one worth limiting (the cookie check writes nothing)
         enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
-                per=60, what="logins from your network")  # fmt: skip
+                per=60, what="logins from your network", with_request=True)  # fmt: skip
     try:
         response = oidc.redirect(tool_url("lms.launch"))
     except (OIDCException, LtiException) as error:
