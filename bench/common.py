@@ -271,3 +271,26 @@ def revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown revision"
     return f"commit {commit}" + (" with uncommitted changes" if changed else "")
+
+
+@contextlib.contextmanager
+def schema_to_myself(pg_url: str, key: int, bench: str, schema: str, wait: float) -> Iterator[None]:
+    """Keep a second copy of a bench off its schema (it would drop it under the first one): a
+    PostgreSQL advisory lock held for the whole run; the second waits up to ``wait`` seconds."""
+    import psycopg
+
+    try:
+        guard = psycopg.connect(pg_url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as error:
+        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
+    with guard:
+        deadline = time.monotonic() + wait
+        while not guard.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise BenchError(
+                    f"another {bench} has held schema {schema} for {wait:.0f} s; "
+                    "try again when it is done"
+                )
+            say(f"waiting for another {bench} to finish with schema {schema} …")
+            time.sleep(5)
+        yield

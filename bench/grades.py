@@ -63,6 +63,7 @@ from common import (
     flask_command,
     free_port,
     fresh_database,
+    schema_to_myself,
     spawn,
     tail,
     wait_for_quiet_machine,
@@ -192,25 +193,12 @@ def fresh_schema(pg_url: str, workdir: Path, keep: bool, wait: float) -> Iterato
 
     A PostgreSQL advisory lock, held throughout, keeps a second copy of this bench from
     dropping the schema under the first one: the second waits up to ``wait`` seconds."""
-    import psycopg
-
-    try:
-        guard = psycopg.connect(pg_url, autocommit=True, connect_timeout=5)
-    except psycopg.Error as error:
-        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
-    with guard:
-        deadline = time.monotonic() + wait
-        while not guard.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"another bench/grades.py has held schema {SCHEMA} for {wait:.0f} s; "
-                    "try again when it is done"
-                )
-            print(f"waiting for another bench/grades.py to finish with schema {SCHEMA} …")
-            time.sleep(5)
-        # No application_name: run_workers adds one for the workers' sessions only.
-        with fresh_database("postgresql", pg_url, workdir, SCHEMA, "", keep) as database_url:
-            yield database_url
+    # No application_name: run_workers adds one for the workers' sessions only.
+    with (
+        schema_to_myself(pg_url, LOCK_KEY, "bench/grades.py", SCHEMA, wait),
+        fresh_database("postgresql", pg_url, workdir, SCHEMA, "", keep) as database_url,
+    ):
+        yield database_url
 
 
 def app_env(database_url: str, workdir: Path) -> dict[str, str]:

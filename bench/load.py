@@ -102,6 +102,7 @@ from common import (
     percentile,
     revision,
     say,
+    schema_to_myself,
     server_env,
     spawn,
     stop_process_group,
@@ -1223,19 +1224,7 @@ def only_run(backend: str, pg_url: str, wait: float = 600) -> Iterator[None]:
     if backend != "postgresql":
         yield
         return
-    import psycopg
-
-    try:
-        guard = psycopg.connect(pg_url, autocommit=True, connect_timeout=5)
-    except psycopg.Error as error:
-        raise BenchError(f"PostgreSQL at {pg_url} is not usable: {error}") from error
-    with guard:
-        deadline = time.monotonic() + wait
-        while not guard.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-            if time.monotonic() > deadline:
-                raise BenchError(f"another bench/load.py has used schema {SCHEMA} for {wait:.0f} s")
-            say(f"waiting for another bench/load.py to finish with schema {SCHEMA}")
-            time.sleep(5)
+    with schema_to_myself(pg_url, LOCK_KEY, "bench/load.py", SCHEMA, wait):
         yield
 
 

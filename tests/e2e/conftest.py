@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import SCRUBBED_ENV as PROCESS_SCRUBBED_ENV
 from tests.processes import Service, start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,18 +55,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 900}
 ACTION_TIMEOUT_MS = 15_000
 # Environment the servers must not inherit from whoever runs the tests.
-SCRUBBED_ENV = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "INSTANCE_PATH",
-    "PUBLIC_BASE_URL",
-    "APP_ENV",
-    "DEV_PLATFORM_ENABLED",
-    "PROXY_FIX_HOPS",
-    "FLASK_APP",
-    "REQUESTS_CA_BUNDLE",
-    "SSL_CERT_FILE",
-)
+SCRUBBED_ENV = (*PROCESS_SCRUBBED_ENV, "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 DEMO_START_TIMEOUT = 120  # run-demo may have to (re)install the venv first
 HTTPS_START_TIMEOUT = 30
 
