@@ -294,16 +294,17 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
             errors = result.errors
         else:
             outcome = submit_check(db.session, _recording(page, key), page.outline, module, answers)
+            attempt_id = outcome.attempt.id if outcome.attempt else None  # before commit expires it
             db.session.commit()
             if outcome.already_passed:
                 flash("You already passed this check; your first pass counts.", "success")
                 return redirect(url_for("courses.check", slug=slug, module=module))
-            if outcome.attempt is None:
+            if attempt_id is None:
                 errors = outcome.result.errors
                 status = 400
             else:
                 return redirect(
-                    url_for("courses.check", slug=slug, module=module, attempt=outcome.attempt.id)
+                    url_for("courses.check", slug=slug, module=module, attempt=attempt_id)
                 )
     attempt_id = request.args.get("attempt", type=int)
     if attempt_id and page.enrolment is not None:
