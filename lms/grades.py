@@ -430,10 +430,15 @@ def delivery_in(session: Session, delivery_id: int, deployment_id: int) -> Grade
 def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
     """A trainer asks to send a waiting or failed score again now (within their deployment)."""
     delivery = delivery_in(session, delivery_id, deployment_id)
-    if delivery is None or delivery.status not in (PENDING, FAILED):
-        return None
+    return delivery if delivery is not None and send_again(delivery) else None
+
+
+def send_again(delivery: GradeDelivery) -> bool:
+    """Make a waiting or failed score due now; False for one already sent or being sent."""
+    if delivery.status not in (PENDING, FAILED):
+        return False
     delivery.status, delivery.next_attempt_at = PENDING, utcnow()
-    return delivery
+    return True
 
 
 def deliveries_for(

@@ -197,11 +197,10 @@ def grade_deliveries() -> str:
 @roles_required(Role.TRAINER, Role.ADMINISTRATOR)
 def retry_delivery(delivery_id: int) -> WerkzeugResponse:
     viewer = require_viewer()
-    if grades.delivery_in(db.session, delivery_id, viewer.deployment_id) is None:
+    delivery = grades.delivery_in(db.session, delivery_id, viewer.deployment_id)
+    if delivery is None:
         abort(404)
-    if ActionForm().validate_on_submit() and grades.retry(
-        db.session, delivery_id, viewer.deployment_id
-    ):
+    if ActionForm().validate_on_submit() and grades.send_again(delivery):
         db.session.commit()
         flash("The score will be sent again within a few seconds.", "success")
     else:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from core.db import db
 from lms.models import AccessToken, SigningKey
+from tests.courses.flow import text
 from tests.insights.test_api import BATCH, make_token, send
 from tests.lms.test_grades import drain, enqueue, launched  # noqa: F401 - fixture
-from tests.security.test_limits import text
 
 
 def _pem_lines(app) -> list[str]:
