@@ -37,7 +37,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported, not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 import whatif
 from common import DEFAULT_PG, flask_command, fresh_database, server_env
 from launch import (
