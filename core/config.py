@@ -142,7 +142,8 @@ class Settings:
         values = {k: v for k, v in asdict(self).items() if k != "extra"}
         values.update(
             SQLALCHEMY_DATABASE_URI=self.database_uri(instance_path),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            # Pooled PostgreSQL connections are checked on checkout (core.db), not by pre-ping.
+            SQLALCHEMY_ENGINE_OPTIONS={},
             TESTING=self.APP_ENV == "testing",
             WTF_CSRF_TIME_LIMIT=None,
             SESSION_COOKIE_HTTPONLY=True,

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -64,3 +66,28 @@ def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _postgresql_alive(
+    dbapi_connection: object, connection_record: object, connection_proxy: object
+) -> None:
+    """Check a pooled PostgreSQL connection before a request uses it: a server restart closes
+    every pooled connection, and without this check the first request on each would fail.
+
+    This is what ``pool_pre_ping`` does, but with an empty query sent straight through libpq
+    (0.02 ms of CPU), where pre-ping's ``SELECT 1`` through a cursor costs as much as a real
+    query (0.4 ms on a small machine, on every request). ``DisconnectionError`` makes the pool
+    drop the connection and open a new one."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg's libpq handle
+    if pgconn is None:
+        return
+    import psycopg
+    from psycopg import pq
+
+    try:
+        alive = pq.ExecStatus(pgconn.exec_(b"").status) == pq.ExecStatus.EMPTY_QUERY
+    except psycopg.Error:  # the handle was closed already
+        alive = False
+    if not alive:
+        raise DisconnectionError("the PostgreSQL connection was closed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -72,3 +73,23 @@ def test_doctor_says_what_to_fix(app, runner, stamped):
     assert "[FAIL] The database schema is at old; this code needs" in broken.output
     assert "Run `flask db upgrade`." in broken.output
     assert "The remaining checks need a working, up-to-date database." in broken.output
+
+
+def test_a_pooled_connection_the_database_closed_is_replaced_before_a_request_uses_it(
+    app, client, stamped
+):
+    """A PostgreSQL restart (or an idle timeout, or an administrator's kill) closes pooled
+    connections under the service; the next request must not be the one that finds out."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no server to close a connection")
+        db.engine.dispose()  # one pooled connection, whose server process we know
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.remove()
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as other:  # outside the pool
+            other.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    assert client.get("/readyz").status_code == 200  # readiness reads the database
+    with app.app_context():
+        now = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert now != backend

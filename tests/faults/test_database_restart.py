@@ -19,7 +19,7 @@ Asserted:
   service is briefly unavailable", ``Retry-After``): no 500, no traceback, no hang;
   ``/healthz`` stays 200 and ``/readyz`` says 503;
 * launches succeed again within seconds of the restart, with no action: connections are
-  checked before use (``pool_pre_ping``);
+  checked on checkout from the pool (``core.db``);
 * the worker says "database unavailable … trying again" in one log line, stays up, and
   delivers a score queued after the restart;
 * nothing is half written. A launch provisions the person, team and membership and spends
