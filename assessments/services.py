@@ -13,7 +13,7 @@ import numpy as np
 from blinker import Namespace
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from assessments.agreement import Estimate, bootstrap, icc_2_1, kappa_with_ci, krippendorff_alpha
 from assessments.library import Scenario, builtin_rubric, scenarios
@@ -320,7 +320,13 @@ def queue(
             Assessment.team_id == team_id,
             Assessment.status == AWAITING,
         )
-        .options(selectinload(Assessment.learner))
+        # The list shows who, what and when: the conversations and suggestions (JSON, the
+        # bulk of each row) are not read, and touching them here raises instead of a query each.
+        .options(
+            selectinload(Assessment.learner),
+            defer(Assessment.conversation, raiseload=True),
+            defer(Assessment.suggestions, raiseload=True),
+        )
         .order_by(Assessment.submitted_at)
     )
     if learner_id:
