@@ -137,15 +137,6 @@ def visible_badges(session: Session, platform_id: int) -> list[Badge]:
     )
 
 
-def badge_for(session: Session, badge_id: int, platform_id: int) -> Badge | None:
-    badge = session.get(Badge, badge_id)
-    if badge is None or badge.retired_at is not None:
-        return None
-    if badge.platform_id is not None and badge.platform_id != platform_id:
-        return None
-    return badge
-
-
 def add_badge(
     session: Session,
     *,
@@ -230,8 +221,10 @@ def facts_for(session: Session, user_id: int) -> Facts:
 
 
 def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
+    # The award holds its badge and person, so reading them later needs no query (the
+    # session keeps loaded rows only while something refers to them).
     return Award(
-        public_id=str(uuid.uuid4()), badge_id=badge.id, user_id=user.id,
+        public_id=str(uuid.uuid4()), badge=badge, badge_id=badge.id, user=user, user_id=user.id,
         platform_id=user.platform_id, team_id=team_id, salt=secrets.token_hex(8),
     )  # fmt: skip
 
@@ -334,22 +327,20 @@ def next_badges(session: Session, user: User) -> list[NextBadge]:
 # -- managers' awards ------------------------------------------------------------------------
 
 
-def team_members_for_awards(session: Session, team_id: int, manager_id: int) -> list[Membership]:
+def team_members_for_awards(session: Session, team_id: int, manager_id: int) -> list[User]:
     """The people a manager may recognise: active members of their own team who joined the
-    programme, not themselves."""
-    return list(
-        session.scalars(
-            select(Membership)
-            .join(User, User.id == Membership.user_id)
-            .where(
-                Membership.team_id == team_id,
-                Membership.active.is_(True),
-                Membership.user_id != manager_id,
-                User.opted_in_at.is_not(None),
-            )
-            .options(selectinload(Membership.user))
+    programme, not themselves; by name."""
+    people = session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.team_id == team_id,
+            Membership.active.is_(True),
+            Membership.user_id != manager_id,
+            User.opted_in_at.is_not(None),
         )
     )
+    return sorted(people, key=lambda user: user.display_name)
 
 
 def award_kudos(
@@ -386,8 +377,9 @@ def award_kudos(
     )
     if membership is None:
         raise RecognitionError("You can recognise only people in your own team.")
-    badge = badge_for(session, badge_id, manager.platform_id)
-    if badge is None or not badge.manager_awardable:
+    catalogue = visible_badges(session, manager.platform_id)  # read once: evaluate needs it too
+    badge = next((b for b in catalogue if b.id == badge_id and b.manager_awardable), None)
+    if badge is None:
         raise RecognitionError("Choose one of the recognition badges.")
     recipient = membership.user
     if recipient.opted_in_at is None:
@@ -410,7 +402,10 @@ def award_kudos(
         return earlier
     session.add(AwardEvent(award_id=award.id, action="awarded", actor_id=manager.id,
                            reason=message))  # fmt: skip
-    evaluate(session, recipient, team_id, RECOGNITION_RULES)
+    evaluate_many(
+        session, [recipient], team_id=team_id, catalogue={manager.platform_id: catalogue},
+        kinds=RECOGNITION_RULES,
+    )  # fmt: skip
     return award
 
 

@@ -177,19 +177,10 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
     viewer, manager = _viewer_user()
     if viewer.team_id is None:
         raise Forbidden("Open this from your team's course to recognise its people.")
-    members = team_members_for_awards(db.session, viewer.team_id, manager.id)
-    badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
     form = AwardForm()
-    people = sorted(members, key=lambda m: m.user.display_name)
-    form.recipient.choices = [SelectChoice(0, "Choose a person…")] + [
-        SelectChoice(m.user_id, m.user.display_name) for m in people
-    ]
-    form.badge.choices = [SelectChoice(0, "Choose a badge…")] + [
-        SelectChoice(b.id, b.name) for b in badges
-    ]
-    if request.method == "GET":
-        form.request_id.data = uuid.uuid4().hex
-    elif form.validate_on_submit():
+    # The choices are only shown: award_kudos checks the person and the badge itself, so a
+    # valid POST does not read the team and the badges for them.
+    if request.method == "POST" and form.validate_on_submit():
         given = award_kudos(
             db.session,
             manager=manager,
@@ -199,9 +190,21 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
             message=form.message.data or "",
             request_id=form.request_id.data or "",
         )
+        # Worded before the commit expires the award and its person and badge.
+        said = f"You recognised {given.user.display_name}: {given.badge.name}."
         db.session.commit()
-        flash(f"You recognised {given.user.display_name}: {given.badge.name}.", "success")
+        flash(said, "success")
         return redirect(url_for(".team_wall"))
+    members = team_members_for_awards(db.session, viewer.team_id, manager.id)
+    badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
+    form.recipient.choices = [SelectChoice(0, "Choose a person…")] + [
+        SelectChoice(person.id, person.display_name) for person in members
+    ]
+    form.badge.choices = [SelectChoice(0, "Choose a badge…")] + [
+        SelectChoice(b.id, b.name) for b in badges
+    ]
+    if request.method == "GET":
+        form.request_id.data = uuid.uuid4().hex
     status = 400 if request.method == "POST" else 200
     return render_template(
         "recognition/award.html", viewer=viewer, form=form, badges=badges, members=members

@@ -152,3 +152,31 @@ def test_learners_cannot_award_and_staff_only_revoke_with_a_reason(app, lti, bad
     assert "Given to the wrong person." in log
     assert "Awarded Great listener Lena Learner Marco" in log
     assert "Withdrawn" in text(get(learner, "/recognition/"))
+
+
+def test_a_manager_cannot_give_another_platforms_badge(app, lti, badges):
+    from lms.models import Platform
+
+    joined_learner(app, lti)
+    manager = browser(app, lti)
+    manager.launch_and_follow("manager")
+    with app.app_context():
+        other = Platform(
+            issuer="https://other-lms.example", client_id="other", auth_login_url="https://x",
+            auth_token_url="https://x", key_set_url="https://x",
+        )  # fmt: skip
+        db.session.add(other)
+        db.session.flush()
+        theirs = Badge(
+            slug="other-platform-kudos", platform_id=other.id, kind="recognition",
+            name="Their kudos", description="", criteria="", manager_awardable=True,
+            image=b"<svg/>", image_type="image/svg+xml",
+        )  # fmt: skip
+        db.session.add(theirs)
+        db.session.commit()
+        theirs_id = theirs.id
+    response = give(manager, user_id(app, "dev-learner-1"), theirs_id, "Well done.")
+    if response.status_code != 400:
+        response = get(manager, "/recognition/award")
+    assert "Choose one of the recognition badges." in text(response)
+    assert rows(app, Award) == []
