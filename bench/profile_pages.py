@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import load
-from common import DEFAULT_PG, flask_command, fresh_database, server_env
+from common import DEFAULT_PG, ROOT, flask_command, fresh_database, server_env
 from launch import register_platform
 from profile_launch import seed_jwks_cache
 
@@ -50,6 +50,19 @@ class Answer:
 
     def get_all(self, name: str) -> list[str]:
         return self._headers.getlist(name)
+
+
+def caller_lines() -> str:
+    """The product's frames on the stack, innermost last."""
+    import traceback
+
+    root = str(ROOT)
+    frames = [
+        f"{Path(f.filename).relative_to(root)}:{f.lineno} {f.name}"
+        for f in traceback.extract_stack()
+        if f.filename.startswith(root) and "/bench/" not in f.filename and ".venv" not in f.filename
+    ]
+    return " > ".join(frames)
 
 
 class CpuSpans:
@@ -82,6 +95,8 @@ class CpuSpans:
         self.depth: dict[str, int] = defaultdict(int)
         self.kind = ""
         self.statements: dict[str, Counter[str]] = defaultdict(Counter)
+        self.where: tuple[str, str] | None = None  # (request kind, statement text): callers
+        self.callers: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
 
     def install(self, engine: Any) -> None:
         import importlib
@@ -91,7 +106,10 @@ class CpuSpans:
         @event.listens_for(engine, "before_cursor_execute")
         def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             if self.kind:
-                self.statements[self.kind][" ".join(statement.split())[:110]] += 1
+                short = " ".join(statement.split())[:110]
+                self.statements[self.kind][short] += 1
+                if self.where and self.where[0] == self.kind and self.where[1] in short:
+                    self.callers[(self.kind, short)][caller_lines()] += 1
 
         for label, targets in self.LABELS.items():
             for module_name, owner_name, name in targets:
@@ -215,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="cProfile: request kind")
     parser.add_argument("--sort", default="cumulative", help="cProfile: pstats sort key")
     parser.add_argument("--top", type=int, default=45, help="cProfile: rows")
+    parser.add_argument(
+        "--callers",
+        nargs=2,
+        metavar=("KIND", "TEXT"),
+        help="spans: where statements of request KIND containing TEXT are run from",
+    )
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     args = parser.parse_args(argv)
 
@@ -248,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         client.count.clear()
         if args.mode == "spans":
             client.spans = CpuSpans()
+            client.spans.where = tuple(args.callers) if args.callers else None  # type: ignore[assignment]
             with app.app_context():
                 client.spans.install(db.engine)
         if args.mode == "cprofile":
@@ -286,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{kind}: {sum(found.values()) / n:.1f} statements per request")
                 for statement, times in found.most_common():
                     print(f"  {times / n:5.2f} x {statement}")
+                    for stack, seen in client.spans.callers[(kind, statement)].most_common():
+                        print(f"         {seen / n:5.2f} from {stack}")
     if client.profiler is not None:
         stats = pstats.Stats(client.profiler, stream=io.StringIO())
         stats.sort_stats(args.sort)
