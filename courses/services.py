@@ -269,10 +269,13 @@ class Progress:
         return None
 
 
-def find_enrolment(session: Session, user_id: int, course_id: int) -> Enrolment | None:
-    return session.scalar(
-        select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.course_id == course_id)
-    )
+def find_enrolment(
+    session: Session, user_id: int, course_id: int, *, lock: bool = False
+) -> Enrolment | None:
+    """``lock``: hold the enrolment's row until the transaction ends, as every change to its
+    progress does (``_locked``), so progress read after it stays true while the change is made."""
+    query = select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.course_id == course_id)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def progress_of(session: Session, enrolment: Enrolment | None, outline: Outline) -> Progress:
@@ -397,23 +400,22 @@ def submit_check(
     outline: Outline,
     module_slug: str,
     form: dict[str, list[str]],
+    progress: Progress | None = None,
 ) -> CheckOutcome:
     """Mark a knowledge check and record the attempt. A check already passed is not marked
-    again: its first passing attempt stands."""
+    again: its first passing attempt stands. ``progress``: the enrolment's progress, read
+    after its row was locked (``find_enrolment(lock=True)``), which saves reading it again."""
     module = outline.module(module_slug)
     if module is None:
         raise CourseError("There is no such module in this course.")
     _require_active(enrolment)
-    enrolment = _locked(session, enrolment)
+    if progress is None:
+        enrolment = _locked(session, enrolment)
+        progress = progress_of(session, enrolment, outline)
     questions = module["check"]["questions"]
     result = mark_check(questions, form)
-    passed = session.scalar(
-        select(CheckAttempt).where(
-            CheckAttempt.enrolment_id == enrolment.id,
-            CheckAttempt.module == module_slug,
-            CheckAttempt.passed.is_(True),
-        )
-    )
+    best = progress.check_best.get(module_slug)
+    passed = best if best is not None and best.passed else None
     if passed is not None:
         return CheckOutcome(result=result, attempt=passed, already_passed=True)
     if result.errors:
@@ -432,7 +434,9 @@ def submit_check(
     enrolment.last_activity_at = utcnow()
     session.flush()
     if attempt.passed:
-        complete_if_finished(session, enrolment, outline)
+        progress.check_best[module_slug] = attempt
+        progress.done.add(f"{module_slug}/check")
+        complete_if_finished(session, enrolment, outline, progress)
     return CheckOutcome(result=result, attempt=attempt)
 
 
@@ -538,11 +542,13 @@ def course_score(progress: Progress) -> float:
 
 
 def complete_if_finished(
-    session: Session, enrolment: Enrolment, outline: Outline
+    session: Session, enrolment: Enrolment, outline: Outline, progress: Progress | None = None
 ) -> CourseResult | None:
     """Write the completion once every check and the exercise passed: the result, the grade
-    for the LMS (same transaction) and the signal badges listen to."""
-    progress = progress_of(session, enrolment, outline)
+    for the LMS (same transaction) and the signal badges listen to. ``progress``: as it is
+    now, read under the enrolment's lock, when the caller has it."""
+    if progress is None:
+        progress = progress_of(session, enrolment, outline)
     if progress.result is not None:
         return progress.result
     required = [f"{m['slug']}/check" for m in outline.modules] + [EXERCISE]

@@ -119,7 +119,10 @@ def _page(slug: str, *, need_access: bool = True) -> Page:
     viewer, user = _viewer_user()
     course = _course_or_404(slug)
     outline = outline_of(db.session, course)
-    enrolment = find_enrolment(db.session, user.id, course.id)
+    # A POST records progress: its enrolment is locked first, so the progress read here is
+    # still true when the change is written, and the services need not read it again.
+    posting = request.method == "POST"
+    enrolment = find_enrolment(db.session, user.id, course.id, lock=posting)
     page = Page(
         viewer, user, course, outline, enrolment, progress_of(db.session, enrolment, outline)
     )
@@ -293,7 +296,9 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
             result = mark_check(spec["check"]["questions"], answers)
             errors = result.errors
         else:
-            outcome = submit_check(db.session, _recording(page, key), page.outline, module, answers)
+            outcome = submit_check(
+                db.session, _recording(page, key), page.outline, module, answers, page.progress
+            )
             attempt_id = outcome.attempt.id if outcome.attempt else None  # before commit expires it
             db.session.commit()
             if outcome.already_passed:
