@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import extensions
 from core.config import Settings, check_sqlite_folder
+from core.db import hold_loaded_rows_per_request
 from core.errors import register_error_handlers
 from core.observability import configure_logging, init_request_ids
 from core.security import init_security
@@ -57,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     extensions.csrf.init_app(app)
     init_security(app)
     init_request_ids(app)
+    hold_loaded_rows_per_request(app)
 
 
 def register_blueprints(app: Flask) -> None:

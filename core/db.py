@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -91,3 +92,27 @@ def _postgresql_alive(
         alive = False
     if not alive:
         raise DisconnectionError("the PostgreSQL connection was closed")
+
+
+HELD = "held_rows"
+
+
+def hold_loaded_rows_per_request(app: Flask) -> None:
+    """Keep every row a request loads in its session until the request ends.
+
+    The session's identity map refers to rows weakly: a row the code no longer refers to is
+    forgotten, and the next ``session.get`` or relationship read of it is another query (the
+    same person was read four times while saving a grade). A request's session is short-lived
+    and its rows few, so it holds them; long-running commands and the worker do not, and
+    their memory stays bounded by what they refer to."""
+
+    @app.before_request
+    def _hold() -> None:
+        db.session.info[HELD] = []
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _held_when_loaded(session: Session, instance: object) -> None:
+    held = session.info.get(HELD)
+    if held is not None:
+        held.append(instance)

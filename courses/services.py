@@ -350,7 +350,12 @@ def note_launch(enrolment: Enrolment, team_id: int | None, resource_link_id: int
 
 
 def _locked(session: Session, enrolment: Enrolment) -> Enrolment:
-    locked = session.scalar(select(Enrolment).where(Enrolment.id == enrolment.id).with_for_update())
+    locked = session.scalar(
+        select(Enrolment)
+        .where(Enrolment.id == enrolment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # as it is now, not as first read
+    )
     assert locked is not None
     return locked
 
