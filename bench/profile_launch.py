@@ -252,8 +252,10 @@ def print_spans(spans: Spans, count: int) -> None:
         print(f"  {kind}: " + ", ".join(parts))
 
 
-def print_cprofile(profiler: cProfile.Profile, count: int, sort: str, top: int) -> None:
-    print(f"\nTop functions by {sort}, ms per launch:")
+def print_cprofile(
+    profiler: cProfile.Profile, count: int, sort: str, top: int, per: str = "launch"
+) -> None:
+    print(f"\nTop functions by {sort}, ms per {per}:")
     stats = pstats.Stats(profiler, stream=io.StringIO())
     stats.sort_stats(sort)
     print(f"{'cum ms':>9} {'own ms':>9} {'calls':>8}  function")

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import io
 import os
-import pstats
 import random
 import sys
 import tempfile
@@ -33,7 +31,7 @@ from urllib.parse import urlencode
 import load
 from common import DEFAULT_PG, ROOT, flask_command, fresh_database, server_env
 from launch import register_platform
-from profile_launch import seed_jwks_cache
+from profile_launch import print_cprofile, seed_jwks_cache
 
 BASE_URL = "http://127.0.0.1:5998"  # never served: only names the tool and the platform
 LMS_BASE = "http://127.0.0.1:5997"  # never called: no worker runs
@@ -314,19 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                     for stack, seen in client.spans.callers[(kind, statement)].most_common():
                         print(f"         {seen / n:5.2f} from {stack}")
     if client.profiler is not None:
-        stats = pstats.Stats(client.profiler, stream=io.StringIO())
-        stats.sort_stats(args.sort)
         total = sum(client.count[k] for k in (client.profiled or client.count))
-        print(f"\nTop functions by {args.sort}, ms per request ({total} requests):")
-        print(f"{'cum ms':>9} {'own ms':>9} {'calls':>8}  function")
-        for func in stats.fcn_list[: args.top]:  # type: ignore[attr-defined]
-            calls, _, tottime, cumtime, _ = stats.stats[func]  # type: ignore[attr-defined]
-            filename, line, name = func
-            short = filename.replace(str(Path.cwd()) + "/", "").split("site-packages/")[-1]
-            print(
-                f"{1000 * cumtime / total:9.2f} {1000 * tottime / total:9.2f} "
-                f"{calls / total:8.1f}  {short}:{line}({name})"
-            )
+        print_cprofile(client.profiler, total, args.sort, args.top, f"request ({total} requests)")
     return 0
 
 
