@@ -31,7 +31,6 @@ from courses.models import (
 )
 from courses.pack import Pack
 from lms.grades import FULLY_GRADED, PENDING_MANUAL, enqueue_score, gradebook_available
-from lms.models import ResourceLink
 from people.models import User
 
 signals = Namespace()
@@ -588,12 +587,8 @@ def _send_grade(
     returned: bool = False,
     result: CourseResult | None = None,
 ) -> None:
-    if enrolment.resource_link_id is None:
-        return
-    # Held here so enqueue_score finds it in the session (which keeps loaded rows only while
-    # something refers to them) instead of reading it again.
-    link = session.get(ResourceLink, enrolment.resource_link_id)
-    if link is None or not gradebook_available(session, link.id):
+    link = enrolment.resource_link_id
+    if link is None or not gradebook_available(session, link):
         return
     if result is not None:
         score, activity, grading = result.score_percent, "Completed", FULLY_GRADED

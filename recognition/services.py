@@ -221,10 +221,8 @@ def facts_for(session: Session, user_id: int) -> Facts:
 
 
 def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
-    # The award holds its badge and person, so reading them later needs no query (the
-    # session keeps loaded rows only while something refers to them).
     return Award(
-        public_id=str(uuid.uuid4()), badge=badge, badge_id=badge.id, user=user, user_id=user.id,
+        public_id=str(uuid.uuid4()), badge_id=badge.id, user_id=user.id,
         platform_id=user.platform_id, team_id=team_id, salt=secrets.token_hex(8),
     )  # fmt: skip
 
