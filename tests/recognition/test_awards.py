@@ -180,3 +180,16 @@ def test_a_manager_cannot_give_another_platforms_badge(app, lti, badges):
         response = get(manager, "/recognition/award")
     assert "Choose one of the recognition badges." in text(response)
     assert rows(app, Award) == []
+
+
+def test_the_award_form_says_why_nobody_can_be_recognised_yet(app, lti, badges):
+    learner = browser(app, lti)
+    learner.launch_and_follow("learner")  # in the team, but has not joined the programme
+    manager = browser(app, lti)
+    manager.launch_and_follow("manager")
+    page = text(get(manager, "/recognition/award"))
+    assert "Nobody else in this course's team has joined the training programme yet" in page
+    join(learner)
+    page = text(get(manager, "/recognition/award"))
+    assert "has joined the training programme yet" not in page
+    assert "Choose a person" in page
