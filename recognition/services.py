@@ -232,11 +232,11 @@ def evaluate(
     user: User,
     team_id: int | None = None,
     kinds: Collection[str] | None = None,
-) -> list[Award]:
-    """Award every automatic badge whose rule the person now meets and who does not have it.
-    Evaluating twice never awards twice (``automatic_key`` is unique, also across workers).
-    Only people who joined the programme earn badges. ``kinds``: only rules of these types
-    (those the calling event can have changed); None for all."""
+) -> list[int]:
+    """Award every automatic badge whose rule the person now meets and who does not have it,
+    and return the new awards' ids. Evaluating twice never awards twice (``automatic_key`` is
+    unique, also across workers). Only people who joined the programme earn badges. ``kinds``:
+    only rules of these types (those the calling event can have changed); None for all."""
     return evaluate_many(session, [user], team_id=team_id, kinds=kinds)
 
 
@@ -247,7 +247,7 @@ def evaluate_many(
     team_id: int | None = None,
     catalogue: dict[int, list[Badge]] | None = None,
     kinds: Collection[str] | None = None,
-) -> list[Award]:
+) -> list[int]:
     """``evaluate`` for many people at once: a fixed number of queries, and one bulk
     ``INSERT … ON CONFLICT DO NOTHING`` (a badge another worker awarded a moment ago is
     skipped, not an error). ``catalogue`` maps platform id to its badges when the caller
@@ -297,11 +297,7 @@ def evaluate_many(
             [{"award_id": award_id, "action": "awarded", "reason": "Automatic rule",
               "recorded_at": utcnow()} for award_id in inserted],
         )  # fmt: skip
-    return list(
-        session.scalars(
-            select(Award).where(Award.id.in_(inserted)).options(selectinload(Award.badge))
-        )
-    )
+    return list(inserted)
 
 
 @dataclass(frozen=True)
@@ -483,11 +479,9 @@ def award_by_public_id(session: Session, public_id: str) -> Award | None:
 def on_course_completed(session: Session, result: CourseResult, **_: object) -> None:
     """A completion was written: evaluate the person's rules in the same transaction."""
     user = session.get(User, result.user_id)
-    if user is not None:
-        enrolment_team = session.scalar(
-            select(Enrolment.team_id).where(Enrolment.id == result.enrolment_id)
-        )
-        evaluate(session, user, enrolment_team, COURSE_RULES)
+    enrolment = session.get(Enrolment, result.enrolment_id)
+    if user is not None and enrolment is not None:
+        evaluate(session, user, enrolment.team_id, COURSE_RULES)
 
 
 def on_courses_imported(session: Session, **_: object) -> None:
