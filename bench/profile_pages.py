@@ -78,8 +78,10 @@ class CpuSpans:
         "templates (render_template)": [("flask.templating", None, "_render")],
         "  of which url_for": [("flask.app", "Flask", "url_for")],
         "  of which form fields": [("wtforms.meta", "DefaultMeta", "render_field")],
-        "session cookie (open + save)": [
+        "session cookie (open)": [
             ("flask.sessions", "SecureCookieSessionInterface", "open_session"),
+        ],
+        "session cookie (save)": [
             ("flask.sessions", "SecureCookieSessionInterface", "save_session"),
         ],
         "forms (construct + validate)": [

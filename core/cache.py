@@ -1,9 +1,10 @@
 """A per-process cache of snapshots of rarely changing rows (LMS registrations, course
-teams, resource links, parsed platform keys), so hot requests do not read them every time.
+teams, resource links, parsed platform keys, courses), so hot requests do not read them every
+time.
 
 Only values that are safe to be a little stale go here: every entry expires after
 ``LTI_REGISTRY_CACHE_SECONDS``, and a change made in this process clears the whole cache at
-once (see ``lms.tool_config``). Other processes see a change within that time. Nothing is ever
+once (``forget_when_changed``). Other processes see a change within that time. Nothing is ever
 stored here that another process needs: a miss just reads the database.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 CACHE_KEY = "process_cache"
 CACHE_LIMIT = 5000  # entries; a full cache is emptied rather than grown
@@ -52,3 +55,14 @@ def forget_process_cache() -> None:
     cache = current_app.extensions.get(CACHE_KEY)
     if cache is not None:
         cache.clear()
+
+
+def forget_when_changed(*models: type) -> None:
+    """Empty this process's cache whenever a flush writes a row of one of ``models``, so a
+    change made in this process applies in it at once."""
+
+    @event.listens_for(Session, "after_flush")
+    def _forget(session: Session, _context: Any) -> None:
+        touched = (*session.new, *session.dirty, *session.deleted)
+        if has_app_context() and any(isinstance(row, models) for row in touched):
+            forget_process_cache()

@@ -14,8 +14,9 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from core.cache import forget_when_changed, process_cache
 from core.db import utcnow
 from courses.checks import CheckResult, mark_check
 from courses.exercises import Checked, exercise_kind
@@ -130,8 +131,25 @@ def my_courses(session: Session, user_id: int) -> list[tuple[Course, Progress | 
     return rows
 
 
+forget_when_changed(Course)
+
+
 def course_by_slug(session: Session, slug: str) -> Course | None:
-    return session.scalar(select(Course).where(Course.slug == slug))
+    """A course by its slug. Courses change only when a pack is imported, and every course
+    page reads one, so each process keeps the row's values for a while (``core.cache``): an
+    import applies at once in its own process, and within ``LTI_REGISTRY_CACHE_SECONDS`` in
+    the others."""
+    cache = process_cache()
+    known = cache.get(("course", slug))
+    if known is not None:
+        course = Course(**known)
+        make_transient_to_detached(course)
+        return session.merge(course, load=False)  # the row as known, without reading it
+    course = session.scalar(select(Course).where(Course.slug == slug))
+    if course is not None:
+        columns = Course.__mapper__.column_attrs
+        cache.put(("course", slug), {c.key: getattr(course, c.key) for c in columns})
+    return course
 
 
 def outline_of(session: Session, course: Course) -> Outline:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cache import forget_process_cache, process_cache
+from core.cache import forget_when_changed, process_cache
 from lms.models import Deployment, Platform
 
 
@@ -56,11 +55,7 @@ class DeploymentRef:
         return cls(row.id, row.platform_id, row.deployment_id, row.trust_role_parameter)
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_changed_registrations(session: Session, _context: Any) -> None:
-    touched = (*session.new, *session.dirty, *session.deleted)
-    if current_app and any(isinstance(obj, Platform | Deployment) for obj in touched):
-        forget_process_cache()
+forget_when_changed(Platform, Deployment)
 
 
 class DatabaseToolConf(ToolConfAbstract[Any]):
