@@ -9,6 +9,7 @@ from flask import (
     current_app,
     has_request_context,
     render_template,
+    request,
     url_for,
 )
 
@@ -78,16 +79,21 @@ def navigation() -> dict[str, object]:
     viewer = current_viewer()
     if viewer is None:
         return nothing
-    role = viewer.role.value
-    links = current_app.extensions.get("nav_links", [])
-    panels = current_app.extensions.get("dashboard_panels", [])
-    return {
-        "nav_links": [(label, url_for(ep)) for label, ep, roles in links if role in roles],
-        "dashboard_panels": [template for template, roles in panels if role in roles],
-        "footer_links": [
-            (label, url_for(ep)) for label, ep in current_app.extensions.get("footer_links", [])
-        ],
-    }
+    # The same for every page of a role: worked out once per process (and mount point),
+    # not with a dozen url_for calls on every page.
+    built = current_app.extensions.setdefault("navigation_by_role", {})
+    key = (viewer.role.value, request.script_root)
+    if key not in built:
+        role = viewer.role.value
+        links = current_app.extensions.get("nav_links", [])
+        panels = current_app.extensions.get("dashboard_panels", [])
+        footer = current_app.extensions.get("footer_links", [])
+        built[key] = {
+            "nav_links": [(label, url_for(ep)) for label, ep, roles in links if role in roles],
+            "dashboard_panels": [template for template, roles in panels if role in roles],
+            "footer_links": [(label, url_for(ep)) for label, ep in footer],
+        }
+    return built[key]
 
 
 @bp.get("/jobs/<int:job_id>")
