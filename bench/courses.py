@@ -147,6 +147,7 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
                 )
             )  # fmt: skip
         graduate_enrolment = db.session.query(Enrolment).filter_by(user_id=users[-1].id).one()
+        graduate_enrolment.completed_at = utcnow()  # as a completion writes it, with the result
         db.session.add(
             CourseResult(
                 enrolment_id=graduate_enrolment.id, user_id=users[-1].id, course_id=course.id,

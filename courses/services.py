@@ -321,9 +321,11 @@ def progress_of(session: Session, enrolment: Enrolment | None, outline: Outline)
     )
     if progress.exercise is not None and progress.exercise.status == PASSED:
         progress.done.add(EXERCISE)
-    progress.result = session.scalar(
-        select(CourseResult).where(CourseResult.enrolment_id == enrolment.id)
-    )
+    # A completion writes the result and ``completed_at`` in one transaction.
+    if enrolment.completed_at is not None:
+        progress.result = session.scalar(
+            select(CourseResult).where(CourseResult.enrolment_id == enrolment.id)
+        )
     # Items a newer version no longer has do not count.
     progress.done &= {item.key for item in outline.items}
     return progress
