@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
@@ -24,6 +28,12 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_for(dialect: str) -> Callable[..., Any]:
+    """The dialect's ``insert``, which adds ``ON CONFLICT`` (PostgreSQL and SQLite both speak
+    it): an upsert is one statement, with no read first and no race between two writers."""
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import Connection, Executable, String, bindparam, delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import TooManyRequests
 
-from core.db import Base, db
+from core.db import Base, db, insert_for
 
 
 class RateLimitWindow(Base):
@@ -55,9 +53,8 @@ def allow(
 @functools.cache
 def _upsert(dialect: str) -> Executable:
     """The counting statement, built once per dialect (building it costs more than running)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(RateLimitWindow)
+        insert_for(dialect)(RateLimitWindow)
         .values(key=bindparam("key"), window=bindparam("window"), hits=1)
         .on_conflict_do_update(
             index_elements=["key", "window"], set_={"hits": RateLimitWindow.hits + 1}

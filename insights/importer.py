@@ -44,10 +44,9 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.db import insert_for
 from core.uploads import zip_refusal
 from insights.models import (
     METRICS,
@@ -402,7 +401,7 @@ def _add_to_rollups(session: Session, bulk: _Bulk, model: type, grouped: Select)
     """Add grouped counts (team, metric, period, platform, six counts) to a roll-up table."""
     table = model.__table__  # type: ignore[attr-defined]
     keys = [c.name for c in table.primary_key.columns]
-    upsert = (postgresql_insert if bulk.postgres else sqlite_insert)(table)
+    upsert = insert_for("postgresql" if bulk.postgres else "sqlite")(table)
     statement = upsert.from_select([*keys, "platform_id", *ROLLED], grouped)
     session.execute(statement.on_conflict_do_update(
         index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in ROLLED},
@@ -451,7 +450,7 @@ def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
     bulk.load(staging.name, STAGED, rows)
     session.connection().exec_driver_sql("ANALYZE survey_staging")
     staged = staging.c
-    moved = postgresql_insert(SurveyResponse.__table__).from_select(
+    moved = insert_for("postgresql")(SurveyResponse.__table__).from_select(
         list(STORED),
         select(literal(platform_id), literal(import_id), literal(metric),
                *(staged[c] for c in STAGED)).order_by(staged.source_id),

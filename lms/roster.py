@@ -25,7 +25,7 @@ from lms.platform_client import (
 )
 from people.models import Membership, Team, User
 from people.roles import role_from_lti
-from people.services import PersonClaims, upsert_membership, upsert_user
+from people.services import PersonClaims, upsert_membership, upsert_person
 
 MAX_PAGES = 1000
 NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
@@ -105,10 +105,12 @@ def apply_members(session: Session, team: Team, members: list[Any]) -> RosterRep
         if problem:
             report.skipped.append(f"member {index + 1}: {problem}")
             continue
-        existing = session.scalar(
-            select(User).where(User.platform_id == team.platform_id, User.sub == member["user_id"])
+        known = session.scalar(
+            select(User.id).where(
+                User.platform_id == team.platform_id, User.sub == member["user_id"]
+            )
         )
-        user = upsert_user(
+        user_id = upsert_person(
             session,
             team.platform_id,
             PersonClaims(
@@ -119,16 +121,18 @@ def apply_members(session: Session, team: Team, members: list[Any]) -> RosterRep
                 email=_text(member, "email") or None,
                 lms_username=_text(member, "ext_user_username") or None,
             ),
+            launched=False,  # known from the roster, not a launch
         )
-        if existing is None:
-            user.last_launch_at = user.created_at  # known from the roster, not a launch
         membership = upsert_membership(
-            session, user, team.id, member["roles"], role_from_lti(member["roles"])
+            session,
+            user_id,
+            team.id,
+            member["roles"],
+            role_from_lti(member["roles"]),
+            active=member.get("status", "Active") == "Active",
         )
-        membership.active = member.get("status", "Active") == "Active"
-        session.flush()
         listed.add(membership.id)
-        if existing is None:
+        if known is None:
             report.added += 1
         else:
             report.updated += 1

@@ -143,7 +143,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
     user_id = team_id = None
     role = Role.GUEST
     if not launch.is_anonymous:
-        user, membership = provision(
+        user_id, membership = provision(
             session,
             platform_id=launch.platform.id,
             deployment_id=launch.deployment.id,
@@ -152,7 +152,6 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
             lti_roles=roles,
             lms_role=lms_role,
         )
-        user_id = user.id
         if membership is not None:
             team_id = membership.team_id
             role = membership.role

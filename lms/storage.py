@@ -7,16 +7,15 @@ rolls back and leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import insert_for, utcnow
 from lms.models import LtiStateEntry
 
 NONCE_PREFIX = "lti1p3-nonce-"
@@ -46,21 +45,12 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
         )
 
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
-        key = self._prepare_key(key)
         expires_at = utcnow() + timedelta(seconds=exp or self._default_lifetime)
         # One statement, no read first: keys are almost always new (random state, nonce,
-        # launch ids), and both PostgreSQL and SQLite speak ON CONFLICT.
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(LtiStateEntry).values(key=key, value=value, expires_at=expires_at)
+        # launch ids).
         self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[LtiStateEntry.key],
-                set_={
-                    "value": statement.excluded.value,
-                    "expires_at": statement.excluded.expires_at,
-                },
-            )
+            _entry_upsert(self._session.get_bind().dialect.name),
+            {"key": self._prepare_key(key), "value": value, "expires_at": expires_at},
         )
 
     def check_value(self, key: str) -> bool:
@@ -75,12 +65,24 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
         """Use a nonce we issued exactly once. The delete is atomic: of two concurrent
         launches with the same nonce only one sees a deleted row."""
         result = self._session.execute(
-            delete(LtiStateEntry).where(
-                LtiStateEntry.key == self._prepare_key(NONCE_PREFIX + nonce),
-                LtiStateEntry.expires_at > utcnow(),
-            )
+            _NONCE_DELETE, {"key": self._prepare_key(NONCE_PREFIX + nonce), "now": utcnow()}
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# Every launch runs these; built once, as building a statement costs more than running it.
+_NONCE_DELETE = delete(LtiStateEntry).where(
+    LtiStateEntry.key == bindparam("key"), LtiStateEntry.expires_at > bindparam("now")
+)
+
+
+@functools.cache
+def _entry_upsert(dialect: str) -> Executable:
+    statement = insert_for(dialect)(LtiStateEntry.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[LtiStateEntry.key],
+        set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+    )
 
 
 def purge_expired(session: Session) -> int:

@@ -92,9 +92,13 @@ class Membership(Base):
 
     @property
     def role(self) -> Role:
-        """The higher of the LMS role and a role assigned in the tool."""
-        lms_role = Role(self.lms_role)
-        return higher(lms_role, Role(self.assigned_role)) if self.assigned_role else lms_role
+        return effective_role(self.lms_role, self.assigned_role)
+
+
+def effective_role(lms_role: str, assigned_role: str | None) -> Role:
+    """The higher of the LMS role and a role assigned in the tool."""
+    from_lms = Role(lms_role)
+    return higher(from_lms, Role(assigned_role)) if assigned_role else from_lms
 
 
 class ConsentEvent(Base):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
 from core.cache import process_cache
-from core.db import utcnow
-from people.models import ConsentEvent, Membership, Team, User
+from core.db import insert_for, utcnow
+from people.models import ConsentEvent, Membership, Team, User, effective_role
 
 ASSIGNABLE_ROLES = (Role.MANAGER,)
 
@@ -35,20 +36,85 @@ class ContextClaims:
     label: str = ""
 
 
-def upsert_user(session: Session, platform_id: int, person: PersonClaims) -> User:
-    user = session.scalar(
-        select(User).where(User.platform_id == platform_id, User.sub == person.sub)
-    )
-    if user is None:
-        user = User(platform_id=platform_id, sub=person.sub)
-        session.add(user)
-    # The LMS is the source of truth for names; blank values do not erase what we know.
-    for attr in ("name", "given_name", "family_name", "email", "lms_username"):
-        value = getattr(person, attr)
-        if value:
-            setattr(user, attr, value)
-    user.last_launch_at = utcnow()
-    return user
+# What a person's row keeps from the LMS. A blank value does not erase what we know.
+PERSON_FIELDS = ("name", "given_name", "family_name", "email", "lms_username")
+MEMBERSHIP_REFRESHED = ("lti_roles", "lms_role", "active", "last_seen_at")
+
+
+@dataclass(frozen=True)
+class MembershipRecord:
+    """What a launch or a roster sync needs of the membership it recorded."""
+
+    id: int
+    team_id: int
+    role: Role
+
+
+@functools.cache
+def _person_upsert(dialect: str, launched: bool) -> Executable:
+    """One statement that adds a person or refreshes what the LMS says about them; built once
+    per dialect, as building it costs more than running it."""
+    table = User.__table__
+    statement = insert_for(dialect)(table)
+    refreshed = {
+        field: func.coalesce(func.nullif(statement.excluded[field], ""), table.c[field])
+        for field in PERSON_FIELDS
+    }
+    if launched:
+        refreshed["last_launch_at"] = statement.excluded.last_launch_at
+    return statement.on_conflict_do_update(
+        index_elements=["platform_id", "sub"], set_=refreshed
+    ).returning(table.c.id)
+
+
+@functools.cache
+def _membership_upsert(dialect: str) -> Executable:
+    table = Membership.__table__
+    statement = insert_for(dialect)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["user_id", "team_id"],
+        set_={name: statement.excluded[name] for name in MEMBERSHIP_REFRESHED},
+    ).returning(table.c.id, table.c.team_id, table.c.lms_role, table.c.assigned_role)
+
+
+def upsert_person(
+    session: Session, platform_id: int, person: PersonClaims, *, launched: bool = True
+) -> int:
+    """The id of the platform's person ``person.sub``, added or refreshed in one statement
+    (two launches of a new person at once both succeed). ``launched=False`` (a roster sync)
+    leaves the time of their last launch alone."""
+    now = utcnow()
+    values = {field: getattr(person, field) for field in PERSON_FIELDS}
+    values.update(platform_id=platform_id, sub=person.sub, created_at=now, last_launch_at=now)
+    statement = _person_upsert(session.get_bind().dialect.name, launched)
+    return session.execute(statement, values).scalar_one()
+
+
+def upsert_membership(
+    session: Session,
+    user_id: int,
+    team_id: int,
+    lti_roles: Sequence[str],
+    lms_role: Role,
+    *,
+    active: bool = True,
+) -> MembershipRecord:
+    """Add or refresh a person's membership of a team with the roles the LMS gives; a role
+    assigned in the tool is kept."""
+    now = utcnow()
+    row = session.execute(
+        _membership_upsert(session.get_bind().dialect.name),
+        {
+            "user_id": user_id,
+            "team_id": team_id,
+            "lti_roles": list(lti_roles),
+            "lms_role": lms_role.value,
+            "active": active,
+            "first_seen_at": now,
+            "last_seen_at": now,
+        },
+    ).one()
+    return MembershipRecord(row.id, row.team_id, effective_role(row.lms_role, row.assigned_role))
 
 
 def upsert_context_team(
@@ -74,24 +140,6 @@ def upsert_context_team(
     if context.label:
         team.label = context.label
     return team
-
-
-def upsert_membership(
-    session: Session, user: User, team_id: int, lti_roles: Sequence[str], lms_role: Role
-) -> Membership:
-    membership = None
-    if user.id is not None:  # a user created in this transaction has no membership yet
-        membership = session.scalar(
-            select(Membership).where(Membership.user_id == user.id, Membership.team_id == team_id)
-        )
-    if membership is None:
-        membership = Membership(user=user, team_id=team_id)
-        session.add(membership)
-    membership.lti_roles = list(lti_roles)
-    membership.lms_role = lms_role.value
-    membership.active = True
-    membership.last_seen_at = utcnow()
-    return membership
 
 
 def context_team_id(
@@ -122,16 +170,15 @@ def provision(
     context: ContextClaims | None,
     lti_roles: Sequence[str],
     lms_role: Role,
-) -> tuple[User, Membership | None]:
-    """Create or update the user and, when the launch has a course context, the team and the
-    user's membership in it. Flushes, does not commit: the launch commits once at its end."""
-    user = upsert_user(session, platform_id, person)
-    membership = None
-    if context is not None:
-        team_id = context_team_id(session, platform_id, deployment_id, context)
-        membership = upsert_membership(session, user, team_id, lti_roles, lms_role)
-    session.flush()
-    return user, membership
+) -> tuple[int, MembershipRecord | None]:
+    """Add or refresh the person and, when the launch has a course context, the team and the
+    person's membership in it: (the user's id, the membership). Does not commit: the launch
+    commits once at its end."""
+    user_id = upsert_person(session, platform_id, person)
+    if context is None:
+        return user_id, None
+    team_id = context_team_id(session, platform_id, deployment_id, context)
+    return user_id, upsert_membership(session, user_id, team_id, lti_roles, lms_role)
 
 
 def team_members(session: Session, team_id: int) -> list[Membership]:

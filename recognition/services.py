@@ -15,14 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from assessments.services import calibration_deviations, skill_levels
 from core.auth import Role
-from core.db import utcnow
+from core.db import insert_for, utcnow
 from courses.models import Course, CourseResult, Enrolment
 from people.models import Membership, User
 from recognition.images import medal_svg
@@ -283,8 +281,7 @@ def evaluate_many(
                 })  # fmt: skip
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session.get_bind().dialect.name)
     inserted = session.scalars(
         insert(Award)
         .values(rows)
