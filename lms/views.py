@@ -88,9 +88,6 @@ def login() -> Response:
     checking_cookies = _framed_request() and not get("lti1p3_new_window")
     if checking_cookies:
         oidc.enable_check_cookies()
-    else:  # this hop stores a nonce: the one worth limiting (the cookie check writes nothing)
-        enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
-                per=60, what="logins from your network", with_request=True)  # fmt: skip
     try:
         response = oidc.redirect(tool_url("lms.launch"))
     except (OIDCException, LtiException) as error:
@@ -98,6 +95,12 @@ def login() -> Response:
         raise LaunchRefused(str(error)) from error
     if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
         purge_expired(db.session)
+    if not checking_cookies:
+        # This hop stores a nonce: the one worth limiting (the cookie check writes nothing).
+        # Counted last, so the counter's row (shared by everyone behind one address) is
+        # locked only for the commit; a refusal rolls the nonce back.
+        enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
+                per=60, what="logins from your network", with_request=True)  # fmt: skip
     db.session.commit()
     return response
 

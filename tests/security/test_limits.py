@@ -22,8 +22,10 @@ def test_logins_from_one_address_are_limited_per_minute(make_app, lti, live):
     assert [client.get(login_url).status_code for _ in range(5)] == [200] * 5
     answers = [client.get(login_url, headers=top_level).status_code for _ in range(3)]
     assert answers == [302, 302, 302]  # each stored a nonce and went on to the LMS
+    before = row_counts(limited)
     refused = client.get(login_url, headers=top_level)
     assert refused.status_code == 429
+    assert row_counts(limited) == before  # no nonce stored for a refused login
     assert 0 < int(refused.headers["Retry-After"]) <= 61
     assert "Too many logins from your network" in text(refused)
     # Another process of the service (another app on the same database) counts the same hits.
