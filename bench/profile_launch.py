@@ -155,7 +155,7 @@ def instrument(app: Any, spans: Spans) -> None:
             spans.wrap(jwt, "decode", "    jwt.decode (RS256 verify)")
     spans.wrap(lms.views, "complete_launch", "  complete_launch")
     spans.wrap(lms.services, "provision", "    provision")
-    for name in ("upsert_user", "upsert_context_team", "upsert_membership"):
+    for name in ("upsert_person", "upsert_context_team", "upsert_membership"):
         spans.wrap(people.services, name, f"      {name}")
     spans.wrap(lms.services, "upsert_resource_link", "    upsert_resource_link")
     spans.wrap(lms.views, "sign_in", "  sign_in (session cookie)")
