@@ -240,9 +240,15 @@ def main(argv: list[str] | None = None) -> int:
         help="spans: where statements of request KIND containing TEXT are run from",
     )
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument(
+        "--schema",
+        default=load.SCHEMA,
+        help="PostgreSQL schema to build (another name lets two checkouts run side by side, "
+        "sharing the machine's speed of the moment: the fairest comparison here)",
+    )
     args = parser.parse_args(argv)
 
-    from core import create_app
+    from core import create_app, settle_for_serving
     from core.config import Settings
     from core.db import db
 
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pages-")))
         url = stack.enter_context(
-            fresh_database(args.backend, args.pg_url, workdir, load.SCHEMA, load.APP_NAME)
+            fresh_database(args.backend, args.pg_url, workdir, args.schema, load.APP_NAME)
         )
         env = server_env(url, workdir, BASE_URL, load.SECRET)
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "INSTANCE_PATH")})
@@ -258,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         flask_command(env, "demo", "load", timeout=load.FLASK_TIMEOUT)
         side = register_platform(env, BASE_URL, "iframe")
         app = create_app(Settings.from_env(env))
+        settle_for_serving()  # as wsgi.py does for gunicorn's workers
         seed_jwks_cache(app)
         size = args.rounds + args.warmup
         people = load.make_people(side, teams, max(8, size // 2 + 2), LMS_BASE)
