@@ -12,9 +12,9 @@ the tool on a free 127.0.0.1 port.
 
 People: LMS course contexts (teams) of ``--team-size`` learners, 2 trainers (Instructor) and
 1 manager (Mentor) each; ``--learners`` in all, by default enough that no learner submits the
-check more than twice in the run. Everyone launches once through the real LTI flow
-(cookie check, login redirect, signed id_token, launch POST) and keeps the session cookie it
-got, in a cookie jar per person. Each team's activity opens *Net Promoter Score* (custom
+check more than twice in the run. Everyone launches once through the real LTI flow (login
+answered by the cookie check page, signed id_token, launch POST) and keeps the session cookie
+it got, in a cookie jar per person. Each team's activity opens *Net Promoter Score* (custom
 ``target=course:net-promoter-score``) and offers a gradebook. Then, in-process: learners join
 the programme and are enrolled with every lesson, every knowledge check but the last and the
 exercise done, and one failed attempt at the last check; each team gets scenario
@@ -26,8 +26,8 @@ answers), 70% of them by learners, 20% by trainers, 10% by managers, at ``--rate
 requests per second on average (an operation is 1 to 3 requests, made one after the other as
 a browser would):
 
-    learner  launch        GET /lms/login (cookie check), GET its continue link (302 to the
-                           platform), POST /lms/launch (303)                       3 requests
+    learner  launch        GET /lms/login (the cookie check page, with the state cookie
+                           and the platform's auth URL), POST /lms/launch (303)   2 requests
              course page   GET /courses/net-promoter-score/                        1
              check         GET the last module's check (its CSRF token), POST answers (302):
                            every other one wrong (a failed attempt), the others right, which
@@ -112,7 +112,7 @@ from common import (
 )
 from grades import lms_call, process_cpu, start_fake_lms
 from launch import (
-    CONTINUE_LINK,
+    ONWARD_LINK,
     PlatformSide,
     _request,
     cpu_shares,
@@ -150,11 +150,10 @@ MIX = {
     "manager": (0.1, ("award",)),
 }
 REQUESTS_PER_OP = {
-    "launch": 3, "course page": 1, "check": 2, "dashboard": 1, "queue": 1, "grade": 2, "award": 2,
+    "launch": 2, "course page": 1, "check": 2, "dashboard": 1, "queue": 1, "grade": 2, "award": 2,
 }  # fmt: skip
 REQUEST_KINDS = (
     "launch: login (cookie check)",
-    "launch: login redirect",
     "launch: POST",
     "course page",
     "check: form",
@@ -251,8 +250,7 @@ def server_kind(method: str, path: str, query: str) -> str:
     for want, pattern, kind in SERVER_KINDS:
         if method == want and pattern.match(path):
             if kind == "launch: login":
-                new_window = "lti1p3_new_window" in query
-                return "launch: login redirect" if new_window else "launch: login (cookie check)"
+                return "launch: login (cookie check)"
             return kind
     return f"other: {method} {path}"
 
@@ -426,19 +424,16 @@ class Client:
                 "lti_deployment_id": self.side.deployment_id,
             }
         )
-        browser = {"Sec-Fetch-Dest": self.side.fetch_dest}
+        browser = {"Sec-Fetch-Dest": "iframe"}  # inside the LMS's course page
         kind = "launch: login (cookie check)"
         _, body = self.call(
             person, kind, due, "GET", "/lms/login?" + query, expect=200, headers=browser, first=True
         )
-        found = CONTINUE_LINK.search(body)
+        found = ONWARD_LINK.search(body)
         if found is None:
             self.record.errors.append((due, kind, "no cookie-check page"))
             raise Failed
-        continue_url = html.unescape(found.group(1).decode())
-        kind = "launch: login redirect"
-        headers, _ = self.call(person, kind, due, "GET", continue_url, expect=302, headers=browser)
-        auth = parse_qs(urlsplit(headers.get("Location", "")).query)
+        auth = parse_qs(urlsplit(html.unescape(found.group(1).decode())).query)
         if "state" not in auth or "nonce" not in auth:
             self.record.errors.append((due, kind, "no state or nonce in the auth URL"))
             raise Failed

@@ -1,5 +1,5 @@
-"""Profile complete launches in-process: the same flow as ``bench/launch.py`` (login, cookie
-check, login redirect, signed id_token, launch POST, a new user each time), driven through
+"""Profile complete launches in-process: the same flow as ``bench/launch.py`` (login answered
+by the cookie check page, signed id_token, launch POST, a new user each time), driven through
 Flask's test client on a fresh database.
 
     .venv/bin/python bench/profile_launch.py                          # spans, PostgreSQL
@@ -43,8 +43,8 @@ import whatif
 from common import DEFAULT_PG, flask_command, fresh_database, server_env
 from launch import (
     APP_NAME,
-    CONTINUE_LINK,
     FLASK_TIMEOUT,
+    ONWARD_LINK,
     SCHEMA,
     SECRET,
     PlatformSide,
@@ -52,7 +52,7 @@ from launch import (
 )
 
 BASE_URL = "http://127.0.0.1:5999"  # never served: only names the tool and the platform
-REQUEST_KINDS = ("login cookie check", "login redirect", "launch POST")
+REQUEST_KINDS = ("login (cookie check page)", "launch POST")
 
 
 def seed_jwks_cache(app: Any) -> None:
@@ -136,8 +136,8 @@ def instrument(app: Any, spans: Spans) -> None:
     from lms.tool_config import DatabaseToolConf
 
     spans.wrap(app.view_functions, "lms.login", "view lms.login")
-    spans.wrap(ToolLogin, "get_cookies_allowed_js_check", "  cookie-check page render")
-    spans.wrap(ToolLogin, "redirect", "  ToolLogin.redirect (pylti1p3)")
+    spans.wrap(ToolLogin, "redirect", "  ToolLogin.redirect")
+    spans.wrap(ToolLogin, "get_redirect_object", "    .get_redirect_object (state, nonce)")
     spans.wrap(app.view_functions, "lms.launch", "view lms.launch")
     for name in (
         "validate_state",
@@ -207,13 +207,9 @@ def make_launcher(app: Any, side: PlatformSide, spans: Spans) -> Callable[[int],
         )
         with spans.request(REQUEST_KINDS[0]):
             page = client.get("/lms/login?" + query, headers=browser)
-        found = CONTINUE_LINK.search(page.data)
+        found = ONWARD_LINK.search(page.data)
         assert page.status_code == 200 and found, page.status_code
-        continue_url = html.unescape(found.group(1).decode())
-        with spans.request(REQUEST_KINDS[1]):
-            redirect = client.get(continue_url, headers=browser)
-        assert redirect.status_code == 302, redirect.status_code
-        auth = parse_qs(urlsplit(redirect.headers["Location"]).query)
+        auth = parse_qs(urlsplit(html.unescape(found.group(1).decode())).query)
         now = int(time.time())
         claims = dict(side.claims)
         claims.update(
@@ -227,7 +223,7 @@ def make_launcher(app: Any, side: PlatformSide, spans: Spans) -> Callable[[int],
             email=f"profile.{run}.{n}@example.com",
         )
         token = jwt.encode(claims, side.private_key, algorithm="RS256", headers={"kid": side.kid})
-        with spans.request(REQUEST_KINDS[2]):
+        with spans.request(REQUEST_KINDS[1]):
             response = client.post(
                 "/lms/launch", data={"id_token": token, "state": auth["state"][0]}
             )

@@ -181,7 +181,7 @@ class InProcessClient(load.Client):
 
 
 OPERATION_REQUESTS = {
-    "launch": ("launch: login (cookie check)", "launch: login redirect", "launch: POST"),
+    "launch": ("launch: login (cookie check)", "launch: POST"),
     "course page": ("course page",),
     "check": ("check: form", "check: POST"),
     "dashboard": ("trainer dashboard",),

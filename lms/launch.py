@@ -49,23 +49,37 @@ JWKS_FETCH_TIMEOUT = 5
 
 
 class ToolLogin(FlaskOIDCLogin):
-    """Third-party initiated login. Renders our own cookie check (CSP-safe, styled)."""
+    """Third-party initiated login, with our own cookie check (CSP-safe, styled).
+
+    pylti1p3's check costs a framed launch one more request: its page stores nothing, and its
+    script comes back to the login for the state and nonce. Ours stores them at once and sets
+    the state cookie with the page, whose script goes straight on to the platform when the
+    browser keeps cookies here; when it does not, the page offers ``new_window_url``, a login
+    in a new window with its own state. Either way a nonce is used at most once."""
 
     def __init__(
         self,
         request: FlaskRequest,
         tool_config: DatabaseToolConf,
         storage: DatabaseLaunchDataStorage,
-        check_url: str,
+        new_window_url: str,
     ) -> None:
         super().__init__(request, tool_config, launch_data_storage=storage)
-        self._check_url = check_url
+        self._new_window_url = new_window_url
 
-    def get_cookies_allowed_js_check(self) -> str:
-        return render_template("lms/cookie_check.html", continue_url=self._check_url)
-
-    def get_response(self, html: str) -> Any:
-        return make_response(html)
+    def redirect(self, launch_url: str, js_redirect: bool = False) -> Any:
+        onward = self.get_redirect_object(launch_url)  # stores the nonce, queues the cookie
+        if not self._cookies_check or self._is_new_window_request():
+            return onward.do_redirect()
+        page = make_response(
+            render_template(
+                "lms/cookie_check.html",
+                platform_url=onward.get_redirect_url(),
+                new_window_url=self._new_window_url,
+            )
+        )
+        self._cookie_service.update_response(page)
+        return page
 
 
 def login_params(get: Any) -> dict[str, str]:

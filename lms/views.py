@@ -71,8 +71,9 @@ def _framed_request() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
 def login() -> Response:
-    """Third-party initiated login (GET or POST, as Moodle does), answered by a redirect to
-    the platform's OIDC auth endpoint with our state (cookie) and nonce (database)."""
+    """Third-party initiated login (GET or POST, as Moodle does): the state (cookie) and nonce
+    (database) are stored, and the browser is sent on to the platform's OIDC auth endpoint, by
+    a redirect in a top-level window, by the cookie check page's script inside a frame."""
     get = request.values.get
     params = login_params(get)
     check_login_request(params, own_host())
@@ -83,10 +84,11 @@ def login() -> Response:
             + (f" and client id {params['client_id']}." if "client_id" in params else "."),
             title="This LMS is not registered with the tool",
         )
-    check_url = url_for("lms.login", **params, lti1p3_new_window="1")
-    oidc = ToolLogin(FlaskRequest(request_data=dict(request.values)), conf, _storage(), check_url)
-    checking_cookies = _framed_request() and not get("lti1p3_new_window")
-    if checking_cookies:
+    new_window_url = url_for("lms.login", **params, lti1p3_new_window="1")
+    oidc = ToolLogin(
+        FlaskRequest(request_data=dict(request.values)), conf, _storage(), new_window_url
+    )
+    if _framed_request() and not get("lti1p3_new_window"):
         oidc.enable_check_cookies()
     try:
         response = oidc.redirect(tool_url("lms.launch"))
@@ -95,12 +97,10 @@ def login() -> Response:
         raise LaunchRefused(str(error)) from error
     if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
         purge_expired(db.session)
-    if not checking_cookies:
-        # This hop stores a nonce: the one worth limiting (the cookie check writes nothing).
-        # Counted last, so the counter's row (shared by everyone behind one address) is
-        # locked only for the commit; a refusal rolls the nonce back.
-        enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
-                per=60, what="logins from your network", with_request=True)  # fmt: skip
+    # Every login stores a nonce. Counted last, so the counter's row (shared by everyone
+    # behind one address) is locked only for the commit; a refusal rolls the nonce back.
+    enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
+            per=60, what="logins from your network", with_request=True)  # fmt: skip
     db.session.commit()
     return response
 

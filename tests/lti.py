@@ -1,9 +1,10 @@
 """Drive the real LTI 1.3 flow between the development platform and the tool.
 
 The browser is Flask's test client; every hop is a real request to the real endpoint:
-platform start -> tool login (GET or POST) -> cookie check -> platform OIDC auth ->
-signed id_token POSTed to the tool's launch URL. For attack tests the id_token can be
-re-signed after the platform issued it (other key, other kid, changed claims).
+platform start -> tool login (GET or POST; inside a frame its answer is the cookie check page,
+whose script goes on) -> platform OIDC auth -> signed id_token POSTed to the tool's launch URL.
+For attack tests the id_token can be re-signed after the platform issued it (other key, other
+kid, changed claims).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +40,28 @@ def form_fields(page: str) -> tuple[str, dict[str, str]]:
         for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
     }
     return action, fields
+
+
+ONWARD_LINK = re.compile(r'id="continue-here" href="([^"]+)"')
+NEW_WINDOW_LINK = re.compile(r'id="new-window" href="([^"]+)"')
+
+
+def onward_url(login_answer: Any) -> str:
+    """Where a login sends the browser: a redirect's target, or the platform address the
+    cookie check page's script opens once it sees the browser keeps cookies (a Flask test
+    response or a requests response)."""
+    if login_answer.status_code == 302:
+        return login_answer.headers["Location"]
+    found = ONWARD_LINK.search(login_answer.text)
+    assert login_answer.status_code == 200 and found, login_answer.text[:500]
+    return html.unescape(found[1])
+
+
+def new_window_url(check_page: Any) -> str:
+    """The cookie check page's way forward when the browser blocks cookies in frames."""
+    found = NEW_WINDOW_LINK.search(check_page.text)
+    assert found, check_page.text[:500]
+    return html.unescape(found[1])
 
 
 def page_text(response: TestResponse) -> str:
@@ -71,7 +94,6 @@ class LtiBrowser:
     client: FlaskClient
     tool_base: str
     platform_base: str
-    history: list[str] = field(default_factory=list)
 
     # -- hops -------------------------------------------------------------------------------
     def start(self, persona: str = "learner") -> str:
@@ -80,24 +102,16 @@ class LtiBrowser:
         return response.headers["Location"]
 
     def login(self, login_url: str, method: str = "GET") -> TestResponse:
-        """Login initiation; follows the cookie check the way its script would."""
+        """Login initiation: a redirect to the platform, or inside a frame (the default, as
+        browsers send no Sec-Fetch-Dest here) the cookie check page that goes on to it."""
         if method == "POST":
             parts = urlsplit(login_url)
             data = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            response = self.client.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=data)
-        else:
-            response = self.client.get(login_url)
-        if response.status_code != 200 or "lti1p3_cookie_check" not in response.text:
-            return response
-        continue_url = html.unescape(
-            re.search(r'id="new-window" href="([^"]+)"', response.text).group(1)
-        )
-        self.history.append(continue_url)
-        return self.client.get(self.tool_base + continue_url)
+            return self.client.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=data)
+        return self.client.get(login_url)
 
-    def authorize(self, auth_redirect: TestResponse) -> PendingLaunch:
-        assert auth_redirect.status_code == 302, page_text(auth_redirect)
-        location = auth_redirect.headers["Location"]
+    def authorize(self, login_answer: TestResponse) -> PendingLaunch:
+        location = onward_url(login_answer)
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         response = self.client.get(location)
         assert response.status_code == 200, page_text(response)

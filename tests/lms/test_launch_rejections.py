@@ -6,6 +6,7 @@ about what reaches the tool's launch URL."""
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -15,7 +16,7 @@ from core.db import db
 from lms.launch import CLAIM
 from lms.models import LtiStateEntry
 from lms.storage import NONCE_PREFIX
-from tests.lti import page_text, row_counts
+from tests.lti import new_window_url, onward_url, page_text, row_counts
 
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -228,13 +229,26 @@ def test_login_for_another_host_is_refused(client, live):
     assert "not on this tool's host" in page_text(response)
 
 
-def test_cookie_check_page_writes_no_nonce(app, lti):
+def test_blocked_cookies_get_a_login_of_their_own_in_a_new_window(app, lti):
+    """Inside a frame the login answers the cookie check page, already with the state cookie
+    and one nonce. A browser that drops the cookie never goes on from there: it opens the
+    page's new-window link, a login of its own (new state, new nonce), which launches."""
     before = row_counts(app)
-    response = lti.client.get(lti.start("learner"))
-    assert response.status_code == 200
-    assert "Open the activity in a new window" in response.text
-    after = row_counts(app)
-    assert after["lti_state"] == before["lti_state"]
+    check = lti.client.get(lti.start("learner"))
+    assert check.status_code == 200 and "Open the activity in a new window" in check.text
+    assert row_counts(app)["lti_state"] == before["lti_state"] + 1
+    framed_nonce = parse_qs(urlsplit(onward_url(check)).query)["nonce"]
+    lti.client.delete_cookie(
+        next(c.key for c in lti.client._cookies.values() if c.key.startswith("lti1p3-state-")),
+        domain="127.0.0.1",
+    )
+    new_window = lti.client.get(
+        lti.tool_base + new_window_url(check), headers={"Sec-Fetch-Dest": "document"}
+    )
+    assert new_window.status_code == 302
+    pending = lti.authorize(new_window)
+    assert pending.auth_params["nonce"] != framed_nonce[0]
+    assert lti.post_launch(pending).status_code == 303
 
 
 def test_removed_platform_cannot_launch(app, lti, runner):
