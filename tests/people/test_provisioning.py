@@ -84,7 +84,8 @@ def test_two_launches_of_a_new_person_at_once_make_one_person(app, lti):
         platform_id = db.session.scalar(select(User.platform_id))
         db.session.remove()
     newcomer = PersonClaims(sub="double-click", name="Dana Double")
-    release_first, results, errors = threading.Event(), [], []
+    first_wrote, release_first = threading.Event(), threading.Event()
+    results, errors = [], []
 
     def launch_in_own_transaction(hold_open: threading.Event | None) -> None:
         try:
@@ -92,6 +93,7 @@ def test_two_launches_of_a_new_person_at_once_make_one_person(app, lti):
                 user_id = upsert_person(db.session, platform_id, newcomer)
                 membership = upsert_membership(db.session, user_id, team_id, [], Role.LEARNER)
                 if hold_open is not None:  # keep the transaction open while the other starts
+                    first_wrote.set()
                     hold_open.wait(5)
                 db.session.commit()
                 results.append((user_id, membership.id))
@@ -101,6 +103,7 @@ def test_two_launches_of_a_new_person_at_once_make_one_person(app, lti):
 
     first = threading.Thread(target=launch_in_own_transaction, args=(release_first,))
     first.start()
+    assert first_wrote.wait(5), errors
     second = threading.Thread(target=launch_in_own_transaction, args=(None,))
     second.start()
     second.join(0.5)  # blocked behind the first's uncommitted row (or the SQLite write lock)
