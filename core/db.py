@@ -86,9 +86,12 @@ def _postgresql_alive(
     """Check a pooled PostgreSQL connection before a request uses it: a server restart closes
     every pooled connection, and without this check the first request on each would fail.
 
-    This is what ``pool_pre_ping`` does, but with an empty query sent straight through libpq
-    (0.02 ms of CPU), where pre-ping's ``SELECT 1`` through a cursor costs as much as a real
-    query (0.4 ms on a small machine, on every request). ``DisconnectionError`` makes the pool
+    This is what ``pool_pre_ping`` does, but sent straight through libpq (0.02 ms of CPU),
+    where pre-ping's ``SELECT 1`` through a cursor costs as much as a real query (0.4 ms on a
+    small machine, on every request). The check is the transaction's ``BEGIN``, which psycopg
+    would otherwise send in a round trip of its own before the first statement (it sends none
+    when the connection is in a transaction already); a connection with its own isolation
+    level or in autocommit gets an empty query instead. ``DisconnectionError`` makes the pool
     drop the connection and open a new one."""
     pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg's libpq handle
     if pgconn is None:
@@ -96,8 +99,17 @@ def _postgresql_alive(
     import psycopg
     from psycopg import pq
 
+    plain = not (
+        getattr(dbapi_connection, "autocommit", True)
+        or getattr(dbapi_connection, "isolation_level", None) is not None
+        or getattr(dbapi_connection, "read_only", None) is not None
+        or pgconn.transaction_status != pq.TransactionStatus.IDLE
+    )
+    command, answer = (
+        (b"BEGIN", pq.ExecStatus.COMMAND_OK) if plain else (b"", pq.ExecStatus.EMPTY_QUERY)
+    )
     try:
-        alive = pq.ExecStatus(pgconn.exec_(b"").status) == pq.ExecStatus.EMPTY_QUERY
+        alive = pq.ExecStatus(pgconn.exec_(command).status) == answer
     except psycopg.Error:  # the handle was closed already
         alive = False
     if not alive:
