@@ -80,7 +80,7 @@ def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None
 
 
 @event.listens_for(Pool, "checkout")
-def _postgresql_alive(
+def _check_and_begin_postgresql(
     dbapi_connection: object, connection_record: object, connection_proxy: object
 ) -> None:
     """Check a pooled PostgreSQL connection before a request uses it: a server restart closes

@@ -79,7 +79,7 @@ def test_login_in_one_process_and_launch_in_another(lti, two_processes):
     check = browser.get(login_url, timeout=10)  # the cookie check page sets the state cookie
     assert check.status_code == 200 and "lti1p3-state-" in "".join(browser.cookies.keys())
     # The platform's auth endpoint (served by the test server) answers with the id_token.
-    pending = lti.authorize(_as_redirect(check))
+    pending = lti.authorize(_as_login_answer(check))
     launch = browser.post(
         process_b + "/lms/launch", data=pending.fields, allow_redirects=False, timeout=10
     )
@@ -93,7 +93,7 @@ def test_login_in_one_process_and_launch_in_another(lti, two_processes):
     assert replay.status_code == 401
 
 
-class _as_redirect:  # adapts a requests response to what LtiBrowser reads
+class _as_login_answer:  # a requests response, as LtiBrowser.authorize reads one
     def __init__(self, response: requests.Response) -> None:
         self.status_code = response.status_code
         self.headers = response.headers
