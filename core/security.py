@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import db
@@ -19,6 +20,16 @@ FrameAncestorSource = Callable[[], Iterable[str]]
 class IframeSessionInterface(SecureCookieSessionInterface):
     """Session cookie with ``SameSite=None; Secure`` over HTTPS, so it survives a cross-site
     iframe; ``Lax`` over plain HTTP, where browsers refuse ``SameSite=None`` without ``Secure``."""
+
+    _serializer: tuple[tuple[object, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # Flask builds a new serializer for every request (and checks it by serializing an
+        # empty dict): kept here until the secret or its fallbacks change.
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer is None or self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
 
     def get_cookie_samesite(self, app: Flask) -> str | None:
         return "None" if request.is_secure else "Lax"
