@@ -38,6 +38,7 @@ class Settings:
     LTI_JWKS_CACHE_SECONDS: int = 3600
     # An unknown kid triggers a refetch, but no more often than this per platform.
     LTI_JWKS_MIN_REFETCH_SECONDS: int = 10
+    # How long the nonce a login signs stays valid: the launch must come back within it.
     LTI_LOGIN_STATE_SECONDS: int = 600
     LTI_LAUNCH_DATA_SECONDS: int = 86400
     # How long each process trusts its snapshot of a registered platform or deployment

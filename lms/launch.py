@@ -65,7 +65,11 @@ class ToolLogin(FlaskOIDCLogin):
         new_window_url: str,
     ) -> None:
         super().__init__(request, tool_config, launch_data_storage=storage)
+        self._storage = storage
         self._new_window_url = new_window_url
+
+    def _generate_nonce(self) -> str:
+        return self._storage.issue_nonce()  # signed, so the login stores nothing
 
     def redirect(self, launch_url: str, js_redirect: bool = False) -> Any:
         onward = self.get_redirect_object(launch_url)  # stores the nonce, queues the cookie

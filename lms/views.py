@@ -50,7 +50,7 @@ from lms.registration import (
 from lms.registry import RegistryError
 from lms.roster import RosterError, sync_roster
 from lms.services import complete_launch, frame_origins_of
-from lms.storage import DatabaseLaunchDataStorage, purge_expired
+from lms.storage import DatabaseLaunchDataStorage, LoginNonces, purge_expired
 from lms.targets import placeable_targets, url_for_target
 from lms.tool_config import DatabaseToolConf
 from lms.urls import own_host, tool_url, tool_urls
@@ -59,7 +59,13 @@ bp = Blueprint("lms", __name__, url_prefix="/lms", template_folder="templates")
 
 
 def _storage() -> DatabaseLaunchDataStorage:
-    return DatabaseLaunchDataStorage(db.session, current_app.config["LTI_LAUNCH_DATA_SECONDS"])
+    config = current_app.config
+    nonces = LoginNonces(
+        secret_keys=[*(config["SECRET_KEY_FALLBACKS"] or ()), config["SECRET_KEY"]],
+        lifetime=config["LTI_LOGIN_STATE_SECONDS"],
+        leeway=config["LTI_CLOCK_LEEWAY_SECONDS"],
+    )
+    return DatabaseLaunchDataStorage(db.session, nonces, config["LTI_LAUNCH_DATA_SECONDS"])
 
 
 def _framed_request() -> bool:
@@ -71,8 +77,8 @@ def _framed_request() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
 def login() -> Response:
-    """Third-party initiated login (GET or POST, as Moodle does): the state (cookie) and nonce
-    (database) are stored, and the browser is sent on to the platform's OIDC auth endpoint, by
+    """Third-party initiated login (GET or POST, as Moodle does): the state is set as a cookie,
+    a nonce signed, and the browser sent on to the platform's OIDC auth endpoint, by
     a redirect in a top-level window, by the cookie check page's script inside a frame."""
     get = request.values.get
     params = login_params(get)
@@ -97,8 +103,9 @@ def login() -> Response:
         raise LaunchRefused(str(error)) from error
     if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
         purge_expired(db.session)
-    # Every login stores a nonce. Counted last, so the counter's row (shared by everyone
-    # behind one address) is locked only for the commit; a refusal rolls the nonce back.
+    # The count is the login's only write (its nonce is signed, not stored). Counted last,
+    # so the counter's row (shared by everyone behind one address) is locked only for the
+    # commit.
     enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
             per=60, what="logins from your network", with_request=True)  # fmt: skip
     db.session.commit()

@@ -57,7 +57,7 @@ from core.errors import database_unavailable
 from lms import grades, keys
 from lms.devplatform import service as devplatform
 from lms.models import GradeDelivery, LtiStateEntry, ResourceLink
-from lms.storage import NONCE_PREFIX
+from lms.storage import USED_NONCE_PREFIX
 from people.models import Membership, Team, User
 from tests.conftest import free_port
 from tests.lti import form_fields
@@ -481,9 +481,9 @@ def test_database_restart_mid_load(private_postgres, service):
                 select(Membership.user_id, func.count()).group_by(Membership.user_id)
             )
         }
-        unspent = set(
+        spent_nonces = set(
             db.session.scalars(
-                select(LtiStateEntry.key).where(LtiStateEntry.key.startswith(NONCE_PREFIX))
+                select(LtiStateEntry.key).where(LtiStateEntry.key.startswith(USED_NONCE_PREFIX))
             )
         )
         teams = db.session.scalar(select(func.count()).select_from(Team))
@@ -495,7 +495,7 @@ def test_database_restart_mid_load(private_postgres, service):
         if attempt.launched:
             assert stored, f"acknowledged launch lost: {attempt}"
         elif attempt.step == "tool launch":  # the POST itself failed: all or nothing
-            spent = NONCE_PREFIX + attempt.nonce not in unspent
+            spent = USED_NONCE_PREFIX + attempt.nonce in spent_nonces
             assert stored == spent, (
                 f"half-written launch (stored={stored}, spent={spent}): {attempt}"
             )

@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from itsdangerous import TimestampSigner
 
-from core.db import db
+from core.db import db, utcnow
 from lms.launch import CLAIM
 from lms.models import LtiStateEntry
-from lms.storage import NONCE_PREFIX
+from lms.storage import NONCE_SALT, USED_NONCE_PREFIX
 from tests.lti import new_window_url, onward_url, page_text, row_counts
 
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -27,6 +28,16 @@ def without(claim):
 
 def with_claim(claim, value):
     return lambda c: {**c, claim: value}
+
+
+def signed_nonce(secret, seconds_ago=0):
+    """A nonce as the tool's login signs them, with another secret or at another time."""
+
+    class Then(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - seconds_ago
+
+    return Then(secret, salt=NONCE_SALT).sign("a-nonce-of-the-right-shape").decode()
 
 
 def shifted(seconds):
@@ -73,6 +84,13 @@ TOKEN_CASES = [
     ("missing-resource-link", without(CLAIM + "resource_link"), {}, 400, "no resource link id"),
     ("missing-nonce", without("nonce"), {}, 400, "no nonce"),
     ("foreign-nonce", with_claim("nonce", "n" * 64), {}, 401, "already used or its login expired"),
+    (
+        "nonce-signed-elsewhere",
+        with_claim("nonce", signed_nonce("another tool's secret")),
+        {},
+        401,
+        "already used or its login expired",
+    ),
     ("missing-exp", without("exp"), {}, 401, "failed verification"),
     (
         "hs256-with-public-key",
@@ -127,15 +145,39 @@ def test_replayed_launch_is_refused(app, lti):
     assert row_counts(app) == before
 
 
-def test_spent_nonce_is_gone_from_storage(app, lti):
+def test_a_login_stores_no_nonce_and_its_launch_records_the_nonce_as_used(app, lti):
+    """The login signs its nonce instead of storing it, so a login that never comes back (a
+    closed tab, a browser that drops our cookie) leaves nothing behind; the launch records the
+    nonce as used until it would have expired anyway, which is what refuses a replay."""
+    before = row_counts(app)["lti_state"]
     pending = lti.pending("learner")
-    nonce = pending.claims["nonce"]
-    key = NONCE_PREFIX + nonce
+    assert row_counts(app)["lti_state"] == before
+    assert lti.post_launch(pending).status_code == 303
     with app.app_context():
-        assert db.session.get(LtiStateEntry, key) is not None
-    lti.post_launch(pending)
-    with app.app_context():
-        assert db.session.get(LtiStateEntry, key) is None
+        used = db.session.get(LtiStateEntry, USED_NONCE_PREFIX + pending.claims["nonce"])
+        assert used is not None and used.expires_at > utcnow()
+        db.session.remove()
+
+
+def test_a_launch_must_follow_its_login_within_the_nonce_lifetime(app, lti):
+    lifetime = app.config["LTI_LOGIN_STATE_SECONDS"]
+    secret = app.config["SECRET_KEY"]
+    pending = lti.pending("learner")
+    late = lti.resign(pending, with_claim("nonce", signed_nonce(secret, lifetime + 5)))
+    before = row_counts(app)
+    response = lti.post_launch(late)
+    assert response.status_code == 401
+    assert "already used or its login expired" in page_text(response)
+    assert row_counts(app) == before
+
+
+def test_a_nonce_from_a_host_whose_clock_is_a_little_ahead_is_accepted(app, lti):
+    """Several hosts serve the tool: the login may be signed on one whose clock runs ahead of
+    the one that gets the launch, within the stated leeway."""
+    ahead = -(app.config["LTI_CLOCK_LEEWAY_SECONDS"] // 2)
+    pending = lti.pending("learner")
+    early = lti.resign(pending, with_claim("nonce", signed_nonce(app.config["SECRET_KEY"], ahead)))
+    assert lti.post_launch(early).status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -231,12 +273,12 @@ def test_login_for_another_host_is_refused(client, live):
 
 def test_blocked_cookies_get_a_login_of_their_own_in_a_new_window(app, lti):
     """Inside a frame the login answers the cookie check page, already with the state cookie
-    and one nonce. A browser that drops the cookie never goes on from there: it opens the
+    and a nonce. A browser that drops the cookie never goes on from there: it opens the
     page's new-window link, a login of its own (new state, new nonce), which launches."""
     before = row_counts(app)
     check = lti.client.get(lti.start("learner"))
     assert check.status_code == 200 and "Open the activity in a new window" in check.text
-    assert row_counts(app)["lti_state"] == before["lti_state"] + 1
+    assert row_counts(app)["lti_state"] == before["lti_state"]  # the nonce is signed
     framed_nonce = parse_qs(urlsplit(onward_url(check)).query)["nonce"]
     lti.client.delete_cookie(
         next(c.key for c in lti.client._cookies.values() if c.key.startswith("lti1p3-state-")),

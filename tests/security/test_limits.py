@@ -18,14 +18,14 @@ def test_logins_from_one_address_are_limited_per_minute(make_app, lti, live):
     client = limited.test_client()
     login_url = lti.start("learner")
     top_level = {"Sec-Fetch-Dest": "document"}  # a new window: straight on to the LMS
-    # Every login stores a nonce and counts: inside a frame (the cookie check page) as in a
-    # new window (straight on to the LMS).
+    # Every login counts: inside a frame (the cookie check page) as in a new window (straight
+    # on to the LMS).
     assert [client.get(login_url).status_code for _ in range(2)] == [200, 200]
     assert client.get(login_url, headers=top_level).status_code == 302
     before = row_counts(limited)
     refused = client.get(login_url, headers=top_level)
     assert refused.status_code == 429
-    assert row_counts(limited) == before  # no nonce stored for a refused login
+    assert row_counts(limited) == before  # a refused login writes nothing
     assert 0 < int(refused.headers["Retry-After"]) <= 61
     assert "Too many logins from your network" in text(refused)
     # Another process of the service (another app on the same database) counts the same hits.
