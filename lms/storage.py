@@ -113,7 +113,9 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
         issued_at = self._nonces.issued_at(nonce)
         if issued_at is None:
             return False
-        expires_at = issued_at + timedelta(seconds=self._nonces.lifetime + self._nonces.leeway)
+        # Kept while any host could still accept the nonce, even one whose clock is behind by
+        # the leeway while the host that purges is ahead by as much.
+        expires_at = issued_at + timedelta(seconds=self._nonces.lifetime + 2 * self._nonces.leeway)
         recorded = self._session.execute(
             _used_nonce_insert(self._session.get_bind().dialect.name),
             {"key": USED_NONCE_PREFIX + nonce, "value": True, "expires_at": expires_at},
