@@ -51,11 +51,12 @@ JWKS_FETCH_TIMEOUT = 5
 class ToolLogin(FlaskOIDCLogin):
     """Third-party initiated login, with our own cookie check (CSP-safe, styled).
 
-    pylti1p3's check costs a framed launch one more request: its page stores nothing, and its
-    script comes back to the login for the state and nonce. Ours stores them at once and sets
-    the state cookie with the page, whose script goes straight on to the platform when the
-    browser keeps cookies here; when it does not, the page offers ``new_window_url``, a login
-    in a new window with its own state. Either way a nonce is used at most once."""
+    pylti1p3's check costs a framed launch one more request: its page makes no state, and its
+    script comes back to the login for the state and nonce. Ours makes them at once (the
+    nonce signed, see ``lms.storage``) and sets the state cookie with the page, whose script
+    goes straight on to the platform when the browser keeps cookies here; when it does not,
+    the page offers ``new_window_url``, a login in a new window with its own state and nonce.
+    Either way a nonce is used at most once."""
 
     def __init__(
         self,
@@ -72,7 +73,7 @@ class ToolLogin(FlaskOIDCLogin):
         return self._storage.issue_nonce()  # signed, so the login stores nothing
 
     def redirect(self, launch_url: str, js_redirect: bool = False) -> Any:
-        onward = self.get_redirect_object(launch_url)  # stores the nonce, queues the cookie
+        onward = self.get_redirect_object(launch_url)  # signs the nonce, queues the cookie
         if not self._cookies_check or self._is_new_window_request():
             return onward.do_redirect()
         page = make_response(

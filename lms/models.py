@@ -90,7 +90,7 @@ class SigningKey(Base):
 
 
 class LtiStateEntry(Base):
-    """pylti1p3's key-value storage (nonces, state, launch data), shared by every process."""
+    """pylti1p3's key-value storage (used nonces, launch data), shared by every process."""
 
     __tablename__ = "lti_state"
 
