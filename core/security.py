@@ -17,6 +17,12 @@ from core.db import db
 FrameAncestorSource = Callable[[], Iterable[str]]
 
 
+def signing_secrets(app: Flask) -> tuple[str | bytes, ...]:
+    """The secrets that sign sessions and login nonces, oldest first: the newest
+    (``SECRET_KEY``) signs, and the fallbacks of a rotation still verify."""
+    return (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.config["SECRET_KEY"])
+
+
 class IframeSessionInterface(SecureCookieSessionInterface):
     """Session cookie with ``SameSite=None; Secure`` over HTTPS, so it survives a cross-site
     iframe; ``Lax`` over plain HTTP, where browsers refuse ``SameSite=None`` without ``Secure``."""
@@ -26,7 +32,7 @@ class IframeSessionInterface(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         # Flask builds a new serializer for every request (and checks it by serializing an
         # empty dict): kept here until the secret or its fallbacks change.
-        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        keys = signing_secrets(app)
         if self._serializer is None or self._serializer[0] != keys:
             self._serializer = (keys, super().get_signing_serializer(app))
         return self._serializer[1]

@@ -29,6 +29,7 @@ from core.db import db
 from core.extensions import csrf
 from core.forms import ActionForm
 from core.ratelimit import enforce
+from core.security import signing_secrets
 from lms import deep_linking, grades, keys
 from lms.canvas import canvas_developer_key
 from lms.errors import LaunchRefused
@@ -61,7 +62,7 @@ bp = Blueprint("lms", __name__, url_prefix="/lms", template_folder="templates")
 def _storage() -> DatabaseLaunchDataStorage:
     config = current_app.config
     nonces = LoginNonces(
-        secret_keys=[*(config["SECRET_KEY_FALLBACKS"] or ()), config["SECRET_KEY"]],
+        secret_keys=signing_secrets(current_app),
         lifetime=config["LTI_LOGIN_STATE_SECONDS"],
         leeway=config["LTI_CLOCK_LEEWAY_SECONDS"],
     )
