@@ -160,7 +160,12 @@ class LtiBrowser:
             claims,
             key if key is not None else real_key,
             algorithm=algorithm,
-            headers={"kid": kid, **(headers or {})},
+            # A header given as None is left out (e.g. headers={"kid": None}: no kid at all).
+            headers={
+                name: value
+                for name, value in {"kid": kid, **(headers or {})}.items()
+                if value is not None
+            },
         )
         return PendingLaunch(
             pending.action, {**pending.fields, "id_token": token}, pending.auth_params

@@ -49,6 +49,7 @@ def shifted(seconds):
 TOKEN_CASES = [
     ("bad-signature", None, {"key": OTHER_KEY}, 401, "failed verification"),
     ("unknown-kid", None, {"kid": "no-such-key"}, 401, "no key with id no-such-key"),
+    ("missing-kid", None, {"headers": {"kid": None}}, 401, "header names no key (kid)"),
     ("expired", shifted(-600), {}, 401, "expired before it reached us"),
     ("not-yet-valid", shifted(600), {}, 401, "dated in the future"),
     ("nbf-in-future", with_claim("nbf", int(time.time()) + 600), {}, 401, "dated in the future"),
@@ -93,6 +94,7 @@ TOKEN_CASES = [
         "already used or its login expired",
     ),
     ("missing-exp", without("exp"), {}, 401, "failed verification"),
+    ("missing-iat", without("iat"), {}, 401, 'missing the "iat" claim'),
     (
         "hs256-with-public-key",
         None,
