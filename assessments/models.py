@@ -115,6 +115,14 @@ class CalibrationSession(InCourseContext, Base):
 
 
 class CalibrationGrade(Base):
+    """One grader's levels in a calibration session, locked when saved.
+
+    ``levels`` are the first levels the grader locked and never change: they alone count for
+    the consensus, Krippendorff's alpha, each grader's drift and the calibration badge. A
+    trainer can reopen a grader's levels while the session is open; what the grader saves then
+    goes to ``revised_levels``, shown beside the first levels once the session closes but
+    never counted, so a grader who learns the others' levels cannot improve the agreement."""
+
     __tablename__ = "calibration_grades"
     __table_args__ = (UniqueConstraint("session_id", "grader_id"),)
 
@@ -125,8 +133,42 @@ class CalibrationGrade(Base):
     grader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     levels: Mapped[dict[str, int]] = mapped_column(JSON)
     graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None while a trainer has reopened the levels for the grader to change.
+    locked_at: Mapped[datetime | None] = mapped_column()
+    revised_levels: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     grader: Mapped[User] = relationship()
+
+
+class AssessmentEvent(Base):
+    """Append-only audit log of the decisions about grades that are not grades themselves:
+    a calibration grade reopened (and revised), a dispute decided. Rows are only added."""
+
+    __tablename__ = "assessment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    # calibration_reopened | calibration_revised | dispute_decided
+    action: Mapped[str] = mapped_column(String(30))
+    calibration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    dispute_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessment_disputes.id", ondelete="CASCADE")
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The role the actor acted in (from their launch): who decided, not only which account.
+    actor_role: Mapped[str] = mapped_column(String(20), default="")
+    # Whose grading it was about (the grader whose levels were reopened).
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    subject: Mapped[User | None] = relationship(foreign_keys=[subject_id])
 
 
 class Dispute(Base):
