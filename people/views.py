@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.auth import Role, require_viewer, roles_required
 from core.db import db, utcnow
 from core.privacy import personal_data
+from core.urls import safe_next
 from people.forms import AssignRoleForm, ProgrammeChoiceForm
 from people.guards import require_person
 from people.models import ErasureRequest, Membership, Team, User
@@ -84,13 +85,6 @@ def set_role(membership_id: int) -> Response:
     return redirect(url_for("people.dashboard"))
 
 
-def _safe_next(value: str | None) -> str:
-    """Only a path on this site: an open redirect would let a link send people anywhere."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return url_for("people.programme")
-
-
 def _own_user() -> tuple[User, int | None]:
     viewer, user = require_person("Only people launched from a course can join the programme.")
     return user, viewer.team_id
@@ -104,7 +98,8 @@ def programme() -> str:
         viewer=require_viewer(),
         user=user,
         history=consent_history(db.session, user.id),
-        form=ProgrammeChoiceForm(next=request.args.get("next", "")),
+        # A hostile ``next`` is dropped here already, so the form never carries it.
+        form=ProgrammeChoiceForm(next=safe_next(request.args.get("next")) or ""),
     )
 
 
@@ -115,20 +110,15 @@ def programme_choice(choice: str) -> Response:
     if not form.validate_on_submit():
         flash("Please try again.", "error")
         return redirect(url_for("people.programme"))
-    source = (
-        "course page"
-        if form.next.data and form.next.data.startswith("/courses")
-        else ("welcome page")
-    )
+    onward = safe_next(form.next.data)
+    source = "course page" if onward and onward.startswith("/courses") else "welcome page"
     set_programme_consent(
         db.session, user, opted_in=choice == "join", source=source, team_id=team_id
     )
     db.session.commit()
     if choice == "join":
         flash("Welcome to the programme. Pick a course to start.", "success")
-        return redirect(
-            _safe_next(form.next.data) if form.next.data else url_for("people.dashboard")
-        )
+        return redirect(onward or url_for("people.dashboard"))
     flash(
         "You have left the programme. Nothing more is tracked; your past progress is kept "
         "in case you come back.",
