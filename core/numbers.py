@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
-__all__ = ["NumberFormatError", "ParsedNumber", "parse_number"]
+__all__ = ["NumberFormatError", "ParsedNumber", "format_plain", "parse_number"]
 
 DIGITS = frozenset("0123456789")
 DECIMAL_MARKS = frozenset(".,")
@@ -110,6 +111,24 @@ def parse_number(
     if notes:
         reading += f" ({', '.join(notes)})"
     return ParsedNumber(value=value, was_percent=was_percent, reading=reading)
+
+
+def format_plain(value: float) -> str:
+    """Write a finite number so parse_number reads it back exactly whatever the decimal mark.
+
+    For links and hidden fields that carry a number from one request to the next: no
+    exponent (which %g writes for 1234567 and parse_number refuses) and never the
+    ambiguous "1.125", which is written "1.1250".
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be written as a number")
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    whole, _, fraction = text.lstrip("-").partition(".")
+    if _could_group(whole, fraction):
+        text += "0"
+    return text
 
 
 def _quote(text: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.numbers import NumberFormatError, format_plain, parse_number
 from courses.models import Course
 from courses.services import catalogue
 from insights.analysis import (
@@ -30,6 +31,7 @@ from people.models import Team, User
 WINDOWS = (14, 28, 56)
 SHARES = (25, 50, 75, 100)
 UNITS = {"csat": "CSAT % points", "nps": "NPS points", "ces": "CES points"}
+AMOUNTS = ("cost", "value_per_point")  # the ROI inputs a trainer types
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class ReportQuery:
     cost: float | None = None  # what the training cost
     value_per_point: float | None = None  # what one point of the metric is worth
     agents: bool = False  # also compare agents (reads the survey rows, not the roll-ups)
+    # The ROI amounts as typed, how each was read and why one was refused: the page shows them
+    # next to their fields, so "1,5" is seen to be 1.5 and "1e309" is not dropped in silence.
+    typed: Mapping[str, str] = field(default_factory=dict, compare=False)
+    readings: Mapping[str, str] = field(default_factory=dict, compare=False)
+    problems: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str] | object) -> ReportQuery:
@@ -50,32 +57,55 @@ class ReportQuery:
         window = _number(get("window"), int)
         share = _number(get("share"), int)
         chosen = tuple(args.getlist("course")) if hasattr(args, "getlist") else ()
-        cost, worth = _number(get("cost"), float), _number(get("value_per_point"), float)
+        typed: dict[str, str] = {}
+        readings: dict[str, str] = {}
+        problems: dict[str, str] = {}
+        amounts: dict[str, float] = {}
+        for name in AMOUNTS:
+            raw = get(name)
+            if raw is None or not str(raw).strip():
+                continue
+            typed[name] = str(raw)
+            try:
+                parsed = parse_number(str(raw), allow_percent=False)
+            except NumberFormatError as refused:
+                problems[name] = str(refused)
+                continue
+            if parsed.value <= 0:
+                problems[name] = f"Enter an amount above zero ({parsed.reading})."
+                continue
+            amounts[name], readings[name] = parsed.value, parsed.reading
         return cls(
             metric=metric,
             window=window if window in WINDOWS else 28,
             courses=chosen,
             share=share if share in SHARES else 50,
-            cost=cost if cost and cost > 0 else None,
-            value_per_point=worth if worth and worth > 0 else None,
+            cost=amounts.get("cost"),
+            value_per_point=amounts.get("value_per_point"),
             agents=get("agents") in ("1", "on", "true"),
+            typed=typed,
+            readings=readings,
+            problems=problems,
         )
 
     def as_args(self) -> dict[str, object]:
         args: dict[str, object] = {"metric": self.metric, "window": self.window,
                                    "share": self.share, "course": list(self.courses)}  # fmt: skip
+        # Written out in full: %g gave "1.23457e+06", losing digits and, as an exponent,
+        # refused when the link or the PDF job reads it back.
         if self.cost:
-            args["cost"] = f"{self.cost:g}"
+            args["cost"] = format_plain(self.cost)
         if self.value_per_point:
-            args["value_per_point"] = f"{self.value_per_point:g}"
+            args["value_per_point"] = format_plain(self.value_per_point)
         if self.agents:
             args["agents"] = "1"
         return args
 
 
 def _number(raw: object, kind: type) -> float | int | None:
+    """A value chosen from a select (window, share); a typed amount goes through parse_number."""
     try:
-        return kind(str(raw).replace(",", "").strip()) if raw not in (None, "") else None
+        return kind(str(raw).strip()) if raw not in (None, "") else None
     except ValueError:
         return None
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.numbers import NumberFormatError, parse_number
+from core.numbers import NumberFormatError, format_plain, parse_number
 
 READ = [
     # text, decimal_mark, value, was_percent, words in the reading
@@ -157,3 +157,14 @@ def test_anything_typed_is_a_finite_number_or_a_message(text):
         assert str(refused).strip()
     else:
         assert math.isfinite(parsed.value)
+
+
+# Within 1e-60..1e60 a float written out fits the reader's 100 characters.
+@given(
+    st.floats(min_value=-1e60, max_value=1e60).filter(lambda x: x == 0 or abs(x) > 1e-60),
+    st.sampled_from([None, ".", ","]),
+)
+def test_a_number_written_plainly_for_a_link_reads_back_exactly_in_any_locale(x, mark):
+    written = format_plain(x)
+    assert "e" not in written
+    assert parse_number(written, decimal_mark=mark).value == x
