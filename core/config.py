@@ -16,10 +16,54 @@ class ConfigurationError(RuntimeError):
     """The settings cannot run the service safely; the message says what to change."""
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+APP_ENVS = ("development", "production", "testing")
+
+
+class _Reader:
+    """Reads each variable once, by its name, so a bad value is refused with the name and the
+    form it should have had (an operator sees one line, not a traceback from ``int()``)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "") or default
+
+    def whole_number(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ConfigurationError(
+                f"{name} must be a whole number of {minimum} or more (e.g. {name}={default}), "
+                f"not {raw!r}."
+            )
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in TRUE_WORDS | FALSE_WORDS:
+            return raw in TRUE_WORDS
+        raise ConfigurationError(
+            f"{name} must be one of 1, true, yes, on or 0, false, no, off, not {raw!r}."
+        )
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+        raw = self.env.get(name, "").strip()
+        value = (raw.upper() if upper else raw.lower()) if raw else default
+        if value not in choices:
+            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
+        return value
 
 
 @dataclass(frozen=True)
@@ -45,6 +89,9 @@ class Settings:
     # (changes made in the same process apply at once).
     LTI_REGISTRY_CACHE_SECONDS: int = 30
     DEV_PLATFORM_ENABLED: bool = False
+    # LMS URLs (login, token, key set) must be https:// in production; this lets an operator
+    # accept http:// knowingly, e.g. an LMS reached over a private network.
+    LMS_ALLOW_HTTP: bool = False
     PUBLIC_BASE_URL: str = ""
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "text"  # or "json": one object per line, for a log collector
@@ -80,31 +127,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        app_env = env.get("APP_ENV", cls.APP_ENV)
+        """Every variable is parsed here; a malformed one raises ``ConfigurationError`` naming
+        it and the expected form."""
+        read = _Reader(os.environ if environ is None else environ)
+        number = read.whole_number
         return cls(
-            APP_ENV=app_env,
-            SECRET_KEY=env.get("SECRET_KEY", "") or DEVELOPMENT_SECRET,
-            DATABASE_URL=env.get("DATABASE_URL", ""),
-            INSTANCE_PATH=env.get("INSTANCE_PATH", ""),
-            PROXY_FIX_HOPS=int(env.get("PROXY_FIX_HOPS", "0")),
-            LTI_CLOCK_LEEWAY_SECONDS=int(env.get("LTI_CLOCK_LEEWAY_SECONDS", "60")),
-            LTI_JWKS_CACHE_SECONDS=int(env.get("LTI_JWKS_CACHE_SECONDS", "3600")),
-            LTI_JWKS_MIN_REFETCH_SECONDS=int(env.get("LTI_JWKS_MIN_REFETCH_SECONDS", "10")),
-            LTI_REGISTRY_CACHE_SECONDS=int(env.get("LTI_REGISTRY_CACHE_SECONDS", "30")),
-            DEV_PLATFORM_ENABLED=_flag(env.get("DEV_PLATFORM_ENABLED"), False),
-            PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
-            LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
-            LOG_FORMAT=env.get("LOG_FORMAT", "text"),
-            ORGANISATION_NAME=env.get("ORGANISATION_NAME", "") or cls.ORGANISATION_NAME,
-            ORGANISATION_LOGO=env.get("ORGANISATION_LOGO", ""),
-            COURSE_CONTENT_PATH=env.get("COURSE_CONTENT_PATH", ""),
-            MAX_UPLOAD_MB=int(env.get("MAX_UPLOAD_MB", "200")),
-            SURVEY_API_BATCHES_PER_MINUTE=int(env.get("SURVEY_API_BATCHES_PER_MINUTE", "60")),
-            LOGIN_RATE_PER_MINUTE=int(env.get("LOGIN_RATE_PER_MINUTE", "600")),
-            UPLOADS_PER_HOUR=int(env.get("UPLOADS_PER_HOUR", "30")),
-            TRANSCRIPT_RETENTION_DAYS=int(env.get("TRANSCRIPT_RETENTION_DAYS", "0")),
-            SURVEY_RETENTION_DAYS=int(env.get("SURVEY_RETENTION_DAYS", "0")),
+            APP_ENV=read.choice("APP_ENV", cls.APP_ENV, APP_ENVS),
+            SECRET_KEY=read.text("SECRET_KEY", DEVELOPMENT_SECRET),
+            DATABASE_URL=read.text("DATABASE_URL", ""),
+            INSTANCE_PATH=read.text("INSTANCE_PATH", ""),
+            PROXY_FIX_HOPS=number("PROXY_FIX_HOPS", 0),
+            LTI_CLOCK_LEEWAY_SECONDS=number("LTI_CLOCK_LEEWAY_SECONDS", 60),
+            LTI_JWKS_CACHE_SECONDS=number("LTI_JWKS_CACHE_SECONDS", 3600),
+            LTI_JWKS_MIN_REFETCH_SECONDS=number("LTI_JWKS_MIN_REFETCH_SECONDS", 10),
+            LTI_REGISTRY_CACHE_SECONDS=number("LTI_REGISTRY_CACHE_SECONDS", 30),
+            DEV_PLATFORM_ENABLED=read.flag("DEV_PLATFORM_ENABLED", False),
+            LMS_ALLOW_HTTP=read.flag("LMS_ALLOW_HTTP", False),
+            PUBLIC_BASE_URL=read.text("PUBLIC_BASE_URL", "").rstrip("/"),
+            LOG_LEVEL=read.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            LOG_FORMAT=read.choice("LOG_FORMAT", "text", LOG_FORMATS),
+            ORGANISATION_NAME=read.text("ORGANISATION_NAME", cls.ORGANISATION_NAME),
+            ORGANISATION_LOGO=read.text("ORGANISATION_LOGO", ""),
+            COURSE_CONTENT_PATH=read.text("COURSE_CONTENT_PATH", ""),
+            MAX_UPLOAD_MB=number("MAX_UPLOAD_MB", 200, minimum=1),
+            SURVEY_API_BATCHES_PER_MINUTE=number("SURVEY_API_BATCHES_PER_MINUTE", 60),
+            LOGIN_RATE_PER_MINUTE=number("LOGIN_RATE_PER_MINUTE", 600),
+            UPLOADS_PER_HOUR=number("UPLOADS_PER_HOUR", 30),
+            TRANSCRIPT_RETENTION_DAYS=number("TRANSCRIPT_RETENTION_DAYS", 0),
+            SURVEY_RETENTION_DAYS=number("SURVEY_RETENTION_DAYS", 0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -138,6 +188,11 @@ class Settings:
                 )
             if not self.DATABASE_URL:
                 raise ConfigurationError("Production mode needs DATABASE_URL.")
+            if self.DEV_PLATFORM_ENABLED:
+                raise ConfigurationError(
+                    "DEV_PLATFORM_ENABLED is on in production: the development platform lets "
+                    "anyone launch as anyone. Unset it (it is for demos and tests)."
+                )
 
     def as_flask_config(self, instance_path: str) -> dict[str, object]:
         values = {k: v for k, v in asdict(self).items() if k != "extra"}

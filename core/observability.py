@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import re
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -65,19 +66,26 @@ def init_request_ids(app: Flask) -> None:
 
 def migration_heads() -> set[str]:
     """The newest revision(s) of the code's migrations."""
-    return set(_heads_of(str(Path(current_app.extensions["migrate"].directory).resolve())))
+    return set(_revisions_of(_migrations_directory())[0])
+
+
+def _migrations_directory() -> str:
+    return str(Path(current_app.extensions["migrate"].directory).resolve())
 
 
 @functools.cache
-def _heads_of(directory: str) -> frozenset[str]:
-    """Read once per process: reading the migration scripts takes 30 ms of CPU, and they
-    change only with a new release, which starts new processes."""
+def _revisions_of(directory: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(head revisions, every revision) of the migration scripts. Read once per process:
+    reading them takes 30 ms of CPU, and they change only with a new release, which starts
+    new processes."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", directory)
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
+    scripts = ScriptDirectory.from_config(config)
+    known = frozenset(script.revision for script in scripts.walk_revisions())
+    return frozenset(scripts.get_heads()), known
 
 
 def schema_revisions() -> tuple[set[str], set[str]]:
@@ -92,16 +100,59 @@ def schema_revisions() -> tuple[set[str], set[str]]:
 
 
 def readiness() -> tuple[bool, str]:
-    """Whether this process can serve: the database answers and its schema is the code's."""
+    """Whether this process can serve, and if not which check failed, in words a load
+    balancer's log shows an operator: the database cannot be reached, its schema is behind (or
+    ahead of) the code, or the SQLite database's folder cannot be written. Details that could
+    help an attacker (host names, paths) stay out: `flask doctor` gives them."""
     try:
-        current, heads = schema_revisions()
-    except Exception as error:
-        return False, f"database unavailable or not migrated: {type(error).__name__}"
+        return _readiness()
     finally:
         db.session.remove()
+
+
+def _readiness() -> tuple[bool, str]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as error:
+        db.session.rollback()
+        return False, f"cannot connect to the database ({type(error).__name__})"
+    try:
+        current, heads = schema_revisions()
+    except Exception:
+        return False, "database not migrated (no schema version): run `flask db upgrade`"
     if current != heads:
+        known = _revisions_of(_migrations_directory())[1]
+        at = ", ".join(sorted(current)) or "no revision"
+        expects = ", ".join(sorted(heads))
+        if current - known:
+            return False, (
+                f"schema ahead: database at {at}, which this code does not know (it expects "
+                f"{expects}): deploy the newer code here"
+            )
+        return (
+            False,
+            f"schema behind: database at {at}, code expects {expects}: run `flask db upgrade`",
+        )
+    folder = _unwritable_sqlite_folder()
+    if folder:
         return False, (
-            f"database at {', '.join(sorted(current)) or 'no revision'}, code expects "
-            f"{', '.join(sorted(heads))}: run `flask db upgrade`"
+            "instance folder not writable (read-only or full): the SQLite database cannot be "
+            "written"
         )
     return True, "ready"
+
+
+def _unwritable_sqlite_folder() -> str:
+    """The SQLite database's folder if this process cannot write there (a folder made
+    read-only after start, or a full disk). Other databases need no folder."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return ""
+    folder = Path(url.database).absolute().parent
+    try:
+        # One byte written through: creating an empty file still works on a full disk.
+        with tempfile.NamedTemporaryFile(dir=folder, buffering=0) as probe:
+            probe.write(b"\0")
+    except OSError:
+        return str(folder)
+    return ""

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.db import db
+from core.humanize import duration
 from lms import keys
 from lms.canvas import canvas_developer_key
 from lms.platform_client import PlatformClient
@@ -223,7 +224,7 @@ def keys_rotate() -> None:
     db.session.commit()
     click.echo(f"New active key: {new.kid}")
     for key in retired:
-        click.echo(f"Retired (still published for {keys.RETIRED_KEY_GRACE}): {key.kid}")
+        click.echo(f"Retired (still published for {duration(keys.RETIRED_KEY_GRACE)}): {key.kid}")
 
 
 @keys_cli.command("list")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from blinker import Namespace
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,18 @@ def _check_url(name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise RegistryError(f"{name} must be an absolute http(s) URL, got {url!r}.")
+    if parts.scheme == "http" and not _http_allowed():
+        # Over http:// anyone on the path can swap the LMS's keys or read its access tokens.
+        raise RegistryError(
+            f"{name} is {url}: production needs https:// for an LMS's URLs. Set "
+            "LMS_ALLOW_HTTP=1 only if this LMS is reached over a network you trust."
+        )
     return url
+
+
+def _http_allowed() -> bool:
+    settings = current_app.extensions.get("settings") if has_app_context() else None
+    return settings is None or not settings.is_production or settings.LMS_ALLOW_HTTP
 
 
 def find_platform(session: Session, issuer: str, client_id: str) -> Platform | None:

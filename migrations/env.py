@@ -84,12 +84,27 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    applied = []
+
+    def note_step(*, ctx, step, heads, run_args):
+        applied.append(step)
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            on_version_apply=note_step,
+            **conf_args,
+        )
 
         with context.begin_transaction():
             context.run_migrations()
+        # An upgrade that ran nothing printed nothing: say so, or an operator cannot tell a
+        # current schema from a command that did not reach the database.
+        migrations_fn = getattr(context.get_context(), "_migrations_fn", None)
+        if getattr(migrations_fn, "__name__", "") == "upgrade" and not applied:
+            at = ", ".join(context.get_context().get_current_heads()) or "no revision"
+            logger.info("Nothing to upgrade: the database is already at %s.", at)
 
 
 if context.is_offline_mode():

@@ -327,8 +327,10 @@ def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Runni
     key and the development platform registered."""
     port = free_port()
     tool_base, platform_base = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+    # Development, not production: production refuses the development platform these
+    # launches go through, and the two differ otherwise only in HSTS and `flask doctor`.
     env = service_env(
-        APP_ENV="production",
+        APP_ENV="development",
         DATABASE_URL=private_postgres.url,
         INSTANCE_PATH=str(tmp_path),
         PUBLIC_BASE_URL=tool_base,
@@ -509,7 +511,7 @@ def test_an_unreachable_database_is_a_503_in_the_error_page_style(tmp_path):
     gives the same clean page, with the security headers still set."""
     app = create_app(
         Settings(
-            APP_ENV="production",
+            APP_ENV="development",  # production refuses the development platform
             SECRET_KEY="s" * 40,
             DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
             INSTANCE_PATH=str(tmp_path),

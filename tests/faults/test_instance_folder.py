@@ -180,3 +180,32 @@ def test_with_postgresql_the_instance_folder_is_not_needed(read_only_folder):
         DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", INSTANCE_PATH=str(read_only_folder)
     )
     assert create_app(settings).instance_path == str(read_only_folder)
+
+
+def test_readiness_fails_naming_the_instance_folder_once_its_disk_is_full(tmp_path):
+    """The disk under a running service fills up: reads still work, every write fails, so
+    the load balancer must be told, and by the check's name."""
+    from flask_migrate import stamp
+
+    from core.db import db
+
+    if not ROOT_USER:
+        pytest.skip("filling a disk needs a small file system of its own; mounting needs root")
+    folder = tmp_path / "instance"
+    with tmpfs(folder, "2m"):
+        app = create_app(Settings(APP_ENV="development", INSTANCE_PATH=str(folder)))
+        with app.app_context():
+            db.create_all()
+            stamp()
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        with (folder / "filler").open("wb", buffering=0) as filler, pytest.raises(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        answer = client.get("/readyz")
+        with app.app_context():
+            db.engine.dispose()
+    assert answer.status_code == 503
+    assert answer.json["detail"] == (
+        "instance folder not writable (read-only or full): the SQLite database cannot be written"
+    )
