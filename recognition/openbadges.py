@@ -23,6 +23,7 @@ import jwt
 
 from recognition.images import PNG_SIGNATURE, medal_png, png_chunks
 from recognition.models import Award, Badge
+from recognition.svg import SvgRefused, sanitise_svg
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -295,9 +296,16 @@ def bake_svg(image: bytes, verify_url: str, jws: str) -> bytes:
 
 
 def bake(award: Award, badge: Badge, verify_url: str, jws: str) -> tuple[bytes, str]:
-    """The badge image carrying its credential: SVG badges as SVG, others as PNG."""
+    """The badge image carrying its credential: SVG badges as SVG, others as PNG.
+
+    An SVG is checked again here, because images stored before the check parsed them may hold
+    script; one that fails is baked into the plain medal PNG instead, so the holder still
+    gets their credential and nobody gets the script."""
     if badge.image_type == "image/svg+xml":
-        return bake_svg(badge.image, verify_url, jws), "image/svg+xml"
+        try:
+            return bake_svg(sanitise_svg(badge.image), verify_url, jws), "image/svg+xml"
+        except SvgRefused:
+            return bake_png(medal_png(badge.kind), "openbadgecredential", jws), "image/png"
     return bake_png(badge.image, "openbadgecredential", jws), "image/png"
 
 

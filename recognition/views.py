@@ -242,7 +242,7 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
                 upload = form.image.data
                 try:
                     data = upload.read(300_000)
-                    media = check_image(data, upload.filename or "")
+                    data, media = check_image(data, upload.filename or "")
                     badge = add_badge(
                         db.session, platform_id=viewer.platform_id, creator=user,
                         name=form.name.data or "", description=form.description.data or "",
