@@ -8,16 +8,22 @@ import json
 import logging
 import re
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request, session
 from sqlalchemy import text
 
+from core.auth import VIEWER_KEY
 from core.db import db
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a proxy's id is kept only if it is sane
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# The per-request line's logger; a deployment can lower or raise its level on its own.
+ACCESS_LOG = logging.getLogger("academy.access")
+# Fields of the per-request line, each its own key in JSON logs.
+REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "platform_id", "user_id")
 
 
 class RequestIdFilter(logging.Filter):
@@ -37,6 +43,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
+        for name in REQUEST_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -54,6 +63,7 @@ def configure_logging(level: str, log_format: str) -> None:
 def init_request_ids(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
+        g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
@@ -61,7 +71,40 @@ def init_request_ids(app: Flask) -> None:
     def echo_request_id(response: Response) -> Response:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
+        log_request(response)
         return response
+
+
+def log_request(response: Response) -> None:
+    """The one line per request, written by the app so every server (gunicorn, ``flask run``,
+    a container's) gives the same access log. The path goes without its query string, which
+    may carry a login hint or a registration token; no header, cookie or body is read."""
+    started = g.get("request_started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+    fields: dict[str, object] = {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": duration_ms,
+    }
+    # dict.get, not session.get: reading the session through its own methods marks it
+    # accessed, which adds "Vary: Cookie" to every response, the probes' included.
+    current = session._get_current_object()
+    viewer = dict.get(current, VIEWER_KEY) if isinstance(current, dict) else None
+    if isinstance(viewer, dict):
+        fields["platform_id"] = viewer.get("platform_id")
+        fields["user_id"] = viewer.get("user_id")
+    known = " ".join(f"{k.removesuffix('_id')}={fields[k]}" for k in ("platform_id", "user_id")
+                     if fields.get(k) is not None)  # fmt: skip
+    ACCESS_LOG.info(
+        "%s %s %s %s ms%s",
+        fields["method"],
+        fields["path"],
+        fields["status"],
+        duration_ms,
+        f" {known}" if known else "",
+        extra=fields,
+    )
 
 
 def migration_heads() -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -124,3 +125,51 @@ def test_a_pooled_connection_the_database_closed_is_replaced_before_a_request_us
     with app.app_context():
         now = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         assert now != backend
+
+
+def test_one_line_per_request_with_what_an_operator_needs_and_no_secrets(app, client, lti, caplog):
+    from core.observability import JsonFormatter, RequestIdFilter
+
+    caplog.set_level(logging.INFO, logger="academy.access")
+    client.get("/healthz", headers={"X-Request-Id": "probe-1"})
+    login_url = lti.start("learner")  # carries login_hint and lti_message_hint in its query
+    landed = lti.launch_and_follow("learner")
+    assert landed.status_code == 200
+    lines = [r for r in caplog.records if r.name == "academy.access"]
+
+    probe = lines[0]
+    assert (probe.method, probe.path, probe.status) == ("GET", "/healthz", 200)
+    assert isinstance(probe.duration_ms, float) and probe.duration_ms >= 0
+    assert not hasattr(probe, "user_id")  # nobody is signed in
+    assert probe.getMessage() == f"GET /healthz 200 {probe.duration_ms} ms"
+
+    launch = next(r for r in lines if r.path == "/lms/launch")
+    assert (launch.method, launch.status) == ("POST", 303)
+    after = lines[-1]
+    assert after.method == "GET" and after.status == 200
+    assert after.platform_id == launch.platform_id and after.user_id == launch.user_id
+    assert isinstance(after.user_id, int) and isinstance(after.platform_id, int)
+    assert after.getMessage().endswith(f"platform={after.platform_id} user={after.user_id}")
+
+    login = next(r for r in lines if r.path == "/lms/login")
+    assert "?" not in login.getMessage() and "hint" not in login.getMessage()
+    assert urlsplit(login_url).query  # the query it came with is not logged
+
+    with app.test_request_context(headers={"X-Request-Id": "probe-1"}):
+        app.preprocess_request()
+        RequestIdFilter().filter(probe)
+    entry = json.loads(JsonFormatter().format(probe))
+    assert entry["request_id"] == "probe-1"
+    assert {k: entry[k] for k in ("method", "path", "status", "logger")} == {
+        "method": "GET",
+        "path": "/healthz",
+        "status": 200,
+        "logger": "academy.access",
+    }
+    secret = app.config["SECRET_KEY"]
+    cookies = client.get_cookie("academy_session", domain="127.0.0.1")
+    for record in lines:
+        text_line = json.dumps(JsonFormatter().format(record)) + record.getMessage()
+        assert secret not in text_line and "id_token" not in text_line
+        if cookies is not None:
+            assert cookies.value not in text_line
