@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.db import insert_for
+from core.numbers import NumberFormatError, parse_number
 from core.uploads import zip_refusal
 from insights.models import (
     METRICS,
@@ -231,10 +232,9 @@ class _Checker:
         when = self._moment(raw_moment)
         if not when:
             problems.append(Problem(line, self.mapping.date, f"not a date: {raw_moment!r}"))
-        raw_score = record[self.score_at].strip()
-        score = self.scores.get(raw_score)
+        score, reason = self._score(record[self.score_at].strip())
         if score is None:
-            problems.append(Problem(line, self.mapping.score, f"{self.scale}, not {raw_score!r}"))
+            problems.append(Problem(line, self.mapping.score, reason))
         agent_id = None
         if self.agent_at is not None:
             agent_text = record[self.agent_at].strip()
@@ -252,6 +252,22 @@ class _Checker:
         channel = record[self.channel_at].strip()[:30] if self.channel_at is not None else ""
         stamp, day = when
         return (team_id, agent_id, score, stamp, day, channel, source[:100])
+
+    def _score(self, raw: str) -> tuple[int | None, str]:
+        """The score, or why the cell is not one. Plain digits are a dictionary look-up, as in
+        the quick path; anything else ("4.0", "4,0", "+4", "1e3", "1,500") goes through the
+        one number reader, so spreadsheets' shapes are read and a refusal says how to write
+        the number."""
+        score = self.scores.get(raw)
+        if score is not None or not raw:
+            return score, f"{self.scale}, not {raw!r}"
+        try:
+            value = parse_number(raw, allow_percent=False).value
+        except NumberFormatError as refused:
+            return None, f"{refused} ({self.scale}.)"
+        whole = str(int(value)) if value.is_integer() else ""
+        score = self.scores.get(whole)
+        return score, f"{self.scale}, not {raw!r}"
 
     def _moment(self, raw: str) -> tuple[str, str] | tuple[()]:
         """(UTC time as the database reads it, the local day), or () when not a date."""

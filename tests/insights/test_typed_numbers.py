@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from tests.courses.flow import get, text
+import pytest
+
+from insights.models import SurveyResponse
+from tests.courses.flow import get, rows, text
+from tests.insights.test_import import GOOD, run, team, xlsx  # noqa: F401 - team: a fixture
 
 
 def impact_page(lti, **amounts):
@@ -43,3 +47,38 @@ def test_roi_amounts_that_cannot_be_read_are_refused_next_to_their_field(app, lt
     # Neither reaches the report: no infinite cost, no guessed worth.
     assert pdf_form_carries(page, "cost") is None
     assert pdf_form_carries(page, "value_per_point") is None
+
+
+@pytest.mark.usefixtures("team")
+def test_survey_scores_written_the_way_spreadsheets_write_them_are_imported(app):
+    data = GOOD + b'r5,CXQ101,2026-11-04,"4,0"\nr6,CXQ101,2026-11-04,5.0\nr7,CXQ101,2026-11-04,+3\n'
+    report = run(app, data)
+    assert (report.imported, report.bad_rows) == (7, 0)
+    stored = {r.source_id: r.score for r in rows(app, SurveyResponse)}
+    assert (stored["r5"], stored["r6"], stored["r7"]) == (4, 5, 3)
+
+
+@pytest.mark.usefixtures("team")
+def test_survey_scores_that_cannot_be_read_are_refused_with_line_column_and_how_to_write_them(app):
+    data = GOOD + b'r5,CXQ101,2026-11-04,1e3\nr6,CXQ101,2026-11-04,"1,500"\n'
+    report = run(app, data, metric="nps")
+    assert not report.ok and report.bad_rows == 2
+    exponent, ambiguous = (str(p) for p in report.bad)
+    assert exponent.startswith("line 6, score: “1e3” uses an exponent")
+    assert (
+        "write the number out in full" in exponent
+        and "NPS scores are whole numbers 0-10" in exponent
+    )
+    assert ambiguous.startswith("line 7, score: “1,500” could be read as 1.5 or as 1500")
+    assert "Write 1.5" in ambiguous
+    assert rows(app, SurveyResponse) == []
+
+
+@pytest.mark.usefixtures("team")
+def test_an_excel_text_cell_with_a_decimal_comma_score_is_read_and_an_exponent_refused(app):
+    header = ["id", "team", "answered", "score"]
+    good = run(app, xlsx([header, ["x1", "CXQ101", "2026-11-02", "4,0"]]))
+    assert (good.imported, good.bad_rows) == (1, 0)
+    bad = run(app, xlsx([header, ["x2", "CXQ101", "2026-11-03", "5E0"]]))
+    assert len(bad.bad) == 1
+    assert str(bad.bad[0]).startswith("line 2, score: “5E0” uses an exponent")
