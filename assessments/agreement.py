@@ -5,6 +5,7 @@ over arrays, with bootstrap confidence intervals. Tested against independent imp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,12 +55,37 @@ def icc_2_1(scores: np.ndarray | Sequence[Sequence[float]]) -> float:
     )
 
 
+def significant(x: float, figures: int = 2) -> str:
+    """``x`` to ``figures`` significant figures, in plain decimals: 0.0127 reads "0.013", not
+    a rounded "0.01" that looks like no agreement; 0.8 reads "0.80". Missing is a dash."""
+    if not math.isfinite(x):
+        return "—"
+    if x == 0:
+        return "0." + "0" * (figures - 1)
+    # Round first, so 0.0996 becomes 0.10 (two figures), not 0.100.
+    rounded = float(f"{x:.{figures - 1}e}")
+    if rounded == 0:
+        return "0." + "0" * (figures - 1)
+    decimals = max(0, figures - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:.{decimals}f}"
+
+
 @dataclass(frozen=True)
 class Estimate:
     value: float
     low: float
     high: float
     n: int
+
+    @property
+    def shown(self) -> str:
+        """The value to two significant figures (how agreement is shown everywhere)."""
+        return significant(self.value)
+
+    @property
+    def interval(self) -> str:
+        """The bootstrap interval, to two significant figures."""
+        return f"95% CI {significant(self.low)} to {significant(self.high)}"
 
     @property
     def reading(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from assessments.models import (
     SCENARIO,
     TRANSCRIPT,
     Assessment,
+    AssessmentEvent,
     CalibrationGrade,
     CalibrationSession,
     Dispute,
@@ -525,34 +526,103 @@ def start_calibration(
     return calibration
 
 
+def calibration_grade_of(
+    session: Session, calibration: CalibrationSession, grader_id: int
+) -> CalibrationGrade | None:
+    return session.scalar(
+        select(CalibrationGrade).where(
+            CalibrationGrade.session_id == calibration.id, CalibrationGrade.grader_id == grader_id
+        )
+    )
+
+
 def calibration_grade(
     session: Session, calibration: CalibrationSession, grader: User, levels: dict[str, int | None]
 ) -> CalibrationGrade:
-    """A grader's blind levels (they can change them until the session is closed)."""
+    """A grader's blind levels, locked when saved. A second save is refused unless a trainer
+    reopened them; then the new levels are kept as a revision beside the first ones, which
+    alone count (see ``CalibrationGrade``)."""
     if calibration.closed_at is not None:
         raise AssessmentError("This calibration session is closed.")
     if calibration.assessment.learner_id == grader.id:
         raise AssessmentError("You cannot grade your own conversation.")
     clean = rubric_levels(calibration.assessment.rubric_version.definition, levels)
-    existing = session.scalar(
-        select(CalibrationGrade).where(
-            CalibrationGrade.session_id == calibration.id, CalibrationGrade.grader_id == grader.id
-        )
-    )
+    existing = calibration_grade_of(session, calibration, grader.id)
+    now = utcnow()
     if existing is None:
-        existing = CalibrationGrade(session_id=calibration.id, grader_id=grader.id, levels=clean)
+        existing = CalibrationGrade(
+            session_id=calibration.id, grader_id=grader.id, levels=clean, graded_at=now,
+            locked_at=now,
+        )  # fmt: skip
         session.add(existing)
+    elif existing.locked_at is not None:
+        raise AssessmentError(
+            "Your levels are locked. To change one, ask the trainer running this session to "
+            "reopen your levels."
+        )
     else:
-        existing.levels, existing.graded_at = clean, utcnow()
+        session.add(AssessmentEvent(
+            assessment_id=calibration.assessment_id, calibration_id=calibration.id,
+            action="calibration_revised", actor_id=grader.id, subject_id=grader.id,
+            detail={"first": existing.levels, "before": existing.revised_levels, "after": clean},
+        ))  # fmt: skip
+        existing.revised_levels, existing.locked_at = clean, now
     session.flush()
     return existing
+
+
+def reopen_calibration_grade(
+    session: Session,
+    calibration: CalibrationSession,
+    trainer: User,
+    role: str,
+    grader_id: int,
+    reason: str,
+) -> CalibrationGrade:
+    """Let a grader change their saved levels (a trainer's decision, in the audit log). Only
+    while the session is open, so nobody changes levels after seeing the others', and never
+    by the grader themselves. The change is recorded, not counted."""
+    if calibration.closed_at is not None:
+        raise AssessmentError("This calibration session is closed; its levels stay as they are.")
+    found = calibration_grade_of(session, calibration, grader_id)
+    if found is None:
+        raise AssessmentError("That grader has not saved levels in this session.")
+    if grader_id == trainer.id:
+        raise AssessmentError("Another trainer must reopen your levels.")
+    if found.locked_at is None:
+        raise AssessmentError(f"{found.grader.display_name}'s levels are already reopened.")
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise AssessmentError("Say why the levels are reopened (the audit log keeps it).")
+    found.locked_at = None
+    session.add(AssessmentEvent(
+        assessment_id=calibration.assessment_id, calibration_id=calibration.id,
+        action="calibration_reopened", actor_id=trainer.id, actor_role=role,
+        subject_id=grader_id, reason=reason[:1000],
+    ))  # fmt: skip
+    session.flush()
+    return found
+
+
+def calibration_events(session: Session, calibration: CalibrationSession) -> list[AssessmentEvent]:
+    return list(
+        session.scalars(
+            select(AssessmentEvent)
+            .where(AssessmentEvent.calibration_id == calibration.id)
+            .options(selectinload(AssessmentEvent.actor), selectinload(AssessmentEvent.subject))
+            .order_by(AssessmentEvent.id)
+        )
+    )
 
 
 @dataclass
 class GraderDeviation:
     grader: User
-    levels: dict[str, int]
+    levels: dict[str, int]  # the first locked levels: the ones that count
     mean_deviation: float
+    # Levels saved after a trainer reopened them: shown, never counted.
+    revised: dict[str, int] | None = None
+    locked: bool = True
 
     @property
     def drifts(self) -> bool:
@@ -596,6 +666,8 @@ def calibration_report(session: Session, calibration: CalibrationSession) -> Cal
             g.grader,
             g.levels,
             float(np.mean([abs(g.levels[c["id"]] - consensus[c["id"]]) for c in criteria])),
+            g.revised_levels,
+            g.locked_at is not None,
         )
         for g in grades
     ]
@@ -684,11 +756,36 @@ def open_disputes(session: Session, deployment_id: int, team_id: int | None) -> 
     )
 
 
+# Who decides a dispute: a trainer of the assessment's course context (the caller checks the
+# context) who neither gave the disputed grade nor is the learner. Administrators can read
+# disputes but do not decide them: an LMS administrator's launch says nothing about their
+# standing as a grader in this course, and a decision is a grader's second opinion.
+DISPUTE_DECIDER_ROLES = frozenset({"trainer"})
+
+
+class DecisionRefused(AssessmentError):
+    """The person may read the dispute but the rule does not let them decide it."""
+
+
+def may_decide_dispute(role: str) -> bool:
+    return role in DISPUTE_DECIDER_ROLES
+
+
 def review_dispute(
-    session: Session, dispute: Dispute, reviewer: User, levels: dict[str, int | None], note: str
+    session: Session,
+    dispute: Dispute,
+    reviewer: User,
+    levels: dict[str, int | None],
+    note: str,
+    role: str = "trainer",
 ) -> Dispute:
     """A trainer other than the first grader grades again. Different levels replace the final
-    grade (the first is kept); equal levels uphold it."""
+    grade (the first is kept); equal levels uphold it. The audit log records who decided, in
+    which role."""
+    if not may_decide_dispute(role):
+        raise DecisionRefused(
+            "Only a trainer of this course other than the first grader decides a dispute."
+        )
     if dispute.resolved_at is not None:
         raise AssessmentError("This dispute was already reviewed.")
     original = session.get(Grade, dispute.original_grade_id)
@@ -715,6 +812,12 @@ def review_dispute(
         assessment_graded.send(session, assessment=dispute.assessment, grade=review)
     else:
         dispute.outcome = "upheld"
+    session.add(AssessmentEvent(
+        assessment_id=dispute.assessment_id, dispute_id=dispute.id, action="dispute_decided",
+        actor_id=reviewer.id, actor_role=role, subject_id=original.grader_id,
+        detail={"outcome": dispute.outcome, "original_grade_id": original.id,
+                "review_grade_id": review.id},
+    ))  # fmt: skip
     session.flush()
     return dispute
 
@@ -743,29 +846,64 @@ class Practice:
     below: tuple[int, int]  # the two levels that made the suggestion
     since: list[int]  # levels graded after them, oldest first
     module: str
-    target: int
+    target: int  # the target of the latest rubric version this skill was graded with
+    # Each later level's own target (its rubric version's), to say whether it was reached.
+    since_targets: list[int] = field(default_factory=list)
 
     @property
     def reached_target(self) -> bool:
-        return any(level >= self.target for level in self.since)
+        targets = self.since_targets or [self.target] * len(self.since)
+        return any(level >= t for level, t in zip(self.since, targets, strict=True))
 
     @property
     def rose(self) -> bool:
         return bool(self.since) and max(self.since) > max(self.below)
 
 
-def practice_suggestions(session: Session, learner_id: int, target: int = 3) -> list[Practice]:
-    """When a skill stays below the rubric's target in two assessments in a row, suggest the
-    matching module of the skills course (a suggestion only: nobody is enrolled), and show the
-    levels graded since, so the learner and trainer see whether it rose."""
-    history = skill_levels(session, [learner_id])[learner_id]
+def criterion_targets(definition: dict[str, Any]) -> dict[str, int]:
+    """Each criterion's target level in a rubric version: its own ``target_level`` if it has
+    one, else the rubric's."""
+    default = int(definition.get("target_level", 3))
+    return {c["id"]: int(c.get("target_level", default)) for c in definition["criteria"]}
+
+
+def skill_history(session: Session, learner_id: int) -> dict[str, list[tuple[int, int]]]:
+    """The learner's final graded levels per criterion, oldest first, each with the target of
+    the rubric version it was graded under (rubrics change; a level means what its version
+    asked for)."""
+    history: dict[str, list[tuple[int, int]]] = {}
+    for levels, definition in session.execute(
+        select(Grade.levels, RubricVersion.definition)
+        .join(Assessment, Assessment.id == Grade.assessment_id)
+        .join(RubricVersion, RubricVersion.id == Assessment.rubric_version_id)
+        .where(Assessment.learner_id == learner_id, Grade.final.is_(True))
+        .order_by(Grade.graded_at, Grade.id)
+    ):
+        targets = criterion_targets(definition)
+        for criterion, level in levels.items():
+            history.setdefault(criterion, []).append((int(level), targets.get(criterion, 3)))
+    return history
+
+
+def practice_suggestions(session: Session, learner_id: int) -> list[Practice]:
+    """When a skill stays below its target in two assessments in a row, suggest the matching
+    module of the skills course (a suggestion only: nobody is enrolled), and show the levels
+    graded since, so the learner and trainer see whether it rose. Each level is compared with
+    the target of the rubric version it was graded under."""
+    history = skill_history(session, learner_id)
     out = []
     for criterion, module in SKILL_MODULES.items():
-        levels = history.get(criterion, [])
-        for i in range(1, len(levels)):
-            if levels[i - 1] < target and levels[i] < target:
-                below = (levels[i - 1], levels[i])
-                out.append(Practice(criterion, below, levels[i + 1 :], module, target))
+        graded = history.get(criterion, [])
+        for i in range(1, len(graded)):
+            (first, first_target), (second, second_target) = graded[i - 1], graded[i]
+            if first < first_target and second < second_target:
+                later = graded[i + 1 :]
+                out.append(
+                    Practice(
+                        criterion, (first, second), [level for level, _ in later], module,
+                        graded[-1][1], [target for _, target in later],
+                    )
+                )  # fmt: skip
                 break
     return out
 
@@ -795,13 +933,15 @@ def agreement_report(
     session: Session, deployment_id: int, team_id: int, start: Any, end: Any
 ) -> AgreementReport:
     """Agreement between graders in the calibration sessions of a period, and between the
-    suggestion engine and the final grades, for one course context."""
+    suggestion engine and the final grades, for one course context. Only closed sessions
+    count (an open one is still blind), and only each grader's first locked levels."""
     calibrations = list(
         session.scalars(
             select(CalibrationSession)
             .where(
                 CalibrationSession.deployment_id == deployment_id,
                 CalibrationSession.team_id == team_id,
+                CalibrationSession.closed_at.is_not(None),
                 CalibrationSession.created_at >= start,
                 CalibrationSession.created_at < end,
             )
@@ -912,20 +1052,23 @@ def submit_quiz(
     deployment_id: int,
     team_id: int | None,
     resource_link_id: int | None,
+    secret: str | bytes,
 ) -> tuple[QuizResult, QuizAttempt | None]:
-    """Mark a quiz on the server and record the attempt; the LMS gets the best score."""
+    """Mark a quiz on the server (``form``: the whole submitted form, read under the seal it
+    was rendered with, ``secret`` being the server's) and record the attempt; the LMS gets the
+    best score."""
     if learner.opted_in_at is None:
         raise AssessmentError("Join the programme before taking a quiz.")
     quiz = quizzes().get(quiz_id)
     if quiz is None:
         raise AssessmentError("There is no such quiz.")
-    result = mark_quiz(quiz, form)
+    result = mark_quiz(quiz, form, secret)
     if result.errors:
         return result, None
     attempt = QuizAttempt(
         platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
         learner_id=learner.id, quiz=quiz_id,
-        answers={q["id"]: form.get(q["id"], []) for q in quiz["questions"]},
+        answers=result.given,
         scores=result.scores, percent=result.percent,
     )  # fmt: skip
     session.add(attempt)

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -26,9 +35,11 @@ from assessments.models import (
 from assessments.quizzes import quizzes
 from assessments.services import (
     AssessmentError,
+    DecisionRefused,
     UploadRefused,
     about_skill,
     agreement_report,
+    calibration_events,
     calibration_grade,
     calibration_report,
     close_calibration,
@@ -36,6 +47,7 @@ from assessments.services import (
     dispute_of,
     final_grade,
     grade,
+    may_decide_dispute,
     mine,
     next_waiting,
     open_dispute,
@@ -43,6 +55,7 @@ from assessments.services import (
     practice_suggestions,
     queue,
     quiz_report,
+    reopen_calibration_grade,
     reply,
     review_dispute,
     rubric_for_platform,
@@ -58,6 +71,7 @@ from assessments.suggest import CRITERIA
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
+from core.questions import Seal, describe, present_all
 from core.ratelimit import enforce_upload_limit
 from lms.models import ResourceLink
 from people.guards import require_person
@@ -452,18 +466,42 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
         else:
             db.session.commit()
             flash(
-                "Your levels are saved. The group's results show once others have graded.",
+                "Your levels are saved and locked. The group's results show when the trainer "
+                "closes the session.",
                 "success",
             )
             return redirect(url_for("assessments.calibration", calibration_id=found.id))
     report = calibration_report(db.session, found)
     mine = next((g for g in report.graders if g.grader.id == grader.id), None)
+    # Blind until closed: before that the page shows who has saved, never anyone's levels
+    # but the viewer's own, nor the consensus, the drift or the agreement.
     return render_template(
         "assessments/calibration.html", viewer=viewer, calibration=found, definition=definition,
         report=report, mine=mine, form=form, names=SKILL_NAMES,
         turns=highlighted(found.assessment.conversation, []),
-        reveal=mine is not None or found.closed_at is not None,
+        reveal=found.closed_at is not None, events=calibration_events(db.session, found),
     ), status  # fmt: skip
+
+
+@bp.post("/assessments/calibrations/<int:calibration_id>/reopen")
+@roles_required(*STAFF)
+def reopen_calibration(calibration_id: int) -> WerkzeugResponse:
+    """A trainer lets one grader change their locked levels (recorded, not counted)."""
+    viewer, trainer = _viewer_user()
+    found = _calibration(calibration_id, viewer)
+    try:
+        reopened = reopen_calibration_grade(
+            db.session, found, trainer, viewer.role.value,
+            request.form.get("grader", type=int) or 0, request.form.get("reason", ""),
+        )  # fmt: skip
+    except AssessmentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        name = reopened.grader.display_name
+        db.session.commit()
+        flash(f"{name} can change their levels once; their first levels still count.", "success")
+    return redirect(url_for("assessments.calibration", calibration_id=found.id))
 
 
 # -- disputes --------------------------------------------------------------------------------
@@ -503,7 +541,11 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     if request.method == "POST":
         levels = _posted_levels(definition)
         try:
-            review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""))
+            review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""),
+                           role=viewer.role.value)  # fmt: skip
+        except DecisionRefused as refused:
+            db.session.rollback()
+            raise Forbidden(str(refused)) from refused
         except AssessmentError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -518,6 +560,7 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         "assessments/review.html", viewer=viewer, dispute=found, assessment=assessment,
         definition=definition, original=original, form=form,
         turns=highlighted(assessment.conversation, []),
+        may_decide=may_decide_dispute(viewer.role.value),
     ), status  # fmt: skip
 
 
@@ -562,32 +605,47 @@ def _quiz_or_404(quiz_id: str) -> dict[str, Any]:
 def quiz(quiz_id: str) -> str | tuple[str, int] | WerkzeugResponse:
     viewer, learner = _viewer_user()
     found = _quiz_or_404(quiz_id)
+    secret = current_app.config["SECRET_KEY"]
     form = ActionForm()
     result, status = None, 200
-    submitted: dict[str, list[str]] = {}
+    seal, given = None, {}
     if request.method == "POST":
-        submitted = {
-            q["id"]: [request.form.get(f"{q['id']}__{i}", "") for i in range(len(q["items"]))]
-            if q["type"] == "ordering"
-            else request.form.getlist(q["id"])
-            for q in found["questions"]
-        }
+        submitted = request.form.to_dict(flat=False)
         link = None
         if viewer.resource_link_id is not None:
             placed = db.session.get(ResourceLink, viewer.resource_link_id)
             link = placed.id if placed is not None and placed.target == f"quiz:{quiz_id}" else None
         result, attempt = submit_quiz(
-            db.session, learner, quiz_id, submitted, deployment_id=viewer.deployment_id,
-            team_id=viewer.team_id, resource_link_id=link,
-        )  # fmt: skip
+            db.session,
+            learner,
+            quiz_id,
+            submitted,
+            deployment_id=viewer.deployment_id,
+            team_id=viewer.team_id,
+            resource_link_id=link,
+            secret=secret,
+        )
         if attempt is None:
             status = 400
+            # The form comes back under the same seal, with the answers as given.
+            seal, given = Seal.from_form(secret, submitted), result.given
         else:
             db.session.commit()
+    described = (
+        {q["id"]: describe(q, result.given.get(q["id"], [])) for q in found["questions"]}
+        if result is not None
+        else {}
+    )
     return render_template(
-        "assessments/quiz.html", viewer=viewer, user=learner, quiz=found, form=form,
-        result=result, submitted=submitted,
-    ), status  # fmt: skip
+        "assessments/quiz.html",
+        viewer=viewer,
+        user=learner,
+        quiz=found,
+        form=form,
+        result=result,
+        described=described,
+        presented=present_all(found["questions"], secret, seal=seal, given=given),
+    ), status
 
 
 @bp.get("/assessments/quizzes/<quiz_id>/analysis")
