@@ -13,7 +13,7 @@ QUIZ = "quiz:"
 
 
 class ScenarioTargets:
-    def targets(self) -> Iterable[LaunchTarget]:
+    def targets(self, platform_id: int) -> Iterable[LaunchTarget]:
         for s in scenarios().values():
             yield LaunchTarget(
                 f"{PREFIX}{s.id}", "assessments.scenario", f"Scenario: {s.title}",

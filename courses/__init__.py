@@ -26,7 +26,9 @@ def init_app(app: Flask) -> None:
     register_nav_link(app, "Cohort", "courses.cohort", staff)
     register_nav_link(app, "Reviews", "courses.reviews", staff)
     register_dashboard_panel(app, "courses/_my_courses_panel.html", ("learner",))
-    app.jinja_env.globals["my_courses"] = lambda user_id: my_courses(db.session, user_id)
+    app.jinja_env.globals["my_courses"] = lambda user_id, platform_id: my_courses(
+        db.session, user_id, platform_id
+    )
 
     def load_demo(app: Flask) -> str:
         lines = import_content(pack_directories(content_root()), "demo data")

@@ -18,6 +18,7 @@ from courses.pack import (
     pack_directories,
 )
 from courses.services import CourseError, catalogue, import_packs
+from lms.models import Platform
 
 courses_cli = AppGroup("courses", help="The course catalogue and its content packs.")
 
@@ -35,8 +36,9 @@ def _load(path: Path) -> Pack:
     return load_directory(path)
 
 
-def import_content(paths: list[Path], source: str) -> list[str]:
-    """Validate every pack, then store them all in one transaction: all or nothing."""
+def import_content(paths: list[Path], source: str, platform_id: int | None = None) -> list[str]:
+    """Validate every pack, then store them all in one transaction: all or nothing. Built-in
+    courses, shared by every LMS, unless ``platform_id`` names the LMS they are for."""
     packs, problems = [], []
     for path in paths:
         try:
@@ -46,7 +48,7 @@ def import_content(paths: list[Path], source: str) -> list[str]:
     if problems:
         raise click.ClickException("Nothing was imported.\n" + "\n".join(problems))
     try:
-        outcomes = import_packs(db.session, packs, source)
+        outcomes = import_packs(db.session, packs, source, platform_id=platform_id)
         db.session.commit()
     except CourseError as error:
         db.session.rollback()
@@ -57,7 +59,14 @@ def import_content(paths: list[Path], source: str) -> list[str]:
 @courses_cli.command("import")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--check", is_flag=True, help="Validate only; change nothing.")
-def import_command(paths: tuple[Path, ...], check: bool) -> None:
+@click.option(
+    "--platform-id",
+    type=int,
+    default=None,
+    help="Import as this LMS's own courses (see `flask lms platform list`); without it, as "
+    "built-in courses every LMS shares.",
+)
+def import_command(paths: tuple[Path, ...], check: bool, platform_id: int | None) -> None:
     """Import content packs (folders or .zip files; default: every pack in the content
     folder). A pack with any problem is refused with its file, line and reason, and then
     nothing is imported."""
@@ -76,15 +85,22 @@ def import_command(paths: tuple[Path, ...], check: bool) -> None:
         if failed:
             raise click.ClickException("Some packs have problems.")
         return
-    for index, line in enumerate(import_content(targets, "flask courses import"), 1):
+    if platform_id is not None and db.session.get(Platform, platform_id) is None:
+        raise click.ClickException(f"No LMS platform has the id {platform_id}.")
+    lines = import_content(targets, "flask courses import", platform_id)
+    for index, line in enumerate(lines, 1):
         click.echo(f"[{index}/{len(targets)}] {line}")
 
 
 @courses_cli.command("list")
-def list_command() -> None:
+@click.option(
+    "--platform-id", type=int, default=None, help="That LMS's catalogue (default: built-ins)."
+)
+def list_command(platform_id: int | None) -> None:
     """List the catalogue with each course's current version."""
-    courses = catalogue(db.session)
+    courses = catalogue(db.session, platform_id)
     if not courses:
         click.echo("No courses yet: run `flask courses import`.")
     for course in courses:
-        click.echo(f"{course.slug:32} {course.version:8} {course.title}")
+        owner = "built-in" if course.built_in else f"LMS {course.platform_id}"
+        click.echo(f"{course.slug:32} {course.version:8} {owner:10} {course.title}")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,16 +27,38 @@ from people.models import User
 
 
 class Course(Base):
+    """A course of the catalogue. Built-in courses (``platform_id`` NULL) are shared, read-only,
+    by every LMS; a course uploaded by an LMS's trainer belongs to that LMS alone, so two LMSs
+    may each have a course with the same slug, but none may reuse a built-in's slug."""
+
     __tablename__ = "courses"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "slug"),
+        # NULLs are distinct in a unique constraint: built-in slugs need an index of their own.
+        Index(
+            "uq_courses_builtin_slug",
+            "slug",
+            unique=True,
+            sqlite_where=text("platform_id IS NULL"),
+            postgresql_where=text("platform_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(60))
     title: Mapped[str] = mapped_column(String(120))
     summary: Mapped[str] = mapped_column(String(240), default="")
     sort_order: Mapped[int] = mapped_column(default=100)
     version: Mapped[str] = mapped_column(String(20))  # the current version
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def built_in(self) -> bool:
+        return self.platform_id is None
 
 
 class CourseVersion(Base):
@@ -182,3 +205,22 @@ class CourseResult(Base):
     course_title: Mapped[str] = mapped_column(String(120))
 
     course: Mapped[Course] = relationship()
+
+
+class CheckPolicySetting(Base):
+    """One LMS's answer policy for one course's knowledge checks (``courses.checks.CheckPolicy``).
+    Kept apart from the course because built-in courses are shared: each LMS's trainers choose
+    for their own learners. No row: the default (answers held back until the check is passed,
+    no attempt limit)."""
+
+    __tablename__ = "course_check_policies"
+    __table_args__ = (UniqueConstraint("platform_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    reveal: Mapped[str] = mapped_column(String(20))  # a courses.checks.Reveal value
+    max_attempts: Mapped[int | None] = mapped_column()
+    wait_minutes: Mapped[int | None] = mapped_column()
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,18 +10,28 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.cache import forget_when_changed, process_cache
 from core.db import utcnow
-from courses.checks import CheckResult, mark_check
+from core.questions import Form
+from courses.checks import (
+    DEFAULT_POLICY,
+    CheckPolicy,
+    CheckResult,
+    Reveal,
+    mark_check,
+    next_attempt_at,
+)
 from courses.exercises import Checked, exercise_kind
 from courses.models import (
     CheckAttempt,
+    CheckPolicySetting,
     Course,
     CourseAsset,
     CourseResult,
@@ -58,12 +68,19 @@ class ImportOutcome:
     status: str  # created | updated | unchanged
 
 
-def import_packs(session: Session, packs: Iterable[Pack], source: str) -> list[ImportOutcome]:
-    """Store validated packs. Either every pack is stored or, on a ``CourseError``, none is:
-    the caller commits or rolls back once."""
+def import_packs(
+    session: Session, packs: Iterable[Pack], source: str, *, platform_id: int | None = None
+) -> list[ImportOutcome]:
+    """Store validated packs: as built-in courses shared by every LMS (``platform_id`` None,
+    the operator's ``flask courses import``), or as one LMS's own courses (a trainer's
+    upload). An LMS may add versions only to its own courses: a pack with a built-in course's
+    slug is refused, and another LMS's course of the same slug is a different course.
+
+    Either every pack is stored or, on a ``CourseError``, none is: the caller commits or rolls
+    back once."""
     outcomes = []
     for pack in packs:
-        course = session.scalar(select(Course).where(Course.slug == pack.slug))
+        course = _course_to_import_into(session, pack, platform_id)
         existing = (
             session.scalar(
                 select(CourseVersion).where(
@@ -83,7 +100,9 @@ def import_packs(session: Session, packs: Iterable[Pack], source: str) -> list[I
             continue
         status = "updated"
         if course is None:
-            course = Course(slug=pack.slug, title=pack.title, version=pack.version)
+            course = Course(
+                slug=pack.slug, title=pack.title, version=pack.version, platform_id=platform_id
+            )
             session.add(course)
             status = "created"
         course.title = pack.title
@@ -111,18 +130,50 @@ def import_packs(session: Session, packs: Iterable[Pack], source: str) -> list[I
     return outcomes
 
 
-def catalogue(session: Session) -> list[Course]:
-    return list(session.scalars(select(Course).order_by(Course.sort_order, Course.title)))
+def _course_to_import_into(session: Session, pack: Pack, platform_id: int | None) -> Course | None:
+    """The course a pack adds a version to (None: a new course); refuses a built-in's slug
+    from an LMS."""
+    built_in = session.scalar(
+        select(Course).where(Course.slug == pack.slug, Course.platform_id.is_(None))
+    )
+    if platform_id is None:
+        return built_in
+    if built_in is not None:
+        raise CourseError(
+            f"{pack.origin}: “{pack.slug}” is the slug of the built-in course "
+            f"“{built_in.title}”, which every LMS shares and only the tool's operator updates. "
+            "Give your course a slug of its own in course.yaml to add it for your LMS."
+        )
+    return session.scalar(
+        select(Course).where(Course.slug == pack.slug, Course.platform_id == platform_id)
+    )
 
 
-def my_courses(session: Session, user_id: int) -> list[tuple[Course, Progress | None]]:
-    """The catalogue with the person's progress in each course they started."""
+def visible_to(platform_id: int | None) -> ColumnElement[bool]:
+    """The courses an LMS's people see: the built-in ones and that LMS's own."""
+    built_in = Course.platform_id.is_(None)
+    return built_in if platform_id is None else or_(built_in, Course.platform_id == platform_id)
+
+
+def catalogue(session: Session, platform_id: int | None) -> list[Course]:
+    """The courses of one LMS's catalogue (``None``: the built-in courses only)."""
+    return list(
+        session.scalars(
+            select(Course).where(visible_to(platform_id)).order_by(Course.sort_order, Course.title)
+        )
+    )
+
+
+def my_courses(
+    session: Session, user_id: int, platform_id: int
+) -> list[tuple[Course, Progress | None]]:
+    """The person's LMS's catalogue with their progress in each course they started."""
     enrolments = {
         e.course_id: e
         for e in session.scalars(select(Enrolment).where(Enrolment.user_id == user_id))
     }
     rows = []
-    for course in catalogue(session):
+    for course in catalogue(session, platform_id):
         enrolment = enrolments.get(course.id)
         progress = (
             progress_of(session, enrolment, outline_of(session, course)) if enrolment else None
@@ -134,21 +185,29 @@ def my_courses(session: Session, user_id: int) -> list[tuple[Course, Progress | 
 forget_when_changed(Course)
 
 
-def course_by_slug(session: Session, slug: str) -> Course | None:
-    """A course by its slug. Courses change only when a pack is imported, and every course
-    page reads one, so each process keeps the row's values for a while (``core.cache``): an
-    import applies at once in its own process, and within ``LTI_REGISTRY_CACHE_SECONDS`` in
-    the others."""
+def course_by_slug(session: Session, slug: str, platform_id: int | None) -> Course | None:
+    """A course of one LMS's catalogue by its slug (another LMS's course of that slug is not
+    found). Courses change only when a pack is imported, and every course page reads one, so
+    each process keeps the row's values for a while (``core.cache``): an import applies at once
+    in its own process, and within ``LTI_REGISTRY_CACHE_SECONDS`` in the others."""
     cache = process_cache()
-    known = cache.get(("course", slug))
+    key = ("course", platform_id, slug)
+    known = cache.get(key)
     if known is not None:
         course = Course(**known)
         make_transient_to_detached(course)
         return session.merge(course, load=False)  # the row as known, without reading it
-    course = session.scalar(select(Course).where(Course.slug == slug))
+    course = session.scalar(
+        select(Course)
+        .where(Course.slug == slug, visible_to(platform_id))
+        # Should an operator later import a built-in with a slug an LMS already uses, that
+        # LMS's people keep their own course.
+        .order_by(Course.platform_id.is_(None))
+        .limit(1)
+    )
     if course is not None:
         columns = Course.__mapper__.column_attrs
-        cache.put(("course", slug), {c.key: getattr(course, c.key) for c in columns})
+        cache.put(key, {c.key: getattr(course, c.key) for c in columns})
     return course
 
 
@@ -416,6 +475,59 @@ class CheckOutcome:
     result: CheckResult
     attempt: CheckAttempt | None
     already_passed: bool = False
+    # Set when the trainer's attempt limit refuses this attempt: when the next one opens.
+    opens_at: datetime | None = None
+
+
+def check_policy(session: Session, platform_id: int, course_id: int) -> CheckPolicy:
+    """The policy one LMS's trainers chose for a course's checks, or the default."""
+    row = session.scalar(
+        select(CheckPolicySetting).where(
+            CheckPolicySetting.platform_id == platform_id,
+            CheckPolicySetting.course_id == course_id,
+        )
+    )
+    if row is None:
+        return DEFAULT_POLICY
+    return CheckPolicy(
+        reveal=Reveal(row.reveal),
+        max_attempts=row.max_attempts,
+        wait=timedelta(minutes=row.wait_minutes) if row.wait_minutes else None,
+    )
+
+
+def save_check_policy(
+    session: Session, platform_id: int, course_id: int, policy: CheckPolicy, by_user_id: int | None
+) -> None:
+    row = session.scalar(
+        select(CheckPolicySetting).where(
+            CheckPolicySetting.platform_id == platform_id,
+            CheckPolicySetting.course_id == course_id,
+        )
+    )
+    if row is None:
+        row = CheckPolicySetting(platform_id=platform_id, course_id=course_id)
+        session.add(row)
+    row.reveal = policy.reveal.value
+    row.max_attempts = policy.max_attempts
+    row.wait_minutes = int(policy.wait.total_seconds() // 60) if policy.wait else None
+    row.updated_by_id = by_user_id
+    session.flush()
+
+
+def check_opens_at(
+    session: Session, enrolment: Enrolment, module_slug: str, policy: CheckPolicy
+) -> datetime | None:
+    """When the learner may next attempt this check under ``policy`` (None: now), from the
+    times of their recorded attempts (every version of the course counts)."""
+    if policy.max_attempts is None:
+        return None
+    times = session.scalars(
+        select(CheckAttempt.submitted_at).where(
+            CheckAttempt.enrolment_id == enrolment.id, CheckAttempt.module == module_slug
+        )
+    ).all()
+    return next_attempt_at(policy, times, utcnow())
 
 
 def submit_check(
@@ -423,12 +535,18 @@ def submit_check(
     enrolment: Enrolment,
     outline: Outline,
     module_slug: str,
-    form: dict[str, list[str]],
+    form: Form,
     progress: Progress | None = None,
+    *,
+    secret: str | bytes,
+    policy: CheckPolicy = DEFAULT_POLICY,
 ) -> CheckOutcome:
     """Mark a knowledge check and record the attempt. A check already passed is not marked
-    again: its first passing attempt stands. ``progress``: the enrolment's progress, read
-    after its row was locked (``find_enrolment(lock=True)``), which saves reading it again."""
+    again: its first passing attempt stands. ``form``: the whole submitted form, read under
+    the seal its page was rendered with (``secret``: the server's). ``policy``: the trainer's
+    attempt limit, checked against the recorded attempts. ``progress``: the enrolment's
+    progress, read after its row was locked (``find_enrolment(lock=True)``), which saves
+    reading it again."""
     module = outline.module(module_slug)
     if module is None:
         raise CourseError("There is no such module in this course.")
@@ -437,11 +555,15 @@ def submit_check(
         enrolment = _locked(session, enrolment)
         progress = progress_of(session, enrolment, outline)
     questions = module["check"]["questions"]
-    result = mark_check(questions, form)
     best = progress.check_best.get(module_slug)
     passed = best if best is not None and best.passed else None
     if passed is not None:
-        return CheckOutcome(result=result, attempt=passed, already_passed=True)
+        return CheckOutcome(result=CheckResult([]), attempt=passed, already_passed=True)
+    # Counted after the enrolment row is locked, so two tabs cannot both take the last attempt.
+    opens_at = check_opens_at(session, enrolment, module_slug, policy)
+    if opens_at is not None:
+        return CheckOutcome(result=CheckResult([]), attempt=None, opens_at=opens_at)
+    result = mark_check(questions, form, secret)
     if result.errors:
         return CheckOutcome(result=result, attempt=None)
     attempt = CheckAttempt(

@@ -14,8 +14,8 @@ SCORE_MAXIMUM = 100.0
 
 
 class CourseTargets:
-    def targets(self) -> Iterable[LaunchTarget]:
-        for course in catalogue(db.session):
+    def targets(self, platform_id: int) -> Iterable[LaunchTarget]:
+        for course in catalogue(db.session, platform_id):
             yield LaunchTarget(
                 f"{PREFIX}{course.slug}",
                 "courses.course",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -27,12 +28,13 @@ from core.db import db
 from core.exports import csv_response
 from core.forms import ActionForm
 from core.pdf import render_pdf
+from core.questions import Described, Seal, describe, present_all
 from core.ratelimit import enforce_upload_limit
 from courses import cohort as cohort_service
 from courses.certificates import certificate_qr_svg, verification_url
-from courses.checks import mark_check
+from courses.checks import FINAL, mark_check
 from courses.exercises import EXPERIENCE_ROWS, EXPERIENCE_STAGES, SENTIMENTS, exercise_kind
-from courses.forms import GradeForm, PackUploadForm
+from courses.forms import CheckPolicyForm, GradeForm, PackUploadForm
 from courses.markdown import with_assets
 from courses.models import CheckAttempt, Course, Enrolment, ExerciseSubmission
 from courses.pack import PackInvalid, files_from_zip, load_pack
@@ -43,6 +45,8 @@ from courses.services import (
     Outline,
     Progress,
     catalogue,
+    check_opens_at,
+    check_policy,
     course_by_slug,
     find_enrolment,
     grade_submission,
@@ -55,6 +59,7 @@ from courses.services import (
     progress_of,
     result_by_code,
     result_for_user,
+    save_check_policy,
     start_course,
     submit_check,
     submit_exercise,
@@ -76,11 +81,28 @@ class CheckFeedback:
     maximum: float
     passed: bool
     correct: dict[str, bool]
-    given: dict[str, list[str]]
+    described: dict[str, Described]
+    # Whether the right answers and explanations are shown: the trainer's policy decides.
+    reveal: bool
 
     @property
     def percent(self) -> float:
         return 100.0 * self.score / self.maximum if self.maximum else 0.0
+
+    @classmethod
+    def of(
+        cls,
+        questions: list[dict[str, Any]],
+        score: float,
+        maximum: float,
+        passed: bool,
+        correct: dict[str, bool],
+        given: dict[str, list[str]],
+        *,
+        reveal: bool,
+    ) -> CheckFeedback:
+        described = {q["id"]: describe(q, given.get(q["id"], [])) for q in questions}
+        return cls(score, maximum, passed, correct, described, reveal)
 
 
 @dataclass
@@ -108,8 +130,8 @@ def _viewer_user() -> tuple[Viewer, User]:
     return require_person("Courses are for people launched from a course in the learning platform.")
 
 
-def _course_or_404(slug: str) -> Course:
-    course = course_by_slug(db.session, slug)
+def _course_or_404(slug: str, viewer: Viewer) -> Course:
+    course = course_by_slug(db.session, slug, viewer.platform_id)
     if course is None:
         abort(404)
     return course
@@ -117,7 +139,7 @@ def _course_or_404(slug: str) -> Course:
 
 def _page(slug: str, *, need_access: bool = True) -> Page:
     viewer, user = _viewer_user()
-    course = _course_or_404(slug)
+    course = _course_or_404(slug, viewer)
     outline = outline_of(db.session, course)
     # A POST records progress: its enrolment is locked first, so the progress read here is
     # still true when the change is written, and the services need not read it again.
@@ -177,7 +199,7 @@ def _course_error(error: CourseError) -> WerkzeugResponse:
 @bp.get("/courses/")
 def index() -> str:
     viewer, user = _viewer_user()
-    rows = my_courses(db.session, user.id)
+    rows = my_courses(db.session, user.id, viewer.platform_id)
     return render_template(
         "courses/index.html",
         viewer=viewer,
@@ -208,7 +230,7 @@ def course(slug: str) -> str:
 @bp.post("/courses/<slug>/start")
 def start(slug: str) -> WerkzeugResponse:
     viewer, user = _viewer_user()
-    course = _course_or_404(slug)
+    course = _course_or_404(slug, viewer)
     if user.opted_in_at is None:
         flash(
             "Join the programme first: it is your choice, and nothing is tracked before.", "error"
@@ -286,27 +308,39 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
     if spec is None:
         abort(404)
     key = f"{module}/check"
+    questions = spec["check"]["questions"]
+    secret = current_app.config["SECRET_KEY"]
+    policy = check_policy(db.session, page.viewer.platform_id, page.course.id)
     form = ActionForm()
     shown = page.progress.check_best.get(module)
-    result = errors = None
+    result = None
+    errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        answers = {q["id"]: request.form.getlist(q["id"]) for q in spec["check"]["questions"]}
+        answers = request.form.to_dict(flat=False)
         if page.preview:
-            result = mark_check(spec["check"]["questions"], answers)
+            result = mark_check(questions, answers, secret)
             errors = result.errors
         else:
             outcome = submit_check(
-                db.session, _recording(page, key), page.outline, module, answers, page.progress
+                db.session,
+                _recording(page, key),
+                page.outline,
+                module,
+                answers,
+                page.progress,
+                secret=secret,
+                policy=policy,
             )
             attempt_id = outcome.attempt.id if outcome.attempt else None  # before commit expires it
             db.session.commit()
             if outcome.already_passed:
                 flash("You already passed this check; your first pass counts.", "success")
                 return redirect(url_for("courses.check", slug=slug, module=module))
+            if outcome.opens_at is not None:
+                return redirect(url_for("courses.check", slug=slug, module=module))
             if attempt_id is None:
-                errors = outcome.result.errors
-                status = 400
+                result, errors, status = outcome.result, outcome.result.errors, 400
             else:
                 return redirect(
                     url_for("courses.check", slug=slug, module=module, attempt=attempt_id)
@@ -317,28 +351,37 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
         if found is not None and found.enrolment_id == page.enrolment.id and found.module == module:
             shown = found
     feedback = None
-    if result is not None and not result.errors:
-        feedback = CheckFeedback(
-            score=result.score,
-            maximum=result.maximum,
-            passed=result.passed(page.outline.pass_mark),
-            correct={q.question_id: q.correct for q in result.questions},
-            given={q.question_id: q.given for q in result.questions},
+    if result is not None and not errors:
+        # Only a trainer's preview is marked here (a learner's attempt is shown after a
+        # redirect): staff see everything.
+        feedback = CheckFeedback.of(
+            questions,
+            result.score,
+            result.maximum,
+            result.passed(page.outline.pass_mark),
+            {q.question_id: q.correct for q in result.questions},
+            {q.question_id: q.given for q in result.questions},
+            reveal=True,
         )
     elif shown is not None and result is None:
-        feedback = CheckFeedback(
-            score=shown.score,
-            maximum=shown.maximum,
-            passed=shown.passed,
-            correct=shown.correct,
-            given=shown.answers,
+        feedback = CheckFeedback.of(
+            questions,
+            shown.score,
+            shown.maximum,
+            shown.passed,
+            shown.correct,
+            shown.answers,
+            reveal=page.preview or policy.reveals(shown.passed),
         )
-    _, after = page.outline.neighbours(key)
-    submitted = (
-        {q["id"]: request.form.getlist(q["id"]) for q in spec["check"]["questions"]}
-        if request.method == "POST"
-        else {}
+    opens_at = (
+        check_opens_at(db.session, page.enrolment, module, policy)
+        if page.enrolment is not None and not (feedback and feedback.passed)
+        else None
     )
+    _, after = page.outline.neighbours(key)
+    # After an error the form comes back under the same seal, with the answers as given.
+    seal = Seal.from_form(secret, request.form.to_dict(flat=False)) if errors else None
+    given = {q.question_id: q.given for q in result.questions} if errors and result else {}
     return render_template(
         "courses/check.html",
         page=page,
@@ -346,9 +389,35 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
         module=spec,
         form=form,
         feedback=feedback,
-        errors=errors or {},
+        errors=errors,
         after=after,
-        submitted=submitted,
+        presented=present_all(questions, secret, seal=seal, given=given),
+        opens_at=opens_at,
+        final=FINAL,
+        policy=policy,
+    ), status
+
+
+@bp.route("/courses/<slug>/check-settings", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def check_settings(slug: str) -> str | tuple[str, int] | WerkzeugResponse:
+    """The trainer's choice, for their LMS, of when this course's checks show the answers and
+    how many attempts learners have."""
+    viewer = require_viewer()
+    course = _course_or_404(slug, viewer)
+    form = CheckPolicyForm.of(check_policy(db.session, viewer.platform_id, course.id))
+    if request.method == "POST":
+        form = CheckPolicyForm()
+        if form.validate_on_submit():
+            save_check_policy(
+                db.session, viewer.platform_id, course.id, form.policy(), viewer.user_id
+            )
+            db.session.commit()
+            flash("Knowledge check settings saved.", "success")
+            return redirect(url_for("courses.check_settings", slug=slug))
+    status = 400 if form.errors else 200
+    return render_template(
+        "courses/check_settings.html", viewer=viewer, course=course, form=form
     ), status
 
 
@@ -415,8 +484,8 @@ def _logo_data_url() -> str | None:
 
 @bp.get("/courses/<slug>/certificate.pdf")
 def certificate(slug: str) -> Response:
-    _, user = _viewer_user()
-    course = _course_or_404(slug)
+    viewer, user = _viewer_user()
+    course = _course_or_404(slug, viewer)
     result = result_for_user(db.session, user.id, course.id)
     if result is None:
         raise CourseError("The certificate is ready once you finish the course.")
@@ -479,7 +548,12 @@ def upload_pack() -> WerkzeugResponse:
             files_from_zip(upload.read(), upload.filename or "upload.zip"),
             origin=upload.filename or "upload.zip",
         )
-        outcomes = import_packs(db.session, [pack], source=f"upload by user {viewer.user_id}")
+        outcomes = import_packs(
+            db.session,
+            [pack],
+            source=f"upload by user {viewer.user_id}",
+            platform_id=viewer.platform_id,
+        )
         db.session.commit()
     except PackInvalid as invalid:
         db.session.rollback()
@@ -503,8 +577,8 @@ def upload_pack() -> WerkzeugResponse:
 @roles_required(*STAFF)
 def cohort() -> str:
     viewer = require_viewer()
-    courses = catalogue(db.session)
-    chosen = course_by_slug(db.session, request.args.get("course", "")) or (
+    courses = catalogue(db.session, viewer.platform_id)
+    chosen = course_by_slug(db.session, request.args.get("course", ""), viewer.platform_id) or (
         courses[0] if courses else None
     )
     report = (
@@ -523,7 +597,7 @@ def cohort() -> str:
 @roles_required(*STAFF)
 def cohort_csv() -> Response:
     viewer = require_viewer()
-    chosen = _course_or_404(request.args.get("course", ""))
+    chosen = _course_or_404(request.args.get("course", ""), viewer)
     if viewer.team_id is None:
         abort(404)
     report = cohort_service.cohort_report(

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult
+from courses.services import visible_to
 from insights.importer import rollup_counts
 from insights.models import SurveyResponse, TeamWeeklyRollup
 from insights.stats import (
@@ -521,7 +522,7 @@ def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, ob
         points = weekly_series(load_panel(session, platform_id, metric, [team_id]), team_id)
         if points:
             series[metric] = points
-    all_courses = list(session.scalars(select(Course.slug)))
+    all_courses = list(session.scalars(select(Course.slug).where(visible_to(platform_id))))
     dates, exposure = training_dates(session, [team_id], all_courses)
     return {
         "series": series,

@@ -149,7 +149,7 @@ def build_report(
     """The report for ``query``; the agents' comparison when the query (or ``agents``) asks.
     People see only their own deployment's teams (``deployment_id``)."""
     agents = query.agents if agents is None else agents
-    courses = catalogue(session)
+    courses = catalogue(session, platform_id)
     chosen = [c for c in query.courses if any(c == course.slug for course in courses)]
     chosen = chosen or [c.slug for c in courses]
     panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)

@@ -34,7 +34,9 @@ class LaunchTarget:
 class TargetSource(Protocol):
     """Targets that come and go with data (e.g. one per imported course)."""
 
-    def targets(self) -> Iterable[LaunchTarget]: ...
+    def targets(self, platform_id: int) -> Iterable[LaunchTarget]:
+        """What one LMS may place: its catalogue, not another LMS's."""
+        ...
 
     def find(self, name: str) -> LaunchTarget | None:
         """The target called ``name``, if this source owns it; should not need the database,
@@ -53,15 +55,16 @@ def _sources() -> list[TargetSource]:
     return current_app.extensions.get("lti_target_sources", [])
 
 
-def placeable_targets(query: str = "") -> list[LaunchTarget]:
-    """What a trainer can place in a course, filtered by words in the title or description."""
+def placeable_targets(platform_id: int, query: str = "") -> list[LaunchTarget]:
+    """What a trainer of an LMS can place in a course, filtered by words in the title or
+    description."""
     targets = [
         t
         for name, t in current_app.extensions.get("lti_targets", {}).items()
         if name != DEEP_LINKING_TARGET
     ]
     for source in _sources():
-        targets.extend(source.targets())
+        targets.extend(source.targets(platform_id))
     words = query.lower().split()
     return sorted(
         (

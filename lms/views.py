@@ -246,12 +246,14 @@ def deep_link_picker() -> str:
     settings = claims[DEEP_LINKING_SETTINGS]
     accept_multiple = bool(settings.get("accept_multiple", True))
     query = request.values.get("q", "").strip()
-    targets = placeable_targets(query)
+    targets = placeable_targets(viewer.platform_id, query)
     error = ""
     if request.method == "POST" and ActionForm().validate_on_submit():
         try:
             chosen = deep_linking.choose(
-                placeable_targets(), request.form.getlist("target"), accept_multiple
+                placeable_targets(viewer.platform_id),
+                request.form.getlist("target"),
+                accept_multiple,
             )
         except ValueError as problem:
             error = str(problem)

@@ -90,6 +90,15 @@ def run_migrations_online():
         applied.append(step)
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table's constraints by copying it and dropping the old one, and a
+            # DROP TABLE with foreign keys on deletes every row that cascades from it (all of a
+            # course's versions, enrolments, progress…). Alembic's advice: keys off while
+            # migrating, then check them. The pragma is ignored inside a transaction, so it is
+            # sent before the migration's transaction begins.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -99,6 +108,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"The migration left rows whose references are broken: {broken}")
         # An upgrade that ran nothing printed nothing: say so, or an operator cannot tell a
         # current schema from a command that did not reach the database.
         migrations_fn = getattr(context.get_context(), "_migrations_fn", None)

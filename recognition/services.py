@@ -51,15 +51,21 @@ KUDOS_BADGES = (
 )  # fmt: skip
 
 
+def _course_spec(course: Course) -> dict[str, object]:
+    """A course's completion badge: built in for a built-in course, the LMS's own for an LMS's
+    course (its name must not show in another LMS's catalogue)."""
+    prefix = "" if course.platform_id is None else f"p{course.platform_id}-"
+    return {
+        "slug": f"{prefix}course-{course.slug}", "kind": "course", "name": f"{course.title}",
+        "description": f"Completed the course “{course.title}”.",
+        "criteria": f"Pass every knowledge check and the final exercise of “{course.title}”.",
+        "rule": {"type": "course_completed", "course": course.slug},
+        "platform_id": course.platform_id,
+    }  # fmt: skip
+
+
 def _builtin_specs(courses: Sequence[Course]) -> list[dict[str, object]]:
-    specs: list[dict[str, object]] = []
-    for course in courses:
-        specs.append({
-            "slug": f"course-{course.slug}", "kind": "course", "name": f"{course.title}",
-            "description": f"Completed the course “{course.title}”.",
-            "criteria": f"Pass every knowledge check and the final exercise of “{course.title}”.",
-            "rule": {"type": "course_completed", "course": course.slug},
-        })  # fmt: skip
+    specs: list[dict[str, object]] = [_course_spec(course) for course in courses]
     specs.append({
         "slug": "courses-three", "kind": "course", "name": "Quality all-rounder",
         "description": "Completed three courses of the CX quality programme.",
@@ -98,17 +104,22 @@ def _builtin_specs(courses: Sequence[Course]) -> list[dict[str, object]]:
 
 def ensure_builtin_badges(session: Session) -> int:
     """Create the built-in badges that are missing (one per course in the catalogue, one per
-    skill, calibration, kudos). Idempotent; returns how many were created."""
+    skill, calibration, kudos), and each LMS's own courses' completion badges. Idempotent;
+    returns how many were created."""
     courses = list(session.scalars(select(Course).order_by(Course.sort_order)))
-    existing = set(session.scalars(select(Badge.slug).where(Badge.platform_id.is_(None))))
+    existing = set(session.scalars(select(Badge.slug)))
     created = 0
-    for spec in _builtin_specs(courses):
+    specs = _builtin_specs([c for c in courses if c.built_in]) + [
+        _course_spec(c) for c in courses if not c.built_in
+    ]
+    for spec in specs:
         if spec["slug"] in existing:
             continue
         rule = spec.get("rule")
         session.add(
             Badge(
-                slug=str(spec["slug"]), platform_id=None, kind=str(spec["kind"]),
+                slug=str(spec["slug"]), platform_id=spec.get("platform_id"),
+                kind=str(spec["kind"]),
                 name=str(spec["name"]), description=str(spec["description"]),
                 criteria=str(spec["criteria"]),
                 rule=validate_rule(rule) if rule else None,
@@ -400,9 +411,18 @@ def award_kudos(
     return award
 
 
-def revoke(session: Session, award: Award, *, actor: User, actor_role: Role, reason: str) -> Award:
+def revoke(
+    session: Session,
+    award: Award,
+    *,
+    actor: User,
+    actor_role: Role,
+    reason: str,
+    publish_reason: bool = False,
+) -> Award:
     """Withdraw an award, with a reason. The awarding manager may revoke their own awards;
-    trainers and administrators any award of their platform."""
+    trainers and administrators any award of their platform. The reason is kept in the audit
+    log; the public credential shows it only with ``publish_reason``."""
     reason = reason.strip()
     if not reason:
         raise RecognitionError("Say why the award is withdrawn.")
@@ -417,6 +437,7 @@ def revoke(session: Session, award: Award, *, actor: User, actor_role: Role, rea
         return award
     award.revoked_at = utcnow()
     award.revoked_reason = reason
+    award.revoked_reason_public = publish_reason
     session.add(AwardEvent(award_id=award.id, action="revoked", actor_id=actor.id, reason=reason))
     session.flush()
     return award

@@ -27,6 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
+from core.urls import path_of_same_origin
 from courses.services import catalogue
 from lms import keys
 from lms.models import Platform
@@ -43,10 +44,12 @@ from recognition.openbadges import (
     bake,
     bake_ob2,
     credential,
+    issuer_email,
     issuer_profile,
     recipient_identity,
     sign_vc_jwt,
     status_list_credential,
+    verification_key,
 )
 from recognition.rules import RuleInvalid, explain
 from recognition.services import (
@@ -94,17 +97,13 @@ def _received_award(public_id: str, user: User) -> Award:
 def _refused(error: RecognitionError) -> WerkzeugResponse:
     db.session.rollback()
     flash(str(error), "error")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for(".mine"))
+    return redirect(path_of_same_origin(request.referrer, request.host_url) or url_for(".mine"))
 
 
-def _explainer() -> Callable[[dict[str, object]], str]:
+def _explainer(platform_id: int) -> Callable[[dict[str, object]], str]:
     """``explain`` naming courses by their titles."""
-    titles = {course.slug: course.title for course in catalogue(db.session)}
+    titles = {course.slug: course.title for course in catalogue(db.session, platform_id)}
     return partial(explain, titles=titles)
-
-
-def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
 
 
 @bp.get("/recognition/")
@@ -116,7 +115,7 @@ def mine() -> str:
         user=user,
         awards=awards_of(db.session, user.id),
         upcoming=next_badges(db.session, user)[:6],
-        explain=_explainer(),
+        explain=_explainer(viewer.platform_id),
         form=ActionForm(),
     )
 
@@ -219,7 +218,8 @@ def withdraw(public_id: str) -> str | tuple[str, int] | WerkzeugResponse:
     form = RevokeForm()
     if form.validate_on_submit():
         revoke(db.session, given, actor=actor, actor_role=viewer.role,
-               reason=form.reason.data or "")  # fmt: skip
+               reason=form.reason.data or "",
+               publish_reason=bool(form.publish_reason.data))  # fmt: skip
         db.session.commit()
         flash(f"Withdrawn: {given.badge.name} for {given.user.display_name}.", "success")
         return redirect(url_for(".team_wall"))
@@ -235,7 +235,7 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
     status = 200
     if form is not None:
         form.course.choices = [SelectChoice("*", "Any course")] + [
-            SelectChoice(c.slug, c.title) for c in catalogue(db.session)
+            SelectChoice(c.slug, c.title) for c in catalogue(db.session, viewer.platform_id)
         ]
         if request.method == "POST":
             if form.validate_on_submit():
@@ -263,7 +263,8 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
         raise Forbidden()
     return render_template(
         "recognition/badges.html", viewer=viewer,
-        badges=visible_badges(db.session, viewer.platform_id), form=form, explain=_explainer(),
+        badges=visible_badges(db.session, viewer.platform_id), form=form,
+        explain=_explainer(viewer.platform_id),
     ), status  # fmt: skip
 
 
@@ -298,12 +299,10 @@ def audit() -> str:
     )
 
 
-@bp.get("/badges/<int:badge_id>/image")
-def badge_image(badge_id: int) -> Response:
+@bp.get("/badges/<string(length=36):public_id>/image")
+def badge_image(public_id: str) -> Response:
     """Public: credentials and backpacks show the image."""
-    badge = db.session.get(Badge, badge_id)
-    if badge is None:
-        abort(404)
+    badge = _badge_or_404(public_id)
     response = Response(badge.image, mimetype=badge.image_type)
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -315,7 +314,8 @@ def badge_image(badge_id: int) -> Response:
 
 def _issuer() -> Issuer:
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return Issuer(base, current_app.config["ORGANISATION_NAME"])
+    email = issuer_email(current_app.config.get("BADGE_ISSUER_EMAIL") or "", base)
+    return Issuer(base, current_app.config["ORGANISATION_NAME"], email)
 
 
 def _public_award(public_id: str) -> Award:
@@ -332,8 +332,10 @@ def _identity(award: Award) -> tuple[str, str]:
 
 def _signed(award: Award) -> str:
     key = keys.active_key(db.session)
-    document = credential(award, award.badge, _issuer(), _identity(award))
-    return sign_vc_jwt(document, keys.load_private_key(key.kid, key.private_pem), key.kid)
+    issuer = _issuer()
+    document = credential(award, award.badge, issuer, _identity(award))
+    private_key = keys.load_private_key(key.kid, key.private_pem)
+    return sign_vc_jwt(document, private_key, issuer.key_url(key.kid))
 
 
 def _json(data: object, status: int = 200, mimetype: str = "application/json") -> Response:
@@ -377,12 +379,23 @@ def _status(award: Award | None) -> str:
     return "revoked" if award.revoked_at is not None else "valid"
 
 
+def _holder_name(award: Award | None) -> str | None:
+    """The holder's name for the public verification page, as they chose to share it: not
+    for a badge they hid from view, nor once it is withdrawn, nor an LMS identifier in
+    place of a name."""
+    if award is None or award.revoked_at is not None or award.hidden_from_wall:
+        return None
+    person = award.user
+    return person.name or " ".join(p for p in (person.given_name, person.family_name) if p) or None
+
+
 @bp.get("/badges/verify/<public_id>")
 def verify(public_id: str) -> tuple[str, int]:
     award = award_by_public_id(db.session, public_id)
     return render_template(
-        "recognition/verify.html", award=award, status=_status(award), issuer=_issuer()
-    ), 200 if award else 404
+        "recognition/verify.html", award=award, status=_status(award), issuer=_issuer(),
+        holder=_holder_name(award),
+    ), 200 if award else 404  # fmt: skip
 
 
 @bp.get("/badges/verify/<public_id>.json")
@@ -398,6 +411,8 @@ def verify_json(public_id: str) -> Response:
         }
         if award.revoked_at is not None:
             data["revokedAt"] = award.revoked_at.isoformat()
+            if award.revoked_reason_public:
+                data["revocationReason"] = award.revoked_reason
     return _json(data, 200 if award else 404)
 
 
@@ -405,8 +420,10 @@ def verify_json(public_id: str) -> Response:
 def status_list() -> Response:
     revoked = set(db.session.scalars(select(Award.id).where(Award.revoked_at.is_not(None))))
     key = keys.active_key(db.session)
-    document = status_list_credential(_issuer(), revoked, utcnow())
-    token = sign_vc_jwt(document, keys.load_private_key(key.kid, key.private_pem), key.kid)
+    issuer = _issuer()
+    document = status_list_credential(issuer, revoked, utcnow())
+    private_key = keys.load_private_key(key.kid, key.private_pem)
+    token = sign_vc_jwt(document, private_key, issuer.key_url(key.kid))
     response = Response(token, mimetype="application/vc+jwt")
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-cache"
@@ -415,24 +432,56 @@ def status_list() -> Response:
 
 @bp.get("/badges/issuer")
 def issuer() -> Response:
-    return _json(issuer_profile(_issuer()))
+    kids = [key.kid for key in keys.published_keys(db.session)]
+    return _json(issuer_profile(_issuer(), kids))
 
 
-def _badge_or_404(badge_id: int) -> Badge:
-    badge = db.session.get(Badge, badge_id)
+@bp.get("/badges/keys/<kid>")
+def verification_key_json(kid: str) -> Response:
+    """The public key a credential's ``kid`` names, as a JWK: what a verifier fetches."""
+    key = next((k for k in keys.published_keys(db.session) if k.kid == kid), None)
+    if key is None:
+        abort(404)
+    response = _json(verification_key(_issuer(), key.public_jwk))
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+def _badge_or_404(public_id: str) -> Badge:
+    badge = db.session.scalar(select(Badge).where(Badge.public_id == public_id))
     if badge is None:
         abort(404)
     return badge
 
 
-@bp.get("/badges/classes/<int:badge_id>")
-def badge_class_json(badge_id: int) -> Response:
-    return _json(badge_class(_badge_or_404(badge_id), _issuer()))
+@bp.get("/badges/classes/<string(length=36):public_id>")
+def badge_class_json(public_id: str) -> Response:
+    return _json(badge_class(_badge_or_404(public_id), _issuer()))
 
 
-@bp.get("/badges/achievements/<int:badge_id>")
-def achievement_json(badge_id: int) -> Response:
-    return _json(achievement(_badge_or_404(badge_id), _issuer()), mimetype="application/ld+json")
+@bp.get("/badges/achievements/<string(length=36):public_id>")
+def achievement_json(public_id: str) -> Response:
+    return _json(achievement(_badge_or_404(public_id), _issuer()), mimetype="application/ld+json")
+
+
+LEGACY_BADGE_ENDPOINTS = {
+    "classes": "recognition.badge_class_json",
+    "achievements": "recognition.achievement_json",
+    "image": "recognition.badge_image",
+}
+
+
+@bp.get("/badges/<any(classes, achievements):kind>/<int:badge_id>")
+@bp.get("/badges/<int:badge_id>/<any(image):kind>")
+def legacy_badge(kind: str, badge_id: int) -> WerkzeugResponse:
+    """The row-id URLs of credentials issued before badges had public ids. Built-in badges are
+    the same in every LMS, so their old URLs lead on; an LMS's own badges are Not Found by
+    row id, or counting through the ids would list every LMS's badge names again."""
+    badge = db.session.get(Badge, badge_id)
+    if badge is None or badge.platform_id is not None:
+        abort(404)
+    return redirect(url_for(LEGACY_BADGE_ENDPOINTS[kind], public_id=badge.public_id), code=301)
 
 
 @bp.get("/badges/assertions/<public_id>")

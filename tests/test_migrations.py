@@ -34,3 +34,71 @@ def test_upgrade_from_empty_matches_the_models(live, empty_database_url):
         downgrade(revision="base")
         upgrade()
         db.engine.dispose()
+
+
+def _insert(connection, table_name: str, **values) -> int:
+    """A row with ``values``, and a plain value in every other required column."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
+    for column in table.columns:
+        if column.name in values or column.nullable or column.primary_key:
+            continue
+        python_type = getattr(column.type, "python_type", str)
+        values[column.name] = {
+            int: 0,
+            bool: False,
+            datetime.datetime: datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC),
+            dict: {},
+        }.get(python_type, "")
+    return connection.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one()
+
+
+def test_courses_uploaded_by_an_lms_become_that_lms_s_own(live, empty_database_url):
+    """Before courses had tenants, an upload changed every LMS's catalogue. The migration
+    gives each upload back to its uploader's LMS and restores the built-in it overwrote."""
+    import sqlalchemy as sa
+
+    app = create_app(live.settings(DATABASE_URL=empty_database_url))
+    with app.app_context():
+        upgrade(revision="f8acafcd18d9")
+        with db.engine.begin() as c:
+            lms_a = _insert(c, "lti_platforms", issuer="https://a", client_id="a")
+            lms_b = _insert(c, "lti_platforms", issuer="https://b", client_id="b")
+            trainer_b = _insert(c, "users", platform_id=lms_b, sub="tb")
+            trainer_a = _insert(c, "users", platform_id=lms_a, sub="ta")
+            nps = _insert(
+                c, "courses", slug="net-promoter-score", title="HIJACKED", version="9.9.9"
+            )
+            own = _insert(c, "courses", slug="b-course", title="B's course", version="1.0")
+            for course, version, source, title in (
+                (nps, "1.0", "flask courses import", "Net Promoter Score"),
+                (nps, "9.9.9", f"upload by user {trainer_b}", "HIJACKED"),
+                (own, "1.0", f"upload by user {trainer_b}", "B's course"),
+            ):
+                document = {"title": title, "summary": "", "order": 1}
+                _insert(c, "course_versions", course_id=course, version=version, source=source,
+                        content_hash=version, document=document)  # fmt: skip
+            for slug, name in (("course-net-promoter-score", "Net Promoter Score"),
+                               ("course-b-course", "B's course")):  # fmt: skip
+                _insert(c, "badges", slug=slug, name=name, kind="course", image=b"<svg/>")
+            assert trainer_a
+        upgrade(revision="a23c0a5e0001")
+        with db.engine.connect() as c:
+            courses = c.execute(
+                sa.text("SELECT slug, platform_id, title, version FROM courses ORDER BY id")
+            ).all()
+            assert [tuple(row) for row in courses] == [
+                ("net-promoter-score", None, "Net Promoter Score", "1.0"),
+                ("b-course", lms_b, "B's course", "1.0"),
+                ("net-promoter-score", lms_b, "HIJACKED", "9.9.9"),
+            ]
+            badges = c.execute(sa.text("SELECT slug, platform_id FROM badges ORDER BY id")).all()
+            assert [tuple(row) for row in badges] == [
+                ("course-net-promoter-score", None),
+                (f"p{lms_b}-course-b-course", lms_b),
+            ]
+        upgrade()
+        db.engine.dispose()
