@@ -8,9 +8,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DecimalField,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -18,6 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core.forms import LocaleNumberField
 from recognition.rules import RULE_KINDS, SKILL_LABELS
 from recognition.services import MESSAGE_LIMIT, REASON_LIMIT
 
@@ -83,17 +82,18 @@ class BadgeForm(FlaskForm):
     course = SelectField(
         "Course", validators=[Optional()], choices=[SelectChoice("*", "Any course")]
     )
-    count = IntegerField("How many", validators=[Optional(), NumberRange(1, 1000)])
-    score = DecimalField("Score (%)", validators=[Optional(), NumberRange(0, 100)])
+    # Typed thresholds go through core.numbers: "72,5" is 72.5 and "1e3" is refused in words.
+    count = LocaleNumberField("How many", [Optional(), NumberRange(1, 1000)], whole=True)
+    score = LocaleNumberField("Score (%)", [Optional(), NumberRange(0, 100)], allow_percent=True)
     skill = SelectField(
         "Skill",
         choices=[SelectChoice(k, v) for k, v in SKILL_LABELS.items()],
         validators=[Optional()],
     )
-    level = IntegerField("Level (1 to 4)", validators=[Optional(), NumberRange(1, 4)])
-    times = IntegerField("Times", validators=[Optional(), NumberRange(1, 50)])
+    level = LocaleNumberField("Level (1 to 4)", [Optional(), NumberRange(1, 4)], whole=True)
+    times = LocaleNumberField("Times", [Optional(), NumberRange(1, 50)], whole=True)
     consecutive = BooleanField("In a row")
-    deviation = DecimalField("Within (levels)", validators=[Optional(), NumberRange(0, 3)])
+    deviation = LocaleNumberField("Within (levels)", [Optional(), NumberRange(0, 3)])
 
     def rule(self) -> dict[str, Any] | None:
         """The rule the form describes (validated by ``recognition.rules.validate_rule``)."""
