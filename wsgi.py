@@ -1,18 +1,6 @@
-"""The service as gunicorn (``wsgi:app``) and the ``flask`` command (``FLASK_APP=wsgi``) start it.
+"""The checkout's entry point, kept for ``FLASK_APP=wsgi`` and ``gunicorn wsgi:app`` run from
+this folder (``scripts/run-demo``, the tests). An installed package uses ``core.wsgi``."""
 
-Settings that cannot run the service stop it with one line saying what to change, not a
-traceback; exit status 4 is gunicorn's "App failed to load", so its master stops instead of
-starting workers again and again. Once built, the process's garbage collector is tuned for
-serving (``core.settle_for_serving``)."""
+from core.wsgi import app
 
-import sys
-
-from core import create_app, settle_for_serving
-from core.config import ConfigurationError
-
-try:
-    app = create_app()
-except ConfigurationError as error:
-    print(f"CX Quality Academy cannot start: {error}", file=sys.stderr)
-    raise SystemExit(4) from None
-settle_for_serving()
+__all__ = ["app"]

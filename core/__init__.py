@@ -17,6 +17,7 @@ from core.errors import register_error_handlers
 from core.observability import configure_logging, init_request_ids
 from core.security import init_security
 
+# Next to this package both in a checkout and once installed (the wheel ships ``migrations``).
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
