@@ -233,8 +233,14 @@ ROUTES = [
     Route("assessments.answer", "POST", f"/assessments/{A}/reply", LEARNERS_OWN, (400,)),
     Route("assessments.dispute", "POST", f"/assessments/{A}/dispute", LEARNERS_OWN, (400,)),
     Route("assessments.grade_page", "POST", f"/assessments/{A}/grade", staff_object(), (400,)),
+    # The dispute rule: a trainer other than the first grader decides; administrators may read
+    # a dispute but not decide it (Tara gave the grade, so her empty form is a 400).
     Route(
-        "assessments.review", "POST", "/assessments/disputes/{ids[dispute]}", staff_object(), (400,)
+        "assessments.review",
+        "POST",
+        "/assessments/disputes/{ids[dispute]}",
+        {**staff_object(), "administrator": 403},
+        (400,),
     ),
     Route(
         "assessments.calibration",
@@ -244,6 +250,12 @@ ROUTES = [
         (400,),
     ),
     Route("assessments.calibrate", "POST", f"/assessments/{A}/calibrate", staff_object()),
+    Route(
+        "assessments.reopen_calibration",
+        "POST",
+        "/assessments/calibrations/{ids[calibration]}/reopen",
+        staff_object(),
+    ),
     Route(
         "assessments.edit_rubric",
         "POST",
