@@ -3,11 +3,13 @@ suggest the matching module, without enrolling anyone."""
 
 from __future__ import annotations
 
-from assessments.models import Dispute, Grade
+from assessments.models import AssessmentEvent, Dispute, Grade, Rubric, RubricVersion
 from courses.models import Enrolment
 from lms.models import GradeDelivery
 from tests.assessments.test_flow import GOOD, grade, place_scenario, take
+from tests.assessments.test_rubrics_and_calibration import edit_form
 from tests.courses.flow import as_person, browser, get, join, launch_link, post, rows, text
+from tests.recognition.test_awards import user_id
 
 LOW = {
     "empathy": 2,
@@ -70,3 +72,63 @@ def test_two_low_levels_suggest_the_module_and_show_later_progress(app, lti):
     assert rows(app, Enrolment) == []  # a suggestion, not an enrolment
     assert "Empathy 2, 2, 3 Improving" in page
     assert "Patience 3, 3, 3 Steady" in page
+
+
+def test_only_a_different_trainer_decides_a_dispute_and_the_audit_says_who(app, lti):
+    """The rule (docs/architecture.md, Assessments): a trainer of the course context other
+    than the first grader decides; an administrator can read the dispute but not decide it."""
+    learner = browser(app, lti)
+    learner.launch_and_follow("learner")
+    join(learner)
+    assessment_id = take(learner)
+    lti.launch_and_follow("trainer")
+    grade(lti, assessment_id, LOW)
+    post(learner, f"/assessments/{assessment_id}/dispute",
+         {"reason": "I named her worry about rent in my second reply."})  # fmt: skip
+    (dispute,) = rows(app, Dispute)
+    form = {f"level_{k}": str(v) for k, v in dict(LOW, empathy=3).items()} | {"note": "Fair."}
+
+    admin = as_person(app, lti, "administrator", "admin-2", "Ada Second")
+    assert "you cannot decide it" in text(get(admin, f"/assessments/disputes/{dispute.id}"))
+    refused = post(admin, f"/assessments/disputes/{dispute.id}", form)
+    assert refused.status_code == 403
+    (dispute,) = rows(app, Dispute)
+    assert dispute.resolved_at is None and len(rows(app, Grade)) == 1
+
+    second = as_person(app, lti, "trainer", "trainer-2", "Tom Second")
+    assert post(second, f"/assessments/disputes/{dispute.id}", form).status_code == 302
+    (event,) = rows(app, AssessmentEvent)
+    assert (event.action, event.actor_id, event.actor_role, event.detail["outcome"]) == (
+        "dispute_decided",
+        user_id(app, "trainer-2"),
+        "trainer",
+        "changed",
+    )
+    assert event.subject_id == user_id(app, "dev-trainer-1")  # whose grade was disputed
+
+
+def test_the_remedial_rule_uses_the_target_of_the_rubric_version_graded_under(app, lti):
+    learner = browser(app, lti)
+    learner.launch_and_follow("learner")
+    join(learner)
+    trainer = browser(app, lti)
+    trainer.launch_and_follow("trainer")
+    threes = dict.fromkeys(LOW, 3)
+    # Under the built-in rubric (target 3) two grades of 3 are on target.
+    for _ in range(2):
+        grade(trainer, take(learner, "angry-double-charge", GOOD), threes)
+    assert "Suggested practice" not in text(get(learner, "/assessments/"))
+
+    get(trainer, "/assessments/rubrics")
+    builtin = next(r for r in rows(app, Rubric) if r.platform_id is None)
+    definition = next(v for v in rows(app, RubricVersion) if v.rubric_id == builtin.id).definition
+    saved = post(trainer, f"/assessments/rubrics/{builtin.id}/edit",
+                 edit_form(definition, name="Stricter rubric", target_level="4"))  # fmt: skip
+    assert saved.status_code == 302
+    # Under a rubric whose target is 4, two grades of 3 in a row suggest the module.
+    for _ in range(2):
+        grade(trainer, take(learner, "angry-double-charge", GOOD), threes)
+    page = text(get(learner, "/assessments/"))
+    assert "Suggested practice" in page
+    assert "Empathy (levels 3 and 3): the Empathy module" in page
+    assert "Adaptability (levels 3 and 3): the Adaptability module" in page
