@@ -71,6 +71,7 @@ from assessments.suggest import CRITERIA
 from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
+from core.numbers import NumberFormatError, parse_number
 from core.questions import Seal, describe, present_all
 from core.ratelimit import enforce_upload_limit
 from lms.models import ResourceLink
@@ -352,12 +353,17 @@ def rubrics() -> str:
 
 def _number(text: str | None, kind: type[float] | type[int]) -> float | int | str:
     """The number typed, or the text itself when it is not one: the rubric's schema then
-    refuses it with a message, and the form shows what was typed."""
+    refuses it with a message, and the form shows what was typed. Read by core.numbers, so
+    "12,5" is a weight of 12.5 and "nan", which float() took and the schema's bounds let
+    through, is refused."""
     typed = (text or "").strip() or "0"
     try:
-        return kind(typed)
-    except ValueError:
+        value = parse_number(typed, allow_percent=False).value
+    except NumberFormatError:
         return typed[:40]
+    if kind is int:
+        return int(value) if value.is_integer() else typed[:40]
+    return value
 
 
 def _definition_from(form: Any, base: dict[str, Any]) -> dict[str, Any]:
