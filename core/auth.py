@@ -48,6 +48,19 @@ class Viewer:
     # The LMS activity this launch came through (None for deep linking): where grades go.
     resource_link_id: int | None = None
 
+    @property
+    def team_scope(self) -> int | None:
+        """The one team (course context) a trainer's or manager's authority covers: the one
+        they launched from. None for an administrator, whose authority is their whole
+        deployment; callers always scope by deployment as well."""
+        return None if self.role is Role.ADMINISTRATOR else self.team_id
+
+    def governs(self, team_id: int | None) -> bool:
+        """Whether this viewer may act on things of ``team_id`` (an award, a score, a
+        submission) of their own deployment: an administrator may; a trainer or manager only
+        for the course context they launched from."""
+        return self.role is Role.ADMINISTRATOR or (team_id is not None and team_id == self.team_id)
+
     def to_session(self) -> dict[str, object]:
         return {
             "user_id": self.user_id,

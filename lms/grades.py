@@ -418,13 +418,19 @@ def deliver_due(session: Session, client: PlatformClient, limit: int = 50) -> in
     return attempted
 
 
-def delivery_in(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:
-    """A score of this deployment, whatever its state; None for anyone else's."""
-    return session.scalar(
-        select(GradeDelivery).where(
-            GradeDelivery.id == delivery_id, GradeDelivery.deployment_id == deployment_id
-        )
+def delivery_in(
+    session: Session, delivery_id: int, deployment_id: int, team_id: int | None = None
+) -> GradeDelivery | None:
+    """A score of this deployment (and of the course ``team_id`` when given), whatever its
+    state; None for anyone else's."""
+    query = select(GradeDelivery).where(
+        GradeDelivery.id == delivery_id, GradeDelivery.deployment_id == deployment_id
     )
+    if team_id is not None:
+        query = query.join(ResourceLink, ResourceLink.id == GradeDelivery.resource_link_id).where(
+            ResourceLink.team_id == team_id
+        )
+    return session.scalar(query)
 
 
 def retry(session: Session, delivery_id: int, deployment_id: int) -> GradeDelivery | None:

@@ -190,7 +190,7 @@ def admin_platform() -> str:
 @roles_required(Role.TRAINER, Role.ADMINISTRATOR)
 def grade_deliveries() -> str:
     viewer = require_viewer()
-    team_id = None if viewer.role == Role.ADMINISTRATOR else viewer.team_id
+    team_id = viewer.team_scope
     waiting = grades.deliveries_for(db.session, deployment_id=viewer.deployment_id, team_id=team_id)
     recent = grades.deliveries_for(
         db.session,
@@ -208,7 +208,9 @@ def grade_deliveries() -> str:
 @roles_required(Role.TRAINER, Role.ADMINISTRATOR)
 def retry_delivery(delivery_id: int) -> WerkzeugResponse:
     viewer = require_viewer()
-    delivery = grades.delivery_in(db.session, delivery_id, viewer.deployment_id)
+    delivery = grades.delivery_in(
+        db.session, delivery_id, viewer.deployment_id, team_id=viewer.team_scope
+    )
     if delivery is None:
         abort(404)
     if ActionForm().validate_on_submit() and grades.send_again(delivery):

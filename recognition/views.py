@@ -77,10 +77,16 @@ def _viewer_user() -> tuple[Viewer, User]:
 
 
 def _tenant_award(public_id: str, viewer: Viewer) -> Award:
-    """An award given in the viewer's deployment; anything else is Not Found."""
+    """An award of a team the viewer's authority covers (their course context; an
+    administrator's whole deployment); anything else is Not Found."""
     award = award_by_public_id(db.session, public_id)
     team = db.session.get(Team, award.team_id) if award and award.team_id else None
-    if award is None or team is None or team.deployment_id != viewer.deployment_id:
+    if (
+        award is None
+        or team is None
+        or team.deployment_id != viewer.deployment_id
+        or not viewer.governs(team.id)
+    ):
         abort(404)
     return award
 
@@ -272,13 +278,16 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
 @roles_required(*STAFF)
 def audit() -> str:
     viewer = require_viewer()
-    events = db.session.scalars(
+    query = (
         select(AwardEvent)
         .join(Award, Award.id == AwardEvent.award_id)
         .join(Team, Team.id == Award.team_id)
         .where(Award.platform_id == viewer.platform_id, Team.deployment_id == viewer.deployment_id)
-        .order_by(AwardEvent.recorded_at.desc(), AwardEvent.id.desc())
-        .limit(200)
+    )
+    if viewer.team_scope is not None:  # a trainer reads their own course's log only
+        query = query.where(Team.id == viewer.team_scope)
+    events = db.session.scalars(
+        query.order_by(AwardEvent.recorded_at.desc(), AwardEvent.id.desc()).limit(200)
     ).all()
     awards = {
         a.id: a

@@ -4,8 +4,9 @@ Tenant A is the development platform's first deployment with one course context:
 learner) has a certificate, a graded scenario she disputed, an exercise awaiting review and a
 badge from her manager Marco; Tara (trainer) has grading, a calibration session and a finished
 background job; Omar is a second learner of the same course. Tenant B is a second deployment of
-the same platform, with its own trainer, learner and manager. Everyone arrives through a real
-LTI launch.
+the same platform, with its own trainer, learner and manager. Course B is another course context
+of tenant A's own deployment, with its own trainer and manager: the same LMS, but not Lena's
+course. Everyone arrives through a real LTI launch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from assessments.models import CalibrationSession, Dispute, Rubric
 from core.db import db
 from core.jobs import Job
 from courses.models import CourseAsset, CourseResult, ExerciseSubmission
+from lms import keys
 from lms.devplatform import service as devplatform
 from lms.models import GradeDelivery, Platform
 from lms.registry import add_deployment
@@ -56,6 +58,7 @@ def launch_as(
     name: str | None = None,
     link: int | None = None,
     deployment: str | None = None,
+    context: str | None = None,
 ) -> LtiBrowser:
     """A person's browser after a real launch, optionally as another person, through an
     activity link, or from another deployment (another tenant)."""
@@ -75,9 +78,11 @@ def launch_as(
         if deployment:
             claims[CLAIM + "deployment_id"] = deployment
             claims[CLAIM + "context"] = {"id": f"{deployment}-course", "title": "B course"}
+        if context:
+            claims[CLAIM + "context"] = {"id": context, "label": "CXQ202", "title": "Course B"}
         return claims
 
-    if sub or name or deployment:
+    if sub or name or deployment or context:
         pending = person.resign(pending, change)
     launched = person.post_launch(pending)
     assert launched.status_code == 303, launched.status_code
@@ -94,6 +99,8 @@ class World:
     stranger_trainer: LtiBrowser
     stranger_learner: LtiBrowser
     stranger_manager: LtiBrowser
+    course_b_trainer: LtiBrowser
+    course_b_manager: LtiBrowser
     ids: dict[str, object]
 
     def actors(self) -> dict[str, LtiBrowser | None]:
@@ -107,6 +114,8 @@ class World:
             "stranger_learner": self.stranger_learner,
             "stranger_manager": self.stranger_manager,
             "stranger_trainer": self.stranger_trainer,
+            "course_b_trainer": self.course_b_trainer,
+            "course_b_manager": self.course_b_manager,
         }
 
 
@@ -115,6 +124,15 @@ def _one(app, statement):
         found = db.session.scalars(statement).first()
         db.session.remove()
         return found
+
+
+def _tool_kid(app) -> str:
+    """The tool's signing key's id (made now if no page has needed it yet)."""
+    with app.app_context():
+        kid = keys.active_key(db.session).kid
+        db.session.commit()
+        db.session.remove()
+        return kid
 
 
 def add_other_deployment(app) -> None:
@@ -178,6 +196,12 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     stranger_manager = launch_as(
         app, lti, "manager", sub="b-manager", name="Bo Manager", deployment=OTHER_DEPLOYMENT
     )
+    course_b_trainer = launch_as(
+        app, lti, "trainer", sub="cb-trainer", name="Cora Trainer", context="course-b"
+    )
+    course_b_manager = launch_as(
+        app, lti, "manager", sub="cb-manager", name="Cal Manager", context="course-b"
+    )
 
     tara_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["trainer"].sub))
     with app.app_context():
@@ -206,6 +230,8 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         "delivery": _one(app, select(GradeDelivery.id)),
         "membership": _one(app, select(Membership.id).where(Membership.user_id == lena_id)),
         "badge": kudos,
+        "badge_public": _one(app, select(Badge.public_id).where(Badge.id == kudos)),
+        "kid": _tool_kid(app),
         "award": _one(app, select(Award.public_id)),
         "job": job_id,
         "asset_version": asset.version_id if asset else 0,
@@ -214,4 +240,4 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     missing = [name for name, value in ids.items() if value is None]
     assert not missing, f"the world lacks {missing}"
     return World(lena, omar, marco, tara, ada, stranger_trainer, stranger_learner,
-                 stranger_manager, ids)  # fmt: skip
+                 stranger_manager, course_b_trainer, course_b_manager, ids)  # fmt: skip

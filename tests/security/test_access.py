@@ -24,8 +24,14 @@ ACTORS = (
     "stranger_learner",
     "stranger_manager",
     "stranger_trainer",
+    "course_b_trainer",
+    "course_b_manager",
 )
 STRANGERS = ("stranger_learner", "stranger_manager", "stranger_trainer")
+# The same LMS and deployment, another course context: they may use the same pages, but never
+# see or act on Lena's course's people.
+OTHER_COURSE = ("course_b_trainer", "course_b_manager")
+LENAS_COURSE_PEOPLE = ("Lena", "Omar Second")
 OK = "ok"  # an answer the person can use: 2xx or 3xx (or a listed extra, e.g. a form's 400)
 Expect = dict[str, object]
 
@@ -42,14 +48,23 @@ def launched() -> Expect:
 def staff() -> Expect:
     """Trainers and administrators; a stranger trainer sees only their own tenant."""
     denied = dict.fromkeys(
-        ("learner", "other_learner", "manager", "stranger_learner", "stranger_manager"), 403
+        (
+            "learner",
+            "other_learner",
+            "manager",
+            "stranger_learner",
+            "stranger_manager",
+            "course_b_manager",
+        ),
+        403,
     )
     return {**launched(), **denied}
 
 
 def staff_object() -> Expect:
-    """A staff page about one of tenant A's things: a stranger trainer gets Not Found."""
-    return {**staff(), "stranger_trainer": 404}
+    """A staff page about one of Lena's course's things: a stranger trainer, and a trainer of
+    another course of the same LMS, get Not Found."""
+    return {**staff(), "stranger_trainer": 404, "course_b_trainer": 404}
 
 
 def lenas(*, staff_may: bool, manager_may: bool = False) -> Expect:
@@ -90,7 +105,14 @@ def with_roles(base: Expect, allowed: set[str], denied_status: int = 403) -> Exp
 
 # Her course's staff can read Lena's assessment, so they are told they may not answer for her.
 LEARNERS_OWN = {**lenas(staff_may=False), "trainer": 403, "administrator": 403}
-MANAGERS = {"manager", "trainer", "stranger_manager", "stranger_trainer"}
+MANAGERS = {
+    "manager",
+    "trainer",
+    "stranger_manager",
+    "stranger_trainer",
+    "course_b_manager",
+    "course_b_trainer",
+}
 A = "{ids[assessment]}"
 
 ROUTES = [
@@ -132,6 +154,9 @@ ROUTES = [
     Route("courses.check", "GET", "/courses/basics/m/scores/check", launched()),
     Route("courses.exercise", "GET", "/courses/basics/exercise", launched()),
     Route("courses.resume", "GET", "/courses/basics/continue", launched()),
+    # Each LMS's trainers and administrators choose for their own learners (a stranger trainer
+    # opens their own LMS's settings for the shared course).
+    Route("courses.check_settings", "GET", "/courses/basics/check-settings", staff()),
     # Images of the shared catalogue: no personal data, cached as public and immutable.
     # Images of the shared catalogue: no personal data, cached as public and immutable.
     Route(
@@ -182,12 +207,23 @@ ROUTES = [
             **with_roles(launched(), MANAGERS | {"administrator"}),
             "stranger_manager": 404,
             "stranger_trainer": 404,
+            "course_b_manager": 404,
+            "course_b_trainer": 404,
         },
     ),
     Route("recognition.issuer", "GET", "/badges/issuer", everyone()),
-    Route("recognition.badge_class_json", "GET", "/badges/classes/{ids[badge]}", everyone()),
-    Route("recognition.achievement_json", "GET", "/badges/achievements/{ids[badge]}", everyone()),
-    Route("recognition.badge_image", "GET", "/badges/{ids[badge]}/image", everyone()),
+    Route("recognition.badge_class_json", "GET", "/badges/classes/{ids[badge_public]}", everyone()),
+    Route(
+        "recognition.achievement_json",
+        "GET",
+        "/badges/achievements/{ids[badge_public]}",
+        everyone(),
+    ),
+    Route("recognition.badge_image", "GET", "/badges/{ids[badge_public]}/image", everyone()),
+    # Row-id URLs of built-in badges lead to their public ids (an LMS's own badges: 404, see
+    # tests/recognition/test_public_credentials.py).
+    Route("recognition.legacy_badge", "GET", "/badges/classes/{ids[badge]}", everyone()),
+    Route("recognition.verification_key_json", "GET", "/badges/keys/{ids[kid]}", everyone()),
     Route("recognition.assertion_json", "GET", "/badges/assertions/{ids[award]}", everyone()),
     Route(
         "recognition.assertion_image", "GET", "/badges/assertions/{ids[award]}/image", everyone()
@@ -211,7 +247,7 @@ ROUTES = [
         "lms.admin_platform",
         "GET",
         "/lms/admin/platform",
-        {**staff(), "trainer": 403, "stranger_trainer": 403},
+        {**staff(), "trainer": 403, "stranger_trainer": 403, "course_b_trainer": 403},
     ),
     Route("lms.grade_deliveries", "GET", "/lms/grades", staff()),
     Route("lms.deep_link_picker", "GET", "/lms/deep-link", staff(), extra_ok=(400,)),
@@ -228,6 +264,7 @@ ROUTES = [
     Route("courses.start", "POST", "/courses/basics/start", launched()),
     Route("courses.review", "POST", "/courses/reviews/{ids[submission]}", staff_object(), (400,)),
     Route("courses.upload_pack", "POST", "/courses/import", staff(), (400,)),
+    Route("courses.check_settings", "POST", "/courses/basics/check-settings", staff(), (400,)),
     Route("assessments.start", "POST", "/assessments/scenarios/{ids[scenario]}/start", launched()),
     Route("assessments.quiz", "POST", "/assessments/quizzes/{ids[quiz]}", launched(), (400,)),
     Route("assessments.answer", "POST", f"/assessments/{A}/reply", LEARNERS_OWN, (400,)),
@@ -290,6 +327,8 @@ ROUTES = [
             **with_roles(launched(), MANAGERS | {"administrator"}),
             "stranger_manager": 404,
             "stranger_trainer": 404,
+            "course_b_manager": 404,
+            "course_b_trainer": 404,
         },
         (400,),
     ),
@@ -344,9 +383,11 @@ def test_every_route_as_every_role_and_tenant(app, world: World):
             good = _status_ok(route, status) if expected == OK else status == expected
             if not good:
                 wrong.append(f"{route.id} as {actor}: {status}, expected {expected}")
-            if actor in STRANGERS and status < 400 and route.expect["anonymous"] != OK:
+            private = route.expect["anonymous"] != OK
+            if status < 400 and private and actor in STRANGERS + OTHER_COURSE:
+                names = TENANT_A_NAMES if actor in STRANGERS else LENAS_COURSE_PEOPLE
                 text = response.get_data().decode(errors="replace")
-                leaks += [f"{route.id} as {actor} shows {n!r}" for n in TENANT_A_NAMES if n in text]
+                leaks += [f"{route.id} as {actor} shows {n!r}" for n in names if n in text]
     assert wrong == [] and leaks == [], "\n".join(["", *wrong, *leaks])
 
 
