@@ -75,6 +75,19 @@ class Assessment(InCourseContext, Base):
     learner: Mapped[User] = relationship(foreign_keys=[learner_id])
     rubric_version: Mapped[RubricVersion] = relationship()
 
+    @property
+    def removed_after_days(self) -> int | None:
+        """How many whole days old the upload was when retention removed its text (None while
+        the text is kept). Worked out from the dates, so rows removed before the age was
+        stored read right too."""
+        removed = self.conversation.get("removed_at")
+        if not removed:
+            return None
+        age = self.conversation.get("age_days")
+        if isinstance(age, int):
+            return age
+        return (datetime.fromisoformat(removed) - self.created_at).days
+
 
 class Grade(Base):
     """A grader's levels for one assessment. The assessment's grade is the one with

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from assessments.models import Assessment
+from assessments.models import Assessment, Grade
 from core.db import db, utcnow
 from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from tests.assessments.test_flow import upload as upload_transcript
-from tests.courses.flow import as_person, get, join, rows, text
+from tests.courses.flow import as_person, get, join, post, rows, text
 from tests.insights.test_pages import upload as upload_survey
 from tests.recognition.test_awards import user_id
 
@@ -67,11 +67,63 @@ def test_old_transcripts_lose_their_text_and_keep_their_grades(make_app, lti):
     assert old.conversation["turns"] == [] and old.suggestions == []
     assert recent.conversation["turns"][0]["text"] == "My router keeps dropping."
     page = text(get(trainer, f"/assessments/{old.id}/grade"))
-    assert "The conversation's text was removed on" in page and "90 days" in page
+    # The upload's age when its text went (91 days), not the policy's 90.
+    assert "The conversation's text and file name were removed on" in page
+    assert "after 91 days" in page
     assert "router" not in page
     # Running again removes nothing more.
     again = keeping.test_cli_runner().invoke(args=["retention", "run"])
     assert "removed the text of 0 transcript(s)" in again.output
+
+
+def test_retention_leaves_nothing_of_the_customer_and_says_the_uploads_age(make_app, lti):
+    keeping = make_app(TRANSCRIPT_RETENTION_DAYS=1)
+    trainer = type(lti)(keeping, keeping.test_client(), lti.tool_base, lti.platform_base)
+    agent = as_person(keeping, trainer, "learner", "agent-7", "Alex Agent")
+    join(agent)
+    trainer.launch_and_follow("trainer")
+    named = "Philippa Quaxley 07700900123 complaint.txt"
+    sent = upload_transcript(keeping, trainer, learner=str(user_id(keeping, "agent-7")),
+                             channel="chat", files=[(io.BytesIO(TRANSCRIPT), named),
+                                                    (io.BytesIO(TRANSCRIPT), "b.txt")])  # fmt: skip
+    assert sent.status_code == 302
+    month, day = sorted(rows(keeping, Assessment), key=lambda a: a.id)
+    levels = {f"level_{c}": "3" for c in ("empathy", "active_listening", "patience",
+                                         "positive_language", "adaptability")}  # fmt: skip
+    graded = post(
+        trainer,
+        f"/assessments/{month.id}/grade",
+        levels | {"comment": "Call Philippa back on 07700900123 or pq@example.com."},
+    )
+    assert graded.status_code == 302  # fmt: skip
+    with keeping.app_context():
+        for assessment, age_ in ((month, timedelta(days=31, hours=2)),
+                                 (day, timedelta(days=1, hours=2))):  # fmt: skip
+            db.session.execute(update(Assessment).where(Assessment.id == assessment.id)
+                               .values(created_at=utcnow() - age_))  # fmt: skip
+        db.session.commit()
+        db.session.remove()
+
+    result = keeping.test_cli_runner().invoke(args=["retention", "run"])
+    assert "removed the text of 2 transcript(s) older than 1 day" in result.output
+    assert "1 days" not in result.output
+    month, day = sorted(rows(keeping, Assessment), key=lambda a: a.id)
+    stored = repr([vars(a) for a in (month, day)]) + repr([vars(g) for g in rows(keeping, Grade)])
+    for trace in ("Philippa", "Quaxley", "07700900123", "pq@example.com", "router"):
+        assert trace not in stored
+    assert month.title == f"Transcript #{month.id}, uploaded {month.created_at:%d %b %Y}"
+    pages = {
+        path: text(get(who, path))
+        for who, path in ((trainer, f"/assessments/{month.id}"), (trainer, "/assessments/queue"),
+                          (trainer, f"/assessments/{day.id}/grade"), (agent, "/assessments/"),
+                          (agent, f"/assessments/{month.id}"))
+    }  # fmt: skip
+    for path, page in pages.items():
+        assert "Philippa" not in page and "07700900123" not in page, path
+    assert "removed on" in pages[f"/assessments/{month.id}"]
+    assert "after 31 days" in pages[f"/assessments/{month.id}"]
+    assert "after 1 day (" in pages[f"/assessments/{day.id}/grade"]
+    assert "1 days" not in pages[f"/assessments/{day.id}/grade"]
 
 
 def test_old_survey_responses_go_and_team_counts_stay(make_app, lti):
