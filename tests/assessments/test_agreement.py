@@ -7,10 +7,12 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from assessments.agreement import (
+    Estimate,
     icc_2_1,
     kappa_with_ci,
     krippendorff_alpha,
     quadratic_weighted_kappa,
+    significant,
 )
 
 LEVELS = [1, 2, 3, 4]
@@ -61,3 +63,18 @@ def test_icc_matches_shrout_and_fleiss():
     # Shrout & Fleiss (1979), Table 2: six targets rated by four judges; ICC(2,1) = 0.29.
     ratings = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
     assert icc_2_1(ratings) == pytest.approx(0.29, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    "value", [0.0127, 0.012380952, 0.69, 0.8, 1.0, -0.2058, 0.0996, 0.99999, -0.0049, 0.000123]
+)
+def test_agreement_reads_to_two_significant_figures(value):
+    """0.0127 is not "0.01" (which reads as no agreement at all): two significant figures, as
+    Python's own "#.2g" gives them in this range."""
+    assert significant(value) == format(value, "#.2g")
+
+
+def test_an_estimate_shows_its_interval_and_a_missing_bound_as_a_dash():
+    estimate = Estimate(0.0127, -0.2449, 0.3861, 15)
+    assert (estimate.shown, estimate.interval) == ("0.013", "95% CI -0.24 to 0.39")
+    assert Estimate(1.0, float("nan"), float("nan"), 2).interval == "95% CI — to —"
