@@ -7,10 +7,10 @@ Plain Python, no Flask: the views and the importer both use it.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from core.numbers import NumberFormatError, parse_number
 
 MAX_TEXT = 4000
 EXPERIENCE_STAGES = ("Connection", "Exposure", "Experience", "Mastery & Activation")
@@ -39,15 +39,6 @@ class Checked:
     @property
     def valid(self) -> bool:
         return not self.errors
-
-
-def parse_number(text: str) -> float | None:
-    """Read a number as people type it: ``45``, ``45.5``, ``45,5``, ``+20``, ``-12 %``."""
-    cleaned = text.strip().replace("\u2212", "-").rstrip("%").strip().replace(" ", "")
-    if re.fullmatch(r"[+-]?\d+([.,]\d+)?", cleaned) is None:
-        return None
-    value = float(cleaned.replace(",", "."))
-    return value if math.isfinite(value) else None
 
 
 class ExerciseKind:
@@ -124,9 +115,15 @@ class NumericExercise(ExerciseKind):
         answers = {f["id"]: str(form.get(f["id"], "")).strip()[:50] for f in spec["fields"]}
         result = Checked(answers=answers, maximum=float(len(spec["fields"])))
         for f in spec["fields"]:
-            value = parse_number(answers[f["id"]])
-            if value is None:
+            if not answers[f["id"]]:
                 result.errors[f["id"]] = "Enter a number, for example 42 or 42.5."
+                continue
+            # The one reader for typed numbers: it used to read "1,500" as 1.5 without a word;
+            # now that is refused as ambiguous, like "1e3", with a sentence saying how to write it.
+            try:
+                value = parse_number(answers[f["id"]]).value
+            except NumberFormatError as refused:
+                result.errors[f["id"]] = str(refused)
                 continue
             if abs(value - float(f["answer"])) <= float(f.get("tolerance", 0)) + 1e-9:
                 result.score += 1
