@@ -1,5 +1,6 @@
-"""Quizzes: questions marked automatically (single and multiple choice, numbers with a
-tolerance, ordering), and item analysis of the results as Moodle reports it. Plain Python.
+"""Quizzes: the assessment side of the one question engine (``core.questions``: every kind a
+knowledge check has, marked the same way), and item analysis of the results as Moodle reports
+it. Plain Python.
 
 Item analysis for ``n`` attempts (their first attempts) of a quiz:
 
@@ -11,7 +12,6 @@ Item analysis for ``n`` attempts (their first attempts) of a quiz:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
+
+from core.questions import QUESTION_KINDS, Form, kind_keys, kind_of, mark_all
 
 HERE = Path(__file__).parent
 DISCRIMINATION_FLOOR = 0.2
@@ -42,14 +44,15 @@ QUIZ_SCHEMA: dict[str, Any] = {
                 "required": ["id", "type", "prompt", "explanation"],
                 "properties": {
                     "id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"},
-                    "type": {"enum": ["single", "multiple", "numeric", "ordering"]},
+                    "type": {"enum": sorted(QUESTION_KINDS)},
                     "prompt": {"type": "string", "minLength": 5},
                     "explanation": {"type": "string", "minLength": 5},
-                    "options": {"type": "array", "minItems": 2},
-                    "items": {"type": "array", "minItems": 2, "items": {"type": "string"}},
-                    "answer": {"type": "number"},
-                    "tolerance": {"type": "number", "minimum": 0},
+                    **{key: {} for key in kind_keys()},
                 },
+                "allOf": [
+                    {"if": {"properties": {"type": {"const": name}}}, "then": kind.schema}
+                    for name, kind in QUESTION_KINDS.items()
+                ],
             },
         },
     },
@@ -62,79 +65,45 @@ def quizzes() -> dict[str, dict[str, Any]]:
     found = {}
     for path in sorted((HERE / "quizzes").glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        errors = list(validator.iter_errors(data))
+        errors = [e.message for e in validator.iter_errors(data)]
+        if not errors:
+            errors = [
+                f"question {q['id']}: {reason}"
+                for q in data["questions"]
+                for _, reason in kind_of(q).pack_problems(q)
+            ]
         if errors or data["id"] != path.stem:
-            raise ValueError(
-                f"{path.name}: {errors[0].message if errors else 'id must equal the file name'}"
-            )
-        for question in data["questions"]:
-            if question["type"] in ("single", "multiple"):
-                for index, option in enumerate(question["options"]):
-                    option["id"] = chr(ord("a") + index)
+            reason = errors[0] if errors else "id must equal the file name"
+            raise ValueError(f"{path.name}: {reason}")
         found[data["id"]] = data
     return found
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text.strip().replace(",", "."))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def mark_question(question: dict[str, Any], given: list[str]) -> tuple[float, str | None]:
-    """(score from 0 to 1, error) for the values sent for one question."""
-    kind = question["type"]
-    if kind == "single":
-        ids = {o["id"] for o in question["options"]}
-        if len(given) != 1 or given[0] not in ids:
-            return 0.0, "Choose one answer."
-        return float(
-            any(o["id"] == given[0] and o.get("correct") for o in question["options"])
-        ), None
-    if kind == "multiple":
-        ids = {o["id"] for o in question["options"]}
-        if not given or not set(given) <= ids:
-            return 0.0, "Choose at least one answer."
-        right = {o["id"] for o in question["options"] if o.get("correct")}
-        return float(set(given) == right), None
-    if kind == "numeric":
-        value = _number(given[0]) if len(given) == 1 else None
-        if value is None:
-            return 0.0, "Enter a number."
-        return float(abs(value - question["answer"]) <= question.get("tolerance", 0) + 1e-9), None
-    # ordering: positions given for each item (1..n); partial credit for items in place
-    items = question["items"]
-    try:
-        positions = [int(v) for v in given]
-    except ValueError:
-        return 0.0, "Give each step a position."
-    if sorted(positions) != list(range(1, len(items) + 1)):
-        return 0.0, f"Give each step a different position from 1 to {len(items)}."
-    return sum(p == i + 1 for i, p in enumerate(positions)) / len(items), None
+    """(score from 0 to 1, error) for an answer as given (option keys, positions, text)."""
+    return kind_of(question).mark(question, given)
 
 
 @dataclass
 class QuizResult:
     scores: dict[str, float]
     errors: dict[str, str]
+    given: dict[str, list[str]]
 
     @property
     def percent(self) -> float:
         return round(100 * sum(self.scores.values()) / len(self.scores), 1) if self.scores else 0.0
 
 
-def mark_quiz(quiz: dict[str, Any], form: dict[str, list[str]]) -> QuizResult:
-    scores, errors = {}, {}
-    for question in quiz["questions"]:
-        score, error = mark_question(
-            question, [str(v)[:20] for v in form.get(question["id"], [])][:12]
-        )
-        scores[question["id"]] = score
-        if error:
-            errors[question["id"]] = error
-    return QuizResult(scores, errors)
+def mark_quiz(quiz: dict[str, Any], form: Form, secret: str | bytes) -> QuizResult:
+    """Mark a submitted quiz (the whole form, values as lists) under the seal it was rendered
+    with; ordering earns a share for each item in its place."""
+    _, marked = mark_all(quiz["questions"], secret, form)
+    return QuizResult(
+        scores={m.question_id: m.score for m in marked},
+        errors={m.question_id: m.error for m in marked if m.error},
+        given={m.question_id: m.given for m in marked},
+    )
 
 
 # -- item analysis ---------------------------------------------------------------------------

@@ -1,15 +1,33 @@
-"""Knowledge checks: question kinds and marking. Plain Python, no Flask.
+"""Knowledge checks: the course side of the one question engine (``core.questions``), and the
+trainer's answer policy. Plain Python, no Flask.
 
-Marking happens only here, on the server, from the pack's answer key: a crafted form can name
-unknown options or leave questions out, and still scores only what it got right.
+Marking happens only on the server, from the pack's answer key, under the seal the page was
+rendered with: a crafted form can name unknown options or leave questions out, and still
+scores only what it got right.
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from courses.exercises import parse_number
+from core.questions import QUESTION_KINDS, Form, correct_ids, mark_all, option_ids
+
+__all__ = [
+    "QUESTION_KINDS",
+    "CheckPolicy",
+    "CheckResult",
+    "QuestionResult",
+    "Reveal",
+    "correct_ids",
+    "mark_check",
+    "next_attempt_at",
+    "option_ids",
+]
 
 
 @dataclass
@@ -42,131 +60,85 @@ class CheckResult:
         return not self.errors and self.percent + 1e-9 >= pass_mark
 
 
-class QuestionKind:
-    name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]]
-
-    def mark(self, question: dict[str, Any], given: list[str]) -> tuple[bool, str | None]:
-        """(correct, error) for the values the form sent for this question."""
-        raise NotImplementedError
-
-    def pack_problems(self, question: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-        return []
-
-
-_OPTIONS = {
-    "type": "array",
-    "minItems": 2,
-    "maxItems": 8,
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["text"],
-        "properties": {
-            "text": {"type": "string", "minLength": 1, "maxLength": 500},
-            "correct": {"type": "boolean"},
-        },
-    },
-}
-
-
-def option_ids(question: dict[str, Any]) -> list[str]:
-    return [chr(ord("a") + i) for i in range(len(question["options"]))]
-
-
-def correct_ids(question: dict[str, Any]) -> set[str]:
-    return {
-        oid
-        for oid, option in zip(option_ids(question), question["options"], strict=True)
-        if option.get("correct")
-    }
-
-
-class SingleChoice(QuestionKind):
-    name = "single"
-    schema: ClassVar[dict[str, Any]] = {
-        "required": ["options"],
-        "properties": {"options": _OPTIONS},
-    }
-
-    def mark(self, question: dict[str, Any], given: list[str]) -> tuple[bool, str | None]:
-        if len(given) != 1 or given[0] not in option_ids(question):
-            return False, "Choose one answer."
-        return given[0] in correct_ids(question), None
-
-    def pack_problems(self, question: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-        count = len(correct_ids(question))
-        if count != 1:
-            return [
-                (
-                    ["options"],
-                    f"a single-choice question needs exactly one correct option, found {count}",
-                )
-            ]
-        return []
-
-
-class MultipleChoice(QuestionKind):
-    """All correct options and none of the others: partial answers earn nothing, so guessing
-    every box never passes."""
-
-    name = "multiple"
-    schema = SingleChoice.schema
-
-    def mark(self, question: dict[str, Any], given: list[str]) -> tuple[bool, str | None]:
-        chosen = set(given)
-        if not chosen:
-            return False, "Choose at least one answer."
-        if not chosen <= set(option_ids(question)):
-            return False, "Choose among the answers shown."
-        return chosen == correct_ids(question), None
-
-    def pack_problems(self, question: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-        if not correct_ids(question):
-            return [(["options"], "a multiple-choice question needs at least one correct option")]
-        return []
-
-
-class NumericAnswer(QuestionKind):
-    name = "numeric"
-    schema: ClassVar[dict[str, Any]] = {
-        "required": ["answer"],
-        "properties": {
-            "answer": {"type": "number"},
-            "tolerance": {"type": "number", "minimum": 0},
-            "unit": {"type": "string", "maxLength": 20},
-        },
-    }
-
-    def mark(self, question: dict[str, Any], given: list[str]) -> tuple[bool, str | None]:
-        value = parse_number(given[0]) if len(given) == 1 else None
-        if value is None:
-            return False, "Enter a number."
-        tolerance = float(question.get("tolerance", 0))
-        return abs(value - float(question["answer"])) <= tolerance + 1e-9, None
-
-
-QUESTION_KINDS: dict[str, QuestionKind] = {
-    kind.name: kind for kind in (SingleChoice(), MultipleChoice(), NumericAnswer())
-}
-
-
-def mark_check(questions: list[dict[str, Any]], form: dict[str, list[str]]) -> CheckResult:
-    """Mark a submitted check. ``form`` maps question ids to the values sent."""
+def mark_check(questions: list[dict[str, Any]], form: Form, secret: str | bytes) -> CheckResult:
+    """Mark a submitted check: ``form`` is the whole submitted form (values as lists), read
+    under the seal it was rendered with. A question earns its points times its score, so
+    all-or-nothing kinds earn all or nothing and an ordering earns a share."""
+    _, marked = mark_all(questions, secret, form)
     result = CheckResult(questions=[])
-    for question in questions:
-        given = [str(v)[:50] for v in form.get(question["id"], [])][:10]
-        correct, error = QUESTION_KINDS[question["type"]].mark(question, given)
-        if error:
-            result.errors[question["id"]] = error
+    for question, mark in zip(questions, marked, strict=True):
+        if mark.error:
+            result.errors[question["id"]] = mark.error
         points = float(question.get("points", 1))
         result.questions.append(
             QuestionResult(
                 question_id=question["id"],
-                correct=correct,
-                points=points if correct else 0.0,
+                correct=mark.correct,
+                points=points * mark.score if mark.error is None else 0.0,
                 maximum=points,
-                given=given,
+                given=mark.given,
             )
         )
     return result
+
+
+# -- the trainer's policy ------------------------------------------------------------------
+
+
+class Reveal(enum.StrEnum):
+    """When a check's feedback shows the right answers (and the explanations, which state
+    them). Holding them back until a pass keeps a retry from being passed by copying."""
+
+    AFTER_ATTEMPT = "after_attempt"
+    AFTER_PASSING = "after_passing"
+    NEVER = "never"
+
+    @property
+    def label(self) -> str:
+        return {
+            Reveal.AFTER_ATTEMPT: "After every attempt",
+            Reveal.AFTER_PASSING: "Once the check is passed",
+            Reveal.NEVER: "Never",
+        }[self]
+
+
+@dataclass(frozen=True)
+class CheckPolicy:
+    """One LMS's choice for one course's checks. ``max_attempts`` None: no limit.
+    ``wait`` None with a limit: the limit is final (until the trainer changes it)."""
+
+    reveal: Reveal = Reveal.AFTER_PASSING
+    max_attempts: int | None = None
+    wait: timedelta | None = None
+
+    def reveals(self, passed: bool) -> bool:
+        return self.reveal is Reveal.AFTER_ATTEMPT or (
+            self.reveal is Reveal.AFTER_PASSING and passed
+        )
+
+
+DEFAULT_POLICY = CheckPolicy()
+FINAL = datetime.max.replace(tzinfo=UTC)  # "no more attempts", comparable with aware times
+
+
+def next_attempt_at(
+    policy: CheckPolicy, attempts: Sequence[datetime], now: datetime
+) -> datetime | None:
+    """When the next attempt may start, or None when it may start now.
+
+    Attempts come in runs: a run ends when the learner waited at least ``wait`` since the
+    last attempt. A run may hold ``max_attempts`` attempts; after that the next one opens
+    ``wait`` after the run's last. Without a wait, the limit is final (``FINAL``).
+    """
+    if policy.max_attempts is None or not attempts:
+        return None
+    times = sorted(attempts)
+    run = 1
+    for before, after in itertools.pairwise(times):
+        run = 1 if policy.wait is not None and after - before >= policy.wait else run + 1
+    if run < policy.max_attempts:
+        return None
+    if policy.wait is None:
+        return FINAL
+    opens = times[-1] + policy.wait
+    return opens if now < opens else None

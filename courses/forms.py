@@ -4,13 +4,16 @@ shaped by the content pack, so their fields are read and validated by ``courses.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import IntegerField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from courses.checks import CheckPolicy, Reveal
 from courses.pack import MAX_PACK_BYTES
 
 
@@ -53,3 +56,49 @@ class GradeForm(FlaskForm):
                 ),
             )
         return RubricForm()
+
+
+MAX_ATTEMPTS = 20
+MAX_WAIT_MINUTES = 30 * 24 * 60  # a month: longer reads as "never", which the limit alone says
+
+
+class CheckPolicyForm(FlaskForm):
+    """A trainer's choice for one course's knowledge checks, for their own LMS."""
+
+    reveal = RadioField(
+        "When a failed check shows the right answers",
+        choices=[SelectChoice(r.value, r.label) for r in Reveal],
+        default=Reveal.AFTER_PASSING.value,
+        validators=[InputRequired("Choose when the answers are shown.")],
+    )
+    max_attempts = IntegerField(
+        "Attempts in a row",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_ATTEMPTS, f"Between 1 and {MAX_ATTEMPTS}, or empty for no limit."),
+        ],
+    )
+    wait_minutes = IntegerField(
+        "Waiting time before more attempts (minutes)",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_WAIT_MINUTES, f"Between 1 and {MAX_WAIT_MINUTES} minutes."),
+        ],
+    )
+
+    def validate_wait_minutes(self, field: IntegerField) -> None:
+        if field.data and not self.max_attempts.data:
+            raise ValidationError("Set a number of attempts: the wait comes after they are used.")
+
+    @classmethod
+    def of(cls, policy: CheckPolicy) -> CheckPolicyForm:
+        wait = int(policy.wait.total_seconds() // 60) if policy.wait else None
+        return cls(reveal=policy.reveal.value, max_attempts=policy.max_attempts, wait_minutes=wait)
+
+    def policy(self) -> CheckPolicy:
+        minutes = self.wait_minutes.data
+        return CheckPolicy(
+            reveal=Reveal(self.reveal.data),
+            max_attempts=self.max_attempts.data or None,
+            wait=timedelta(minutes=minutes) if minutes else None,
+        )

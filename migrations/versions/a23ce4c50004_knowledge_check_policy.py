@@ -19,8 +19,28 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # No rows: every LMS starts with the default policy (answers held back until a pass).
+    op.create_table('course_check_policies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('reveal', sa.String(length=20), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=True),
+    sa.Column('wait_minutes', sa.Integer(), nullable=True),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_check_policies_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_course_check_policies_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_course_check_policies_updated_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_course_check_policies')),
+    sa.UniqueConstraint('platform_id', 'course_id', name=op.f('uq_course_check_policies_platform_id_course_id'))
+    )
+    with op.batch_alter_table('course_check_policies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_course_check_policies_course_id'), ['course_id'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('course_check_policies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_course_check_policies_course_id'))
+
+    op.drop_table('course_check_policies')

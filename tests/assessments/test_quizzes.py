@@ -9,22 +9,24 @@ from scipy import stats
 
 from assessments.models import QuizAttempt
 from assessments.quizzes import cronbach_alpha, item_analysis, mark_question, quizzes
-from tests.courses.flow import as_person, browser, get, join, post, rows, text
+from tests.courses.flow import as_person, browser, csrf, get, join, rows, text
+from tests.question_forms import fill, read_form
+from tests.question_forms import right_answers as key_answers
 
 QUIZ = "service-skills-basics"
 ORDERING = "order-of-a-good-reply"
 
 
 def right_answers():
-    form = {}
-    for q in quizzes()[QUIZ]["questions"]:
-        if q["type"] in ("single", "multiple"):
-            form[q["id"]] = [o["id"] for o in q["options"] if o.get("correct")]
-        elif q["type"] == "numeric":
-            form[q["id"]] = [str(q["answer"])]
-        else:
-            form.update({f"{q['id']}__{i}": str(i + 1) for i in range(len(q["items"]))})
-    return form
+    return key_answers(quizzes()[QUIZ]["questions"])
+
+
+def take_quiz(person, answers):
+    """Open the quiz and send ``answers`` (the key's terms) through the controls it shows."""
+    path = f"/assessments/quizzes/{QUIZ}"
+    page = get(person, path)
+    form = fill(read_form(page.text), quizzes()[QUIZ]["questions"], answers)
+    return person.client.post(person.tool_base + path, data={"csrf_token": csrf(page), **form})
 
 
 def test_ordering_gives_partial_credit_and_refuses_duplicates():
@@ -41,12 +43,12 @@ def test_a_quiz_is_marked_and_recorded(app, lti):
     learner = browser(app, lti)
     learner.launch_and_follow("learner")
     join(learner)
-    page = post(learner, f"/assessments/quizzes/{QUIZ}", right_answers())
+    page = take_quiz(learner, right_answers())
     assert page.status_code == 200 and "Your score: 100%" in text(page)
-    incomplete = post(learner, f"/assessments/quizzes/{QUIZ}", {"name-the-feeling": ["b"]})
+    incomplete = take_quiz(learner, {"name-the-feeling": ["b"]})
     assert incomplete.status_code == 400 and "Answer every question" in text(incomplete)
     crafted = right_answers() | {"positive-phrases": ["a", "b", "c", "d"]}
-    assert "Your score: 88%" in text(post(learner, f"/assessments/quizzes/{QUIZ}", crafted))
+    assert "Your score: 88%" in text(take_quiz(learner, crafted))
     assert [a.percent for a in rows(app, QuizAttempt)] == [100.0, 87.5]
 
 
@@ -77,7 +79,7 @@ def test_trainers_see_item_analysis_of_first_attempts(app, lti):
         form = dict(answers)
         if n % 2:
             form["jargon"] = ["a"]  # half the people miss this one
-        post(person, f"/assessments/quizzes/{QUIZ}", form)
+        take_quiz(person, form)
     lti.launch_and_follow("trainer")
     page = text(get(lti, f"/assessments/quizzes/{QUIZ}/analysis"))
     assert "4 people's first attempts" in page

@@ -7,8 +7,11 @@ import re
 from sqlalchemy import select
 
 from core.db import db
+from courses.models import Course
+from courses.services import outline_of
 from lms.devplatform.models import DevLineItem, DevResourceLink
 from tests.lti import LtiBrowser, csrf_token_for, page_text
+from tests.question_forms import fill, read_form
 
 BASICS_RIGHT = {"promoter": ["a"], "passives": ["a", "b"]}
 NPS_RIGHT = {"compute": ["30"], "range": ["a"]}
@@ -88,9 +91,25 @@ def read(lti: LtiBrowser, slug: str, module: str, lesson: str):
     return post(lti, path + "/done")
 
 
+def check_questions(app, slug: str, module: str) -> list[dict]:
+    """A module's check questions as stored (the answer key included)."""
+    with app.app_context():
+        course = db.session.scalars(select(Course).where(Course.slug == slug)).first()
+        questions = outline_of(db.session, course).module(module)["check"]["questions"]
+        db.session.remove()
+        return questions
+
+
 def answer(lti: LtiBrowser, slug: str, module: str, answers: dict[str, list[str]]):
+    """Open the check and send ``answers`` (the key's terms: option letters, typed numbers)
+    through the controls the page shows, as a person would."""
     path = f"/courses/{slug}/m/{module}/check"
-    return post(lti, path, answers)
+    page = get(lti, path)
+    shown = read_form(page.text)
+    # A passed check shows no form: what is sent then is a stale tab's, answered or not.
+    form = fill(shown, check_questions(lti.app, slug, module), answers) if shown.questions else {}
+    token = csrf(page) if shown.questions else csrf_token_for(lti.app, lti.client)
+    return lti.client.post(lti.tool_base + path, data={"csrf_token": token, **form})
 
 
 def exercise(lti: LtiBrowser, slug: str, values: dict[str, str]):
