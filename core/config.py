@@ -99,6 +99,10 @@ class Settings:
     # (SVG or PNG on this machine's disk).
     ORGANISATION_NAME: str = "CX Quality Academy"
     ORGANISATION_LOGO: str = ""
+    # The contact address in the Open Badges issuer profile (Open Badges 2.0 requires one).
+    # Empty: badges@ the host of PUBLIC_BASE_URL (or of the request), so set a mailbox
+    # someone reads.
+    BADGE_ISSUER_EMAIL: str = ""
     # Where `flask courses import` looks for content packs by default.
     COURSE_CONTENT_PATH: str = ""
     # The largest request body (uploads included) the service accepts, in megabytes.
@@ -148,6 +152,7 @@ class Settings:
             LOG_FORMAT=read.choice("LOG_FORMAT", "text", LOG_FORMATS),
             ORGANISATION_NAME=read.text("ORGANISATION_NAME", cls.ORGANISATION_NAME),
             ORGANISATION_LOGO=read.text("ORGANISATION_LOGO", ""),
+            BADGE_ISSUER_EMAIL=read.text("BADGE_ISSUER_EMAIL", ""),
             COURSE_CONTENT_PATH=read.text("COURSE_CONTENT_PATH", ""),
             MAX_UPLOAD_MB=number("MAX_UPLOAD_MB", 200, minimum=1),
             SURVEY_API_BATCHES_PER_MINUTE=number("SURVEY_API_BATCHES_PER_MINUTE", 60),

@@ -49,6 +49,8 @@ class RevokeForm(FlaskForm):
             Length(max=REASON_LIMIT, message=f"Keep it under {REASON_LIMIT} characters."),
         ],
     )
+    # Off by default: the reason may be about a mistake or the person's conduct.
+    publish_reason = BooleanField("Show this reason to anyone who checks the badge")
 
 
 RULE_LABELS = {

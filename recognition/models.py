@@ -9,6 +9,7 @@ click awards once.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,11 @@ class Badge(Base):
     __tablename__ = "badges"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # In public URLs (badge class, achievement, image): counting through row ids would list
+    # every LMS's own badge names.
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     platform_id: Mapped[int | None] = mapped_column(
         ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
@@ -67,6 +73,9 @@ class Award(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     revoked_reason: Mapped[str] = mapped_column(Text, default="")
+    # The reason stays in the audit log; the credential shows it only when the person who
+    # withdrew the award chose to publish it.
+    revoked_reason_public: Mapped[bool] = mapped_column(default=False)
     hidden_from_wall: Mapped[bool] = mapped_column(default=False)
 
     badge: Mapped[Badge] = relationship()

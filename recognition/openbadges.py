@@ -3,7 +3,9 @@ key, a revocation status list, an Open Badges 2.0 hosted assertion, and baked im
 
 Pure functions from plain values (the award, its badge, the issuer's URLs) to JSON and bytes;
 signing uses the tool's active RSA key (``lms.keys``), whose public half ``/lms/jwks``
-publishes.
+publishes. A VC-JWT's ``kid`` is the URL of that one key (``Issuer.key_url``), which answers
+with the key as a JWK, so a verifier holding only the credential can find it; the issuer
+profile lists the same URLs.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from recognition.images import PNG_SIGNATURE, medal_png, png_chunks
 from recognition.models import Award, Badge
@@ -37,6 +41,7 @@ class Issuer:
 
     base: str
     name: str
+    email: str
 
     @property
     def profile_url(self) -> str:
@@ -47,16 +52,24 @@ class Issuer:
         return f"{self.base}/badges/status/revocation"
 
     def achievement_url(self, badge: Badge) -> str:
-        return f"{self.base}/badges/achievements/{badge.id}"
+        return f"{self.base}/badges/achievements/{badge.public_id}"
 
     def badge_class_url(self, badge: Badge) -> str:
-        return f"{self.base}/badges/classes/{badge.id}"
+        return f"{self.base}/badges/classes/{badge.public_id}"
 
     def image_url(self, badge: Badge) -> str:
-        return f"{self.base}/badges/{badge.id}/image"
+        return f"{self.base}/badges/{badge.public_id}/image"
+
+    def key_url(self, kid: str) -> str:
+        return f"{self.base}/badges/keys/{kid}"
 
     def assertion_url(self, award: Award) -> str:
         return f"{self.base}/badges/assertions/{award.public_id}"
+
+
+def issuer_email(setting: str, base: str) -> str:
+    """The issuer's contact address: the setting, else ``badges@`` the public host."""
+    return setting or f"badges@{urlsplit(base).hostname or 'localhost'}"
 
 
 def _timestamp(moment: datetime) -> str:
@@ -125,7 +138,8 @@ def credential(
 
 def sign_vc_jwt(document: dict[str, Any], private_key: Any, kid: str) -> str:
     """A VC-JWT: the credential's properties as the payload, with the registered claims
-    (``iss``, ``sub``, ``jti``, ``nbf``) taken from the credential itself."""
+    (``iss``, ``sub``, ``jti``, ``nbf``) taken from the credential itself. ``kid`` is the
+    key's URL (``Issuer.key_url``): Open Badges 3.0 asks for one that dereferences to it."""
     valid_from = datetime.strptime(document["validFrom"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     claims = {
         **document,
@@ -175,13 +189,32 @@ def is_revoked_in(encoded_list: str, index: int) -> bool:
 # -- Open Badges 2.0 (hosted) ----------------------------------------------------------------
 
 
-def issuer_profile(issuer: Issuer) -> dict[str, Any]:
+def issuer_profile(issuer: Issuer, kids: list[str]) -> dict[str, Any]:
+    """The issuer (Open Badges 2.0 ``Issuer``), with the URLs of the keys it signs with."""
     return {
         "@context": OB2_CONTEXT,
         "type": "Issuer",
         "id": issuer.profile_url,
         "name": issuer.name,
         "url": issuer.base,
+        "email": issuer.email,
+        "publicKey": [issuer.key_url(kid) for kid in kids],
+    }
+
+
+def verification_key(issuer: Issuer, jwk: dict[str, Any]) -> dict[str, Any]:
+    """What a key's URL answers: the JWK (the members a JOSE library reads), which is also
+    an Open Badges 2.0 ``CryptographicKey`` of the issuer (members JOSE ignores)."""
+    public_pem = (
+        jwt.PyJWK(jwk).key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    )
+    return {
+        **jwk,
+        "@context": OB2_CONTEXT,
+        "type": "CryptographicKey",
+        "id": issuer.key_url(jwk["kid"]),
+        "owner": issuer.profile_url,
+        "publicKeyPem": public_pem,
     }
 
 
@@ -221,7 +254,9 @@ def assertion(
             "type": "Assertion",
             "id": issuer.assertion_url(award),
             "revoked": True,
-            "revocationReason": award.revoked_reason,
+            # Published only when whoever withdrew it chose so; otherwise it may name a
+            # mistake or a person's conduct, which is between them and the holder.
+            **({"revocationReason": award.revoked_reason} if award.revoked_reason_public else {}),
         }
     return {
         "@context": OB2_CONTEXT,
