@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from core.db import db
 from courses.pack import (
+    ItemReport,
     Pack,
     PackInvalid,
     files_from_zip,
@@ -75,13 +76,18 @@ def import_command(paths: tuple[Path, ...], check: bool, platform_id: int | None
         raise click.ClickException(f"No content packs found under {content_root()}.")
     if check:
         failed = False
+        items = ItemReport()
         for path in targets:
             try:
                 pack = _load(path)
                 click.echo(f"{path}: ok ({pack.slug} {pack.version})")
+                click.echo(f"  item writing: {pack.items.summary()}")
+                items += pack.items
             except PackInvalid as invalid:
                 failed = True
                 click.echo(str(invalid) if invalid.problems else f"{path}: no course.yaml here")
+        if len(targets) > 1 and items.single:
+            click.echo(f"All valid packs, item writing: {items.summary()}")
         if failed:
             raise click.ClickException("Some packs have problems.")
         return

@@ -155,6 +155,113 @@ CHECK_SCHEMA: dict[str, Any] = {
 }
 
 
+# -- item-writing rules ----------------------------------------------------------------------
+#
+# Learners who do not know the answer pick the longest or most detailed option, because careless
+# item writers make the right answer the one they took most care over. Two measurable rules keep
+# options comparable (see docs/content-packs.md, "Item-writing rules"):
+#
+# * in every choice question, the right options are on average at most RIGHT_OPTION_EXCESS (50%)
+#   longer than the wrong ones, in characters; options shorter than SHORT_OPTION_SLACK characters
+#   apart always pass, so "9 or 10" against "7 or 8" is fine;
+# * in a pack, the right option is strictly the longest in at most LONGEST_RIGHT_SHARE (40%) of
+#   single-choice questions (rounded down, but one is always allowed).
+
+RIGHT_OPTION_EXCESS = 0.5
+SHORT_OPTION_SLACK = 12
+LONGEST_RIGHT_SHARE = 0.4
+
+
+def option_length_problem(question: Mapping[str, Any]) -> str | None:
+    """Why a choice question's right options stand out by length, or None."""
+    options = question.get("options") or []
+    right = [len(str(o["text"]).strip()) for o in options if o.get("correct")]
+    wrong = [len(str(o["text"]).strip()) for o in options if not o.get("correct")]
+    if question.get("type") not in ("single", "multiple") or not right or not wrong:
+        return None
+    mean_right = sum(right) / len(right)
+    mean_wrong = sum(wrong) / len(wrong)
+    allowed = max(mean_wrong * (1 + RIGHT_OPTION_EXCESS), mean_wrong + SHORT_OPTION_SLACK)
+    if mean_right <= allowed:
+        return None
+    which = "the right option has" if len(right) == 1 else "the right options have on average"
+    return (
+        f"options differ too much in length: {which} {mean_right:.0f} characters, the wrong "
+        f"ones {mean_wrong:.0f} on average (at most {allowed:.0f} allowed); shorten the right "
+        "option or make the wrong ones as specific"
+    )
+
+
+def right_is_longest(question: Mapping[str, Any]) -> bool:
+    """A single-choice question whose right option is strictly longer than every other."""
+    if question.get("type") != "single":
+        return False
+    right = [len(str(o["text"]).strip()) for o in question["options"] if o.get("correct")]
+    wrong = [len(str(o["text"]).strip()) for o in question["options"] if not o.get("correct")]
+    return bool(right and wrong) and right[0] > max(wrong)
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    """How a set of questions fares against the item-writing rules."""
+
+    single: int = 0
+    longest_right: int = 0
+    too_long: int = 0
+    positions: tuple[int, ...] = ()  # single-choice questions by the right option's position
+
+    @property
+    def share(self) -> float:
+        return self.longest_right / self.single if self.single else 0.0
+
+    @property
+    def allowed(self) -> int:
+        return max(1, int(self.single * LONGEST_RIGHT_SHARE + 1e-9))
+
+    @property
+    def passes(self) -> bool:
+        return self.too_long == 0 and self.longest_right <= self.allowed
+
+    def __add__(self, other: ItemReport) -> ItemReport:
+        width = max(len(self.positions), len(other.positions))
+        pad = lambda p: p + (0,) * (width - len(p))  # noqa: E731
+        return ItemReport(
+            self.single + other.single,
+            self.longest_right + other.longest_right,
+            self.too_long + other.too_long,
+            tuple(a + b for a, b in zip(pad(self.positions), pad(other.positions), strict=True)),
+        )
+
+    def summary(self) -> str:
+        positions = ", ".join(f"{i}: {n}" for i, n in enumerate(self.positions, 1))
+        return (
+            f"right option longest in {self.longest_right} of {self.single} single-choice "
+            f"questions ({self.share:.0%}, at most {LONGEST_RIGHT_SHARE:.0%}); "
+            f"{self.too_long} with options of uneven length; "
+            f"right option by written position: {positions or 'none'}"
+        )
+
+
+def item_report(questions: Iterable[Mapping[str, Any]]) -> ItemReport:
+    """The item-writing report for questions as written in check files (``options`` with
+    ``text`` and ``correct``). Pure: no files, no app."""
+    single = longest = too_long = 0
+    positions: list[int] = []
+    for question in questions:
+        if question.get("type") not in ("single", "multiple"):
+            continue
+        too_long += option_length_problem(question) is not None
+        if question["type"] != "single":
+            continue
+        single += 1
+        longest += right_is_longest(question)
+        index = next((i for i, o in enumerate(question["options"]) if o.get("correct")), None)
+        if index is not None:
+            positions.extend([0] * (index + 1 - len(positions)))
+            positions[index] += 1
+    return ItemReport(single, longest, too_long, tuple(positions))
+
+
 @dataclass(frozen=True)
 class PackProblem:
     file: str
@@ -187,6 +294,7 @@ class Pack:
     document: dict[str, Any]
     assets: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     origin: str = ""
+    items: ItemReport = field(default_factory=ItemReport)
 
 
 # -- reading files ---------------------------------------------------------------------------
@@ -454,6 +562,15 @@ def load_pack(files: Mapping[str, bytes], origin: str = "pack") -> Pack:
         "pass_mark": float(exercise_spec.get("pass_mark", course.get("pass_mark", 70))),
     }
     description_html = reader.markdown(course["description"], "course.yaml", at("description"))
+    items = item_report(q for m in modules for q in m["check"]["questions"])
+    if items.longest_right > items.allowed:
+        reader.problem(
+            "course.yaml",
+            0,
+            f"the right option is the longest in {items.longest_right} of {items.single} "
+            f"single-choice questions ({items.share:.0%}); at most {items.allowed} "
+            f"({LONGEST_RIGHT_SHARE:.0%}) may be, or length gives the answer away",
+        )
     if reader.problems:
         raise PackInvalid(origin, reader.problems)
 
@@ -486,6 +603,7 @@ def load_pack(files: Mapping[str, bytes], origin: str = "pack") -> Pack:
         document=document,
         assets=assets,
         origin=origin,
+        items=items,
     )
 
 
@@ -510,6 +628,9 @@ def _load_check(reader: _Reader, name: str, line: int) -> dict[str, Any]:
         kind = QUESTION_KINDS[question["type"]]
         for path, reason in kind.pack_problems(question):
             reader.problem(name, _line_of(node, ["questions", index, *path]), reason)
+        uneven = option_length_problem(question)
+        if uneven:
+            reader.problem(name, _line_of(node, ["questions", index, "options"]), uneven)
         prompt_line = _line_of(node, ["questions", index, "prompt"])
         entry: dict[str, Any] = {
             "id": question["id"],
@@ -554,4 +675,5 @@ if __name__ == "__main__":  # python -m courses.pack FOLDER…: validate packs w
         else:
             modules = len(pack.document["modules"])
             print(f"{folder}: ok ({pack.slug} {pack.version}, {modules} modules)")
+            print(f"  item writing: {pack.items.summary()}")
     sys.exit(1 if failed else 0)

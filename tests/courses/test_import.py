@@ -65,6 +65,16 @@ def test_check_only_validates(app, runner, tmp_path):
     assert rows(app, Course) == []
 
 
+def test_check_reports_item_writing_per_pack_and_for_the_curriculum(app, runner):
+    result = runner.invoke(args=["courses", "import", "--check"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    per_pack = [ln for ln in lines if ln.startswith("  item writing: right option longest in")]
+    assert len(per_pack) == len([ln for ln in lines if ": ok (" in ln]) >= 6
+    total = next(ln for ln in lines if ln.startswith("All valid packs, item writing:"))
+    assert "0 with options of uneven length" in total
+
+
 def _zipped(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

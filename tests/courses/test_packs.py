@@ -14,8 +14,10 @@ from courses.pack import (
     PackInvalid,
     files_from_directory,
     files_from_zip,
+    item_report,
     load_directory,
     load_pack,
+    option_length_problem,
     pack_directories,
 )
 
@@ -169,3 +171,84 @@ def test_hostile_zips_are_refused_before_unpacking(entries, reason):
 def test_not_a_zip():
     with pytest.raises(PackInvalid, match="this is not a zip file"):
         files_from_zip(b"PK but not really")
+
+
+# -- item-writing rules ----------------------------------------------------------------------
+
+
+def _single(right: str, *wrong: str) -> dict:
+    return {
+        "type": "single",
+        "options": [{"text": right, "correct": True}, *({"text": w} for w in wrong)],
+    }
+
+
+def test_a_right_option_much_longer_than_the_distractors_is_a_problem():
+    uneven = _single("A" * 90, "B" * 50, "C" * 50)  # allowed: 50 * 1.5 = 75
+    assert "90 characters, the wrong ones 50 on average (at most 75" in option_length_problem(
+        uneven
+    )
+    assert option_length_problem(_single("A" * 75, "B" * 50, "C" * 50)) is None
+    # Short options may differ by a few characters: "9 or 10" against "7 or 8" is fine.
+    assert option_length_problem(_single("9 or 10", "7 or 8", "0 to 6")) is None
+    multiple = {
+        "type": "multiple",
+        "options": [
+            {"text": "A" * 60, "correct": True},
+            {"text": "B" * 20, "correct": True},
+            {"text": "C" * 30},
+        ],
+    }
+    assert option_length_problem(multiple) is None  # right options average 40 ≤ 45
+    assert option_length_problem({"type": "numeric", "answer": 3}) is None
+
+
+def test_the_report_counts_longest_right_options_and_their_positions():
+    questions = [
+        _single("longest of all", "short", "tiny"),
+        {"type": "single", "options": [{"text": "same"}, {"text": "size", "correct": True}]},
+        _single("mid", "longer one", "x"),
+        {"type": "numeric", "answer": 1},
+    ]
+    report = item_report(questions)
+    assert (report.single, report.longest_right, report.too_long) == (3, 1, 0)
+    assert report.positions == (2, 1) and report.allowed == 1 and report.passes
+    assert round(report.share, 3) == 0.333
+    both = report + item_report([_single("x" * 40, "y")])
+    assert (both.single, both.longest_right, both.too_long, both.positions) == (4, 2, 1, (3, 1))
+    assert not both.passes
+
+
+def test_a_pack_whose_right_options_are_too_often_the_longest_is_refused():
+    files = _basics()
+    files["m1/check.yaml"] = b"questions:\n" + b"".join(
+        f"  - id: q{i}\n    type: single\n    prompt: Question {i}?\n    options:\n"
+        f"      - text: the right and longer answer\n        correct: true\n"
+        f"      - text: a wrong answer here\n"
+        f"    explanation: Because it is so.\n".encode()
+        for i in range(5)
+    )
+    problems = _problems(files)
+    assert problems == [
+        "course.yaml: the right option is the longest in 6 of 6 single-choice questions "
+        "(100%); at most 2 (40%) may be, or length gives the answer away"
+    ]
+
+
+def test_uneven_options_are_reported_with_their_line():
+    files = _basics()
+    files["m1/check.yaml"] = files["m1/check.yaml"].replace(
+        b'      - text: "9"\n', b'      - text: "9, the only score that makes a promoter here"\n'
+    )
+    problems = _problems(files)
+    assert problems[0].startswith("m1/check.yaml:6: options differ too much in length")
+    assert problems[1].startswith("course.yaml: the right option is the longest in 2 of 2")
+
+
+def test_the_curriculum_passes_the_item_writing_rules():
+    total = None
+    for slug in CURRICULUM:
+        report = load_directory(CONTENT / slug).items
+        assert report.passes, (slug, report.summary())
+        total = report if total is None else total + report
+    assert total.too_long == 0 and total.share <= 0.4, total.summary()
