@@ -7,7 +7,7 @@ so it carries over when a course gets a new version.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -224,3 +224,27 @@ class CheckPolicySetting(Base):
     wait_minutes: Mapped[int | None] = mapped_column()
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PastTraining(Base):
+    """Training a person completed before, or outside, the tool: one of the catalogue's
+    courses (``course_id``), or an outside training kept by its name (a classroom course,
+    another LMS's). Brought in from a file; counts as training in the impact analysis."""
+
+    __tablename__ = "past_trainings"
+    __table_args__ = (
+        UniqueConstraint("user_id", "training_key", "completed_on"),
+        Index("ix_past_trainings_platform_key", "platform_id", "training_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
+    # "course:<slug>" for a catalogue course, "outside:<name folded>" for an outside one.
+    training_key: Mapped[str] = mapped_column(String(200))
+    training_name: Mapped[str] = mapped_column(String(200))
+    completed_on: Mapped[date] = mapped_column()
+    score_percent: Mapped[float | None] = mapped_column()
+    source: Mapped[str] = mapped_column(String(255), default="")
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

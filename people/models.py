@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,8 +43,15 @@ class User(Base):
         return self.name or full or self.lms_username or f"User {self.sub}"
 
 
+LMS_CONTEXT = "lms_context"
+ORGANISATION = "organisation"
+
+
 class Team(Base):
-    """A group of people in one deployment; by default the people of one LMS course context."""
+    """A group of people in one deployment: the people of one LMS course context
+    (``source`` lms_context), or one of the organisation's own teams from its roster
+    (``source`` organisation, ``external_id`` the team's name folded to lower case), which
+    people join and leave on known dates whatever course they launch from."""
 
     __tablename__ = "teams"
     __table_args__ = (UniqueConstraint("deployment_id", "source", "external_id"),)
@@ -61,8 +68,14 @@ class Team(Base):
     title: Mapped[str] = mapped_column(String(255), default="")
     label: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An archived team keeps its history (surveys, past members) but takes no new people.
+    archived_at: Mapped[datetime | None] = mapped_column()
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="team")
+
+    @property
+    def from_roster(self) -> bool:
+        return self.source == ORGANISATION
 
     @property
     def display_name(self) -> str:
@@ -86,6 +99,12 @@ class Membership(Base):
     active: Mapped[bool] = mapped_column(default=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An organisation team's membership has dates: when the person joined, and left (a
+    # roster that moves them). An analysis counts a person in the team they were in then.
+    joined_on: Mapped[date | None] = mapped_column()
+    left_on: Mapped[date | None] = mapped_column()
+    # The person manages this organisation team (whether or not it is their own team).
+    leads: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
     team: Mapped[Team] = relationship(back_populates="memberships")

@@ -13,6 +13,7 @@ from core.auth import Role
 from core.cache import process_cache
 from core.db import insert_for, utcnow
 from people.models import ConsentEvent, Membership, Team, User, effective_role
+from people.roster import claim_roster_person
 
 ASSIGNABLE_ROLES = (Role.MANAGER,)
 
@@ -174,6 +175,8 @@ def provision(
     """Add or refresh the person and, when the launch has a course context, the team and the
     person's membership in it: (the user's id, the membership). Does not commit: the launch
     commits once at its end."""
+    if person.email:  # someone the organisation's roster listed before their first launch
+        claim_roster_person(session, platform_id, person.sub, person.email)
     user_id = upsert_person(session, platform_id, person)
     if context is None:
         return user_id, None

@@ -1,0 +1,195 @@
+"""The organisation's roster: its teams are not LMS courses, its people may not have launched
+yet, and a file brought in twice, or a person moving team, is handled as a person expects."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from core.db import db
+from lms.devplatform import service as devplatform
+from lms.models import Platform
+from people.models import ORGANISATION, Membership, Team, User
+from tests.lti import LtiBrowser
+from tests.tenants import launch_from_lms_b, register_lms_b
+
+LENA = devplatform.PERSONAS["learner"]
+
+
+def _dev_platform(app) -> int:
+    with app.app_context():
+        found = db.session.scalar(
+            select(Platform.id).where(Platform.client_id == devplatform.CLIENT_ID)
+        )
+        db.session.remove()
+    return found
+
+
+def _file(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "roster.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def _import(runner, app, path: str, *extra: str):
+    return runner.invoke(
+        args=["people", "roster", "import", path, "--platform-id", str(_dev_platform(app)),
+              *extra]
+    )  # fmt: skip
+
+
+def _org(app) -> dict[str, list[tuple[str, bool, bool]]]:
+    """Each organisation team: its members' e-mails, whether active, whether leading."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Team.title, User.email, Membership.active, Membership.leads)
+            .join(Membership, Membership.team_id == Team.id)
+            .join(User, User.id == Membership.user_id)
+            .where(Team.source == ORGANISATION)
+            .order_by(Team.title, User.email)
+        ).all()
+        db.session.remove()
+    teams: dict[str, list[tuple[str, bool, bool]]] = {}
+    for title, email, active, leads in rows:
+        teams.setdefault(title, []).append((email, active, leads))
+    return teams
+
+
+# A European Excel export: semicolons, Windows-1252 (the é), its own header names.
+ROSTER = (
+    "E-mail;Team name;Full name;Supervisor\r\n"
+    f"{LENA.email};Billing North;Lena Learner;sam@example.com\r\n"
+    "omar@example.com;Billing North;Omar Ténor;sam@example.com\r\n"
+    "sam@example.com;Team Leads;Sam Leader;\r\n"
+    "ines@example.com;Billing South;Inès Quality;sam@example.com\r\n"
+)
+
+
+def test_a_roster_makes_teams_people_and_managers_and_a_second_import_changes_nothing(
+    app, runner, tmp_path
+):
+    path = _file(tmp_path, ROSTER, "cp1252")
+    first = _import(runner, app, path)
+    assert first.exit_code == 0, first.output
+    assert "4 people: 4 new, 4 joined a team (0 moved), 0 unchanged; 3 teams created; " in (
+        first.output
+    )
+    assert _org(app) == {
+        "Billing North": [
+            (LENA.email, True, False),
+            ("omar@example.com", True, False),
+            ("sam@example.com", False, True),
+        ],
+        "Billing South": [("ines@example.com", True, False), ("sam@example.com", False, True)],
+        "Team Leads": [("sam@example.com", True, False)],
+    }
+    with app.app_context():
+        omar = db.session.scalar(select(User).where(User.email == "omar@example.com"))
+        assert omar.name == "Omar Ténor" and omar.sub == "roster:omar@example.com"
+        db.session.remove()
+    again = _import(runner, app, path)
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 joined a team (0 moved), 4 unchanged; 0 teams created; 0 managers" in (
+        again.output
+    )
+
+
+def test_a_move_ends_one_membership_and_starts_another_on_the_date(app, runner, tmp_path):
+    assert _import(runner, app, _file(tmp_path, ROSTER, "cp1252")).exit_code == 0
+    moved = ROSTER.replace("omar@example.com;Billing North", "omar@example.com;Billing South")
+    result = _import(runner, app, _file(tmp_path, moved, name="moved.csv"),
+                     "--effective", "2026-11-16")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 joined a team (1 moved)" in result.output
+    with app.app_context():
+        periods = {
+            title: (active, joined, left)
+            for title, active, joined, left in db.session.execute(
+                select(Team.title, Membership.active, Membership.joined_on, Membership.left_on)
+                .join(Membership, Membership.team_id == Team.id)
+                .join(User, User.id == Membership.user_id)
+                .where(User.email == "omar@example.com")
+            )
+        }
+        db.session.remove()
+    assert periods["Billing North"][0] is False and periods["Billing North"][2] == date(
+        2026, 11, 16
+    )
+    assert periods["Billing South"] == (True, date(2026, 11, 16), None)
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_names_every_problem(app, runner, tmp_path):
+    bad = (
+        "email,team,manager,role\n"
+        "ana@example.com,Billing North,,\n"
+        ",Billing North,,\n"
+        "ana@example.com,Billing South,,\n"
+        "bo@example.com,Billing South,nobody@example.com,\n"
+        "cy@example.com,,,chief\n"
+    )
+    result = _import(runner, app, _file(tmp_path, bad))
+    assert result.exit_code != 0
+    for expected in (
+        "line 3, email: no e-mail address",
+        "line 4, team: ana@example.com is in two teams at once: 'Billing North' on line 2 and "
+        "'Billing South' here",
+        "line 5, manager: nobody@example.com is neither in this file nor a person of this LMS",
+        "line 6, team: no team",
+        "line 6, role: 'chief' is not one of",
+        "Nothing was imported: 4 rows have problems",
+    ):
+        assert expected in result.output
+    assert _org(app) == {}
+    skipped = _import(runner, app, _file(tmp_path, bad, name="again.csv"), "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert "1 people: 1 new" in skipped.output and "4 bad rows skipped" in skipped.output
+
+
+def test_a_file_without_the_columns_says_how_it_was_read(app, runner, tmp_path):
+    result = _import(runner, app, _file(tmp_path, "who|group name\nana@example.com|A\n"))
+    assert result.exit_code != 0
+    assert "no column 'email'" in result.output
+    assert "read as separated by '|', UTF-8, and its columns are: who, group name" in (
+        result.output
+    )
+    chosen = _import(runner, app, _file(tmp_path, "who|group name\nana@example.com|A\n",
+                                        name="b.csv"), "--email-column", "who", "--team-column", "group name")  # fmt: skip
+    assert chosen.exit_code == 0, chosen.output
+
+
+def test_a_person_listed_before_their_first_launch_becomes_their_lms_user(
+    app, runner, tmp_path, lti: LtiBrowser
+):
+    assert _import(runner, app, _file(tmp_path, ROSTER, "cp1252")).exit_code == 0
+    lti.launch_and_follow("learner")
+    with app.app_context():
+        lenas = db.session.scalars(select(User).where(User.email == LENA.email)).all()
+        assert [u.sub for u in lenas] == [LENA.sub]
+        teams = {
+            m.team.title for m in db.session.scalars(
+                select(Membership).where(Membership.user_id == lenas[0].id)
+            )
+        }  # fmt: skip
+        assert "Billing North" in teams  # her organisation team came with the record
+        db.session.remove()
+
+
+def test_nothing_from_another_lms_is_matched(app, runner, tmp_path, lti: LtiBrowser):
+    launch_from_lms_b(app, lti, "learner", sub="b-lena")  # LMS B's Lena, same e-mail
+    lms_b = register_lms_b(app)
+    assert _import(runner, app, _file(tmp_path, ROSTER, "cp1252")).exit_code == 0
+    with app.app_context():
+        b_lena = db.session.scalar(
+            select(User).where(User.platform_id == lms_b, User.sub == "b-lena")
+        )
+        assert b_lena is not None
+        assert db.session.scalars(
+            select(Membership).where(Membership.user_id == b_lena.id)
+        ).all() == [m for m in b_lena.memberships if m.team.source != ORGANISATION]
+        roster_lena = db.session.scalar(
+            select(User).where(User.platform_id != lms_b, User.email == LENA.email)
+        )
+        assert roster_lena.sub == f"roster:{LENA.email}"
+        db.session.remove()
