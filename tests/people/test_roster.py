@@ -154,8 +154,8 @@ def test_a_file_without_the_columns_says_how_it_was_read(app, runner, tmp_path):
     assert "read as separated by '|', UTF-8, and its columns are: who, group name" in (
         result.output
     )
-    chosen = _import(runner, app, _file(tmp_path, "who|group name\nana@example.com|A\n",
-                                        name="b.csv"), "--email-column", "who", "--team-column", "group name")  # fmt: skip
+    again = _file(tmp_path, "who|group name\nana@example.com|A\n", name="b.csv")
+    chosen = _import(runner, app, again, "--email-column", "who", "--team-column", "group name")
     assert chosen.exit_code == 0, chosen.output
 
 
