@@ -75,9 +75,40 @@ _RUBRIC = {
             "label": {"type": "string", "minLength": 3, "maxLength": 200},
             "guidance": {"type": "string", "maxLength": 1000},
             "points": {"type": "integer", "minimum": 1, "maximum": 20},
+            # What earns each level, so two trainers give the same work the same points.
+            "levels": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 6,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["points", "descriptor"],
+                    "properties": {
+                        "points": {"type": "integer", "minimum": 0, "maximum": 20},
+                        "descriptor": {"type": "string", "minLength": 10, "maxLength": 600},
+                    },
+                },
+            },
         },
     },
 }
+
+
+def rubric_problems(spec: dict[str, Any]) -> list[tuple[list[str | int], str]]:
+    """Level descriptors must run from 0 to the criterion's points, highest first, each
+    level once."""
+    problems: list[tuple[list[str | int], str]] = []
+    for index, criterion in enumerate(spec.get("rubric", [])):
+        levels = [level["points"] for level in criterion.get("levels", [])]
+        if not levels:
+            continue
+        where: list[str | int] = ["rubric", index, "levels"]
+        if levels != sorted(set(levels), reverse=True):
+            problems.append((where, "levels must be listed highest first, each points value once"))
+        if max(levels) != criterion["points"] or min(levels) != 0:
+            problems.append((where, f"levels must run from {criterion['points']} points down to 0"))
+    return problems
 
 
 class NumericExercise(ExerciseKind):
@@ -163,6 +194,9 @@ class ReviewExercise(ExerciseKind):
     def field_ids(self, spec: dict[str, Any]) -> list[str]:
         return [f["id"] for f in spec["fields"]]
 
+    def pack_problems(self, spec: dict[str, Any]) -> list[tuple[list[str | int], str]]:
+        return super().pack_problems(spec) + rubric_problems(spec)
+
     def check(self, spec: dict[str, Any], form: dict[str, str]) -> Checked:
         answers = {f["id"]: str(form.get(f["id"], "")).strip() for f in spec["fields"]}
         result = Checked(answers=answers, needs_review=True)
@@ -216,7 +250,7 @@ class ExperienceMapExercise(ExerciseKind):
         return result
 
     def pack_problems(self, spec: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-        return []
+        return rubric_problems(spec)
 
 
 EXERCISE_KINDS: dict[str, ExerciseKind] = {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from courses.exercises import rubric_problems
 from courses.pack import (
     PackInvalid,
     files_from_directory,
@@ -252,3 +253,25 @@ def test_the_curriculum_passes_the_item_writing_rules():
         assert report.passes, (slug, report.summary())
         total = report if total is None else total + report
     assert total.too_long == 0 and total.share <= 0.4, total.summary()
+
+
+def test_every_trainer_graded_exercise_has_level_descriptors():
+    for slug, kind in CURRICULUM.items():
+        exercise = load_directory(CONTENT / slug).document["exercise"]
+        for criterion in exercise.get("rubric", []) if kind != "numeric" else []:
+            levels = [level["points"] for level in criterion.get("levels", [])]
+            assert levels[0] == criterion["points"] and levels[-1] == 0, (slug, criterion["id"])
+
+
+def test_level_descriptors_must_run_from_the_points_down_to_zero():
+    spec = {
+        "rubric": [
+            {"id": "a", "label": "A", "points": 4, "levels": [{"points": 4}, {"points": 0}]},
+            {"id": "b", "label": "B", "points": 4, "levels": [{"points": 3}, {"points": 0}]},
+            {"id": "c", "label": "C", "points": 2, "levels": [{"points": 0}, {"points": 2}]},
+        ]
+    }
+    assert rubric_problems(spec) == [
+        (["rubric", 1, "levels"], "levels must run from 4 points down to 0"),
+        (["rubric", 2, "levels"], "levels must be listed highest first, each points value once"),
+    ]
