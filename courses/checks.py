@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.questions import QUESTION_KINDS, Form, correct_ids, mark_all, option_ids
+from core.questions import QUESTION_KINDS, Form, correct_ids, kind_keys, mark_all, option_ids
 
 __all__ = [
     "QUESTION_KINDS",
@@ -24,6 +24,7 @@ __all__ = [
     "QuestionResult",
     "Reveal",
     "correct_ids",
+    "kind_keys",
     "mark_check",
     "next_attempt_at",
     "option_ids",

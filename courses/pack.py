@@ -22,7 +22,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from core.uploads import zip_refusal
-from courses.checks import QUESTION_KINDS, option_ids
+from courses.checks import QUESTION_KINDS, kind_keys, option_ids
 from courses.exercises import EXERCISE_KINDS
 from courses.markdown import render_markdown
 
@@ -140,10 +140,8 @@ CHECK_SCHEMA: dict[str, Any] = {
                     "prompt": {"type": "string", "minLength": 5},
                     "explanation": {"type": "string", "minLength": 10},
                     "points": {"type": "integer", "minimum": 1, "maximum": 10},
-                    "options": {},
-                    "answer": {},
-                    "tolerance": {},
-                    "unit": {},
+                    # Each kind's own keys, checked by its schema below.
+                    **{key: {} for key in kind_keys()},
                 },
                 "allOf": [
                     {"if": {"properties": {"type": {"const": name}}}, "then": kind.schema}
@@ -646,7 +644,7 @@ def _load_check(reader: _Reader, name: str, line: int) -> dict[str, Any]:
                 {"id": oid, "text": option["text"], "correct": bool(option.get("correct"))}
                 for oid, option in zip(option_ids(question), question["options"], strict=True)
             ]
-        for key in ("answer", "tolerance", "unit"):
+        for key in ("answer", "tolerance", "unit", "items"):
             if key in question:
                 entry[key] = question[key]
         questions.append(entry)

@@ -42,8 +42,12 @@ def learner(app, lti, packs):
 
 
 def choose(app, lti, **form: str):
-    """The LMS's trainer saves the course's check settings on their page."""
+    """The LMS's trainer opens the check settings from the course page and saves them."""
     trainer = as_person(app, lti, "trainer", "policy-trainer", "Tess Trainer")
+    course = get(trainer, "/courses/basics/")
+    assert f'<a href="{SETTINGS}">Knowledge check settings</a>' in course.text
+    settings = text(get(trainer, SETTINGS))
+    assert "Once the check is passed" in settings and "Attempts in a row" in settings
     return post(trainer, SETTINGS, form, token_from=SETTINGS)
 
 
