@@ -23,9 +23,14 @@ def signing_secrets(app: Flask) -> tuple[str | bytes, ...]:
     return (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.config["SECRET_KEY"])
 
 
+HOST_PREFIX = "__Host-"
+
+
 class IframeSessionInterface(SecureCookieSessionInterface):
-    """Session cookie with ``SameSite=None; Secure`` over HTTPS, so it survives a cross-site
-    iframe; ``Lax`` over plain HTTP, where browsers refuse ``SameSite=None`` without ``Secure``."""
+    """Session cookie with ``SameSite=None; Secure; Partitioned`` over HTTPS, so it survives a
+    cross-site iframe even where third-party cookies are blocked (CHIPS: the browser keeps it
+    in a jar of the LMS's site, apart from the tool's own); ``Lax`` over plain HTTP, where
+    browsers refuse ``SameSite=None`` without ``Secure``."""
 
     _serializer: tuple[tuple[object, ...], URLSafeTimedSerializer | None] | None = None
 
@@ -42,6 +47,17 @@ class IframeSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return request.is_secure
+
+    def get_cookie_name(self, app: Flask) -> str:
+        # Over HTTPS the partitioned cookie has a name of its own: an unpartitioned cookie
+        # of the old name, left from before, would otherwise be sent beside it, first, and
+        # win, bringing back an older session. ``__Host-`` also pins it to this host and
+        # path "/" (both Flask's defaults here).
+        name = super().get_cookie_name(app)
+        return HOST_PREFIX + name if request.is_secure else name
 
 
 def csp_nonce() -> str:

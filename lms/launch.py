@@ -18,6 +18,7 @@ import jwt
 import requests
 from flask import make_response, render_template
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.contrib.flask.cookie import FlaskCookieService
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,26 @@ ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 JWKS_FETCH_TIMEOUT = 5
 
 
+class PartitionedCookieService(FlaskCookieService):
+    """pylti1p3's state cookie, ``Partitioned`` over HTTPS like the session (CHIPS): a browser
+    that blocks third-party cookies still keeps it inside the LMS's frame, so the launch
+    finds it. pylti1p3 gives no way to add the attribute, hence its one method rewritten."""
+
+    def update_response(self, response: Any) -> None:
+        secure = bool(self._request.is_secure())
+        for name, cookie in self._cookie_data_to_set.items():
+            response.set_cookie(
+                name,
+                cookie["value"],
+                max_age=cookie["exp"],
+                path="/",
+                httponly=True,
+                secure=secure,
+                samesite="None" if secure else None,
+                partitioned=secure,
+            )
+
+
 class ToolLogin(FlaskOIDCLogin):
     """Third-party initiated login, with our own cookie check (CSP-safe, styled).
 
@@ -65,7 +86,12 @@ class ToolLogin(FlaskOIDCLogin):
         storage: DatabaseLaunchDataStorage,
         new_window_url: str,
     ) -> None:
-        super().__init__(request, tool_config, launch_data_storage=storage)
+        super().__init__(
+            request,
+            tool_config,
+            cookie_service=PartitionedCookieService(request),
+            launch_data_storage=storage,
+        )
         self._storage = storage
         self._new_window_url = new_window_url
 
@@ -145,7 +171,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         storage: DatabaseLaunchDataStorage,
         settings: Settings,
     ) -> None:
-        super().__init__(request, tool_config, launch_data_storage=storage)
+        super().__init__(
+            request,
+            tool_config,
+            cookie_service=PartitionedCookieService(request),
+            launch_data_storage=storage,
+        )
         self._storage = storage
         self._settings = settings
         self._conf = tool_config

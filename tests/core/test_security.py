@@ -2,50 +2,69 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
 from tests.lti import page_text
 
 
-def cookie_attributes(response, name_prefix):
+def cookie_header(response, name_prefix):
+    """The Set-Cookie header of the cookie whose name starts so. Read as text: Python's
+    ``SimpleCookie`` refuses a header with the ``Partitioned`` attribute."""
     for header in response.headers.getlist("Set-Cookie"):
-        cookie = SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            if name.startswith(name_prefix):
-                return morsel, header
+        if header.split("=", 1)[0].startswith(name_prefix):
+            return header
     raise AssertionError(f"no {name_prefix} cookie in {response.headers.getlist('Set-Cookie')}")
 
 
-def test_over_https_behind_a_proxy_cookies_are_samesite_none_secure(make_app, lti, live):
+def test_over_https_behind_a_proxy_cookies_are_samesite_none_secure_partitioned(
+    make_app, lti, live
+):
     """Behind a TLS-terminating proxy the app sees HTTP; with PROXY_FIX_HOPS it trusts
-    X-Forwarded-Proto, so the state and session cookies get SameSite=None; Secure."""
+    X-Forwarded-Proto, so the state and session cookies get SameSite=None; Secure; and
+    Partitioned (CHIPS), which a browser blocking third-party cookies keeps in the frame."""
     proxied = make_app(PROXY_FIX_HOPS=1)
     browser = type(lti)(proxied, proxied.test_client(), lti.tool_base, lti.platform_base)
     headers = {"X-Forwarded-Proto": "https"}
     login_url = browser.start("learner")
     check = browser.client.get(login_url, headers=headers)
     assert check.status_code == 200  # the cookie check page, inside the LMS's frame
-    _, state_header = cookie_attributes(check, "lti1p3-state-")
+    state_header = cookie_header(check, "lti1p3-state-")
     assert "SameSite=None" in state_header and "Secure" in state_header
+    assert "Partitioned" in state_header
     pending = browser.authorize(check)
     launch = browser.client.post(pending.action, data=pending.fields, headers=headers)
     assert launch.status_code == 303
-    _, session_header = cookie_attributes(launch, "academy_session")
+    # A name of its own: an unpartitioned cookie of the old name must not shadow it.
+    session_header = cookie_header(launch, "__Host-academy_session")
     assert "SameSite=None" in session_header and "Secure" in session_header
-    assert "HttpOnly" in session_header
+    assert "HttpOnly" in session_header and "Partitioned" in session_header
+    assert "Domain=" not in session_header and "Path=/;" in session_header
+    # The session (and its CSRF token) come back under that name: the dashboard knows her.
+    dashboard = browser.client.get(live.tool_base + "/dashboard", headers=headers)
+    assert dashboard.status_code == 200 and "Welcome, Lena" in page_text(dashboard)
+
+
+def test_a_top_level_login_over_https_sets_a_partitioned_state_cookie(make_app, lti):
+    """A window of its own (no frame, so no cookie check page) gets the same cookie."""
+    proxied = make_app(PROXY_FIX_HOPS=1)
+    browser = type(lti)(proxied, proxied.test_client(), lti.tool_base, lti.platform_base)
+    headers = {"X-Forwarded-Proto": "https", "Sec-Fetch-Dest": "document"}
+    redirect = browser.client.get(browser.start("learner"), headers=headers)
+    assert redirect.status_code == 302
+    header = cookie_header(redirect, "lti1p3-state-")
+    assert "Partitioned" in header and "SameSite=None" in header and "Secure" in header
 
 
 def test_without_a_trusted_proxy_forwarded_proto_is_ignored(lti):
     redirect = lti.login(lti.start("learner"))
-    _, header = cookie_attributes(redirect, "lti1p3-state-")
-    assert "Secure" not in header
+    header = cookie_header(redirect, "lti1p3-state-")
+    assert "Secure" not in header and "Partitioned" not in header
 
 
 def test_plain_http_session_cookie_is_lax(lti):
     response = lti.launch("learner")
-    _, header = cookie_attributes(response, "academy_session")
+    header = cookie_header(response, "academy_session")
     assert "SameSite=Lax" in header and "HttpOnly" in header
+    # Browsers refuse Partitioned without Secure.
+    assert "Partitioned" not in header and "Secure" not in header
 
 
 def test_pages_may_be_framed_only_by_registered_platforms(client, live, lti):

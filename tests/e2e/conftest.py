@@ -140,15 +140,25 @@ def chromium_profile(playwright_driver, tmp_path: Path):  # type: ignore[no-unty
     in a regular profile (cookies are refused with blocked reason "UserPreferences"). So both
     cases set the profile preference explicitly, as a person does in chrome://settings/cookies:
     ``profile.cookie_controls_mode`` 0 = allow third-party cookies, 1 = block them.
+
+    Blocking third-party cookies leaves partitioned ones (CHIPS) alone. A browser that keeps
+    no cookie at all inside a frame (Safari, or a site rule) is ``no_cookies_in=(tool origin,
+    LMS origin)``: a site exception blocking the tool's cookies, partitioned ones included,
+    where the LMS's page embeds it, and only there.
     """
     opened = []
 
-    def open_profile(*, third_party_cookies: bool):  # type: ignore[no-untyped-def]
+    def open_profile(  # type: ignore[no-untyped-def]
+        *, third_party_cookies: bool, no_cookies_in: tuple[str, str] | None = None
+    ):
         user_data = tmp_path / f"chromium-profile-{len(opened)}"
         (user_data / "Default").mkdir(parents=True)
         mode = 0 if third_party_cookies else 1
-        preferences = {"profile": {"cookie_controls_mode": mode}}
-        (user_data / "Default" / "Preferences").write_text(json.dumps(preferences))
+        profile: dict[str, object] = {"cookie_controls_mode": mode}
+        if no_cookies_in is not None:
+            blocked = {",".join(no_cookies_in): {"setting": 2}}  # 2 = block
+            profile["content_settings"] = {"exceptions": {"cookies": blocked}}
+        (user_data / "Default" / "Preferences").write_text(json.dumps({"profile": profile}))
         context = playwright_driver.chromium.launch_persistent_context(
             str(user_data),
             executable_path=str(CHROMIUM),

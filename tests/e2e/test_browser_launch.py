@@ -24,6 +24,7 @@ from playwright.sync_api import (
 )
 
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT, CrossSiteService, DemoService
+from tests.e2e.steps import join_from_dashboard, leave_programme
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,8 @@ PERSONAS = (
     Persona("trainer", "Tara", "Trainer"),
     Persona("administrator", "Ada", "Administrator"),
 )
-SESSION_COOKIE = "academy_session"
+# Over HTTPS the session cookie is partitioned and named afresh (core.security).
+SESSION_COOKIE = "__Host-academy_session"
 TOOL_FRAME = "iframe[name=tool-frame]"
 
 
@@ -173,12 +175,78 @@ def test_cross_site_https_iframe_launch(
     assert SESSION_COOKIE not in platform_cookies, "the LMS site must not get the tool's session"
 
 
-def test_blocked_third_party_cookies_offers_new_window(
+@pytest.mark.parametrize(
+    "third_party_cookies", [False, True], ids=["third-party-cookies-blocked", "allowed"]
+)
+def test_framed_launch_and_its_forms_work_with_partitioned_cookies(
+    chromium_profile, https_server: CrossSiteService, results_dir: Path, third_party_cookies: bool
+) -> None:
+    """CHIPS: the state, session and CSRF cookies are ``Partitioned``, so the launch and the
+    forms after it work inside the LMS's cross-site frame whether the browser blocks
+    third-party cookies (Debian Chromium's default) or not, and no new window opens. A visit
+    to the tool in a window of its own has a session of its own."""
+    context: BrowserContext = chromium_profile(third_party_cookies=third_party_cookies)
+    page = context.pages[0] if context.pages else context.new_page()
+    windows: list[Page] = []
+    context.on("page", lambda window: windows.append(window))
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/")
+    persona = PERSONAS[0]
+
+    with explained(page, "a framed launch, then form posts (CSRF) in the frame"):
+        frame = launch_in_course_page(page, persona)
+        expect_dashboard(frame, persona)
+        framed = tool_frame(page)
+        assert framed.url == https_server.tool_base + "/dashboard"
+        if join_from_dashboard(framed):
+            leave_programme(framed)  # two more posts; and the learner as other tests expect
+    assert windows == [], "a new window opened although partitioned cookies were available"
+    # The browser ran it in the mode asked for: blocked, the frame has no unpartitioned
+    # cookies (storage access) at all.
+    assert framed.evaluate("document.hasStorageAccess()") is third_party_cookies
+    page.screenshot(path=results_dir / f"chips-{third_party_cookies=}.png", full_page=True)
+
+    framed_cookies = {c["name"]: c for c in context.cookies(https_server.tool_base)}
+    session = framed_cookies[SESSION_COOKIE]
+    assert (session["sameSite"], session["secure"], session["httpOnly"]) == ("None", True, True)
+    assert session.get("partitionKey") == "https://localhost", session
+    assert "academy_session" not in framed_cookies, "an unpartitioned session cookie was set"
+
+    # A top-level visit: the tool's own partition, where the framed session is not.
+    with explained(page, "the tool in a window of its own"):
+        alone = context.new_page()
+        alone.goto(https_server.tool_base + "/dashboard")
+        expect(alone.get_by_role("heading", level=1)).to_have_text(
+            "Please open this from your learning platform"
+        )
+        alone.close()
+        with context.expect_page() as opened:
+            page.get_by_role("button", name=f"Launch as {persona.key} in a new window").click()
+        popup = opened.value
+        expect_dashboard(popup, persona)
+        expect(popup).to_have_url(https_server.tool_base + "/dashboard")
+        popup.close()
+    # The frame kept its own session beside the window's.
+    with explained(page, "the framed session after the new window's"):
+        frame.get_by_role("link", name="My dashboard").click()
+        expect_dashboard(frame, persona)
+    partitions = sorted(
+        c.get("partitionKey") or ""
+        for c in context.cookies(https_server.tool_base)
+        if c["name"] == SESSION_COOKIE
+    )
+    assert partitions == ["https://127.0.0.1", "https://localhost"], partitions
+
+
+def test_no_cookies_in_the_frame_offers_new_window(
     chromium_profile, https_server: CrossSiteService, results_dir: Path
 ) -> None:
-    """With third-party cookies blocked the iframe launch cannot work; the tool must say so and
+    """Where the browser keeps no cookie of the tool in the LMS's frame, partitioned or not
+    (Safari; a site rule here), the iframe launch cannot work; the tool must say so and
     offer a new window, where the launch completes, instead of looping silently."""
-    context: BrowserContext = chromium_profile(third_party_cookies=False)
+    context: BrowserContext = chromium_profile(
+        third_party_cookies=False,
+        no_cookies_in=(https_server.tool_base, https_server.platform_base),
+    )
     page = context.pages[0] if context.pages else context.new_page()
     logins: list[str] = []
     context.on(
