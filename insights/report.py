@@ -21,6 +21,7 @@ from insights.analysis import (
     first_completions,
     impact,
     load_panel,
+    measure_of,
     team_summaries,
     training_dates,
 )
@@ -29,8 +30,11 @@ from insights.stats import ROI, fit_line, phillips_roi
 from people.models import Team, User
 
 WINDOWS = (14, 28, 56)
-SHARES = (25, 50, 75, 100)
-UNITS = {"csat": "CSAT % points", "nps": "NPS points", "ces": "CES points"}
+SHARES = (0, 25, 50, 75, 100)  # 0: the day its first person completed
+RAMPS = (0, 7, 14, 28)  # days after training left out of the after-window
+CSAT_AS = {"top2": "top-two-box % (4s and 5s)", "mean": "mean score (1-5)"}
+UNITS = {"csat": "CSAT % points", "csat_mean": "CSAT points (mean score, 1-5)",
+         "nps": "NPS points", "ces": "CES points"}  # fmt: skip
 AMOUNTS = ("cost", "value_per_point")  # the ROI inputs a trainer types
 
 
@@ -40,6 +44,8 @@ class ReportQuery:
     window: int = 28
     courses: tuple[str, ...] = ()  # none chosen: every course counts
     share: int = 50
+    csat_as: str = "top2"  # CSAT as the top-two-box % or the mean score (``CSAT_AS``)
+    ramp: int = 0  # days after training left out of the after-window
     cost: float | None = None  # what the training cost
     value_per_point: float | None = None  # what one point of the metric is worth
     agents: bool = False  # also compare agents (reads the survey rows, not the roll-ups)
@@ -56,6 +62,7 @@ class ReportQuery:
         metric = get("metric") if get("metric") in METRICS else "csat"
         window = _number(get("window"), int)
         share = _number(get("share"), int)
+        ramp = _number(get("ramp"), int)
         chosen = tuple(args.getlist("course")) if hasattr(args, "getlist") else ()
         typed: dict[str, str] = {}
         readings: dict[str, str] = {}
@@ -80,6 +87,8 @@ class ReportQuery:
             window=window if window in WINDOWS else 28,
             courses=chosen,
             share=share if share in SHARES else 50,
+            csat_as=get("csat_as") if get("csat_as") in CSAT_AS else "top2",
+            ramp=ramp if ramp in RAMPS else 0,
             cost=amounts.get("cost"),
             value_per_point=amounts.get("value_per_point"),
             agents=get("agents") in ("1", "on", "true"),
@@ -91,6 +100,10 @@ class ReportQuery:
     def as_args(self) -> dict[str, object]:
         args: dict[str, object] = {"metric": self.metric, "window": self.window,
                                    "share": self.share, "course": list(self.courses)}  # fmt: skip
+        if self.csat_as != "top2":
+            args["csat_as"] = self.csat_as
+        if self.ramp:
+            args["ramp"] = self.ramp
         # Written out in full: %g gave "1.23457e+06", losing digits and, as an exponent,
         # refused when the link or the PDF job reads it back.
         if self.cost:
@@ -125,8 +138,13 @@ class Report:
     generated: datetime = field(default_factory=utcnow)
 
     @property
+    def measure(self) -> str:
+        """csat (top-two-box %), csat_mean, nps or ces."""
+        return measure_of(self.query.metric, self.query.csat_as)
+
+    @property
     def unit(self) -> str:
-        return UNITS[self.query.metric]
+        return UNITS[self.measure]
 
     @property
     def agent_minimum(self) -> int:
@@ -142,7 +160,6 @@ def build_report(
     platform_id: int,
     query: ReportQuery,
     *,
-    resamples: int = 1000,
     agents: bool | None = None,
     deployment_id: int | None = None,
 ) -> Report:
@@ -155,7 +172,7 @@ def build_report(
     panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)
     dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
     result = impact(query.metric, panel, dates, exposure, window_days=query.window,
-                    resamples=resamples)  # fmt: skip
+                    csat_as=query.csat_as, ramp_days=query.ramp)  # fmt: skip
     names = dict(session.execute(select(Team.id, Team.title).where(Team.id.in_(panel.units))).all())
     points = [(x, y) for _, x, y in result.exposure_points]
     line = (
@@ -174,8 +191,8 @@ def build_report(
             agent_result = impact(
                 query.metric, agent_panel,
                 {a: completed[a] for a in agent_panel.units if a in completed}, {},
-                window_days=query.window, resamples=resamples,
-                minimum=MIN_AGENT_RESPONSES, correlate=False, unit="agent",
+                window_days=query.window, minimum=MIN_AGENT_RESPONSES, correlate=False,
+                unit="agent", csat_as=query.csat_as, ramp_days=query.ramp,
             )  # fmt: skip
             agent_names = dict(
                 session.execute(
@@ -192,14 +209,58 @@ def _f(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def impact_summary(report: Report) -> dict[str, object]:
+    """The headline numbers, as ``flask insights impact --json`` prints them and the summary
+    CSV lists them. The estimate and its interval are null when the data are too few, with
+    the reason in ``refused``."""
+    query, result, did = report.query, report.result, report.result.did
+    durability = result.durability
+    weeks = [
+        {"week": w.week, "effect": w.effect, "ci_low": w.low, "ci_high": w.high, "teams": w.teams}
+        for w in result.weeks
+    ]
+    return {
+        "metric": query.metric,
+        "measure": report.measure,
+        "unit": report.unit,
+        "window_days": query.window,
+        "share": query.share,
+        "ramp_up_days": query.ramp,
+        "courses": report.chosen,
+        "estimate": did.effect if did else None,
+        "ci_low": did.low if did else None,
+        "ci_high": did.high if did else None,
+        "se": did.se if did else None,
+        "df": did.df if did else None,
+        "interval_method": "delete-one-team jackknife (CV3), t(G-1)",
+        "trained_change": did.trained_change if did else None,
+        "comparison_change": did.comparison_change if did else None,
+        "trained_teams": did.trained if did else len(result.teams),
+        "comparison_teams": did.comparison if did else result.comparison_teams,
+        "pre_trend_p": result.pre_trend.p_value if result.pre_trend else None,
+        "pre_trend_parallel": result.pre_trend.parallel if result.pre_trend else None,
+        "durability": durability.verdict,
+        "durability_reason": durability.reason,
+        "refused": None if did else (result.missing[0] if result.missing else "No data."),
+        "missing": list(result.missing),
+        "weeks": weeks,
+    }
+
+
 def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object]]]]:
     """Every table of the report, as CSV-ready header and rows."""
-    names, metric = report.names, report.query.metric
+    names, metric = report.names, report.measure
+    mean_like = metric in ("ces", "csat_mean")
+    summary = (
+        ["measure", "value"],
+        [[key, "" if v is None else v] for key, v in impact_summary(report).items()
+         if key not in ("weeks", "missing")],
+    )  # fmt: skip
     teams = (
         ["team", "responses", "mean score", metric, "95% low", "95% high", "promoters",
          "passives", "detractors"],
         [[names.get(s.team_id, s.team_id), s.responses, _f(s.mean, 3),
-          _f(s.value.value if s.value else (s.mean if metric == "ces" else None)),
+          _f(s.value.value if s.value else (s.mean if mean_like else None)),
           _f(s.value.low if s.value else None), _f(s.value.high if s.value else None),
           *(_f(x, 4) for x in (s.shares or (None, None, None)))]
          for s in report.summaries],
@@ -219,7 +280,8 @@ def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object
         ["team", "share trained", "change"],
         [[names.get(t, t), _f(x, 3), _f(y)] for t, x, y in report.result.exposure_points],
     )
-    tables = {"teams": teams, "changes": changes, "weeks": weeks, "exposure": exposure}
+    tables = {"summary": summary, "teams": teams, "changes": changes, "weeks": weeks,
+              "exposure": exposure}  # fmt: skip
     if report.agents is not None:
         tables["agents"] = (
             ["agent", "completed on", "responses before", "before", "responses after", "after",

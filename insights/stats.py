@@ -59,8 +59,9 @@ def nps_standard_error(promoters: int, detractors: int, responses: int) -> float
 
 @dataclass(frozen=True)
 class DiD:
-    """Change in trained teams minus change in comparison teams, with a cluster-bootstrap CI
-    (teams resampled within each group)."""
+    """Change in trained teams minus change in comparison teams, with a 95% interval from the
+    delete-one-team jackknife (see ``stacked_effects``). ``comparison`` counts the distinct
+    comparison teams; ``teams`` every team that entered the estimate (the clusters)."""
 
     effect: float
     low: float
@@ -69,6 +70,180 @@ class DiD:
     comparison: int
     trained_change: float
     comparison_change: float
+    se: float = math.nan
+    df: float = math.nan
+    teams: int = 0
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One training date: the units trained on it and those not trained by the end of its
+    after-window, each with its value in the window before and its value(s) after (one column
+    per after-period; NaN where a unit has too few responses). ``trained`` and ``comparison``
+    are unit numbers: the same unit may be a comparison in several stacks and trained in one."""
+
+    trained: np.ndarray
+    trained_before: np.ndarray
+    trained_after: np.ndarray  # (trained, periods)
+    comparison: np.ndarray
+    comparison_before: np.ndarray
+    comparison_after: np.ndarray  # (comparison, periods)
+
+
+@dataclass(frozen=True)
+class StackedEffects:
+    """The stacked effect per after-period, and the same with each unit left out in turn."""
+
+    effect: np.ndarray  # (periods,)
+    leave_one_out: np.ndarray  # (units, periods)
+    units: np.ndarray  # the unit numbers, in the order of ``leave_one_out``'s rows
+    trained: np.ndarray  # (periods,): trained units measured in that period
+    present: np.ndarray  # (units, periods): the unit was measured there (it is a cluster)
+
+
+def stacked_effects(stacks: Sequence[Stack], block_cells: int = 2_000_000) -> StackedEffects:
+    """Per after-period: the mean over trained units of (after - before) minus, for each,
+    the mean (after) - mean (before) of its stack's comparison units, where measured. The
+    same with every unit left out in turn, across every stack it appears in (so a team that
+    is a comparison for many training dates, and later trained itself, is left out of all of
+    them at once): that is what makes the jackknife a team-level (cluster) one.
+
+    Each stack is reduced to a few sums; leaving a unit out subtracts its own share from the
+    sums of the stacks it is in, so all the leave-one-out estimates cost one pass over the
+    stacks (in blocks of units, to keep memory bounded with tens of thousands of agents)."""
+    periods = stacks[0].trained_after.shape[1]
+    units = np.unique(np.concatenate([np.concatenate([s.trained, s.comparison]) for s in stacks]))
+    # Per stack and period: trained sum of changes and count; comparison sum of after values,
+    # count measured, sum of before values and count.
+    sums = np.zeros((6, len(stacks), periods))
+    parts = []
+    for i, s in enumerate(stacks):
+        t_seen = ~np.isnan(s.trained_after)
+        t_change = np.where(t_seen, s.trained_after - s.trained_before[:, None], 0.0)
+        c_seen = ~np.isnan(s.comparison_after)
+        c_after = np.where(c_seen, s.comparison_after, 0.0)
+        c_before = np.broadcast_to(s.comparison_before[:, None], c_after.shape)
+        ones = np.ones_like(c_after)
+        own = (
+            (np.searchsorted(units, s.trained), t_change, t_seen.astype(float)),
+            (np.searchsorted(units, s.comparison), c_after, c_seen.astype(float), c_before, ones),
+        )
+        parts.append(own)
+        sums[0, i], sums[1, i] = t_change.sum(axis=0), t_seen.sum(axis=0)
+        sums[2, i], sums[3, i] = c_after.sum(axis=0), c_seen.sum(axis=0)
+        sums[4, i], sums[5, i] = c_before.sum(axis=0), float(len(s.comparison))
+    effect = _combine(sums)
+    trained = np.where(sums[3] > 0, sums[1], 0).sum(axis=0)
+    leave_one_out = np.empty((len(units), periods))
+    present = np.zeros((len(units), periods), bool)
+    for (t_pos, _, t_seen), (c_pos, _, c_seen, _, _) in parts:
+        present[t_pos] |= t_seen > 0
+        present[c_pos] |= c_seen > 0
+    block = max(1, block_cells // max(1, len(stacks) * periods))
+    for start in range(0, len(units), block):
+        stop = min(start + block, len(units))
+        out = np.repeat(sums[:, None], stop - start, axis=1)  # (6, block, stacks, periods)
+        for i, ((t_pos, t_change, t_seen), (c_pos, c_after, c_seen, c_before, ones)) in enumerate(
+            parts
+        ):
+            t_in = (t_pos >= start) & (t_pos < stop)
+            out[0, t_pos[t_in] - start, i] -= t_change[t_in]
+            out[1, t_pos[t_in] - start, i] -= t_seen[t_in]
+            c_in = (c_pos >= start) & (c_pos < stop)
+            rows = c_pos[c_in] - start
+            out[2, rows, i] -= c_after[c_in]
+            out[3, rows, i] -= c_seen[c_in]
+            out[4, rows, i] -= c_before[c_in]
+            out[5, rows, i] -= ones[c_in]
+        leave_one_out[start:stop] = _combine(out)
+    return StackedEffects(effect, leave_one_out, units, trained, present)
+
+
+def _combine(sums: np.ndarray) -> np.ndarray:
+    """The stacked effect from the per-stack sums (stacks on the second-to-last axis)."""
+    t_change, t_seen, c_after, c_seen, c_before, c_count = sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = (c_seen > 0) & (c_count > 0)
+        steady = np.where(kept, c_after / c_seen - c_before / c_count, 0.0)
+        numerator = np.where(kept, t_change - t_seen * steady, 0.0).sum(axis=-2)
+        denominator = np.where(kept, t_seen, 0.0).sum(axis=-2)
+        return np.where(denominator > 0, numerator / denominator, np.nan)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    se: float
+    df: float
+    low: float
+    high: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def jackknife(value: float, leave_one_out: np.ndarray, level: float = 0.95) -> Estimate | None:
+    """The delete-one-cluster jackknife variance (MacKinnon, Nielsen and Webb's CV3:
+    (G - 1)/G times the sum of squared deviations of the G leave-one-out estimates from their
+    mean) with a t interval on G - 1 degrees of freedom. None when some leave-one-out estimate
+    is undefined (a unit without which nothing could be compared) or G < 3."""
+    loo = np.asarray(leave_one_out, float)
+    g = len(loo)
+    if g < 3 or np.isnan(loo).any() or math.isnan(value):
+        return None
+    variance = (g - 1) / g * float(((loo - loo.mean()) ** 2).sum())
+    se = math.sqrt(variance)
+    df = float(g - 1)
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, df)) * se
+    return Estimate(value, se, df, value - half, value + half)
+
+
+class TooFewToCompare(ValueError):
+    """The data cannot give an honest interval; the message says what is missing."""
+
+
+def stacked_did(stacks: Sequence[Stack]) -> DiD:
+    """The stacked difference in differences over the windows of each stack (one after-period
+    per stack) with its team-level jackknife interval.
+
+    Why this interval: the same comparison team serves many training dates (and a team's
+    window before its own training overlaps its after-windows as a comparison), so the
+    stacks are not independent. The bootstrap used before resampled the trained rows and
+    the per-stack comparison means as if they were, and so missed the comparison teams'
+    own variation and its correlation across stacks: in simulated organisations its "95%"
+    interval covered the truth in 86-89% of runs. Leaving each team out of every stack at
+    once keeps that dependence; the delete-one-cluster jackknife (CV3) with a t(G - 1)
+    critical value is the variant that keeps its level best with few clusters (MacKinnon,
+    Nielsen and Webb, 2023), needs no random draws (the same data always give the same
+    interval) and costs one pass over the stacks. ``bench/impact_coverage.py`` measures its
+    coverage (``docs/benchmarks.md``).
+
+    The point estimate is computed exactly as before (rows of trained before/after, each
+    with its stack's comparison means), so it is unchanged to the last bit."""
+    if not stacks:
+        raise TooFewToCompare("no training date has trained and comparison teams")
+    tb = np.concatenate([s.trained_before for s in stacks])
+    ta = np.concatenate([s.trained_after[:, 0] for s in stacks])
+    cb = np.concatenate([np.full(len(s.trained), float(s.comparison_before.mean()))
+                         for s in stacks])  # fmt: skip
+    ca = np.concatenate([np.full(len(s.trained), float(s.comparison_after[:, 0].mean()))
+                         for s in stacks])  # fmt: skip
+    comparison_units = np.unique(np.concatenate([s.comparison for s in stacks]))
+    if len(tb) < 2 or len(comparison_units) < 2:
+        raise TooFewToCompare(
+            f"at least two trained and two comparison teams are needed; found {len(tb)} "
+            f"and {len(comparison_units)}"
+        )
+    trained_change, comparison_change = ta - tb, ca - cb
+    effect = float(trained_change.mean() - comparison_change.mean())
+    effects = stacked_effects(stacks)
+    interval = jackknife(effect, effects.leave_one_out[effects.present[:, 0], 0])
+    if interval is None:
+        raise TooFewToCompare("leaving out one team leaves nothing to compare")
+    return DiD(effect, interval.low, interval.high, len(tb), len(comparison_units),
+               float(trained_change.mean()), float(comparison_change.mean()), interval.se,
+               interval.df, len(effects.units))  # fmt: skip
 
 
 def difference_in_differences(
@@ -76,38 +251,16 @@ def difference_in_differences(
     trained_after: Sequence[float],
     comparison_before: Sequence[float],
     comparison_after: Sequence[float],
-    *,
-    resamples: int = 2000,
-    seed: int = 17,
-    wild: bool | None = None,
 ) -> DiD:
-    """Team-level means before and after (equal windows). With fewer than 30 teams in all the
-    interval comes from a wild cluster bootstrap (Rademacher weights on team residuals),
-    otherwise from resampling teams."""
+    """Two groups of different teams measured over the same windows: one stack of
+    ``stacked_did``."""
     tb, ta = np.asarray(trained_before, float), np.asarray(trained_after, float)
     cb, ca = np.asarray(comparison_before, float), np.asarray(comparison_after, float)
     if len(tb) != len(ta) or len(cb) != len(ca) or min(len(tb), len(cb)) < 2:
         raise ValueError("each group needs at least two teams with before and after values")
-    trained_change, comparison_change = ta - tb, ca - cb
-    effect = float(trained_change.mean() - comparison_change.mean())
-    rng = np.random.default_rng(seed)
-    use_wild = (len(tb) + len(cb) < 30) if wild is None else wild
-    if use_wild:
-        # Residuals around each group's mean change, flipped at random per team (the null of
-        # no effect is not imposed: this is an interval, not a test).
-        rt = trained_change - trained_change.mean()
-        rc = comparison_change - comparison_change.mean()
-        signs_t = rng.choice([-1.0, 1.0], size=(resamples, len(rt)))
-        signs_c = rng.choice([-1.0, 1.0], size=(resamples, len(rc)))
-        draws = effect + (signs_t * rt).mean(axis=1) - (signs_c * rc).mean(axis=1)
-    else:
-        draws = (
-            bootstrap_means(trained_change[:, None], resamples, rng)[:, 0]
-            - bootstrap_means(comparison_change[:, None], resamples, rng)[:, 0]
-        )
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return DiD(effect, float(low), float(high), len(tb), len(cb),
-               float(trained_change.mean()), float(comparison_change.mean()))  # fmt: skip
+    trained = np.arange(len(tb))
+    return stacked_did([Stack(trained, tb, ta[:, None], len(tb) + np.arange(len(cb)), cb,
+                              ca[:, None])])  # fmt: skip
 
 
 def bootstrap_means(

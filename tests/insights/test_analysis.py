@@ -39,7 +39,7 @@ def test_a_planted_effect_of_eight_points_is_recovered():
         else:
             exposure[team] = 0.0
             team_days[team] = daily(lambda d, b=base: b + TREND * (d - START).days)
-    result = impact("csat", team_days, trained_on, exposure, window_days=28, resamples=500)
+    result = impact("csat", team_days, trained_on, exposure, window_days=28)
     assert result.did is not None and result.did.trained == 15
     assert result.did.effect == pytest.approx(8.0, abs=0.6)  # rounding of daily counts
     assert result.did.low < 8.0 < result.did.high
@@ -71,7 +71,7 @@ def staggered(effect_of, drift_before=0.0, teams=30, days=200):
 
 def test_week_by_week_the_effect_is_seen_to_fade_and_the_groups_moved_alike_before():
     team_days, trained_on = staggered(lambda since: 0.08 if since < 28 else 0.0)
-    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    result = impact("csat", team_days, trained_on, {}, window_days=28)
     by_week = {w.week: w for w in result.weeks}
     assert sorted(by_week) == list(range(-6, 12))
     for week in range(4):
@@ -88,14 +88,14 @@ def test_week_by_week_the_effect_is_seen_to_fade_and_the_groups_moved_alike_befo
 
 def test_a_lasting_effect_is_reported_as_held():
     team_days, trained_on = staggered(lambda since: 0.08)
-    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    result = impact("csat", team_days, trained_on, {}, window_days=28)
     assert result.lasting == "held"
 
 
 def test_trained_teams_already_rising_before_training_fail_the_pre_trend_check():
     # Trained teams climb half a CSAT point a day for the weeks before training.
     team_days, trained_on = staggered(lambda since: 0.0, drift_before=0.005)
-    result = impact("csat", team_days, trained_on, {}, window_days=28, resamples=300)
+    result = impact("csat", team_days, trained_on, {}, window_days=28)
     assert result.pre_trend is not None and not result.pre_trend.parallel
     assert result.pre_trend.difference == pytest.approx(3.5, abs=0.5)  # points a week
 
@@ -115,7 +115,7 @@ def test_agents_are_compared_from_weekly_roll_ups():
             day = (monday + timedelta(weeks=week) - EPOCH).days
             rows.append((agent, day, 10, 40, round(10 * share), 0, 0, 0))
     panel = Panel.from_rows("csat", np.array(rows, np.int64), period_days=7)
-    result = impact("csat", panel, completed, {}, window_days=28, resamples=300, minimum=5,
+    result = impact("csat", panel, completed, {}, window_days=28, minimum=5,
                     correlate=False, unit="agent")  # fmt: skip
     assert result.did is not None and result.did.trained == 20
     assert result.did.effect == pytest.approx(10.0, abs=1e-9)
@@ -128,7 +128,7 @@ def test_the_weekly_panel_recovers_the_effect_with_the_training_week_left_out():
     team_days, trained_on = staggered(lambda since: 0.08)  # trained on any day of a week
     weekly = Panel.from_days("csat", team_days, period_days=7)
     assert weekly.first.weekday() == 0 and weekly.period_days == 7
-    result = impact("csat", weekly, trained_on, {}, window_days=28, resamples=300)
+    result = impact("csat", weekly, trained_on, {}, window_days=28)
     assert result.did is not None and result.did.trained == 15
     assert result.did.effect == pytest.approx(8.0, abs=0.6)
     assert result.did.low < 8.0 < result.did.high
