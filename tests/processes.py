@@ -117,14 +117,16 @@ def wait_for(probe: Callable[[], T], what: str, timeout: float = 30, interval: f
         time.sleep(interval)
 
 
-def wait_until_up(service: Service, url: str, timeout: float = 60) -> None:
+def wait_until_up(
+    service: Service, url: str, timeout: float = 60, verify: bool | str = True
+) -> None:
     def answers() -> bool:
         if not service.running():
             raise AssertionError(
                 f"{service.name} exited with {service.process.returncode}:\n{service.tail()}"
             )
         try:
-            return requests.get(url, timeout=2).status_code == 200
+            return requests.get(url, timeout=2, verify=verify).status_code == 200
         except requests.RequestException:
             return False
 
