@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from core.uploads import zip_refusal
 
@@ -41,12 +41,25 @@ class TableRefused(ValueError):
 
 @dataclass
 class Table:
-    """A file's header and its rows as (line number, values), read lazily."""
+    """A file's header and its records, read lazily: ``records`` as the CSV reader gives
+    them (a blank line is []), the fast way for millions of rows, with ``line`` the line
+    number of the last one read; or ``rows``, (line number, values) without blank lines."""
 
     header: list[str]
-    rows: Iterator[tuple[int, list[str]]]
+    records: Iterator[list[str]]
     separator: str
     encoding: str
+    _reader: Any = None
+
+    @property
+    def line(self) -> int:
+        return self._reader.line_num + 1  # + 1: the header was read before the reader began
+
+    @property
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        for record in self.records:
+            if record:
+                yield self.line, record
 
     @property
     def read_as(self) -> str:
@@ -150,33 +163,50 @@ def open_table(data: bytes | BinaryIO) -> Table:
     stream.seek(0)
     encoding = sniff_encoding(stream.read(SAMPLE_BYTES))
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[arg-type]
-    first = text.readline()
+    lines = _lines(stream, encoding)
+    first = next(lines, "")
     if not first.strip():
         raise TableRefused("The file is empty: it needs a header line naming its columns.")
     separator = sniff_separator(first)
     header = [name.strip() for name in next(csv.reader([first], delimiter=separator))]
+    reader = csv.reader(lines, delimiter=separator)
     return Table(
         header=header,
-        rows=_records(text, separator),
+        records=_records(reader),
         separator=separator,
         encoding=ENCODING_NAMES[encoding],
+        _reader=reader,
     )
 
 
-def _records(text: io.TextIOWrapper, separator: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(text, delimiter=separator)
+def _lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """The stream's lines as text, decoded a megabyte at a time (faster than a text wrapper's
+    line iteration, which matters at millions of rows); bytes that are not text in the
+    encoding stop the read with the line they are on."""
+    decode = codecs.getincrementaldecoder(encoding)().decode
+    lines_before, carry = 0, ""
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        try:
+            text = carry + decode(block)
+        except UnicodeDecodeError as error:
+            bad_at = block[: error.start].count(b"\n") + carry.count("\n")
+            raise TableRefused(
+                f"Line {lines_before + bad_at + 1} is not {ENCODING_NAMES[encoding]} text; "
+                "save the file as UTF-8 CSV."
+            ) from error
+        lines = text.splitlines(keepends=True)
+        carry = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+        lines_before += len(lines)
+        yield from lines
+    if carry:
+        yield carry
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
     try:
-        for record in reader:
-            if any(value.strip() for value in record):
-                yield reader.line_num + 1, record  # + 1: the header was read before
+        yield from reader
     except csv.Error as error:
         raise TableRefused(f"Line {reader.line_num + 1} is not valid CSV: {error}.") from error
-    except UnicodeDecodeError as error:
-        raise TableRefused(
-            f"After line {reader.line_num + 1} the file is not text in the encoding it "
-            "started in; save it as UTF-8 CSV."
-        ) from error
 
 
 def _key(name: str) -> str:

@@ -114,7 +114,7 @@ def import_batch(session: Session, token: SurveyApiToken, payload: object) -> Im
             session, platform_id=token.platform_id, creator_id=None,
             filename=f"API batch ({token.name})", data=out.getvalue().encode(),
             mapping=Mapping(team="team", date="answered_at", score="score", agent="agent",
-                            channel="channel", source_id="id"),
+                            channel="channel", source_id="id", date_format="iso"),
             metric=payload["metric"], timezone=payload.get("timezone", "UTC"),
             skip_bad=payload.get("skip_bad", False), once_per_file=False,
         )  # fmt: skip

@@ -29,16 +29,21 @@ insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and tr
 @click.option("--id-column", default="", help="Optional: the survey tool's response id.")
 @click.option("--timezone", default="UTC", show_default=True,
               help="Time zone of dates without an offset, e.g. Europe/London.")  # fmt: skip
+@click.option("--date-format", default="auto", show_default=True,
+              help="iso, day-first (DD/MM/YYYY), month-first (MM/DD/YYYY), a pattern such as "
+                   "%d.%m.%Y, or auto: settled by the file's dates (refused if they could be "
+                   "either).")  # fmt: skip
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
 def import_command(file: Path, platform_id: int, metric: str, team_column: str, date_column: str,
                    score_column: str, agent_column: str, channel_column: str, id_column: str,
-                   timezone: str, skip_bad: bool) -> None:  # fmt: skip
+                   timezone: str, date_format: str, skip_bad: bool) -> None:  # fmt: skip
     """Import survey responses from CSV (or the first sheet of an Excel .xlsx workbook). A file
     with bad rows is refused as a whole (every bad row is listed) unless --skip-bad; a file or
     response imported before is not counted twice."""
     mapping = Mapping(
-        team_column, date_column, score_column, agent_column, channel_column, id_column
-    )
+        team_column, date_column, score_column, agent_column, channel_column, id_column,
+        date_format,
+    )  # fmt: skip
     stream = file.open("rb")
     bar_length = data_lines(stream)
     with stream, click.progressbar(length=bar_length, label="Checking rows", show_pos=True) as bar:

@@ -15,13 +15,10 @@ found by the unique index rather than by a set in memory.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import io
+import itertools
 import secrets
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,7 +45,14 @@ from sqlalchemy.orm import Session
 
 from core.db import insert_for
 from core.numbers import NumberFormatError, parse_number
-from core.uploads import zip_refusal
+from core.tabular import (
+    ZIP_MAGIC,
+    DateReader,
+    TableRefused,
+    open_table,
+    settle_date_format,
+    workbook_as_csv,
+)
 from insights.models import (
     METRICS,
     SurveyImport,
@@ -58,7 +62,7 @@ from insights.models import (
 )
 from people.models import Membership, Team, User
 
-DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+DATE_SAMPLE = 2000  # rows read first to settle an "auto" date format
 CHUNK = 20_000
 MAX_PROBLEMS = 1000
 
@@ -73,6 +77,9 @@ class Mapping:
     agent: str = ""
     channel: str = ""
     source_id: str = ""
+    # iso, day-first, month-first, a strptime pattern, or auto: settled from the file's
+    # first rows (refused when they could be either day-first or month-first).
+    date_format: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -110,47 +117,14 @@ class ImportRefused(ValueError):
         self.problems = problems or []
 
 
-def parse_moment(value: str) -> datetime | None:
-    """ISO 8601 (with or without a time or an offset), or day-first dates."""
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(value, pattern)
-        except ValueError:
-            continue
-    return None
-
-
-def _lines(stream: BinaryIO) -> Iterator[str]:
-    """The stream's lines as text, decoded a megabyte at a time; a line that is not UTF-8
-    stops the import with its number."""
-    decode = codecs.getincrementaldecoder("utf-8-sig")().decode
-    lines_before, carry = 0, ""
-    for block in iter(lambda: stream.read(1 << 20), b""):
-        try:
-            text = carry + decode(block)
-        except UnicodeDecodeError as error:
-            bad_at = block[: error.start].count(b"\n") + carry.count("\n")
-            raise ImportRefused(
-                f"Line {lines_before + bad_at + 1} is not UTF-8 text; save the file as UTF-8 CSV."
-            ) from error
-        lines = text.splitlines(keepends=True)
-        carry = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        lines_before += len(lines)
-        yield from lines
-    if carry:
-        yield carry
-
-
 class _Checker:
     """Turns CSV records into staging tuples, or into the problems that make them bad."""
 
     def __init__(
         self,
         header: list[str],
+        read_as: str,
+        dates: DateReader,
         mapping: Mapping,
         metric: str,
         zone: ZoneInfo,
@@ -164,10 +138,11 @@ class _Checker:
         if missing:
             names = ", ".join(repr(c) for c in missing)
             raise ImportRefused(
-                f"The file has no column {names}. Its columns: {', '.join(header)}."
+                f"The file has no column {names}. It was read as {read_as}, and its columns "
+                f"are: {', '.join(header)}."
             )
         position = {name: header.index(name) for name in wanted}
-        self.mapping, self.metric, self.zone = mapping, metric, zone
+        self.mapping, self.metric, self.zone, self.dates = mapping, metric, zone, dates
         self.team_at, self.date_at = position[mapping.team], position[mapping.date]
         self.score_at = position[mapping.score]
         self.agent_at = position.get(mapping.agent) if mapping.agent else None
@@ -228,10 +203,9 @@ class _Checker:
         if team_id is None:
             reason = f"no team called {team_text!r} in this LMS" if team_text else "no team"
             problems.append(Problem(line, self.mapping.team, reason))
-        raw_moment = record[self.date_at]
-        when = self._moment(raw_moment)
-        if not when:
-            problems.append(Problem(line, self.mapping.date, f"not a date: {raw_moment!r}"))
+        when = self._moment(record[self.date_at])
+        if isinstance(when, str):
+            problems.append(Problem(line, self.mapping.date, when))
         score, reason = self._score(record[self.score_at].strip())
         if score is None:
             problems.append(Problem(line, self.mapping.score, reason))
@@ -269,11 +243,11 @@ class _Checker:
         score = self.scores.get(whole)
         return score, f"{self.scale}, not {raw!r}"
 
-    def _moment(self, raw: str) -> tuple[str, str] | tuple[()]:
-        """(UTC time as the database reads it, the local day), or () when not a date."""
-        moment = parse_moment(raw.strip())
-        if moment is None:
-            return ()
+    def _moment(self, raw: str) -> tuple[str, str] | str:
+        """(UTC time as the database reads it, the local day), or why it is not a date."""
+        moment = self.dates.read(raw)
+        if isinstance(moment, str):
+            return moment
         if moment.tzinfo is not None:
             day = moment.astimezone(self.zone).date()
             moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -476,62 +450,20 @@ def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
     return inserted
 
 
-ZIP_MAGIC = b"PK\x03\x04"  # how every .xlsx file begins; no CSV does
-# A genuine export of a million responses unpacks to a few hundred MB of sheet XML, which
-# compresses 10-30 times; a zip bomb is refused before openpyxl inflates any of it.
-NOT_A_WORKBOOK = (
-    "This looks like a zip file but is not an Excel workbook (.xlsx) we can read; "
-    "save it as .xlsx or CSV."
-)
-WORKBOOK_MAX_FILES = 1000
-WORKBOOK_MAX_BYTES = 2_000_000_000
-WORKBOOK_MAX_RATIO = 200
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def workbook_as_csv(stream: BinaryIO) -> BinaryIO:
-    """The first sheet of an Excel workbook as CSV, read row by row (openpyxl's read-only
-    mode) into a spooled file, so a large workbook is checked like any CSV."""
-    from openpyxl import load_workbook
-
-    try:
-        archive = zipfile.ZipFile(stream)
-    except zipfile.BadZipFile as error:
-        raise ImportRefused(NOT_A_WORKBOOK) from error
-    refusal = zip_refusal(archive, max_files=WORKBOOK_MAX_FILES, max_bytes=WORKBOOK_MAX_BYTES,
-                          max_ratio=WORKBOOK_MAX_RATIO)  # fmt: skip
-    if refusal:
-        raise ImportRefused(
-            "This workbook unpacks to far more than it holds "
-            f"({refusal[0]}{': ' + refusal[1] if refusal[1] else ''}). "
-            "If it is a genuine export, save it as CSV and import that."
-        )
+def _date_reader(stream: BinaryIO, mapping: Mapping) -> DateReader:
+    """The reader of the file's dates. For "auto", the first rows' dates settle the format
+    (a short read of its own; the caller reads the file from its start again)."""
+    if mapping.date_format != "auto":
+        return DateReader(mapping.date_format)
+    table = open_table(stream)
+    at = next((i for i, name in enumerate(table.header) if name == mapping.date), None)
+    values = [
+        (line, record[at])
+        for line, record in itertools.islice(table.rows, DATE_SAMPLE)
+        if at is not None and at < len(record)
+    ]
     stream.seek(0)
-    try:
-        book = load_workbook(stream, read_only=True, data_only=True)
-    except Exception as error:
-        raise ImportRefused(NOT_A_WORKBOOK) from error
-    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - returned
-    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    writer = csv.writer(text)
-    for row in book.worksheets[0].iter_rows(values_only=True):
-        writer.writerow([_cell_text(value) for value in row])
-    book.close()
-    text.flush()
-    text.detach()
-    spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return DateReader(settle_date_format(values))
 
 
 def data_lines(stream: BinaryIO) -> int:
@@ -611,7 +543,10 @@ def import_survey(
     digest = _digest(stream) if once_per_file else secrets.token_hex(32)
     if stream.read(4) == ZIP_MAGIC:  # an Excel workbook, not text
         stream.seek(0)
-        stream = workbook_as_csv(stream)
+        try:
+            stream = workbook_as_csv(stream)
+        except TableRefused as refused:
+            raise ImportRefused(str(refused)) from refused
     stream.seek(0)
     earlier = session.scalar(
         select(SurveyImport).where(
@@ -662,18 +597,19 @@ def _read_and_store(
     days = _TeamDays(metric)
 
     def checked(prefix: tuple) -> Iterator[tuple]:
-        reader = csv.reader(_lines(stream))
-        header = [name.strip() for name in next(reader, [])]
-        checker = _Checker(header, mapping, metric, zone, teams, agents, bulk.postgres)
-        read = 0
-        quick, add = checker.quick, days.add
         try:
-            for record in reader:
+            dates = _date_reader(stream, mapping)
+            table = open_table(stream)
+            checker = _Checker(table.header, table.read_as, dates, mapping, metric, zone, teams,
+                               agents, bulk.postgres)  # fmt: skip
+            read = 0
+            quick, add = checker.quick, days.add
+            for record in table.records:
                 row = quick(record)
                 if row is None:
                     if not record:
                         continue
-                    row = checker.check(reader.line_num, record)
+                    row = checker.check(table.line, record)
                     if isinstance(row, list):
                         report.bad_rows += 1
                         report.bad.extend(row[: max(0, MAX_PROBLEMS - len(report.bad))])
@@ -684,8 +620,8 @@ def _read_and_store(
                 if skip_bad or not report.bad_rows:
                     add(row[0], row[4], row[2])
                     yield prefix + row
-        except csv.Error as error:
-            raise ImportRefused(f"Line {reader.line_num} is not valid CSV: {error}.") from error
+        except TableRefused as refused:
+            raise ImportRefused(str(refused)) from refused
         report.read = read
 
     prefix = (platform_id, import_id, metric)

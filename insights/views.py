@@ -122,6 +122,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             agent=request.form.get("agent_column", "").strip(),
             channel=request.form.get("channel_column", "").strip(),
             source_id=request.form.get("id_column", "").strip(),
+            date_format=request.form.get("date_format", "auto").strip() or "auto",
         )
         metric = request.form.get("metric", "csat")
         settings = {

@@ -40,7 +40,8 @@ def run(app, data: bytes, **kw):
         try:
             report = import_survey(
                 db.session, platform_id=platform_id, creator_id=None, filename="s.csv",
-                data=data, mapping=MAPPING, metric=kw.pop("metric", "csat"), **kw,
+                data=data, mapping=kw.pop("mapping", MAPPING), metric=kw.pop("metric", "csat"),
+                **kw,
             )  # fmt: skip
             if report.ok:
                 db.session.commit()
@@ -83,7 +84,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_lists_every_problem(app, team)
     assert not report.ok and report.bad_rows == 3
     assert [str(p) for p in report.bad] == [
         "line 6, team: no team called 'Nowhere' in this LMS",
-        "line 7, answered: not a date: 'yesterday'",
+        "line 7, answered: 'yesterday' is not a date in the format YYYY-MM-DD",
         "line 7, score: CSAT scores are whole numbers 1-5, not '9'",
         "line 8, score: CSAT scores are whole numbers 1-5, not '4.5'",
     ]
@@ -105,8 +106,8 @@ def test_duplicates_are_not_counted_twice(app, team):
 def test_missing_columns_encoding_and_scales(app, team):
     with pytest.raises(ImportRefused, match="no column 'answered'"):
         run(app, b"id,team,score\nr1,CXQ101,5\n")
-    with pytest.raises(ImportRefused, match="Line 2 is not UTF-8"):
-        run(app, b"id,team,answered,score\nr1,Caf\xe9,2026-11-02,5\n")
+    with pytest.raises(ImportRefused, match="It was read as separated by ';', UTF-8"):
+        run(app, b"id;team;score\nr1;CXQ101;5\n")
     nps = run(app, b"id,team,answered,score\nn1,CXQ101,2026-11-02,10\nn2,CXQ101,2026-11-02,0\n",
               metric="nps")  # fmt: skip
     assert nps.imported == 2
@@ -192,8 +193,56 @@ def test_an_excel_workbook_is_read_like_a_csv(app, team):
     assert stored == [("x1", 5, "2026-11-02"), ("x2", 4, "2026-11-03")]
     bad = run(app, xlsx([["id", "team", "answered", "score"], ["x3", "CXQ101", "soon", 6]]))
     assert [str(p) for p in bad.bad] == [
-        "line 2, answered: not a date: 'soon'",
+        "line 2, answered: 'soon' is not a date in the format YYYY-MM-DD",
         "line 2, score: CSAT scores are whole numbers 1-5, not '6'",
     ]
     with pytest.raises(ImportRefused, match="not an Excel workbook"):
         run(app, b"PK\x03\x04 but not a workbook")
+
+
+def test_survey_exports_as_they_come(app, team):
+    """A European Excel export (semicolons, Windows-1252, decimal commas, day-first dates),
+    a UTF-16 export with tabs, and a UTF-8 one with a BOM all import."""
+    european = "id;team;answered;score\nE1;CXQ101;25/12/2026;4,0\nE2;CXQ101;03/12/2026;5\n"
+    report = run(app, european.encode("cp1252"))
+    assert (report.imported, report.bad_rows) == (2, 0), [str(p) for p in report.bad]
+    days = sorted(r.day.isoformat() for r in rows(app, SurveyResponse))
+    assert days == ["2026-12-03", "2026-12-25"]  # 03/12 read day-first, as 25/12 shows
+    tabs = "id\tteam\tanswered\tscore\nU1\tCXQ101\t2026-11-02\t3\n"
+    assert run(app, tabs.encode("utf-16")).imported == 1
+    bom = "\ufeffid,team,answered,score\nB1,CXQ101,2026-11-02,3\n"
+    assert run(app, bom.encode("utf-8")).imported == 1
+
+
+def test_dates_are_read_in_the_format_chosen_or_refused_when_the_file_cannot_say(app, team):
+    american = b"id,team,answered,score\nA1,CXQ101,12/25/2026,4\nA2,CXQ101,03/04/2026,4\n"
+    assert run(app, american).imported == 2  # 12/25 settles it: month-first
+    assert "2026-03-04" in {r.day.isoformat() for r in rows(app, SurveyResponse)}
+    unclear = b"id,team,answered,score\nC1,CXQ101,03/04/2026,4\nC2,CXQ101,05/06/2026,4\n"
+    with pytest.raises(ImportRefused, match=(
+        r"could be day-first or month-first \(line 2: 03/04/2026; line 3: 05/06/2026\)"
+    )):  # fmt: skip
+        run(app, unclear)
+    chosen = Mapping(team="team", date="answered", score="score", source_id="id",
+                     date_format="day-first")  # fmt: skip
+    assert run(app, unclear, mapping=chosen).imported == 2
+    assert "2026-04-03" in {r.day.isoformat() for r in rows(app, SurveyResponse)}
+    wrong = b"id,team,answered,score\nW1,CXQ101,12/25/2026,4\n"
+    report = run(app, wrong, mapping=chosen)
+    assert [str(p) for p in report.bad] == [
+        "line 2, answered: '12/25/2026' is not a DD/MM/YYYY date; it reads as a month-first "
+        "date, so choose the date format month-first"
+    ]
+
+
+def test_the_command_takes_the_date_format(app, team, runner, tmp_path):
+    unclear = tmp_path / "unclear.csv"
+    unclear.write_bytes(b"id;team;answered;score\nM1;CXQ101;03/04/2026;5\n")
+    args = ["insights", "import", str(unclear), "--platform-id", str(team.platform_id),
+            "--metric", "csat", "--team-column", "team", "--date-column", "answered",
+            "--id-column", "id"]  # fmt: skip
+    refused = runner.invoke(args=args)
+    assert refused.exit_code == 1 and "choose the date format" in refused.output
+    done = runner.invoke(args=[*args, "--date-format", "month-first"])
+    assert done.exit_code == 0, done.output
+    assert [r.day.isoformat() for r in rows(app, SurveyResponse)] == ["2026-03-04"]
