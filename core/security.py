@@ -71,6 +71,12 @@ def allow_frames_from(*origins: str) -> None:
     g.setdefault("csp_frame_src", set()).update(origins)
 
 
+def allow_framing_by(*origins: str) -> None:
+    """Let these origins frame this response only (CSP ``frame-ancestors``), beside the
+    registered platforms: e.g. an LMS that is registering the tool and is not registered yet."""
+    g.setdefault("csp_frame_ancestors", set()).update(origins)
+
+
 def register_frame_ancestor_source(app: Flask, source: FrameAncestorSource) -> None:
     """Packages that know which sites may frame us (the registered LMS platforms) add a source."""
     app.extensions.setdefault("frame_ancestor_sources", []).append(source)
@@ -109,6 +115,9 @@ def _set_security_headers(response: Response) -> Response:
         nonce = g.get("csp_nonce")
         script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
         frame_src = " ".join(["'self'", *sorted(g.get("csp_frame_src", ()))])
+        ancestors = _frame_ancestors()
+        if extra := g.get("csp_frame_ancestors"):
+            ancestors = " ".join([ancestors, *sorted(extra - set(ancestors.split()))])
         headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -116,7 +125,7 @@ def _set_security_headers(response: Response) -> Response:
             "base-uri 'none'; "
             # Forms post to the LMS (OIDC, deep-linking return) on other origins.
             "form-action 'self' https: http:; "
-            f"frame-ancestors {_frame_ancestors()}",
+            f"frame-ancestors {ancestors}",
         )
     if current_app.config["APP_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -29,7 +29,7 @@ from core.db import db
 from core.extensions import csrf
 from core.forms import ActionForm
 from core.ratelimit import enforce
-from core.security import signing_secrets
+from core.security import allow_framing_by, signing_secrets
 from lms import deep_linking, grades, keys
 from lms.canvas import canvas_developer_key
 from lms.errors import LaunchRefused
@@ -43,9 +43,10 @@ from lms.launch import (
 from lms.models import Platform
 from lms.platform_client import PlatformClient
 from lms.registration import (
+    NEW_LINK_HINT,
     RegistrationRefused,
-    check_registration_key,
-    register_with_platform,
+    platform_origin,
+    register_from_lms,
     registration_key,
 )
 from lms.registry import RegistryError
@@ -288,16 +289,23 @@ def deep_link_picker() -> str:
 @bp.get("/register")
 def dynamic_registration() -> tuple[str, int] | str:
     """LTI Dynamic Registration, opened by the LMS with ``openid_configuration``."""
+    config_url = request.args.get("openid_configuration", "")
+    if origin := platform_origin(config_url):
+        # The LMS shows this page in its own dialog, before it is registered. The page has
+        # no form or link to trick a click into, so the origin named is enough.
+        allow_framing_by(origin)
     try:
-        check_registration_key(current_app.config["SECRET_KEY"], request.args.get("key", ""))
-        registered = register_with_platform(
+        registered = register_from_lms(
             db.session,
             tool_urls(),
-            request.args.get("openid_configuration", ""),
+            current_app.config["SECRET_KEY"],
+            request.args.get("key", ""),
+            config_url,
             request.args.get("registration_token"),
         )
     except (RegistrationRefused, RegistryError) as error:
         db.session.rollback()
-        return render_template("lms/registered.html", error=str(error)), 400
+        hint = getattr(error, "hint", NEW_LINK_HINT)
+        return render_template("lms/registered.html", error=str(error), hint=hint), 400
     db.session.commit()
     return render_template("lms/registered.html", registered=registered, error="")

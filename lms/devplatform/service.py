@@ -472,3 +472,22 @@ def sign(session: Session, claims: dict[str, Any], *, kid: str | None = None) ->
 
 def platform_jwks(session: Session) -> dict[str, Any]:
     return keys.jwks(session, keys.DEV_PLATFORM)
+
+
+def _moodle_domain(url_or_domain: str) -> str:
+    # Moodle's lti_get_domain_from_url: what follows the scheme up to the first "/", so the
+    # port stays; a leading "www." does not count.
+    rest = url_or_domain.split("://", 1)[-1]
+    return rest.split("/", 1)[0].lower().removeprefix("www.")
+
+
+def moodle_registration_refusal(tool_configuration: dict[str, Any]) -> str | None:
+    """The code Moodle 4.5 answers a registration whose ``domain`` it refuses (its
+    registration_helper checks it against ``target_link_uri``, port included), or None."""
+    domain = tool_configuration.get("domain")
+    if not isinstance(domain, str) or not domain:
+        return "missing_domain"
+    target = tool_configuration.get("target_link_uri") or "https://" + domain
+    if not isinstance(target, str) or _moodle_domain(domain) != _moodle_domain(target):
+        return "domain_targetlinkuri_mismatch"
+    return None

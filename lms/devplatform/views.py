@@ -46,6 +46,7 @@ from lms.devplatform.service import (
     current_setup,
     issuer_for,
     members,
+    moodle_registration_refusal,
     placed_links,
     platform_jwks,
     start_launch,
@@ -281,6 +282,9 @@ def register_tool() -> tuple[Response, int]:
         or not all(body.get(k) for k in ("initiate_login_uri", "redirect_uris", "jwks_uri"))
     ):
         return jsonify({"error": "invalid_client_metadata"}), 400
+    if refusal := moodle_registration_refusal(tool):
+        # As Moodle answers: the bare code as text.
+        return Response(refusal, mimetype="text/plain"), 400
     answer = dict(body)
     answer["client_id"] = "dyn-" + secrets.token_hex(6)
     answer["https://purl.imsglobal.org/spec/lti-tool-configuration"] = {
