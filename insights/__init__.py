@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from core.views import register_dashboard_panel, register_nav_link
     from insights.analysis import team_trend
     from insights.cli import insights_cli
+    from insights.impact_cli import impact_command
     from insights.jobs import IMPORT_JOB, REPORT_JOB, run_import, run_report
     from insights.views import bp
     from lms.registry import platform_removing
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
     person_erasing.connect(forget_agent)
     register_personal_data(app, "survey_results_naming_you", survey_rows_of)
     register_retention(app, "survey rows", remove_old_survey_rows)
+    insights_cli.add_command(impact_command)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))

@@ -7,6 +7,7 @@ that cannot give an honest number return ``None`` with a reason instead.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -183,6 +184,12 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _t_quantile(q: float, df: float) -> float:
+    """Cached: SciPy's quantile costs about a millisecond, and a report asks for the same few."""
+    return float(scipy_stats.t.ppf(q, df))
+
+
 def jackknife(value: float, leave_one_out: np.ndarray, level: float = 0.95) -> Estimate | None:
     """The delete-one-cluster jackknife variance (MacKinnon, Nielsen and Webb's CV3:
     (G - 1)/G times the sum of squared deviations of the G leave-one-out estimates from their
@@ -195,7 +202,7 @@ def jackknife(value: float, leave_one_out: np.ndarray, level: float = 0.95) -> E
     variance = (g - 1) / g * float(((loo - loo.mean()) ** 2).sum())
     se = math.sqrt(variance)
     df = float(g - 1)
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, df)) * se
+    half = _t_quantile(0.5 + level / 2, df) * se
     return Estimate(value, se, df, value - half, value + half)
 
 

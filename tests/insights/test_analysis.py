@@ -171,3 +171,81 @@ def test_training_dates_come_from_completions(app, lti, packs):
     assert exposure[team.id] == 0.5
     assert dates[team.id] == date.today()
     assert none_yet == {}
+
+
+def weekly_rows(changes, trained_week, weeks=20, responses=100, base=0.7):
+    """Weekly CSAT rows for teams whose top-two-box share moves by ``changes[team]`` from the
+    week after ``trained_week[team]`` (None: a team that never trains; it changes from week 9)."""
+    from insights.analysis import EPOCH
+
+    monday = START - timedelta(days=START.weekday())
+    rows = []
+    for team, change in enumerate(changes):
+        from_week = (trained_week[team] + 1) if trained_week[team] is not None else 9
+        for week in range(weeks):
+            share = base + (change if week >= from_week else 0.0)
+            day = (monday + timedelta(weeks=week) - EPOCH).days
+            rows.append((team, day, responses, 4 * responses, round(share * responses), 0, 0, 0))
+    dates = {t: monday + timedelta(weeks=w, days=2) for t, w in enumerate(trained_week)
+             if w is not None}  # fmt: skip
+    return np.array(rows, np.int64), dates
+
+
+def test_the_comparison_field_counts_comparison_teams_and_their_spread_is_in_the_interval():
+    """One training date, three trained teams that all rose 5 points, six comparison teams that
+    moved differently. The old bootstrap resampled the trained rows and one repeated comparison
+    mean per row, saw no spread at all (an interval of zero width) and called the trained count
+    the comparison count."""
+    from insights.analysis import Panel
+
+    changes = [0.05, 0.05, 0.05, 0.02, -0.03, 0.0, 0.04, -0.01, 0.01]
+    rows, dates = weekly_rows(changes, [8, 8, 8, None, None, None, None, None, None])
+    panel = Panel.from_rows("csat", rows, period_days=7)
+    result = impact("csat", panel, dates, {}, window_days=28, correlate=False)
+    assert result.did.trained == 3 and result.did.comparison == 6
+    comparison = np.array(changes[3:]) * 100
+    assert result.did.effect == pytest.approx(5 - comparison.mean(), abs=1e-9)
+    assert result.did.high - result.did.low > 1.0
+
+
+def test_a_ramp_up_is_left_out_of_the_after_window():
+    """The effect builds up: nothing in the first two weeks after training, +8 points after.
+    With a 14-day ramp-up the after-window starts when it is over."""
+    team_days, trained_on = staggered(lambda since: 0.08 if since >= 14 else 0.0)
+    plain = impact("csat", team_days, trained_on, {}, window_days=28)
+    ramped = impact("csat", team_days, trained_on, {}, window_days=28, ramp_days=14)
+    assert plain.did.effect == pytest.approx(4.0, abs=0.6)  # half the window ramping up
+    assert ramped.did.effect == pytest.approx(8.0, abs=0.6)
+    assert ramped.ramp_days == 14
+    first = {t.team_id: t for t in plain.teams}
+    assert all(t.after > first[t.team_id].after for t in ramped.teams)
+
+
+def test_csat_as_a_mean_score():
+    counts = Counts(responses=4, score_sum=17, top_two_box=3)
+    assert value("csat", counts) == 75.0
+    assert value("csat", counts, csat_as="mean") == 4.25
+    # Every answer moves from 3 to 5 after training: top-two-box +100 points, mean +2.
+    from insights.analysis import EPOCH, Panel
+
+    monday = START - timedelta(days=START.weekday())
+    rows = []
+    for team in range(8):
+        for week in range(20):
+            after = team < 4 and week >= 10
+            day = (monday + timedelta(weeks=week) - EPOCH).days
+            rows.append((team, day, 20, 100 if after else 60, 20 if after else 0, 0, 0, 0))
+    panel = Panel.from_rows("csat", np.array(rows, np.int64), period_days=7)
+    dates = {t: monday + timedelta(weeks=9, days=2) for t in range(4)}
+    top2 = impact("csat", panel, dates, {}, correlate=False)
+    mean = impact("csat", panel, dates, {}, correlate=False, csat_as="mean")
+    assert top2.did.effect == pytest.approx(100.0)
+    assert mean.did.effect == pytest.approx(2.0) and mean.csat_as == "mean"
+
+
+def test_without_an_early_effect_durability_is_unclear_and_says_why():
+    team_days, trained_on = staggered(lambda since: 0.0)
+    result = impact("csat", team_days, trained_on, {}, window_days=28)
+    assert result.lasting == "unclear"
+    assert result.durability.reason.startswith("The early effect is not distinguishable from zero")
+    assert result.durability.early is not None and result.durability.early.excludes_zero is False

@@ -135,3 +135,66 @@ def test_bootstrap_means_match_scipys_bootstrap_and_skip_missing_values():
     with_gap = np.column_stack([values, np.where(np.arange(400) % 2 == 0, values, np.nan)])
     draws = bootstrap_means(with_gap, 2000, np.random.default_rng(3))
     assert np.nanmean(draws[:, 1]) == pytest.approx(values[::2].mean(), abs=0.05)
+
+
+def test_the_jackknife_interval_of_two_groups_by_hand():
+    """Trained teams that all changed alike, against comparison teams that did not: leaving
+    each team out in turn (CV3 jackknife, t on G - 1 degrees of freedom), by hand."""
+    trained_change = 5.0
+    comparison_changes = np.array([1.0, -2.0, 0.5, 3.0, -1.5])
+    tb = np.array([70.0, 60.0, 80.0])
+    cb = np.array([65.0, 66.0, 67.0, 68.0, 69.0])
+    result = difference_in_differences(tb, tb + trained_change, cb, cb + comparison_changes)
+    effect = trained_change - comparison_changes.mean()
+    # Leaving a trained team out changes nothing; leaving comparison j out:
+    loo = [effect] * 3 + [trained_change - np.delete(comparison_changes, j).mean()
+                          for j in range(5)]  # fmt: skip
+    g = len(loo)
+    se = math.sqrt((g - 1) / g * ((np.array(loo) - np.mean(loo)) ** 2).sum())
+    t = scipy_stats.t.ppf(0.975, g - 1)
+    assert result.effect == pytest.approx(effect, abs=1e-12)
+    assert (result.low, result.high) == pytest.approx((effect - t * se, effect + t * se), abs=1e-9)
+    assert result.se == pytest.approx(se, abs=1e-12) and result.df == g - 1
+    # Closed form: leaving comparison j out moves the estimate by (c_j - mean c)/(m - 1), so
+    # the variance is (G - 1)/G * m/(m - 1) * s_c^2/m, the usual s_c^2/m scaled.
+    s_c = comparison_changes.std(ddof=1)
+    assert se == pytest.approx(s_c / math.sqrt(5) * math.sqrt((g - 1) / g * 5 / 4), abs=1e-12)
+    assert result.comparison == 5 and result.trained == 3
+
+
+def test_stacked_effects_leave_a_team_out_of_every_stack_it_is_in():
+    """Two training dates sharing comparison teams, one of which is trained later: the
+    leave-one-out estimates equal the estimator recomputed without that team, by hand."""
+    from insights.stats import Stack, stacked_did, stacked_effects
+
+    def estimate(stacks):  # the stacked DiD, written out directly
+        rows = []
+        for trained, tb, ta, comp, cb, ca in stacks:
+            if not comp:
+                continue
+            c_change = np.mean([ca[j] for j in comp]) - np.mean([cb[j] for j in comp])
+            rows += [(ta[i] - tb[i]) - c_change for i in trained]
+        return np.mean(rows)
+
+    rng = np.random.default_rng(7)
+    before, after = rng.normal(70, 3, (2, 7)), rng.normal(72, 3, (2, 7))
+    # Stack 0: units 0, 1 trained; comparisons 2, 3, 4, 5 (5 is trained in stack 1).
+    # Stack 1: units 5, 6 trained; comparisons 2, 3, 4.
+    plan = [([0, 1], [2, 3, 4, 5]), ([5, 6], [2, 3, 4])]
+
+    def stacks_without(left_out):
+        return [([i for i in t if i != left_out], before[s], after[s],
+                 [j for j in c if j != left_out], before[s], after[s])
+                for s, (t, c) in enumerate(plan)]  # fmt: skip
+
+    stacks = [Stack(np.array(t), before[s, t], after[s, t][:, None], np.array(c), before[s, c],
+                    after[s, c][:, None]) for s, (t, c) in enumerate(plan)]  # fmt: skip
+    effects = stacked_effects(stacks, block_cells=3)  # several blocks of units
+    assert list(effects.units) == list(range(7))
+    assert effects.effect[0] == pytest.approx(estimate(stacks_without(None)), abs=1e-12)
+    for unit in range(7):
+        expected = estimate(stacks_without(unit))
+        assert effects.leave_one_out[unit, 0] == pytest.approx(expected, abs=1e-12)
+    did = stacked_did(stacks)
+    assert did.effect == pytest.approx(estimate(stacks_without(None)), abs=1e-12)
+    assert did.trained == 4 and did.comparison == 4 and did.teams == 7
