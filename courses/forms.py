@@ -13,6 +13,7 @@ from wtforms import IntegerField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from core.forms import LocaleNumberField
 from courses.checks import CheckPolicy, Reveal
 from courses.pack import MAX_PACK_BYTES
 
@@ -42,10 +43,12 @@ class GradeForm(FlaskForm):
             pass
 
         for criterion in rubric:
+            # Read by core.numbers like every typed number: "3,0" is 3, "2,5" is refused as
+            # not whole (IntegerField said "Not a valid integer value." to both).
             setattr(
                 RubricForm,
                 f"mark_{criterion['id']}",
-                IntegerField(
+                LocaleNumberField(
                     criterion["label"],
                     validators=[
                         InputRequired("Give a mark."),
@@ -53,6 +56,7 @@ class GradeForm(FlaskForm):
                             0, criterion["points"], f"Between 0 and {criterion['points']}."
                         ),
                     ],
+                    whole=True,
                 ),
             )
         return RubricForm()
