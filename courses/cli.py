@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.db import db
+from courses.completions import import_completions
 from courses.pack import (
     ItemReport,
     Pack,
@@ -110,3 +111,70 @@ def list_command(platform_id: int | None) -> None:
     for course in courses:
         owner = "built-in" if course.built_in else f"LMS {course.platform_id}"
         click.echo(f"{course.slug:32} {course.version:8} {owner:10} {course.title}")
+
+
+completions_cli = AppGroup(
+    "completions", help="Training done before or outside the tool, brought in from a file."
+)
+courses_cli.add_command(completions_cli)
+
+
+@completions_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--platform-id", type=int, required=True, help="The LMS the people belong to.")
+@click.option("--email-column", default=None, help="Default: email, e-mail, mail, …")
+@click.option("--course-column", default=None, help="Default: course, training, …")
+@click.option("--date-column", default=None, help="Default: date, completed, completed on, …")
+@click.option("--score-column", default=None, help="Optional; default: score, result, …")
+@click.option(
+    "--provider-column",
+    default=None,
+    help="Optional; default: provider, vendor, … A row with a provider is an outside "
+    "training, kept by its name.",
+)
+@click.option(
+    "--date-format",
+    default="auto",
+    show_default=True,
+    help="iso, day-first, month-first, a pattern such as %d.%m.%Y, or auto.",
+)
+@click.option("--skip-bad", is_flag=True, help="Bring in the good rows and list the bad ones.")
+def import_completions_command(
+    file: Path,
+    platform_id: int,
+    email_column: str | None,
+    course_column: str | None,
+    date_column: str | None,
+    score_column: str | None,
+    provider_column: str | None,
+    date_format: str,
+    skip_bad: bool,
+) -> None:
+    """Bring in completions (CSV or .xlsx, one a row): the person's e-mail, the course (one
+    of the catalogue's, by slug or title, or an outside training with its provider), the day
+    it was completed and optionally a score. A file with any bad row brings in nothing unless
+    --skip-bad; a completion brought in before is not counted twice."""
+    if db.session.get(Platform, platform_id) is None:
+        raise click.ClickException(f"No LMS platform has the id {platform_id}.")
+    report = import_completions(
+        db.session,
+        platform_id=platform_id,
+        data=file.read_bytes(),
+        source=f"flask courses completions import {file.name}",
+        columns={
+            "email": email_column,
+            "course": course_column,
+            "date": date_column,
+            "score": score_column,
+            "provider": provider_column,
+        },
+        date_format=date_format,
+        skip_bad=skip_bad,
+    )
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    if not report.ok:
+        db.session.rollback()
+        raise click.ClickException(report.refused)
+    db.session.commit()
+    click.echo(f"Done: {report.summary()}.")

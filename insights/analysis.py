@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from courses.models import Course, CourseResult
+from courses.models import Course, CourseResult, PastTraining
 from courses.services import visible_to
 from insights.effects import (  # noqa: F401 - re-exported for the callers of this module
     EPOCH,
@@ -119,15 +119,46 @@ def _integers(session: Session, query: Select, width: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, width), np.int64)
 
 
+OUTSIDE = "outside:"
+
+
 def first_completions(session: Session, courses: Sequence[str]) -> dict[int, date]:
-    """Per person, the day they first completed one of ``courses``."""
-    query = (
+    """Per person, the day they first completed one of ``courses`` (catalogue slugs, or the
+    ``outside:…`` keys of outside trainings), in the tool or brought in from a file of past
+    training."""
+    slugs = [c for c in courses if not c.startswith(OUTSIDE)]
+    keys = [f"course:{slug}" for slug in slugs] + [c for c in courses if c.startswith(OUTSIDE)]
+    in_tool = (
         select(CourseResult.user_id, func.min(CourseResult.completed_at))
         .join(Course, Course.id == CourseResult.course_id)
-        .where(Course.slug.in_(courses))
+        .where(Course.slug.in_(slugs))
         .group_by(CourseResult.user_id)
     )
-    return {user_id: completed.date() for user_id, completed in session.execute(query)}
+    first = {user_id: completed.date() for user_id, completed in session.execute(in_tool)}
+    brought_in = (
+        select(PastTraining.user_id, func.min(PastTraining.completed_on))
+        .where(PastTraining.training_key.in_(keys))
+        .group_by(PastTraining.user_id)
+    )
+    for user_id, completed_on in session.execute(brought_in):
+        if user_id not in first or completed_on < first[user_id]:
+            first[user_id] = completed_on
+    return first
+
+
+def outside_trainings(session: Session, platform_id: int) -> list[tuple[str, str]]:
+    """The outside trainings an LMS brought in, as (key, name), for choosing what counts."""
+    return list(
+        session.execute(
+            select(PastTraining.training_key, func.min(PastTraining.training_name))
+            .where(
+                PastTraining.platform_id == platform_id,
+                PastTraining.training_key.startswith(OUTSIDE),
+            )
+            .group_by(PastTraining.training_key)
+            .order_by(func.min(PastTraining.training_name))
+        ).tuples()
+    )
 
 
 def training_dates(

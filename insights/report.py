@@ -22,6 +22,7 @@ from insights.analysis import (
     impact,
     load_panel,
     measure_of,
+    outside_trainings,
     team_summaries,
     training_dates,
 )
@@ -136,6 +137,8 @@ class Report:
     roi: ROI | None
     agent_names: dict[int, str] = field(default_factory=dict)
     generated: datetime = field(default_factory=utcnow)
+    # Outside trainings brought in from files, (key, name): they may count as training too.
+    outside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def measure(self) -> str:
@@ -167,8 +170,10 @@ def build_report(
     People see only their own deployment's teams (``deployment_id``)."""
     agents = query.agents if agents is None else agents
     courses = catalogue(session, platform_id)
-    chosen = [c for c in query.courses if any(c == course.slug for course in courses)]
-    chosen = chosen or [c.slug for c in courses]
+    outside = outside_trainings(session, platform_id)
+    known = {course.slug for course in courses} | {key for key, _ in outside}
+    chosen = [c for c in query.courses if c in known]
+    chosen = chosen or [c.slug for c in courses] + [key for key, _ in outside]
     panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)
     dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
     result = impact(query.metric, panel, dates, exposure, window_days=query.window,
@@ -202,7 +207,7 @@ def build_report(
                 ).all()
             )
     return Report(query, courses, chosen, result, agent_result, team_summaries(panel), names,
-                  line, roi, agent_names)  # fmt: skip
+                  line, roi, agent_names, outside=outside)  # fmt: skip
 
 
 def _f(value: float | None, digits: int = 2) -> str:
