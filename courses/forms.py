@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -75,22 +75,25 @@ class CheckPolicyForm(FlaskForm):
         default=Reveal.AFTER_PASSING.value,
         validators=[InputRequired("Choose when the answers are shown.")],
     )
-    max_attempts = IntegerField(
+    # Read by core.numbers like every typed number ("1 440" is 1440; "1,5" is not whole).
+    max_attempts = LocaleNumberField(
         "Attempts in a row",
         validators=[
             Optional(),
             NumberRange(1, MAX_ATTEMPTS, f"Between 1 and {MAX_ATTEMPTS}, or empty for no limit."),
         ],
+        whole=True,
     )
-    wait_minutes = IntegerField(
+    wait_minutes = LocaleNumberField(
         "Waiting time before more attempts (minutes)",
         validators=[
             Optional(),
             NumberRange(1, MAX_WAIT_MINUTES, f"Between 1 and {MAX_WAIT_MINUTES} minutes."),
         ],
+        whole=True,
     )
 
-    def validate_wait_minutes(self, field: IntegerField) -> None:
+    def validate_wait_minutes(self, field: LocaleNumberField) -> None:
         if field.data and not self.max_attempts.data:
             raise ValidationError("Set a number of attempts: the wait comes after they are used.")
 

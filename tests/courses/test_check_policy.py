@@ -122,6 +122,8 @@ def test_settings_are_checked_and_apply_to_one_lms(app, lti, learner):
     assert rows(app, CheckPolicySetting) == []
     odd = choose(app, lti, reveal="everything", max_attempts="0")
     assert odd.status_code == 400 and "Between 1 and 20" in text(odd)
+    half = choose(app, lti, reveal="never", max_attempts="2,5")
+    assert half.status_code == 400 and "Enter a whole number" in text(half)
     assert rows(app, CheckPolicySetting) == []
 
 
