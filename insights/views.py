@@ -80,7 +80,8 @@ def export(table: str) -> Response:
     if table not in tables:
         abort(404)
     header, rows = tables[table]
-    name = f"training-impact-{report.query.metric}-{table}-{report.generated:%Y-%m-%d}.csv"
+    measure = report.measure.replace("_", "-")  # csat-mean when CSAT is shown as a mean score
+    name = f"training-impact-{measure}-{table}-{report.generated:%Y-%m-%d}.csv"
     return csv_response(name, header, rows)
 
 

@@ -98,6 +98,11 @@ def test_json_gives_the_estimate_the_page_gives(app, lti, runner, organisation):
     mean = json.loads(runner.invoke(args=[*args, *options]).output)
     assert mean["measure"] == "csat_mean" and mean["ramp_up_days"] == 14 and mean["share"] == 0
     assert abs(mean["estimate"]) < 1  # points on the 1-5 scale
+    # The page's CSVs follow the choice (the summary table is the JSON's numbers).
+    csv = lti.client.get(lti.tool_base + "/insights/summary.csv?metric=csat&csat_as=mean&ramp=14"
+                         "&share=0&course=basics")  # fmt: skip
+    assert "training-impact-csat-mean-summary-" in csv.headers["Content-Disposition"]
+    assert f"estimate,{mean['estimate']}" in csv.text and "measure,csat_mean" in csv.text
 
 
 def test_too_few_data_give_no_estimate_and_say_why(app, lti, runner, packs):
