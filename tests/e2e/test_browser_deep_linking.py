@@ -1,14 +1,15 @@
 """In the demo, a trainer adds activities through the tool's picker (deep linking) in the
-course page's iframe, and the placed activity opens its page."""
+course page's iframe, and the placed activity opens its page; also with the LMS on another
+site over HTTPS, in a browser that blocks third-party cookies and in one that allows them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import DemoService
+from tests.e2e.conftest import CrossSiteService, DemoService
 
 pytestmark = pytest.mark.e2e
 
@@ -43,3 +44,41 @@ def test_trainer_places_an_activity_and_launches_it(
         page.screenshot(path=results_dir / "deep-linking-launched.png", full_page=True)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    "third_party_cookies", [False, True], ids=["third-party-cookies-blocked", "allowed"]
+)
+def test_cross_site_deep_linking_completes_inside_the_frame(
+    chromium_profile, https_server: CrossSiteService, results_dir: Path, third_party_cookies: bool
+) -> None:
+    """The picker's session (the stored request, the CSRF token) lives in partitioned
+    cookies, so the choice returns to the LMS from inside its frame, as Moodle's "Select
+    content" dialog needs; no new window opens."""
+    context: BrowserContext = chromium_profile(third_party_cookies=third_party_cookies)
+    page = context.pages[0] if context.pages else context.new_page()
+    windows: list[Page] = []
+    context.on("page", lambda window: windows.append(window))
+    page.goto(https_server.platform_base + "/dev-platform/")
+    page.get_by_role("button", name="Add an activity as Tara Trainer").click()
+    frame = page.frame_locator("iframe[name=tool-frame]")
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Add CX Quality Academy activities")
+    frame.get_by_label("Search").fill("gradebook")
+    frame.get_by_role("button", name="Search").click()  # a GET in the frame, same session
+    expect(frame.get_by_text("1 activity matching “gradebook”")).to_be_visible()
+    frame.get_by_label("Grade deliveries").check()
+    placed_before = page.get_by_role("row").filter(has_text="grade-deliveries").count()
+    frame.get_by_role("button", name="Add to course").click()  # the POST, CSRF-checked
+
+    # The platform verified the signed answer and shows the new activity in the course.
+    rows = page.get_by_role("row").filter(has_text="grade-deliveries")
+    expect(rows).to_have_count(placed_before + 1)
+    rows.last.get_by_role("button", name="As trainer").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "Grade deliveries to the LMS gradebook"
+    )
+    assert windows == [], "a new window opened although partitioned cookies were available"
+    tool = page.frame(name="tool-frame")
+    assert tool is not None
+    assert tool.evaluate("document.hasStorageAccess()") is third_party_cookies
+    page.screenshot(path=results_dir / f"deep-linking-cross-site-{third_party_cookies=}.png")
