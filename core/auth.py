@@ -47,6 +47,9 @@ class Viewer:
     launch_id: str
     # The LMS activity this launch came through (None for deep linking): where grades go.
     resource_link_id: int | None = None
+    # The organisation's teams (from its roster) this person manages, whatever course they
+    # launched from.
+    led_team_ids: tuple[int, ...] = ()
 
     @property
     def team_scope(self) -> int | None:
@@ -55,11 +58,22 @@ class Viewer:
         deployment; callers always scope by deployment as well."""
         return None if self.role is Role.ADMINISTRATOR else self.team_id
 
+    @property
+    def teams_governed(self) -> tuple[int, ...] | None:
+        """Every team a trainer's or manager's authority covers: the course context they
+        launched from and the organisation teams they lead. None for an administrator (their
+        whole deployment)."""
+        if self.role is Role.ADMINISTRATOR:
+            return None
+        own = (self.team_id,) if self.team_id is not None else ()
+        return own + tuple(t for t in self.led_team_ids if t != self.team_id)
+
     def governs(self, team_id: int | None) -> bool:
         """Whether this viewer may act on things of ``team_id`` (an award, a score, a
         submission) of their own deployment: an administrator may; a trainer or manager only
-        for the course context they launched from."""
-        return self.role is Role.ADMINISTRATOR or (team_id is not None and team_id == self.team_id)
+        for the course context they launched from and the organisation teams they lead."""
+        governed = self.teams_governed
+        return governed is None or (team_id is not None and team_id in governed)
 
     def to_session(self) -> dict[str, object]:
         return {
@@ -70,6 +84,7 @@ class Viewer:
             "team_id": self.team_id,
             "launch_id": self.launch_id,
             "resource_link_id": self.resource_link_id,
+            "led_team_ids": list(self.led_team_ids),
         }
 
     @classmethod
@@ -82,6 +97,7 @@ class Viewer:
             team_id=data.get("team_id"),  # type: ignore[arg-type]
             launch_id=str(data.get("launch_id", "")),
             resource_link_id=data.get("resource_link_id"),  # type: ignore[arg-type]
+            led_team_ids=tuple(int(t) for t in data.get("led_team_ids") or ()),  # type: ignore[attr-defined]
         )
 
 

@@ -148,17 +148,16 @@ def first_completions(session: Session, courses: Sequence[str]) -> dict[int, dat
 
 def outside_trainings(session: Session, platform_id: int) -> list[tuple[str, str]]:
     """The outside trainings an LMS brought in, as (key, name), for choosing what counts."""
-    return list(
-        session.execute(
-            select(PastTraining.training_key, func.min(PastTraining.training_name))
-            .where(
-                PastTraining.platform_id == platform_id,
-                PastTraining.training_key.startswith(OUTSIDE),
-            )
-            .group_by(PastTraining.training_key)
-            .order_by(func.min(PastTraining.training_name))
-        ).tuples()
+    found = session.execute(
+        select(PastTraining.training_key, func.min(PastTraining.training_name))
+        .where(
+            PastTraining.platform_id == platform_id,
+            PastTraining.training_key.startswith(OUTSIDE),
+        )
+        .group_by(PastTraining.training_key)
+        .order_by(func.min(PastTraining.training_name))
     )
+    return [(key, name) for key, name in found]
 
 
 def training_dates(
@@ -212,8 +211,11 @@ def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, ob
         if points:
             series[metric] = points
     all_courses = list(session.scalars(select(Course.slug).where(visible_to(platform_id))))
+    all_courses += [key for key, _ in outside_trainings(session, platform_id)]
     dates, exposure = training_dates(session, [team_id], all_courses)
+    team = session.get(Team, team_id)
     return {
+        "name": team.display_name if team else "",
         "series": series,
         "trained_on": dates.get(team_id),
         "exposure": exposure.get(team_id, 0.0),

@@ -17,7 +17,7 @@ from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
 from lms.models import ContextServices, Platform, ResourceLink
 from lms.targets import DEEP_LINKING_TARGET
 from people.roles import role_from_lti
-from people.services import ContextClaims, PersonClaims, provision
+from people.services import ContextClaims, PersonClaims, led_teams, provision
 
 EXT = "https://purl.imsglobal.org/spec/lti/claim/ext"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
@@ -142,6 +142,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
     )
     user_id = team_id = None
     role = Role.GUEST
+    led: tuple[int, ...] = ()
     if not launch.is_anonymous:
         user_id, membership = provision(
             session,
@@ -158,6 +159,9 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
             record_context_services(session, launch, team_id)
         else:
             role = lms_role
+        led = led_teams(session, user_id, launch.deployment.id)
+        if led and role is Role.LEARNER:  # the roster names them a team's manager
+            role = Role.MANAGER
     if launch.is_deep_linking:
         if role not in (Role.TRAINER, Role.ADMINISTRATOR):
             raise LaunchRefused(
@@ -177,6 +181,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         team_id=team_id,
         launch_id=launch.launch_id,
         resource_link_id=link_id,
+        led_team_ids=led,
     )
     return LaunchOutcome(viewer=viewer, target=target, resource_link_id=link_id)
 

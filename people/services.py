@@ -266,3 +266,21 @@ def consent_history(session: Session, user_id: int) -> list[ConsentEvent]:
             .order_by(ConsentEvent.recorded_at.desc(), ConsentEvent.id.desc())
         )
     )
+
+
+def led_teams(session: Session, user_id: int, deployment_id: int) -> tuple[int, ...]:
+    """The organisation teams of a deployment the person leads (named their manager in the
+    roster), not archived."""
+    return tuple(
+        session.scalars(
+            select(Membership.team_id)
+            .join(Team, Team.id == Membership.team_id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.leads.is_(True),
+                Team.deployment_id == deployment_id,
+                Team.archived_at.is_(None),
+            )
+            .order_by(Membership.team_id)
+        )
+    )

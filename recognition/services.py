@@ -329,14 +329,18 @@ def next_badges(session: Session, user: User) -> list[NextBadge]:
 # -- managers' awards ------------------------------------------------------------------------
 
 
-def team_members_for_awards(session: Session, team_id: int, manager_id: int) -> list[User]:
-    """The people a manager may recognise: active members of their own team who joined the
-    programme, not themselves; by name."""
+def team_members_for_awards(
+    session: Session, team_ids: Sequence[int], manager_id: int
+) -> list[User]:
+    """The people a manager may recognise: active members of the teams they govern (their
+    course's, and the organisation teams they lead) who joined the programme, not themselves;
+    by name, each once."""
     people = session.scalars(
         select(User)
         .join(Membership, Membership.user_id == User.id)
+        .distinct()
         .where(
-            Membership.team_id == team_id,
+            Membership.team_id.in_(team_ids),
             Membership.active.is_(True),
             Membership.user_id != manager_id,
             User.opted_in_at.is_not(None),
@@ -349,14 +353,15 @@ def award_kudos(
     session: Session,
     *,
     manager: User,
-    team_id: int,
+    team_ids: Sequence[int],
     recipient_id: int,
     badge_id: int,
     message: str,
     request_id: str,
 ) -> Award:
-    """A manager recognises a member of their own team. The same ``request_id`` (a double
-    click, a resent form) returns the award already made."""
+    """A manager recognises a member of a team they govern (``team_ids``, their own course's
+    first); the award belongs to that team. The same ``request_id`` (a double click, a resent
+    form) returns the award already made."""
     if request_id:
         earlier = session.scalar(select(Award).where(Award.request_id == request_id))
         if earlier is not None:
@@ -370,15 +375,20 @@ def award_kudos(
         raise RecognitionError(f"Keep the message under {MESSAGE_LIMIT} characters.")
     if recipient_id == manager.id:
         raise RecognitionError("You cannot recognise yourself.")
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.team_id == team_id,
-            Membership.user_id == recipient_id,
-            Membership.active.is_(True),
+    memberships = {
+        m.team_id: m
+        for m in session.scalars(
+            select(Membership).where(
+                Membership.team_id.in_(team_ids),
+                Membership.user_id == recipient_id,
+                Membership.active.is_(True),
+            )
         )
-    )
+    }
+    membership = next((memberships[t] for t in team_ids if t in memberships), None)
     if membership is None:
         raise RecognitionError("You can recognise only people in your own team.")
+    team_id = membership.team_id
     catalogue = visible_badges(session, manager.platform_id)  # read once: evaluate needs it too
     badge = next((b for b in catalogue if b.id == badge_id and b.manager_awardable), None)
     if badge is None:

@@ -180,7 +180,8 @@ def team_wall() -> str:
 @roles_required(*AWARDERS)
 def award() -> str | tuple[str, int] | WerkzeugResponse:
     viewer, manager = _viewer_user()
-    if viewer.team_id is None:
+    teams = viewer.teams_governed or ()
+    if not teams:
         raise Forbidden("Open this from your team's course to recognise its people.")
     form = AwardForm()
     # The choices are only shown: award_kudos checks the person and the badge itself, so a
@@ -189,7 +190,7 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
         given = award_kudos(
             db.session,
             manager=manager,
-            team_id=viewer.team_id,
+            team_ids=teams,
             recipient_id=form.recipient.data or 0,
             badge_id=form.badge.data or 0,
             message=form.message.data or "",
@@ -200,7 +201,7 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
         db.session.commit()
         flash(said, "success")
         return redirect(url_for(".team_wall"))
-    members = team_members_for_awards(db.session, viewer.team_id, manager.id)
+    members = team_members_for_awards(db.session, teams, manager.id)
     badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
     form.recipient.choices = [SelectChoice(0, "Choose a person…")] + [
         SelectChoice(person.id, person.display_name) for person in members
@@ -284,8 +285,8 @@ def audit() -> str:
         .join(Team, Team.id == Award.team_id)
         .where(Award.platform_id == viewer.platform_id, Team.deployment_id == viewer.deployment_id)
     )
-    if viewer.team_scope is not None:  # a trainer reads their own course's log only
-        query = query.where(Team.id == viewer.team_scope)
+    if viewer.teams_governed is not None:  # a trainer reads their own teams' log only
+        query = query.where(Team.id.in_(viewer.teams_governed))
     events = db.session.scalars(
         query.order_by(AwardEvent.recorded_at.desc(), AwardEvent.id.desc()).limit(200)
     ).all()

@@ -13,6 +13,7 @@ from lms.devplatform import service as devplatform
 from lms.models import Platform
 from people.models import ORGANISATION, Membership, Team, User
 from tests.lti import LtiBrowser
+from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
 from tests.tenants import launch_from_lms_b, register_lms_b
 
 LENA = devplatform.PERSONAS["learner"]
@@ -193,3 +194,60 @@ def test_nothing_from_another_lms_is_matched(app, runner, tmp_path, lti: LtiBrow
         )
         assert roster_lena.sub == f"roster:{LENA.email}"
         db.session.remove()
+
+
+def test_a_manager_named_in_the_roster_recognises_their_team_whatever_course_they_launch_from(
+    app, runner, tmp_path, lti: LtiBrowser, badges
+):
+    from recognition.models import Award, Badge
+    from tests.courses.flow import get, join, post
+    from tests.security.conftest import launch_as
+
+    # Omar takes another course of the LMS; Marco manages the demo course, not Omar's.
+    omar = launch_as(app, lti, "learner", sub="omar", name="Omar Agent", context="course-b")
+    join(omar)
+    with app.app_context():
+        db.session.execute(
+            User.__table__.update().where(User.sub == "omar").values(email="omar@example.com")
+        )
+        db.session.commit()
+        kudos = db.session.scalar(select(Badge.id).where(Badge.slug == "kudos-customer-hero"))
+        db.session.remove()
+    marco = launch_as(app, lti, "manager")
+    assert "Omar Agent" not in get(marco, "/recognition/award").text
+
+    marco_email = devplatform.PERSONAS["manager"].email
+    roster = f"email,team,manager\nomar@example.com,Billing North,{marco_email}\n"
+    done = _import(runner, app, _file(tmp_path, roster))
+    assert done.exit_code == 0, done.output
+    marco = launch_as(app, lti, "manager")  # the roster counts from the next launch
+    page = get(marco, "/recognition/award")
+    assert "Omar Agent" in page.text
+    request_id = page.text.split('name="request_id" type="hidden" value="')[1].split('"')[0]
+    given = post(marco, "/recognition/award", {
+        "recipient": str(_user_id(app, "omar")), "badge": str(kudos), "request_id": request_id,
+        "message": "You untangled the billing mix-up for the Hansens. Thank you!",
+    })  # fmt: skip
+    assert given.status_code == 302, given.status_code
+    with app.app_context():
+        award = db.session.scalar(select(Award))
+        assert db.session.get(Team, award.team_id).title == "Billing North"
+        db.session.remove()
+
+
+def test_a_learner_the_roster_names_as_a_manager_launches_as_one(app, runner, tmp_path, lti):
+    from tests.courses.flow import get
+
+    lti.launch_and_follow("learner")
+    assert get(lti, "/recognition/award").status_code == 403
+    roster = f"email,team,manager\nana@example.com,Billing North,{LENA.email}\n"
+    assert _import(runner, app, _file(tmp_path, roster)).exit_code == 0
+    lti.launch_and_follow("learner")
+    assert get(lti, "/recognition/award").status_code == 200  # a manager's page
+
+
+def _user_id(app, sub: str) -> int:
+    with app.app_context():
+        found = db.session.scalar(select(User.id).where(User.sub == sub))
+        db.session.remove()
+    return found
