@@ -197,7 +197,11 @@ def test_nothing_from_another_lms_is_matched(app, runner, tmp_path, lti: LtiBrow
 
 
 def test_a_manager_named_in_the_roster_recognises_their_team_whatever_course_they_launch_from(
-    app, runner, tmp_path, lti: LtiBrowser, badges
+    app,
+    runner,
+    tmp_path,
+    lti: LtiBrowser,
+    badges,  # noqa: F811 - the fixture above
 ):
     from recognition.models import Award, Badge
     from tests.courses.flow import get, join, post
