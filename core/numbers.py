@@ -14,6 +14,7 @@ Pure: no Flask, no models, so the question engine, forms and the importer can al
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,6 +37,9 @@ MARK_NAMES = {".": "decimal point", ",": "decimal comma"}
 # and refusing it early keeps a hostile cell from costing much.
 MAX_LENGTH = 100
 
+# Digits with at most one mark, ASCII only (the caller checks there is a digit).
+PLAIN = re.compile(r"(\d*)([.,]?)(\d*)", re.ASCII)
+CHARACTERS = re.compile(f"[0-9.,{re.escape(''.join(sorted(GROUP_ONLY)))}]+")
 HOW_TO_WRITE = "use digits, at most one decimal mark and, if you like, spaces between thousands"
 
 
@@ -88,15 +92,21 @@ def parse_number(
         negative = body[0] in MINUS_SIGNS
         body = body[1:].lstrip()
 
-    _refuse_words(body, shown)
-    if not body or any(
-        c not in DIGITS and c not in DECIMAL_MARKS and c not in GROUP_ONLY for c in body
-    ):
-        raise NumberFormatError(f"{shown} is not a number; {HOW_TO_WRITE}, e.g. 1 250.5 or 1,5.")
-    if not any(c in DIGITS for c in body):
-        raise NumberFormatError(f"{shown} has no digits; {HOW_TO_WRITE}, e.g. 1 250.5 or 1,5.")
-
-    integer, fraction, mark, note = _split(body, shown, decimal_mark)
+    plain = PLAIN.fullmatch(body)
+    if plain and (plain[1] or plain[3]) and not (plain[2] and _could_group(plain[1], plain[3])):
+        # Digits with at most one unambiguous mark ("4", "4,0", "0.125"), the shape of
+        # nearly every cell of a survey file: no separator rules to apply.
+        integer, mark, fraction = plain.groups()
+        note = ""
+    else:
+        _refuse_words(body, shown)
+        if CHARACTERS.fullmatch(body) is None:
+            raise NumberFormatError(
+                f"{shown} is not a number; {HOW_TO_WRITE}, e.g. 1 250.5 or 1,5."
+            )
+        if not any(c in DIGITS for c in body):
+            raise NumberFormatError(f"{shown} has no digits; {HOW_TO_WRITE}, e.g. 1 250.5 or 1,5.")
+        integer, fraction, mark, note = _split(body, shown, decimal_mark)
     canonical = integer.lstrip("0") or "0"
     if fraction.rstrip("0"):
         canonical += "." + fraction.rstrip("0")
