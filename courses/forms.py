@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -109,3 +109,26 @@ class CheckPolicyForm(FlaskForm):
             max_attempts=self.max_attempts.data or None,
             wait=timedelta(minutes=minutes) if minutes else None,
         )
+
+
+class CompletionsForm(FlaskForm):
+    """A file of training done before or outside the tool."""
+
+    completions = FileField(
+        "Completions file (CSV or Excel .xlsx)",
+        validators=[
+            FileRequired("Choose the file: one completion a row."),
+            FileAllowed(["csv", "txt", "xlsx"], "Upload the file as CSV or Excel (.xlsx)."),
+        ],
+    )
+    date_format = SelectField(
+        "How dates are written",
+        choices=[
+            SelectChoice("auto", "Work it out from the file"),
+            SelectChoice("day-first", "Day first: 25/12/2026"),
+            SelectChoice("month-first", "Month first: 12/25/2026"),
+            SelectChoice("iso", "ISO: 2026-12-25"),
+        ],
+        default="auto",
+    )
+    skip_bad = BooleanField("Bring in the good rows and list the bad ones")

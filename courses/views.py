@@ -33,8 +33,9 @@ from core.ratelimit import enforce_upload_limit
 from courses import cohort as cohort_service
 from courses.certificates import certificate_qr_svg, verification_url
 from courses.checks import FINAL, mark_check
+from courses.completions import import_completions
 from courses.exercises import EXPERIENCE_ROWS, EXPERIENCE_STAGES, SENTIMENTS, exercise_kind
-from courses.forms import CheckPolicyForm, GradeForm, PackUploadForm
+from courses.forms import CheckPolicyForm, CompletionsForm, GradeForm, PackUploadForm
 from courses.markdown import with_assets
 from courses.models import CheckAttempt, Course, Enrolment, ExerciseSubmission
 from courses.pack import PackInvalid, files_from_zip, load_pack
@@ -668,3 +669,33 @@ def review(submission_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         stages=EXPERIENCE_STAGES,
         rows=EXPERIENCE_ROWS,
     ), status
+
+
+@bp.route("/courses/completions", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def completions_upload() -> str | tuple[str, int] | WerkzeugResponse:
+    """Training done before or outside the tool, from a file: it counts in the impact
+    analysis as the tool's own completions do."""
+    viewer = require_viewer()
+    form = CompletionsForm()
+    report = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("courses/completions.html", viewer=viewer, form=form), 400
+        enforce_upload_limit(viewer.platform_id, viewer.user_id)
+        report = import_completions(
+            db.session,
+            platform_id=viewer.platform_id,
+            data=form.completions.data.read(),
+            source=f"upload by user {viewer.user_id}",
+            date_format=form.date_format.data or "auto",
+            skip_bad=bool(form.skip_bad.data),
+        )
+        if report.ok:
+            db.session.commit()
+            flash(f"Done: {report.summary()}.", "success")
+            return redirect(url_for("courses.completions_upload"))
+        db.session.rollback()
+    return render_template(
+        "courses/completions.html", viewer=viewer, form=form, report=report
+    ), 400 if report else 200

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, DateField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from core.auth import Role
 
@@ -19,3 +21,21 @@ class ProgrammeChoiceForm(FlaskForm):
     """Join or leave the programme. ``next`` is where to go afterwards (a path of ours)."""
 
     next = HiddenField()
+
+
+class RosterForm(FlaskForm):
+    """The organisation's roster file, and how to apply it."""
+
+    roster = FileField(
+        "Roster file (CSV or Excel .xlsx)",
+        validators=[
+            FileRequired("Choose the roster file: one person a row, with their team."),
+            FileAllowed(["csv", "txt", "xlsx"], "Upload the roster as CSV or Excel (.xlsx)."),
+        ],
+    )
+    effective = DateField(
+        "Moves between teams take effect on",
+        validators=[Optional()],
+        description="Leave empty for today.",
+    )
+    skip_bad = BooleanField("Import the good rows and list the bad ones")

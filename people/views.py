@@ -6,15 +6,21 @@ import json
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, require_viewer, roles_required
+from core.auth import Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
+from core.forms import ActionForm
 from core.privacy import personal_data
+from core.ratelimit import enforce_upload_limit
 from core.urls import safe_next
-from people.forms import AssignRoleForm, ProgrammeChoiceForm
+from people.forms import AssignRoleForm, ProgrammeChoiceForm, RosterForm
 from people.guards import require_person
 from people.models import ErasureRequest, Membership, Team, User
+from people.organisation import ACTIONS as TEAM_ACTIONS
+from people.organisation import TeamError, organisation_team, organisation_teams
 from people.privacy import request_erasure
+from people.roster import RosterReport, import_roster
 from people.services import (
     RoleAssignmentError,
     assign_role,
@@ -164,3 +170,68 @@ def ask_for_erasure() -> Response:
     flash("Your request is recorded. An administrator of this service will delete your data "
           "and everything linked to you; your LMS keeps its own records.", "success")  # fmt: skip
     return redirect(url_for("people.my_data"))
+
+
+# -- the organisation's own teams ------------------------------------------------------------
+
+
+def _organisation_page(viewer: Viewer, form: RosterForm, report: RosterReport | None) -> str:
+    return render_template(
+        "people/organisation.html",
+        viewer=viewer,
+        teams=organisation_teams(db.session, viewer.deployment_id),
+        form=form,
+        action_form=ActionForm(),
+        report=report,
+    )
+
+
+@bp.get("/organisation")
+@roles_required(*STAFF)
+def organisation() -> str:
+    return _organisation_page(require_viewer(), RosterForm(), None)
+
+
+@bp.post("/organisation/roster")
+@roles_required(*STAFF)
+def roster_upload() -> tuple[str, int] | WerkzeugResponse:
+    viewer = require_viewer()
+    form = RosterForm()
+    if not form.validate_on_submit():
+        return _organisation_page(viewer, form, None), 400
+    enforce_upload_limit(viewer.platform_id, viewer.user_id)
+    report = import_roster(
+        db.session,
+        platform_id=viewer.platform_id,
+        deployment_id=viewer.deployment_id,
+        data=form.roster.data.read(),
+        effective=form.effective.data,
+        skip_bad=bool(form.skip_bad.data),
+    )
+    if not report.ok:
+        db.session.rollback()
+        return _organisation_page(viewer, form, report), 400
+    db.session.commit()
+    flash(f"Roster imported: {report.summary()}.", "success")
+    return redirect(url_for("people.organisation"))
+
+
+@bp.post("/organisation/teams/<int:team_id>")
+@roles_required(*STAFF)
+def team_change(team_id: int) -> WerkzeugResponse:
+    viewer = require_viewer()
+    team = organisation_team(db.session, viewer.deployment_id, team_id)
+    if team is None:
+        abort(404)
+    action = TEAM_ACTIONS.get(request.form.get("action", ""))
+    if not ActionForm().validate_on_submit() or action is None:
+        abort(400)
+    try:
+        message = action(db.session, team, request.form.to_dict())
+    except TeamError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("people.organisation"))

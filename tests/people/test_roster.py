@@ -13,6 +13,7 @@ from lms.devplatform import service as devplatform
 from lms.models import Platform
 from people.models import ORGANISATION, Membership, Team, User
 from tests.lti import LtiBrowser
+from tests.courses.conftest import packs  # noqa: F401 - shared fixture
 from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
 from tests.tenants import launch_from_lms_b, register_lms_b
 
@@ -255,3 +256,79 @@ def _user_id(app, sub: str) -> int:
         found = db.session.scalar(select(User.id).where(User.sub == sub))
         db.session.remove()
     return found
+
+
+def _upload(trainer: LtiBrowser, path: str, field: str, data: bytes, **extra: str):
+    import io
+
+    from tests.lti import csrf_token_for
+
+    return trainer.client.post(
+        trainer.tool_base + path,
+        data={
+            "csrf_token": csrf_token_for(trainer.app, trainer.client),
+            field: (io.BytesIO(data), "file.csv"),
+            **extra,
+        },  # fmt: skip
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrowser):
+    from tests.courses.flow import get, post, text
+
+    lti.launch_and_follow("trainer")
+    assert "Teams and roster" in text(get(lti, "/dashboard"))
+    refused = _upload(lti, "/organisation/roster", "roster",
+                      b"email,team\nana@example.com,North\nana@example.com,South\n")  # fmt: skip
+    assert refused.status_code == 400
+    assert "ana@example.com is in two teams at once" in text(refused)
+    assert "No teams yet" in text(refused)  # nothing was imported
+    done = _upload(lti, "/organisation/roster", "roster", ROSTER.encode("cp1252"))
+    assert done.status_code == 302
+    page = text(get(lti, "/organisation"))
+    assert "Roster imported: 4 people" in page and "Billing South" in page
+    teams = {title: team_id for team_id, title in _teams(app)}
+    merged = post(lti, f"/organisation/teams/{teams['Billing South']}",
+                  {"action": "merge", "into": str(teams["Billing North"])})  # fmt: skip
+    assert merged.status_code == 302
+    page = text(get(lti, "/organisation"))
+    assert "Merged Billing South into Billing North: 1 people moved" in page
+    members = {email for email, active, _ in _org(app)["Billing North"] if active}
+    assert members == {LENA.email, "ines@example.com", "omar@example.com"}
+    renamed = post(lti, f"/organisation/teams/{teams['Billing North']}",
+                   {"action": "rename", "name": "Team Leads"})  # fmt: skip
+    assert renamed.status_code == 302
+    assert "There is already a team called Team Leads" in text(get(lti, "/organisation"))
+    named = post(lti, f"/organisation/teams/{teams['Team Leads']}",
+                 {"action": "name_manager", "email": "nobody@example.com"})  # fmt: skip
+    assert named.status_code == 302
+    assert "No person with the e-mail nobody@example.com" in text(get(lti, "/organisation"))
+
+
+def test_past_training_from_the_page(app, lti: LtiBrowser, packs):
+    from tests.courses.flow import get, text
+
+    lti.launch_and_follow("trainer")
+    assert (
+        _upload(lti, "/organisation/roster", "roster", ROSTER.encode("cp1252")).status_code == 302
+    )
+    bad = _upload(lti, "/courses/completions", "completions",
+                  b"email,course,date\nomar@example.com,Juggling,2026-09-01\n")  # fmt: skip
+    assert bad.status_code == 400
+    assert "no course 'Juggling' in this LMS's catalogue" in text(bad)
+    good = _upload(lti, "/courses/completions", "completions",
+                   b"email,course,date,provider\nomar@example.com,Juggling,2026-09-01,Circus Ltd\n")  # fmt: skip
+    assert good.status_code == 302
+    assert "1 completions brought in (1 of outside trainings)" in text(
+        get(lti, "/courses/completions")
+    )
+
+
+def _teams(app) -> list[tuple[int, str]]:
+    with app.app_context():
+        found = db.session.execute(
+            select(Team.id, Team.title).where(Team.source == ORGANISATION)
+        ).all()
+        db.session.remove()
+    return [tuple(row) for row in found]

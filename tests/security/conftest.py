@@ -24,7 +24,7 @@ from lms import keys
 from lms.devplatform import service as devplatform
 from lms.models import GradeDelivery, Platform
 from lms.registry import add_deployment
-from people.models import Membership, User
+from people.models import ORGANISATION, Membership, Team, User
 from recognition.models import Award, Badge
 from tests.assessments.test_flow import SCENARIO, grade, place_scenario, take
 from tests.courses.conftest import packs  # noqa: F401 - shared fixture
@@ -214,6 +214,20 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         job_id = job.id
         db.session.remove()
 
+    deployment_a = _one(
+        app,
+        select(Team.deployment_id)
+        .join(Membership, Membership.team_id == Team.id)
+        .where(Membership.user_id == tara_id),
+    )
+    with app.app_context():
+        org_team = Team(platform_id=tenant_a, deployment_id=deployment_a, source=ORGANISATION,
+                        external_id="billing north", title="Billing North")  # fmt: skip
+        db.session.add(org_team)
+        db.session.commit()
+        org_team_id = org_team.id
+        db.session.remove()
+
     asset = _one(app, select(CourseAsset))
     ids: dict[str, object] = {
         "assessment": assessment_id,
@@ -234,6 +248,7 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         "kid": _tool_kid(app),
         "award": _one(app, select(Award.public_id)),
         "job": job_id,
+        "org_team": org_team_id,
         "asset_version": asset.version_id if asset else 0,
         "asset_path": asset.path if asset else "none.svg",
     }
