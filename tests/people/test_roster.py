@@ -12,8 +12,8 @@ from core.db import db
 from lms.devplatform import service as devplatform
 from lms.models import Platform
 from people.models import ORGANISATION, Membership, Team, User
-from tests.lti import LtiBrowser
 from tests.courses.conftest import packs  # noqa: F401 - shared fixture
+from tests.lti import LtiBrowser
 from tests.recognition.conftest import badges  # noqa: F401 - shared fixture
 from tests.tenants import launch_from_lms_b, register_lms_b
 
@@ -269,7 +269,7 @@ def _upload(trainer: LtiBrowser, path: str, field: str, data: bytes, **extra: st
             "csrf_token": csrf_token_for(trainer.app, trainer.client),
             field: (io.BytesIO(data), "file.csv"),
             **extra,
-        },  # fmt: skip
+        },
         content_type="multipart/form-data",
     )
 
@@ -306,7 +306,7 @@ def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrows
     assert "No person with the e-mail nobody@example.com" in text(get(lti, "/organisation"))
 
 
-def test_past_training_from_the_page(app, lti: LtiBrowser, packs):
+def test_past_training_from_the_page(app, lti: LtiBrowser, packs):  # noqa: F811 - fixture
     from tests.courses.flow import get, text
 
     lti.launch_and_follow("trainer")
@@ -317,8 +317,8 @@ def test_past_training_from_the_page(app, lti: LtiBrowser, packs):
                   b"email,course,date\nomar@example.com,Juggling,2026-09-01\n")  # fmt: skip
     assert bad.status_code == 400
     assert "no course 'Juggling' in this LMS's catalogue" in text(bad)
-    good = _upload(lti, "/courses/completions", "completions",
-                   b"email,course,date,provider\nomar@example.com,Juggling,2026-09-01,Circus Ltd\n")  # fmt: skip
+    outside = b"email,course,date,provider\nomar@example.com,Juggling,2026-09-01,Circus Ltd\n"
+    good = _upload(lti, "/courses/completions", "completions", outside)
     assert good.status_code == 302
     assert "1 completions brought in (1 of outside trainings)" in text(
         get(lti, "/courses/completions")
