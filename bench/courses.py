@@ -108,7 +108,7 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
     rng = random.Random(7)
     with app.app_context():
         deployment = db.session.query(Deployment).first()
-        course = course_by_slug(db.session, SLUG)
+        course = course_by_slug(db.session, SLUG, deployment.platform_id if deployment else None)
         if deployment is None or course is None:
             raise BenchError("the demo data did not load (no platform or no course)")
         outline = outline_of(db.session, course)

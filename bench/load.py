@@ -631,7 +631,7 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
     replies = agent_replies()
     with app.app_context():
         session = db.session
-        course = course_by_slug(session, SLUG)
+        course = course_by_slug(session, SLUG, None)  # a built-in course
         if course is None:
             raise BenchError("the demo data did not load (no course)")
         outline = outline_of(session, course)
