@@ -32,6 +32,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
         db.session, platform_id, team_id
     )
+    if app.config.get("DEV_PLATFORM_ENABLED"):
+        # The demo organisation lives in the development platform's LMS; last of the demo
+        # loaders (insights comes last), so the courses and badges it uses are there.
+        from core.demo import register_demo_loader
+        from insights.demo import load_demo
+
+        register_demo_loader(app, load_demo)
 
 
 def forget_platform(session: object, platform_id: int) -> None:
