@@ -65,7 +65,11 @@ def test_a_batch_with_a_bad_response_imports_nothing_unless_asked(app, lti):
     assert refused.status_code == 422
     assert refused.json["problems"] == [
         {"index": 2, "field": "team", "reason": "no team called 'Nowhere' in this LMS"},
-        {"index": 2, "field": "answered_at", "reason": "'soon' is not a date in the format YYYY-MM-DD"},
+        {
+            "index": 2,
+            "field": "answered_at",
+            "reason": "'soon' is not a date in the format YYYY-MM-DD",
+        },
     ]
     assert rows(app, SurveyResponse) == []
     skipped = send(lti, {**bad, "skip_bad": True}, token)
