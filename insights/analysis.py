@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal, select
+from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult, PastTraining
@@ -163,24 +163,61 @@ def outside_trainings(session: Session, platform_id: int) -> list[tuple[str, str
 def training_dates(
     session: Session, team_ids: Sequence[int], courses: Sequence[str], share: float = 0.5
 ) -> tuple[dict[int, date], dict[int, float]]:
-    """Per team: the date by which ``share`` of its active members completed one of
-    ``courses`` (no date if never), and the share who completed (exposure)."""
-    members: dict[int, list[int]] = defaultdict(list)
-    for team_id, user_id in session.execute(
-        select(Membership.team_id, Membership.user_id).where(
-            Membership.team_id.in_(team_ids), Membership.active.is_(True)
+    """Per team: the first date on which ``share`` of its members at that date had completed
+    one of ``courses`` (no date if never), and the share of its current members who have
+    (exposure).
+
+    People count in the team they were in at the time: a person who moved between the
+    organisation's teams counts in each for the days they belonged to it, and brings their
+    training to a team on the day they joined it (or the day they completed, if later). A
+    course context's members have no dates: they count while active, as the LMS says."""
+    stays: dict[int, list[tuple[int, date | None, date | None]]] = defaultdict(list)
+    current: dict[int, list[int]] = defaultdict(list)
+    for team_id, user_id, active, joined, left in session.execute(
+        select(
+            Membership.team_id,
+            Membership.user_id,
+            Membership.active,
+            Membership.joined_on,
+            Membership.left_on,
+        ).where(
+            Membership.team_id.in_(team_ids),
+            or_(Membership.active.is_(True), Membership.left_on.is_not(None)),
         )
     ):
-        members[team_id].append(user_id)
+        stays[team_id].append((user_id, joined, None if active else left))
+        if active:
+            current[team_id].append(user_id)
     completed = first_completions(session, courses)
     dates, exposure = {}, {}
-    for team_id, people in members.items():
-        done = sorted(completed[u] for u in people if u in completed)
-        exposure[team_id] = len(done) / len(people) if people else 0.0
-        needed = max(1, int(np.ceil(share * len(people))))
-        if len(done) >= needed:
-            dates[team_id] = done[needed - 1]
+    for team_id, team_stays in stays.items():
+        people = current[team_id]
+        exposure[team_id] = sum(u in completed for u in people) / len(people) if people else 0.0
+        trained_date = _date_share_reached(team_stays, completed, share)
+        if trained_date is not None:
+            dates[team_id] = trained_date
     return dates, exposure
+
+
+def _date_share_reached(
+    stays: list[tuple[int, date | None, date | None]], completed: dict[int, date], share: float
+) -> date | None:
+    """The first day on which the trained share of the team's members that day reached
+    ``share`` (at least one person)."""
+    trained_from = {
+        (user, joined, left): max(completed[user], joined or completed[user])
+        for user, joined, left in stays
+        if user in completed and (left is None or completed[user] < left)
+    }
+    for day in sorted(set(trained_from.values())):
+        members = [
+            s for s in stays if (s[1] is None or s[1] <= day) and (s[2] is None or day < s[2])
+        ]
+        trained = sum(1 for s in members if s in trained_from and trained_from[s] <= day)
+        needed = max(1, int(np.ceil(share * len(members))))
+        if members and trained >= needed:
+            return day
+    return None
 
 
 @dataclass(frozen=True)

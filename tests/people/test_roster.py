@@ -332,3 +332,34 @@ def _teams(app) -> list[tuple[int, str]]:
         ).all()
         db.session.remove()
     return [tuple(row) for row in found]
+
+
+def test_the_analysis_counts_a_person_in_the_team_they_were_in_at_the_time(
+    app,
+    runner,
+    tmp_path,
+    packs,  # noqa: F811 - fixture
+):
+    from insights.analysis import training_dates
+
+    first = "email,team\nana@x.org,North\nbo@x.org,North\ncy@x.org,South\ndi@x.org,South\n"
+    assert _import(runner, app, _file(tmp_path, first), "--effective", "2026-01-01").exit_code == 0
+    done = tmp_path / "done.csv"
+    done.write_text("email,course,date\nana@x.org,basics,2026-02-01\ncy@x.org,basics,2026-03-01\n")
+    brought = runner.invoke(args=["courses", "completions", "import", str(done),
+                                  "--platform-id", str(_dev_platform(app))])  # fmt: skip
+    assert brought.exit_code == 0, brought.output
+    moved = first.replace("ana@x.org,North", "ana@x.org,South")
+    result = _import(runner, app, _file(tmp_path, moved, name="moved.csv"),
+                     "--effective", "2026-02-15")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    teams = {title: team_id for team_id, title in _teams(app)}
+    with app.app_context():
+        dates, exposure = training_dates(
+            db.session, [teams["North"], teams["South"]], ["basics"], share=0.5
+        )
+        db.session.remove()
+    # Ana trained while in North (half of North that day); she brought it to South on the
+    # 15th, where it took Cy's completion to reach half.
+    assert dates == {teams["North"]: date(2026, 2, 1), teams["South"]: date(2026, 3, 1)}
+    assert exposure == {teams["North"]: 0.0, teams["South"]: 2 / 3}
