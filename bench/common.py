@@ -89,11 +89,13 @@ def fresh_database(
 
 
 def server_env(database_url: str, workdir: Path, base_url: str, secret: str) -> dict[str, str]:
-    """The environment of a production-mode server with the development platform on."""
+    """The environment of a server set up as in production, with the development platform on
+    as the LMS under load. Production mode refuses the development platform, so the server
+    runs in development mode, which differs only in HSTS and `flask doctor`'s verdict."""
     env = dict(os.environ)
     env.update(
         FLASK_APP="wsgi",
-        APP_ENV="production",
+        APP_ENV="development",
         SECRET_KEY=secret,
         DATABASE_URL=database_url,
         INSTANCE_PATH=str(workdir),
