@@ -1,0 +1,87 @@
+"""Counts and correlations of the labelled corpus (assessments/corpus/): conversations per part,
+levels per skill (overall and per part), traps, channels, industries, customer types, and the
+Pearson correlation between every pair of skills. Reads only labels and metadata, never the
+conversations' text, so it is safe to run on the sealed part.
+
+    .venv/bin/python bench/corpus_stats.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "assessments" / "corpus"
+SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
+SHORT = {"empathy": "EMP", "active_listening": "LIS", "patience": "PAT",
+         "positive_language": "POS", "adaptability": "ADA"}  # fmt: skip
+
+
+def load() -> dict[str, list[dict]]:
+    parts = {}
+    for part in ("dev", "sealed"):
+        parts[part] = [
+            {k: v for k, v in json.loads(p.read_text()).items() if k != "turns"}
+            for p in sorted((CORPUS / part).glob("*.json"))
+        ]
+    return parts
+
+
+def pearson(xs: list[int], ys: list[int]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / (sxx * syy) ** 0.5 if sxx and syy else 0.0
+
+
+def correlations(items: list[dict]) -> dict[tuple[str, str], float]:
+    columns = {s: [i["grades"][s] for i in items] for s in SKILLS}
+    return {
+        (a, b): pearson(columns[a], columns[b])
+        for i, a in enumerate(SKILLS)
+        for b in SKILLS[i + 1 :]
+    }
+
+
+def main() -> None:
+    parts = load()
+    everything = parts["dev"] + parts["sealed"]
+    print(f"conversations: {len(everything)} (dev {len(parts['dev'])}, "
+          f"sealed {len(parts['sealed'])})")  # fmt: skip
+    print("\nlevels per skill: all (dev / sealed)")
+    print(f"{'skill':18}" + "".join(f"{'level ' + str(v):>16}" for v in (1, 2, 3, 4)))
+    for skill in SKILLS:
+        cells = []
+        for level in (1, 2, 3, 4):
+            d = sum(i["grades"][skill] == level for i in parts["dev"])
+            s = sum(i["grades"][skill] == level for i in parts["sealed"])
+            cells.append(f"{d + s:>4} ({d:>3} /{s:>3})")
+        print(f"{skill:18}" + "".join(f"{c:>16}" for c in cells))
+    print("\ntraps: all (dev / sealed)")
+    traps = sorted({t for i in everything for t in i.get("traps", [])})
+    for trap in traps:
+        d = sum(trap in i.get("traps", []) for i in parts["dev"])
+        s = sum(trap in i.get("traps", []) for i in parts["sealed"])
+        print(f"  {trap:42}{d + s:>4} ({d:>3} /{s:>3})")
+    for key in ("source", "industry", "customer_type"):
+        counts = Counter(i.get(key, "?") for i in everything)
+        print(f"\n{key}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print("\nPearson r between skills (all conversations)")
+    table = correlations(everything)
+    print("     " + "".join(f"{SHORT[s]:>7}" for s in SKILLS))
+    for a in SKILLS:
+        row = []
+        for b in SKILLS:
+            r = 1.0 if a == b else table.get((a, b), table.get((b, a)))
+            row.append(f"{r:>7.2f}")
+        print(f"{SHORT[a]:5}" + "".join(row))
+    worst = max(table, key=lambda k: abs(table[k]))
+    print(f"\nlargest |r|: {abs(table[worst]):.2f} ({worst[0]} / {worst[1]})")
+
+
+if __name__ == "__main__":
+    main()
