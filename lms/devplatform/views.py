@@ -70,9 +70,11 @@ def _setup():  # type: ignore[no-untyped-def]
 def index() -> str:
     setup = _setup()
     tool = urlsplit(setup.tool_base_url)
-    allow_frames_from(f"{tool.scheme}://{tool.netloc}")  # the course page embeds the tool
+    tool_origin = f"{tool.scheme}://{tool.netloc}"
+    allow_frames_from(tool_origin)  # the course page embeds the tool
     return render_template(
         "devplatform/index.html",
+        tool_origin=tool_origin,
         links=placed_links(db.session),
         personas=PERSONAS.values(),
         context=DEMO_CONTEXT,

@@ -102,3 +102,11 @@ def test_development_platform_page_may_frame_the_tool(client, live):
     assert f"frame-src 'self' {live.tool_base}" in csp
     other = client.get(live.tool_base + "/")
     assert "frame-src 'self';" in other.headers["Content-Security-Policy"]
+
+
+def test_every_page_asks_the_lms_frame_to_fit_it_under_the_csp_nonce(lti, client, live):
+    for page in (lti.launch_and_follow("learner"), client.get(live.tool_base + "/")):
+        csp = page.headers["Content-Security-Policy"]
+        nonce = csp.split("'nonce-")[1].split("'")[0]
+        script = page.text.split(f'<script nonce="{nonce}">')[-1]
+        assert '"lti.frameResize"' in script and "org.imsglobal.lti.frameResize" in script

@@ -289,3 +289,59 @@ def test_no_cookies_in_the_frame_offers_new_window(
     )
     expect(frame.get_by_role("heading", level=1)).to_have_text("Open the activity in a new window")
     page.screenshot(path=results_dir / "blocked-cookies-course-page.png", full_page=True)
+
+
+COLLECT_MESSAGES = """() => {
+    window.toolMessages = [];
+    window.addEventListener("message", (event) => window.toolMessages.push(event.data));
+}"""
+
+
+def test_the_frame_fits_the_tools_page(
+    chromium_profile, https_server: CrossSiteService, results_dir: Path
+) -> None:
+    """Each page asks the LMS for a frame of its height (lti.frameResize, in the shapes
+    Canvas, Moodle and Brightspace read); the development platform resizes its frame, so
+    a long page does not scroll inside it, and a short one leaves no empty frame below."""
+    context: BrowserContext = chromium_profile(third_party_cookies=False)
+    page = context.pages[0] if context.pages else context.new_page()
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/")
+    page.evaluate(COLLECT_MESSAGES)
+    persona = PERSONAS[2]  # the trainer: a long dashboard, a short grade-delivery page
+    element = page.locator(TOOL_FRAME)
+
+    def fits() -> float:
+        framed = tool_frame(page)
+        content = framed.evaluate("document.body.getBoundingClientRect().height")
+        # The frame grows or shrinks to the page: its document has nothing left to scroll.
+        deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            # Chromium tells a cross-site frame its new size only once it is drawn, and it
+            # draws no frame out of view.
+            element.scroll_into_view_if_needed()
+            inner = framed.evaluate("document.documentElement.clientHeight")
+            if abs(inner - content) <= 1:
+                break
+            time.sleep(0.1)
+        assert abs(inner - content) <= 1, f"frame shows {inner}px of a {content}px page"
+        assert framed.evaluate(
+            "document.documentElement.scrollHeight <= document.documentElement.clientHeight"
+        )
+        return element.bounding_box()["height"]
+
+    with explained(page, "the frame fits the page"):
+        frame = launch_in_course_page(page, persona)
+        expect_dashboard(frame, persona)
+        long_height = fits()
+        page.screenshot(path=results_dir / "frame-resize-long.png", full_page=True)
+        tool_frame(page).goto(https_server.tool_base + "/lms/grades")
+        expect(frame.get_by_role("heading", level=1)).to_have_text(
+            "Grade deliveries to the LMS gradebook"
+        )
+        short_height = fits()
+    assert short_height != long_height
+    messages = page.evaluate("window.toolMessages")
+    heights = {m["height"] for m in messages if isinstance(m, dict)}
+    assert {"subject": "lti.frameResize", "height": max(heights)} in messages
+    assert {"subject": "org.imsglobal.lti.frameResize", "height": max(heights)} in messages
+    assert any(isinstance(m, str) and '"lti.frameResize"' in m for m in messages)
