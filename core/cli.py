@@ -9,6 +9,24 @@ from flask.cli import AppGroup
 from core.db import db, utcnow
 from core.demo import run_demo_loaders
 from core.privacy import apply_retention
+from core.tabular import ImportOutcome
+
+
+def finish_import(report: ImportOutcome, done: str, *, keep: bool = True) -> None:
+    """The end of every file-import command: each problem on stderr, then either nothing kept
+    (rolled back, exit 1 with the reason) or the import committed (``keep``; a dry run rolls
+    back) and ``done`` said."""
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    if not report.ok:
+        db.session.rollback()
+        raise click.ClickException(report.refused)
+    if keep:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    click.echo(done)
+
 
 demo_cli = AppGroup("demo", help="Demo data for trying the service without an LMS.")
 

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from core.uploads import zip_refusal
 
@@ -37,6 +37,29 @@ SAMPLE_BYTES = 64 * 1024
 
 class TableRefused(ValueError):
     """A file that cannot be read as a table; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one row of an imported file is bad: its line, the column, the reason."""
+
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, {self.column}" if self.column else f"line {self.line}"
+        return f"{where}: {self.reason}"
+
+
+class ImportOutcome(Protocol):
+    """What every file import reports: its problems, and why nothing was imported, if not."""
+
+    problems: list[Problem]
+    refused: str
+
+    @property
+    def ok(self) -> bool: ...
 
 
 @dataclass

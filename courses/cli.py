@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from core.cli import finish_import
 from core.db import db
 from courses.completions import import_completions
 from courses.pack import (
@@ -171,10 +172,4 @@ def import_completions_command(
         date_format=date_format,
         skip_bad=skip_bad,
     )
-    for problem in report.problems:
-        click.echo(str(problem), err=True)
-    if not report.ok:
-        db.session.rollback()
-        raise click.ClickException(report.refused)
-    db.session.commit()
-    click.echo(f"Done: {report.summary()}.")
+    finish_import(report, f"Done: {report.summary()}.")

@@ -26,6 +26,7 @@ from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
     Column,
     DateReader,
+    Problem,
     Table,
     TableRefused,
     find_columns,
@@ -46,17 +47,6 @@ COLUMNS = (
 SLICE = 5000
 MAX_PROBLEMS = 1000
 DATE_SAMPLE = 5000
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, {self.column}" if self.column else f"line {self.line}"
-        return f"{where}: {self.reason}"
 
 
 @dataclass

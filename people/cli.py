@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from core.cli import finish_import
 from core.db import db
 from people.models import ErasureRequest, User
 from people.privacy import erase_person
@@ -110,17 +111,11 @@ def import_roster_command(
         effective=effective.date() if effective else None,
         skip_bad=skip_bad,
     )
-    for problem in report.problems:
-        click.echo(str(problem), err=True)
-    if not report.ok:
-        db.session.rollback()
-        raise click.ClickException(report.refused)
     if dry_run:
-        db.session.rollback()
-        click.echo(f"Dry run, nothing changed. Would import: {report.summary()}.")
-        return
-    db.session.commit()
-    click.echo(f"Imported: {report.summary()}.")
+        said = f"Dry run, nothing changed. Would import: {report.summary()}."
+        finish_import(report, said, keep=False)
+    else:
+        finish_import(report, f"Imported: {report.summary()}.")
 
 
 def _deployment(platform_id: int, deployment_id: str | None) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import Role
 from core.db import utcnow
-from core.tabular import Column, TableRefused, find_columns, open_table
+from core.tabular import Column, Problem, TableRefused, find_columns, open_table
 from people.models import ORGANISATION, Membership, Team, User
 
 ROSTER_SUB_PREFIX = "roster:"
@@ -51,17 +51,6 @@ COLUMNS = (
     Column("lms_user_id", ("lms user id", "user id", "lti user id", "sub"), required=False),
 )
 MAX_PROBLEMS = 1000
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, {self.column}" if self.column else f"line {self.line}"
-        return f"{where}: {self.reason}"
 
 
 @dataclass(frozen=True)
