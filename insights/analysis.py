@@ -38,11 +38,12 @@ from insights.effects import (  # noqa: F401 - re-exported for the callers of th
     team_summaries,
     value,
 )
-from insights.importer import rollup_counts
+from insights.metrics import METRICS, RESPONSES
 from insights.models import SurveyResponse, TeamWeeklyRollup
 from people.models import Membership, Team
 
 FETCH_ROWS = 100_000
+MANAGER_METRICS = ("csat", "nps")  # a manager's dashboard shows these week by week
 
 
 # -- reading the database --------------------------------------------------------------------
@@ -76,7 +77,7 @@ def load_panel(
         rows = SurveyResponse.__table__.c
         day = _day_number(rows.day, session)
         week = day - (day + 3) % 7  # 1970-01-01 was a Thursday; weeks start on Monday
-        counts = (cast(c, Integer) for c in rollup_counts(metric, rows.score))
+        counts = (cast(c, Integer) for c in METRICS[metric].sql_counts(rows.score))
         query = (
             select(rows.agent_id, week, *counts)
             .where(rows.platform_id == platform_id, rows.metric == metric,
@@ -235,7 +236,7 @@ def weekly_series(panel: Panel, team_id: int, minimum: int = MIN_RESPONSES) -> l
     weeks = np.diff(panel.totals[:, :, [panel.units.index(team_id)]], axis=0)
     values = panel.values(weeks, minimum)[:, 0]
     return [
-        WeekPoint(panel.date_of(int(p)), float(values[p]), int(weeks[p, 0, 0]))
+        WeekPoint(panel.date_of(int(p)), float(values[p]), int(weeks[p, RESPONSES, 0]))
         for p in np.flatnonzero(~np.isnan(values))
     ]
 
@@ -243,10 +244,10 @@ def weekly_series(panel: Panel, team_id: int, minimum: int = MIN_RESPONSES) -> l
 def team_trend(session: Session, platform_id: int, team_id: int) -> dict[str, object]:
     """What a manager sees of their team: weekly CSAT and NPS, and the training date."""
     series = {}
-    for metric in ("csat", "nps"):
+    for metric in MANAGER_METRICS:
         points = weekly_series(load_panel(session, platform_id, metric, [team_id]), team_id)
         if points:
-            series[metric] = points
+            series[METRICS[metric].name] = points
     all_courses = list(session.scalars(select(Course.slug).where(visible_to(platform_id))))
     all_courses += [key for key, _ in outside_trainings(session, platform_id)]
     dates, exposure = training_dates(session, [team_id], all_courses)

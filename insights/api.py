@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from insights.importer import ImportRefused, ImportReport, Mapping, import_survey
-from insights.models import METRICS, SurveyApiToken
+from insights.metrics import METRICS
+from insights.models import SurveyApiToken
 
 MAX_BATCH = 10_000
 TOKEN_PREFIX = "cxq_"  # noqa: S105 - a recognisable prefix, not a secret

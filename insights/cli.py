@@ -11,7 +11,8 @@ from sqlalchemy import select
 from core.db import db, utcnow
 from insights.api import new_token
 from insights.importer import ImportRefused, Mapping, data_lines, import_survey
-from insights.models import METRICS, SurveyApiToken
+from insights.metrics import METRICS
+from insights.models import SurveyApiToken
 from lms.models import Platform
 
 insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and training impact.")

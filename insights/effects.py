@@ -20,6 +20,14 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from insights.metrics import (
+    FIELDS,
+    METRICS,
+    PASSIVES,
+    RESPONSES,
+    SCORE_SUM,
+    Measure,
+)
 from insights.stats import (
     Correlation,
     DiD,
@@ -30,9 +38,7 @@ from insights.stats import (
     StackedEffects,
     TooFewToCompare,
     correlation,
-    csat_percent,
     jackknife,
-    nps,
     pre_trend_check,
     stacked_did,
     stacked_effects,
@@ -44,7 +50,6 @@ MIN_WEEK_RESPONSES = 5  # per team and week, for the week-by-week effect
 WEEKS_BEFORE, WEEKS_AFTER = 6, 12  # the week-by-week view around each team's training
 EARLY_WEEKS = LATE_WEEKS = 4  # weeks averaged for "early" and "late" in the durability verdict
 EPOCH = date(1970, 1, 1)
-FIELDS = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
 
 
 @dataclass(frozen=True)
@@ -60,14 +65,17 @@ class Counts:
             *(a + b for a, b in zip(self.__dict__.values(), other.__dict__.values(), strict=True))
         )
 
+    def fields(self, metric: str) -> list[int]:
+        """The six roll-up counts in ``FIELDS`` order (passives: the rest, where counted)."""
+        counted = METRICS[metric].counts(PASSIVES)
+        passives = self.responses - self.promoters - self.detractors if counted else 0
+        return [self.responses, self.score_sum, self.top_two_box, self.promoters, passives,
+                self.detractors]  # fmt: skip
+
 
 def value(metric: str, counts: Counts, csat_as: str = "top2") -> float:
-    """CSAT % (4-5) or mean CSAT, NPS, or mean CES of a window's counts."""
-    if metric == "csat" and csat_as != "mean":
-        return 100 * counts.top_two_box / counts.responses
-    if metric == "nps":
-        return 100 * (counts.promoters - counts.detractors) / counts.responses
-    return counts.score_sum / counts.responses
+    """The metric's figure of a window's counts: CSAT % (4-5) or mean CSAT, NPS, mean CES."""
+    return METRICS[metric].measure(csat_as).value(counts.fields(metric))
 
 
 @dataclass
@@ -112,14 +120,16 @@ class Panel:
                 number = (day - EPOCH).days
                 if period_days == 7:
                     number -= (number + 3) % 7  # the Monday (1970-01-01 was a Thursday)
-                passives = c.responses - c.promoters - c.detractors if metric == "nps" else 0
-                counts = np.array([c.responses, c.score_sum, c.top_two_box, c.promoters,
-                                   passives, c.detractors], np.int64)  # fmt: skip
+                counts = np.array(c.fields(metric), np.int64)
                 key = (unit, number)
                 periods[key] = periods[key] + counts if key in periods else counts
         rows = [(unit, number, *counts) for (unit, number), counts in periods.items()]
         array = np.array(rows, np.int64).reshape(-1, 2 + len(FIELDS))
         return cls.from_rows(metric, array, period_days)
+
+    @property
+    def measure(self) -> Measure:
+        return METRICS[self.metric].measure(self.csat_as)
 
     @property
     def periods(self) -> int:
@@ -143,13 +153,8 @@ class Panel:
     def values(self, sums: np.ndarray, minimum: int = 1) -> np.ndarray:
         """The metric per unit (shape: ``sums`` without its fields axis, the one before the
         last); NaN where fewer than ``minimum`` responses."""
-        responses = sums[..., 0, :].astype(float)
-        if self.metric == "csat" and self.csat_as != "mean":
-            numerator = 100.0 * sums[..., 2, :]
-        elif self.metric == "nps":
-            numerator = 100.0 * (sums[..., 3, :] - sums[..., 5, :])
-        else:
-            numerator = sums[..., 1, :].astype(float)
+        responses = sums[..., RESPONSES, :].astype(float)
+        numerator = self.measure.numerator(sums)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(responses >= max(minimum, 1), numerator / responses, np.nan)
 
@@ -189,7 +194,7 @@ class TeamSummary:
     responses: int
     mean: float
     value: Interval | None  # CSAT % with Wilson CI, NPS with its SE interval, or mean CES
-    shares: tuple[float, float, float] | None  # NPS promoters, passives, detractors
+    shares: tuple[float, ...] | None  # the metric's breakdown: NPS promoters, passives, detractors
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,7 @@ class Impact:
 def measure_of(metric: str, csat_as: str = "top2") -> str:
     """What the numbers are: ``csat`` (top-two-box %), ``csat_mean`` (mean 1-5), ``nps``,
     ``ces`` (mean score)."""
-    return "csat_mean" if metric == "csat" and csat_as == "mean" else metric
+    return METRICS[metric].measure(csat_as).key
 
 
 def impact(
@@ -299,7 +304,8 @@ def impact(
         for i in trained:
             result.teams.append(TeamChange(
                 panel.units[i], trained_on.get(panel.units[i]), float(vb[i]), float(va[i]),
-                exposure.get(panel.units[i], 0.0), int(before[0, i]), int(after[0, i]),
+                exposure.get(panel.units[i], 0.0), int(before[RESPONSES, i]),
+                int(after[RESPONSES, i]),
                 cb, ca, int(comparison.sum()),
             ))  # fmt: skip
     plural = f"{unit}s"
@@ -479,18 +485,14 @@ def _exposure_correlation(
 def team_summaries(panel: Panel) -> list[TeamSummary]:
     """Each team over the whole period: responses, mean score and the metric with its CI."""
     sums = panel.sums(0, panel.periods)
+    metric, measure = METRICS[panel.metric], panel.measure
     out = []
     for i, unit_id in enumerate(panel.units):
-        n, score_sum, top, promoters, passives, detractors = (int(v) for v in sums[:, i])
+        counts = [int(v) for v in sums[:, i]]
+        n = counts[RESPONSES]
         if n == 0:
             continue
-        shares = None
-        if panel.metric == "csat" and panel.csat_as != "mean":
-            metric_value = csat_percent(top, n)
-        elif panel.metric == "nps":
-            metric_value = nps(promoters, detractors, n)
-            shares = (promoters / n, passives / n, detractors / n)
-        else:
-            metric_value = None
-        out.append(TeamSummary(unit_id, n, score_sum / n, metric_value, shares))
+        figure = measure.interval(counts) if measure.interval else None
+        shares = tuple(counts[f] / n for f in metric.breakdown) if metric.breakdown else None
+        out.append(TeamSummary(unit_id, n, counts[SCORE_SUM] / n, figure, shares))
     return out

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from core.db import db
 from courses.services import catalogue
-from insights.models import METRICS
+from insights.metrics import METRICS
 from insights.report import (
     CSAT_AS,
     Report,
@@ -93,15 +93,15 @@ def render_text(report: Report) -> str:
     )
     courses = ", ".join(c.title for c in report.courses if c.slug in report.chosen)
     lines = [
-        f"Training impact on {query.metric.upper()}"
-        + (f" ({CSAT_AS[query.csat_as]})" if query.metric == "csat" else ""),
+        f"Training impact on {report.metric.name}"
+        + (f" ({report.shown.label})" if report.metric.as_mean else ""),
         f"Window: {query.window} days before and after each team's training date"
         + (f", leaving out the {query.ramp} days after it" if query.ramp else "")
         + f". A team counts as trained when {trained_when} one of: {courses or 'none'}.",
         "",
     ]
     if not report.teams_with_data:
-        lines.append(f"No {query.metric.upper()} results yet.")
+        lines.append(f"No {report.metric.name} results yet.")
         return "\n".join(lines)
     if did:
         lines += [

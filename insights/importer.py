@@ -8,9 +8,9 @@ states (ISO 8601 times with their own offset keep it), stored in UTC, and counte
 they fell in that time zone.
 
 Memory stays bounded whatever the file's size: the file is read line by line and the checked
-rows go straight into a temporary staging table (PostgreSQL's COPY, SQLite's executemany);
-one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` then moves them into place, so duplicates are
-found by the unique index rather than by a set in memory.
+rows go straight to the database (``insights.bulk``: COPY or executemany), so duplicates are
+found by the unique index rather than by a set in memory. What a score counts for comes from
+its metric (``insights.metrics``).
 """
 
 from __future__ import annotations
@@ -19,31 +19,15 @@ import hashlib
 import io
 import itertools
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Date,
-    DateTime,
-    Integer,
-    MetaData,
-    Select,
-    String,
-    Table,
-    case,
-    cast,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import Integer, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from core.db import insert_for
 from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
     ZIP_MAGIC,
@@ -53,17 +37,12 @@ from core.tabular import (
     settle_date_format,
     workbook_as_csv,
 )
-from insights.models import (
-    METRICS,
-    SurveyImport,
-    SurveyResponse,
-    TeamDailyRollup,
-    TeamWeeklyRollup,
-)
+from insights.bulk import CHUNK, STAGED, BulkLoader
+from insights.metrics import FIELDS, METRICS, RESPONSES, SCORE_SUM, UNCOUNTED, Metric
+from insights.models import SurveyImport, SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from people.models import Membership, Team, User
 
 DATE_SAMPLE = 2000  # rows read first to settle an "auto" date format
-CHUNK = 20_000
 MAX_PROBLEMS = 1000
 
 Progress = Callable[[str, int], None]  # (phase, rows done in that phase so far)
@@ -126,7 +105,7 @@ class _Checker:
         read_as: str,
         dates: DateReader,
         mapping: Mapping,
-        metric: str,
+        metric: Metric,
         zone: ZoneInfo,
         teams: dict[str, int],
         agents: dict[str, int],
@@ -149,9 +128,8 @@ class _Checker:
         self.channel_at = position.get(mapping.channel) if mapping.channel else None
         self.id_at = position.get(mapping.source_id) if mapping.source_id else None
         self.width = len(header)
-        low, high = METRICS[metric]
-        self.scores = {str(s): s for s in range(low, high + 1)}
-        self.scale = f"{metric.upper()} scores are whole numbers {low}-{high}"
+        self.scores = {str(s): s for s in metric.scores}
+        self.scale = metric.scale
         self.teams, self.agents = teams, agents
         self.utc_zone = zone.key == "UTC"
         # How each database reads a UTC time from text: SQLAlchemy keeps SQLite's naive.
@@ -258,119 +236,29 @@ class _Checker:
         return moment.isoformat(" ", "microseconds") + self.offset, day.isoformat()
 
 
-STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
-STORED = ("platform_id", "import_id", "metric", *STAGED)
-UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-ROLLED = ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors")
-
-
-def _temporary(name: str, *columns: Column) -> Table:
-    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
-
-
-def _staging_table(postgres: bool) -> Table:
-    return _temporary(
-        "survey_staging",
-        Column("team_id", Integer, nullable=False),
-        Column("agent_id", Integer),
-        Column("score", Integer, nullable=False),
-        Column("answered_at", DateTime(timezone=postgres), nullable=False),
-        Column("day", Date, nullable=False),
-        Column("channel", String(30), nullable=False),
-        Column("source_id", String(100), nullable=False),
-    )
-
-
-def _rollup_table() -> Table:
-    return _temporary(
-        "survey_rollup_staging",
-        Column("team_id", Integer, nullable=False),
-        Column("day", Date, nullable=False),
-        *(Column(name, Integer, nullable=False) for name in ROLLED),
-    )
-
-
-class _Bulk:
-    """Loads rows into a table on the session's connection in bulk: PostgreSQL's COPY,
-    SQLite's executemany (with ``ON CONFLICT DO NOTHING`` where asked)."""
-
-    def __init__(self, session: Session) -> None:
-        self.connection = session.connection()
-        self.postgres = self.connection.dialect.name == "postgresql"
-
-    def create(self, table: Table) -> Table:
-        self.drop(table)
-        table.create(self.connection)
-        return table
-
-    def drop(self, table: Table) -> None:
-        self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
-
-    def load(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple],
-             skip_conflicts: bool = False) -> int:  # fmt: skip
-        """Load ``rows``; returns how many were stored."""
-        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        names = ", ".join(columns)
-        if self.postgres:
-            stored = 0
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    stored += 1
-            return stored
-        before = self.connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
-        marks = ", ".join("?" * len(columns))
-        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-        insert = f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - constant names
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == CHUNK:
-                cursor.executemany(insert, batch)
-                batch.clear()
-        if batch:
-            cursor.executemany(insert, batch)
-        return self.connection.connection.driver_connection.total_changes - before  # type: ignore[union-attr]
-
-
-def rollup_counts(metric: str, score: ColumnElement[int]) -> list:
-    """The roll-up counts of a group of survey rows, for one metric."""
-
-    def count_if(condition: ColumnElement[bool], applies: bool) -> ColumnElement[int]:
-        return func.sum(case((condition, 1), else_=0)) if applies else literal(0)
-
-    return [
-        func.count(),
-        func.sum(score),
-        count_if(score >= 4, metric == "csat"),
-        count_if(score >= 9, metric == "nps"),
-        count_if(score.between(7, 8), metric == "nps"),
-        count_if(score <= 6, metric == "nps"),
-    ]
-
-
 class _TeamDays:
     """Per team and day, the roll-up counts of the rows read so far (at most teams x days
-    entries, whatever the number of rows)."""
+    entries, whatever the number of rows). ``add`` runs once per row: each score adds to the
+    one count its metric files it under (``Metric.slots``), or to a spare one left out."""
 
-    def __init__(self, metric: str) -> None:
+    def __init__(self, metric: Metric) -> None:
         self.metric = metric
         self.counts: dict[tuple[int, str], list[int]] = {}
+        counts, slot, width = self.counts, metric.slots(), UNCOUNTED + 1
 
-    def add(self, team_id: int, day: str, score: int) -> None:
-        counts = self.counts.get((team_id, day))
-        if counts is None:
-            counts = self.counts[(team_id, day)] = [0, 0, 0, 0, 0, 0]
-        counts[0] += 1
-        counts[1] += score
-        if self.metric == "csat":
-            counts[2] += score >= 4
-        elif self.metric == "nps":
-            counts[3 if score >= 9 else 4 if score >= 7 else 5] += 1
+        def add(team_id: int, day: str, score: int) -> None:
+            tally = counts.get((team_id, day))
+            if tally is None:
+                tally = counts[(team_id, day)] = [0] * width
+            tally[RESPONSES] += 1
+            tally[SCORE_SUM] += score
+            tally[slot[score]] += 1
+
+        self.add = add
 
     def days(self) -> Iterator[tuple]:
         for (team_id, day), counts in self.counts.items():
-            yield (team_id, day, *counts)
+            yield (team_id, day, *counts[:UNCOUNTED])
 
     def weeks(self) -> Iterator[tuple]:
         mondays: dict[str, str] = {}
@@ -380,39 +268,20 @@ class _TeamDays:
             if monday is None:
                 when = date.fromisoformat(day)
                 monday = mondays[day] = (when - timedelta(days=when.weekday())).isoformat()
-            total = weekly.setdefault((team_id, monday), [0] * len(counts))
-            for i, count in enumerate(counts):
-                total[i] += count
+            total = weekly.setdefault((team_id, monday), [0] * len(FIELDS))
+            for i in range(len(FIELDS)):
+                total[i] += counts[i]
         for (team_id, monday), counts in weekly.items():
             yield (team_id, monday, *counts)
 
 
-def _add_to_rollups(session: Session, bulk: _Bulk, model: type, grouped: Select) -> None:
-    """Add grouped counts (team, metric, period, platform, six counts) to a roll-up table."""
-    table = model.__table__  # type: ignore[attr-defined]
-    keys = [c.name for c in table.primary_key.columns]
-    upsert = insert_for("postgresql" if bulk.postgres else "sqlite")(table)
-    statement = upsert.from_select([*keys, "platform_id", *ROLLED], grouped)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in ROLLED},
-    ))  # fmt: skip
-
-
-def _roll_up_read(session: Session, bulk: _Bulk, read: _TeamDays, platform_id: int) -> None:
+def _roll_up_read(bulk: BulkLoader, read: _TeamDays, platform_id: int) -> None:
     """Roll-ups from the counts gathered while reading (every row read was stored)."""
     for model, rows in ((TeamDailyRollup, read.days()), (TeamWeeklyRollup, read.weeks())):
-        table = bulk.create(_rollup_table())
-        bulk.load(table.name, ("team_id", "day", *ROLLED), rows)
-        c = table.c
-        _add_to_rollups(session, bulk, model, select(
-            c.team_id, literal(read.metric), c.day, literal(platform_id),
-            *(c[r] for r in ROLLED),
-        ).order_by(c.team_id, c.day))  # fmt: skip
-        bulk.drop(table)
+        bulk.add_counts(model, read.metric.key, platform_id, rows)
 
 
-def _roll_up_stored(session: Session, bulk: _Bulk, import_id: int, platform_id: int,
-                    metric: str) -> None:  # fmt: skip
+def _roll_up_stored(bulk: BulkLoader, import_id: int, platform_id: int, metric: Metric) -> None:
     """Roll-ups from the rows this import stored (when some rows read were duplicates)."""
     rows = SurveyResponse.__table__.c
     monday = (
@@ -422,32 +291,13 @@ def _roll_up_stored(session: Session, bulk: _Bulk, import_id: int, platform_id: 
     )
     for model, period in ((TeamDailyRollup, rows.day), (TeamWeeklyRollup, monday)):
         grouped = (
-            select(rows.team_id, literal(metric), period, literal(platform_id),
-                   *rollup_counts(metric, rows.score))
+            select(rows.team_id, literal(metric.key), period, literal(platform_id),
+                   *metric.sql_counts(rows.score))
             .where(rows.import_id == import_id)
             .group_by(rows.team_id, period)
             .order_by(rows.team_id, period)
         )  # fmt: skip
-        _add_to_rollups(session, bulk, model, grouped)
-
-
-def _store_through_staging(session: Session, bulk: _Bulk, rows: Iterable[tuple],
-                           import_id: int, platform_id: int, metric: str) -> int:  # fmt: skip
-    """PostgreSQL, when the file repeats rows stored before: COPY into a temporary table, then
-    one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` in unique-index order (appending to the
-    index instead of scattering into it). Returns how many rows were new."""
-    staging = bulk.create(_staging_table(bulk.postgres))
-    bulk.load(staging.name, STAGED, rows)
-    session.connection().exec_driver_sql("ANALYZE survey_staging")
-    staged = staging.c
-    moved = insert_for("postgresql")(SurveyResponse.__table__).from_select(
-        list(STORED),
-        select(literal(platform_id), literal(import_id), literal(metric),
-               *(staged[c] for c in STAGED)).order_by(staged.source_id),
-    ).on_conflict_do_nothing(index_elements=["platform_id", "metric", "source_id"])  # fmt: skip
-    inserted = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
-    bulk.drop(staging)
-    return inserted
+        bulk.add_grouped(model, grouped)
 
 
 def _date_reader(stream: BinaryIO, mapping: Mapping) -> DateReader:
@@ -562,8 +412,8 @@ def import_survey(
                           file_sha256=digest, created_by_id=creator_id)  # fmt: skip
     session.add(record)
     session.flush()
-    bulk = _Bulk(session)
-    report = _read_and_store(session, bulk, stream, record.id, platform_id, mapping, metric,
+    bulk = BulkLoader(session)
+    report = _read_and_store(bulk, stream, record.id, platform_id, mapping, METRICS[metric],
                              zone, teams, agents, skip_bad, progress)  # fmt: skip
     if report.ok:
         report.import_id = record.id
@@ -574,29 +424,34 @@ def import_survey(
     return report
 
 
+# Where the checker's rows (``STAGED`` columns) hold what the tally needs.
+TEAM_AT, SCORE_AT, DAY_AT = (STAGED.index(c) for c in ("team_id", "score", "day"))
+
+
 def _read_and_store(
-    session: Session,
-    bulk: _Bulk,
+    bulk: BulkLoader,
     stream: BinaryIO,
     import_id: int,
     platform_id: int,
     mapping: Mapping,
-    metric: str,
+    metric: Metric,
     zone: ZoneInfo,
     teams: dict[str, int],
     agents: dict[str, int],
     skip_bad: bool,
     progress: Progress | None,
 ) -> ImportReport:
-    """Read the stream once, checking every row, and store the good ones straight into place:
-    one streaming COPY (PostgreSQL) or executemany (SQLite). The database works through the
-    rows while Python reads the next ones. If the file repeats rows stored before, PostgreSQL's
-    COPY stops at the unique index: the savepoint is rolled back and the file read again
-    through a staging table that drops the repeats."""
+    """Read the stream once, checking every row, and hand the good ones to the bulk loader,
+    which stores them straight into place while Python reads the next ones. If the loader
+    must read them again (PostgreSQL, when the file repeats rows stored before), the count
+    starts afresh from the file's start."""
     report = ImportReport()
     days = _TeamDays(metric)
 
     def checked(prefix: tuple) -> Iterator[tuple]:
+        nonlocal report, days
+        stream.seek(0)
+        report, days = ImportReport(), _TeamDays(metric)
         try:
             dates = _date_reader(stream, mapping)
             table = open_table(stream)
@@ -618,32 +473,15 @@ def _read_and_store(
                 if progress is not None and read % CHUNK == 0:
                     progress("read", read)
                 if skip_bad or not report.bad_rows:
-                    add(row[0], row[4], row[2])
+                    add(row[TEAM_AT], row[DAY_AT], row[SCORE_AT])
                     yield prefix + row
         except TableRefused as refused:
             raise ImportRefused(str(refused)) from refused
         report.read = read
 
-    prefix = (platform_id, import_id, metric)
-    repeats = False
-    if bulk.postgres:  # COPY cannot skip conflicts: try it whole, behind a savepoint
-        savepoint = session.begin_nested()
-        session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
-        try:
-            stored = bulk.load("survey_responses", STORED, checked(prefix))
-            savepoint.commit()
-        except Exception as error:
-            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
-                raise
-            savepoint.rollback()  # a row stored before: read again through staging
-            repeats = True
-    else:  # SQLite skips repeats itself (and its driver's savepoints are unreliable)
-        stored = bulk.load("survey_responses", STORED, checked(prefix), skip_conflicts=True)
-    if repeats:
-        stream.seek(0)
-        report, days = ImportReport(), _TeamDays(metric)
-        stored = _store_through_staging(session, bulk, checked(()), import_id, platform_id,
-                                        metric)  # fmt: skip
+    stored = bulk.store_responses(
+        checked, platform_id=platform_id, import_id=import_id, metric=metric.key
+    )
     if report.bad_rows and not skip_bad:
         report.refused = (
             f"{report.bad_rows} row(s) have problems, so nothing was imported. Fix them, or "
@@ -657,9 +495,9 @@ def _read_and_store(
         progress("storing", report.read)
     report.imported, report.duplicates = stored, report.read - stored
     if report.duplicates:
-        _roll_up_stored(session, bulk, import_id, platform_id, metric)
+        _roll_up_stored(bulk, import_id, platform_id, metric)
     else:
-        _roll_up_read(session, bulk, days, platform_id)
+        _roll_up_read(bulk, days, platform_id)
     return report
 
 

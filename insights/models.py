@@ -13,7 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
 
-METRICS = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 BYTEWISE_ID = String(100).with_variant(String(100, collation="C"), "postgresql")
 BYTEWISE_METRIC = String(10).with_variant(String(10, collation="C"), "postgresql")
 
@@ -78,10 +77,11 @@ class TeamDailyRollup(Base):
     platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
     responses: Mapped[int] = mapped_column(default=0)
     score_sum: Mapped[int] = mapped_column(default=0)
-    top_two_box: Mapped[int] = mapped_column(default=0)  # CSAT 4-5
-    promoters: Mapped[int] = mapped_column(default=0)  # NPS 9-10
-    passives: Mapped[int] = mapped_column(default=0)  # NPS 7-8
-    detractors: Mapped[int] = mapped_column(default=0)  # NPS 0-6
+    # What each metric counts (CSAT 4-5; NPS 9-10, 7-8, 0-6): ``insights.metrics``.
+    top_two_box: Mapped[int] = mapped_column(default=0)
+    promoters: Mapped[int] = mapped_column(default=0)
+    passives: Mapped[int] = mapped_column(default=0)
+    detractors: Mapped[int] = mapped_column(default=0)
 
 
 class TeamWeeklyRollup(Base):

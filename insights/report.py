@@ -26,16 +26,14 @@ from insights.analysis import (
     team_summaries,
     training_dates,
 )
-from insights.models import METRICS
+from insights.metrics import CSAT, METRICS, Measure, Metric
 from insights.stats import ROI, fit_line, phillips_roi
 from people.models import Team, User
 
 WINDOWS = (14, 28, 56)
 SHARES = (0, 25, 50, 75, 100)  # 0: the day its first person completed
 RAMPS = (0, 7, 14, 28)  # days after training left out of the after-window
-CSAT_AS = {"top2": "top-two-box % (4s and 5s)", "mean": "mean score (1-5)"}
-UNITS = {"csat": "CSAT % points", "csat_mean": "CSAT points (mean score, 1-5)",
-         "nps": "NPS points", "ces": "CES points"}  # fmt: skip
+CSAT_AS = {"top2": CSAT.measure("top2").label, "mean": CSAT.measure("mean").label}
 AMOUNTS = ("cost", "value_per_point")  # the ROI inputs a trainer types
 
 
@@ -141,13 +139,22 @@ class Report:
     outside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def metric(self) -> Metric:
+        return METRICS[self.query.metric]
+
+    @property
+    def shown(self) -> Measure:
+        """The figure shown: CSAT as the top-two-box % or the mean score, NPS, mean CES."""
+        return self.metric.measure(self.query.csat_as)
+
+    @property
     def measure(self) -> str:
         """csat (top-two-box %), csat_mean, nps or ces."""
         return measure_of(self.query.metric, self.query.csat_as)
 
     @property
     def unit(self) -> str:
-        return UNITS[self.measure]
+        return self.shown.unit
 
     @property
     def agent_minimum(self) -> int:
@@ -255,7 +262,7 @@ def impact_summary(report: Report) -> dict[str, object]:
 def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object]]]]:
     """Every table of the report, as CSV-ready header and rows."""
     names, metric = report.names, report.measure
-    mean_like = metric in ("ces", "csat_mean")
+    mean_like = report.shown.mean_like
     summary = (
         ["measure", "value"],
         [[key, "" if v is None else v] for key, v in impact_summary(report).items()

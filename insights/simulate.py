@@ -22,6 +22,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from insights.metrics import METRICS, RESPONSES
+
 EPOCH = date(1970, 1, 1)
 START = date(2025, 1, 6)  # a Monday: week 0 of every simulated organisation
 
@@ -75,16 +77,13 @@ class Simulated:
 
 
 def slope(metric: str, csat_as: str = "top2") -> float:
-    """How much the metric moves when q moves by 1 (the metric is linear in q)."""
+    """How much the metric moves when q moves by 1. Every figure is numerator / responses with
+    a numerator linear in the answers' distribution q·good + (1 - q)·bad (one response in
+    all, whatever q): the slope is the numerator of good - bad."""
     good, bad = SCALES[metric]
-    scores = np.arange(len(good))
-    if metric == "csat" and csat_as == "top2":
-        return 100.0
-    if metric == "nps":
-        # NPS = 100 (promoters - detractors): promoters = q, detractors = (1 - q) * d.
-        detractors = bad[:7].sum()
-        return 100.0 * (1 + detractors)
-    return float((good - bad) @ scores)
+    definition = METRICS[metric]
+    counts = np.array([float(c) for c in definition.tally(good - bad)])[:, None]
+    return float(definition.measure(csat_as).numerator(counts)[0])
 
 
 def true_effect(org: Organisation, metric: str, csat_as: str = "top2") -> float:
@@ -143,29 +142,16 @@ def simulate(
     exposure = {t: (float(rng.uniform(0.5, 1.0)) if t in trained_day else 0.0)
                 for t in range(org.teams)}  # fmt: skip
     return Simulated(metric, rows, trained_on, exposure, true_effect(org, metric, csat_as),
-                     f"{metric}_mean" if metric == "csat" and csat_as == "mean" else metric,
+                     METRICS[metric].measure(csat_as).key,
                      {t: int(s) for t, s in enumerate(sizes)})  # fmt: skip
 
 
 def _rollup_rows(metric: str, per_team: np.ndarray) -> np.ndarray:
-    """The weekly roll-up rows (as ``insights.importer.rollup_counts`` counts them)."""
-    teams, weeks, scale = per_team.shape
-    scores = np.arange(scale)
-    responses = per_team.sum(axis=2)
-    score_sum = per_team @ scores
-    zero = np.zeros_like(responses)
-    if metric == "csat":
-        top, promoters, passives, detractors = per_team[..., 4:].sum(axis=2), zero, zero, zero
-    elif metric == "nps":
-        top = zero
-        promoters = per_team[..., 9:].sum(axis=2)
-        passives = per_team[..., 7:9].sum(axis=2)
-        detractors = per_team[..., :7].sum(axis=2)
-    else:
-        top, promoters, passives, detractors = zero, zero, zero, zero
+    """The weekly roll-up rows (as the metric's ``sql_counts`` counts them): team, Monday, the
+    six counts in ``FIELDS`` order."""
+    teams, weeks, _ = per_team.shape
+    counts = METRICS[metric].tally(per_team)
     monday = (START - EPOCH).days + 7 * np.arange(weeks)
     team, week = np.meshgrid(np.arange(teams), np.arange(weeks), indexing="ij")
-    table = np.stack(
-        [team, monday[week], responses, score_sum, top, promoters, passives, detractors], axis=-1
-    ).reshape(-1, 8)
-    return table[table[:, 2] > 0].astype(np.int64)
+    table = np.stack([team, monday[week], *counts], axis=-1).reshape(-1, 2 + len(counts))
+    return table[table[:, 2 + RESPONSES] > 0].astype(np.int64)

@@ -28,7 +28,7 @@ from insights.api import BatchError, import_batch, problems_json, token_from_hea
 from insights.cohort import cohort_overview, overview_tables
 from insights.importer import ImportRefused, Mapping, import_survey
 from insights.jobs import IMPORT_JOB, REPORT_JOB
-from insights.models import METRICS
+from insights.metrics import METRICS
 from insights.report import Report, ReportQuery, build_report, report_tables
 
 bp = Blueprint("insights", __name__, template_folder="templates")
@@ -46,7 +46,11 @@ def _report(viewer: Viewer) -> Report:
 def index() -> str:
     viewer = require_viewer()
     return render_template(
-        "insights/index.html", viewer=viewer, report=_report(viewer), csrf_form=ActionForm()
+        "insights/index.html",
+        viewer=viewer,
+        report=_report(viewer),
+        csrf_form=ActionForm(),
+        metrics=METRICS,
     )
 
 

@@ -1,0 +1,195 @@
+"""Bulk loading of survey rows and roll-up counts, behind one interface: PostgreSQL's COPY,
+SQLite's executemany. The import rules (``insights.importer``) hand rows over and never see a
+cursor, a temporary table or a savepoint.
+
+Survey rows go straight into place. PostgreSQL's COPY cannot skip a row whose key is already
+stored, so it is tried whole behind a savepoint; if the file repeats rows stored before, the
+savepoint is rolled back and the rows are read again into a temporary staging table, from
+which one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` moves the new ones, in unique-index
+order (appending to the index instead of scattering into it). SQLite skips repeats itself.
+Roll-up counts are loaded into a temporary table and added to the roll-ups in one upsert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from core.db import insert_for
+from insights.metrics import FIELDS
+from insights.models import SurveyResponse
+
+CHUNK = 20_000  # rows per executemany
+# A survey row as the importer hands it over, and as stored (behind its import's key).
+STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
+STORED = ("platform_id", "import_id", "metric", *STAGED)
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+# Called with the values to put before each row (none when the rows go to staging); each call
+# reads the rows afresh: on PostgreSQL it is called again when the first try found repeats.
+RowReader = Callable[[tuple], Iterable[tuple]]
+
+
+def _temporary(name: str, *columns: Column) -> Table:
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+
+
+def _staging_table(postgres: bool) -> Table:
+    return _temporary(
+        "survey_staging",
+        Column("team_id", Integer, nullable=False),
+        Column("agent_id", Integer),
+        Column("score", Integer, nullable=False),
+        Column("answered_at", DateTime(timezone=postgres), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("channel", String(30), nullable=False),
+        Column("source_id", String(100), nullable=False),
+    )
+
+
+def _counts_table() -> Table:
+    return _temporary(
+        "survey_rollup_staging",
+        Column("team_id", Integer, nullable=False),
+        Column("day", Date, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in FIELDS),
+    )
+
+
+class BulkLoader:
+    """Bulk writes on the session's connection (and in its transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.connection = session.connection()
+        self.postgres = self.connection.dialect.name == "postgresql"
+
+    # -- survey rows -----------------------------------------------------------------------
+
+    def store_responses(
+        self, read: RowReader, *, platform_id: int, import_id: int, metric: str
+    ) -> int:
+        """Store the rows ``read`` gives (``STAGED`` columns) under the import; returns how
+        many were new (a row whose source id is stored already is skipped)."""
+        prefix = (platform_id, import_id, metric)
+        if not self.postgres:  # SQLite skips repeats itself (its savepoints are unreliable)
+            return self.load("survey_responses", STORED, read(prefix), skip_conflicts=True)
+        savepoint = self.session.begin_nested()
+        self.session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
+        try:
+            stored = self.load("survey_responses", STORED, read(prefix))
+        except Exception as error:
+            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            savepoint.rollback()  # a row stored before: read again through staging
+        else:
+            savepoint.commit()
+            return stored
+        return self._store_through_staging(read(()), prefix)
+
+    def _store_through_staging(self, rows: Iterable[tuple], prefix: tuple) -> int:
+        """PostgreSQL, when the rows repeat rows stored before: COPY into a temporary table,
+        then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` in unique-index order."""
+        staging = self.create(_staging_table(self.postgres))
+        self.load(staging.name, STAGED, rows)
+        self.connection.exec_driver_sql("ANALYZE survey_staging")
+        staged = staging.c
+        moved = (
+            insert_for("postgresql")(SurveyResponse.__table__)
+            .from_select(
+                list(STORED),
+                select(*map(literal, prefix), *(staged[c] for c in STAGED)).order_by(
+                    staged.source_id
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["platform_id", "metric", "source_id"])
+        )
+        inserted = self.session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
+        self.drop(staging)
+        return inserted
+
+    # -- roll-up counts --------------------------------------------------------------------
+
+    def add_counts(self, model: type, metric: str, platform_id: int, rows: Iterable[tuple]) -> None:
+        """Add rows of (team, period, six counts in ``FIELDS`` order) to a roll-up table."""
+        table = self.create(_counts_table())
+        self.load(table.name, ("team_id", "day", *FIELDS), rows)
+        c = table.c
+        self.add_grouped(
+            model,
+            select(
+                c.team_id,
+                literal(metric),
+                c.day,
+                literal(platform_id),
+                *(c[f] for f in FIELDS),
+            ).order_by(c.team_id, c.day),
+        )
+        self.drop(table)
+
+    def add_grouped(self, model: type, grouped: Select) -> None:
+        """Add grouped counts (team, metric, period, platform, six counts) to a roll-up table."""
+        table = model.__table__  # type: ignore[attr-defined]
+        keys = [c.name for c in table.primary_key.columns]
+        upsert = insert_for("postgresql" if self.postgres else "sqlite")(table)
+        statement = upsert.from_select([*keys, "platform_id", *FIELDS], grouped)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={c: table.c[c] + statement.excluded[c] for c in FIELDS},
+            )
+        )
+
+    # -- the primitives --------------------------------------------------------------------
+
+    def create(self, table: Table) -> Table:
+        self.drop(table)
+        table.create(self.connection)
+        return table
+
+    def drop(self, table: Table) -> None:
+        self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+    def load(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        rows: Iterable[tuple],
+        skip_conflicts: bool = False,
+    ) -> int:
+        """Load ``rows``; returns how many were stored."""
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        names = ", ".join(columns)
+        if self.postgres:
+            stored = 0
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    stored += 1
+            return stored
+        before = self.connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
+        marks = ", ".join("?" * len(columns))
+        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        insert = f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - constant names
+        batch: list[tuple] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == CHUNK:
+                cursor.executemany(insert, batch)
+                batch.clear()
+        if batch:
+            cursor.executemany(insert, batch)
+        return self.connection.connection.driver_connection.total_changes - before  # type: ignore[union-attr]
