@@ -5,6 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from assessments import review_views  # noqa: F401 - its pages join the blueprint
     from assessments.privacy import assessments_data, remove_old_transcripts
     from assessments.targets import ScenarioTargets
     from assessments.views import bp

@@ -6,13 +6,22 @@ over arrays, with bootstrap confidence intervals. Tested against independent imp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import krippendorff
 import numpy as np
 
 Ratings = Sequence[Sequence[float | None]]  # raters x items; None = not rated
+
+SCALE = (1, 2, 3, 4)  # the rubric's four ordinal levels
+RESAMPLES = 500  # bootstrap draws behind each interval the results and calibration pages show
+MIN_RATERS = 2  # agreement needs two graders
+MIN_PAIRS = 5  # paired levels (criteria both graded) before a kappa is shown
+MIN_ICC_SESSIONS = 3  # sessions every grader graded before the ICC of their totals is shown
+
+Unit = tuple[int, str]  # one criterion of one calibration session
+Grid = Mapping[int, Mapping[Unit, int]]  # rater -> unit -> level (first locked levels)
 
 
 def quadratic_weighted_kappa(a: Sequence[int], b: Sequence[int], levels: Sequence[int]) -> float:
@@ -128,3 +137,83 @@ def kappa_with_ci(a: Sequence[int], b: Sequence[int], levels: Sequence[int], **k
     return bootstrap(
         lambda p: quadratic_weighted_kappa(list(p[:, 0]), list(p[:, 1]), levels), pairs, **kw
     )
+
+
+def alpha_with_ci(data: np.ndarray) -> Estimate:
+    """Krippendorff's alpha (ordinal) over ``data`` (raters x units, NaN = not rated) with a
+    bootstrap interval over the units."""
+    return bootstrap(lambda cols: krippendorff_alpha(cols.T.tolist()), data.T, resamples=RESAMPLES)
+
+
+def grid_alpha(grid: Grid, raters: Sequence[int], units: Sequence[Unit]) -> Estimate | None:
+    """Alpha over every unit of the period, missing levels allowed; None under two raters."""
+    if len(raters) < MIN_RATERS or not units:
+        return None
+    return alpha_with_ci(
+        np.array([[grid[r].get(u, np.nan) for u in units] for r in raters], dtype=float)
+    )
+
+
+def pair_kappas(
+    grid: Grid, raters: Sequence[int], units: Sequence[Unit]
+) -> list[tuple[int, int, Estimate]]:
+    """Quadratic kappa for each pair of raters over the units both graded (at least
+    ``MIN_PAIRS``), in the order of ``raters``."""
+    out = []
+    for i, first in enumerate(raters):
+        for second in raters[i + 1 :]:
+            shared = [u for u in units if u in grid[first] and u in grid[second]]
+            if len(shared) >= MIN_PAIRS:
+                a = [grid[first][u] for u in shared]
+                b = [grid[second][u] for u in shared]
+                out.append((first, second, kappa_with_ci(a, b, SCALE, resamples=RESAMPLES)))
+    return out
+
+
+def session_totals(
+    grid: Grid, raters: Sequence[int], sessions: Mapping[int, Sequence[str]]
+) -> list[list[int]]:
+    """For each session every rater graded (``sessions``: session -> its criteria), each
+    rater's levels summed over its criteria: the sessions x raters table ICC reads."""
+    return [
+        [sum(grid[r].get((s, c), 0) for c in set(criteria)) for r in raters]
+        for s, criteria in sessions.items()
+        if all(any((s, c) in grid[r] for c in criteria) for r in raters)
+    ]
+
+
+def totals_icc(totals: Sequence[Sequence[int]], raters: Sequence[int]) -> Estimate | None:
+    """ICC(2,1) of the session totals with its interval; None with too few sessions."""
+    if len(totals) < MIN_ICC_SESSIONS or len(raters) < MIN_RATERS:
+        return None
+    return bootstrap(icc_2_1, np.array(totals, dtype=float), resamples=RESAMPLES)
+
+
+def drift_from_consensus(
+    grid: Grid, raters: Sequence[int], sessions: Mapping[int, Sequence[str]]
+) -> dict[int, tuple[float, int]]:
+    """Each rater's mean distance from the consensus (the median of every rater's level,
+    their own included), averaged over the sessions they graded, with that count."""
+    out: dict[int, tuple[float, int]] = {}
+    for rater in raters:
+        deviations = []
+        for s, criteria in sessions.items():
+            mine = [(s, c) for c in criteria if (s, c) in grid[rater]]
+            if not mine:
+                continue
+            consensus = [
+                float(np.median([grid[r][u] for r in raters if u in grid[r]])) for u in mine
+            ]
+            deviations.append(
+                np.mean([abs(grid[rater][u] - m) for u, m in zip(mine, consensus, strict=True)])
+            )
+        if deviations:
+            out[rater] = (float(np.mean(deviations)), len(deviations))
+    return out
+
+
+def paired_kappa(pairs: Sequence[tuple[int, int]]) -> Estimate | None:
+    """Kappa of paired levels (e.g. suggested and final) once there are ``MIN_PAIRS``."""
+    if len(pairs) < MIN_PAIRS:
+        return None
+    return kappa_with_ci([p[0] for p in pairs], [p[1] for p in pairs], SCALE, resamples=RESAMPLES)

@@ -3,91 +3,53 @@ transcripts and grade from the queue with the engine's suggestions beside them."
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from assessments.library import scenarios
-from assessments.models import (
-    AWAITING,
-    IN_PROGRESS,
-    Assessment,
-    CalibrationSession,
-    Dispute,
-    Grade,
-    Rubric,
-)
-from assessments.quizzes import quizzes
-from assessments.services import (
-    AssessmentError,
-    DecisionRefused,
-    UploadRefused,
+from assessments.disputes import dispute_of
+from assessments.errors import AssessmentError
+from assessments.forms import GradeForm, QuizForm, ReplyForm, UploadForm
+from assessments.grading import (
     about_skill,
-    agreement_report,
-    calibration_events,
-    calibration_grade,
-    calibration_report,
-    close_calibration,
-    current_version,
-    dispute_of,
     final_grade,
     grade,
-    may_decide_dispute,
     mine,
     next_waiting,
-    open_dispute,
-    open_disputes,
-    practice_suggestions,
     queue,
-    quiz_report,
-    reopen_calibration_grade,
-    reply,
-    review_dispute,
-    rubric_for_platform,
-    rubrics_for_platform,
-    save_rubric,
     skill_levels,
-    start_calibration,
-    start_scenario,
-    submit_quiz,
-    upload_transcripts,
 )
+from assessments.library import scenarios
+from assessments.models import AWAITING, IN_PROGRESS, Assessment
+from assessments.practice import practice_suggestions
+from assessments.quiz_attempts import quiz_report, submit_quiz
+from assessments.quizzes import quizzes
+from assessments.scenarios import reply, start_scenario
 from assessments.suggest import CRITERIA
-from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from assessments.uploads import UploadRefused, assessable_people, upload_transcripts
+from core.auth import STAFF, Forbidden, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
-from core.numbers import NumberFormatError, parse_number
 from core.questions import Seal, describe, present_all
 from core.ratelimit import enforce_upload_limit
+from core.teaching import teaching_targets
 from lms.models import ResourceLink
+from lms.targets import target_named
 from people.guards import require_person
-from people.models import Membership, User
+from people.models import User
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
 
-STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
+UPLOAD_READ_BYTES = 220_000  # of each file: past the parser's size limit, which then says so
 SKILL_NAMES = {
     "empathy": "Empathy", "active_listening": "Active listening", "patience": "Patience",
     "positive_language": "Positive language", "adaptability": "Adaptability",
 }  # fmt: skip
 
 
-def _viewer_user() -> tuple[Viewer, User]:
+def viewer_user() -> tuple[Viewer, User]:
     return require_person("Assessments are for people launched from a course.")
 
 
@@ -98,7 +60,7 @@ def _refused(error: AssessmentError) -> WerkzeugResponse:
     return redirect(url_for("assessments.index"))
 
 
-def _visible(assessment_id: int, viewer: Viewer) -> Assessment:
+def visible(assessment_id: int, viewer: Viewer) -> Assessment:
     """The learner's own assessment, or one of the trainer's course context; 404 otherwise."""
     assessment = db.session.get(Assessment, assessment_id)
     if assessment is None or assessment.deployment_id != viewer.deployment_id:
@@ -111,16 +73,11 @@ def _visible(assessment_id: int, viewer: Viewer) -> Assessment:
     return assessment
 
 
-def _taken_by(user: User, assessment: Assessment) -> Assessment:
+def taken_by(user: User, assessment: Assessment) -> Assessment:
     """Replies and disputes are the learner's own; staff who can read it get a clear 403."""
     if assessment.learner_id != user.id:
         raise Forbidden("Only the person who took this assessment can reply to it or dispute it.")
     return assessment
-
-
-def _posted_levels(definition: dict[str, Any]) -> dict[str, int | None]:
-    """The level chosen for each criterion in the posted form (``level_<criterion>``)."""
-    return {c["id"]: request.form.get(f"level_{c['id']}", type=int) for c in definition["criteria"]}
 
 
 @dataclass
@@ -169,11 +126,14 @@ def _link_for(viewer: Viewer, scenario_id: str) -> int | None:
 
 @bp.get("/assessments/")
 def index() -> str:
-    viewer, user = _viewer_user()
+    viewer, user = viewer_user()
+    practice = practice_suggestions(db.session, user.id, teaching_targets())
+    # Where each suggested skill is taught, if that page can be opened here.
+    teaching = {p.criterion: t.url() for p in practice if (t := target_named(p.teaching))}
     return render_template(
         "assessments/index.html", viewer=viewer, user=user, scenarios=scenarios().values(),
         mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
-        staff=viewer.role in STAFF, practice=practice_suggestions(db.session, user.id),
+        staff=viewer.role in STAFF, practice=practice, teaching=teaching,
         quizzes=quizzes().values(),
         profile=skill_levels(db.session, [user.id])[user.id],
     )  # fmt: skip
@@ -182,7 +142,7 @@ def index() -> str:
 @bp.get("/assessments/scenarios/<scenario_id>")
 def scenario(scenario_id: str) -> str:
     """Where a scenario placed in the LMS lands: what it is about, and Start."""
-    viewer, user = _viewer_user()
+    viewer, user = viewer_user()
     found = scenarios().get(scenario_id)
     if found is None:
         abort(404)
@@ -194,7 +154,7 @@ def scenario(scenario_id: str) -> str:
 
 @bp.post("/assessments/scenarios/<scenario_id>/start")
 def start(scenario_id: str) -> WerkzeugResponse:
-    viewer, user = _viewer_user()
+    viewer, user = viewer_user()
     if user.opted_in_at is None:
         flash("Join the programme first: assessments are part of it.", "error")
         return redirect(url_for("people.programme", next=url_for("assessments.index")))
@@ -208,8 +168,8 @@ def start(scenario_id: str) -> WerkzeugResponse:
 
 @bp.get("/assessments/<int:assessment_id>")
 def show(assessment_id: int) -> str:
-    viewer, _ = _viewer_user()
-    assessment = _visible(assessment_id, viewer)
+    viewer, _ = viewer_user()
+    assessment = visible(assessment_id, viewer)
     if viewer.role in STAFF and assessment.status == AWAITING:
         return redirect(url_for("assessments.grade_page", assessment_id=assessment.id))  # type: ignore[return-value]
     scenario = scenarios().get(assessment.scenario or "")
@@ -225,9 +185,9 @@ def show(assessment_id: int) -> str:
 
 @bp.post("/assessments/<int:assessment_id>/reply")
 def answer(assessment_id: int) -> WerkzeugResponse:
-    viewer, user = _viewer_user()
-    assessment = _taken_by(user, _visible(assessment_id, viewer))
-    reply(db.session, assessment, user, request.form.get("reply", ""))
+    viewer, user = viewer_user()
+    assessment = taken_by(user, visible(assessment_id, viewer))
+    reply(db.session, assessment, user, ReplyForm().reply.data)
     db.session.commit()
     if assessment.status == AWAITING:
         flash("Sent for grading. You will see your result here.", "success")
@@ -254,15 +214,14 @@ def grading_queue() -> str:
 @bp.route("/assessments/<int:assessment_id>/grade", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, grader = _viewer_user()
-    assessment = _visible(assessment_id, viewer)
+    viewer, grader = viewer_user()
+    assessment = visible(assessment_id, viewer)
     definition = assessment.rubric_version.definition
-    form = ActionForm()
+    form = GradeForm.for_rubric(definition)
     status = 200
-    if request.method == "POST":
-        levels = _posted_levels(definition)
+    if form.is_submitted():
         try:
-            grade(db.session, assessment, grader, levels, request.form.get("comment", ""))  # type: ignore[arg-type]
+            grade(db.session, assessment, grader, form.levels(), form.comment.data)
         except AssessmentError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -287,29 +246,16 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
 @bp.route("/assessments/upload", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def upload() -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, trainer = _viewer_user()
+    viewer, trainer = viewer_user()
     if viewer.team_id is None:
         raise Forbidden("Open this from a course to assess its people.")
-    members = [
-        m.user
-        for m in db.session.scalars(
-            select(Membership)
-            .where(Membership.team_id == viewer.team_id, Membership.active.is_(True))
-            .options(selectinload(Membership.user))
-        )
-        if m.user_id != trainer.id
-    ]
-    form = ActionForm()
+    form = UploadForm()
     problems: list[Any] = []
     status = 200
-    if request.method == "POST":
+    if form.is_submitted():
         enforce_upload_limit(viewer.platform_id, viewer.user_id)
-        files = [
-            (f.filename or "transcript.txt", f.read(220_000))
-            for f in request.files.getlist("files")
-            if f.filename
-        ]
-        pasted = request.form.get("pasted", "").strip()
+        files = form.chosen_files(UPLOAD_READ_BYTES)
+        pasted = form.pasted.data.strip()
         if pasted:
             files.append(
                 (f"Pasted transcript, {utcnow():%d %b %Y %H:%M}.txt", pasted.encode("utf-8"))
@@ -317,9 +263,8 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
         try:
             created = upload_transcripts(
                 db.session, trainer=trainer, deployment_id=viewer.deployment_id,
-                team_id=viewer.team_id, learner_id=request.form.get("learner", type=int) or 0,
-                files=files, channel=request.form.get("channel", "chat"),
-                mask=request.form.get("mask") == "1",
+                team_id=viewer.team_id, learner_id=form.learner.data or 0,
+                files=files, channel=form.channel.data, mask=form.mask.data,
             )  # fmt: skip
         except UploadRefused as refused:
             db.session.rollback()
@@ -331,270 +276,8 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             return redirect(url_for("assessments.grading_queue"))
     return render_template(
         "assessments/upload.html", viewer=viewer, form=form, problems=problems,
-        members=sorted(members, key=lambda u: u.display_name),
+        members=assessable_people(db.session, viewer.team_id, trainer),
     ), status  # fmt: skip
-
-
-# -- rubrics ---------------------------------------------------------------------------------
-
-
-@bp.get("/assessments/rubrics")
-@roles_required(*STAFF)
-def rubrics() -> str:
-    viewer = require_viewer()
-    found = rubrics_for_platform(db.session, viewer.platform_id)
-    in_use = rubric_for_platform(db.session, viewer.platform_id)
-    db.session.commit()  # the built-in rubric, created on first need
-    return render_template(
-        "assessments/rubrics.html", viewer=viewer, rubrics=found, in_use=in_use,
-        versions={r.id: current_version(db.session, r) for r in found},
-    )  # fmt: skip
-
-
-def _number(text: str | None, kind: type[float] | type[int]) -> float | int | str:
-    """The number typed, or the text itself when it is not one: the rubric's schema then
-    refuses it with a message, and the form shows what was typed. Read by core.numbers, so
-    "12,5" is a weight of 12.5 and "nan", which float() took and the schema's bounds let
-    through, is refused."""
-    typed = (text or "").strip() or "0"
-    try:
-        value = parse_number(typed, allow_percent=False).value
-    except NumberFormatError:
-        return typed[:40]
-    if kind is int:
-        return int(value) if value.is_integer() else typed[:40]
-    return value
-
-
-def _definition_from(form: Any, base: dict[str, Any]) -> dict[str, Any]:
-    criteria = []
-    for index, criterion in enumerate(base["criteria"]):
-        criteria.append({
-            "id": criterion["id"],
-            "name": form.get(f"c{index}_name", criterion["name"]).strip(),
-            "weight": _number(form.get(f"c{index}_weight"), float),
-            "levels": {str(n): form.get(f"c{index}_l{n}", "").strip() for n in range(1, 5)},
-        })  # fmt: skip
-    extra_name = form.get("extra_name", "").strip()
-    if extra_name:
-        slug = re.sub(r"[^a-z0-9]+", "_", extra_name.lower()).strip("_")[:39] or "extra"
-        criteria.append({
-            "id": slug if slug[0].isalpha() else f"c_{slug}", "name": extra_name,
-            "weight": _number(form.get("extra_weight"), float),
-            "levels": {str(n): form.get(f"extra_l{n}", "").strip() for n in range(1, 5)},
-        })  # fmt: skip
-    return {
-        "name": form.get("name", "").strip(),
-        "target_level": _number(form.get("target_level") or "3", int),
-        "levels": {str(n): form.get(f"level_{n}", "").strip() for n in range(1, 5)},
-        "criteria": criteria,
-    }
-
-
-@bp.route("/assessments/rubrics/<int:rubric_id>/edit", methods=["GET", "POST"])
-@roles_required(*STAFF)
-def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, editor = _viewer_user()
-    rubric = db.session.get(Rubric, rubric_id)
-    if rubric is None or rubric.platform_id not in (None, viewer.platform_id):
-        abort(404)
-    base = current_version(db.session, rubric).definition
-    definition, status = base, 200
-    form = ActionForm()
-    if request.method == "POST":
-        definition = _definition_from(request.form, base)
-        try:
-            version = save_rubric(db.session, platform_id=viewer.platform_id, editor=editor,
-                                  rubric=rubric, definition=definition)  # fmt: skip
-        except AssessmentError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 400
-        else:
-            db.session.commit()
-            flash(
-                f"Saved {definition['name']}, version {version.version}. New assessments use "
-                "it; grades already given keep the version they were given with.",
-                "success",
-            )
-            return redirect(url_for("assessments.rubrics"))
-    return render_template(
-        "assessments/rubric_edit.html", viewer=viewer, rubric=rubric, definition=definition,
-        form=form,
-    ), status  # fmt: skip
-
-
-# -- calibration -----------------------------------------------------------------------------
-
-
-def _calibration(calibration_id: int, viewer: Viewer) -> CalibrationSession:
-    found = db.session.get(CalibrationSession, calibration_id)
-    if (
-        found is None
-        or found.deployment_id != viewer.deployment_id
-        or found.team_id != viewer.team_id
-    ):
-        abort(404)
-    return found
-
-
-@bp.post("/assessments/<int:assessment_id>/calibrate")
-@roles_required(*STAFF)
-def calibrate(assessment_id: int) -> WerkzeugResponse:
-    viewer, trainer = _viewer_user()
-    assessment = _visible(assessment_id, viewer)
-    calibration = start_calibration(db.session, assessment, trainer)
-    db.session.commit()
-    flash("Calibration started: send this page's address to the other graders.", "success")
-    return redirect(url_for("assessments.calibration", calibration_id=calibration.id))
-
-
-@bp.route("/assessments/calibrations/<int:calibration_id>", methods=["GET", "POST"])
-@roles_required(*STAFF)
-def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, grader = _viewer_user()
-    found = _calibration(calibration_id, viewer)
-    definition = found.assessment.rubric_version.definition
-    form = ActionForm()
-    status = 200
-    if request.method == "POST":
-        if request.form.get("close") == "1":
-            close_calibration(db.session, found)
-            db.session.commit()
-            return redirect(url_for("assessments.calibration", calibration_id=found.id))
-        levels = _posted_levels(definition)
-        try:
-            calibration_grade(db.session, found, grader, levels)
-        except AssessmentError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 400
-        else:
-            db.session.commit()
-            flash(
-                "Your levels are saved and locked. The group's results show when the trainer "
-                "closes the session.",
-                "success",
-            )
-            return redirect(url_for("assessments.calibration", calibration_id=found.id))
-    report = calibration_report(db.session, found)
-    mine = next((g for g in report.graders if g.grader.id == grader.id), None)
-    # Blind until closed: before that the page shows who has saved, never anyone's levels
-    # but the viewer's own, nor the consensus, the drift or the agreement.
-    return render_template(
-        "assessments/calibration.html", viewer=viewer, calibration=found, definition=definition,
-        report=report, mine=mine, form=form, names=SKILL_NAMES,
-        turns=highlighted(found.assessment.conversation, []),
-        reveal=found.closed_at is not None, events=calibration_events(db.session, found),
-    ), status  # fmt: skip
-
-
-@bp.post("/assessments/calibrations/<int:calibration_id>/reopen")
-@roles_required(*STAFF)
-def reopen_calibration(calibration_id: int) -> WerkzeugResponse:
-    """A trainer lets one grader change their locked levels (recorded, not counted)."""
-    viewer, trainer = _viewer_user()
-    found = _calibration(calibration_id, viewer)
-    try:
-        reopened = reopen_calibration_grade(
-            db.session, found, trainer, viewer.role.value,
-            request.form.get("grader", type=int) or 0, request.form.get("reason", ""),
-        )  # fmt: skip
-    except AssessmentError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        name = reopened.grader.display_name
-        db.session.commit()
-        flash(f"{name} can change their levels once; their first levels still count.", "success")
-    return redirect(url_for("assessments.calibration", calibration_id=found.id))
-
-
-# -- disputes --------------------------------------------------------------------------------
-
-
-@bp.post("/assessments/<int:assessment_id>/dispute")
-def dispute(assessment_id: int) -> WerkzeugResponse:
-    viewer, learner = _viewer_user()
-    assessment = _taken_by(learner, _visible(assessment_id, viewer))
-    open_dispute(db.session, assessment, learner, request.form.get("reason", ""))
-    db.session.commit()
-    flash("Your dispute was sent. A different trainer will review the grade.", "success")
-    return redirect(url_for("assessments.show", assessment_id=assessment.id))
-
-
-@bp.get("/assessments/disputes")
-@roles_required(*STAFF)
-def disputes() -> str:
-    viewer = require_viewer()
-    return render_template(
-        "assessments/disputes.html", viewer=viewer,
-        disputes=open_disputes(db.session, viewer.deployment_id, viewer.team_id),
-    )  # fmt: skip
-
-
-@bp.route("/assessments/disputes/<int:dispute_id>", methods=["GET", "POST"])
-@roles_required(*STAFF)
-def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, reviewer = _viewer_user()
-    found = db.session.get(Dispute, dispute_id)
-    if found is None:
-        abort(404)
-    assessment = _visible(found.assessment_id, viewer)
-    definition = assessment.rubric_version.definition
-    form = ActionForm()
-    status = 200
-    if request.method == "POST":
-        levels = _posted_levels(definition)
-        try:
-            review_dispute(db.session, found, reviewer, levels, request.form.get("note", ""),
-                           role=viewer.role.value)  # fmt: skip
-        except DecisionRefused as refused:
-            db.session.rollback()
-            raise Forbidden(str(refused)) from refused
-        except AssessmentError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 400
-        else:
-            db.session.commit()
-            flash("Grade changed after review." if found.outcome == "changed" else
-                  "Grade upheld after review.", "success")  # fmt: skip
-            return redirect(url_for("assessments.disputes"))
-    original = db.session.get(Grade, found.original_grade_id)
-    return render_template(
-        "assessments/review.html", viewer=viewer, dispute=found, assessment=assessment,
-        definition=definition, original=original, form=form,
-        turns=highlighted(assessment.conversation, []),
-        may_decide=may_decide_dispute(viewer.role.value),
-    ), status  # fmt: skip
-
-
-@bp.get("/assessments/results")
-@roles_required(*STAFF)
-def results() -> str:
-    """Agreement between graders over a period, how far suggestions match final grades, and
-    the cohort's levels per skill."""
-    viewer = require_viewer()
-    today = utcnow().date()
-    try:
-        raw_start, raw_end = request.args.get("from"), request.args.get("to")
-        start = date.fromisoformat(raw_start) if raw_start else today - timedelta(days=90)
-        end = date.fromisoformat(raw_end) if raw_end else today
-    except ValueError:
-        flash("Dates look like 2026-11-23.", "error")
-        start, end = today - timedelta(days=90), today
-    report = None
-    if viewer.team_id is not None:
-        report = agreement_report(
-            db.session, viewer.deployment_id, viewer.team_id,
-            datetime.combine(start, time.min, UTC),
-            datetime.combine(end + timedelta(days=1), time.min, UTC),
-        )  # fmt: skip
-    return render_template(
-        "assessments/results.html", viewer=viewer, report=report, start=start, end=end,
-        names=SKILL_NAMES,
-    )  # fmt: skip
 
 
 # -- quizzes ---------------------------------------------------------------------------------
@@ -609,14 +292,14 @@ def _quiz_or_404(quiz_id: str) -> dict[str, Any]:
 
 @bp.route("/assessments/quizzes/<quiz_id>", methods=["GET", "POST"])
 def quiz(quiz_id: str) -> str | tuple[str, int] | WerkzeugResponse:
-    viewer, learner = _viewer_user()
+    viewer, learner = viewer_user()
     found = _quiz_or_404(quiz_id)
     secret = current_app.config["SECRET_KEY"]
-    form = ActionForm()
+    form = QuizForm()
     result, status = None, 200
     seal, given = None, {}
-    if request.method == "POST":
-        submitted = request.form.to_dict(flat=False)
+    if form.is_submitted():
+        submitted = form.answers
         link = None
         if viewer.resource_link_id is not None:
             placed = db.session.get(ResourceLink, viewer.resource_link_id)

@@ -620,7 +620,7 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
     from sqlalchemy import select
 
     from assessments.library import scenarios
-    from assessments.services import reply, start_scenario
+    from assessments.scenarios import reply, start_scenario
     from core.db import db, utcnow
     from courses.models import CheckAttempt, Enrolment, ExerciseSubmission, ItemProgress
     from courses.services import course_by_slug, outline_of

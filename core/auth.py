@@ -34,6 +34,14 @@ class Role(StrEnum):
         return self.value.capitalize()
 
 
+# The roles that run a course context's training and grading: every staff page, navigation
+# link and dashboard panel allows these, and only these. ``Role`` is a ``StrEnum``, so they
+# equal the role strings a session or a registry holds ("trainer" in STAFF is True).
+STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
+# Everyone launched with a product role (a guest has none).
+EVERYONE = (Role.LEARNER, Role.MANAGER, Role.TRAINER, Role.ADMINISTRATOR)
+
+
 VIEWER_KEY = "viewer"
 
 

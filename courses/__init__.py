@@ -8,11 +8,12 @@ def init_app(app: Flask) -> None:
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data
+    from core.teaching import register_teaching
     from core.views import register_dashboard_panel, register_nav_link
     from courses.cli import content_root, courses_cli, import_content, pack_directories
     from courses.privacy import courses_data
     from courses.services import my_courses
-    from courses.targets import CourseTargets
+    from courses.targets import SKILL_MODULES, SKILLS_COURSE, CourseTargets, module_target
     from courses.views import bp
     from lms.targets import register_target_source
 
@@ -20,6 +21,8 @@ def init_app(app: Flask) -> None:
     register_personal_data(app, "courses", courses_data)
     app.cli.add_command(courses_cli)
     register_target_source(app, CourseTargets())
+    for skill, module in SKILL_MODULES.items():
+        register_teaching(app, skill, module_target(SKILLS_COURSE, module))
     everyone = ("learner", "manager", "trainer", "administrator")
     staff = ("trainer", "administrator")
     register_nav_link(app, "Courses", "courses.index", everyone)

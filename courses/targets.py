@@ -12,6 +12,22 @@ from lms.targets import LaunchTarget
 PREFIX = "course:"
 SCORE_MAXIMUM = 100.0
 
+# The module of the skills course that teaches each service skill the assessments score
+# (``core.teaching``): what a practice suggestion links to.
+SKILLS_COURSE = "skills-of-great-service"
+SKILL_MODULES = {
+    "empathy": "empathy",
+    "active_listening": "active-listening",
+    "patience": "patience",
+    "positive_language": "positive-language",
+    "adaptability": "adaptability",
+}
+
+
+def module_target(course: str, module: str) -> str:
+    """The launch target of one module of a course."""
+    return f"{PREFIX}{course}/{module}"
+
 
 class CourseTargets:
     def targets(self, platform_id: int) -> Iterable[LaunchTarget]:
@@ -27,7 +43,7 @@ class CourseTargets:
             )
             for module in outline_of(db.session, course).modules:
                 yield LaunchTarget(
-                    f"{PREFIX}{course.slug}/{module['slug']}",
+                    module_target(course.slug, module["slug"]),
                     "courses.module",
                     f"{course.title}: {module['title']}",
                     module.get("summary") or f"One module of {course.title}.",

@@ -8,9 +8,10 @@ course's member list (``lms.roster.apply_members``, as a roster sync), launches
 (``lms.services.complete_launch``), past training from a file
 (``courses.completions.import_completions``), six months of survey exports
 (``insights.importer.import_survey``), courses taken in the tool (``courses.services``),
-graded conversations and a calibration session (``assessments.services``) and badges
-(``recognition.services``). Scores the tool sends to the LMS wait in the grade outbox; the
-grade worker of ``scripts/run-demo`` delivers them to the development platform's gradebook.
+graded conversations and a calibration session (``assessments.scenarios``, ``.calibration``)
+and badges (``recognition.services``). Scores the tool sends to the LMS wait in the grade
+outbox; the grade worker of ``scripts/run-demo`` delivers them to the development platform's
+gradebook.
 
 The survey data are drawn with a fixed seed: a seasonal trend every team shares, each team's
 own level and week-to-week noise, and half the teams trained at staggered dates with a modest
@@ -33,17 +34,12 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from assessments.calibration import calibration_grade, close_calibration, start_calibration
+from assessments.errors import AssessmentError
+from assessments.grading import grade
 from assessments.library import scenarios
 from assessments.models import Assessment
-from assessments.services import (
-    AssessmentError,
-    calibration_grade,
-    close_calibration,
-    grade,
-    reply,
-    start_calibration,
-    start_scenario,
-)
+from assessments.scenarios import reply, start_scenario
 from core.auth import Role, Viewer
 from core.db import db, utcnow
 from core.questions import NONCE_FIELD, Seal, correct_ids, kind_of

@@ -4,7 +4,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from assessments.services import assessment_graded, calibration_closed
+    from assessments.calibration import calibration_closed
+    from assessments.grading import assessment_graded
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data

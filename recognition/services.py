@@ -18,7 +18,8 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from assessments.services import calibration_deviations, skill_levels
+from assessments.calibration import calibration_deviations
+from assessments.grading import skill_levels
 from core.auth import Role
 from core.db import insert_for, utcnow
 from courses.models import Course, CourseResult, Enrolment

@@ -1,0 +1,170 @@
+"""Forms of the assessment pages: every POST is read through one of these. The rules (a level
+for every criterion, how long a reply or a reason may be, which rubric is valid) are the
+services', which say what is wrong in the page's words; so these forms carry the fields and
+their types, and the services decide. A quiz is shaped by its YAML, so ``QuizForm`` hands the
+whole submitted form to ``core.questions``, which reads it under the seal it was shown with."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Self
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from core.numbers import NumberFormatError, parse_number
+
+LEVELS = range(1, 5)  # a rubric's four levels, as its form numbers them
+
+
+class ReplyForm(FlaskForm):
+    reply = TextAreaField("Your reply to the customer", default="")
+
+
+class DisputeForm(FlaskForm):
+    reason = TextAreaField("Why you think the grade is wrong", default="")
+
+
+class LevelsForm(FlaskForm):
+    """A level for each criterion of a rubric version (``level_<criterion>``, a radio button
+    per level). A level missing or not a number is None: the service names the criterion."""
+
+    criteria: list[str]
+
+    @classmethod
+    def for_rubric(cls, definition: dict[str, Any]) -> Self:
+        class ForRubric(cls):  # type: ignore[valid-type,misc]
+            pass
+
+        for criterion in definition["criteria"]:
+            field = IntegerField(criterion["name"], validators=[Optional()])
+            setattr(ForRubric, f"level_{criterion['id']}", field)
+        form = ForRubric()
+        form.criteria = [criterion["id"] for criterion in definition["criteria"]]
+        return form
+
+    def levels(self) -> dict[str, int | None]:
+        return {criterion: self[f"level_{criterion}"].data for criterion in self.criteria}
+
+
+class GradeForm(LevelsForm):
+    comment = TextAreaField("Comment for the learner", default="")
+
+
+class ReviewForm(LevelsForm):
+    note = TextAreaField("Note for the learner", default="")
+
+
+class CalibrationForm(LevelsForm):
+    """A grader's blind levels, or (``close=1``) the trainer closing the session."""
+
+    close = HiddenField(default="")
+
+    @property
+    def closing(self) -> bool:
+        return self.close.data == "1"
+
+
+class ReopenForm(FlaskForm):
+    grader = IntegerField("Grader", validators=[Optional()])
+    reason = StringField("Why reopen", default="")
+
+
+class UploadForm(FlaskForm):
+    learner = IntegerField("Whose conversations", validators=[Optional()])
+    channel = StringField("Channel", default="chat")
+    files = MultipleFileField("Transcript files")
+    pasted = TextAreaField("Or paste a transcript", default="")
+    # The box posts "1"; anything else, or nothing, leaves the text unmasked.
+    mask = BooleanField("Mask emails, phone and card numbers", false_values=(False, "", "0"))
+
+    def chosen_files(self, limit: int) -> list[tuple[str, bytes]]:
+        """Each uploaded file's name and first ``limit`` bytes."""
+        return [(f.filename or "transcript.txt", f.read(limit)) for f in self.files.data or []]
+
+
+class RubricForm(FlaskForm):
+    """A rubric as the edit page posts it: its name, target and level names, each criterion
+    of the version being edited (``c<i>_name``, ``c<i>_weight``, ``c<i>_l<n>``) and one extra
+    criterion (``extra_*``). ``definition()`` gives what ``rubrics.save_rubric`` validates."""
+
+    name = StringField("Name", default="")
+    target_level = StringField("Target level", default="")
+    extra_name = StringField("Name", default="")
+    extra_weight = StringField("Weight")
+
+    @classmethod
+    def for_rubric(cls, base: dict[str, Any]) -> Self:
+        class ForRubric(cls):  # type: ignore[valid-type,misc]
+            pass
+
+        for n in LEVELS:
+            setattr(ForRubric, f"level_{n}", StringField(f"Level {n}", default=""))
+            setattr(ForRubric, f"extra_l{n}", TextAreaField(f"Level {n}", default=""))
+        for i, criterion in enumerate(base["criteria"]):
+            setattr(ForRubric, f"c{i}_name", StringField("Name", default=criterion["name"]))
+            setattr(ForRubric, f"c{i}_weight", StringField("Weight"))
+            for n in LEVELS:
+                setattr(ForRubric, f"c{i}_l{n}", TextAreaField(f"Level {n}", default=""))
+        form = ForRubric()
+        form.base = base
+        return form
+
+    def text(self, name: str) -> str:
+        return (self[name].data or "").strip()
+
+    def definition(self) -> dict[str, Any]:
+        criteria = [
+            {
+                "id": criterion["id"],
+                "name": self.text(f"c{i}_name"),
+                "weight": typed_number(self[f"c{i}_weight"].data, float),
+                "levels": {str(n): self.text(f"c{i}_l{n}") for n in LEVELS},
+            }
+            for i, criterion in enumerate(self.base["criteria"])
+        ]
+        extra_name = self.text("extra_name")
+        if extra_name:
+            slug = re.sub(r"[^a-z0-9]+", "_", extra_name.lower()).strip("_")[:39] or "extra"
+            criteria.append({
+                "id": slug if slug[0].isalpha() else f"c_{slug}", "name": extra_name,
+                "weight": typed_number(self.extra_weight.data, float),
+                "levels": {str(n): self.text(f"extra_l{n}") for n in LEVELS},
+            })  # fmt: skip
+        return {
+            "name": self.text("name"),
+            "target_level": typed_number(self.target_level.data or "3", int),
+            "levels": {str(n): self.text(f"level_{n}") for n in LEVELS},
+            "criteria": criteria,
+        }
+
+
+def typed_number(text: str | None, kind: type[float] | type[int]) -> float | int | str:
+    """The number typed, or the text itself when it is not one: the rubric's schema then
+    refuses it with a message, and the form shows what was typed. Read by core.numbers, so
+    "12,5" is a weight of 12.5 and "nan", which float() took and the schema's bounds let
+    through, is refused."""
+    typed = (text or "").strip() or "0"
+    try:
+        value = parse_number(typed, allow_percent=False).value
+    except NumberFormatError:
+        return typed[:40]
+    if kind is int:
+        return int(value) if value.is_integer() else typed[:40]
+    return value
+
+
+class QuizForm(FlaskForm):
+    """A quiz's answers, kept whole as posted (``answers``: name -> values) for
+    ``core.questions`` to read under the seal the quiz was rendered with."""
+
+    answers: dict[str, list[str]]
+
+    def process(
+        self, formdata: Any = None, obj: Any = None, data: Any = None, **kwargs: Any
+    ) -> None:
+        formdata = self.meta.wrap_formdata(self, formdata)
+        self.answers = formdata.to_dict(flat=False) if formdata is not None else {}
+        super().process(formdata, obj, data=data, **kwargs)

@@ -1,0 +1,176 @@
+"""Grading: the engine's suggestions stored with a complete conversation, the trainer's final
+grade, the grade sent to the LMS gradebook, the queue of conversations waiting for a grade,
+and the graded levels read back (a learner's results, badges, profiles)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from blinker import Namespace
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer, selectinload
+
+from assessments.errors import AssessmentError
+from assessments.library import scenarios
+from assessments.models import AWAITING, GRADED, TRANSCRIPT, Assessment, Grade
+from assessments.rubrics import rubric_levels, score_percent
+from assessments.suggest import suggest
+from assessments.transcripts import Transcript
+from lms.grades import FULLY_GRADED, PENDING_MANUAL, enqueue_score, gradebook_available
+from people.models import User
+
+signals = Namespace()
+# Sent when a final grade is written (same transaction): badges for skill levels listen.
+assessment_graded = signals.signal("assessment-graded")
+
+
+def stored_suggestions(transcript: Transcript) -> list[dict[str, Any]]:
+    """The engine's suggested level per criterion with its reasons and evidence spans, as
+    stored with the conversation (computed once, when it is complete)."""
+    return [
+        {
+            "criterion": s.criterion,
+            "level": s.level,
+            "reasons": s.reasons,
+            "evidence": [asdict(e) for e in s.evidence],
+        }
+        for s in suggest(transcript)
+    ]
+
+
+def grade(
+    session: Session, assessment: Assessment, grader: User, levels: dict[str, int], comment: str
+) -> Grade:
+    """A trainer's final grade: every criterion at a level of the rubric."""
+    if assessment.status != AWAITING:
+        raise AssessmentError("This assessment is not waiting for a grade.")
+    if assessment.learner_id == grader.id:
+        raise AssessmentError("You cannot grade your own work.")
+    definition = assessment.rubric_version.definition
+    clean = rubric_levels(definition, levels)
+    suggested = {s["criterion"]: s["level"] for s in assessment.suggestions}
+    result = Grade(
+        assessment_id=assessment.id, grader_id=grader.id, levels=clean,
+        changed=[c for c, level in clean.items() if suggested.get(c) not in (None, level)],
+        comment=comment.strip()[:4000], score_percent=score_percent(definition, clean),
+    )  # fmt: skip
+    session.add(result)
+    assessment.status = GRADED
+    session.flush()
+    send_to_gradebook(session, assessment, pending=False, result=result)
+    assessment_graded.send(session, assessment=assessment, grade=result)
+    return result
+
+
+def send_to_gradebook(
+    session: Session, assessment: Assessment, *, pending: bool, result: Grade | None = None
+) -> None:
+    """The score for the LMS gradebook when the activity was placed with one: pending (0, a
+    trainer will grade it) or the final grade with its comment."""
+    link = assessment.resource_link_id
+    if link is None or not gradebook_available(session, link):
+        return
+    enqueue_score(
+        session,
+        user_id=assessment.learner_id,
+        resource_link_id=link,
+        score_given=result.score_percent if result else 0.0,
+        score_maximum=100.0,
+        activity_progress="Submitted" if pending else "Completed",
+        grading_progress=PENDING_MANUAL if pending else FULLY_GRADED,
+        comment=(result.comment if result else "Waiting for a trainer to grade it.")[:1000],
+    )
+
+
+def queue(
+    session: Session, deployment_id: int, team_id: int | None, skill: str = "", learner_id: int = 0
+) -> list[Assessment]:
+    """Conversations of this course context waiting for a grade, oldest first."""
+    if team_id is None:
+        return []
+    query = (
+        select(Assessment)
+        .where(
+            Assessment.deployment_id == deployment_id,
+            Assessment.team_id == team_id,
+            Assessment.status == AWAITING,
+        )
+        # The list shows who, what and when: the conversations and suggestions (JSON, the
+        # bulk of each row) are not read, and touching them here raises instead of a query each.
+        .options(
+            selectinload(Assessment.learner),
+            defer(Assessment.conversation, raiseload=True),
+            defer(Assessment.suggestions, raiseload=True),
+        )
+        .order_by(Assessment.submitted_at)
+    )
+    if learner_id:
+        query = query.where(Assessment.learner_id == learner_id)
+    found = list(session.scalars(query))
+    return [a for a in found if about_skill(a, skill)]
+
+
+def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> int | None:
+    """The oldest conversation of this course context waiting for a grade (one id, for the
+    trainer's "save and open the next")."""
+    if team_id is None:
+        return None
+    return session.scalar(
+        select(Assessment.id)
+        .where(
+            Assessment.deployment_id == deployment_id,
+            Assessment.team_id == team_id,
+            Assessment.status == AWAITING,
+        )
+        .order_by(Assessment.submitted_at)
+        .limit(1)
+    )
+
+
+def about_skill(assessment: Assessment, skill: str) -> bool:
+    """Whether a conversation is graded on ``skill`` ("" = any): a transcript on every skill,
+    a scenario on its focus skills."""
+    if not skill or assessment.kind == TRANSCRIPT:
+        return True
+    return skill in scenarios()[assessment.scenario or ""].focus
+
+
+def final_grade(session: Session, assessment_id: int) -> Grade | None:
+    return session.scalar(
+        select(Grade).where(Grade.assessment_id == assessment_id, Grade.final.is_(True))
+    )
+
+
+def mine(session: Session, learner_id: int) -> list[tuple[Assessment, Grade | None]]:
+    assessments = list(
+        session.scalars(
+            select(Assessment)
+            .where(Assessment.learner_id == learner_id)
+            .order_by(Assessment.created_at.desc())
+        )
+    )
+    grades = {
+        g.assessment_id: g
+        for g in session.scalars(
+            select(Grade).where(
+                Grade.assessment_id.in_([a.id for a in assessments]), Grade.final.is_(True)
+            )
+        )
+    }
+    return [(a, grades.get(a.id)) for a in assessments]
+
+
+def skill_levels(session: Session, user_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
+    """Each person's graded levels per criterion, oldest first (for badges and profiles)."""
+    history: dict[int, dict[str, list[int]]] = {uid: {} for uid in user_ids}
+    for learner_id, levels in session.execute(
+        select(Assessment.learner_id, Grade.levels)
+        .join(Grade, Grade.assessment_id == Assessment.id)
+        .where(Assessment.learner_id.in_(user_ids), Grade.final.is_(True))
+        .order_by(Grade.graded_at, Grade.id)
+    ):
+        for criterion, level in levels.items():
+            history[learner_id].setdefault(criterion, []).append(int(level))
+    return history
