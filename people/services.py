@@ -184,13 +184,17 @@ def provision(
     return user_id, upsert_membership(session, user_id, team_id, lti_roles, lms_role)
 
 
-def team_members(session: Session, team_id: int) -> list[Membership]:
+def team_members(session: Session, team_id: int, *, active: bool = True) -> list[Membership]:
+    """The team's members as the LMS last said: a launch or a roster sync that lists them
+    makes a membership active, a sync that no longer lists them marks it as left. Every
+    dashboard, cohort and award list counts the active ones only, so the pages agree with the
+    roster; ``active=False`` gives those marked as left (kept for their history)."""
     return list(
         session.scalars(
             select(Membership)
             .join(Membership.user)
             .options(contains_eager(Membership.user))  # the page names everyone: one query
-            .where(Membership.team_id == team_id)
+            .where(Membership.team_id == team_id, Membership.active.is_(active))
             .order_by(User.family_name, User.given_name, User.name, User.id)
         )
     )
@@ -224,9 +228,13 @@ def assign_role(
 
 
 def role_counts(memberships: Sequence[Membership]) -> Mapping[Role, int]:
+    """People by role among the current members: one marked as left by the roster (e.g. a
+    site administrator who launched but is not enrolled) is not counted, whatever list the
+    caller passes."""
     counts = {role: 0 for role in Role}
     for membership in memberships:
-        counts[membership.role] += 1
+        if membership.active:
+            counts[membership.role] += 1
     return counts
 
 

@@ -43,6 +43,9 @@ def dashboard() -> tuple[str, int] | str:
     members = team_members(db.session, team.id) if team and viewer.role != Role.LEARNER else []
     if viewer.role == Role.MANAGER:
         members = [m for m in members if m.role == Role.LEARNER]
+    # Staff see who the roster marked as left, so a count that dropped is explained.
+    staff = team is not None and viewer.role in STAFF
+    former = team_members(db.session, team.id, active=False) if staff else []
     status = 403 if viewer.role == Role.GUEST and user is not None else 200
     return render_template(
         f"people/dashboard_{viewer.role.value}.html",
@@ -50,6 +53,7 @@ def dashboard() -> tuple[str, int] | str:
         user=user,
         team=team,
         members=members,
+        former=former,
         counts=role_counts(members),
         form=AssignRoleForm(),
         choice_form=ProgrammeChoiceForm(),

@@ -139,3 +139,19 @@ def test_roster_cli(app, lti, runner):
     result = runner.invoke(args=["lms", "roster", "sync", "--all"])
     assert result.exit_code == 0, result.output
     assert "8 added" in result.output
+
+
+def test_dashboards_count_who_the_roster_says_is_a_member(app, lti):
+    """A site administrator who launched from the course is not enrolled in it: the roster
+    marks them as left, and the trainer's counts and lists agree (they are named as left)."""
+    lti.launch("administrator")
+    page = lti.launch_and_follow("trainer")
+    assert "Administrators 1" in page_text(page)
+    report = sync(app)
+    assert report.deactivated == 1 and memberships(app)["dev-admin-1"][0] is False
+    text = page_text(lti.client.get(lti.tool_base + "/dashboard"))
+    assert "Learners 7 Managers 1 Trainers 1 Administrators 0" in text
+    assert "People in this course (9)" in text and "Marked as left by the LMS (1)" in text
+    assert text.count("Ada Admin") == 1 and "Ada Admin (Administrator)" in text
+    lti.launch_and_follow("manager")  # a manager sees the current learners only
+    assert "Learners in this course (7)" in page_text(lti.client.get(lti.tool_base + "/dashboard"))
