@@ -2,7 +2,7 @@
 `flask recognition evaluate` takes over a whole organisation.
 
 On a fresh SQLite database (the default; ``--pg-url`` for PostgreSQL) the bench loads the demo
-data (development platform, six courses, built-in badges), adds custom badges until there are
+data (development platform, built-in courses and badges), adds custom badges until there are
 ``--rules`` automatic rules, and then:
 
 1. gives one learner ``--results`` completed courses (and their results) and times

@@ -31,6 +31,7 @@ CURRICULUM = {
     "pdca-continuous-improvement": "review",
     "customer-journey-mapping": "experience-map",
     "skills-of-great-service": "review",
+    "complaint-handling": "review",
 }
 
 
