@@ -1,7 +1,9 @@
 """Counts and correlations of the labelled corpus (assessments/corpus/): conversations per part,
 levels per skill (overall and per part), traps, channels, industries, customer types, and the
-Pearson correlation between every pair of skills. Reads only labels and metadata, never the
-conversations' text, so it is safe to run on the sealed part.
+Pearson correlation between every pair of skills, and how often a few stock phrases occur at
+each level of the skill they are usually taken as evidence for (a phrase that occurs at one level
+only would let a model score the phrase instead of the behaviour). It counts; it fits nothing, so
+running it over the sealed part is not tuning.
 
     .venv/bin/python bench/corpus_stats.py
 """
@@ -9,6 +11,7 @@ conversations' text, so it is safe to run on the sealed part.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -19,14 +22,37 @@ SHORT = {"empathy": "EMP", "active_listening": "LIS", "patience": "PAT",
          "positive_language": "POS", "adaptability": "ADA"}  # fmt: skip
 
 
+# Skill -> stock phrases that look like evidence for it, matched in the agent's turns.
+CUES = {
+    "empathy": {
+        "I understand / we appreciate":
+            r"\b(i|we) (completely |totally )?(understand|appreciate|get) (your|how|this)",
+        "sorry for the inconvenience / about that":
+            r"sorry (for (the|any) inconvenience|about that|to hear)",
+    },
+    "active_listening": {"is that right? / right?": r"is that (right|correct)|right\?"},
+    "patience": {
+        "take your time / no rush": r"take your time|no rush",
+        "in other words / put another way":
+            r"in other words|put (it )?another way|put differently",
+        "as I said / as stated": r"as (i )?(said|stated)|already (said|stated|explained|told)",
+    },
+    "positive_language": {
+        "what I can do / good news": r"what i can do|here's what|good news|great news",
+    },
+    "adaptability": {"call / text / link offered": r"(call|ring|text) you|link"},
+}  # fmt: skip
+
+
 def load() -> dict[str, list[dict]]:
     parts = {}
     for part in ("dev", "sealed"):
-        parts[part] = [
-            {k: v for k, v in json.loads(p.read_text()).items() if k != "turns"}
-            for p in sorted((CORPUS / part).glob("*.json"))
-        ]
+        parts[part] = [json.loads(p.read_text()) for p in sorted((CORPUS / part).glob("*.json"))]
     return parts
+
+
+def agent_text(item: dict) -> str:
+    return "\n".join(t["text"] for t in item["turns"] if t["speaker"] == "agent")
 
 
 def pearson(xs: list[int], ys: list[int]) -> float:
@@ -81,6 +107,13 @@ def main() -> None:
         print(f"{SHORT[a]:5}" + "".join(row))
     worst = max(table, key=lambda k: abs(table[k]))
     print(f"\nlargest |r|: {abs(table[worst]):.2f} ({worst[0]} / {worst[1]})")
+    print("\nconversations whose agent uses a stock phrase, by the level of the skill it suggests")
+    print(f"{'skill':18}{'phrase':42}" + "".join(f"{'L' + str(v):>5}" for v in (1, 2, 3, 4)))
+    for skill, phrases in CUES.items():
+        for name, pattern in phrases.items():
+            found = [i for i in everything if re.search(pattern, agent_text(i), re.IGNORECASE)]
+            counts = Counter(i["grades"][skill] for i in found)
+            print(f"{skill:18}{name:42}" + "".join(f"{counts[v]:>5}" for v in (1, 2, 3, 4)))
 
 
 if __name__ == "__main__":
