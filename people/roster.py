@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import BinaryIO
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.auth import Role
@@ -51,6 +51,7 @@ COLUMNS = (
     Column("lms_user_id", ("lms user id", "user id", "lti user id", "sub"), required=False),
 )
 MAX_PROBLEMS = 1000
+SLICE = 5000  # rows one bulk statement writes
 
 
 @dataclass(frozen=True)
@@ -201,55 +202,95 @@ def import_roster(
             session.add(teams[key])
             report.teams_created += 1
     session.flush()
-    for row in good:
-        user = people.get(row.email)
-        if user is None:
-            # Not launched yet: kept under the LMS user id when the file gives it (their
-            # launch then finds them), else under their e-mail (claimed at first launch).
-            user = User(
-                platform_id=platform_id,
-                sub=row.lms_user_id or ROSTER_SUB_PREFIX + row.email,
-                email=row.email,
-                name=row.name,
-            )
-            session.add(user)
-            people[row.email] = user
-            report.added += 1
-        elif row.name and not user.name:
-            user.name = row.name
-    session.flush()
-    memberships = _org_memberships(session, deployment_id, [u.id for u in people.values()])
+    _add_people(session, platform_id, good, people, report)
+    memberships = _Memberships.of(session, deployment_id)
     for row in good:
         report.people += 1
-        team = teams[team_key(row.team)]
-        _place(session, memberships, people[row.email], team, row.role, on, report)
-    report.managers_named = _name_managers(session, memberships, good, people, teams)
-    session.flush()
+        team_id = teams[team_key(row.team)].id
+        memberships.place(people[row.email].id, team_id, row.role, on, report)
+    report.managers_named = memberships.name_managers(
+        {teams[team_key(row.team)].id for row in good},
+        [(teams[team_key(r.team)].id, people[r.manager].id) for r in good if r.manager],
+    )
+    memberships.save(session)
     return report
+
+
+@dataclass
+class _Person:
+    id: int
+    name: str
+
+
+def _add_people(
+    session: Session,
+    platform_id: int,
+    rows: list[RosterRow],
+    people: dict[str, _Person],
+    report: RosterReport,
+) -> None:
+    """Add the people not known yet in bulk (one INSERT a slice, not a row at a time): kept
+    under the LMS user id when the file gives it (their launch then finds them), else under
+    their e-mail (claimed at their first launch). Known people without a name get the file's."""
+    new = {row.email: row for row in rows if row.email not in people}
+    subs = {email: row.lms_user_id or ROSTER_SUB_PREFIX + email for email, row in new.items()}
+    now = utcnow()
+    for chunk in _chunks(list(new)):
+        session.execute(
+            insert(User.__table__),
+            [
+                {
+                    "platform_id": platform_id,
+                    "sub": subs[email],
+                    "email": email,
+                    "name": new[email].name,
+                    "created_at": now,
+                    "last_launch_at": now,
+                }
+                for email in chunk
+            ],
+        )
+        ids = dict(
+            session.execute(
+                select(User.sub, User.id).where(
+                    User.platform_id == platform_id, User.sub.in_([subs[e] for e in chunk])
+                )
+            ).all()
+        )
+        for email in chunk:
+            people[email] = _Person(ids[subs[email]], new[email].name)
+    report.added += len(new)
+    named = [
+        {"id": people[row.email].id, "name": row.name}
+        for row in rows
+        if row.name and not people[row.email].name and row.email not in new
+    ]
+    if named:
+        session.execute(update(User), named)
 
 
 def _people(
     session: Session, platform_id: int, rows: list[RosterRow], problems: list[Problem]
-) -> dict[str, User]:
+) -> dict[str, _Person]:
     """The LMS's users the file names, by e-mail (an LMS user id, when given, wins)."""
     emails = {row.email for row in rows} | {row.manager for row in rows if row.manager}
     subs = {row.lms_user_id for row in rows if row.lms_user_id}
-    found: dict[str, User] = {}
-    by_sub: dict[str, User] = {}
+    found: dict[str, _Person] = {}
+    by_sub: dict[str, _Person] = {}
     for chunk in _chunks(sorted(subs)):
-        query = select(User).where(User.platform_id == platform_id, User.sub.in_(chunk))
-        by_sub.update((u.sub, u) for u in session.scalars(query))
+        query = select(User.sub, User.id, User.name).where(
+            User.platform_id == platform_id, User.sub.in_(chunk)
+        )
+        by_sub.update((sub, _Person(user, name)) for sub, user, name in session.execute(query))
     for chunk in _chunks(sorted(emails)):
-        query = select(User).where(
+        query = select(func.lower(User.email), User.id, User.name).where(
             User.platform_id == platform_id, func.lower(User.email).in_(chunk)
         )
-        for user in session.scalars(query.order_by(User.id)):
-            found.setdefault((user.email or "").lower(), user)
+        for email, user, name in session.execute(query.order_by(User.id)):
+            found.setdefault(email, _Person(user, name))
     for row in rows:
-        if row.lms_user_id:
-            user = by_sub.get(row.lms_user_id)
-            if user is not None:
-                found[row.email] = user
+        if row.lms_user_id and row.lms_user_id in by_sub:
+            found[row.email] = by_sub[row.lms_user_id]
     in_file = {row.email for row in rows}
     for row in rows:
         if row.manager and row.manager not in in_file and row.manager not in found:
@@ -257,7 +298,7 @@ def _people(
                 Problem(
                     row.line,
                     "manager",
-                    (f"{row.manager} is neither in this file nor a person of this LMS"),
+                    f"{row.manager} is neither in this file nor a person of this LMS",
                 )
             )
     return found
@@ -305,100 +346,114 @@ def _teams(
     return teams
 
 
-def _org_memberships(
-    session: Session, deployment_id: int, user_ids: list[int]
-) -> dict[int, list[Membership]]:
-    found: dict[int, list[Membership]] = defaultdict(list)
-    for membership in session.scalars(
-        select(Membership)
-        .join(Team, Team.id == Membership.team_id)
-        .where(
-            Team.deployment_id == deployment_id,
-            Team.source == ORGANISATION,
-            Membership.user_id.in_(user_ids),
+@dataclass
+class _Membership:
+    """A membership of an organisation team as plain values, changed in memory and written
+    in bulk by ``_Memberships.save``."""
+
+    id: int | None
+    user_id: int
+    team_id: int
+    active: bool
+    leads: bool
+    assigned_role: str | None
+    joined_on: date | None
+    left_on: date | None
+    changed: bool = False
+
+
+FIELDS = ("active", "leads", "assigned_role", "joined_on", "left_on")
+
+
+@dataclass
+class _Memberships:
+    """The deployment's organisation memberships, by person."""
+
+    by_user: dict[int, list[_Membership]]
+
+    @classmethod
+    def of(cls, session: Session, deployment_id: int) -> _Memberships:
+        by_user: dict[int, list[_Membership]] = defaultdict(list)
+        query = (
+            select(Membership.id, Membership.user_id, Membership.team_id)
+            .add_columns(*(getattr(Membership, f) for f in FIELDS))
+            .join(Team, Team.id == Membership.team_id)
+            .where(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
         )
-    ):
-        found[membership.user_id].append(membership)
-    return found
+        for row in session.execute(query):
+            by_user[row.user_id].append(_Membership(*row))
+        return cls(by_user)
 
+    def of_team(self, user_id: int, team_id: int) -> _Membership:
+        """The person's membership of the team, made (inactive, not leading) if missing."""
+        mine = self.by_user[user_id]
+        found = next((m for m in mine if m.team_id == team_id), None)
+        if found is None:
+            found = _Membership(None, user_id, team_id, False, False, None, None, None, True)
+            mine.append(found)
+        return found
 
-def _membership(
-    session: Session, memberships: dict[int, list[Membership]], user_id: int, team_id: int
-) -> Membership:
-    """The person's membership row of the team, made (inactive, not leading) if missing."""
-    mine = memberships[user_id]
-    found = next((m for m in mine if m.team_id == team_id), None)
-    if found is None:
-        found = Membership(
-            user_id=user_id,
-            team_id=team_id,
-            lti_roles=[],
-            lms_role=Role.LEARNER.value,
-            active=False,
-            leads=False,
-        )
-        session.add(found)
-        mine.append(found)
-    return found
+    def place(
+        self, user_id: int, team_id: int, role: Role | None, on: date, report: RosterReport
+    ) -> None:
+        """Put the person in the team, their one team (``active``), ending another."""
+        wanted_role = role.value if role else None
+        home = [m for m in self.by_user[user_id] if m.active]
+        current = next((m for m in home if m.team_id == team_id), None)
+        if current is not None:
+            if current.assigned_role != wanted_role:
+                current.assigned_role, current.changed = wanted_role, True
+            report.unchanged += 1
+            return
+        if home:
+            report.moved += 1
+        for membership in home:
+            membership.active, membership.left_on, membership.changed = False, on, True
+        joined = self.of_team(user_id, team_id)
+        joined.active, joined.joined_on, joined.left_on = True, on, None
+        joined.assigned_role, joined.changed = wanted_role, True
+        report.joined += 1
 
-
-def _place(
-    session: Session,
-    memberships: dict[int, list[Membership]],
-    user: User,
-    team: Team,
-    role: Role | None,
-    on: date,
-    report: RosterReport,
-) -> None:
-    """Put the person in ``team``, their one team (``active``), ending another."""
-    wanted_role = role.value if role else None
-    home = [m for m in memberships[user.id] if m.active]
-    current = next((m for m in home if m.team_id == team.id), None)
-    if current is not None:
-        current.assigned_role = wanted_role
-        report.unchanged += 1
-        return
-    if home:
-        report.moved += 1
-    for membership in home:
-        membership.active, membership.left_on = False, on
-    joined = _membership(session, memberships, user.id, team.id)
-    joined.active, joined.joined_on, joined.left_on = True, on, None
-    joined.assigned_role = wanted_role
-    report.joined += 1
-
-
-def _name_managers(
-    session: Session,
-    memberships: dict[int, list[Membership]],
-    rows: list[RosterRow],
-    people: dict[str, User],
-    teams: dict[str, Team],
-) -> int:
-    """Each team the file lists is led by the managers the file names for it (``leads``, on
-    a membership of its own when the team is not their own); one no longer named stops."""
-    named: dict[int, set[int]] = defaultdict(set)
-    listed: set[int] = set()
-    for row in rows:
-        team_id = teams[team_key(row.team)].id
-        listed.add(team_id)
-        manager = people.get(row.manager) if row.manager else None
-        if manager is not None:
-            named[team_id].add(manager.id)
-    started = 0
-    for user_memberships in list(memberships.values()):
-        for membership in user_memberships:
-            stays = membership.user_id in named[membership.team_id]
-            if membership.leads and membership.team_id in listed and not stays:
-                membership.leads = False
-    for team_id, managers in named.items():
-        for user_id in managers:
-            membership = _membership(session, memberships, user_id, team_id)
+    def name_managers(self, listed: set[int], named: list[tuple[int, int]]) -> int:
+        """Each team the file lists is led by the managers the file names for it (``leads``,
+        on a membership of its own when the team is not theirs); one no longer named stops.
+        Returns how many started leading."""
+        wanted = set(named)
+        for mine in self.by_user.values():
+            for m in mine:
+                if m.leads and m.team_id in listed and (m.team_id, m.user_id) not in wanted:
+                    m.leads, m.changed = False, True
+        started = 0
+        for team_id, user_id in sorted(wanted):
+            membership = self.of_team(user_id, team_id)
             if not membership.leads:
-                membership.leads = True
+                membership.leads, membership.changed = True, True
                 started += 1
-    return started
+        return started
+
+    def save(self, session: Session) -> None:
+        """Write what changed: new memberships in one INSERT a slice, changed ones in one
+        UPDATE by primary key a slice."""
+        changed = [m for mine in self.by_user.values() for m in mine if m.changed]
+        now = utcnow()
+        new = [
+            {
+                "user_id": m.user_id,
+                "team_id": m.team_id,
+                "lti_roles": [],
+                "lms_role": Role.LEARNER.value,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                **{f: getattr(m, f) for f in FIELDS},
+            }
+            for m in changed
+            if m.id is None
+        ]
+        known = [{"id": m.id, **{f: getattr(m, f) for f in FIELDS}} for m in changed if m.id]
+        for at in range(0, len(new), SLICE):
+            session.execute(insert(Membership.__table__), new[at : at + SLICE])
+        for at in range(0, len(known), SLICE):
+            session.execute(update(Membership), known[at : at + SLICE])
 
 
 def claim_roster_person(session: Session, platform_id: int, sub: str, email: str | None) -> None:
