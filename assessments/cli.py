@@ -106,3 +106,23 @@ def train_command(cv: bool, repeats: int) -> None:
 
     for line in train(cv=cv, repeats=repeats):
         click.echo(line)
+
+
+@suggestions_cli.command("retrain")
+@click.option("--platform-id", type=int, required=True, help="The LMS whose graders to learn from.")
+@click.option("--minimum", type=int, default=None, help="Graded conversations needed (50).")
+def retrain_command(platform_id: int, minimum: int | None) -> None:
+    """Refit one LMS's suggestion model on its own final grades (a new version)."""
+    from assessments.tenant_models import MINIMUM, retrain
+    from core.db import db
+
+    version = retrain(db.session, platform_id, minimum=minimum or MINIMUM)
+    if version is None:
+        raise click.ClickException(
+            f"platform {platform_id} has fewer than {minimum or MINIMUM} graded conversations"
+        )
+    db.session.commit()
+    click.echo(f"platform {platform_id}: version {version.version} on "
+               f"{version.conversations} graded conversations")  # fmt: skip
+    for skill, a in version.agreement.items():
+        click.echo(f"  {skill}: out-of-sample QWK {a['qwk']:.2f} (built-in {a['builtin_qwk']:.2f})")
