@@ -70,7 +70,7 @@ def test_check_reports_item_writing_per_pack_and_for_the_curriculum(app, runner)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     per_pack = [ln for ln in lines if ln.startswith("  item writing: right option longest in")]
-    assert len(per_pack) == len([ln for ln in lines if ": ok (" in ln]) >= 7
+    assert len(per_pack) == len([ln for ln in lines if ": ok (" in ln]) >= 8
     total = next(ln for ln in lines if ln.startswith("All valid packs, item writing:"))
     assert "0 with options of uneven length" in total
 

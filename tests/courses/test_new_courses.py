@@ -30,7 +30,7 @@ from tests.question_forms import right_answers
 from tests.tenants import launch_from_lms_b
 
 CONTENT = Path(__file__).parents[2] / "courses" / "content"
-NEW_COURSES = ("complaint-handling",)
+NEW_COURSES = ("complaint-handling", "running-a-quality-programme")
 
 
 @pytest.fixture
@@ -60,6 +60,7 @@ def test_the_new_courses_are_built_ins_in_every_lms_catalogue(app, lti, curricul
     for learner in (lti, from_b):
         catalogue = text(get(learner, "/courses/"))
         assert "Complaint handling and service recovery" in catalogue
+        assert "Running a quality programme" in catalogue
 
 
 @pytest.mark.parametrize("slug", NEW_COURSES)

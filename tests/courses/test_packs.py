@@ -32,6 +32,7 @@ CURRICULUM = {
     "customer-journey-mapping": "experience-map",
     "skills-of-great-service": "review",
     "complaint-handling": "review",
+    "running-a-quality-programme": "review",
 }
 
 
