@@ -13,26 +13,28 @@ already brought in (same person, training and day) is not counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+import sqlalchemy as sa
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.bulk import create_temporary, drop_temporary, is_postgres, load_rows
 from core.db import insert_for, utcnow
 from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
     Column,
     DateReader,
     Problem,
-    Table,
     TableRefused,
     find_columns,
     open_table,
     settle_date_format,
 )
+from core.tabular import Table as FileTable  # a file's table, not the database's
 from courses.models import Course, PastTraining
 from courses.services import visible_to
 from people.models import User
@@ -44,7 +46,6 @@ COLUMNS = (
     Column("score", ("score %", "result", "grade", "percent"), required=False),
     Column("provider", ("where", "vendor", "delivered by", "source"), required=False),
 )
-SLICE = 5000
 MAX_PROBLEMS = 1000
 DATE_SAMPLE = 5000
 
@@ -84,7 +85,7 @@ class _Row:
 class _Checker:
     """Turns one record into a row to store, or the problems that make it bad."""
 
-    def __init__(self, session: Session, platform_id: int, table: Table,
+    def __init__(self, session: Session, platform_id: int, table: FileTable,
                  columns: dict[str, str | None], dates: DateReader) -> None:  # fmt: skip
         self.at = find_columns(table, COLUMNS, columns)
         self.dates, self.today = dates, utcnow().date()
@@ -160,7 +161,7 @@ def _score(text: str) -> tuple[float | None, str]:
     return value, ""
 
 
-def _rows(checker: _Checker, table: Table) -> Iterator[tuple[int, _Row | list[Problem]]]:
+def _rows(checker: _Checker, table: FileTable) -> Iterator[tuple[int, _Row | list[Problem]]]:
     for line, record in table.rows:
         yield line, checker.check(line, record)
 
@@ -179,43 +180,65 @@ def import_completions(
     ``report.ok``."""
     report = CompletionsReport()
     stream = BytesSource(data)
-    try:
-        dates = _dates(stream, columns or {}, date_format)
-        checker = _Checker(session, platform_id, open_table(stream.fresh()), columns or {}, dates)
-        for _, checked in _rows(checker, open_table(stream.fresh())):  # pass 1: check all
+    now = utcnow()
+
+    def good_rows(checker: _Checker) -> Iterator[tuple]:
+        """Checks every row, once; yields the good ones to store while the file is good (or
+        bad rows are skipped): a file with a bad row stores nothing."""
+        for _, checked in _rows(checker, open_table(stream.fresh())):
             report.rows += 1
             if isinstance(checked, list):
                 report.bad_rows += 1
                 report.problems.extend(checked[: max(0, MAX_PROBLEMS - len(report.problems))])
-        if report.bad_rows and not skip_bad:
-            report.refused = (
-                f"Nothing was brought in: {report.bad_rows} rows have problems. Correct them, "
-                "or choose to skip bad rows."
-            )
-            return report
-        before = _count(session, platform_id)
-        batch: list[dict[str, object]] = []
-        for _, checked in _rows(checker, open_table(stream.fresh())):  # pass 2: store
-            if isinstance(checked, list):
+                continue
+            if report.bad_rows and not skip_bad:
                 continue
             report.outside += checked.course_id is None
-            batch.append({
-                "platform_id": platform_id, "user_id": checked.user_id,
-                "course_id": checked.course_id, "training_key": checked.key,
-                "training_name": checked.name, "completed_on": checked.completed_on,
-                "score_percent": checked.score, "source": source[:255],
-                "imported_at": utcnow(),
-            })  # fmt: skip
-            if len(batch) >= SLICE:
-                _store(session, batch)
-                batch = []
-        _store(session, batch)
+            yield (platform_id, checked.user_id, checked.course_id, checked.key, checked.name,
+                   checked.completed_on, checked.score, source[:255], now)  # fmt: skip
+
+    try:
+        dates = _dates(stream, columns or {}, date_format)
+        checker = _Checker(session, platform_id, open_table(stream.fresh()), columns or {}, dates)
+        report.stored = _store(session, good_rows(checker))
     except TableRefused as refused:
         report.refused = str(refused)
         return report
-    report.stored = _count(session, platform_id) - before
+    if report.bad_rows and not skip_bad:
+        report.refused = (
+            f"Nothing was brought in: {report.bad_rows} rows have problems. Correct them, or "
+            "choose to skip bad rows."
+        )
+        return report
     report.already = report.rows - report.bad_rows - report.stored
     return report
+
+
+STORED = ("platform_id", "user_id", "course_id", "training_key", "training_name",
+          "completed_on", "score_percent", "source", "imported_at")  # fmt: skip
+
+
+def _store(session: Session, rows: Iterable[tuple]) -> int:
+    """Store the rows, leaving out a completion brought in before; returns how many are new.
+    SQLite skips repeats itself; PostgreSQL's COPY cannot, so the rows go to a staging table
+    first and move in one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
+    if not is_postgres(session):
+        return load_rows(session, "past_trainings", STORED, rows, skip_conflicts=True)
+    table = PastTraining.__table__
+    staging = create_temporary(
+        session,
+        sa.Table("past_training_staging", sa.MetaData(),
+                 *(sa.Column(c, table.c[c].type) for c in STORED), prefixes=["TEMPORARY"]),
+    )  # fmt: skip
+    load_rows(session, staging.name, STORED, rows)
+    moved = (
+        insert_for("postgresql")(table)
+        .from_select(list(STORED), select(*(staging.c[c] for c in STORED)))
+        .on_conflict_do_nothing(index_elements=["user_id", "training_key", "completed_on"])
+    )
+    stored = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
+    drop_temporary(session, staging)
+    return stored
 
 
 class BytesSource:
@@ -242,18 +265,3 @@ def _dates(stream: BytesSource, columns: dict[str, str | None], date_format: str
         if len(values) >= DATE_SAMPLE:
             break
     return DateReader(settle_date_format(values))
-
-
-def _store(session: Session, batch: list[dict[str, object]]) -> None:
-    if not batch:
-        return
-    insert = insert_for(session.get_bind().dialect.name)(PastTraining)
-    session.execute(insert.on_conflict_do_nothing(), batch)
-
-
-def _count(session: Session, platform_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(PastTraining).where(
-            PastTraining.platform_id == platform_id
-        )
-    ) or 0  # fmt: skip
