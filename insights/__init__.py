@@ -1,6 +1,8 @@
-"""Insights: survey results (CSAT, NPS, CES) and whether training moved them. The statistics
-are in ``insights.stats``, the import and per-team daily roll-ups in ``insights.importer``,
-the training-impact analysis in ``insights.analysis``."""
+"""Insights: survey results (CSAT, NPS, CES) and whether training moved them. Each metric is
+one object in ``insights.metrics``; the statistics are in ``insights.stats``, the import rules
+and per-team roll-ups in ``insights.importer`` (stored in bulk by ``insights.bulk``), the
+training-impact analysis in ``insights.effects`` (pure) and ``insights.analysis``, and what
+the pages call in ``insights.services``."""
 
 from flask import Flask
 

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 
@@ -177,6 +178,14 @@ class TeamChange:
         return self.after - self.before
 
 
+class ExposurePoint(NamedTuple):
+    """One team behind the correlation: the share of its people trained, and its change."""
+
+    team_id: int
+    exposure: float
+    change: float
+
+
 @dataclass(frozen=True)
 class WeekEffect:
     """Trained minus comparison change, ``week`` weeks from training (negative: before)."""
@@ -218,7 +227,7 @@ class Impact:
     teams: list[TeamChange] = field(default_factory=list)
     # (team, exposure, change) behind the correlation: every team with enough responses
     # around its training date (untrained teams: the median training date, ``split_on``).
-    exposure_points: list[tuple[int, float, float]] = field(default_factory=list)
+    exposure_points: list[ExposurePoint] = field(default_factory=list)
     split_on: date | None = None
     weeks: list[WeekEffect] = field(default_factory=list)
     pre_trend: PreTrend | None = None
@@ -467,9 +476,10 @@ def _exposure_correlation(
     va = panel.values(window(split + 1, split + 1 + span), minimum)
     for i in np.flatnonzero(~np.isnan(vb) & ~np.isnan(va)):
         unit_id = panel.units[i]
-        result.exposure_points.append((unit_id, exposure.get(unit_id, 0.0), float(va[i] - vb[i])))
-    xs = [p[1] for p in result.exposure_points]
-    ys = [p[2] for p in result.exposure_points]
+        change = float(va[i] - vb[i])
+        result.exposure_points.append(ExposurePoint(unit_id, exposure.get(unit_id, 0.0), change))
+    xs = [p.exposure for p in result.exposure_points]
+    ys = [p.change for p in result.exposure_points]
     result.pearson = correlation(xs, ys, "pearson")
     result.spearman = correlation(xs, ys, "spearman")
     if result.pearson is None:

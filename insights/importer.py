@@ -96,21 +96,26 @@ class ImportRefused(ValueError):
         self.problems = problems or []
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What a file's rows are checked against: its columns, the metric's scale, the time zone
+    of dates without one, and the team and agent names of the LMS (lower case)."""
+
+    mapping: Mapping
+    metric: Metric
+    zone: ZoneInfo
+    teams: dict[str, int]
+    agents: dict[str, int]
+
+
 class _Checker:
     """Turns CSV records into staging tuples, or into the problems that make them bad."""
 
     def __init__(
-        self,
-        header: list[str],
-        read_as: str,
-        dates: DateReader,
-        mapping: Mapping,
-        metric: Metric,
-        zone: ZoneInfo,
-        teams: dict[str, int],
-        agents: dict[str, int],
-        postgres: bool,
+        self, header: list[str], read_as: str, dates: DateReader, rules: _Rules, postgres: bool
     ) -> None:
+        mapping, metric, zone = rules.mapping, rules.metric, rules.zone
+        teams, agents = rules.teams, rules.agents
         wanted = [mapping.team, mapping.date, mapping.score]
         wanted += [c for c in (mapping.agent, mapping.channel, mapping.source_id) if c]
         missing = [c for c in wanted if c not in header]
@@ -412,9 +417,9 @@ def import_survey(
                           file_sha256=digest, created_by_id=creator_id)  # fmt: skip
     session.add(record)
     session.flush()
-    bulk = BulkLoader(session)
-    report = _read_and_store(bulk, stream, record.id, platform_id, mapping, METRICS[metric],
-                             zone, teams, agents, skip_bad, progress)  # fmt: skip
+    rules = _Rules(mapping, METRICS[metric], zone, teams, agents)
+    report = _read_and_store(BulkLoader(session), stream, record.id, platform_id, rules,
+                             skip_bad, progress)  # fmt: skip
     if report.ok:
         report.import_id = record.id
         record.imported, record.skipped_bad, record.skipped_duplicate = (
@@ -433,11 +438,7 @@ def _read_and_store(
     stream: BinaryIO,
     import_id: int,
     platform_id: int,
-    mapping: Mapping,
-    metric: Metric,
-    zone: ZoneInfo,
-    teams: dict[str, int],
-    agents: dict[str, int],
+    rules: _Rules,
     skip_bad: bool,
     progress: Progress | None,
 ) -> ImportReport:
@@ -445,6 +446,7 @@ def _read_and_store(
     which stores them straight into place while Python reads the next ones. If the loader
     must read them again (PostgreSQL, when the file repeats rows stored before), the count
     starts afresh from the file's start."""
+    metric = rules.metric
     report = ImportReport()
     days = _TeamDays(metric)
 
@@ -453,10 +455,9 @@ def _read_and_store(
         stream.seek(0)
         report, days = ImportReport(), _TeamDays(metric)
         try:
-            dates = _date_reader(stream, mapping)
+            dates = _date_reader(stream, rules.mapping)
             table = open_table(stream)
-            checker = _Checker(table.header, table.read_as, dates, mapping, metric, zone, teams,
-                               agents, bulk.postgres)  # fmt: skip
+            checker = _Checker(table.header, table.read_as, dates, rules, bulk.postgres)
             read = 0
             quick, add = checker.quick, days.add
             for record in table.records:

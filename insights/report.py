@@ -186,7 +186,7 @@ def build_report(
     result = impact(query.metric, panel, dates, exposure, window_days=query.window,
                     csat_as=query.csat_as, ramp_days=query.ramp)  # fmt: skip
     names = dict(session.execute(select(Team.id, Team.title).where(Team.id.in_(panel.units))).all())
-    points = [(x, y) for _, x, y in result.exposure_points]
+    points = [(p.exposure, p.change) for p in result.exposure_points]
     line = (
         fit_line(*zip(*points, strict=True)) if len(points) >= 2 and len(set(points)) > 1 else None
     )
@@ -290,7 +290,10 @@ def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object
     )
     exposure = (
         ["team", "share trained", "change"],
-        [[names.get(t, t), _f(x, 3), _f(y)] for t, x, y in report.result.exposure_points],
+        [
+            [names.get(p.team_id, p.team_id), _f(p.exposure, 3), _f(p.change)]
+            for p in report.result.exposure_points
+        ],
     )
     tables = {"summary": summary, "teams": teams, "changes": changes, "weeks": weeks,
               "exposure": exposure}  # fmt: skip

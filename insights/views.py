@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, require_viewer, roles_required
+from core.auth import STAFF, require_viewer, roles_required
 from core.db import db
 from core.exports import csv_response
 from core.extensions import csrf
@@ -35,8 +35,6 @@ from insights.services import (
 )
 
 bp = Blueprint("insights", __name__, template_folder="templates")
-
-STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 @bp.get("/insights/")
