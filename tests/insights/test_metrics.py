@@ -49,3 +49,14 @@ def test_each_metric_counts_and_shows_what_it_always_did():
     assert units == ["CSAT % points", "CSAT points (mean score, 1-5)", "NPS points"]
     assert nps.measure("mean") is nps.shown  # only CSAT may be shown as its mean
     assert ces.shown.mean_like and not ces.classes and list(ces.good) == [5, 6, 7]
+
+
+@pytest.mark.parametrize("key", sorted(METRICS))
+def test_the_simulators_good_answers_are_what_the_metric_counts_as_good(key):
+    from insights.simulate import SCALES
+
+    good, bad = SCALES[key]
+    metric = METRICS[key]
+    assert set(np.flatnonzero(good)) <= set(metric.good)
+    assert not set(np.flatnonzero(bad)) & set(metric.good)
+    assert set(np.flatnonzero(good + bad)) <= set(metric.scores)
