@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     from lms.roster import roster_status
     from lms.services import platform_origins
     from lms.targets import DEEP_LINKING_TARGET, LaunchTarget, register_target
-    from lms.views import bp
+    from lms.views import bp, waiting_score_count, waiting_scores
 
     app.register_blueprint(bp)
     app.cli.add_command(lms_cli)
@@ -22,7 +22,10 @@ def init_app(app: Flask) -> None:
     staff = ("trainer", "administrator")
     register_nav_link(app, "Grade deliveries", "lms.grade_deliveries", staff)
     register_dashboard_panel(app, "lms/_roster_panel.html", staff)
+    register_dashboard_panel(app, "lms/_waiting_scores_panel.html", ("learner", *staff))
     app.jinja_env.globals["roster_status"] = roster_status
+    app.jinja_env.globals["waiting_scores"] = waiting_scores
+    app.jinja_env.globals["waiting_score_count"] = waiting_score_count
     for target in (
         LaunchTarget(DEEP_LINKING_TARGET, "lms.deep_link_picker", "Content selection"),
         LaunchTarget(

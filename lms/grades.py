@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.db import utcnow
@@ -467,3 +467,36 @@ def deliveries_for(
     if team_id is not None:
         query = query.where(ResourceLink.team_id == team_id)
     return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def waiting_for(session: Session, user_id: int) -> list[tuple[GradeDelivery, ResourceLink]]:
+    """A person's own scores not in the LMS gradebook yet (waiting, being sent, or refused),
+    newest first: what their page shows so a score on its way is not taken for a lost one."""
+    query = (
+        select(GradeDelivery, ResourceLink)
+        .join(ResourceLink, ResourceLink.id == GradeDelivery.resource_link_id)
+        .where(
+            GradeDelivery.user_id == user_id,
+            GradeDelivery.status.in_((PENDING, SENDING, FAILED)),
+        )
+        .order_by(GradeDelivery.created_at.desc())
+        .limit(20)
+    )
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def waiting_count(session: Session, deployment_id: int, team_id: int | None) -> int:
+    """How many scores ``deliveries_for`` lists as waiting or failed, counted in the database."""
+    query = (
+        select(func.count())
+        .select_from(GradeDelivery)
+        .where(
+            GradeDelivery.deployment_id == deployment_id,
+            GradeDelivery.status.in_((PENDING, SENDING, FAILED)),
+        )
+    )
+    if team_id is not None:
+        query = query.join(ResourceLink, ResourceLink.id == GradeDelivery.resource_link_id).where(
+            ResourceLink.team_id == team_id
+        )
+    return session.scalar(query) or 0

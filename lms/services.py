@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.auth import Role, Viewer
 from core.cache import process_cache
 from core.db import db, utcnow
+from lms import catch_up
 from lms.errors import LaunchRefused
 from lms.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
 from lms.models import ContextServices, Platform, ResourceLink
@@ -134,6 +135,13 @@ def upsert_resource_link(
     return link.id, values["target"]
 
 
+def _graded_activity(claims: dict[str, Any]) -> bool:
+    """Whether the launch comes from an activity with its own gradebook column (as
+    ``lms.catch_up`` judges the link it records)."""
+    ags = claims.get(AGS_ENDPOINT)
+    return isinstance(ags, dict) and _url(ags.get("lineitem")) is not None
+
+
 def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
     """Provision everything the launch names. Flushes; the caller commits once."""
     roles = launch.claims[ROLES]
@@ -173,6 +181,16 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         target, link_id = DEEP_LINKING_TARGET, None
     else:
         link_id, target = upsert_resource_link(session, launch, team_id)
+        if user_id is not None and target and _graded_activity(launch.claims):
+            # A result made before this graded activity was opened (e.g. a course finished
+            # from a plain launch) is owed to its column: nothing else would send it.
+            catch_up.on_launch(
+                session,
+                user_id=user_id,
+                platform_id=launch.platform.id,
+                link_id=link_id,
+                target=target,
+            )
     viewer = Viewer(
         user_id=user_id,
         role=role,

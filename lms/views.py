@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, current_viewer, require_viewer, roles_required, sign_in
+from core.auth import Role, Viewer, current_viewer, require_viewer, roles_required, sign_in
 from core.cache import forget_process_cache
 from core.db import db
 from core.extensions import csrf
@@ -40,7 +40,7 @@ from lms.launch import (
     check_login_request,
     login_params,
 )
-from lms.models import Platform
+from lms.models import GradeDelivery, Platform, ResourceLink
 from lms.platform_client import PlatformClient
 from lms.registration import (
     NEW_LINK_HINT,
@@ -203,6 +203,17 @@ def grade_deliveries() -> str:
     return render_template(
         "lms/grades.html", viewer=viewer, waiting=waiting, recent=recent, form=ActionForm()
     )
+
+
+def waiting_scores(user_id: int | None) -> list[tuple[GradeDelivery, ResourceLink]]:
+    """For the learner's dashboard panel: their scores not in the gradebook yet."""
+    return grades.waiting_for(db.session, user_id) if user_id else []
+
+
+def waiting_score_count(viewer: Viewer) -> int:
+    """For the staff dashboard panel: how many scores the Grade deliveries page lists as
+    waiting or failed for their course (an administrator's: their deployment)."""
+    return grades.waiting_count(db.session, viewer.deployment_id, viewer.team_scope)
 
 
 @bp.post("/grades/<int:delivery_id>/retry")
