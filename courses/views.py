@@ -36,6 +36,7 @@ from courses.checks import FINAL, mark_check
 from courses.completions import import_completions
 from courses.exercises import EXPERIENCE_ROWS, EXPERIENCE_STAGES, SENTIMENTS, exercise_kind
 from courses.forms import CheckPolicyForm, CompletionsForm, GradeForm, PackUploadForm
+from courses.glossary import glossary, terms_in
 from courses.markdown import with_assets
 from courses.models import CheckAttempt, Course, Enrolment, ExerciseSubmission
 from courses.pack import PackInvalid, files_from_zip, load_pack
@@ -212,6 +213,13 @@ def index() -> str:
     )
 
 
+@bp.get("/courses/glossary")
+def glossary_page() -> str:
+    """Plain-English meanings of the words and idioms the courses use."""
+    viewer, _ = _viewer_user()
+    return render_template("courses/glossary.html", viewer=viewer, terms=glossary())
+
+
 @bp.get("/courses/<slug>/")
 def course(slug: str) -> str:
     page = _page(slug, need_access=False)
@@ -282,6 +290,7 @@ def lesson(slug: str, module: str, lesson: str) -> str:
         viewer=page.viewer,
         item=item,
         content=content,
+        words=terms_in(content["html"]),
         module=page.outline.module(module),
         before=before,
         after=after,

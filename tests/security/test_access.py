@@ -148,6 +148,7 @@ ROUTES = [
     ),
     # courses
     Route("courses.index", "GET", "/courses/", launched()),
+    Route("courses.glossary_page", "GET", "/courses/glossary", launched()),
     Route("courses.course", "GET", "/courses/basics/", launched()),
     Route("courses.module", "GET", "/courses/basics/m/scores/", launched()),
     Route("courses.lesson", "GET", "/courses/basics/m/scores/scales", launched()),
