@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from assessments.targets import ScenarioTargets
     from assessments.tenant_models import RETRAIN_JOB, queue_retrain_when_due, retrain_job
     from assessments.views import bp
+    from core.auth import EVERYONE
     from core.jobs import register_job_handler
     from core.privacy import register_personal_data, register_retention
     from core.views import register_nav_link
@@ -24,5 +25,4 @@ def init_app(app: Flask) -> None:
     register_personal_data(app, "assessments", assessments_data)
     register_retention(app, "transcripts", remove_old_transcripts)
     register_target_source(app, ScenarioTargets())
-    everyone = ("learner", "manager", "trainer", "administrator")
-    register_nav_link(app, "Assessments", "assessments.index", everyone)
+    register_nav_link(app, "Assessments", "assessments.index", EVERYONE)

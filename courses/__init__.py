@@ -5,6 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from core.auth import EVERYONE, STAFF
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data
@@ -23,11 +24,9 @@ def init_app(app: Flask) -> None:
     register_target_source(app, CourseTargets())
     for skill, module in SKILL_MODULES.items():
         register_teaching(app, skill, module_target(SKILLS_COURSE, module))
-    everyone = ("learner", "manager", "trainer", "administrator")
-    staff = ("trainer", "administrator")
-    register_nav_link(app, "Courses", "courses.index", everyone)
-    register_nav_link(app, "Cohort", "courses.cohort", staff)
-    register_nav_link(app, "Reviews", "courses.reviews", staff)
+    register_nav_link(app, "Courses", "courses.index", EVERYONE)
+    register_nav_link(app, "Cohort", "courses.cohort", STAFF)
+    register_nav_link(app, "Reviews", "courses.reviews", STAFF)
     register_dashboard_panel(app, "courses/_my_courses_panel.html", ("learner",))
     app.jinja_env.globals["my_courses"] = lambda user_id, platform_id: my_courses(
         db.session, user_id, platform_id

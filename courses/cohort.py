@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from core.auth import Role
+from core.auth import STAFF
 from courses.models import (
     CheckAttempt,
     Course,
@@ -22,8 +22,6 @@ from courses.models import (
 )
 from courses.services import AWAITING_REVIEW, EXERCISE, PASSED, Outline
 from people.models import Membership, User
-
-STAFF_ROLES = {Role.TRAINER, Role.ADMINISTRATOR}
 
 
 @dataclass
@@ -86,7 +84,7 @@ def cohort_report(session: Session, team_id: int, course: Course, outline: Outli
         .options(selectinload(Membership.user))
     ).all()
     people = sorted(
-        (m.user for m in memberships if m.role not in STAFF_ROLES),
+        (m.user for m in memberships if m.role not in STAFF),
         key=lambda u: u.display_name.lower(),
     )
     ids = [u.id for u in people]

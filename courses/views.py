@@ -23,7 +23,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, Viewer, require_viewer, roles_required
+from core.auth import STAFF, Viewer, require_viewer, roles_required
 from core.db import db
 from core.exports import csv_response
 from core.forms import ActionForm
@@ -73,8 +73,6 @@ from people.guards import require_person
 from people.models import User
 
 bp = Blueprint("courses", __name__, template_folder="templates")
-
-STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from core.auth import STAFF
     from core.db import db
     from core.jobs import register_job_handler
     from core.privacy import register_personal_data, register_retention
@@ -29,7 +30,7 @@ def init_app(app: Flask) -> None:
     register_retention(app, "survey rows", remove_old_survey_rows)
     insights_cli.add_command(impact_command)
     app.cli.add_command(insights_cli)
-    register_nav_link(app, "Impact", "insights.index", ("trainer", "administrator"))
+    register_nav_link(app, "Impact", "insights.index", STAFF)
     register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
     app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
         db.session, platform_id, team_id

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.auth import Role, Viewer
+from core.auth import STAFF, Role, Viewer
 from core.cache import process_cache
 from core.db import db, utcnow
 from lms import catch_up
@@ -171,7 +171,7 @@ def complete_launch(session: Session, launch: ValidatedLaunch) -> LaunchOutcome:
         if led and role is Role.LEARNER:  # the roster names them a team's manager
             role = Role.MANAGER
     if launch.is_deep_linking:
-        if role not in (Role.TRAINER, Role.ADMINISTRATOR):
+        if role not in STAFF:
             raise LaunchRefused(
                 "Only teachers and administrators can add this tool's activities to a course.",
                 status=403,

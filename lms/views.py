@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, Viewer, current_viewer, require_viewer, roles_required, sign_in
+from core.auth import STAFF, Role, Viewer, current_viewer, require_viewer, roles_required, sign_in
 from core.cache import forget_process_cache
 from core.db import db
 from core.extensions import csrf
@@ -188,7 +188,7 @@ def admin_platform() -> str:
 
 
 @bp.get("/grades")
-@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+@roles_required(*STAFF)
 def grade_deliveries() -> str:
     viewer = require_viewer()
     team_id = viewer.team_scope
@@ -217,7 +217,7 @@ def waiting_score_count(viewer: Viewer) -> int:
 
 
 @bp.post("/grades/<int:delivery_id>/retry")
-@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+@roles_required(*STAFF)
 def retry_delivery(delivery_id: int) -> WerkzeugResponse:
     viewer = require_viewer()
     delivery = grades.delivery_in(
@@ -234,7 +234,7 @@ def retry_delivery(delivery_id: int) -> WerkzeugResponse:
 
 
 @bp.post("/roster/sync")
-@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+@roles_required(*STAFF)
 def roster_sync() -> WerkzeugResponse:
     viewer = require_viewer()
     if not ActionForm().validate_on_submit() or viewer.team_id is None:
@@ -252,7 +252,7 @@ def roster_sync() -> WerkzeugResponse:
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])
-@roles_required(Role.TRAINER, Role.ADMINISTRATOR)
+@roles_required(*STAFF)
 def deep_link_picker() -> str:
     viewer = require_viewer()
     storage = _storage()

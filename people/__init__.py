@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from core.auth import STAFF
     from core.privacy import register_personal_data
     from core.views import register_dashboard_panel, register_footer_link
     from people.cli import people_cli
@@ -14,4 +15,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(people_cli)
     register_personal_data(app, "people", people_data)
     register_footer_link(app, "Your data", "people.my_data")
-    register_dashboard_panel(app, "people/_organisation_panel.html", ("trainer", "administrator"))
+    register_dashboard_panel(app, "people/_organisation_panel.html", STAFF)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import Role, Viewer, require_viewer, roles_required
+from core.auth import STAFF, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
 from core.privacy import personal_data
@@ -31,8 +31,6 @@ from people.services import (
 )
 
 bp = Blueprint("people", __name__, template_folder="templates")
-
-STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 @bp.get("/dashboard")

@@ -6,6 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from assessments.calibration import calibration_closed
     from assessments.grading import assessment_graded
+    from core.auth import EVERYONE
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data
@@ -27,9 +28,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_personal_data(app, "recognition", recognition_data)
     app.cli.add_command(recognition_cli)
-    everyone = ("learner", "manager", "trainer", "administrator")
-    register_nav_link(app, "Badges", "recognition.mine", everyone)
-    register_nav_link(app, "Wall", "recognition.team_wall", everyone)
+    register_nav_link(app, "Badges", "recognition.mine", EVERYONE)
+    register_nav_link(app, "Wall", "recognition.team_wall", EVERYONE)
     register_dashboard_panel(app, "recognition/_panel.html", ("learner",))
     register_dashboard_panel(app, "recognition/_manager_panel.html", ("manager", "trainer"))
     app.jinja_env.globals["recent_awards"] = lambda user_id: [

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from assessments.calibration import calibration_deviations
 from assessments.grading import skill_levels
-from core.auth import Role
+from core.auth import STAFF, Role
 from core.db import insert_for, utcnow
 from courses.models import Course, CourseResult, Enrolment
 from people.models import Membership, User
@@ -441,7 +441,7 @@ def revoke(
         raise RecognitionError(f"Keep the reason under {REASON_LIMIT} characters.")
     if award.platform_id != actor.platform_id:
         raise RecognitionError("There is no such award.")
-    allowed = award.awarded_by_id == actor.id or actor_role in (Role.TRAINER, Role.ADMINISTRATOR)
+    allowed = award.awarded_by_id == actor.id or actor_role in STAFF
     if not allowed:
         raise RecognitionError("Only the manager who gave it, or a trainer, can withdraw it.")
     if award.revoked_at is not None:

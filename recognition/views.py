@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
-from core.auth import Forbidden, Role, Viewer, require_viewer, roles_required
+from core.auth import STAFF, Forbidden, Role, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
 from core.forms import ActionForm
 from core.urls import path_of_same_origin
@@ -69,7 +69,6 @@ from recognition.services import (
 bp = Blueprint("recognition", __name__, template_folder="templates")
 
 AWARDERS = (Role.MANAGER, Role.TRAINER)
-STAFF = (Role.TRAINER, Role.ADMINISTRATOR)
 
 
 def _viewer_user() -> tuple[Viewer, User]:
