@@ -219,12 +219,24 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     definition = assessment.rubric_version.definition
     form = GradeForm.for_rubric(definition)
     status = 200
+    # Errors by criterion (id -> message), shown in each criterion's box and in the summary.
+    missing: dict[str, str] = {}
     if form.is_submitted():
+        allowed = {int(level) for level in definition["levels"]}
+        levels = form.levels()
+        missing = {
+            c["id"]: f"Choose a level for {c['name']}."
+            for c in definition["criteria"]
+            if levels.get(c["id"]) not in allowed
+        }
         try:
-            grade(db.session, assessment, grader, form.levels(), form.comment.data)
+            if missing:
+                raise AssessmentError(next(iter(missing.values())))
+            grade(db.session, assessment, grader, levels, form.comment.data)
         except AssessmentError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            if not missing:
+                form.form_errors.append(str(error))
             status = 400
         else:
             graded = f"Graded {assessment.learner.display_name}: {assessment.title}."
@@ -239,7 +251,7 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         "assessments/grade.html", viewer=viewer, assessment=assessment, definition=definition,
         suggested=suggested, turns=highlighted(assessment.conversation, assessment.suggestions),
         scenario=scenarios().get(assessment.scenario or ""), form=form, names=SKILL_NAMES,
-        grade=final_grade(db.session, assessment.id),
+        grade=final_grade(db.session, assessment.id), missing=missing,
     ), status  # fmt: skip
 
 
@@ -251,6 +263,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
         raise Forbidden("Open this from a course to assess its people.")
     form = UploadForm()
     problems: list[Any] = []
+    field_errors: list[tuple[str, str]] = []  # (the control's id, the message)
     status = 200
     if form.is_submitted():
         enforce_upload_limit(viewer.platform_id, viewer.user_id)
@@ -270,13 +283,20 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             db.session.rollback()
             problems = refused.problems
             status = 400
+        except AssessmentError as refused:
+            # On the form, next to the field it is about, the choices kept.
+            db.session.rollback()
+            said = str(refused)
+            about = "learner" if "joined" in said or "team" in said or "own" in said else "files"
+            field_errors.append((about, said))
+            status = 400
         else:
             db.session.commit()
             flash(f"{len(created)} conversation(s) added to the grading queue.", "success")
             return redirect(url_for("assessments.grading_queue"))
     return render_template(
         "assessments/upload.html", viewer=viewer, form=form, problems=problems,
-        members=assessable_people(db.session, viewer.team_id, trainer),
+        members=assessable_people(db.session, viewer.team_id, trainer), errors=field_errors,
     ), status  # fmt: skip
 
 

@@ -21,15 +21,23 @@ from recognition.rules import RULE_KINDS, SKILL_LABELS
 from recognition.services import MESSAGE_LIMIT, REASON_LIMIT
 
 
+def _id_or_none(value: object) -> int | None:
+    return None if value in (None, "") else int(value)  # type: ignore[call-overload]
+
+
 class AwardForm(FlaskForm):
     # The service checks the person (own team, not oneself) and the badge, with clearer words
     # than a generic "not a valid choice".
+    # The placeholders ("Choose a person…") have an empty value, so the browser's own check of
+    # ``required`` fires, and an empty choice reads as None rather than failing to convert.
     recipient = SelectField(
-        "Who", coerce=int, validate_choice=False, validators=[InputRequired("Choose a person.")]
-    )
+        "Who", coerce=_id_or_none, validate_choice=False,
+        validators=[InputRequired("Choose a person.")],
+    )  # fmt: skip
     badge = SelectField(
-        "Badge", coerce=int, validate_choice=False, validators=[InputRequired("Choose a badge.")]
-    )
+        "Badge", coerce=_id_or_none, validate_choice=False,
+        validators=[InputRequired("Choose a badge.")],
+    )  # fmt: skip
     message = TextAreaField(
         "Your message",
         validators=[

@@ -186,26 +186,32 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
     # The choices are only shown: award_kudos checks the person and the badge itself, so a
     # valid POST does not read the team and the badges for them.
     if request.method == "POST" and form.validate_on_submit():
-        given = award_kudos(
-            db.session,
-            manager=manager,
-            team_ids=teams,
-            recipient_id=form.recipient.data or 0,
-            badge_id=form.badge.data or 0,
-            message=form.message.data or "",
-            request_id=form.request_id.data or "",
-        )
-        # Worded before the commit expires the award and its person and badge.
-        said = f"You recognised {given.user.display_name}: {given.badge.name}."
-        db.session.commit()
-        flash(said, "success")
-        return redirect(url_for(".team_wall"))
+        try:
+            given = award_kudos(
+                db.session,
+                manager=manager,
+                team_ids=teams,
+                recipient_id=form.recipient.data or 0,
+                badge_id=form.badge.data or 0,
+                message=form.message.data or "",
+                request_id=form.request_id.data or "",
+            )
+        except RecognitionError as refused:
+            # Shown next to the field it is about, with the form as it was filled in.
+            db.session.rollback()
+            _award_errors(form, str(refused)).append(str(refused))
+        else:
+            # Worded before the commit expires the award and its person and badge.
+            said = f"You recognised {given.user.display_name}: {given.badge.name}."
+            db.session.commit()
+            flash(said, "success")
+            return redirect(url_for(".team_wall"))
     members = team_members_for_awards(db.session, teams, manager.id)
     badges = [b for b in visible_badges(db.session, viewer.platform_id) if b.manager_awardable]
-    form.recipient.choices = [SelectChoice(0, "Choose a person…")] + [
+    form.recipient.choices = [SelectChoice("", "Choose a person…")] + [
         SelectChoice(person.id, person.display_name) for person in members
     ]
-    form.badge.choices = [SelectChoice(0, "Choose a badge…")] + [
+    form.badge.choices = [SelectChoice("", "Choose a badge…")] + [
         SelectChoice(b.id, b.name) for b in badges
     ]
     if request.method == "GET":
@@ -214,6 +220,19 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
     return render_template(
         "recognition/award.html", viewer=viewer, form=form, badges=badges, members=members
     ), status
+
+
+def _award_errors(form: AwardForm, refusal: str) -> list[str]:
+    """The errors of the award form's field a refusal of ``award_kudos`` is about (the
+    message, the person or the badge); the form's own errors otherwise (a resent form)."""
+    said = refusal.lower()
+    if "message" in said:
+        return form.message.errors  # type: ignore[return-value]
+    if "recognise" in said or "joined" in said:
+        return form.recipient.errors  # type: ignore[return-value]
+    if "badge" in said:
+        return form.badge.errors  # type: ignore[return-value]
+    return form.form_errors
 
 
 @bp.route("/recognition/awards/<public_id>/revoke", methods=["GET", "POST"])

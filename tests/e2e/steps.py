@@ -646,7 +646,7 @@ def open_award_form(tool: Tool, base: str) -> None:
     expect(h1(tool)).to_have_text("Recognise someone in your team")
     assert_controls_labelled(tool)
     expect(tool.get_by_label("Who").locator("option", has_text=LEARNER.name)).to_have_count(1)
-    expect(tool.get_by_label("Your message")).to_have_attribute("aria-describedby", "message-help")
+    expect(tool.get_by_label("Your message")).to_have_attribute("aria-describedby", "message-hint")
 
 
 def award_badge(tool: Tool, badge: str, message: str, base: str) -> Locator:

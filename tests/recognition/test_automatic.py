@@ -66,10 +66,9 @@ def test_people_who_did_not_join_get_no_badges(app, lti, packs, runner):
     manager.launch_and_follow("manager")
     assert "Sam Shy" not in text(get(manager, "/recognition/award"))
     refused = give(manager, user_id(app, "shy-1"), badge_id(app, "kudos-team-player"), "Thanks.")
-    assert refused.status_code == 302
-    assert "Sam Shy has not joined the training programme" in text(
-        get(manager, "/recognition/award")
-    )
+    # Refused on the form itself, next to the person chosen.
+    assert refused.status_code == 400
+    assert "Sam Shy has not joined the training programme" in text(refused)
     runner.invoke(args=["recognition", "evaluate"])
     assert held(app, "shy-1") == []
     assert "join it" in text(get(shy, "/recognition/"))
