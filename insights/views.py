@@ -99,9 +99,7 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
     viewer = require_viewer()
     form = SurveyImportForm()
     report = None
-    status = 200
-    if request.method == "POST":
-        status = 400
+    status = 400 if request.method == "POST" else 200  # unless it goes on to another page
     if form.validate_on_submit():
         enforce_upload_limit(viewer.platform_id, viewer.user_id)
         next_url = url_for("insights.index", metric=form.metric.data)
@@ -112,8 +110,8 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             return redirect(url_for("core.job_status", job_id=done.job.id))
         if report is not None and report.ok:
             db.session.commit()
-            flash(f"Imported {report.imported} responses ({report.duplicates} already "
-                  f"there, {report.bad_rows} bad rows skipped).", "success")  # fmt: skip
+            counts = f"{report.duplicates} already there, {report.bad_rows} bad rows skipped"
+            flash(f"Imported {report.imported} responses ({counts}).", "success")
             return redirect(next_url)
         db.session.rollback()
         if done.refused:
