@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
     from core.doctor import register_doctor_check
     from core.security import register_frame_ancestor_source
     from core.views import register_dashboard_panel, register_home_link, register_nav_link
+    from lms import admin_views  # noqa: F401 - its pages join the blueprint
     from lms.cli import lms_cli
     from lms.doctor import lms_checks
     from lms.roster import roster_status

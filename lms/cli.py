@@ -21,6 +21,7 @@ from lms.registry import (
     get_platform,
     list_platforms,
     remove_platform,
+    set_disabled,
 )
 from lms.roster import RosterError, sync_roster, teams_with_roster_service
 from lms.storage import purge_expired
@@ -170,6 +171,32 @@ def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
     remove_platform(db.session, platform)
     db.session.commit()
     click.echo(f"Removed platform {issuer} / {client_id}.")
+
+
+@platform_cli.command("disable")
+@issuer_option
+@client_option
+def platform_disable(issuer: str, client_id: str) -> None:
+    """Refuse launches from a platform; everything recorded under it is kept."""
+    _set_platform_disabled(issuer, client_id, True)
+
+
+@platform_cli.command("enable")
+@issuer_option
+@client_option
+def platform_enable(issuer: str, client_id: str) -> None:
+    """Accept launches from a disabled platform again."""
+    _set_platform_disabled(issuer, client_id, False)
+
+
+def _set_platform_disabled(issuer: str, client_id: str, disabled: bool) -> None:
+    try:
+        platform = get_platform(db.session, issuer, client_id)
+    except RegistryError as error:
+        _fail(error)
+    set_disabled(db.session, platform, disabled)
+    db.session.commit()
+    click.echo(f"{platform.display_name}: launches {'refused' if disabled else 'accepted'}.")
 
 
 @platform_cli.command("canvas-json")

@@ -30,6 +30,9 @@ class Platform(Base):
     # (space-separated), e.g. a Canvas institution's own domain.
     frame_origins: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A disabled registration is kept with everything recorded under it, but no login or
+    # launch through it is accepted (an administrator pauses an LMS without losing its data).
+    disabled_at: Mapped[datetime | None] = mapped_column()
 
     deployments: Mapped[list[Deployment]] = relationship(
         back_populates="platform", cascade="all, delete-orphan", order_by="Deployment.id"
@@ -56,6 +59,8 @@ class Deployment(Base):
     # deployment, because the administrator controls where it is placed.
     trust_role_parameter: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # As a platform's: kept, but its launches are refused.
+    disabled_at: Mapped[datetime | None] = mapped_column()
 
     platform: Mapped[Platform] = relationship(back_populates="deployments")
 

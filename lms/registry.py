@@ -1,4 +1,5 @@
-"""Registering LMS platforms and deployments: plain functions used by the CLI and the demo."""
+"""Registering LMS platforms and deployments: plain functions used by the CLI, the
+administration page and the demo, so each makes the same checks."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from urllib.parse import urlsplit
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from lms.models import Deployment, Platform
 
 # Sent (with the session and ``platform_id``) just before a platform is removed.
@@ -21,6 +23,7 @@ class RegistryError(ValueError):
 
 
 def _check_url(name: str, url: str) -> str:
+    url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise RegistryError(f"{name} must be an absolute http(s) URL, got {url!r}.")
@@ -76,19 +79,85 @@ def add_platform(
         issuer=issuer.strip(),
         client_id=client_id.strip(),
         name=name,
-        auth_login_url=_check_url("--auth-login-url", auth_login_url),
-        auth_token_url=_check_url("--auth-token-url", auth_token_url),
-        key_set_url=_check_url("--key-set-url", key_set_url),
-        auth_audience=auth_audience or None,
-        frame_origins=" ".join(
-            _check_url("--frame-origin", o.replace("*.", "")) and o for o in frame_origins
-        ),
+        **_endpoints(auth_login_url, auth_token_url, key_set_url, auth_audience, frame_origins),
     )
     session.add(platform)
     for deployment_id in dict.fromkeys(deployment_ids):
         platform.deployments.append(Deployment(deployment_id=deployment_id))
     session.flush()
     return platform
+
+
+def _endpoints(
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    auth_audience: str | None,
+    frame_origins: Sequence[str],
+) -> dict[str, str | None]:
+    """A platform's URLs, each checked (absolute, https in production); the names in the
+    messages are the CLI's options, which the administration page's fields show too."""
+    return {
+        "auth_login_url": _check_url("--auth-login-url", auth_login_url),
+        "auth_token_url": _check_url("--auth-token-url", auth_token_url),
+        "key_set_url": _check_url("--key-set-url", key_set_url),
+        "auth_audience": (auth_audience or "").strip() or None,
+        "frame_origins": " ".join(
+            _check_url("--frame-origin", o.replace("*.", "")) and o.strip()
+            for o in frame_origins
+            if o.strip()
+        ),
+    }
+
+
+def update_platform(
+    session: Session,
+    platform: Platform,
+    *,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    name: str = "",
+    auth_audience: str | None = None,
+    frame_origins: Sequence[str] = (),
+) -> Platform:
+    """Change a platform's name and URLs (issuer and client id name the registration: a
+    different pair is another registration). Checked as ``add_platform`` checks them."""
+    values = _endpoints(auth_login_url, auth_token_url, key_set_url, auth_audience, frame_origins)
+    platform.name = name.strip()
+    for field, value in values.items():
+        setattr(platform, field, value)
+    session.flush()
+    return platform
+
+
+def set_disabled(session: Session, row: Platform | Deployment, disabled: bool) -> None:
+    """Pause (or resume) launches through a platform or one deployment; nothing is deleted."""
+    row.disabled_at = (row.disabled_at or utcnow()) if disabled else None
+    session.flush()
+
+
+def update_deployment(
+    session: Session, deployment: Deployment, *, name: str, trust_role_parameter: bool
+) -> Deployment:
+    deployment.name = name.strip()
+    deployment.trust_role_parameter = trust_role_parameter
+    session.flush()
+    return deployment
+
+
+def remove_deployment(session: Session, deployment: Deployment) -> None:
+    """Remove one deployment and, through cascades, its courses' teams and records. The last
+    deployment of a platform is not removed this way: remove the platform instead."""
+    remaining = session.scalar(
+        select(func.count())
+        .select_from(Deployment)
+        .where(Deployment.platform_id == deployment.platform_id)
+    )
+    if (remaining or 0) <= 1:
+        raise RegistryError("This is the platform's only deployment: remove the platform instead.")
+    session.delete(deployment)
+    session.flush()
 
 
 def add_deployment(

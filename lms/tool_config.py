@@ -88,7 +88,7 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         return self._found[(iss, client_id)]
 
     def _lookup(self, iss: str, client_id: str | None) -> Platform | None:
-        query = select(Platform).where(Platform.issuer == iss)
+        query = select(Platform).where(Platform.issuer == iss, Platform.disabled_at.is_(None))
         if client_id:
             return self._session.scalar(query.where(Platform.client_id == client_id))
         # A login without client_id is allowed when the issuer has exactly one registration.
@@ -131,6 +131,7 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
                 select(Deployment).where(
                     Deployment.platform_id == platform.id,
                     Deployment.deployment_id == deployment_id,
+                    Deployment.disabled_at.is_(None),
                 )
             )
             deployment = DeploymentRef.of(row) if row is not None else None

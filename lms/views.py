@@ -19,11 +19,10 @@ from flask import (
 )
 from pylti1p3.contrib.flask import FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from core.auth import STAFF, Role, Viewer, current_viewer, require_viewer, roles_required, sign_in
+from core.auth import STAFF, Viewer, current_viewer, require_viewer, roles_required, sign_in
 from core.cache import forget_process_cache
 from core.db import db
 from core.extensions import csrf
@@ -47,11 +46,10 @@ from lms.registration import (
     RegistrationRefused,
     platform_origin,
     register_from_lms,
-    registration_key,
 )
 from lms.registry import RegistryError
 from lms.roster import RosterError, sync_roster
-from lms.services import complete_launch, frame_origins_of
+from lms.services import complete_launch
 from lms.storage import DatabaseLaunchDataStorage, LoginNonces, purge_expired
 from lms.targets import placeable_targets, url_for_target
 from lms.tool_config import DatabaseToolConf
@@ -162,29 +160,6 @@ def canvas_config() -> Response:
 @bp.get("/setup")
 def setup() -> str:
     return render_template("lms/setup.html", urls=tool_urls(), viewer=current_viewer())
-
-
-@bp.get("/admin/platform")
-@roles_required(Role.ADMINISTRATOR)
-def admin_platform() -> str:
-    viewer = current_viewer()
-    assert viewer is not None
-    platform = db.session.scalar(select(Platform).where(Platform.id == viewer.platform_id))
-    origins = (
-        sorted(frame_origins_of(platform.issuer, platform.auth_login_url, platform.frame_origins))
-        if platform
-        else []
-    )
-    return render_template(
-        "lms/admin_platform.html",
-        registration_url=tool_url(
-            "lms.dynamic_registration", key=registration_key(current_app.config["SECRET_KEY"])
-        ),
-        platform=platform,
-        urls=tool_urls(),
-        viewer=viewer,
-        origins=origins,
-    )
 
 
 @bp.get("/grades")

@@ -22,7 +22,7 @@ from core.jobs import Job
 from courses.models import CourseAsset, CourseResult, ExerciseSubmission
 from lms import keys
 from lms.devplatform import service as devplatform
-from lms.models import GradeDelivery, Platform
+from lms.models import Deployment, GradeDelivery, Platform
 from lms.registry import add_deployment
 from people.models import ORGANISATION, Membership, Team, User
 from recognition.models import Award, Badge
@@ -249,6 +249,11 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         "award": _one(app, select(Award.public_id)),
         "job": job_id,
         "org_team": org_team_id,
+        # Ada's deployment, and tenant B's of the same platform (the registration page's rule).
+        "deployment_a": deployment_a,
+        "deployment_b": _one(
+            app, select(Deployment.id).where(Deployment.deployment_id == OTHER_DEPLOYMENT)
+        ),
         "asset_version": asset.version_id if asset else 0,
         "asset_path": asset.path if asset else "none.svg",
     }
