@@ -64,7 +64,19 @@ class SurveyResponse(Base):
     channel: Mapped[str] = mapped_column(String(30), default="")
 
 
-class TeamDailyRollup(Base):
+class _RollupCounts:
+    """A roll-up row's counts, in ``insights.metrics.FIELDS`` order; what each metric counts
+    (CSAT 4-5 as top-two-box; NPS 9-10, 7-8, 0-6) is its ``Metric`` there."""
+
+    responses: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[int] = mapped_column(default=0)
+    top_two_box: Mapped[int] = mapped_column(default=0)
+    promoters: Mapped[int] = mapped_column(default=0)
+    passives: Mapped[int] = mapped_column(default=0)
+    detractors: Mapped[int] = mapped_column(default=0)
+
+
+class TeamDailyRollup(_RollupCounts, Base):
     """Per team, metric and day: what every statistic needs, kept up to date on import."""
 
     __tablename__ = "survey_team_daily"
@@ -75,16 +87,9 @@ class TeamDailyRollup(Base):
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
-    responses: Mapped[int] = mapped_column(default=0)
-    score_sum: Mapped[int] = mapped_column(default=0)
-    # What each metric counts (CSAT 4-5; NPS 9-10, 7-8, 0-6): ``insights.metrics``.
-    top_two_box: Mapped[int] = mapped_column(default=0)
-    promoters: Mapped[int] = mapped_column(default=0)
-    passives: Mapped[int] = mapped_column(default=0)
-    detractors: Mapped[int] = mapped_column(default=0)
 
 
-class TeamWeeklyRollup(Base):
+class TeamWeeklyRollup(_RollupCounts, Base):
     """The same counts per team and week (Monday), added on import with the daily ones: the
     training-impact analysis reads weeks, a seventh of the rows."""
 
@@ -96,12 +101,6 @@ class TeamWeeklyRollup(Base):
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     week: Mapped[date] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team cascades
-    responses: Mapped[int] = mapped_column(default=0)
-    score_sum: Mapped[int] = mapped_column(default=0)
-    top_two_box: Mapped[int] = mapped_column(default=0)
-    promoters: Mapped[int] = mapped_column(default=0)
-    passives: Mapped[int] = mapped_column(default=0)
-    detractors: Mapped[int] = mapped_column(default=0)
 
 
 class SurveyApiToken(Base):
