@@ -85,6 +85,24 @@ class UploadForm(FlaskForm):
         return [(f.filename or "transcript.txt", f.read(limit)) for f in self.files.data or []]
 
 
+class ThresholdForm(FlaskForm):
+    """The kappa below which a skill's suggestions are low confidence for this LMS (shown, not
+    pre-selected). Read by core.numbers, so "0,35" is 0.35."""
+
+    threshold = StringField("Low confidence below this agreement (kappa, 0 to 1)", default="")
+
+    def value(self) -> float | None:
+        """The number typed, or None (with the field's error) when it is not a kappa."""
+        try:
+            typed = parse_number((self.threshold.data or "").strip(), allow_percent=False).value
+        except NumberFormatError:
+            typed = None
+        if typed is None or not 0 <= typed <= 1:
+            self.threshold.errors = ["Type a kappa between 0 and 1, for example 0.4."]
+            return None
+        return float(typed)
+
+
 class RubricForm(FlaskForm):
     """A rubric as the edit page posts it: its name, target and level names, each criterion
     of the version being edited (``c<i>_name``, ``c<i>_weight``, ``c<i>_l<n>``) and one extra

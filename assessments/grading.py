@@ -17,6 +17,7 @@ from assessments.library import scenarios
 from assessments.models import AWAITING, GRADED, TRANSCRIPT, Assessment, Grade
 from assessments.rubrics import rubric_levels, score_percent
 from assessments.suggest import suggest
+from assessments.tenant_models import CurrentModel
 from assessments.transcripts import Transcript
 from lms.grades import FULLY_GRADED, PENDING_MANUAL, enqueue_score, gradebook_available
 from people.models import User
@@ -26,17 +27,25 @@ signals = Namespace()
 assessment_graded = signals.signal("assessment-graded")
 
 
-def stored_suggestions(transcript: Transcript) -> list[dict[str, Any]]:
-    """The engine's suggested level per criterion with its reasons and evidence spans, as
-    stored with the conversation (computed once, when it is complete)."""
+def stored_suggestions(transcript: Transcript, current: CurrentModel) -> list[dict[str, Any]]:
+    """The suggested level per criterion with its reasons and evidence spans, as stored with
+    the conversation (computed once, when it is complete) by the tenant's current model
+    (``tenant_models.current_suggestion_model``). Each keeps the model's probability of its
+    level and whether the skill is low confidence for this tenant at that moment, so the
+    grading page shows the suggestion the way it was made even after a refit."""
     return [
         {
             "criterion": s.criterion,
             "level": s.level,
             "reasons": s.reasons,
             "evidence": [asdict(e) for e in s.evidence],
+            "confidence": s.confidence,
+            "model": current.label,
+            "agreement": current.agreement.get(s.criterion),
+            "low_confidence": current.low_confidence(s.criterion),
+            "low_confidence_note": current.note(s.criterion),
         }
-        for s in suggest(transcript)
+        for s in suggest(transcript, current.model)
     ]
 
 

@@ -24,7 +24,14 @@ from assessments.disputes import (
     review_dispute,
 )
 from assessments.errors import AssessmentError
-from assessments.forms import CalibrationForm, DisputeForm, ReopenForm, ReviewForm, RubricForm
+from assessments.forms import (
+    CalibrationForm,
+    DisputeForm,
+    ReopenForm,
+    ReviewForm,
+    RubricForm,
+    ThresholdForm,
+)
 from assessments.models import CalibrationSession, Dispute, Grade, Rubric
 from assessments.results import agreement_report
 from assessments.rubrics import (
@@ -33,6 +40,7 @@ from assessments.rubrics import (
     rubrics_for_platform,
     save_rubric,
 )
+from assessments.tenant_models import set_threshold, threshold, trust_report
 from assessments.views import SKILL_NAMES, bp, highlighted, taken_by, viewer_user, visible
 from core.auth import STAFF, Forbidden, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
@@ -233,9 +241,34 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
 @bp.get("/assessments/results")
 @roles_required(*STAFF)
 def results() -> str:
-    """Agreement between graders over a period, how far suggestions match final grades, and
-    the cohort's levels per skill."""
+    """Agreement between graders over a period, how far suggestions match final grades, the
+    suggestion model's agreement with this LMS's graders, and the cohort's levels per skill."""
     viewer = require_viewer()
+    form = ThresholdForm(threshold=f"{threshold(db.session, viewer.platform_id):g}")
+    return _results_page(viewer, form)
+
+
+@bp.post("/assessments/suggestions/threshold")
+@roles_required(*STAFF)
+def suggestion_threshold() -> WerkzeugResponse | tuple[str, int]:
+    """A trainer sets below which agreement with their graders this LMS's suggestions are low
+    confidence: shown on the grading page but not pre-selected."""
+    viewer = require_viewer()
+    form = ThresholdForm()
+    value = form.value() if form.validate_on_submit() else None
+    if value is None:
+        return _results_page(viewer, form), 400
+    set_threshold(db.session, viewer.platform_id, value)
+    db.session.commit()
+    flash(
+        f"Suggestions whose agreement with your graders is below {value:g} are no longer "
+        "pre-selected (conversations suggested from now on).",
+        "success",
+    )
+    return redirect(url_for("assessments.results"))
+
+
+def _results_page(viewer: Viewer, form: ThresholdForm) -> str:
     today = utcnow().date()
     try:
         raw_start, raw_end = request.args.get("from"), request.args.get("to")
@@ -253,5 +286,5 @@ def results() -> str:
         )  # fmt: skip
     return render_template(
         "assessments/results.html", viewer=viewer, report=report, start=start, end=end,
-        names=SKILL_NAMES,
+        names=SKILL_NAMES, trust=trust_report(db.session, viewer.platform_id), form=form,
     )  # fmt: skip

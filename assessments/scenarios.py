@@ -11,6 +11,7 @@ from assessments.grading import send_to_gradebook, stored_suggestions
 from assessments.library import Scenario, scenarios
 from assessments.models import AWAITING, IN_PROGRESS, SCENARIO, Assessment
 from assessments.rubrics import rubric_for_platform
+from assessments.tenant_models import current_suggestion_model
 from assessments.transcripts import Transcript
 from core.db import utcnow
 from people.models import User
@@ -85,7 +86,8 @@ def reply(session: Session, assessment: Assessment, learner: User, text: str) ->
         assessment.status = AWAITING
         assessment.submitted_at = utcnow()
         assessment.suggestions = stored_suggestions(
-            Transcript.from_json({"turns": turns, "channel": assessment.channel})
+            Transcript.from_json({"turns": turns, "channel": assessment.channel}),
+            current_suggestion_model(session, assessment.platform_id),
         )
         send_to_gradebook(session, assessment, pending=True)
     session.flush()

@@ -307,7 +307,15 @@ def train(*, cv: bool = True, repeats: int = 5, path: Path | None = None) -> Ite
 
     items = development_items()
     yield f"{len(items)} development conversations"
-    model = fit_model(items)
+    # The cross-validation runs first so that its kappa is written with the model: before a
+    # tenant has grades of its own, it is what says how far each skill can be trusted
+    # (``tenant_models.builtin_agreement``).
+    rows = cross_validate(items, repeats=repeats) if cv else []
+    about = {
+        "cv_qwk": {r.skill: round(r.kappa.value, 3) for r in rows},
+        "cv": f"nested 5-fold cross-validation on the development part, first of {repeats} splits",
+    }
+    model = fit_model(items, about if rows else None)
     target = path or BUILTIN_PATH
     target.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     yield f"wrote {target}"
@@ -316,4 +324,4 @@ def train(*, cv: bool = True, repeats: int = 5, path: Path | None = None) -> Ite
         yield (f"Nested 5-fold cross-validation ({repeats} repeats) on {len(items)} development "
                "conversations; interval: bootstrap over conversations, first split")  # fmt: skip
         yield ""
-        yield from cv_table(cross_validate(items, repeats=repeats))
+        yield from cv_table(rows)

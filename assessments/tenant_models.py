@@ -8,17 +8,20 @@ out of sample (k-fold: each conversation predicted by a refit that did not see i
 platform's assessments only, and a version belongs to one platform.
 
 A skill whose out-of-sample kappa is below the tenant's threshold (``SuggestionSettings``,
-default 0.4) is *low confidence*: its suggestion is shown but not pre-selected.
+default 0.4) is *low confidence*: its suggestion is shown but not pre-selected. Before a
+tenant's first refit the built-in model's cross-validated kappa stands in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from assessments.agreement import Estimate, paired_kappa
 from assessments.models import Assessment, Grade
 from assessments.suggest_model import Model, builtin_model
 from assessments.transcripts import Transcript
@@ -109,14 +112,120 @@ def set_threshold(session: Session, platform_id: int, value: float) -> None:
     session.flush()
 
 
-def low_confidence(session: Session, platform_id: int) -> set[str]:
-    """Skills whose current out-of-sample agreement with this tenant's graders is below the
-    tenant's threshold (none until the tenant has a refit to measure)."""
+@dataclass(frozen=True)
+class CurrentModel:
+    """The model that suggests levels for one tenant now, with how far each skill can be
+    trusted: the tenant's latest refit and its out-of-sample kappa with the tenant's own
+    graders, else the built-in model and its cross-validated kappa on the labelled corpus
+    (the only measure there is before the tenant has grades of its own)."""
+
+    model: Model
+    version: int | None  # None: the built-in model
+    agreement: dict[str, float]  # skill -> quadratic-weighted kappa
+    threshold: float
+
+    @property
+    def label(self) -> str:
+        return "built-in" if self.version is None else f"version {self.version}"
+
+    def low_confidence(self, skill: str) -> bool:
+        # A skill with no measure at all is not flagged: nothing says it is worse.
+        kappa = self.agreement.get(skill)
+        return kappa is not None and kappa < self.threshold
+
+    def note(self, skill: str) -> str:
+        """Why a skill is low confidence, in the grading page's words."""
+        kappa = self.agreement.get(skill)
+        if kappa is None:
+            return ""
+        whose = "your graders" if self.version is not None else "the labelled corpus"
+        return f"low confidence: agreement with {whose} {kappa:.2f}"
+
+
+def builtin_agreement(model: Model | None = None) -> dict[str, float]:
+    """The built-in model's nested cross-validated kappa per skill, as recorded with it by
+    ``flask assessments suggestions train``."""
+    about = (model or builtin_model()).about
+    return {skill: float(k) for skill, k in about.get("cv_qwk", {}).items()}
+
+
+def current_suggestion_model(session: Session, platform_id: int) -> CurrentModel:
+    """What suggests levels for this tenant now (its latest refit, else the built-in model),
+    with the agreement and threshold that decide which skills are low confidence."""
     version = latest_version(session, platform_id)
-    if version is None:
-        return set()
     floor = threshold(session, platform_id)
-    return {skill for skill, a in version.agreement.items() if a["qwk"] < floor}
+    if version is None:
+        return CurrentModel(builtin_model(), None, builtin_agreement(), floor)
+    kappas = {skill: float(a["qwk"]) for skill, a in version.agreement.items()}
+    return CurrentModel(Model.from_json(version.model), version.version, kappas, floor)
+
+
+def low_confidence(session: Session, platform_id: int) -> set[str]:
+    """Skills whose suggestions this tenant's grading page does not pre-select now."""
+    current = current_suggestion_model(session, platform_id)
+    return {skill for skill in current.agreement if current.low_confidence(skill)}
+
+
+@dataclass(frozen=True)
+class SkillTrust:
+    """One skill's row of the results page: how the current model agrees with this tenant's
+    graders on grades it was not fitted on."""
+
+    skill: str
+    kappa: float | None  # the current model's out-of-sample (tenant) or cross-validated kappa
+    n: int  # graded conversations behind ``kappa`` (0: the labelled corpus)
+    builtin_kappa: float | None  # the built-in model on the same graded conversations
+    low_confidence: bool
+    since: Estimate | None  # suggestions this model made, against the final grades given since
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    current: CurrentModel
+    fitted_on: int  # the tenant's graded conversations the current version was fitted on
+    skills: list[SkillTrust]
+
+
+def trust_report(session: Session, platform_id: int) -> TrustReport:
+    """Per skill, how far this tenant's current suggestion model agrees with its graders out
+    of sample: the k-fold kappa kept with the version (each graded conversation predicted by
+    a refit that did not see it), and the suggestions this very model made against the final
+    grades given later, which it was never fitted on. For the built-in model, its
+    cross-validated kappa on the corpus and the same later grades."""
+    current = current_suggestion_model(session, platform_id)
+    version = latest_version(session, platform_id)
+    stored = version.agreement if version is not None else {}
+    since = suggested_since(session, platform_id, current.label)
+    skills = [
+        SkillTrust(
+            skill,
+            current.agreement.get(skill),
+            int(stored.get(skill, {}).get("n", 0)),
+            stored.get(skill, {}).get("builtin_qwk"),
+            current.low_confidence(skill),
+            paired_kappa(since.get(skill, [])),
+        )
+        for skill in current.model.skills
+    ]
+    return TrustReport(current, version.conversations if version is not None else 0, skills)
+
+
+def suggested_since(
+    session: Session, platform_id: int, label: str
+) -> dict[str, list[tuple[int, int]]]:
+    """(suggested, final) levels per skill of this tenant's final grades whose suggestion was
+    made by the model ``label`` (stored with each suggestion): conversations that model was
+    not fitted on, since a version is fitted only on grades given before it existed."""
+    pairs: dict[str, list[tuple[int, int]]] = {}
+    for suggestions, levels in session.execute(
+        select(Assessment.suggestions, Grade.levels)
+        .join(Grade, Grade.assessment_id == Assessment.id)
+        .where(Assessment.platform_id == platform_id, Grade.final.is_(True))
+    ):
+        for s in suggestions or []:
+            if s.get("model") == label and s["criterion"] in levels:
+                pairs.setdefault(s["criterion"], []).append((s["level"], levels[s["criterion"]]))
+    return pairs
 
 
 def retrain(

@@ -12,6 +12,7 @@ from assessments.errors import AssessmentError
 from assessments.grading import stored_suggestions
 from assessments.models import AWAITING, TRANSCRIPT, Assessment
 from assessments.rubrics import rubric_for_platform
+from assessments.tenant_models import current_suggestion_model
 from assessments.transcripts import TranscriptInvalid, parse
 from core.db import utcnow
 from people.models import Membership, User
@@ -81,13 +82,14 @@ def upload_transcripts(
     if problems:
         raise UploadRefused(problems)
     version = rubric_for_platform(session, learner.platform_id)
+    current = current_suggestion_model(session, learner.platform_id)
     created = []
     for name, transcript in parsed:
         assessment = Assessment(
             platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
             learner_id=learner.id, kind=TRANSCRIPT, title=name[:200],
             rubric_version_id=version.id, channel=transcript.channel,
-            conversation=transcript.to_json(), suggestions=stored_suggestions(transcript),
+            conversation=transcript.to_json(), suggestions=stored_suggestions(transcript, current),
             status=AWAITING, created_by_id=trainer.id, submitted_at=utcnow(),
         )  # fmt: skip
         session.add(assessment)

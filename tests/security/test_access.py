@@ -351,6 +351,14 @@ ROUTES = [
         (400,),
     ),
     Route("assessments.upload", "POST", "/assessments/upload", staff(), (400,)),
+    # Each LMS's own threshold: a stranger trainer sets their own tenant's, never A's.
+    Route(
+        "assessments.suggestion_threshold",
+        "POST",
+        "/assessments/suggestions/threshold",
+        staff(),
+        data={"threshold": "0.4"},
+    ),
     Route(
         "recognition.award", "POST", "/recognition/award", with_roles(launched(), MANAGERS), (400,)
     ),
