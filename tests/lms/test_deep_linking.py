@@ -197,3 +197,17 @@ def test_forged_response_is_refused_by_the_platform(app, lti):
     assert "did not verify" in page_text(response)
     assert re.search(r"Added \d activit", page_text(response)) is None
     assert parse_qs(urlsplit(action).query) == {}
+
+
+def test_the_picker_groups_activities_by_kind_courses_first_with_the_button_at_hand(
+    app, lti, graded_target
+):
+    picker = open_picker(lti).text
+    legends = re.findall(r"<legend>([^<(]+) \((\d+)\)</legend>", picker)
+    kinds = [name for name, _ in legends]
+    order = ["Courses", "Course modules", "Scenarios", "Quizzes", "Other activities"]
+    assert kinds == [k for k in order if k in kinds] and "Scenarios" in kinds, kinds
+    assert sum(int(n) for _, n in legends) == picker.count('name="target"')
+    # "Add to course" before the list as well as after it.
+    assert picker.count(">Add to course</button>") == 2
+    assert picker.index(">Add to course</button>") < picker.index('name="target"')
