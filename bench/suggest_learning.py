@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=21)
     args = parser.parse_args(argv)
     print(
-        f"commit {revision()}; graders one level stricter on {args.skill}; "
+        f"{revision()}; graders one level stricter on {args.skill}; "
         f"{args.repeats} repeats; built-in fitted on {args.base}, "
         f"{args.held_out} held out",
         flush=True,
