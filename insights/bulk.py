@@ -28,11 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core.bulk import create_temporary, drop_temporary, load_rows
 from core.db import insert_for
 from insights.metrics import FIELDS
 from insights.models import SurveyResponse
 
-CHUNK = 20_000  # rows per executemany
 # A survey row as the importer hands it over, and as stored (behind its import's key).
 STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
 STORED = ("platform_id", "import_id", "metric", *STAGED)
@@ -156,12 +156,10 @@ class BulkLoader:
     # -- the primitives --------------------------------------------------------------------
 
     def create(self, table: Table) -> Table:
-        self.drop(table)
-        table.create(self.connection)
-        return table
+        return create_temporary(self.session, table)
 
     def drop(self, table: Table) -> None:
-        self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+        drop_temporary(self.session, table)
 
     def load(
         self,
@@ -171,25 +169,4 @@ class BulkLoader:
         skip_conflicts: bool = False,
     ) -> int:
         """Load ``rows``; returns how many were stored."""
-        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        names = ", ".join(columns)
-        if self.postgres:
-            stored = 0
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    stored += 1
-            return stored
-        before = self.connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
-        marks = ", ".join("?" * len(columns))
-        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-        insert = f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - constant names
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == CHUNK:
-                cursor.executemany(insert, batch)
-                batch.clear()
-        if batch:
-            cursor.executemany(insert, batch)
-        return self.connection.connection.driver_connection.total_changes - before  # type: ignore[union-attr]
+        return load_rows(self.session, table, columns, rows, skip_conflicts=skip_conflicts)

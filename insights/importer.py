@@ -37,10 +37,12 @@ from core.tabular import (
     settle_date_format,
     workbook_as_csv,
 )
-from insights.bulk import CHUNK, STAGED, BulkLoader
+from insights.bulk import STAGED, BulkLoader
 from insights.metrics import FIELDS, METRICS, RESPONSES, SCORE_SUM, UNCOUNTED, Metric
 from insights.models import SurveyImport, SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from people.models import Membership, Team, User
+
+PROGRESS_EVERY = 20_000  # rows between progress reports
 
 DATE_SAMPLE = 2000  # rows read first to settle an "auto" date format
 MAX_PROBLEMS = 1000
@@ -471,7 +473,7 @@ def _read_and_store(
                         report.bad.extend(row[: max(0, MAX_PROBLEMS - len(report.bad))])
                         continue
                 read += 1
-                if progress is not None and read % CHUNK == 0:
+                if progress is not None and read % PROGRESS_EVERY == 0:
                     progress("read", read)
                 if skip_bad or not report.bad_rows:
                     add(row[TEAM_AT], row[DAY_AT], row[SCORE_AT])
