@@ -89,6 +89,10 @@ class Settings:
     # (changes made in the same process apply at once).
     LTI_REGISTRY_CACHE_SECONDS: int = 30
     DEV_PLATFORM_ENABLED: bool = False
+    # With the development platform, `flask demo load` also brings in a demo organisation
+    # (teams, six months of surveys, training, grades). Off gives a blank demo course, where a
+    # journey starts from nothing (the browser tests' journeys do).
+    DEMO_ORGANISATION: bool = True
     # LMS URLs (login, token, key set) must be https:// in production; this lets an operator
     # accept http:// knowingly, e.g. an LMS reached over a private network.
     LMS_ALLOW_HTTP: bool = False
@@ -146,6 +150,7 @@ class Settings:
             LTI_JWKS_MIN_REFETCH_SECONDS=number("LTI_JWKS_MIN_REFETCH_SECONDS", 10),
             LTI_REGISTRY_CACHE_SECONDS=number("LTI_REGISTRY_CACHE_SECONDS", 30),
             DEV_PLATFORM_ENABLED=read.flag("DEV_PLATFORM_ENABLED", False),
+            DEMO_ORGANISATION=read.flag("DEMO_ORGANISATION", True),
             LMS_ALLOW_HTTP=read.flag("LMS_ALLOW_HTTP", False),
             PUBLIC_BASE_URL=read.text("PUBLIC_BASE_URL", "").rstrip("/"),
             LOG_LEVEL=read.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),

@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
         db.session, platform_id, team_id
     )
-    if app.config.get("DEV_PLATFORM_ENABLED"):
+    if app.config.get("DEV_PLATFORM_ENABLED") and app.config.get("DEMO_ORGANISATION", True):
         # The demo organisation lives in the development platform's LMS; last of the demo
         # loaders (insights comes last), so the courses and badges it uses are there.
         from core.demo import register_demo_loader

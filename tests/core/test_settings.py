@@ -132,3 +132,10 @@ def test_db_upgrade_says_when_there_was_nothing_to_do(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "Running upgrade" not in again.stderr
     assert "Nothing to upgrade: the database is already at " in again.stderr
+
+
+def test_the_demo_organisation_can_be_left_out_of_the_demo():
+    from core.config import Settings
+
+    assert Settings.from_env({}).DEMO_ORGANISATION is True
+    assert Settings.from_env({"DEMO_ORGANISATION": "0"}).DEMO_ORGANISATION is False

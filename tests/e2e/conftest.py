@@ -195,7 +195,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServic
     _require_chromium()
     instance = tmp_path_factory.mktemp("demo-instance")
     port = free_port()
-    env = clean_env(HOST="127.0.0.1", PORT=str(port), INSTANCE_PATH=str(instance))
+    # The journeys start from a blank demo course (Lena has not joined yet, nothing is graded):
+    # without the demo organisation, which scripts/run-demo otherwise loads.
+    env = clean_env(
+        HOST="127.0.0.1", PORT=str(port), INSTANCE_PATH=str(instance), DEMO_ORGANISATION="0"
+    )
     server = start(
         "scripts/run-demo", [str(ROOT / "scripts" / "run-demo")], env, instance / "server.log"
     )

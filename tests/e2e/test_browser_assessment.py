@@ -177,12 +177,16 @@ def test_scenario_is_placed_taken_graded_and_reaches_the_gradebook(
             tara.screenshot(path=results_dir / "assessment-calibration.png", full_page=True)
             form.get_by_role("button", name="Save my levels").click()
             expect(tara.locator(".flash-success")).to_have_text(
-                "Your levels are saved. The group's results show once others have graded."
+                "Your levels are saved and locked. The group's results show when the trainer "
+                "closes the session."
             )
+            # Blind until the session closes: locked levels, who has saved, no group results.
+            locked = tara.get_by_role("heading", level=2, name="Your levels (locked)")
+            expect(locked).to_be_visible()
+            expect(tara.get_by_role("heading", name="Saved so far")).to_be_visible()
+            expect(tara.get_by_role("heading", name=re.compile(r"^The group"))).to_have_count(0)
+            tara.get_by_role("button", name="Close the session and show the results").click()
             expect(tara.get_by_role("heading", name="The group (1 grader)")).to_be_visible()
-            expect(
-                tara.get_by_role("heading", level=2, name="Your levels (you can change them)")
-            ).to_be_visible()
 
         # Leave Lena as this test found her (other tests expect a learner who has not joined).
         if joined_here:
