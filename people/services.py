@@ -6,13 +6,20 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Executable, func, select
+from sqlalchemy import Executable, exists, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
-from core.cache import process_cache
+from core.cache import forget_when_changed, process_cache
 from core.db import insert_for, utcnow
-from people.models import ConsentEvent, Membership, Team, User, effective_role
+from people.models import (
+    ORGANISATION,
+    ConsentEvent,
+    Membership,
+    Team,
+    User,
+    effective_role,
+)
 from people.roster import claim_roster_person
 
 ASSIGNABLE_ROLES = (Role.MANAGER,)
@@ -276,9 +283,24 @@ def consent_history(session: Session, user_id: int) -> list[ConsentEvent]:
     )
 
 
+forget_when_changed(Team)
+
+
 def led_teams(session: Session, user_id: int, deployment_id: int) -> tuple[int, ...]:
     """The organisation teams of a deployment the person leads (named their manager in the
-    roster), not archived."""
+    roster), not archived. Every launch asks, so a deployment without an organisation roster
+    (most) is remembered as such per process (``core.cache``) and costs no query; a roster
+    brought in elsewhere applies here within ``LTI_REGISTRY_CACHE_SECONDS``."""
+    cache = process_cache()
+    key = ("organisation teams", deployment_id)
+    has_teams = cache.get(key)
+    if has_teams is None:
+        has_teams = session.scalar(
+            select(exists().where(Team.deployment_id == deployment_id, Team.source == ORGANISATION))
+        )
+        cache.put(key, bool(has_teams))
+    if not has_teams:
+        return ()
     return tuple(
         session.scalars(
             select(Membership.team_id)
