@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.conftest import ROOT, DemoService
 from tests.e2e.steps import (
@@ -131,6 +131,43 @@ def launched(browser: Browser, base: str, role: str) -> tuple[Any, Page]:
     return context, launch_in_new_window(open_course_page(context, base), role, base)
 
 
+def joined_learner(browser: Browser, base: str) -> None:
+    """Lena has launched and joined (another test may have already): she is someone a
+    manager can recognise and a trainer can upload conversations of."""
+    context, lena = launched(browser, base, "learner")
+    join_from_dashboard(lena)
+    context.close()
+
+
+TRANSCRIPT = (
+    "Customer: I was charged twice for my order and I am really upset about it.\n"
+    "Agent: I'm so sorry, that is frustrating. I can see the second charge and I am refunding "
+    "it now; you will see it back within two days.\n"
+    "Customer: Thanks, that helps.\n"
+    "Agent: You're welcome. Is there anything else I can help you with today?"
+)
+
+
+def queue_a_conversation(tara: Page, base: str) -> None:
+    """A pasted transcript of Lena's in the grading queue (the demo course starts empty)."""
+    tara.goto(base + "/assessments/upload")
+    lena = tara.locator("#learner option", has_text=LEARNER.name).first.get_attribute("value")
+    tara.get_by_label("Whose conversations").select_option(lena)
+    tara.get_by_label("Or paste a transcript").fill(TRANSCRIPT)
+    tara.get_by_role("button", name="Add to the grading queue").click()
+    expect(tara.locator(".flash-success")).to_contain_text("added to the grading queue")
+
+
+def tab_to(page: Page, target: Locator, most: int = 60) -> None:
+    """Press Tab until ``target`` has the focus or holds it, as a keyboard user moves
+    through a page."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if target.evaluate("e => e.contains(document.activeElement)"):
+            return
+    raise AssertionError(f"{most} presses of Tab never reached {target}")
+
+
 def test_the_development_platform_passes_axe_at_both_widths(
     browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
 ) -> None:
@@ -183,9 +220,7 @@ def test_the_managers_pages_and_a_refused_award_pass_axe_and_reflow(
 ) -> None:
     base = demo_server.base_url
     # Someone must have joined for the award form to show (another test may have already).
-    learner_context, lena = launched(browser, base, "learner")
-    join_from_dashboard(lena)
-    learner_context.close()
+    joined_learner(browser, base)
     context, marco = launched(browser, base, "manager")
     audit = Audit(axe_source, results_dir, "manager")
     try:
@@ -220,10 +255,12 @@ def test_the_trainers_pages_and_refused_forms_pass_axe_and_reflow(
     browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
 ) -> None:
     base = demo_server.base_url
+    joined_learner(browser, base)
     context, tara = launched(browser, base, "trainer")
     audit = Audit(axe_source, results_dir, "trainer")
     try:
         with explained(tara, "the trainer's pages"):
+            queue_a_conversation(tara, base)
             audit.check(tara, "dashboard")
             for path, name in [
                 ("/assessments/", "assessments"),
@@ -274,6 +311,118 @@ def test_the_trainers_pages_and_refused_forms_pass_axe_and_reflow(
             expect(tara.locator("#learner")).to_have_value(person.get_attribute("value") or "")
             audit.check(tara, "upload-refused")
             audit.assert_clean()
+    finally:
+        context.close()
+
+
+def test_the_trainer_uploads_and_grades_with_the_keyboard_only(
+    browser: Browser, demo_server: DemoService, results_dir: Path
+) -> None:
+    """Keyboard only, in reading order: the skip link, the upload form's fields one after
+    another, the queue's link, each criterion's radio group (a digit picks the level), the
+    comment and the save button."""
+    base = demo_server.base_url
+    joined_learner(browser, base)
+    context, tara = launched(browser, base, "trainer")
+    try:
+        with explained(tara, "the trainer uploads a transcript with the keyboard only"):
+            tara.goto(base + "/assessments/upload")
+            tara.keyboard.press("Tab")
+            expect(tara.get_by_role("link", name="Skip to content")).to_be_focused()
+            tara.keyboard.press("Enter")
+            expect(tara.locator("main#main")).to_be_focused()
+            person = tara.get_by_label("Whose conversations")
+            tara.keyboard.press("Tab")
+            expect(person).to_be_focused()
+            tara.keyboard.type(LEARNER.given_name)  # type-ahead in a closed select
+            expect(person.locator("option:checked")).to_contain_text(LEARNER.name)
+            tara.keyboard.press("Tab")
+            expect(tara.get_by_label("Channel")).to_be_focused()
+            tara.keyboard.press("Tab")
+            expect(tara.locator("#files")).to_be_focused()
+            tara.keyboard.press("Tab")
+            pasted = tara.get_by_label("Or paste a transcript")
+            expect(pasted).to_be_focused()
+            tara.keyboard.type(TRANSCRIPT)
+            expect(pasted).to_have_value(TRANSCRIPT)
+            tara.keyboard.press("Tab")
+            expect(tara.get_by_label("Mask emails, phone and card numbers")).to_be_focused()
+            tara.keyboard.press("Tab")
+            expect(tara.get_by_role("button", name="Add to the grading queue")).to_be_focused()
+            tara.keyboard.press("Enter")
+            expect(tara.locator(".flash-success")).to_contain_text("added to the grading queue")
+            expect(tara.get_by_role("heading", level=1)).to_have_text("Grading queue")
+
+        with explained(tara, "the trainer grades with the keyboard only"):
+            grade = tara.locator("main").get_by_role(
+                "link", name=re.compile(f"^Grade {re.escape(LEARNER.name)}")
+            )
+            tab_to(tara, grade.first)
+            tara.keyboard.press("Enter")
+            expect(tara.get_by_role("heading", level=2, name="Levels")).to_be_visible()
+            criteria = tara.locator("fieldset.criterion")
+            count = criteria.count()
+            assert count >= 5, count
+            tab_to(tara, criteria.first, most=80)
+            for index in range(count):
+                box = criteria.nth(index)
+                # A radio group is one stop of the tab order: Tab lands in the next criterion.
+                assert box.evaluate("b => b.contains(document.activeElement)"), index
+                level = "3" if index % 2 else "2"
+                tara.keyboard.press(level)
+                expect(box.locator(f"input[value='{level}']")).to_be_checked()
+                expect(box.locator(f"input[value='{level}']")).to_be_focused()
+                tara.keyboard.press("Tab")
+            comment = tara.get_by_label(f"Comment for {LEARNER.name}")
+            expect(comment).to_be_focused()
+            tara.keyboard.type("Graded with the keyboard.")
+            tara.keyboard.press("Tab")
+            expect(
+                tara.get_by_role("button", name="Save the grade and open the next")
+            ).to_be_focused()
+            tara.screenshot(path=results_dir / "a11y-grade-keyboard-focus.png")
+            tara.keyboard.press("Enter")
+            expect(tara.locator(".flash-success")).to_contain_text(f"Graded {LEARNER.name}")
+    finally:
+        context.close()
+
+
+def test_the_activity_picker_passes_axe_and_reflow_in_the_course_page(
+    browser: Browser, demo_server: DemoService, axe_source: str
+) -> None:
+    """The picker (a deep-linking launch) where an LMS shows it, in the course page's frame:
+    the whole list and a search, in a 1280 px and a 320 px window."""
+    base = demo_server.base_url
+    context = new_context(browser)
+    page = open_course_page(context, base)
+    findings: list[str] = []
+    try:
+        with explained(page, "the activity picker"):
+            page.get_by_role("button", name="Add an activity as Tara Trainer").click()
+            picker = page.frame(name="tool-frame")
+            assert picker is not None
+            expect(picker.get_by_role("heading", level=1)).to_have_text(
+                "Add CX Quality Academy activities"
+            )
+            for state in ("all", "search"):
+                if state == "search":
+                    picker.get_by_label("Search").fill("empathy")
+                    picker.get_by_role("button", name="Search").click()
+                    expect(picker.locator("#picker-count")).to_contain_text("matching “empathy”")
+                for width in (WIDE, NARROW):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    if not picker.evaluate("typeof axe !== 'undefined'"):
+                        picker.evaluate(axe_source + "\n;0")
+                    where = f"picker · {state} in a {width}px window"
+                    findings += [f"{where}: {v}" for v in picker.evaluate(RUN_AXE, AXE_TAGS)]
+                    inner, scroll = picker.evaluate(
+                        "[document.documentElement.clientWidth,"
+                        " document.documentElement.scrollWidth]"
+                    )
+                    if scroll > inner:
+                        findings.append(f"{where}: {scroll}px wide in a {inner}px frame")
+                page.set_viewport_size({"width": WIDE, "height": 900})
+        assert not findings, "\n".join(findings)
     finally:
         context.close()
 
