@@ -4,6 +4,7 @@ and the badge catalogue (trainers add badges there). Thin: parse, call a service
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -276,7 +277,7 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
                     )  # fmt: skip
                 except (ImageInvalid, RuleInvalid, RecognitionError) as error:
                     db.session.rollback()
-                    form.form_errors.append(str(error))
+                    _badge_errors(form, error).append(str(error))
                     status = 400
                 else:
                     db.session.commit()
@@ -291,6 +292,22 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
         badges=visible_badges(db.session, viewer.platform_id), form=form,
         explain=_explainer(viewer.platform_id),
     ), status  # fmt: skip
+
+
+RULE_VALUE_FIELDS = ("course", "count", "score", "skill", "level", "times", "deviation")
+
+
+def _badge_errors(form: BadgeForm, error: Exception) -> list[str]:
+    """The errors of the badge form's field a refusal is about, to show it there: the image,
+    the rule's value it names ("level: …", "'times' is a required property"), else the rule."""
+    if isinstance(error, ImageInvalid):
+        return form.image.errors  # type: ignore[return-value]
+    if isinstance(error, RuleInvalid):
+        named = re.match(r"(\w+):", str(error)) or re.search(r"'(\w+)' is a required", str(error))
+        value = named.group(1) if named else ""
+        if value in RULE_VALUE_FIELDS:
+            return form[value].errors  # type: ignore[return-value]
+    return form.rule_type.errors  # type: ignore[return-value]
 
 
 @bp.get("/recognition/audit")

@@ -97,3 +97,14 @@ def test_a_platforms_own_badge_is_invisible_to_other_platforms(app, lti, badges)
         assert badge.id in {b.id for b in visible_badges(db.session, badge.platform_id)}
         assert badge.id not in {b.id for b in visible_badges(db.session, badge.platform_id + 1)}
         db.session.remove()
+
+
+def test_a_refused_badge_says_so_at_the_field_it_is_about(app, lti, badges):
+    lti.launch_and_follow("trainer")
+    image = add(app, lti, image=b"GIF89a", filename="x.gif", name="Kept name")
+    page = image.text
+    assert 'role="alert"' in page and '<a href="#image">Upload an SVG or PNG image.</a>' in page
+    assert 'aria-invalid="true"' in page and 'aria-describedby="image-error"' in page
+    assert 'value="Kept name"' in page  # what was typed stays
+    rule = add(app, lti, rule_type="skill_level", skill="empathy", level="", times="2")
+    assert '<a href="#level">' in rule.text and "is a required property" in rule.text
