@@ -4,6 +4,7 @@ in the LMS gradebook and a certificate anyone can verify."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -108,6 +109,11 @@ def test_a_crafted_answer_cannot_pass_or_score_above_the_maximum(app, learner):
     assert (attempt.score, attempt.maximum, attempt.passed) == (1.0, 2.0, False)
     missing = answer(learner, "basics", "nps", {"range": ["a"]})
     assert missing.status_code == 400 and "Enter a number." in text(missing)
+    # Said where it happens: a summary linking to the question's control, which is marked
+    # invalid and described by the message.
+    assert re.search(r'role="alert"[^>]*>.*<a href="#[^"]+">Question \d: Enter a number\.</a>',
+                     missing.text, re.S)  # fmt: skip
+    assert re.search(r'<input[^>]*aria-invalid="true" aria-describedby="[^"]+-error"', missing.text)
     assert len(rows(app, CheckAttempt)) == 1
 
 
