@@ -198,6 +198,10 @@ def test_numbers_are_read_as_people_type_them(app, learner):
     assert bad.status_code == 400
     assert "Enter a number, for example 42 or 42.5." in text(bad)
     assert rows(app, ExerciseSubmission) == []
+    # In the summary as a link to the field, and under the field it is about.
+    assert '<a href="#f-promoters">Enter a number, for example 42 or 42.5.</a>' in bad.text
+    assert 'aria-invalid="true" aria-describedby="f-nps-error"' in bad.text
+    assert 'id="f-nps-error"' in bad.text and 'value="twenty"' in bad.text
     ok = answer(learner, "basics", "nps", {"compute": ["+30"], "range": ["a"]})
     assert ok.status_code == 302
     assert NPS_RIGHT  # the flow's right answers, used by finish_basics
