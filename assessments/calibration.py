@@ -33,9 +33,12 @@ def start_calibration(
     if assessment.team_id is None:
         raise AssessmentError("Calibrate a conversation of a course context.")
     calibration = CalibrationSession(
-        platform_id=assessment.platform_id, deployment_id=assessment.deployment_id,
-        team_id=assessment.team_id, assessment_id=assessment.id, created_by_id=trainer.id,
-    )  # fmt: skip
+        platform_id=assessment.platform_id,
+        deployment_id=assessment.deployment_id,
+        team_id=assessment.team_id,
+        assessment_id=assessment.id,
+        created_by_id=trainer.id,
+    )
     session.add(calibration)
     session.flush()
     return calibration
@@ -66,9 +69,12 @@ def calibration_grade(
     now = utcnow()
     if existing is None:
         existing = CalibrationGrade(
-            session_id=calibration.id, grader_id=grader.id, levels=clean, graded_at=now,
+            session_id=calibration.id,
+            grader_id=grader.id,
+            levels=clean,
+            graded_at=now,
             locked_at=now,
-        )  # fmt: skip
+        )
         session.add(existing)
     elif existing.locked_at is not None:
         raise AssessmentError(
@@ -76,11 +82,20 @@ def calibration_grade(
             "reopen your levels."
         )
     else:
-        session.add(AssessmentEvent(
-            assessment_id=calibration.assessment_id, calibration_id=calibration.id,
-            action="calibration_revised", actor_id=grader.id, subject_id=grader.id,
-            detail={"first": existing.levels, "before": existing.revised_levels, "after": clean},
-        ))  # fmt: skip
+        session.add(
+            AssessmentEvent(
+                assessment_id=calibration.assessment_id,
+                calibration_id=calibration.id,
+                action="calibration_revised",
+                actor_id=grader.id,
+                subject_id=grader.id,
+                detail={
+                    "first": existing.levels,
+                    "before": existing.revised_levels,
+                    "after": clean,
+                },
+            )
+        )
         existing.revised_levels, existing.locked_at = clean, now
     session.flush()
     return existing
@@ -110,11 +125,17 @@ def reopen_calibration_grade(
     if len(reason) < 5:
         raise AssessmentError("Say why the levels are reopened (the audit log keeps it).")
     found.locked_at = None
-    session.add(AssessmentEvent(
-        assessment_id=calibration.assessment_id, calibration_id=calibration.id,
-        action="calibration_reopened", actor_id=trainer.id, actor_role=role,
-        subject_id=grader_id, reason=reason[:1000],
-    ))  # fmt: skip
+    session.add(
+        AssessmentEvent(
+            assessment_id=calibration.assessment_id,
+            calibration_id=calibration.id,
+            action="calibration_reopened",
+            actor_id=trainer.id,
+            actor_role=role,
+            subject_id=grader_id,
+            reason=reason[:1000],
+        )
+    )
     session.flush()
     return found
 
@@ -177,10 +198,15 @@ def calibration_report(session: Session, calibration: CalibrationSession) -> Cal
             np.array([[g.levels[c["id"]] for c in criteria] for g in grades], dtype=float)
         )
     return CalibrationReport(
-        criteria=criteria, consensus=consensus, spread=spread, graders=graders, alpha=alpha,
+        criteria=criteria,
+        consensus=consensus,
+        spread=spread,
+        graders=graders,
+        alpha=alpha,
         engine_deviation=engine_deviation(calibration.assessment, criteria, consensus)
-        if grades else None,
-    )  # fmt: skip
+        if grades
+        else None,
+    )
 
 
 def locked_grades(session: Session, calibration: CalibrationSession) -> list[CalibrationGrade]:

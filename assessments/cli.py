@@ -28,10 +28,10 @@ def read_conversations(path: Path) -> list[tuple[str, object]]:
     text = data.decode("utf-8-sig", errors="replace")
     lines = [line for line in text.splitlines() if line.strip()]
     json_lines = path.suffix.lower() in (".jsonl", ".ndjson") or (
-        path.suffix.lower() == ".json" and len(lines) > 1 and all(
-            line.lstrip().startswith("{") and line.rstrip().endswith("}") for line in lines
-        )
-    )  # fmt: skip
+        path.suffix.lower() == ".json"
+        and len(lines) > 1
+        and all(line.lstrip().startswith("{") and line.rstrip().endswith("}") for line in lines)
+    )
     if not json_lines:
         return [(path.stem, parse(data, path.name))]
     out = []
@@ -78,13 +78,19 @@ def suggest_command(files: tuple[str, ...], platform_id: int | None, as_json: bo
                 "confidence": {s.criterion: s.confidence for s in suggestions},
                 "evidence": {
                     s.criterion: [
-                        {"turn": e.turn, "start": e.start, "end": e.end, "text": e.text,
-                         "note": e.note, "supports": e.supports}
+                        {
+                            "turn": e.turn,
+                            "start": e.start,
+                            "end": e.end,
+                            "text": e.text,
+                            "note": e.note,
+                            "supports": e.supports,
+                        }
                         for e in s.evidence
                     ]
                     for s in suggestions
                 },
-            }  # fmt: skip
+            }
             if as_json:
                 click.echo(json.dumps(result, ensure_ascii=False))
             else:
@@ -122,7 +128,9 @@ def retrain_command(platform_id: int, minimum: int | None) -> None:
             f"platform {platform_id} has fewer than {minimum or MINIMUM} graded conversations"
         )
     db.session.commit()
-    click.echo(f"platform {platform_id}: version {version.version} on "
-               f"{version.conversations} graded conversations")  # fmt: skip
+    click.echo(
+        f"platform {platform_id}: version {version.version} on "
+        f"{version.conversations} graded conversations"
+    )
     for skill, a in version.agreement.items():
         click.echo(f"  {skill}: out-of-sample QWK {a['qwk']:.2f} (built-in {a['builtin_qwk']:.2f})")

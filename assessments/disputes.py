@@ -94,11 +94,14 @@ def review_dispute(
     definition = dispute.assessment.rubric_version.definition
     clean = rubric_levels(definition, levels)
     review = Grade(
-        assessment_id=dispute.assessment_id, grader_id=reviewer.id, levels=clean,
+        assessment_id=dispute.assessment_id,
+        grader_id=reviewer.id,
+        levels=clean,
         changed=[c for c in clean if clean[c] != original.levels.get(c)],
-        comment=note.strip()[:4000], score_percent=score_percent(definition, clean),
+        comment=note.strip()[:4000],
+        score_percent=score_percent(definition, clean),
         final=False,
-    )  # fmt: skip
+    )
     session.add(review)
     session.flush()
     dispute.reviewer_id, dispute.review_grade_id = reviewer.id, review.id
@@ -111,12 +114,21 @@ def review_dispute(
         assessment_graded.send(session, assessment=dispute.assessment, grade=review)
     else:
         dispute.outcome = "upheld"
-    session.add(AssessmentEvent(
-        assessment_id=dispute.assessment_id, dispute_id=dispute.id, action="dispute_decided",
-        actor_id=reviewer.id, actor_role=role, subject_id=original.grader_id,
-        detail={"outcome": dispute.outcome, "original_grade_id": original.id,
-                "review_grade_id": review.id},
-    ))  # fmt: skip
+    session.add(
+        AssessmentEvent(
+            assessment_id=dispute.assessment_id,
+            dispute_id=dispute.id,
+            action="dispute_decided",
+            actor_id=reviewer.id,
+            actor_role=role,
+            subject_id=original.grader_id,
+            detail={
+                "outcome": dispute.outcome,
+                "original_grade_id": original.id,
+                "review_grade_id": review.id,
+            },
+        )
+    )
     session.flush()
     return dispute
 

@@ -74,73 +74,163 @@ ACKNOWLEDGE = _pattern(
     r"thank you for (?:your patience|bearing with|explaining|letting)",
 )
 FEELING = _pattern(
-    r"frustrat\w*", r"annoy\w*", r"upset\w*", r"worr\w*", r"stress\w*", r"disappoint\w*",
-    r"angry", r"anger", r"infuriat\w*", r"confus\w*", r"anxious", r"scared", r"distress\w*",
-    r"exasperat\w*", r"fed up", r"panick?\w*", r"difficult time", r"hard time", r"unsettling",
-    r"awful", r"grief", r"heartbreaking", r"nerv\w+", r"overwhelm\w*", r"let down",
-)  # fmt: skip
+    r"frustrat\w*",
+    r"annoy\w*",
+    r"upset\w*",
+    r"worr\w*",
+    r"stress\w*",
+    r"disappoint\w*",
+    r"angry",
+    r"anger",
+    r"infuriat\w*",
+    r"confus\w*",
+    r"anxious",
+    r"scared",
+    r"distress\w*",
+    r"exasperat\w*",
+    r"fed up",
+    r"panick?\w*",
+    r"difficult time",
+    r"hard time",
+    r"unsettling",
+    r"awful",
+    r"grief",
+    r"heartbreaking",
+    r"nerv\w+",
+    r"overwhelm\w*",
+    r"let down",
+)
 CUSTOMER_FEELING = _pattern(
-    r"frustrat\w*", r"annoy\w*", r"upset", r"worried", r"stressed", r"disappointed", r"angry",
-    r"furious", r"ridiculous", r"unacceptable", r"fed up", r"sick of", r"useless", r"disgusted",
-    r"scared", r"panic\w*", r"passed away", r"died", r"in pieces", r"unbelievable",
-    r"second time", r"third time", r"again",
-)  # fmt: skip
+    r"frustrat\w*",
+    r"annoy\w*",
+    r"upset",
+    r"worried",
+    r"stressed",
+    r"disappointed",
+    r"angry",
+    r"furious",
+    r"ridiculous",
+    r"unacceptable",
+    r"fed up",
+    r"sick of",
+    r"useless",
+    r"disgusted",
+    r"scared",
+    r"panic\w*",
+    r"passed away",
+    r"died",
+    r"in pieces",
+    r"unbelievable",
+    r"second time",
+    r"third time",
+    r"again",
+)
 REFUSAL = _pattern(
-    r"can'?t", r"cannot", r"unable", r"not (?:possible|able|allowed|permitted|something we)",
-    r"won'?t be able", r"impossible", r"no way", r"policy", r"nothing (?:i|we) can",
-    r"there'?s nothing", r"we don'?t (?:do|offer|give|provide|allow|normally)",
-    r"(?:is|are)n'?t (?:available|possible|included|eligible)", r"not (?:available|eligible)",
-    r"(?:have|has) to be declined", r"declined", r"denied", r"refuse\w*", r"will not be",
-    r"did not meet", r"(?:the )?decision is final",
-)  # fmt: skip
+    r"can'?t",
+    r"cannot",
+    r"unable",
+    r"not (?:possible|able|allowed|permitted|something we)",
+    r"won'?t be able",
+    r"impossible",
+    r"no way",
+    r"policy",
+    r"nothing (?:i|we) can",
+    r"there'?s nothing",
+    r"we don'?t (?:do|offer|give|provide|allow|normally)",
+    r"(?:is|are)n'?t (?:available|possible|included|eligible)",
+    r"not (?:available|eligible)",
+    r"(?:have|has) to be declined",
+    r"declined",
+    r"denied",
+    r"refuse\w*",
+    r"will not be",
+    r"did not meet",
+    r"(?:the )?decision is final",
+)
 BLAME = _pattern(
-    r"your fault", r"you should(?: have|'ve)(?! had to)",
+    r"your fault",
+    r"you should(?: have|'ve)(?! had to)",
     r"you (?:failed|forgot|didn'?t|must have)",
-    r"not my (?:problem|job|fault)", r"not (?:our|my) responsibility", r"you were supposed to",
-    r"if you had", r"you need to (?:read|understand|listen)", r"as (?:it )?states? (?:clearly|in)",
-)  # fmt: skip
+    r"not my (?:problem|job|fault)",
+    r"not (?:our|my) responsibility",
+    r"you were supposed to",
+    r"if you had",
+    r"you need to (?:read|understand|listen)",
+    r"as (?:it )?states? (?:clearly|in)",
+)
 # An answer that only points at a process: the system, a form, the website, a department.
 PROCESS = _pattern(
-    r"the (?:way the )?system (?:works|says|shows|won'?t|doesn'?t|has)", r"the system",
+    r"the (?:way the )?system (?:works|says|shows|won'?t|doesn'?t|has)",
+    r"the system",
     r"that'?s (?:just )?(?:how|the way) (?:it|things|the system) (?:works?|is)",
-    r"the way (?:it|things) works?", r"(?:our |the )?(?:procedure|process) (?:is|says)",
+    r"the way (?:it|things) works?",
+    r"(?:our |the )?(?:procedure|process) (?:is|says)",
     r"(?:that'?s|this is|it'?s) (?:just |simply )?(?:how|the way) (?:\w+ ){0,3}works?",
-    r"in accordance with", r"set out in", r"clause \d", r"section \d", r"criteria",
-    r"must be followed", r"procedures",
+    r"in accordance with",
+    r"set out in",
+    r"clause \d",
+    r"section \d",
+    r"criteria",
+    r"must be followed",
+    r"procedures",
     r"(?:a|our|the) (?:set|standard|normal|usual) (?:process|procedure)",
     r"(?:scheduled|allocated|handled|decided|set|processed|assessed|applied) (?:by|through) "
     r"(?:the|our)",
     r"(?:go|goes|going) through (?:our|the|a) (?:\w+ )?"
     r"(?:process|procedure|team|department|system)",
-    r"applied automatically", r"(?:ticket |booking |our )?conditions are", r"(?:the|our) rules",
-    r"nothing (?:i|we) can do", r"out of (?:my|our) hands", r"not (?:up to|down to) (?:me|us)",
-    r"terms and conditions", r"(?:fill (?:in|out)|submit|complete) (?:a|the|our) (?:\w+ )?form",
+    r"applied automatically",
+    r"(?:ticket |booking |our )?conditions are",
+    r"(?:the|our) rules",
+    r"nothing (?:i|we) can do",
+    r"out of (?:my|our) hands",
+    r"not (?:up to|down to) (?:me|us)",
+    r"terms and conditions",
+    r"(?:fill (?:in|out)|submit|complete) (?:a|the|our) (?:\w+ )?form",
     r"(?:visit|go to|check) (?:our|the) (?:website|faq|help centre|help center|returns centre)",
-    r"(?:put it|write) in writing", r"relevant department", r"as previously advised",
+    r"(?:put it|write) in writing",
+    r"relevant department",
+    r"as previously advised",
     r"(?:contact|call|email) (?:another|the other|a different) (?:team|department)",
-)  # fmt: skip
+)
 ALTERNATIVE = _pattern(
-    r"what (?:i|we) can do", r"instead", r"but (?:i|we) can", r"however,? (?:i|we) can",
-    r"alternatively", r"an? (?:other |alternative )?option", r"options", r"the good news",
-    r"what i'?ll do", r"here'?s what", r"i can (?:offer|arrange|book|send|give|set|put|add|"
+    r"what (?:i|we) can do",
+    r"instead",
+    r"but (?:i|we) can",
+    r"however,? (?:i|we) can",
+    r"alternatively",
+    r"an? (?:other |alternative )?option",
+    r"options",
+    r"the good news",
+    r"what i'?ll do",
+    r"here'?s what",
+    r"i can (?:offer|arrange|book|send|give|set|put|add|"
     r"move|switch|refund|credit|waive|chase|escalate|call|ring|email|text|post|courier|try)",
     r"we can (?:offer|arrange|book|send|give|set|courier|try)",
     r"the (?:best|quickest) (?:way|route)",
-    r"(?:what|one thing) you can do", r"you (?:can|could) (?:also |still )?(?:use|try|get|ask|"
-    r"pick|collect|tap|switch|connect)", r"in the meantime", r"for (?:today|now),",
-)  # fmt: skip
+    r"(?:what|one thing) you can do",
+    r"you (?:can|could) (?:also |still )?(?:use|try|get|ask|"
+    r"pick|collect|tap|switch|connect)",
+    r"in the meantime",
+    r"for (?:today|now),",
+)
 # Accountability and reassurance without stock phrases: the agent owns the fault or tells the
 # customer they did nothing wrong ("That's our failure", "You did exactly the right thing").
 ACCOUNTABLE = _pattern(
-    r"(?:our|my) (?:mistake|error|fault|failure|side)", r"on our (?:side|end)",
-    r"(?:we|i) should(?: have|'ve|n'?t have)", r"that'?s on (?:us|me)",
-    r"you(?: haven'?t|'ve not| have not) done anything wrong", r"not silly",
+    r"(?:our|my) (?:mistake|error|fault|failure|side)",
+    r"on our (?:side|end)",
+    r"(?:we|i) should(?: have|'ve|n'?t have)",
+    r"that'?s on (?:us|me)",
+    r"you(?: haven'?t|'ve not| have not) done anything wrong",
+    r"not silly",
     r"not (?:anything|something) you(?:'ve)? (?:did|done|changed|caused)",
-    r"you did (?:exactly |just )?the right thing", r"(?:isn'?t|not) your fault",
-    r"you(?:'ve| have) had (?:a|such a) \w+", r"(?:is|are) exactly the (?:situation|kind)",
-    r"that'?s (?:a|such a|so|really) (?:shock|worry|blow|pain|lot to)", r"you handled it well",
+    r"you did (?:exactly |just )?the right thing",
+    r"(?:isn'?t|not) your fault",
+    r"you(?:'ve| have) had (?:a|such a) \w+",
+    r"(?:is|are) exactly the (?:situation|kind)",
+    r"that'?s (?:a|such a|so|really) (?:shock|worry|blow|pain|lot to)",
+    r"you handled it well",
     r"shouldn'?t (?:be|have to)",
-)  # fmt: skip
+)
 # Ownership: the agent names an action they take (or took) themselves.
 OWNERSHIP = re.compile(
     r"\b(?:i'?ll|i will|i'?ve|i have|let me|i'?m going to|i am going to|i'?ve just|i just)\s+"
@@ -156,30 +246,60 @@ OWNERSHIP = re.compile(
     r"escalating|chasing|logging|noting|flagging|fixing|sorting|switching|taking)\b"
 )
 TIMED = _pattern(
-    r"today", r"tonight", r"tomorrow", r"right now", r"now", r"right away", r"straight away",
-    r"immediately", r"this (?:morning|afternoon|evening|week)", r"by (?:monday|tuesday|"
+    r"today",
+    r"tonight",
+    r"tomorrow",
+    r"right now",
+    r"now",
+    r"right away",
+    r"straight away",
+    r"immediately",
+    r"this (?:morning|afternoon|evening|week)",
+    r"by (?:monday|tuesday|"
     r"wednesday|thursday|friday|saturday|sunday|the end|end of|\d+|noon|midday|tomorrow)",
-    r"within (?:the )?(?:\d+|an?|one|two|three|24|48) ", r"in the next", r"before (?:you|friday|"
-    r"the|your|sunday|monday)", r"\d+ (?:working |business )?(?:days|hours|minutes)",
+    r"within (?:the )?(?:\d+|an?|one|two|three|24|48) ",
+    r"in the next",
+    r"before (?:you|friday|"
+    r"the|your|sunday|monday)",
+    r"\d+ (?:working |business )?(?:days|hours|minutes)",
     r"(?:one|two|three|five|ten) (?:working |business )?(?:days|hours|minutes)",
     r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
-)  # fmt: skip
+)
 RESTATE = _pattern(
     r"so (?:what )?(?:you(?:'re| are| have|'ve| need| want| were| had| can'?t)|the|your|it)",
-    r"if i(?:'ve| have)? understood", r"if i understand",
+    r"if i(?:'ve| have)? understood",
+    r"if i understand",
     r"just to (?:confirm|check|make sure|be clear|"
-    r"recap|clarify)", r"to make sure i", r"you mentioned", r"you said", r"what you'?re saying",
-    r"let me (?:check|make sure) i(?:'ve| have)", r"(?:sounds|it sounds) like", r"in short",
-    r"if i(?:'ve| have) got (?:this|that|it) right", r"quick recap", r"to recap", r"so that'?s",
-)  # fmt: skip
+    r"recap|clarify)",
+    r"to make sure i",
+    r"you mentioned",
+    r"you said",
+    r"what you'?re saying",
+    r"let me (?:check|make sure) i(?:'ve| have)",
+    r"(?:sounds|it sounds) like",
+    r"in short",
+    r"if i(?:'ve| have) got (?:this|that|it) right",
+    r"quick recap",
+    r"to recap",
+    r"so that'?s",
+)
 CONFIRM = _pattern(
-    r"is that right", r"is that correct", r"have i got that right", r"did i get that right",
+    r"is that right",
+    r"is that correct",
+    r"have i got that right",
+    r"did i get that right",
     r"does that (?:help|make sense|sound|work|answer|cover)",
     r"has that (?:helped|sorted|solved|fixed)",
-    r"did that (?:work|help)", r"anything else", r"is there anything", r"have i answered",
-    r"is that (?:ok|okay|all right|alright)", r"are you (?:ok|okay|all right|happy|comfortable)",
-    r"how does that sound", r"would that (?:help|work|suit)", r"is that what you",
-)  # fmt: skip
+    r"did that (?:work|help)",
+    r"anything else",
+    r"is there anything",
+    r"have i answered",
+    r"is that (?:ok|okay|all right|alright)",
+    r"are you (?:ok|okay|all right|happy|comfortable)",
+    r"how does that sound",
+    r"would that (?:help|work|suit)",
+    r"is that what you",
+)
 CLARIFY = re.compile(
     r"\b(?:could you|can you|would you|when did|which|what (?:exactly|happens|error|did|time|"
     r"date|colour|color|does it)|how (?:long|often|many)|do you (?:know|remember|have|see)|"
@@ -187,84 +307,257 @@ CLARIFY = re.compile(
     re.IGNORECASE,
 )
 CUSTOMER_REPEATS = _pattern(
-    r"as i (?:said|told you|mentioned|already|explained|wrote|stated)", r"like i said",
+    r"as i (?:said|told you|mentioned|already|explained|wrote|stated)",
+    r"like i said",
     r"i (?:already|just) (?:told|said|gave|explained|mentioned)",
     r"i'?ve (?:already|just|literally just) (?:told|said|given|explained|mentioned|sent)",
     r"i have already (?:told|said|given|explained|returned|sent)",
     r"(?:asked|told you) (?:that )?already",
-    r"you'?re not listening", r"are you (?:even )?listening", r"read my (?:message|email)",
-    r"(?:as|like) my email (?:clearly )?(?:said|stated)", r"i'?m asking (?:again|for the)",
-    r"for the (?:second|third) time", r"(?:i )?(?:still )?haven'?t answered",
-    r"that'?s not what i asked", r"you (?:didn'?t|haven'?t) answer",
-)  # fmt: skip
+    r"you'?re not listening",
+    r"are you (?:even )?listening",
+    r"read my (?:message|email)",
+    r"(?:as|like) my email (?:clearly )?(?:said|stated)",
+    r"i'?m asking (?:again|for the)",
+    r"for the (?:second|third) time",
+    r"(?:i )?(?:still )?haven'?t answered",
+    r"that'?s not what i asked",
+    r"you (?:didn'?t|haven'?t) answer",
+)
 IMPATIENT = _pattern(
-    r"as i (?:already )?(?:said|explained|told you)", r"like i said", r"as (?:previously|already) "
-    r"(?:advised|stated|explained|mentioned)", r"i(?:'ve| have) already (?:said|explained|told)",
-    r"calm down", r"obviously", r"i don'?t have time", r"hurry", r"as stated", r"listen,",
-    r"you (?:need|have) to understand", r"for the (?:second|third|last) time", r"let me finish",
-    r"can i finish", r"please stop", r"i'?ve got other", r"so do you want", r"yes or no",
-    r"anything else\?$", r"is that it", r"we'?re going round",
-)  # fmt: skip
+    r"as i (?:already )?(?:said|explained|told you)",
+    r"like i said",
+    r"as (?:previously|already) "
+    r"(?:advised|stated|explained|mentioned)",
+    r"i(?:'ve| have) already (?:said|explained|told)",
+    r"calm down",
+    r"obviously",
+    r"i don'?t have time",
+    r"hurry",
+    r"as stated",
+    r"listen,",
+    r"you (?:need|have) to understand",
+    r"for the (?:second|third|last) time",
+    r"let me finish",
+    r"can i finish",
+    r"please stop",
+    r"i'?ve got other",
+    r"so do you want",
+    r"yes or no",
+    r"anything else\?$",
+    r"is that it",
+    r"we'?re going round",
+)
 PATIENT = _pattern(
-    r"take your time", r"no rush", r"no hurry", r"no problem at all", r"there'?s no rush",
-    r"happy to (?:explain|go through|walk you|help|wait|go over)", r"not to worry",
-    r"let me explain (?:that )?(?:again|another way|differently)", r"in other words",
-    r"step by step", r"one (?:step|thing) at a time", r"don'?t worry", r"no worries",
-    r"whenever you'?re ready", r"i'?ll (?:wait|hold on|stay on the line|keep count)",
-    r"let'?s go through", r"put (?:it|that) another way", r"that'?s (?:completely |totally )?fine",
-    r"good question", r"you'?re doing (?:perfectly |really )?(?:well|great|fine)", r"no stress",
-    r"we'?ll get there", r"(?:is|are) you (?:all right|ok|okay|comfortable) to",
-)  # fmt: skip
+    r"take your time",
+    r"no rush",
+    r"no hurry",
+    r"no problem at all",
+    r"there'?s no rush",
+    r"happy to (?:explain|go through|walk you|help|wait|go over)",
+    r"not to worry",
+    r"let me explain (?:that )?(?:again|another way|differently)",
+    r"in other words",
+    r"step by step",
+    r"one (?:step|thing) at a time",
+    r"don'?t worry",
+    r"no worries",
+    r"whenever you'?re ready",
+    r"i'?ll (?:wait|hold on|stay on the line|keep count)",
+    r"let'?s go through",
+    r"put (?:it|that) another way",
+    r"that'?s (?:completely |totally )?fine",
+    r"good question",
+    r"you'?re doing (?:perfectly |really )?(?:well|great|fine)",
+    r"no stress",
+    r"we'?ll get there",
+    r"(?:is|are) you (?:all right|ok|okay|comfortable) to",
+)
 CUT_OFF = _pattern(
-    r"let me finish", r"you (?:cut|interrupt)\w* me", r"stop interrupting", r"you'?re rushing",
-    r"slow down", r"hang on", r"wait,? (?:i|let)", r"i wasn'?t finished", r"can i (?:just )?finish",
-)  # fmt: skip
+    r"let me finish",
+    r"you (?:cut|interrupt)\w* me",
+    r"stop interrupting",
+    r"you'?re rushing",
+    r"slow down",
+    r"hang on",
+    r"wait,? (?:i|let)",
+    r"i wasn'?t finished",
+    r"can i (?:just )?finish",
+)
 INTERRUPTED_END = re.compile(r"(?:\u2014|--|-)\s*$")  # a customer turn broken off mid-sentence
 CONFUSED = _pattern(
-    r"don'?t understand", r"what does (?:that|this) mean", r"confus\w*", r"not (?:very )?good with",
-    r"no idea", r"lost me", r"what'?s (?:a|an|that)", r"i'?m not (?:technical|techy|sure)",
-    r"pardon", r"sorry,? what", r"come again", r"not sure what", r"idk", r"what\?+$",
-    r"i'?ve forgotten", r"which one", r"i don'?t know what",
-)  # fmt: skip
+    r"don'?t understand",
+    r"what does (?:that|this) mean",
+    r"confus\w*",
+    r"not (?:very )?good with",
+    r"no idea",
+    r"lost me",
+    r"what'?s (?:a|an|that)",
+    r"i'?m not (?:technical|techy|sure)",
+    r"pardon",
+    r"sorry,? what",
+    r"come again",
+    r"not sure what",
+    r"idk",
+    r"what\?+$",
+    r"i'?ve forgotten",
+    r"which one",
+    r"i don'?t know what",
+)
 JARGON = _pattern(
-    r"dns", r"sla", r"ont", r"mac address", r"firmware", r"provisioning", r"tier \d",
-    r"ticket (?:id|number)", r"authentication token", r"ip address", r"bandwidth", r"latency",
-    r"packet loss", r"backend", r"back end", r"cache", r"chargeback", r"pro rata", r"api",
-    r"cookies", r"2fa", r"mfa", r"sso", r"otp", r"kyc", r"aml", r"bacs", r"iban", r"bic",
-    r"escalation queue", r"fulfil?ment centre", r"carrier", r"manifest\w*", r"rma", r"sku",
-    r"reconcil\w+", r"ledger", r"accru\w+", r"proration", r"arrears", r"remittance",
-    r"dd mandate", r"direct debit mandate", r"ticket", r"case reference", r"node",
-    r"router firmware", r"port", r"ssid", r"dhcp", r"vpn", r"browser cache", r"server",
-    r"payload", r"config\w*", r"l2", r"l1", r"t&cs", r"ts&cs", r"eta", r"asap", r"fyi", r"fcr",
-)  # fmt: skip
+    r"dns",
+    r"sla",
+    r"ont",
+    r"mac address",
+    r"firmware",
+    r"provisioning",
+    r"tier \d",
+    r"ticket (?:id|number)",
+    r"authentication token",
+    r"ip address",
+    r"bandwidth",
+    r"latency",
+    r"packet loss",
+    r"backend",
+    r"back end",
+    r"cache",
+    r"chargeback",
+    r"pro rata",
+    r"api",
+    r"cookies",
+    r"2fa",
+    r"mfa",
+    r"sso",
+    r"otp",
+    r"kyc",
+    r"aml",
+    r"bacs",
+    r"iban",
+    r"bic",
+    r"escalation queue",
+    r"fulfil?ment centre",
+    r"carrier",
+    r"manifest\w*",
+    r"rma",
+    r"sku",
+    r"reconcil\w+",
+    r"ledger",
+    r"accru\w+",
+    r"proration",
+    r"arrears",
+    r"remittance",
+    r"dd mandate",
+    r"direct debit mandate",
+    r"ticket",
+    r"case reference",
+    r"node",
+    r"router firmware",
+    r"port",
+    r"ssid",
+    r"dhcp",
+    r"vpn",
+    r"browser cache",
+    r"server",
+    r"payload",
+    r"config\w*",
+    r"l2",
+    r"l1",
+    r"t&cs",
+    r"ts&cs",
+    r"eta",
+    r"asap",
+    r"fyi",
+    r"fcr",
+)
 ADAPT = _pattern(
-    r"call you back", r"ring you", r"send you (?:a|the) (?:link|guide|photo|picture|video)",
-    r"(?:text|email|post) (?:you|it|them|those)", r"would you (?:prefer|like me to|rather)",
-    r"step by step", r"in plain", r"simply put", r"in other words", r"let me put",
-    r"stay on the line", r"walk you through", r"screenshot", r"shall i", r"if it'?s easier",
-    r"whatever suits", r"would it help if", r"large print", r"in (?:simple|everyday) terms",
-    r"think of it (?:as|like)", r"(?:it'?s|that'?s) (?:basically|just) (?:the|a|what)",
-    r"which (?:would|do) you prefer", r"if you'?d (?:rather|prefer)", r"when you'?re home",
-    r"at a time that suits", r"video call", r"i can (?:call|ring|text|email) you",
-)  # fmt: skip
+    r"call you back",
+    r"ring you",
+    r"send you (?:a|the) (?:link|guide|photo|picture|video)",
+    r"(?:text|email|post) (?:you|it|them|those)",
+    r"would you (?:prefer|like me to|rather)",
+    r"step by step",
+    r"in plain",
+    r"simply put",
+    r"in other words",
+    r"let me put",
+    r"stay on the line",
+    r"walk you through",
+    r"screenshot",
+    r"shall i",
+    r"if it'?s easier",
+    r"whatever suits",
+    r"would it help if",
+    r"large print",
+    r"in (?:simple|everyday) terms",
+    r"think of it (?:as|like)",
+    r"(?:it'?s|that'?s) (?:basically|just) (?:the|a|what)",
+    r"which (?:would|do) you prefer",
+    r"if you'?d (?:rather|prefer)",
+    r"when you'?re home",
+    r"at a time that suits",
+    r"video call",
+    r"i can (?:call|ring|text|email) you",
+)
 INFORMAL = _pattern(
-    r"hiya", r"hey", r"lol", r"u", r"ur", r"pls", r"plz", r"thx", r"cheers", r"gonna", r"wanna",
-    r"ya", r"mate", r"omg", r"yeah", r"yep", r"nah", r"ta", r"idk", r"tbh", r"haha", r"btw",
-    r"im", r"dont", r"cant", r"thats", r"whats", r"its", r"def",
-)  # fmt: skip
+    r"hiya",
+    r"hey",
+    r"lol",
+    r"u",
+    r"ur",
+    r"pls",
+    r"plz",
+    r"thx",
+    r"cheers",
+    r"gonna",
+    r"wanna",
+    r"ya",
+    r"mate",
+    r"omg",
+    r"yeah",
+    r"yep",
+    r"nah",
+    r"ta",
+    r"idk",
+    r"tbh",
+    r"haha",
+    r"btw",
+    r"im",
+    r"dont",
+    r"cant",
+    r"thats",
+    r"whats",
+    r"its",
+    r"def",
+)
 FORMAL = _pattern(
-    r"dear", r"kind regards", r"yours (?:sincerely|faithfully)", r"i am writing", r"furthermore",
-    r"please be advised", r"pursuant", r"hereby", r"aforementioned", r"we regret to inform",
-    r"please note that", r"we would like to inform", r"at this time", r"in accordance with",
-    r"kindly", r"do not hesitate",
-)  # fmt: skip
+    r"dear",
+    r"kind regards",
+    r"yours (?:sincerely|faithfully)",
+    r"i am writing",
+    r"furthermore",
+    r"please be advised",
+    r"pursuant",
+    r"hereby",
+    r"aforementioned",
+    r"we regret to inform",
+    r"please note that",
+    r"we would like to inform",
+    r"at this time",
+    r"in accordance with",
+    r"kindly",
+    r"do not hesitate",
+)
 SCRIPT = _pattern(
     r"thank you for (?:contacting|getting in touch with|calling|your (?:email|message|enquiry))",
-    r"sorry for any inconvenience(?: caused)?", r"we apologi[sz]e for any inconvenience",
-    r"is there anything else (?:i|we) can (?:help|assist)", r"have a (?:great|nice|good) day",
-    r"your call is important", r"we value your (?:custom|business|feedback)",
-    r"as per (?:our|the)", r"please (?:be advised|note)", r"kind regards",
-)  # fmt: skip
+    r"sorry for any inconvenience(?: caused)?",
+    r"we apologi[sz]e for any inconvenience",
+    r"is there anything else (?:i|we) can (?:help|assist)",
+    r"have a (?:great|nice|good) day",
+    r"your call is important",
+    r"we value your (?:custom|business|feedback)",
+    r"as per (?:our|the)",
+    r"please (?:be advised|note)",
+    r"kind regards",
+)
 INFO_REQUESTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # requested thing -> (how the agent asks for it, how the customer gives it)
     "reference": (
@@ -317,16 +610,60 @@ def _lexicon() -> dict[str, float]:
     return SentimentIntensityAnalyzer().lexicon
 
 
-NEGATIONS = frozenset((
-    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "cannot", "can't",
-    "won't", "don't", "doesn't", "didn't", "isn't", "aren't", "wasn't", "weren't", "shouldn't",
-    "wouldn't", "couldn't", "hasn't", "haven't", "hadn't",
-))  # fmt: skip
+NEGATIONS = frozenset(
+    (
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "cannot",
+        "can't",
+        "won't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "shouldn't",
+        "wouldn't",
+        "couldn't",
+        "hasn't",
+        "haven't",
+        "hadn't",
+    )
+)
 FEELING_STEMS = (
-    "frustrat", "annoy", "upset", "worr", "stress", "disappoint", "angry", "anger", "infuriat",
-    "confus", "anxious", "scared", "distress", "exasperat", "inconvenien", "awful", "terrible",
-    "horrible", "loss", "grief", "sad", "sorry", "hate", "panic",
-)  # fmt: skip
+    "frustrat",
+    "annoy",
+    "upset",
+    "worr",
+    "stress",
+    "disappoint",
+    "angry",
+    "anger",
+    "infuriat",
+    "confus",
+    "anxious",
+    "scared",
+    "distress",
+    "exasperat",
+    "inconvenien",
+    "awful",
+    "terrible",
+    "horrible",
+    "loss",
+    "grief",
+    "sad",
+    "sorry",
+    "hate",
+    "panic",
+)
 
 
 def tone(text: str) -> float:
@@ -378,9 +715,10 @@ class Line:
     @cached_property
     def content(self) -> frozenset[str]:
         return frozenset(
-            stem(w) for w in WORD.findall(self.turn.text.lower())
+            stem(w)
+            for w in WORD.findall(self.turn.text.lower())
             if len(w) > 2 and w not in STOPWORDS
-        )  # fmt: skip
+        )
 
     @cached_property
     def tone(self) -> float:
@@ -524,8 +862,9 @@ def _count(n: int) -> float:
     return math.log1p(n)
 
 
-def _matches(lines: list[Line], pattern: re.Pattern[str], note: str,
-             supports: bool = True) -> tuple[set[int], list[Evidence]]:  # fmt: skip
+def _matches(
+    lines: list[Line], pattern: re.Pattern[str], note: str, supports: bool = True
+) -> tuple[set[int], list[Evidence]]:
     turns, evidence = set(), []
     for line in lines:
         for span in line.find(pattern):
@@ -593,8 +932,9 @@ def empathy_genuine(c: Conversation) -> Measure:
     hollow = {line.index for line in _hollow(c)[0]}
     evidence = [
         line.evidence(span, "acknowledges how the customer feels")
-        for line, span in _empathy_turns(c) if line.index not in hollow
-    ]  # fmt: skip
+        for line, span in _empathy_turns(c)
+        if line.index not in hollow
+    ]
     return Measure(_count(len(evidence)), evidence)
 
 
@@ -638,8 +978,9 @@ def _specific(c: Conversation, line: Line) -> frozenset[str]:
 def ownership(c: Conversation) -> Measure:
     evidence = [
         line.evidence(span, "takes ownership: names what they do")
-        for line in c.agent for span in line.find(OWNERSHIP)
-    ]  # fmt: skip
+        for line in c.agent
+        for span in line.find(OWNERSHIP)
+    ]
     return Measure(_count(len({e.turn for e in evidence})), evidence)
 
 
@@ -729,8 +1070,9 @@ def paraphrase(c: Conversation) -> Measure:
             sentence = m.group()
             words = {stem(w) for w in WORD.findall(sentence) if len(w) > 2 and w not in STOPWORDS}
             shared, new = words & said, words - said
-            restating = RESTATE.search(sentence) or (sentence.rstrip().endswith("?") and
-                                                     CONFIRM.search(sentence))  # fmt: skip
+            restating = RESTATE.search(sentence) or (
+                sentence.rstrip().endswith("?") and CONFIRM.search(sentence)
+            )
             if len(shared) >= 2 and len(new) >= 1 and restating:
                 span = line.sentence_at(m.start() + len(sentence) - len(sentence.lstrip()))
                 evidence.append(line.evidence(span, "restates the customer's issue in new words"))
@@ -759,9 +1101,11 @@ def checks_resolution(c: Conversation) -> Measure:
 def clarifying(c: Conversation) -> Measure:
     evidence = [
         Evidence(line.index, m.start(), m.end(), m.group(), "asks a clarifying question")
-        for line in c.agent for a, b in line.questions
-        for m in [CLARIFY.search(line.turn.text, a, b)] if m
-    ]  # fmt: skip
+        for line in c.agent
+        for a, b in line.questions
+        for m in [CLARIFY.search(line.turn.text, a, b)]
+        if m
+    ]
     return Measure(_count(len({e.turn for e in evidence})), evidence)
 
 
@@ -789,8 +1133,9 @@ def picks_up_detail(c: Conversation) -> Measure:
                 None,
             )
             if span is not None and line.exact_lower:
-                evidence.append(line.evidence(line.sentence_at(span[0]),
-                                              "picks up an earlier detail"))  # fmt: skip
+                evidence.append(
+                    line.evidence(line.sentence_at(span[0]), "picks up an earlier detail")
+                )
     return Measure(_count(len(evidence)), evidence)
 
 
@@ -809,8 +1154,9 @@ def asks_again(c: Conversation) -> Measure:
             if not ASKING.search(line.lower[sentence[0] : sentence[1] + 1]):
                 continue
             if any(turn.first(given) for turn in before):
-                evidence.append(line.evidence(sentence, "asks for what the customer already gave",
-                                              False))  # fmt: skip
+                evidence.append(
+                    line.evidence(sentence, "asks for what the customer already gave", False)
+                )
                 break
     return Measure(_count(len(evidence)), evidence)
 
@@ -853,10 +1199,9 @@ def _repeated_questions(c: Conversation) -> list[tuple[Line, Line]]:
 def repeated_question(c: Conversation) -> Measure:
     pairs = _repeated_questions(c)
     evidence = [
-        later.evidence(later.questions[0],
-                       "the customer asks the same question again", False)
+        later.evidence(later.questions[0], "the customer asks the same question again", False)
         for _, later in pairs
-    ]  # fmt: skip
+    ]
     return Measure(_count(len(pairs)), evidence)
 
 
@@ -872,8 +1217,9 @@ def same_reply(c: Conversation) -> Measure:
             _jaccard(first.content, second.content) >= 0.4
             or len(second.content - first.content) < 3
         ):
-            evidence.append(second.evidence((0, len(second.turn.text)),
-                                            "same answer to a repeat", False))  # fmt: skip
+            evidence.append(
+                second.evidence((0, len(second.turn.text)), "same answer to a repeat", False)
+            )
     return Measure(_count(len(evidence)), evidence)
 
 
@@ -978,8 +1324,9 @@ def patient_phrases(c: Conversation) -> Measure:
 def clipped(c: Conversation) -> Measure:
     evidence = [
         line.evidence((0, len(line.turn.text)), "a clipped answer", False)
-        for line in c.agent[1:] if line.words <= 4 and not line.first(PATIENT)
-    ]  # fmt: skip
+        for line in c.agent[1:]
+        if line.words <= 4 and not line.first(PATIENT)
+    ]
     return Measure(len(evidence) / max(1, len(c.agent)), evidence)
 
 
@@ -1019,8 +1366,9 @@ def short_to_repeat(c: Conversation) -> Measure:
             continue
         reply = c.next_agent(line.index)
         if reply is not None and (reply.words <= 8 or reply.first(IMPATIENT)):
-            evidence.append(reply.evidence((0, len(reply.turn.text)),
-                                           "short answer to a repeat", False))  # fmt: skip
+            evidence.append(
+                reply.evidence((0, len(reply.turn.text)), "short answer to a repeat", False)
+            )
     return Measure(_count(len(evidence)), evidence)
 
 
@@ -1029,9 +1377,14 @@ def rushed_reply(c: Conversation) -> Measure:
     evidence = []
     for line in c.agent:
         before = c.lines[line.index - 1] if line.index else None
-        if (before is not None and before.turn.speaker == CUSTOMER and line.turn.at is not None
-                and before.turn.at is not None and before.words > 25
-                and 0 <= line.turn.at - before.turn.at <= 2):  # fmt: skip
+        if (
+            before is not None
+            and before.turn.speaker == CUSTOMER
+            and line.turn.at is not None
+            and before.turn.at is not None
+            and before.words > 25
+            and 0 <= line.turn.at - before.turn.at <= 2
+        ):
             evidence.append(line.evidence(line.sentence_at(0), "answers within two seconds", False))
     return Measure(_count(len(evidence)), evidence)
 
@@ -1050,8 +1403,9 @@ def walls_of_text(c: Conversation) -> Measure:
     norm = CHANNEL_WORDS.get(c.channel, CHANNEL_WORDS["chat"])
     evidence = [
         line.evidence(line.sentence_at(0), f"long for {c.channel} ({line.words} words)", False)
-        for line in c.agent if line.words > 2 * norm
-    ]  # fmt: skip
+        for line in c.agent
+        if line.words > 2 * norm
+    ]
     return Measure(len(evidence) / max(1, len(c.agent)), evidence)
 
 
@@ -1063,8 +1417,9 @@ def jargon(c: Conversation) -> Measure:
         for start, end in line.find(JARGON):
             term = line.lower[start:end]
             if not any(term in before.lower for before in c.customer_before(line.index)):
-                evidence.append(line.evidence((start, end), "jargon the customer did not use",
-                                              False))  # fmt: skip
+                evidence.append(
+                    line.evidence((start, end), "jargon the customer did not use", False)
+                )
     return Measure(_count(len(evidence)), evidence)
 
 
@@ -1111,8 +1466,11 @@ def adapts_after_confusion(c: Conversation) -> Measure:
         span = reply.first(ADAPT) or reply.first(PATIENT)
         simpler = not reply.first(JARGON) and reply.words <= 2 * CHANNEL_WORDS.get(c.channel, 22)
         if span and simpler:
-            evidence.append(reply.evidence(reply.sentence_at(span[0]),
-                                           "changes approach for a confused customer"))  # fmt: skip
+            evidence.append(
+                reply.evidence(
+                    reply.sentence_at(span[0]), "changes approach for a confused customer"
+                )
+            )
     return Measure(_count(len(evidence)), evidence)
 
 

@@ -61,10 +61,13 @@ def grade(
     clean = rubric_levels(definition, levels)
     suggested = {s["criterion"]: s["level"] for s in assessment.suggestions}
     result = Grade(
-        assessment_id=assessment.id, grader_id=grader.id, levels=clean,
+        assessment_id=assessment.id,
+        grader_id=grader.id,
+        levels=clean,
         changed=[c for c, level in clean.items() if suggested.get(c) not in (None, level)],
-        comment=comment.strip()[:4000], score_percent=score_percent(definition, clean),
-    )  # fmt: skip
+        comment=comment.strip()[:4000],
+        score_percent=score_percent(definition, clean),
+    )
     session.add(result)
     assessment.status = GRADED
     session.flush()

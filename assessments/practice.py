@@ -71,9 +71,13 @@ def practice_suggestions(
                 later = graded[i + 1 :]
                 out.append(
                     Practice(
-                        criterion, (first, second), [level for level, _ in later], page,
-                        graded[-1][1], [target for _, target in later],
+                        criterion,
+                        (first, second),
+                        [level for level, _ in later],
+                        page,
+                        graded[-1][1],
+                        [target for _, target in later],
                     )
-                )  # fmt: skip
+                )
                 break
     return out

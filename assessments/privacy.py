@@ -52,9 +52,11 @@ def remove_old_transcripts(session: Session, now: datetime) -> str:
     )
     for assessment in session.scalars(old.execution_options(yield_per=500)):
         assessment.conversation = {
-            "turns": [], "removed_at": now.isoformat(),
-            "age_days": (now - assessment.created_at).days, "policy_days": days,
-        }  # fmt: skip
+            "turns": [],
+            "removed_at": now.isoformat(),
+            "age_days": (now - assessment.created_at).days,
+            "policy_days": days,
+        }
         assessment.suggestions = []
         named = _names_in(assessment.title)
         assessment.title = neutral_title(assessment)

@@ -47,11 +47,15 @@ def submit_quiz(
     if result.errors:
         return result, None
     attempt = QuizAttempt(
-        platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
-        learner_id=learner.id, quiz=quiz_id,
+        platform_id=learner.platform_id,
+        deployment_id=deployment_id,
+        team_id=team_id,
+        learner_id=learner.id,
+        quiz=quiz_id,
         answers=result.given,
-        scores=result.scores, percent=result.percent,
-    )  # fmt: skip
+        scores=result.scores,
+        percent=result.percent,
+    )
     session.add(attempt)
     session.flush()
     if resource_link_id is not None and gradebook_available(session, resource_link_id):
@@ -63,9 +67,13 @@ def submit_quiz(
             )
         )
         enqueue_score(
-            session, user_id=learner.id, resource_link_id=resource_link_id, score_given=best,
-            score_maximum=100.0, comment=f"Best of your attempts at {quiz['title']}.",
-        )  # fmt: skip
+            session,
+            user_id=learner.id,
+            resource_link_id=resource_link_id,
+            score_given=best,
+            score_maximum=100.0,
+            comment=f"Best of your attempts at {quiz['title']}.",
+        )
     return result, attempt
 
 

@@ -153,9 +153,11 @@ def save_rubric(
         )
     if rubric is None or rubric.platform_id is None:
         rubric = Rubric(
-            slug=f"p{platform_id}-{uuid.uuid4().hex[:10]}", platform_id=platform_id,
-            name=definition["name"], current_version=0,
-        )  # fmt: skip
+            slug=f"p{platform_id}-{uuid.uuid4().hex[:10]}",
+            platform_id=platform_id,
+            name=definition["name"],
+            current_version=0,
+        )
         session.add(rubric)
         session.flush()
     elif rubric.platform_id != platform_id:
@@ -164,9 +166,11 @@ def save_rubric(
     rubric.name = definition["name"]
     rubric.updated_at = utcnow()
     version = RubricVersion(
-        rubric_id=rubric.id, version=rubric.current_version, definition=definition,
+        rubric_id=rubric.id,
+        version=rubric.current_version,
+        definition=definition,
         created_by_id=editor.id,
-    )  # fmt: skip
+    )
     session.add(version)
     session.flush()
     return version

@@ -50,12 +50,19 @@ def start_scenario(
         return open_one
     version = rubric_for_platform(session, learner.platform_id)
     assessment = Assessment(
-        platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
-        learner_id=learner.id, kind=SCENARIO, scenario=scenario.id, title=scenario.title,
-        rubric_version_id=version.id, channel=scenario.channel,
+        platform_id=learner.platform_id,
+        deployment_id=deployment_id,
+        team_id=team_id,
+        learner_id=learner.id,
+        kind=SCENARIO,
+        scenario=scenario.id,
+        title=scenario.title,
+        rubric_version_id=version.id,
+        channel=scenario.channel,
         conversation={"turns": [{"speaker": "customer", "text": scenario.turns[0]}]},
-        status=IN_PROGRESS, resource_link_id=resource_link_id,
-    )  # fmt: skip
+        status=IN_PROGRESS,
+        resource_link_id=resource_link_id,
+    )
     session.add(assessment)
     session.flush()
     return assessment

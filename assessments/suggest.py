@@ -64,8 +64,14 @@ def _explain(criterion: str, values: dict[str, Measure], model: Model) -> Sugges
         reasons.append("Nothing in the conversation moves this skill far from the usual level.")
     unique = list({(e.turn, e.start, e.end): e for e in evidence}.values())
     confidence = round(probabilities[level - 1], 3)
-    return Suggestion(criterion, level, reasons[:3], unique[:MAX_EVIDENCE], confidence,
-                      [round(p, 3) for p in probabilities])  # fmt: skip
+    return Suggestion(
+        criterion,
+        level,
+        reasons[:3],
+        unique[:MAX_EVIDENCE],
+        confidence,
+        [round(p, 3) for p in probabilities],
+    )
 
 
 def suggest(transcript: Transcript, model: Model | None = None) -> list[Suggestion]:

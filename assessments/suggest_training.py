@@ -41,31 +41,74 @@ C_GRID = (0.03, 0.1, 0.3, 1.0)
 # customer sounds at the end (a customer who feels heard says so).
 SKILL_FEATURES: dict[str, tuple[str, ...]] = {
     "empathy": (
-        "empathy_genuine", "empathy_hollow", "empathy_sustained", "accountable", "blame",
-        "feeling_in_situation", "generic_acknowledgement", "ownership",
-        "ownership_timed", "specific_care", "customer_upset", "scripted", "tone_mean",
+        "empathy_genuine",
+        "empathy_hollow",
+        "empathy_sustained",
+        "accountable",
+        "blame",
+        "feeling_in_situation",
+        "generic_acknowledgement",
+        "ownership",
+        "ownership_timed",
+        "specific_care",
+        "customer_upset",
+        "scripted",
+        "tone_mean",
         "customer_end_tone",
     ),
     "active_listening": (
-        "paraphrase", "restate_marker", "confirming", "checks_resolution", "clarifying",
-        "picks_up_detail", "asks_again", "customer_repeats", "repeated_question", "same_reply",
+        "paraphrase",
+        "restate_marker",
+        "confirming",
+        "checks_resolution",
+        "clarifying",
+        "picks_up_detail",
+        "asks_again",
+        "customer_repeats",
+        "repeated_question",
+        "same_reply",
         "customer_end_tone",
     ),
     "patience": (
-        "impatient", "cut_off", "patient_phrases", "clipped", "customer_confused", "reexplains",
-        "short_to_repeat", "rushed_reply", "same_reply", "repeated_question", "tone_min",
+        "impatient",
+        "cut_off",
+        "patient_phrases",
+        "clipped",
+        "customer_confused",
+        "reexplains",
+        "short_to_repeat",
+        "rushed_reply",
+        "same_reply",
+        "repeated_question",
+        "tone_min",
         "customer_end_tone",
     ),
     "positive_language": (
-        "refusal_with_alternative", "refusal_bare", "alternatives", "negative_words",
-        "tone_mean", "tone_min", "positive_close", "blame", "ownership", "customer_end_tone",
+        "refusal_with_alternative",
+        "refusal_bare",
+        "alternatives",
+        "negative_words",
+        "tone_mean",
+        "tone_min",
+        "positive_close",
+        "blame",
+        "ownership",
+        "customer_end_tone",
     ),
     "adaptability": (
-        "length_fit", "walls_of_text", "jargon", "jargon_to_confused", "register_mismatch",
-        "scripted", "adapts_method", "adapts_after_confusion", "agent_repeats_itself",
-        "clarifying", "customer_end_tone",
+        "length_fit",
+        "walls_of_text",
+        "jargon",
+        "jargon_to_confused",
+        "register_mismatch",
+        "scripted",
+        "adapts_method",
+        "adapts_after_confusion",
+        "agent_repeats_itself",
+        "clarifying",
+        "customer_end_tone",
     ),
-}  # fmt: skip
+}
 SKILLS = tuple(SKILL_FEATURES)
 
 
@@ -122,14 +165,19 @@ def fit_skill(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> S
     coef = fitted.coef_[0]
     weights = coef[: len(names)]
     cuts = sorted((coef[len(names) :] * CUT_SCALE).tolist(), reverse=True)
-    return SkillModel(tuple(names), tuple(weights.tolist()), tuple(mean.tolist()),
-                      tuple(scale.tolist()), tuple(cuts))  # type: ignore[arg-type]  # fmt: skip
+    return SkillModel(
+        tuple(names),
+        tuple(weights.tolist()),
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(cuts),
+    )  # type: ignore[arg-type]
 
 
 def predict(model: SkillModel, x: np.ndarray) -> np.ndarray:
-    return np.array([
-        model.level(model.score(dict(zip(model.features, row, strict=True)))) for row in x
-    ])  # fmt: skip
+    return np.array(
+        [model.level(model.score(dict(zip(model.features, row, strict=True)))) for row in x]
+    )
 
 
 def _folds(n: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -178,8 +226,9 @@ class SkillAgreement:
     top_share: float  # the share of suggestions on the most suggested level
 
 
-def agreement(skill: str, human: Sequence[int], suggested: Sequence[int],
-              repeats: Sequence[float] = ()) -> SkillAgreement:  # fmt: skip
+def agreement(
+    skill: str, human: Sequence[int], suggested: Sequence[int], repeats: Sequence[float] = ()
+) -> SkillAgreement:
     n = len(human)
     exact = sum(h == s for h, s in zip(human, suggested, strict=True)) / n
     within = sum(abs(h - s) <= 1 for h, s in zip(human, suggested, strict=True)) / n
@@ -188,8 +237,9 @@ def agreement(skill: str, human: Sequence[int], suggested: Sequence[int],
     return SkillAgreement(skill, n, exact, within, kappa, list(repeats), top)
 
 
-def cross_validate(items: Sequence[Example], folds: int = 5, repeats: int = 5,
-                   seed: int = 3) -> list[SkillAgreement]:  # fmt: skip
+def cross_validate(
+    items: Sequence[Example], folds: int = 5, repeats: int = 5, seed: int = 3
+) -> list[SkillAgreement]:
     """Nested cross-validation on the development part: in each outer fold the penalty is
     chosen on the training folds only, and the held-out fold is predicted. The interval is
     a bootstrap over conversations of the first repeat's out-of-fold suggestions; the other
@@ -223,8 +273,9 @@ TENANT_C = 0.3
 FEATURE_SHRINK = 0.1
 
 
-def refit_on_top(base: Model, transcripts: Sequence[Transcript],
-                 grades: Sequence[dict[str, int]], name: str) -> Model:  # fmt: skip
+def refit_on_top(
+    base: Model, transcripts: Sequence[Transcript], grades: Sequence[dict[str, int]], name: str
+) -> Model:
     """A tenant's model: for each skill, a new ordinal fit over the built-in model's score and
     (shrunk) the skill's own features, folded back into one weight per feature. Skills with
     grades at a single level keep the built-in model."""
@@ -247,14 +298,19 @@ def refit_on_top(base: Model, transcripts: Sequence[Transcript],
         slope, own = coef[0], coef[1 : 1 + len(model.features)] * FEATURE_SHRINK
         weights = slope * np.array(model.weights) + own
         cuts = sorted((coef[1 + len(model.features) :] * CUT_SCALE).tolist(), reverse=True)
-        skills[skill] = SkillModel(model.features, tuple(weights.tolist()), model.mean,
-                                   model.scale, tuple(cuts))  # type: ignore[arg-type]  # fmt: skip
+        skills[skill] = SkillModel(
+            model.features, tuple(weights.tolist()), model.mean, model.scale, tuple(cuts)
+        )  # type: ignore[arg-type]
     return Model(skills, name, {"conversations": len(transcripts), "on_top_of": base.name})
 
 
-def out_of_sample(base: Model, transcripts: Sequence[Transcript],
-                  grades: Sequence[dict[str, int]], folds: int = 5,
-                  seed: int = 5) -> dict[str, dict[str, Any]]:  # fmt: skip
+def out_of_sample(
+    base: Model,
+    transcripts: Sequence[Transcript],
+    grades: Sequence[dict[str, int]],
+    folds: int = 5,
+    seed: int = 5,
+) -> dict[str, dict[str, Any]]:
     """Per skill, how the tenant refit agrees with the tenant's graders on grades it was not
     fitted on (k-fold: each conversation predicted by a refit without it), beside the
     built-in model on the same conversations."""
@@ -263,8 +319,9 @@ def out_of_sample(base: Model, transcripts: Sequence[Transcript],
     refit: dict[str, list[int]] = {s: [0] * n for s in base.skills}
     for held in _folds(n, folds, rng):
         train = [i for i in range(n) if i not in set(held.tolist())]
-        model = refit_on_top(base, [transcripts[i] for i in train], [grades[i] for i in train],
-                             "fold")  # fmt: skip
+        model = refit_on_top(
+            base, [transcripts[i] for i in train], [grades[i] for i in train], "fold"
+        )
         for i in held.tolist():
             for skill, level in levels_of(model, transcripts[i]).items():
                 refit[skill][i] = level
@@ -321,7 +378,9 @@ def train(*, cv: bool = True, repeats: int = 5, path: Path | None = None) -> Ite
     yield f"wrote {target}"
     if cv:
         yield ""
-        yield (f"Nested 5-fold cross-validation ({repeats} repeats) on {len(items)} development "
-               "conversations; interval: bootstrap over conversations, first split")  # fmt: skip
+        yield (
+            f"Nested 5-fold cross-validation ({repeats} repeats) on {len(items)} development "
+            "conversations; interval: bootstrap over conversations, first split"
+        )
         yield ""
         yield from cv_table(rows)

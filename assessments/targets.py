@@ -24,25 +24,44 @@ class ScenarioTargets:
     def targets(self, platform_id: int) -> Iterable[LaunchTarget]:
         for s in scenarios().values():
             yield LaunchTarget(
-                f"{PREFIX}{s.id}", "assessments.scenario", f"Scenario: {s.title}",
-                s.customer, kind="Assessment", score_maximum=100.0,
+                f"{PREFIX}{s.id}",
+                "assessments.scenario",
+                f"Scenario: {s.title}",
+                s.customer,
+                kind="Assessment",
+                score_maximum=100.0,
                 view_args=(("scenario_id", s.id),),
-            )  # fmt: skip
+            )
 
         for q in quizzes().values():
             yield LaunchTarget(
-                f"{QUIZ}{q['id']}", "assessments.quiz", f"Quiz: {q['title']}", q["description"],
-                kind="Assessment", score_maximum=100.0, view_args=(("quiz_id", q["id"]),),
-            )  # fmt: skip
+                f"{QUIZ}{q['id']}",
+                "assessments.quiz",
+                f"Quiz: {q['title']}",
+                q["description"],
+                kind="Assessment",
+                score_maximum=100.0,
+                view_args=(("quiz_id", q["id"]),),
+            )
 
     def find(self, name: str) -> LaunchTarget | None:
         if name.startswith(QUIZ):
-            return LaunchTarget(name, "assessments.quiz", name, kind="Assessment",
-                                view_args=(("quiz_id", name[len(QUIZ):]),))  # fmt: skip
+            return LaunchTarget(
+                name,
+                "assessments.quiz",
+                name,
+                kind="Assessment",
+                view_args=(("quiz_id", name[len(QUIZ) :]),),
+            )
         if not name.startswith(PREFIX):
             return None
-        return LaunchTarget(name, "assessments.scenario", name, kind="Assessment",
-                            view_args=(("scenario_id", name[len(PREFIX):]),))  # fmt: skip
+        return LaunchTarget(
+            name,
+            "assessments.scenario",
+            name,
+            kind="Assessment",
+            view_args=(("scenario_id", name[len(PREFIX) :]),),
+        )
 
     def held_result(
         self, session: Session, user_id: int, platform_id: int, target: str

@@ -244,9 +244,12 @@ def retrain(
     number = previous.version + 1 if previous is not None else 1
     model = refit_on_top(base, transcripts, grades, f"platform {platform_id} v{number}")
     version = SuggestionModel(
-        platform_id=platform_id, version=number, conversations=len(examples),
-        model=model.to_json(), agreement=out_of_sample(base, transcripts, grades),
-    )  # fmt: skip
+        platform_id=platform_id,
+        version=number,
+        conversations=len(examples),
+        model=model.to_json(),
+        agreement=out_of_sample(base, transcripts, grades),
+    )
     session.add(version)
     session.flush()
     return version
@@ -277,8 +280,10 @@ def retrain_job(session: Session, job: Any, progress: Any) -> Any:
     session.commit()
     if version is None:
         return Outcome("Not enough graded conversations yet.")
-    return Outcome(f"Suggestion model version {version.version} fitted on "
-                   f"{version.conversations} graded conversations.")  # fmt: skip
+    return Outcome(
+        f"Suggestion model version {version.version} fitted on "
+        f"{version.conversations} graded conversations."
+    )
 
 
 def queue_retrain_when_due(session: Session, *, assessment: Assessment, **_: Any) -> None:
@@ -290,8 +295,11 @@ def queue_retrain_when_due(session: Session, *, assessment: Assessment, **_: Any
     waiting = session.scalar(
         select(func.count())
         .select_from(Job)
-        .where(Job.kind == RETRAIN_JOB, Job.platform_id == platform_id,
-               Job.status.in_(("queued", "running")))
-    )  # fmt: skip
+        .where(
+            Job.kind == RETRAIN_JOB,
+            Job.platform_id == platform_id,
+            Job.status.in_(("queued", "running")),
+        )
+    )
     if not waiting and retrain_due(session, platform_id):
         enqueue(session, RETRAIN_JOB, "Refit suggestions", platform_id=platform_id, user_id=None)

@@ -30,11 +30,22 @@ MAX_TURN_CHARS = 5_000
 CHANNELS = ("chat", "call", "email")
 AGENT, CUSTOMER = "agent", "customer"
 SPEAKERS = {
-    AGENT: AGENT, "advisor": AGENT, "adviser": AGENT, "rep": AGENT, "representative": AGENT,
-    "support": AGENT, "operator": AGENT, "staff": AGENT, "you": AGENT,
-    CUSTOMER: CUSTOMER, "caller": CUSTOMER, "client": CUSTOMER, "user": CUSTOMER,
-    "visitor": CUSTOMER, "member": CUSTOMER,
-}  # fmt: skip
+    AGENT: AGENT,
+    "advisor": AGENT,
+    "adviser": AGENT,
+    "rep": AGENT,
+    "representative": AGENT,
+    "support": AGENT,
+    "operator": AGENT,
+    "staff": AGENT,
+    "you": AGENT,
+    CUSTOMER: CUSTOMER,
+    "caller": CUSTOMER,
+    "client": CUSTOMER,
+    "user": CUSTOMER,
+    "visitor": CUSTOMER,
+    "member": CUSTOMER,
+}
 TIMESTAMP = re.compile(r"^(?:(\d{1,2}):)?([0-5]?\d):([0-5]\d)$")
 TXT_LINE = re.compile(
     r"^\s*(?:\[?(?P<at>(?:\d{1,2}:)?[0-5]?\d:[0-5]\d)\]?\s*[-\u2013]?\s*)?"
@@ -136,8 +147,9 @@ def _check(turns: list[Turn], name: str, problems: list[TranscriptProblem]) -> N
         raise TranscriptInvalid(name, problems)
 
 
-def _turn(speaker: str, text: str, at: int | None, line: int,
-          problems: list[TranscriptProblem]) -> Turn | None:  # fmt: skip
+def _turn(
+    speaker: str, text: str, at: int | None, line: int, problems: list[TranscriptProblem]
+) -> Turn | None:
     text = text.strip()
     if not text:
         problems.append(TranscriptProblem(line, "the turn is empty"))
@@ -172,9 +184,11 @@ def parse_txt(text: str, name: str = "transcript.txt", channel: str = "chat") ->
             pending = (speaker, [found["text"]], at, number)
         elif found and (pending is None or len(found["speaker"].split()) <= 2):
             # "Name: text" with a name we do not know: refusing is safer than guessing a side.
-            problems.append(TranscriptProblem(
-                number, f"unknown speaker {found['speaker'].strip()!r}: use Agent or Customer"
-            ))  # fmt: skip
+            problems.append(
+                TranscriptProblem(
+                    number, f"unknown speaker {found['speaker'].strip()!r}: use Agent or Customer"
+                )
+            )
         elif pending is not None:
             pending[1].append(line.strip())  # a continued turn
         else:

@@ -86,12 +86,20 @@ def upload_transcripts(
     created = []
     for name, transcript in parsed:
         assessment = Assessment(
-            platform_id=learner.platform_id, deployment_id=deployment_id, team_id=team_id,
-            learner_id=learner.id, kind=TRANSCRIPT, title=name[:200],
-            rubric_version_id=version.id, channel=transcript.channel,
-            conversation=transcript.to_json(), suggestions=stored_suggestions(transcript, current),
-            status=AWAITING, created_by_id=trainer.id, submitted_at=utcnow(),
-        )  # fmt: skip
+            platform_id=learner.platform_id,
+            deployment_id=deployment_id,
+            team_id=team_id,
+            learner_id=learner.id,
+            kind=TRANSCRIPT,
+            title=name[:200],
+            rubric_version_id=version.id,
+            channel=transcript.channel,
+            conversation=transcript.to_json(),
+            suggestions=stored_suggestions(transcript, current),
+            status=AWAITING,
+            created_by_id=trainer.id,
+            submitted_at=utcnow(),
+        )
         session.add(assessment)
         created.append(assessment)
     session.flush()

@@ -59,10 +59,15 @@ def agreement(items: list[dict]) -> list[tuple[str, str, float, float, str]]:
             exact = sum(h == e for h, e in zip(human, engine, strict=True)) / len(subset)
             within = sum(abs(h - e) <= 1 for h, e in zip(human, engine, strict=True)) / len(subset)
             kappa = kappa_with_ci(human, engine, [1, 2, 3, 4], resamples=1000)
-            rows.append((
-                criterion, label, exact, within,
-                f"{kappa.value:.2f} [{kappa.low:.2f}, {kappa.high:.2f}] (n={kappa.n})",
-            ))  # fmt: skip
+            rows.append(
+                (
+                    criterion,
+                    label,
+                    exact,
+                    within,
+                    f"{kappa.value:.2f} [{kappa.low:.2f}, {kappa.high:.2f}] (n={kappa.n})",
+                )
+            )
     return rows
 
 

@@ -173,10 +173,19 @@ def gunicorn(
     """gunicorn serving ``app`` on 127.0.0.1:``port``, stopped when the block ends; ``extra``
     are more gunicorn options."""
     command = [
-        str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--log-level", "warning", "--timeout", "60",
-        "--no-control-socket", *extra,
-    ]  # fmt: skip
+        str(VENV_BIN / "gunicorn"),
+        app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
+        "--no-control-socket",
+        *extra,
+    ]
     process = spawn(command, env, log_path)
     try:
         yield process
@@ -264,12 +273,16 @@ def revision() -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         changed = subprocess.run(
             ["git", "-C", str(ROOT), "status", "--porcelain", "--", ".", ":!bench", ":!docs"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown revision"
     return f"commit {commit}" + (" with uncommitted changes" if changed else "")

@@ -18,30 +18,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "assessments" / "corpus"
 SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
-SHORT = {"empathy": "EMP", "active_listening": "LIS", "patience": "PAT",
-         "positive_language": "POS", "adaptability": "ADA"}  # fmt: skip
+SHORT = {
+    "empathy": "EMP",
+    "active_listening": "LIS",
+    "patience": "PAT",
+    "positive_language": "POS",
+    "adaptability": "ADA",
+}
 
 
 # Skill -> stock phrases that look like evidence for it, matched in the agent's turns.
 CUES = {
     "empathy": {
-        "I understand / we appreciate":
-            r"\b(i|we) (completely |totally )?(understand|appreciate|get) (your|how|this)",
-        "sorry for the inconvenience / about that":
-            r"sorry (for (the|any) inconvenience|about that|to hear)",
+        "I understand / we appreciate": (
+            r"\b(i|we) (completely |totally )?(understand|appreciate|get) (your|how|this)"
+        ),
+        "sorry for the inconvenience / about that": (
+            r"sorry (for (the|any) inconvenience|about that|to hear)"
+        ),
     },
     "active_listening": {"is that right? / right?": r"is that (right|correct)|right\?"},
     "patience": {
         "take your time / no rush": r"take your time|no rush",
-        "in other words / put another way":
-            r"in other words|put (it )?another way|put differently",
+        "in other words / put another way": r"in other words|put (it )?another way|put differently",
         "as I said / as stated": r"as (i )?(said|stated)|already (said|stated|explained|told)",
     },
     "positive_language": {
         "what I can do / good news": r"what i can do|here's what|good news|great news",
     },
     "adaptability": {"call / text / link offered": r"(call|ring|text) you|link"},
-}  # fmt: skip
+}
 
 
 def load() -> dict[str, list[dict]]:
@@ -76,8 +82,9 @@ def correlations(items: list[dict]) -> dict[tuple[str, str], float]:
 def main() -> None:
     parts = load()
     everything = parts["dev"] + parts["sealed"]
-    print(f"conversations: {len(everything)} (dev {len(parts['dev'])}, "
-          f"sealed {len(parts['sealed'])})")  # fmt: skip
+    print(
+        f"conversations: {len(everything)} (dev {len(parts['dev'])}, sealed {len(parts['sealed'])})"
+    )
     print("\nlevels per skill: all (dev / sealed)")
     print(f"{'skill':18}" + "".join(f"{'level ' + str(v):>16}" for v in (1, 2, 3, 4)))
     for skill in SKILLS:

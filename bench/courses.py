@@ -114,18 +114,23 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
         outline = outline_of(db.session, course)
         module = outline.modules[0]
         team = Team(
-            platform_id=deployment.platform_id, deployment_id=deployment.id,
-            external_id="bench-cohort", title="Bench cohort",
-        )  # fmt: skip
+            platform_id=deployment.platform_id,
+            deployment_id=deployment.id,
+            external_id="bench-cohort",
+            title="Bench cohort",
+        )
         db.session.add(team)
         db.session.flush()
         now = utcnow()
         users = []
         for n in range(count + 1):
             user = User(
-                platform_id=deployment.platform_id, sub=f"bench-learner-{n}",
-                name=f"Learner {n}", email=f"learner{n}@bench.invalid", opted_in_at=now,
-            )  # fmt: skip
+                platform_id=deployment.platform_id,
+                sub=f"bench-learner-{n}",
+                name=f"Learner {n}",
+                email=f"learner{n}@bench.invalid",
+                opted_in_at=now,
+            )
             db.session.add(user)
             users.append(user)
         db.session.flush()
@@ -133,28 +138,42 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
         for user in users:
             db.session.add(Membership(user_id=user.id, team_id=team.id, lms_role="learner"))
             enrolment = Enrolment(
-                user_id=user.id, course_id=course.id, platform_id=deployment.platform_id,
-                deployment_id=deployment.id, team_id=team.id,
-            )  # fmt: skip
+                user_id=user.id,
+                course_id=course.id,
+                platform_id=deployment.platform_id,
+                deployment_id=deployment.id,
+                team_id=team.id,
+            )
             db.session.add(enrolment)
             db.session.flush()
             for key in lesson_keys[: rng.randint(0, len(lesson_keys))]:
                 db.session.add(ItemProgress(enrolment_id=enrolment.id, item=key))
             db.session.add(
                 CheckAttempt(
-                    enrolment_id=enrolment.id, module=module["slug"], version=outline.version,
-                    answers={}, correct={}, score=0, maximum=1, passed=False,
+                    enrolment_id=enrolment.id,
+                    module=module["slug"],
+                    version=outline.version,
+                    answers={},
+                    correct={},
+                    score=0,
+                    maximum=1,
+                    passed=False,
                 )
-            )  # fmt: skip
+            )
         graduate_enrolment = db.session.query(Enrolment).filter_by(user_id=users[-1].id).one()
         graduate_enrolment.completed_at = utcnow()  # as a completion writes it, with the result
         db.session.add(
             CourseResult(
-                enrolment_id=graduate_enrolment.id, user_id=users[-1].id, course_id=course.id,
-                version=outline.version, score_percent=92.5, certificate_code="bench-certificate",
-                learner_name=users[-1].display_name, course_title=course.title,
+                enrolment_id=graduate_enrolment.id,
+                user_id=users[-1].id,
+                course_id=course.id,
+                version=outline.version,
+                score_percent=92.5,
+                certificate_code="bench-certificate",
+                learner_name=users[-1].display_name,
+                course_title=course.title,
             )
-        )  # fmt: skip
+        )
         db.session.commit()
 
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
@@ -162,9 +181,13 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
         for user in users:
             with app.test_request_context(base_url=base_url):
                 session["viewer"] = Viewer(
-                    user_id=user.id, role=Role.LEARNER, platform_id=deployment.platform_id,
-                    deployment_id=deployment.id, team_id=team.id, launch_id="bench",
-                ).to_session()  # fmt: skip
+                    user_id=user.id,
+                    role=Role.LEARNER,
+                    platform_id=deployment.platform_id,
+                    deployment_id=deployment.id,
+                    team_id=team.id,
+                    launch_id="bench",
+                ).to_session()
                 g.pop("csrf_token", None)  # g outlives this request context: the app's
                 token = generate_csrf()
                 learners.append(Learner(user.id, serializer.dumps(dict(session)), token))
@@ -191,9 +214,13 @@ def render_certificate_in_process(env: dict[str, str], base_url: str, runs: int)
             started = time.perf_counter()
             url = verification_url(result.certificate_code)
             pdf = render_pdf(
-                "courses/certificate.html", result=result, url=url, qr=certificate_qr_svg(url),
-                organisation="Bench organisation", logo=None,
-            )  # fmt: skip
+                "courses/certificate.html",
+                result=result,
+                url=url,
+                qr=certificate_qr_svg(url),
+                organisation="Bench organisation",
+                logo=None,
+            )
             timings.append(1000 * (time.perf_counter() - started))
             assert pdf.startswith(b"%PDF")
         db.session.remove()
@@ -208,9 +235,12 @@ class Samples:
 
 
 def _call(
-    conn: http.client.HTTPConnection, method: str, path: str, learner: Learner,
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    learner: Learner,
     body: str | None = None,
-) -> tuple[int, float, str]:  # fmt: skip
+) -> tuple[int, float, str]:
     headers = {"Cookie": f"academy_session={learner.cookie}"}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -224,8 +254,12 @@ def _call(
 
 
 def client_loop(
-    port: int, seeded: Seeded, schedule: Schedule, index: int, out: Samples,
-) -> None:  # fmt: skip
+    port: int,
+    seeded: Seeded,
+    schedule: Schedule,
+    index: int,
+    out: Samples,
+) -> None:
     """Send this thread's share of the arrivals: slot ``n`` (every ``clients``-th one) is due at
     ``start + n / rate``. Latency counts from the due time, so a request that had to wait for
     a free thread (the server being slow) is not flattered by the wait."""
@@ -316,9 +350,12 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
                 samples = [Samples() for _ in range(args.clients)]
                 begin = time.perf_counter() + 0.5
                 schedule = Schedule(
-                    start=begin, measure_from=begin + args.warmup,
-                    end=begin + args.warmup + args.duration, rate=args.rate, clients=args.clients,
-                )  # fmt: skip
+                    start=begin,
+                    measure_from=begin + args.warmup,
+                    end=begin + args.warmup + args.duration,
+                    rate=args.rate,
+                    clients=args.clients,
+                )
                 threads = [
                     threading.Thread(
                         target=client_loop,
@@ -352,16 +389,23 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
     errors = [e for s in samples for e in s.errors]
     warm_http = certificate_http[3:] or certificate_http
     return Result(
-        backend=backend, learners=args.learners, clients=args.clients, workers=args.workers,
-        seconds=round(seconds, 1), page=_stats(page), submit=_stats(submit),
-        requests_per_s=round((len(page) + len(submit)) / seconds, 1), errors=len(errors),
+        backend=backend,
+        learners=args.learners,
+        clients=args.clients,
+        workers=args.workers,
+        seconds=round(seconds, 1),
+        page=_stats(page),
+        submit=_stats(submit),
+        requests_per_s=round((len(page) + len(submit)) / seconds, 1),
+        errors=len(errors),
         error_examples=errors[:5],
         certificate_http={"p50 warm": statistics.median(warm_http), "first": certificate_http[0]},
         certificate_render={
-            "cold": renders[0], "p50 warm": statistics.median(renders[3:] or renders),
+            "cold": renders[0],
+            "p50 warm": statistics.median(renders[3:] or renders),
             "min warm": min(renders[3:] or renders),
         },
-    )  # fmt: skip
+    )
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:

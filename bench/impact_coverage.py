@@ -105,17 +105,26 @@ def one_run(task: tuple[int, dict[str, float], int]) -> dict[str, float] | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=500, help="organisations per scenario")
-    parser.add_argument("--scenarios", nargs="*", default=list(SIZES), choices=list(SIZES),
-                        help="organisation sizes (teams)")  # fmt: skip
+    parser.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=list(SIZES),
+        choices=list(SIZES),
+        help="organisation sizes (teams)",
+    )
     parser.add_argument("--processes", type=int, default=multiprocessing.cpu_count())
     args = parser.parse_args()
     started = time.perf_counter()
-    print(f"bench/impact_coverage.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · "
-          f"{args.runs} organisations per row · CSAT, weekly panel, 28-day windows, half the "
-          f"teams trained over weeks 12-24 of 40\n")  # fmt: skip
-    print("| teams | planted effect | runs | coverage (95% CI) | old interval's coverage | "
-          "sd of estimates / mean SE | mean CI width | \"faded\" | \"held\" | old rule's "
-          "\"faded\" | pre-trend alarms |")  # fmt: skip
+    print(
+        f"bench/impact_coverage.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · "
+        f"{args.runs} organisations per row · CSAT, weekly panel, 28-day windows, half the "
+        f"teams trained over weeks 12-24 of 40\n"
+    )
+    print(
+        "| teams | planted effect | runs | coverage (95% CI) | old interval's coverage | "
+        'sd of estimates / mean SE | mean CI width | "faded" | "held" | old rule\'s '
+        '"faded" | pre-trend alarms |'
+    )
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with multiprocessing.Pool(args.processes) as pool:
         for size in args.scenarios:
@@ -125,12 +134,15 @@ def main() -> int:
                 m = {k: np.array([r[k] for r in runs]) for k in runs[0]}
                 cover = m["covered"].mean()
                 mc = 1.96 * np.sqrt(cover * (1 - cover) / len(runs))
-                print(f"| {SIZES[size]} | {label} | {len(runs)} | {100 * cover:.1f}% "
-                      f"(±{100 * mc:.1f}) | {100 * m['old_covered'].mean():.1f}% | "
-                      f"{m['estimate'].std() / m['se'].mean():.2f} | {m['width'].mean():.2f} | "
-                      f"{100 * m['faded'].mean():.1f}% | {100 * m['held'].mean():.1f}% | "
-                      f"{100 * m['old_faded'].mean():.1f}% | "
-                      f"{100 * m['pre_alarm'].mean():.1f}% |", flush=True)  # fmt: skip
+                print(
+                    f"| {SIZES[size]} | {label} | {len(runs)} | {100 * cover:.1f}% "
+                    f"(±{100 * mc:.1f}) | {100 * m['old_covered'].mean():.1f}% | "
+                    f"{m['estimate'].std() / m['se'].mean():.2f} | {m['width'].mean():.2f} | "
+                    f"{100 * m['faded'].mean():.1f}% | {100 * m['held'].mean():.1f}% | "
+                    f"{100 * m['old_faded'].mean():.1f}% | "
+                    f"{100 * m['pre_alarm'].mean():.1f}% |",
+                    flush=True,
+                )
     print(f"\n{time.perf_counter() - started:.0f} s")
     return 0
 

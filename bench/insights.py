@@ -73,25 +73,51 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[int, dict[int, 
         platform_id = deployment.platform_id
         courses = db.session.scalars(select(Course).order_by(Course.sort_order)).all()[:2]
         first = (db.session.scalar(select(Team.id).order_by(Team.id.desc()).limit(1)) or 0) + 1
-        db.session.execute(insert(Team), [
-            {"id": first + t, "platform_id": platform_id, "deployment_id": deployment.id,
-             "external_id": f"T{t}", "title": f"Team {t}", "label": ""}
-            for t in range(args.teams)
-        ])  # fmt: skip
+        db.session.execute(
+            insert(Team),
+            [
+                {
+                    "id": first + t,
+                    "platform_id": platform_id,
+                    "deployment_id": deployment.id,
+                    "external_id": f"T{t}",
+                    "title": f"Team {t}",
+                    "label": "",
+                }
+                for t in range(args.teams)
+            ],
+        )
         user0 = (db.session.scalar(select(User.id).order_by(User.id.desc()).limit(1)) or 0) + 1
         now = datetime.now(UTC)
         people = args.teams * args.team_size
-        db.session.execute(insert(User), [
-            {"id": user0 + n, "platform_id": platform_id, "sub": f"agent-{n}",
-             "name": f"Agent {n}", "email": f"agent{n}@example.test", "opted_in_at": now,
-             "created_at": now, "last_launch_at": now}
-            for n in range(people)
-        ])  # fmt: skip
-        db.session.execute(insert(Membership), [
-            {"user_id": user0 + n, "team_id": first + n // args.team_size, "lms_role": "learner",
-             "active": True}
-            for n in range(people)
-        ])  # fmt: skip
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "id": user0 + n,
+                    "platform_id": platform_id,
+                    "sub": f"agent-{n}",
+                    "name": f"Agent {n}",
+                    "email": f"agent{n}@example.test",
+                    "opted_in_at": now,
+                    "created_at": now,
+                    "last_launch_at": now,
+                }
+                for n in range(people)
+            ],
+        )
+        db.session.execute(
+            insert(Membership),
+            [
+                {
+                    "user_id": user0 + n,
+                    "team_id": first + n // args.team_size,
+                    "lms_role": "learner",
+                    "active": True,
+                }
+                for n in range(people)
+            ],
+        )
         trained_teams = rng.sample(range(args.teams), int(0.7 * args.teams))
         training_day = {t: rng.randint(90, 270) for t in trained_teams}
         learners = [(t, m) for t in trained_teams for m in range(args.team_size)]
@@ -100,26 +126,47 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[int, dict[int, 
             for t, m in learners:
                 if len(plan) >= args.completions:
                     break
-                plan.append((user0 + t * args.team_size + m, course_index,
-                             training_day[t] + rng.randint(-10, 10)))  # fmt: skip
-        enrolment0 = (db.session.scalar(select(Enrolment.id).order_by(Enrolment.id.desc())
-                                         .limit(1)) or 0) + 1  # fmt: skip
+                plan.append(
+                    (
+                        user0 + t * args.team_size + m,
+                        course_index,
+                        training_day[t] + rng.randint(-10, 10),
+                    )
+                )
+        enrolment0 = (
+            db.session.scalar(select(Enrolment.id).order_by(Enrolment.id.desc()).limit(1)) or 0
+        ) + 1
         enrolments, results = [], []
         for n, (user_id, course_index, day) in enumerate(plan):
             when = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC)
             course = courses[course_index]
-            enrolments.append({
-                "id": enrolment0 + n, "user_id": user_id, "course_id": course.id,
-                "platform_id": platform_id, "deployment_id": deployment.id,
-                "team_id": first + (user_id - user0) // args.team_size, "last_item": "",
-                "started_at": when, "last_activity_at": when, "completed_at": when,
-            })  # fmt: skip
-            results.append({
-                "enrolment_id": enrolment0 + n, "user_id": user_id, "course_id": course.id,
-                "version": "1.0", "score_percent": 80.0, "completed_at": when,
-                "certificate_code": f"bench-{n}", "learner_name": "Agent",
-                "course_title": course.title,
-            })  # fmt: skip
+            enrolments.append(
+                {
+                    "id": enrolment0 + n,
+                    "user_id": user_id,
+                    "course_id": course.id,
+                    "platform_id": platform_id,
+                    "deployment_id": deployment.id,
+                    "team_id": first + (user_id - user0) // args.team_size,
+                    "last_item": "",
+                    "started_at": when,
+                    "last_activity_at": when,
+                    "completed_at": when,
+                }
+            )
+            results.append(
+                {
+                    "enrolment_id": enrolment0 + n,
+                    "user_id": user_id,
+                    "course_id": course.id,
+                    "version": "1.0",
+                    "score_percent": 80.0,
+                    "completed_at": when,
+                    "certificate_code": f"bench-{n}",
+                    "learner_name": "Agent",
+                    "course_title": course.title,
+                }
+            )
         for start in range(0, len(plan), 20_000):
             db.session.execute(insert(Enrolment), enrolments[start : start + 20_000])
             db.session.execute(insert(CourseResult), results[start : start + 20_000])
@@ -198,15 +245,19 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
         pdf_path.write_bytes(pdf)
         did = report.result.did
         out.update(
-            teams_s=teams_only, agents_s=with_agents, trained=did.trained if did else 0,
+            teams_s=teams_only,
+            agents_s=with_agents,
+            trained=did.trained if did else 0,
             effect=[did.effect, did.low, did.high] if did else None,
-            agent_effect=[report.agents.did.effect, report.agents.did.low,
-                          report.agents.did.high] if report.agents and report.agents.did else None,
+            agent_effect=[report.agents.did.effect, report.agents.did.low, report.agents.did.high]
+            if report.agents and report.agents.did
+            else None,
             pre_trend_p=report.result.pre_trend.p_value if report.result.pre_trend else None,
             pearson=report.result.pearson.r if report.result.pearson else None,
-            teams=len(report.summaries), pdf_kb=len(pdf) // 1024,
+            teams=len(report.summaries),
+            pdf_kb=len(pdf) // 1024,
             peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        )  # fmt: skip
+        )
     return out
 
 
@@ -224,11 +275,31 @@ def run(args: argparse.Namespace) -> int:
             say("importing")
             started = time.perf_counter()
             done = subprocess.run(
-                [str(VENV_BIN / "flask"), "insights", "import", str(survey),
-                 "--platform-id", str(platform_id), "--metric", "csat", "--team-column", "team",
-                 "--date-column", "answered", "--agent-column", "agent", "--id-column", "id"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
-            )  # fmt: skip
+                [
+                    str(VENV_BIN / "flask"),
+                    "insights",
+                    "import",
+                    str(survey),
+                    "--platform-id",
+                    str(platform_id),
+                    "--metric",
+                    "csat",
+                    "--team-column",
+                    "team",
+                    "--date-column",
+                    "answered",
+                    "--agent-column",
+                    "agent",
+                    "--id-column",
+                    "id",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+                check=False,
+            )
             import_s = time.perf_counter() - started
             import_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             if done.returncode != 0:
@@ -239,19 +310,28 @@ def run(args: argparse.Namespace) -> int:
             say("analysing")
             child = subprocess.run(
                 [sys.executable, __file__, "--analyse-only", "--repeats", str(args.repeats)],
-                cwd=ROOT, env={**env, "BENCH_PDF": str(workdir / "report.pdf"),
-                               "BENCH_PROFILE": "1" if args.profile else ""},
-                capture_output=True, text=True, timeout=1800, check=False,
-            )  # fmt: skip
+                cwd=ROOT,
+                env={
+                    **env,
+                    "BENCH_PDF": str(workdir / "report.pdf"),
+                    "BENCH_PROFILE": "1" if args.profile else "",
+                },
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                check=False,
+            )
             if child.returncode != 0 or args.profile:
                 say(child.stderr)
             if child.returncode != 0:
                 raise BenchError("the analysis failed")
             result = json.loads(child.stdout.strip().splitlines()[-1])
     teams_s, agents_s = result["teams_s"], result["agents_s"]
-    print(f"\nbench/insights.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
-          f"{args.backend} · {args.rows:,} rows, {args.teams:,} teams, "
-          f"{args.completions:,} completions\n")  # fmt: skip
+    print(
+        f"\nbench/insights.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
+        f"{args.backend} · {args.rows:,} rows, {args.teams:,} teams, "
+        f"{args.completions:,} completions\n"
+    )
     print("| measure | value |")
     print("| --- | ---: |")
     print(f"| import: `flask insights import` (s, process start included) | {import_s:.1f} |")
@@ -261,19 +341,23 @@ def run(args: argparse.Namespace) -> int:
         f"| analysis, all teams: median of {len(teams_s)} (s) | {statistics.median(teams_s):.3f} |"
     )
     print(f"| analysis, all teams: slowest (s) | {max(teams_s):.3f} |")
-    print(f"| analysis with the per-agent comparison: median of {len(agents_s)} (s) | "
-          f"{statistics.median(agents_s):.3f} |")  # fmt: skip
+    print(
+        f"| analysis with the per-agent comparison: median of {len(agents_s)} (s) | "
+        f"{statistics.median(agents_s):.3f} |"
+    )
     print(f"| report PDF, {result['pdf_kb']} kB (s) | {result['pdf_s']:.2f} |")
     print(f"| peak memory of the analysis + PDF process (MB) | {result['peak_mb']:.0f} |")
     effect, agents = result["effect"], result["agent_effect"]
     measured = (
         f"{effect[0]:+.2f} (95% CI {effect[1]:+.2f} to {effect[2]:+.2f})" if effect else "none"
     )
-    print(f"\n{summary}\nteams with results: {result['teams']}; trained teams compared: "
-          f"{result['trained']}; planted effect about +6: measured {measured}"
-          + (f"; agents {agents[0]:+.2f} ({agents[1]:+.2f} to {agents[2]:+.2f})" if agents else "")
-          + f"; pre-trend p = {result['pre_trend_p']:.3f}"
-          + f"; Pearson r = {result['pearson']:.3f}")  # fmt: skip
+    print(
+        f"\n{summary}\nteams with results: {result['teams']}; trained teams compared: "
+        f"{result['trained']}; planted effect about +6: measured {measured}"
+        + (f"; agents {agents[0]:+.2f} ({agents[1]:+.2f} to {agents[2]:+.2f})" if agents else "")
+        + f"; pre-trend p = {result['pre_trend_p']:.3f}"
+        + f"; Pearson r = {result['pearson']:.3f}"
+    )
     return 0
 
 

@@ -150,8 +150,14 @@ MIX = {
     "manager": (0.1, ("award",)),
 }
 REQUESTS_PER_OP = {
-    "launch": 2, "course page": 1, "check": 2, "dashboard": 1, "queue": 1, "grade": 2, "award": 2,
-}  # fmt: skip
+    "launch": 2,
+    "course page": 1,
+    "check": 2,
+    "dashboard": 1,
+    "queue": 1,
+    "grade": 2,
+    "award": 2,
+}
 REQUEST_KINDS = (
     "launch: login (cookie check)",
     "launch: POST",
@@ -284,11 +290,17 @@ def server_timing(log_dir: Path, start: float, end: float) -> list[ServerRow]:
         for _, _, counts in values:
             statements.update(counts)
         n = len(values)
-        rows.append(ServerRow(
-            kind, n, percentile(walls, 50), percentile(walls, 99),
-            sum(v[1] for v in values) / n, statements.total() / n,
-            [(text, count / n) for text, count in statements.most_common(3)],
-        ))  # fmt: skip
+        rows.append(
+            ServerRow(
+                kind,
+                n,
+                percentile(walls, 50),
+                percentile(walls, 99),
+                sum(v[1] for v in values) / n,
+                statements.total() / n,
+                [(text, count / n) for text, count in statements.most_common(3)],
+            )
+        )
     return rows
 
 
@@ -549,21 +561,31 @@ def make_people(side: PlatformSide, teams: int, team_size: int, lms_base: str) -
             "lineitem": f"{lms_base}/lineitems/{team + 1}/lineitem?type_id=1",
         }
         roles = (
-            ["trainer"] * TRAINERS_PER_TEAM + ["manager"] * MANAGERS_PER_TEAM
+            ["trainer"] * TRAINERS_PER_TEAM
+            + ["manager"] * MANAGERS_PER_TEAM
             + ["learner"] * team_size
-        )  # fmt: skip
+        )
         for n, role in enumerate(roles):
             sub = f"bench-load-{role}-{team}-{n}"
             given, family = role.capitalize(), f"T{team} N{n}"
             claims = dict(side.claims)
-            claims.update({
-                "sub": sub, "name": f"{given} {family}", "given_name": given,
-                "family_name": family, "email": f"{sub}@example.com",
-                CLAIM + "roles": LTI_ROLES[role], CLAIM + "context": context,
-                CLAIM + "resource_link": {"id": f"bench-load-nps-{team}",
-                                          "title": "Net Promoter Score"},
-                CLAIM + "custom": {"target": f"course:{SLUG}"}, AGS_CLAIM: ags,
-            })  # fmt: skip
+            claims.update(
+                {
+                    "sub": sub,
+                    "name": f"{given} {family}",
+                    "given_name": given,
+                    "family_name": family,
+                    "email": f"{sub}@example.com",
+                    CLAIM + "roles": LTI_ROLES[role],
+                    CLAIM + "context": context,
+                    CLAIM + "resource_link": {
+                        "id": f"bench-load-nps-{team}",
+                        "title": "Net Promoter Score",
+                    },
+                    CLAIM + "custom": {"target": f"course:{SLUG}"},
+                    AGS_CLAIM: ags,
+                }
+            )
             people.append(Person(role, len(people), team, sub, claims))
     return people
 
@@ -667,22 +689,41 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
             user.opted_in_at = now
             team_learners.setdefault(person.team, []).append(user)
             enrolment = Enrolment(
-                user_id=user.id, course_id=course.id, platform_id=user.platform_id,
-                deployment_id=link.deployment_id, team_id=team_id, resource_link_id=link.id,
-            )  # fmt: skip
+                user_id=user.id,
+                course_id=course.id,
+                platform_id=user.platform_id,
+                deployment_id=link.deployment_id,
+                team_id=team_id,
+                resource_link_id=link.id,
+            )
             session.add(enrolment)
             session.flush()
             session.add_all(ItemProgress(enrolment_id=enrolment.id, item=k) for k in lesson_keys)
             for module in outline.modules:
                 passed = module is not last
-                session.add(CheckAttempt(
-                    enrolment_id=enrolment.id, module=module["slug"], version=outline.version,
-                    answers={}, correct={}, score=1 if passed else 0, maximum=1, passed=passed,
-                ))  # fmt: skip
-            session.add(ExerciseSubmission(
-                enrolment_id=enrolment.id, version=outline.version, answers={}, status="passed",
-                score=10, maximum=10, marks={},
-            ))  # fmt: skip
+                session.add(
+                    CheckAttempt(
+                        enrolment_id=enrolment.id,
+                        module=module["slug"],
+                        version=outline.version,
+                        answers={},
+                        correct={},
+                        score=1 if passed else 0,
+                        maximum=1,
+                        passed=passed,
+                    )
+                )
+            session.add(
+                ExerciseSubmission(
+                    enrolment_id=enrolment.id,
+                    version=outline.version,
+                    answers={},
+                    status="passed",
+                    score=10,
+                    maximum=10,
+                    marks={},
+                )
+            )
         session.commit()
 
         library = list(scenarios().values())
@@ -690,13 +731,16 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
         for team, learners in team_learners.items():
             any_link = links[f"bench-load-nps-{team}"]
             scenario_link = ResourceLink(
-                platform_id=any_link.platform_id, deployment_id=any_link.deployment_id,
-                lti_id=f"bench-load-scenario-{team}", title="Practice conversation",
-                target=f"scenario:{library[team % len(library)].id}", team_id=team_ids[team],
+                platform_id=any_link.platform_id,
+                deployment_id=any_link.deployment_id,
+                lti_id=f"bench-load-scenario-{team}",
+                title="Practice conversation",
+                target=f"scenario:{library[team % len(library)].id}",
+                team_id=team_ids[team],
                 ags_lineitem_url=f"{lms_base}/lineitems/{1000 + team}/lineitem?type_id=1",
                 ags_lineitems_url=f"{lms_base}/lineitems?type_id=1",
                 ags_scopes=[AGS_SCOPE + "lineitem", AGS_SCOPE + "score"],
-            )  # fmt: skip
+            )
             session.add(scenario_link)
             session.flush()
             waiting[team] = deque()
@@ -704,9 +748,13 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
                 learner = learners[n % len(learners)]
                 scenario = library[(n + team) % len(library)]
                 assessment = start_scenario(
-                    session, learner, scenario.id, deployment_id=scenario_link.deployment_id,
-                    team_id=team_ids[team], resource_link_id=scenario_link.id,
-                )  # fmt: skip
+                    session,
+                    learner,
+                    scenario.id,
+                    deployment_id=scenario_link.deployment_id,
+                    team_id=team_ids[team],
+                    resource_link_id=scenario_link.id,
+                )
                 for _ in scenario.turns:
                     reply(session, assessment, learner, rng.choice(replies))
                 waiting[team].append(assessment.id)
@@ -969,9 +1017,14 @@ def loadavg() -> str:
 def row_of(kind: str, values: list[float], errors: int) -> Row:
     values.sort()
     return Row(
-        kind, len(values), percentile(values, 50), percentile(values, 95), percentile(values, 99),
-        values[-1] if values else float("nan"), errors,
-    )  # fmt: skip
+        kind,
+        len(values),
+        percentile(values, 50),
+        percentile(values, 95),
+        percentile(values, 99),
+        values[-1] if values else float("nan"),
+        errors,
+    )
 
 
 def summarise(
@@ -1013,22 +1066,39 @@ def summarise(
             0.0, cpu["other"] - sum(v for v in (cpu["grade worker"], cpu["fake LMS"]) if v == v)
         )
     return Result(
-        backend=backend, rows=rows, total=total, seconds=seconds, target_rate=args.rate,
+        backend=backend,
+        rows=rows,
+        total=total,
+        seconds=seconds,
+        target_rate=args.rate,
         completed_rate=sum(1 for s in record.samples if start <= s.end < end) / seconds,
         issued_rate=len(measured) / seconds,
         ops=sum(1 for due, _ in record.lags if start <= due < end),
-        lag={"p50": percentile(lag_values, 50), "p99": percentile(lag_values, 99),
-             "max": lag_values[-1] if lag_values else float("nan")},
+        lag={
+            "p50": percentile(lag_values, 50),
+            "p99": percentile(lag_values, 99),
+            "max": lag_values[-1] if lag_values else float("nan"),
+        },
         error_kinds=Counter(f"{kind}: {what}" for kind, what in errors).most_common(),
         outcomes=sorted(Counter(w for due, w in record.outcomes if start <= due < end).items()),
-        outbox_start=before.statuses, outbox_end=after.statuses,
-        outbox_drained=outbox_drained.statuses, drain_seconds=drain_seconds,
+        outbox_start=before.statuses,
+        outbox_end=after.statuses,
+        outbox_drained=outbox_drained.statuses,
+        drain_seconds=drain_seconds,
         sent_in_window=after.statuses.get("sent", 0) - before.statuses.get("sent", 0),
         queued_in_window=sum(after.statuses.values()) - sum(before.statuses.values()),
-        delivery_lag={"p50": percentile(lags, 50), "p99": percentile(lags, 99),
-                      "max": lags[-1] if lags else float("nan")},
-        lms_scores=lms_scores, cpu=cpu, busy_others=busy_others, timeline=timeline(record, window),
-        loadavg_before="", loadavg_after="", people=people,
+        delivery_lag={
+            "p50": percentile(lags, 50),
+            "p99": percentile(lags, 99),
+            "max": lags[-1] if lags else float("nan"),
+        },
+        lms_scores=lms_scores,
+        cpu=cpu,
+        busy_others=busy_others,
+        timeline=timeline(record, window),
+        loadavg_before="",
+        loadavg_after="",
+        people=people,
         starved=sum(1 for due in record.starved if start <= due < end),
         persona_share={
             persona: sum(1 for s in measured if persona_of(s.kind) == persona)
@@ -1036,7 +1106,7 @@ def summarise(
             for persona in MIX
         },
         most_in_flight=record.most_in_flight,
-    )  # fmt: skip
+    )
 
 
 def timeline(record: Recorder, window: Window) -> list[tuple[int, int, float, float, float]]:
@@ -1133,10 +1203,18 @@ def report(result: Result, args: argparse.Namespace) -> None:
     )
     shares = ", ".join(
         f"{name} {r.cpu[name]:.0f}"
-        for name in ("machine", "gunicorn", "postgres", "bench client", "grade worker",
-                     "fake LMS", "other", "steal")
+        for name in (
+            "machine",
+            "gunicorn",
+            "postgres",
+            "bench client",
+            "grade worker",
+            "fake LMS",
+            "other",
+            "steal",
+        )
         if name in r.cpu and r.cpu[name] == r.cpu[name]
-    )  # fmt: skip
+    )
     print(f"CPU % of one core over the window: {shares}")
     if r.busy_others:
         print(f"Busy other processes: {', '.join(r.busy_others)}")
@@ -1339,9 +1417,16 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
         status, body = lms_call(lms_port, "GET", "/stats")
         lms_scores = len(json.loads(body)["scores"]) if status == 200 else -1
         result = summarise(
-            backend, args, client.record, window, drained, drain_seconds, lags, lms_scores,
+            backend,
+            args,
+            client.record,
+            window,
+            drained,
+            drain_seconds,
+            lags,
+            lms_scores,
             {**counts, "teams": teams},
-        )  # fmt: skip
+        )
         result.loadavg_before, result.loadavg_after = before, after
         if args.server_timing:
             result.server = server_timing(workdir, window.start, window.end)
@@ -1370,35 +1455,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workers", type=int, default=2 * cores() + 1, help="gunicorn sync workers (2*cores+1)"
     )
     parser.add_argument(
-        "--learners", type=int, default=0,
+        "--learners",
+        type=int,
+        default=0,
         help="learners in all, rounded up to whole teams (0: enough that none submits the "
         "check more than twice)",
-    )  # fmt: skip
+    )
     parser.add_argument("--team-size", type=int, default=50, help="learners per team")
     parser.add_argument(
-        "--client-threads", type=int, default=256,
+        "--client-threads",
+        type=int,
+        default=256,
         help="threads running operations (the most in flight at once)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--drain-wait", type=float, default=20.0,
+        "--drain-wait",
+        type=float,
+        default=20.0,
         help="seconds to wait after the load for the worker to empty the outbox",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--wait-quiet", type=float, default=30.0, metavar="SECONDS",
+        "--wait-quiet",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
         help="before the timed phase, wait up to this long for other processes to go quiet",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--server-timing", action="store_true",
+        "--server-timing",
+        action="store_true",
         help="time each request inside gunicorn (config hooks: service and CPU ms, SQL statements)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--timeline", action="store_true", help="also print the window second by second"
     )
     parser.add_argument("--seed", type=int, default=1, help="of the schedule's random choices")
     parser.add_argument(
-        "--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG),
+        "--pg-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG),
         help="PostgreSQL database in which the bench_load schema is made (BENCH_DATABASE_URL)",
-    )  # fmt: skip
+    )
     parser.add_argument("--keep-db", action="store_true", help="leave the bench_load schema")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)

@@ -94,18 +94,26 @@ def run(args: argparse.Namespace) -> int:
     ):
         app = create_app(
             Settings.from_env(
-                {"APP_ENV": "development", "SECRET_KEY": SECRET, "DATABASE_URL": url,
-                 "INSTANCE_PATH": workdir, "LOG_LEVEL": "WARNING"}
+                {
+                    "APP_ENV": "development",
+                    "SECRET_KEY": SECRET,
+                    "DATABASE_URL": url,
+                    "INSTANCE_PATH": workdir,
+                    "LOG_LEVEL": "WARNING",
+                }
             )
-        )  # fmt: skip
+        )
         with app.app_context():
             db.create_all()
             platform = add_platform(
-                db.session, issuer="https://bench.example", client_id="bench",
-                deployment_ids=["d1"], auth_login_url="https://bench.example/auth",
+                db.session,
+                issuer="https://bench.example",
+                client_id="bench",
+                deployment_ids=["d1"],
+                auth_login_url="https://bench.example/auth",
                 auth_token_url="https://bench.example/token",  # noqa: S106 - a URL
                 key_set_url="https://bench.example/jwks",
-            )  # fmt: skip
+            )
             db.session.commit()
             platform_id, deployment_id = platform.id, platform.deployments[0].id
             import_content(pack_directories(content_root()), "bench")
@@ -113,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
             for repeat in range(args.repeats):
                 anchor = copy_anchor(url, roster, 4)
                 started = time.perf_counter()
-                report = import_roster(db.session, platform_id=platform_id,
-                                       deployment_id=deployment_id, data=roster)  # fmt: skip
+                report = import_roster(
+                    db.session, platform_id=platform_id, deployment_id=deployment_id, data=roster
+                )
                 if not report.ok:
                     raise BenchError(report.refused)
                 db.session.commit()
@@ -125,15 +134,18 @@ def run(args: argparse.Namespace) -> int:
 
                 anchor = copy_anchor(url, done, 4)
                 started = time.perf_counter()
-                brought = import_completions(db.session, platform_id=platform_id, data=done,
-                                             source="bench")  # fmt: skip
+                brought = import_completions(
+                    db.session, platform_id=platform_id, data=done, source="bench"
+                )
                 if not brought.ok:
                     raise BenchError(brought.refused)
                 db.session.commit()
                 ours = time.perf_counter() - started
                 results["completions"].append((ours, anchor))
-                say(f"completions {repeat + 1}: ours {ours:.2f} s, COPY {anchor:.3f} s "
-                    f"({brought.summary()})")  # fmt: skip
+                say(
+                    f"completions {repeat + 1}: ours {ours:.2f} s, COPY {anchor:.3f} s "
+                    f"({brought.summary()})"
+                )
                 # Start the next round from an empty organisation, as the first one did.
                 db.session.execute(delete(PastTraining))
                 db.session.execute(delete(Membership))
@@ -147,8 +159,10 @@ def run(args: argparse.Namespace) -> int:
     for name, pairs in results.items():
         ours = statistics.median(rows[name] / o for o, _ in pairs)
         copy = statistics.median(rows[name] / a for _, a in pairs)
-        print(f"| {name} import, {rows[name]:,} rows, PostgreSQL | {ours:,.0f} | {copy:,.0f} | "
-              f"{ours / copy:.3f} | ≥ 0.5 |")  # fmt: skip
+        print(
+            f"| {name} import, {rows[name]:,} rows, PostgreSQL | {ours:,.0f} | {copy:,.0f} | "
+            f"{ours / copy:.3f} | ≥ 0.5 |"
+        )
     return 0
 
 

@@ -150,8 +150,20 @@ class InProcessClient(load.Client):
         self.profiled: set[str] = set()
         self.spans: CpuSpans | None = None
 
-    def call(self, person, kind, due, method, path, *, expect, form=None, headers=None,
-             cookies=None, first=False):  # type: ignore[no-untyped-def]  # fmt: skip
+    def call(
+        self,
+        person,
+        kind,
+        due,
+        method,
+        path,
+        *,
+        expect,
+        form=None,
+        headers=None,
+        cookies=None,
+        first=False,
+    ):  # type: ignore[no-untyped-def]
         sent = dict(headers or {})
         cookie = person.cookie_header(cookies)
         if cookie:

@@ -64,18 +64,29 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
         if deployment is None:
             raise BenchError("the demo data did not load")
         platform_id = deployment.platform_id
-        team = Team(platform_id=platform_id, deployment_id=deployment.id, external_id="bench",
-                    title="Bench team")  # fmt: skip
+        team = Team(
+            platform_id=platform_id,
+            deployment_id=deployment.id,
+            external_id="bench",
+            title="Bench team",
+        )
         db.session.add(team)
         db.session.flush()
         # Extra courses so one learner can hold --results results.
         existing = len(db.session.scalars(select(Course.id)).all())
         db.session.execute(
             insert(Course),
-            [{"slug": f"bench-course-{n}", "title": f"Bench course {n}", "summary": "",
-              "sort_order": 500 + n, "version": "1.0"}
-             for n in range(max(0, args.results - existing))],
-        )  # fmt: skip
+            [
+                {
+                    "slug": f"bench-course-{n}",
+                    "title": f"Bench course {n}",
+                    "summary": "",
+                    "sort_order": 500 + n,
+                    "version": "1.0",
+                }
+                for n in range(max(0, args.results - existing))
+            ],
+        )
         courses = db.session.scalars(select(Course).order_by(Course.id)).all()
         rules = sum(1 for b in visible_badges(db.session, platform_id) if b.rule)
         kinds = [
@@ -86,31 +97,50 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
             lambda n: {"type": "skill_level", "skill": "empathy", "level": 3, "times": 2},
         ]
         for n in range(max(0, args.rules - rules)):
-            db.session.add(Badge(
-                slug=f"bench-badge-{n}", platform_id=platform_id, kind="custom",
-                name=f"Bench badge {n}", description="For the bench.", criteria="Bench rule.",
-                rule=kinds[n % len(kinds)](n), image=medal_svg("Bench", "custom"),
-                image_type="image/svg+xml",
-            ))  # fmt: skip
+            db.session.add(
+                Badge(
+                    slug=f"bench-badge-{n}",
+                    platform_id=platform_id,
+                    kind="custom",
+                    name=f"Bench badge {n}",
+                    description="For the bench.",
+                    criteria="Bench rule.",
+                    rule=kinds[n % len(kinds)](n),
+                    image=medal_svg("Bench", "custom"),
+                    image_type="image/svg+xml",
+                )
+            )
         now = utcnow()
-        learner = User(platform_id=platform_id, sub="bench-learner", name="Bench Learner",
-                       opted_in_at=now)  # fmt: skip
+        learner = User(
+            platform_id=platform_id, sub="bench-learner", name="Bench Learner", opted_in_at=now
+        )
         db.session.add(learner)
         db.session.flush()
         db.session.add(Membership(user_id=learner.id, team_id=team.id, lms_role="learner"))
         for n, course in enumerate(courses[: args.results]):
             enrolment = Enrolment(
-                user_id=learner.id, course_id=course.id, platform_id=platform_id,
-                deployment_id=deployment.id, team_id=team.id, completed_at=now,
-            )  # fmt: skip
+                user_id=learner.id,
+                course_id=course.id,
+                platform_id=platform_id,
+                deployment_id=deployment.id,
+                team_id=team.id,
+                completed_at=now,
+            )
             db.session.add(enrolment)
             db.session.flush()
-            db.session.add(CourseResult(
-                enrolment_id=enrolment.id, user_id=learner.id, course_id=course.id,
-                version="1.0", score_percent=rng.uniform(60, 100), completed_at=now,
-                certificate_code=f"bench-{n}", learner_name="Bench Learner",
-                course_title=course.title,
-            ))  # fmt: skip
+            db.session.add(
+                CourseResult(
+                    enrolment_id=enrolment.id,
+                    user_id=learner.id,
+                    course_id=course.id,
+                    version="1.0",
+                    score_percent=rng.uniform(60, 100),
+                    completed_at=now,
+                    certificate_code=f"bench-{n}",
+                    learner_name="Bench Learner",
+                    course_title=course.title,
+                )
+            )
         db.session.commit()
         say(
             f"one learner: {args.results} results, "
@@ -133,29 +163,54 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
         # The organisation: --learners people, one to three results each, in bulk.
         say(f"adding {args.learners} learners")
         first_id = (db.session.scalar(select(User.id).order_by(User.id.desc()).limit(1)) or 0) + 1
-        db.session.execute(insert(User), [
-            {"id": first_id + n, "platform_id": platform_id, "sub": f"org-{n}",
-             "name": f"Agent {n}", "opted_in_at": now, "created_at": now, "last_launch_at": now}
-            for n in range(args.learners)
-        ])  # fmt: skip
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "id": first_id + n,
+                    "platform_id": platform_id,
+                    "sub": f"org-{n}",
+                    "name": f"Agent {n}",
+                    "opted_in_at": now,
+                    "created_at": now,
+                    "last_launch_at": now,
+                }
+                for n in range(args.learners)
+            ],
+        )
         enrolment_rows, result_rows = [], []
-        next_enrolment = (db.session.scalar(select(Enrolment.id).order_by(Enrolment.id.desc())
-                                            .limit(1)) or 0) + 1  # fmt: skip
+        next_enrolment = (
+            db.session.scalar(select(Enrolment.id).order_by(Enrolment.id.desc()).limit(1)) or 0
+        ) + 1
         for n in range(args.learners):
             for course in rng.sample(courses[:6], rng.randint(1, 3)):
-                enrolment_rows.append({
-                    "id": next_enrolment, "user_id": first_id + n, "course_id": course.id,
-                    "platform_id": platform_id, "deployment_id": deployment.id,
-                    "team_id": team.id, "last_item": "", "started_at": now,
-                    "last_activity_at": now, "completed_at": now,
-                })  # fmt: skip
-                result_rows.append({
-                    "enrolment_id": next_enrolment, "user_id": first_id + n,
-                    "course_id": course.id, "version": "1.0",
-                    "score_percent": rng.uniform(60, 100), "completed_at": now,
-                    "certificate_code": f"org-{next_enrolment}", "learner_name": f"Agent {n}",
-                    "course_title": course.title,
-                })  # fmt: skip
+                enrolment_rows.append(
+                    {
+                        "id": next_enrolment,
+                        "user_id": first_id + n,
+                        "course_id": course.id,
+                        "platform_id": platform_id,
+                        "deployment_id": deployment.id,
+                        "team_id": team.id,
+                        "last_item": "",
+                        "started_at": now,
+                        "last_activity_at": now,
+                        "completed_at": now,
+                    }
+                )
+                result_rows.append(
+                    {
+                        "enrolment_id": next_enrolment,
+                        "user_id": first_id + n,
+                        "course_id": course.id,
+                        "version": "1.0",
+                        "score_percent": rng.uniform(60, 100),
+                        "completed_at": now,
+                        "certificate_code": f"org-{next_enrolment}",
+                        "learner_name": f"Agent {n}",
+                        "course_title": course.title,
+                    }
+                )
                 next_enrolment += 1
         db.session.execute(insert(Enrolment), enrolment_rows)
         db.session.execute(insert(CourseResult), result_rows)
@@ -177,23 +232,36 @@ def run(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             done = subprocess.run(
                 [str(VENV_BIN / "flask"), "recognition", "evaluate"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False,
-            )  # fmt: skip
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                check=False,
+            )
             elapsed = time.perf_counter() - started
             if done.returncode != 0:
                 raise BenchError(f"flask recognition evaluate failed:\n{done.stderr}")
             summary = done.stdout.strip().splitlines()[-1]
-    print(f"\nbench/recognition.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
-          f"{args.backend}\n")  # fmt: skip
+    print(
+        f"\nbench/recognition.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
+        f"{args.backend}\n"
+    )
     print("| measure | value |")
     print("| --- | ---: |")
-    print(f"| one learner ({args.results} results, {args.rules} rules): first evaluation, "
-          f"awarding (ms) | {first:.1f} |")  # fmt: skip
-    print(f"| one learner: evaluation p50 over {len(repeats)} repeats (ms) | "
-          f"{statistics.median(repeats):.2f} |")  # fmt: skip
+    print(
+        f"| one learner ({args.results} results, {args.rules} rules): first evaluation, "
+        f"awarding (ms) | {first:.1f} |"
+    )
+    print(
+        f"| one learner: evaluation p50 over {len(repeats)} repeats (ms) | "
+        f"{statistics.median(repeats):.2f} |"
+    )
     print(f"| one learner: evaluation max (ms) | {max(repeats):.2f} |")
-    print(f"| `flask recognition evaluate`, {args.learners + 1} people (s, process start "
-          f"included) | {elapsed:.1f} |")  # fmt: skip
+    print(
+        f"| `flask recognition evaluate`, {args.learners + 1} people (s, process start "
+        f"included) | {elapsed:.1f} |"
+    )
     print(f"\n{summary}")
     return 0
 

@@ -72,14 +72,18 @@ def main(argv: list[str] | None = None) -> int:
 
     n, rows = sealed_rows()
     about = builtin_model().about
-    print(f"bench/suggest_sealed.py · {revision()} · model fitted on {about['conversations']} "
-          f"development conversations\n")  # fmt: skip
+    print(
+        f"bench/suggest_sealed.py · {revision()} · model fitted on {about['conversations']} "
+        f"development conversations\n"
+    )
     print(f"Sealed part: {n} conversations\n")
     for line in cv_table(rows):
         print(line)
     cpu, wall = speed(args.count, args.turns)
-    print(f"\nSpeed: {args.count} conversations of {args.turns} turns: {cpu:.0f}/s of CPU time "
-          f"(one core), {wall:.0f}/s wall clock")  # fmt: skip
+    print(
+        f"\nSpeed: {args.count} conversations of {args.turns} turns: {cpu:.0f}/s of CPU time "
+        f"(one core), {wall:.0f}/s wall clock"
+    )
     return 0
 
 

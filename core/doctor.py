@@ -63,13 +63,17 @@ def kernel_checks() -> Iterator[Finding]:
             "guessed from each request. Set it to the https:// address people use."
         )
     elif production and not base.startswith("https://"):
-        yield fail(f"PUBLIC_BASE_URL is {base}: LMSs need HTTPS, and cookies inside an LMS "
-                   "iframe need Secure.")  # fmt: skip
+        yield fail(
+            f"PUBLIC_BASE_URL is {base}: LMSs need HTTPS, and cookies inside an LMS "
+            "iframe need Secure."
+        )
     else:
         yield ok(f"PUBLIC_BASE_URL is {base}.")
     if production and not settings.PROXY_FIX_HOPS:
-        yield warn("PROXY_FIX_HOPS is 0: behind a TLS-terminating proxy set it to 1, or "
-                   "launches see http:// and fail with 'state does not match'.")  # fmt: skip
+        yield warn(
+            "PROXY_FIX_HOPS is 0: behind a TLS-terminating proxy set it to 1, or "
+            "launches see http:// and fail with 'state does not match'."
+        )
     try:
         db.session.execute(text("SELECT 1"))
         yield ok(f"The database answers ({db.engine.dialect.name}).")
@@ -78,8 +82,10 @@ def kernel_checks() -> Iterator[Finding]:
         yield fail(f"The database does not answer: {error.__class__.__name__}: {error}.")
         return
     if production and db.engine.dialect.name == "sqlite":
-        yield warn("Production on SQLite: one writer at a time; use PostgreSQL for several "
-                   "workers or hosts.")  # fmt: skip
+        yield warn(
+            "Production on SQLite: one writer at a time; use PostgreSQL for several "
+            "workers or hosts."
+        )
     try:
         current, heads = schema_revisions()
     except Exception:
@@ -87,8 +93,10 @@ def kernel_checks() -> Iterator[Finding]:
     if current == heads:
         yield ok("The database schema is up to date.")
     else:
-        yield fail(f"The database schema is at {', '.join(sorted(current)) or 'nothing'}; this "
-                   f"code needs {', '.join(sorted(heads))}. Run `flask db upgrade`.")  # fmt: skip
+        yield fail(
+            f"The database schema is at {', '.join(sorted(current)) or 'nothing'}; this "
+            f"code needs {', '.join(sorted(heads))}. Run `flask db upgrade`."
+        )
         return
     yield _writable(Path(current_app.instance_path))
     stuck = db.session.scalar(
@@ -97,8 +105,9 @@ def kernel_checks() -> Iterator[Finding]:
         )
     )
     if stuck:
-        yield warn(f"{stuck} background job(s) have waited over 10 minutes: is `flask lms "
-                   "worker` running?")  # fmt: skip
+        yield warn(
+            f"{stuck} background job(s) have waited over 10 minutes: is `flask lms worker` running?"
+        )
 
 
 def _writable(folder: Path) -> Finding:
@@ -107,8 +116,10 @@ def _writable(folder: Path) -> Finding:
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as error:
-        return fail(f"The instance folder {folder} is not writable ({error.strerror}); the "
-                    "service keeps its first-start files there.")  # fmt: skip
+        return fail(
+            f"The instance folder {folder} is not writable ({error.strerror}); the "
+            "service keeps its first-start files there."
+        )
     free = os.statvfs(folder)
     megabytes = free.f_bavail * free.f_frsize // (1024 * 1024)
     if megabytes < 100:

@@ -114,8 +114,9 @@ def enqueue(
     upload: BinaryIO | None = None,
 ) -> Job:
     """Queue a job (the caller commits); ``upload`` is stored with it for the worker."""
-    job = Job(kind=kind, title=title[:200], platform_id=platform_id, user_id=user_id,
-              params=params or {})  # fmt: skip
+    job = Job(
+        kind=kind, title=title[:200], platform_id=platform_id, user_id=user_id, params=params or {}
+    )
     session.add(job)
     session.flush()
     if upload is not None:
@@ -162,10 +163,15 @@ def _claim(session: Session) -> int | None:
         session.commit()
         return None
     claimed = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "queued").values(
-            status="running", heartbeat_at=now, attempts=Job.attempts + 1, stage="Starting",
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(
+            status="running",
+            heartbeat_at=now,
+            attempts=Job.attempts + 1,
+            stage="Starting",
         )
-    ).rowcount  # fmt: skip
+    ).rowcount
     session.commit()
     return job_id if claimed else None
 
@@ -187,10 +193,10 @@ def _report_progress(job_id: int) -> Progress:
                 if sqlite:
                     connection.exec_driver_sql("PRAGMA busy_timeout=0")
                 connection.execute(
-                    update(Job).where(Job.id == job_id).values(
-                        done=done, total=total, stage=stage[:200], heartbeat_at=now
-                    )
-                )  # fmt: skip
+                    update(Job)
+                    .where(Job.id == job_id)
+                    .values(done=done, total=total, stage=stage[:200], heartbeat_at=now)
+                )
                 connection.commit()
             except OperationalError:
                 connection.rollback()
@@ -225,14 +231,20 @@ def run_one(session: Session) -> bool:
         log.exception("job %s (%s) failed", job_id, job.kind)
         outcome = Outcome("Something went wrong on our side; the job was stopped.", ok=False)
     session.execute(
-        update(Job).where(Job.id == job_id).values(
-            status="done" if outcome.ok else "failed", message=outcome.message,
-            details=list(outcome.details)[:1000], result=outcome.result,
-            result_name=outcome.result_name, result_type=outcome.result_type,
-            next_url=outcome.next_url, finished_at=utcnow(),
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status="done" if outcome.ok else "failed",
+            message=outcome.message,
+            details=list(outcome.details)[:1000],
+            result=outcome.result,
+            result_name=outcome.result_name,
+            result_type=outcome.result_type,
+            next_url=outcome.next_url,
+            finished_at=utcnow(),
             stage="Finished" if outcome.ok else "Stopped",
         )
-    )  # fmt: skip
+    )
     session.execute(JobFile.__table__.delete().where(JobFile.job_id == job_id))
     session.commit()
     return True

@@ -94,8 +94,11 @@ def log_request(response: Response) -> None:
     if isinstance(viewer, dict):
         fields["platform_id"] = viewer.get("platform_id")
         fields["user_id"] = viewer.get("user_id")
-    known = " ".join(f"{k.removesuffix('_id')}={fields[k]}" for k in ("platform_id", "user_id")
-                     if fields.get(k) is not None)  # fmt: skip
+    known = " ".join(
+        f"{k.removesuffix('_id')}={fields[k]}"
+        for k in ("platform_id", "user_id")
+        if fields.get(k) is not None
+    )
     ACCESS_LOG.info(
         "%s %s %s %s ms%s",
         fields["method"],

@@ -93,5 +93,9 @@ def enforce(key: str, *, limit: int, per: int, what: str, with_request: bool = F
 def enforce_upload_limit(platform_id: int, user_id: int | None) -> None:
     """Imports and uploads are the heaviest requests: each person may send
     ``UPLOADS_PER_HOUR`` of them an hour."""
-    enforce(f"upload:{platform_id}:{user_id}", limit=current_app.config["UPLOADS_PER_HOUR"],
-            per=3600, what="uploads")  # fmt: skip
+    enforce(
+        f"upload:{platform_id}:{user_id}",
+        limit=current_app.config["UPLOADS_PER_HOUR"],
+        per=3600,
+        what="uploads",
+    )

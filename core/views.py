@@ -110,9 +110,11 @@ def job_result(job_id: int) -> Response:
     job = _own_job(viewer, job_id)
     if job.status != "done" or job.result is None:
         abort(404)
-    return Response(job.result, mimetype=job.result_type or "application/octet-stream",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{job.result_name or "result"}"'})  # fmt: skip
+    return Response(
+        job.result,
+        mimetype=job.result_type or "application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{job.result_name or "result"}"'},
+    )
 
 
 def _own_job(viewer: Viewer, job_id: int) -> Job:

@@ -85,8 +85,14 @@ class _Row:
 class _Checker:
     """Turns one record into a row to store, or the problems that make it bad."""
 
-    def __init__(self, session: Session, platform_id: int, table: FileTable,
-                 columns: dict[str, str | None], dates: DateReader) -> None:  # fmt: skip
+    def __init__(
+        self,
+        session: Session,
+        platform_id: int,
+        table: FileTable,
+        columns: dict[str, str | None],
+        dates: DateReader,
+    ) -> None:
         self.at = find_columns(table, COLUMNS, columns)
         self.dates, self.today = dates, utcnow().date()
         self.people = {
@@ -113,20 +119,32 @@ class _Checker:
         if not email:
             problems.append(Problem(line, "email", "no e-mail address"))
         elif user_id is None:
-            problems.append(Problem(line, "email", (
-                f"no person with the e-mail {email} in this LMS (bring in the roster first, "
-                "or check the address)"
-            )))  # fmt: skip
+            problems.append(
+                Problem(
+                    line,
+                    "email",
+                    (
+                        f"no person with the e-mail {email} in this LMS (bring in the roster "
+                        "first, or check the address)"
+                    ),
+                )
+            )
         name = " ".join(self.cell(record, "course").split())
         provider = self.cell(record, "provider")
         course = self.courses.get(_fold(name))
         if not name:
             problems.append(Problem(line, "course", "no course or training named"))
         elif course is None and not provider:
-            problems.append(Problem(line, "course", (
-                f"no course {name!r} in this LMS's catalogue: name one by its slug or title, "
-                "or fill in the provider column for training done elsewhere"
-            )))  # fmt: skip
+            problems.append(
+                Problem(
+                    line,
+                    "course",
+                    (
+                        f"no course {name!r} in this LMS's catalogue: name one by its slug or "
+                        "title, or fill in the provider column for training done elsewhere"
+                    ),
+                )
+            )
         moment = self.dates.read(self.cell(record, "date"))
         if isinstance(moment, str):
             problems.append(Problem(line, "date", moment))
@@ -139,10 +157,10 @@ class _Checker:
             return problems
         assert user_id is not None and not isinstance(moment, str)
         if course is not None and not provider:
-            return _Row(user_id, course.id, f"course:{course.slug}", course.title,
-                        moment.date(), score)  # fmt: skip
-        return _Row(user_id, None, f"outside:{_fold(name)}"[:200], name[:200], moment.date(),
-                    score)  # fmt: skip
+            return _Row(
+                user_id, course.id, f"course:{course.slug}", course.title, moment.date(), score
+            )
+        return _Row(user_id, None, f"outside:{_fold(name)}"[:200], name[:200], moment.date(), score)
 
 
 def _fold(name: str) -> str:
@@ -194,8 +212,17 @@ def import_completions(
             if report.bad_rows and not skip_bad:
                 continue
             report.outside += checked.course_id is None
-            yield (platform_id, checked.user_id, checked.course_id, checked.key, checked.name,
-                   checked.completed_on, checked.score, source[:255], now)  # fmt: skip
+            yield (
+                platform_id,
+                checked.user_id,
+                checked.course_id,
+                checked.key,
+                checked.name,
+                checked.completed_on,
+                checked.score,
+                source[:255],
+                now,
+            )
 
     try:
         dates = _dates(stream, columns or {}, date_format)
@@ -214,8 +241,17 @@ def import_completions(
     return report
 
 
-STORED = ("platform_id", "user_id", "course_id", "training_key", "training_name",
-          "completed_on", "score_percent", "source", "imported_at")  # fmt: skip
+STORED = (
+    "platform_id",
+    "user_id",
+    "course_id",
+    "training_key",
+    "training_name",
+    "completed_on",
+    "score_percent",
+    "source",
+    "imported_at",
+)
 
 
 def _store(session: Session, rows: Iterable[tuple]) -> int:
@@ -227,9 +263,13 @@ def _store(session: Session, rows: Iterable[tuple]) -> int:
     table = PastTraining.__table__
     staging = create_temporary(
         session,
-        sa.Table("past_training_staging", sa.MetaData(),
-                 *(sa.Column(c, table.c[c].type) for c in STORED), prefixes=["TEMPORARY"]),
-    )  # fmt: skip
+        sa.Table(
+            "past_training_staging",
+            sa.MetaData(),
+            *(sa.Column(c, table.c[c].type) for c in STORED),
+            prefixes=["TEMPORARY"],
+        ),
+    )
     load_rows(session, staging.name, STORED, rows)
     moved = (
         insert_for("postgresql")(table)

@@ -80,10 +80,11 @@ def load_panel(
         counts = (cast(c, Integer) for c in METRICS[metric].sql_counts(rows.score))
         query = (
             select(rows.agent_id, week, *counts)
-            .where(rows.platform_id == platform_id, rows.metric == metric,
-                   rows.agent_id.is_not(None))
+            .where(
+                rows.platform_id == platform_id, rows.metric == metric, rows.agent_id.is_not(None)
+            )
             .group_by(rows.agent_id, week)
-        )  # fmt: skip
+        )
         if deployment_id is not None:
             query = query.where(rows.team_id.in_(in_deployment))
     else:

@@ -58,8 +58,11 @@ BATCH_SCHEMA: dict[str, Any] = {
 def new_token(session: Session, platform_id: int, name: str) -> tuple[SurveyApiToken, str]:
     """Create a token; the clear text is returned once and never stored."""
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = SurveyApiToken(platform_id=platform_id, name=name.strip()[:100] or "survey tool",
-                           token_sha256=hashlib.sha256(clear.encode()).hexdigest())  # fmt: skip
+    token = SurveyApiToken(
+        platform_id=platform_id,
+        name=name.strip()[:100] or "survey tool",
+        token_sha256=hashlib.sha256(clear.encode()).hexdigest(),
+    )
     session.add(token)
     session.flush()
     return token, clear
@@ -112,13 +115,25 @@ def import_batch(session: Session, token: SurveyApiToken, payload: object) -> Im
     token.last_used_at = utcnow()
     try:
         return import_survey(
-            session, platform_id=token.platform_id, creator_id=None,
-            filename=f"API batch ({token.name})", data=out.getvalue().encode(),
-            mapping=Mapping(team="team", date="answered_at", score="score", agent="agent",
-                            channel="channel", source_id="id", date_format="iso"),
-            metric=payload["metric"], timezone=payload.get("timezone", "UTC"),
-            skip_bad=payload.get("skip_bad", False), once_per_file=False,
-        )  # fmt: skip
+            session,
+            platform_id=token.platform_id,
+            creator_id=None,
+            filename=f"API batch ({token.name})",
+            data=out.getvalue().encode(),
+            mapping=Mapping(
+                team="team",
+                date="answered_at",
+                score="score",
+                agent="agent",
+                channel="channel",
+                source_id="id",
+                date_format="iso",
+            ),
+            metric=payload["metric"],
+            timezone=payload.get("timezone", "UTC"),
+            skip_bad=payload.get("skip_bad", False),
+            once_per_file=False,
+        )
     except ImportRefused as refused:
         raise BatchError(400, str(refused)) from refused
 

@@ -28,23 +28,47 @@ insights_cli = AppGroup("insights", help="Survey results (CSAT, NPS, CES) and tr
 @click.option("--agent-column", default="", help="Optional: the agent's email or LMS id.")
 @click.option("--channel-column", default="")
 @click.option("--id-column", default="", help="Optional: the survey tool's response id.")
-@click.option("--timezone", default="UTC", show_default=True,
-              help="Time zone of dates without an offset, e.g. Europe/London.")  # fmt: skip
-@click.option("--date-format", default="auto", show_default=True,
-              help="iso, day-first (DD/MM/YYYY), month-first (MM/DD/YYYY), a pattern such as "
-                   "%d.%m.%Y, or auto: settled by the file's dates (refused if they could be "
-                   "either).")  # fmt: skip
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Time zone of dates without an offset, e.g. Europe/London.",
+)
+@click.option(
+    "--date-format",
+    default="auto",
+    show_default=True,
+    help="iso, day-first (DD/MM/YYYY), month-first (MM/DD/YYYY), a pattern such as "
+    "%d.%m.%Y, or auto: settled by the file's dates (refused if they could be "
+    "either).",
+)
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
-def import_command(file: Path, platform_id: int, metric: str, team_column: str, date_column: str,
-                   score_column: str, agent_column: str, channel_column: str, id_column: str,
-                   timezone: str, date_format: str, skip_bad: bool) -> None:  # fmt: skip
+def import_command(
+    file: Path,
+    platform_id: int,
+    metric: str,
+    team_column: str,
+    date_column: str,
+    score_column: str,
+    agent_column: str,
+    channel_column: str,
+    id_column: str,
+    timezone: str,
+    date_format: str,
+    skip_bad: bool,
+) -> None:
     """Import survey responses from CSV (or the first sheet of an Excel .xlsx workbook). A file
     with bad rows is refused as a whole (every bad row is listed) unless --skip-bad; a file or
     response imported before is not counted twice."""
     mapping = Mapping(
-        team_column, date_column, score_column, agent_column, channel_column, id_column,
+        team_column,
+        date_column,
+        score_column,
+        agent_column,
+        channel_column,
+        id_column,
         date_format,
-    )  # fmt: skip
+    )
     stream = file.open("rb")
     bar_length = data_lines(stream)
     with stream, click.progressbar(length=bar_length, label="Checking rows", show_pos=True) as bar:
@@ -59,10 +83,17 @@ def import_command(file: Path, platform_id: int, metric: str, team_column: str, 
 
         try:
             report = import_survey(
-                db.session, platform_id=platform_id, creator_id=None, filename=file.name,
-                data=stream, mapping=mapping, metric=metric, timezone=timezone,
-                skip_bad=skip_bad, progress=progress,
-            )  # fmt: skip
+                db.session,
+                platform_id=platform_id,
+                creator_id=None,
+                filename=file.name,
+                data=stream,
+                mapping=mapping,
+                metric=metric,
+                timezone=timezone,
+                skip_bad=skip_bad,
+                progress=progress,
+            )
         except ImportRefused as refused:
             db.session.rollback()
             raise click.ClickException(str(refused)) from refused
@@ -74,8 +105,10 @@ def import_command(file: Path, platform_id: int, metric: str, team_column: str, 
         db.session.rollback()
         raise click.ClickException(report.refused)
     db.session.commit()
-    click.echo(f"Imported {report.imported} responses; {report.duplicates} already imported; "
-               f"{report.bad_rows} bad rows skipped.")  # fmt: skip
+    click.echo(
+        f"Imported {report.imported} responses; {report.duplicates} already imported; "
+        f"{report.bad_rows} bad rows skipped."
+    )
 
 
 token_cli = AppGroup("token", help="Bearer tokens with which survey tools call POST /api/surveys.")
@@ -91,8 +124,10 @@ def token_create(platform_id: int, name: str) -> None:
         raise click.ClickException(f"No platform {platform_id}; see `flask lms platform list`.")
     token, clear = new_token(db.session, platform_id, name)
     db.session.commit()
-    click.echo(f"Token {token.id} for platform {platform_id} ({token.name}). Keep it secret; "
-               "it is not shown again:")  # fmt: skip
+    click.echo(
+        f"Token {token.id} for platform {platform_id} ({token.name}). Keep it secret; "
+        "it is not shown again:"
+    )
     click.echo(clear)
 
 

@@ -86,28 +86,37 @@ def cohort_overview(session: Session, deployment_id: int) -> CohortOverview:
                 sums[team_id][skill].append(int(level))
     names = dict(session.execute(select(Team.id, Team.title).where(Team.id.in_(sums))).all())
     teams = [
-        TeamSkills(team_id, names.get(team_id, str(team_id)),
-                   {s: (sum(v) / len(v), len(v)) for s, v in by_skill.items()})
+        TeamSkills(
+            team_id,
+            names.get(team_id, str(team_id)),
+            {s: (sum(v) / len(v), len(v)) for s, v in by_skill.items()},
+        )
         for team_id, by_skill in sorted(sums.items(), key=lambda kv: names.get(kv[0], ""))
-    ]  # fmt: skip
+    ]
     return CohortOverview(
-        funnel=[("Joined the programme", opted_in or 0), ("Started a course", started or 0),
-                ("Completed a course", completed or 0)],
+        funnel=[
+            ("Joined the programme", opted_in or 0),
+            ("Started a course", started or 0),
+            ("Completed a course", completed or 0),
+        ],
         course_scores=Distribution.of([float(s) for s in course_scores]),
         assessment_scores=Distribution.of([float(score) for _, _, score in grades]),
         skills=skills,
         teams=teams,
-    )  # fmt: skip
+    )
 
 
 def overview_tables(overview: CohortOverview) -> dict[str, tuple[list[str], list[list[object]]]]:
     bins = [f"{low}-{low + BIN_WIDTH}%" for low in range(0, 100, BIN_WIDTH)]
     scores = zip(bins, overview.course_scores.bins, overview.assessment_scores.bins, strict=True)
     skill_rows = [
-        [t.name, *(f"{t.levels[s][0]:.2f}" if s in t.levels else "" for s in overview.skills),
-         max((n for _, n in t.levels.values()), default=0)]
+        [
+            t.name,
+            *(f"{t.levels[s][0]:.2f}" if s in t.levels else "" for s in overview.skills),
+            max((n for _, n in t.levels.values()), default=0),
+        ]
         for t in overview.teams
-    ]  # fmt: skip
+    ]
     return {
         "funnel": (["stage", "people"], [list(step) for step in overview.funnel]),
         "scores": (["score", "course results", "graded assessments"], [list(r) for r in scores]),

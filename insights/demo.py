@@ -380,8 +380,9 @@ def survey_file(org: Organisation, training: Plan, metric: str, rate: float) -> 
         is_good = rng.random(n) < np.clip(q[day_of] + skill[who], 0.02, 0.98)
         # A score from the good or the bad distribution, by its cumulative probabilities.
         u = rng.random(n)
-        score = np.where(is_good, np.searchsorted(good, u, side="right"),
-                         np.searchsorted(bad, u, side="right"))  # fmt: skip
+        score = np.where(
+            is_good, np.searchsorted(good, u, side="right"), np.searchsorted(bad, u, side="right")
+        )
         seconds = rng.integers(8 * 3600, 20 * 3600, n)
         via = rng.integers(0, len(channels), n)
         # The k-th answer of its day, for the response id.

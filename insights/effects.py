@@ -70,8 +70,14 @@ class Counts:
         """The six roll-up counts in ``FIELDS`` order (passives: the rest, where counted)."""
         counted = METRICS[metric].counts(PASSIVES)
         passives = self.responses - self.promoters - self.detractors if counted else 0
-        return [self.responses, self.score_sum, self.top_two_box, self.promoters, passives,
-                self.detractors]  # fmt: skip
+        return [
+            self.responses,
+            self.score_sum,
+            self.top_two_box,
+            self.promoters,
+            passives,
+            self.detractors,
+        ]
 
 
 def value(metric: str, counts: Counts, csat_as: str = "top2") -> float:
@@ -297,26 +303,36 @@ def impact(
             continue
         others = np.flatnonzero(comparison)
         cb, ca = float(vb[comparison].mean()), float(va[comparison].mean())
-        stacks.append(Stack(trained, vb[trained], va[trained, None], others, vb[others],
-                            va[others, None]))  # fmt: skip
+        stacks.append(
+            Stack(trained, vb[trained], va[trained, None], others, vb[others], va[others, None])
+        )
         # Week by week: the comparison must stay untrained for the whole view.
         steady = comparison & (trained_at >= at + WEEKS_AFTER * week)
         boundaries = at + week * np.arange(-WEEKS_BEFORE, WEEKS_AFTER + 1)
         weekly = panel.values(panel.consecutive_sums(boundaries), MIN_WEEK_RESPONSES)
         if steady.any():
             kept = np.flatnonzero(steady)
-            week_stacks.append(Stack(trained, vb[trained], weekly[:, trained].T, kept, vb[kept],
-                                     weekly[:, kept].T))  # fmt: skip
+            week_stacks.append(
+                Stack(trained, vb[trained], weekly[:, trained].T, kept, vb[kept], weekly[:, kept].T)
+            )
             with np.errstate(invalid="ignore"), _quiet_nan_means():
                 steady_path = np.nanmean(weekly[:, steady], axis=1) - vb[steady].mean()
             paths.extend((weekly[:, i] - vb[i]) - steady_path for i in trained)
         for i in trained:
-            result.teams.append(TeamChange(
-                panel.units[i], trained_on.get(panel.units[i]), float(vb[i]), float(va[i]),
-                exposure.get(panel.units[i], 0.0), int(before[RESPONSES, i]),
-                int(after[RESPONSES, i]),
-                cb, ca, int(comparison.sum()),
-            ))  # fmt: skip
+            result.teams.append(
+                TeamChange(
+                    panel.units[i],
+                    trained_on.get(panel.units[i]),
+                    float(vb[i]),
+                    float(va[i]),
+                    exposure.get(panel.units[i], 0.0),
+                    int(before[RESPONSES, i]),
+                    int(after[RESPONSES, i]),
+                    cb,
+                    ca,
+                    int(comparison.sum()),
+                )
+            )
     plural = f"{unit}s"
     if stacks:
         result.comparison_teams = len(np.unique(np.concatenate([s.comparison for s in stacks])))
@@ -364,8 +380,15 @@ def _week_by_week(
         if estimate is None:
             continue
         estimates[k - WEEKS_BEFORE] = estimate
-        result.weeks.append(WeekEffect(k - WEEKS_BEFORE, estimate.value, estimate.low,
-                                       estimate.high, int(effects.trained[k])))  # fmt: skip
+        result.weeks.append(
+            WeekEffect(
+                k - WEEKS_BEFORE,
+                estimate.value,
+                estimate.low,
+                estimate.high,
+                int(effects.trained[k]),
+            )
+        )
     # The first full weeks after training (after the ramp-up), and the last weeks of the view.
     first = -(-ramp_days // 7) + (1 if period_days > 1 else 0)
     result.durability = durability(

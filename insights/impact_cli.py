@@ -25,28 +25,63 @@ from lms.models import Platform
 
 @click.command("impact")
 @click.option("--platform-id", type=int, required=True, help="The LMS the teams belong to.")
-@click.option("--deployment-id", type=int, default=None,
-              help="Only this deployment's teams (an LMS may serve several).")  # fmt: skip
+@click.option(
+    "--deployment-id",
+    type=int,
+    default=None,
+    help="Only this deployment's teams (an LMS may serve several).",
+)
 @click.option("--metric", type=click.Choice(sorted(METRICS)), required=True)
-@click.option("--window-days", type=click.IntRange(7, 364), default=28, show_default=True,
-              help="Days before and after each team's training date.")  # fmt: skip
-@click.option("--courses", multiple=True, metavar="SLUG[,SLUG…]",
-              help="Courses that count as training (repeat or separate with commas); "
-                   "default: every course of this LMS.")  # fmt: skip
-@click.option("--share", type=click.Choice(["first", "25", "50", "75", "100"]), default="50",
-              show_default=True,
-              help="A team counts as trained when its first person, or this % of its people, "
-                   "completed.")  # fmt: skip
-@click.option("--ramp-up-days", type=click.IntRange(0, 182), default=0, show_default=True,
-              help="Days after training left out of the after-window.")  # fmt: skip
-@click.option("--csat-as", type=click.Choice(sorted(CSAT_AS)), default="top2", show_default=True,
-              help="CSAT as the top-two-box % or the mean score.")  # fmt: skip
+@click.option(
+    "--window-days",
+    type=click.IntRange(7, 364),
+    default=28,
+    show_default=True,
+    help="Days before and after each team's training date.",
+)
+@click.option(
+    "--courses",
+    multiple=True,
+    metavar="SLUG[,SLUG…]",
+    help="Courses that count as training (repeat or separate with commas); "
+    "default: every course of this LMS.",
+)
+@click.option(
+    "--share",
+    type=click.Choice(["first", "25", "50", "75", "100"]),
+    default="50",
+    show_default=True,
+    help="A team counts as trained when its first person, or this % of its people, completed.",
+)
+@click.option(
+    "--ramp-up-days",
+    type=click.IntRange(0, 182),
+    default=0,
+    show_default=True,
+    help="Days after training left out of the after-window.",
+)
+@click.option(
+    "--csat-as",
+    type=click.Choice(sorted(CSAT_AS)),
+    default="top2",
+    show_default=True,
+    help="CSAT as the top-two-box % or the mean score.",
+)
 @click.option("--agents", is_flag=True, help="Also compare agents (reads every survey row).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the headline numbers.")
 @with_appcontext
-def impact_command(platform_id: int, deployment_id: int | None, metric: str, window_days: int,
-                   courses: tuple[str, ...], share: str, ramp_up_days: int, csat_as: str,
-                   agents: bool, as_json: bool) -> None:  # fmt: skip
+def impact_command(
+    platform_id: int,
+    deployment_id: int | None,
+    metric: str,
+    window_days: int,
+    courses: tuple[str, ...],
+    share: str,
+    ramp_up_days: int,
+    csat_as: str,
+    agents: bool,
+    as_json: bool,
+) -> None:
     """Did training move CSAT, NPS or CES? The stacked difference in differences with its 95%
     interval, the pre-trend check and whether the effect lasted, as on the Training impact
     page. Too few data: the estimate is not given and the reason is printed (in JSON: the
@@ -61,9 +96,15 @@ def impact_command(platform_id: int, deployment_id: int | None, metric: str, win
             f"No course {', '.join(unknown)} on platform {platform_id}; its courses: "
             f"{', '.join(sorted(known)) or 'none'}."
         )
-    query = ReportQuery(metric=metric, window=window_days, courses=chosen,
-                        share=0 if share == "first" else int(share), csat_as=csat_as,
-                        ramp=ramp_up_days, agents=agents)  # fmt: skip
+    query = ReportQuery(
+        metric=metric,
+        window=window_days,
+        courses=chosen,
+        share=0 if share == "first" else int(share),
+        csat_as=csat_as,
+        ramp=ramp_up_days,
+        agents=agents,
+    )
     report = build_report(db.session, platform_id, query, deployment_id=deployment_id)
     db.session.rollback()  # read only
     if as_json:
@@ -117,11 +158,13 @@ def render_text(report: Report) -> str:
         p = result.pre_trend
         lines.append(
             f"Pre-trend check ({p.teams} teams): "
-            + (f"the groups moved alike before training (p = {p.p_value:.3f})."
-               if p.parallel else
-               f"WARNING: the groups were already drifting apart ({p.difference:+.2f} "
-               f"{report.unit} a week, p = {p.p_value:.3f}).")
-        )  # fmt: skip
+            + (
+                f"the groups moved alike before training (p = {p.p_value:.3f})."
+                if p.parallel
+                else f"WARNING: the groups were already drifting apart ({p.difference:+.2f} "
+                f"{report.unit} a week, p = {p.p_value:.3f})."
+            )
+        )
     lines.append(f"Did it last? {result.durability.verdict}: {result.durability.reason}")
     for name, title in (("weeks", "Week by week"), ("changes", "Each trained team")):
         header, rows = report_tables(report)[name]

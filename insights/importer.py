@@ -298,12 +298,17 @@ def _roll_up_stored(bulk: BulkLoader, import_id: int, platform_id: int, metric: 
     )
     for model, period in ((TeamDailyRollup, rows.day), (TeamWeeklyRollup, monday)):
         grouped = (
-            select(rows.team_id, literal(metric.key), period, literal(platform_id),
-                   *metric.sql_counts(rows.score))
+            select(
+                rows.team_id,
+                literal(metric.key),
+                period,
+                literal(platform_id),
+                *metric.sql_counts(rows.score),
+            )
             .where(rows.import_id == import_id)
             .group_by(rows.team_id, period)
             .order_by(rows.team_id, period)
-        )  # fmt: skip
+        )
         bulk.add_grouped(model, grouped)
 
 
@@ -415,18 +420,26 @@ def import_survey(
         raise ImportRefused(f"This file was already imported on {when} ({earlier.imported} rows).")
     teams, agents = _lookups(session, platform_id, bool(mapping.agent), deployment_id)
 
-    record = SurveyImport(platform_id=platform_id, metric=metric, filename=filename[:255],
-                          file_sha256=digest, created_by_id=creator_id)  # fmt: skip
+    record = SurveyImport(
+        platform_id=platform_id,
+        metric=metric,
+        filename=filename[:255],
+        file_sha256=digest,
+        created_by_id=creator_id,
+    )
     session.add(record)
     session.flush()
     rules = _Rules(mapping, METRICS[metric], zone, teams, agents)
-    report = _read_and_store(BulkLoader(session), stream, record.id, platform_id, rules,
-                             skip_bad, progress)  # fmt: skip
+    report = _read_and_store(
+        BulkLoader(session), stream, record.id, platform_id, rules, skip_bad, progress
+    )
     if report.ok:
         report.import_id = record.id
         record.imported, record.skipped_bad, record.skipped_duplicate = (
-            report.imported, report.bad_rows, report.duplicates,
-        )  # fmt: skip
+            report.imported,
+            report.bad_rows,
+            report.duplicates,
+        )
         session.flush()
     return report
 
@@ -507,10 +520,12 @@ def _read_and_store(
 def rollup_totals(session: Session, team_id: int, metric: str) -> dict[str, int]:
     row = session.execute(
         select(
-            func.sum(TeamDailyRollup.responses), func.sum(TeamDailyRollup.score_sum),
-            func.sum(TeamDailyRollup.top_two_box), func.sum(TeamDailyRollup.promoters),
+            func.sum(TeamDailyRollup.responses),
+            func.sum(TeamDailyRollup.score_sum),
+            func.sum(TeamDailyRollup.top_two_box),
+            func.sum(TeamDailyRollup.promoters),
             func.sum(TeamDailyRollup.detractors),
         ).where(TeamDailyRollup.team_id == team_id, TeamDailyRollup.metric == metric)
-    ).one()  # fmt: skip
+    ).one()
     keys = ("responses", "score_sum", "top_two_box", "promoters", "detractors")
     return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}

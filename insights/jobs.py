@@ -26,11 +26,18 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
 
     try:
         report = import_survey(
-            session, platform_id=job.platform_id or 0, creator_id=job.user_id,
-            filename=params["filename"], data=stream, mapping=Mapping(**params["mapping"]),
-            metric=params["metric"], timezone=params["timezone"], skip_bad=params["skip_bad"],
-            progress=on_progress, deployment_id=params.get("deployment_id"),
-        )  # fmt: skip
+            session,
+            platform_id=job.platform_id or 0,
+            creator_id=job.user_id,
+            filename=params["filename"],
+            data=stream,
+            mapping=Mapping(**params["mapping"]),
+            metric=params["metric"],
+            timezone=params["timezone"],
+            skip_bad=params["skip_bad"],
+            progress=on_progress,
+            deployment_id=params.get("deployment_id"),
+        )
     except ImportRefused as refused:
         raise JobFailed(str(refused)) from refused
     finally:
@@ -48,11 +55,17 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
 def run_report(session: Session, job: Job, progress: Progress) -> Outcome:
     progress(0, 2, "Analysing")
     query = ReportQuery.from_args(MultiDict(job.params["query"]))
-    report = build_report(session, job.platform_id or 0, query, agents=True,
-                          deployment_id=job.params.get("deployment_id"))  # fmt: skip
+    report = build_report(
+        session,
+        job.platform_id or 0,
+        query,
+        agents=True,
+        deployment_id=job.params.get("deployment_id"),
+    )
     progress(1, 2, "Drawing the PDF")
-    pdf = render_pdf("insights/report.html", report=report,
-                     organisation=current_app.config["ORGANISATION_NAME"])  # fmt: skip
+    pdf = render_pdf(
+        "insights/report.html", report=report, organisation=current_app.config["ORGANISATION_NAME"]
+    )
     return Outcome(
         "The report is ready.",
         result=pdf,

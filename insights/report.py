@@ -97,8 +97,12 @@ class ReportQuery:
         )
 
     def as_args(self) -> dict[str, object]:
-        args: dict[str, object] = {"metric": self.metric, "window": self.window,
-                                   "share": self.share, "course": list(self.courses)}  # fmt: skip
+        args: dict[str, object] = {
+            "metric": self.metric,
+            "window": self.window,
+            "share": self.share,
+            "course": list(self.courses),
+        }
         if self.csat_as != "top2":
             args["csat_as"] = self.csat_as
         if self.ramp:
@@ -183,8 +187,15 @@ def build_report(
     chosen = chosen or [c.slug for c in courses] + [key for key, _ in outside]
     panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)
     dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
-    result = impact(query.metric, panel, dates, exposure, window_days=query.window,
-                    csat_as=query.csat_as, ramp_days=query.ramp)  # fmt: skip
+    result = impact(
+        query.metric,
+        panel,
+        dates,
+        exposure,
+        window_days=query.window,
+        csat_as=query.csat_as,
+        ramp_days=query.ramp,
+    )
     names = dict(session.execute(select(Team.id, Team.title).where(Team.id.in_(panel.units))).all())
     points = [(p.exposure, p.change) for p in result.exposure_points]
     line = (
@@ -201,11 +212,17 @@ def build_report(
         if agent_panel.units:
             completed = first_completions(session, chosen)
             agent_result = impact(
-                query.metric, agent_panel,
-                {a: completed[a] for a in agent_panel.units if a in completed}, {},
-                window_days=query.window, minimum=MIN_AGENT_RESPONSES, correlate=False,
-                unit="agent", csat_as=query.csat_as, ramp_days=query.ramp,
-            )  # fmt: skip
+                query.metric,
+                agent_panel,
+                {a: completed[a] for a in agent_panel.units if a in completed},
+                {},
+                window_days=query.window,
+                minimum=MIN_AGENT_RESPONSES,
+                correlate=False,
+                unit="agent",
+                csat_as=query.csat_as,
+                ramp_days=query.ramp,
+            )
             agent_names = dict(
                 session.execute(
                     select(User.id, User.name).where(
@@ -213,8 +230,19 @@ def build_report(
                     )
                 ).all()
             )
-    return Report(query, courses, chosen, result, agent_result, team_summaries(panel), names,
-                  line, roi, agent_names, outside=outside)  # fmt: skip
+    return Report(
+        query,
+        courses,
+        chosen,
+        result,
+        agent_result,
+        team_summaries(panel),
+        names,
+        line,
+        roi,
+        agent_names,
+        outside=outside,
+    )
 
 
 def _f(value: float | None, digits: int = 2) -> str:
@@ -265,25 +293,68 @@ def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object
     mean_like = report.shown.mean_like
     summary = (
         ["measure", "value"],
-        [[key, "" if v is None else v] for key, v in impact_summary(report).items()
-         if key not in ("weeks", "missing")],
-    )  # fmt: skip
+        [
+            [key, "" if v is None else v]
+            for key, v in impact_summary(report).items()
+            if key not in ("weeks", "missing")
+        ],
+    )
     teams = (
-        ["team", "responses", "mean score", metric, "95% low", "95% high", "promoters",
-         "passives", "detractors"],
-        [[names.get(s.team_id, s.team_id), s.responses, _f(s.mean, 3),
-          _f(s.value.value if s.value else (s.mean if mean_like else None)),
-          _f(s.value.low if s.value else None), _f(s.value.high if s.value else None),
-          *(_f(x, 4) for x in (s.shares or (None, None, None)))]
-         for s in report.summaries],
-    )  # fmt: skip
+        [
+            "team",
+            "responses",
+            "mean score",
+            metric,
+            "95% low",
+            "95% high",
+            "promoters",
+            "passives",
+            "detractors",
+        ],
+        [
+            [
+                names.get(s.team_id, s.team_id),
+                s.responses,
+                _f(s.mean, 3),
+                _f(s.value.value if s.value else (s.mean if mean_like else None)),
+                _f(s.value.low if s.value else None),
+                _f(s.value.high if s.value else None),
+                *(_f(x, 4) for x in (s.shares or (None, None, None))),
+            ]
+            for s in report.summaries
+        ],
+    )
     changes = (
-        ["team", "trained on", "share trained", "responses before", "before", "responses after",
-         "after", "change", "comparison teams", "comparison before", "comparison after"],
-        [[names.get(t.team_id, t.team_id), t.trained_on, _f(t.exposure, 3), t.before_n,
-          _f(t.before), t.after_n, _f(t.after), _f(t.change), t.comparison_teams,
-          _f(t.comparison_before), _f(t.comparison_after)] for t in report.result.teams],
-    )  # fmt: skip
+        [
+            "team",
+            "trained on",
+            "share trained",
+            "responses before",
+            "before",
+            "responses after",
+            "after",
+            "change",
+            "comparison teams",
+            "comparison before",
+            "comparison after",
+        ],
+        [
+            [
+                names.get(t.team_id, t.team_id),
+                t.trained_on,
+                _f(t.exposure, 3),
+                t.before_n,
+                _f(t.before),
+                t.after_n,
+                _f(t.after),
+                _f(t.change),
+                t.comparison_teams,
+                _f(t.comparison_before),
+                _f(t.comparison_after),
+            ]
+            for t in report.result.teams
+        ],
+    )
     weeks = (
         ["weeks from training", "effect", "95% low", "95% high", "teams"],
         [[w.week, _f(w.effect), _f(w.low), _f(w.high), w.teams] for w in report.result.weeks],
@@ -295,14 +366,37 @@ def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object
             for p in report.result.exposure_points
         ],
     )
-    tables = {"summary": summary, "teams": teams, "changes": changes, "weeks": weeks,
-              "exposure": exposure}  # fmt: skip
+    tables = {
+        "summary": summary,
+        "teams": teams,
+        "changes": changes,
+        "weeks": weeks,
+        "exposure": exposure,
+    }
     if report.agents is not None:
         tables["agents"] = (
-            ["agent", "completed on", "responses before", "before", "responses after", "after",
-             "change", "comparison change"],
-            [[report.agent_names.get(t.team_id, t.team_id), t.trained_on, t.before_n, _f(t.before),
-              t.after_n, _f(t.after), _f(t.change),
-              _f(t.comparison_after - t.comparison_before)] for t in report.agents.teams],
-        )  # fmt: skip
+            [
+                "agent",
+                "completed on",
+                "responses before",
+                "before",
+                "responses after",
+                "after",
+                "change",
+                "comparison change",
+            ],
+            [
+                [
+                    report.agent_names.get(t.team_id, t.team_id),
+                    t.trained_on,
+                    t.before_n,
+                    _f(t.before),
+                    t.after_n,
+                    _f(t.after),
+                    _f(t.change),
+                    _f(t.comparison_after - t.comparison_before),
+                ]
+                for t in report.agents.teams
+            ],
+        )
     return tables

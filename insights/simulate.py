@@ -139,11 +139,18 @@ def simulate(
     np.add.at(per_team, team_of, counts)
     rows = _rollup_rows(metric, per_team)
     trained_on = {t: START + timedelta(days=d) for t, d in trained_day.items()}
-    exposure = {t: (float(rng.uniform(0.5, 1.0)) if t in trained_day else 0.0)
-                for t in range(org.teams)}  # fmt: skip
-    return Simulated(metric, rows, trained_on, exposure, true_effect(org, metric, csat_as),
-                     METRICS[metric].measure(csat_as).key,
-                     {t: int(s) for t, s in enumerate(sizes)})  # fmt: skip
+    exposure = {
+        t: (float(rng.uniform(0.5, 1.0)) if t in trained_day else 0.0) for t in range(org.teams)
+    }
+    return Simulated(
+        metric,
+        rows,
+        trained_on,
+        exposure,
+        true_effect(org, metric, csat_as),
+        METRICS[metric].measure(csat_as).key,
+        {t: int(s) for t, s in enumerate(sizes)},
+    )
 
 
 def _rollup_rows(metric: str, per_team: np.ndarray) -> np.ndarray:

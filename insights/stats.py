@@ -232,10 +232,12 @@ def stacked_did(stacks: Sequence[Stack]) -> DiD:
         raise TooFewToCompare("no training date has trained and comparison teams")
     tb = np.concatenate([s.trained_before for s in stacks])
     ta = np.concatenate([s.trained_after[:, 0] for s in stacks])
-    cb = np.concatenate([np.full(len(s.trained), float(s.comparison_before.mean()))
-                         for s in stacks])  # fmt: skip
-    ca = np.concatenate([np.full(len(s.trained), float(s.comparison_after[:, 0].mean()))
-                         for s in stacks])  # fmt: skip
+    cb = np.concatenate(
+        [np.full(len(s.trained), float(s.comparison_before.mean())) for s in stacks]
+    )
+    ca = np.concatenate(
+        [np.full(len(s.trained), float(s.comparison_after[:, 0].mean())) for s in stacks]
+    )
     comparison_units = np.unique(np.concatenate([s.comparison for s in stacks]))
     if len(tb) < 2 or len(comparison_units) < 2:
         raise TooFewToCompare(
@@ -248,9 +250,18 @@ def stacked_did(stacks: Sequence[Stack]) -> DiD:
     interval = jackknife(effect, effects.leave_one_out[effects.present[:, 0], 0])
     if interval is None:
         raise TooFewToCompare("leaving out one team leaves nothing to compare")
-    return DiD(effect, interval.low, interval.high, len(tb), len(comparison_units),
-               float(trained_change.mean()), float(comparison_change.mean()), interval.se,
-               interval.df, len(effects.units))  # fmt: skip
+    return DiD(
+        effect,
+        interval.low,
+        interval.high,
+        len(tb),
+        len(comparison_units),
+        float(trained_change.mean()),
+        float(comparison_change.mean()),
+        interval.se,
+        interval.df,
+        len(effects.units),
+    )
 
 
 def difference_in_differences(
@@ -266,8 +277,9 @@ def difference_in_differences(
     if len(tb) != len(ta) or len(cb) != len(ca) or min(len(tb), len(cb)) < 2:
         raise ValueError("each group needs at least two teams with before and after values")
     trained = np.arange(len(tb))
-    return stacked_did([Stack(trained, tb, ta[:, None], len(tb) + np.arange(len(cb)), cb,
-                              ca[:, None])])  # fmt: skip
+    return stacked_did(
+        [Stack(trained, tb, ta[:, None], len(tb) + np.arange(len(cb)), cb, ca[:, None])]
+    )
 
 
 def bootstrap_means(

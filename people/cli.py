@@ -27,8 +27,10 @@ def list_erasures() -> None:
         user = db.session.get(User, request.user_id) if request.user_id else None
         who = f"{user.display_name} (user {user.id})" if user else "(erased)"
         state = f"erased {request.erased_at:%Y-%m-%d %H:%M}" if request.erased_at else "pending"
-        click.echo(f"{request.id}\tplatform {request.platform_id}\t{who}\t"
-                   f"asked {request.requested_at:%Y-%m-%d}\t{state}")  # fmt: skip
+        click.echo(
+            f"{request.id}\tplatform {request.platform_id}\t{who}\t"
+            f"asked {request.requested_at:%Y-%m-%d}\t{state}"
+        )
 
 
 @people_cli.command("erase")

@@ -117,8 +117,14 @@ def merge(session: Session, team: Team, into: Team | None, on: date) -> str:
             continue
         target = existing.get(membership.user_id)
         if target is None:
-            target = Membership(user_id=membership.user_id, team_id=into.id, lti_roles=[],
-                                lms_role=Role.LEARNER.value, active=False, leads=False)  # fmt: skip
+            target = Membership(
+                user_id=membership.user_id,
+                team_id=into.id,
+                lti_roles=[],
+                lms_role=Role.LEARNER.value,
+                active=False,
+                leads=False,
+            )
             session.add(target)
         if membership.active:
             target.active, target.joined_on, target.left_on = True, on, None
@@ -133,9 +139,15 @@ def merge(session: Session, team: Team, into: Team | None, on: date) -> str:
 
 def name_manager(session: Session, team: Team, email: str) -> str:
     email = email.strip().lower()
-    person = session.scalar(
-        select(User).where(User.platform_id == team.platform_id, func.lower(User.email) == email)
-    ) if email else None  # fmt: skip
+    person = (
+        session.scalar(
+            select(User).where(
+                User.platform_id == team.platform_id, func.lower(User.email) == email
+            )
+        )
+        if email
+        else None
+    )
     if person is None:
         raise TeamError(
             f"No person with the e-mail {email or '(none)'} in this LMS: bring them in with the "
@@ -145,8 +157,13 @@ def name_manager(session: Session, team: Team, email: str) -> str:
         select(Membership).where(Membership.team_id == team.id, Membership.user_id == person.id)
     )
     if membership is None:
-        membership = Membership(user_id=person.id, team_id=team.id, lti_roles=[],
-                                lms_role=Role.LEARNER.value, active=False)  # fmt: skip
+        membership = Membership(
+            user_id=person.id,
+            team_id=team.id,
+            lti_roles=[],
+            lms_role=Role.LEARNER.value,
+            active=False,
+        )
         session.add(membership)
     if membership.leads:
         raise TeamError(f"{person.display_name} already manages {team.title}.")

@@ -149,8 +149,14 @@ def my_data() -> str:
             ErasureRequest.user_id == user.id, ErasureRequest.erased_at.is_(None)
         )
     )
-    return render_template("people/my_data.html", viewer=viewer, user=user, counts=counts,
-                           pending=pending, form=ProgrammeChoiceForm())  # fmt: skip
+    return render_template(
+        "people/my_data.html",
+        viewer=viewer,
+        user=user,
+        counts=counts,
+        pending=pending,
+        form=ProgrammeChoiceForm(),
+    )
 
 
 @bp.get("/me/data.json")
@@ -158,8 +164,9 @@ def my_data_json() -> Response:
     _, user = require_person()
     body = json.dumps(
         {"exported_at": utcnow().isoformat(), "sections": personal_data(db.session, user.id)},
-        indent=2, ensure_ascii=False,
-    )  # fmt: skip
+        indent=2,
+        ensure_ascii=False,
+    )
     disposition = 'attachment; filename="my-data.json"'
     return Response(body, mimetype="application/json", headers={"Content-Disposition": disposition})
 
@@ -169,8 +176,11 @@ def ask_for_erasure() -> Response:
     _, user = require_person()
     request_erasure(db.session, user)
     db.session.commit()
-    flash("Your request is recorded. An administrator of this service will delete your data "
-          "and everything linked to you; your LMS keeps its own records.", "success")  # fmt: skip
+    flash(
+        "Your request is recorded. An administrator of this service will delete your data "
+        "and everything linked to you; your LMS keeps its own records.",
+        "success",
+    )
     return redirect(url_for("people.my_data"))
 
 

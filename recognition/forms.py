@@ -31,13 +31,17 @@ class AwardForm(FlaskForm):
     # The placeholders ("Choose a person…") have an empty value, so the browser's own check of
     # ``required`` fires, and an empty choice reads as None rather than failing to convert.
     recipient = SelectField(
-        "Who", coerce=_id_or_none, validate_choice=False,
+        "Who",
+        coerce=_id_or_none,
+        validate_choice=False,
         validators=[InputRequired("Choose a person.")],
-    )  # fmt: skip
+    )
     badge = SelectField(
-        "Badge", coerce=_id_or_none, validate_choice=False,
+        "Badge",
+        coerce=_id_or_none,
+        validate_choice=False,
         validators=[InputRequired("Choose a badge.")],
-    )  # fmt: skip
+    )
     message = TextAreaField(
         "Your message",
         validators=[

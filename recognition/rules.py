@@ -121,9 +121,10 @@ class ScoreAtLeast(RuleKind):
         scores = (
             facts.course_scores.values()
             if rule["course"] == "*"
-            else [facts.course_scores[rule["course"]]] if rule["course"] in facts.course_scores
+            else [facts.course_scores[rule["course"]]]
+            if rule["course"] in facts.course_scores
             else []
-        )  # fmt: skip
+        )
         return Progress(int(any(s + 1e-9 >= rule["score"] for s in scores)), 1)
 
 
@@ -157,8 +158,9 @@ class SkillLevel(RuleKind):
             run = run + 1 if hit else 0
             best = max(best, run)
         # Progress shows the current streak, the badge needs a long enough one at any time.
-        return Progress(rule["times"] if best >= rule["times"] else min(run, rule["times"]),
-                        rule["times"])  # fmt: skip
+        return Progress(
+            rule["times"] if best >= rule["times"] else min(run, rule["times"]), rule["times"]
+        )
 
 
 class RecognitionsReceived(RuleKind):
@@ -201,10 +203,14 @@ class CalibrationWithin(RuleKind):
 RULE_KINDS: dict[str, RuleKind] = {
     kind.name: kind
     for kind in (
-        CourseCompleted(), CoursesCompleted(), ScoreAtLeast(), SkillLevel(),
-        RecognitionsReceived(), CalibrationWithin(),
+        CourseCompleted(),
+        CoursesCompleted(),
+        ScoreAtLeast(),
+        SkillLevel(),
+        RecognitionsReceived(),
+        CalibrationWithin(),
     )
-}  # fmt: skip
+}
 
 RULE_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -39,17 +39,32 @@ class RecognitionError(ValueError):
 # -- the catalogue ---------------------------------------------------------------------------
 
 KUDOS_BADGES = (
-    ("kudos-customer-hero", "Customer hero",
-     "Went out of their way so a customer's problem was truly solved."),
-    ("kudos-calm-under-pressure", "Calm under pressure",
-     "Kept a difficult conversation calm, kind and on track."),
-    ("kudos-great-listener", "Great listener",
-     "Understood what the customer really needed, and showed it."),
-    ("kudos-team-player", "Team player",
-     "Helped colleagues so the whole team served customers better."),
-    ("kudos-problem-solver", "Problem solver",
-     "Found the cause of a problem, not just a way around it."),
-)  # fmt: skip
+    (
+        "kudos-customer-hero",
+        "Customer hero",
+        "Went out of their way so a customer's problem was truly solved.",
+    ),
+    (
+        "kudos-calm-under-pressure",
+        "Calm under pressure",
+        "Kept a difficult conversation calm, kind and on track.",
+    ),
+    (
+        "kudos-great-listener",
+        "Great listener",
+        "Understood what the customer really needed, and showed it.",
+    ),
+    (
+        "kudos-team-player",
+        "Team player",
+        "Helped colleagues so the whole team served customers better.",
+    ),
+    (
+        "kudos-problem-solver",
+        "Problem solver",
+        "Found the cause of a problem, not just a way around it.",
+    ),
+)
 
 
 def _course_spec(course: Course) -> dict[str, object]:
@@ -57,49 +72,79 @@ def _course_spec(course: Course) -> dict[str, object]:
     course (its name must not show in another LMS's catalogue)."""
     prefix = "" if course.platform_id is None else f"p{course.platform_id}-"
     return {
-        "slug": f"{prefix}course-{course.slug}", "kind": "course", "name": f"{course.title}",
+        "slug": f"{prefix}course-{course.slug}",
+        "kind": "course",
+        "name": f"{course.title}",
         "description": f"Completed the course “{course.title}”.",
         "criteria": f"Pass every knowledge check and the final exercise of “{course.title}”.",
         "rule": {"type": "course_completed", "course": course.slug},
         "platform_id": course.platform_id,
-    }  # fmt: skip
+    }
 
 
 def _builtin_specs(courses: Sequence[Course]) -> list[dict[str, object]]:
     specs: list[dict[str, object]] = [_course_spec(course) for course in courses]
-    specs.append({
-        "slug": "courses-three", "kind": "course", "name": "Quality all-rounder",
-        "description": "Completed three courses of the CX quality programme.",
-        "criteria": "Complete any three courses.",
-        "rule": {"type": "courses_completed", "count": 3},
-    })  # fmt: skip
+    specs.append(
+        {
+            "slug": "courses-three",
+            "kind": "course",
+            "name": "Quality all-rounder",
+            "description": "Completed three courses of the CX quality programme.",
+            "criteria": "Complete any three courses.",
+            "rule": {"type": "courses_completed", "count": 3},
+        }
+    )
     for skill, label in SKILL_LABELS.items():
-        specs.append({
-            "slug": f"skill-{skill.replace('_', '-')}-proficient", "kind": "skill",
-            "name": f"{label} — proficient",
-            "description": f"Shows {label.lower()} consistently in real customer conversations.",
-            "criteria": f"Reach level 3 or higher in {label} in two assessments in a row.",
-            "rule": {"type": "skill_level", "skill": skill, "level": 3, "times": 2,
-                     "consecutive": True},
-        })  # fmt: skip
-    specs.append({
-        "slug": "calibrated-grader", "kind": "calibration", "name": "Calibrated grader",
-        "description": "Grades conversations the way the team agrees they should be graded.",
-        "criteria": "Grade three calibration sessions within half a level of the consensus.",
-        "rule": {"type": "calibration_within", "deviation": 0.5, "times": 3},
-    })  # fmt: skip
-    specs.append({
-        "slug": "recognised-five", "kind": "kudos", "name": "Recognised by the team",
-        "description": "Recognised five times by their managers.",
-        "criteria": "Receive five recognitions from managers.",
-        "rule": {"type": "recognitions_received", "count": 5},
-    })  # fmt: skip
+        specs.append(
+            {
+                "slug": f"skill-{skill.replace('_', '-')}-proficient",
+                "kind": "skill",
+                "name": f"{label} — proficient",
+                "description": (
+                    f"Shows {label.lower()} consistently in real customer conversations."
+                ),
+                "criteria": f"Reach level 3 or higher in {label} in two assessments in a row.",
+                "rule": {
+                    "type": "skill_level",
+                    "skill": skill,
+                    "level": 3,
+                    "times": 2,
+                    "consecutive": True,
+                },
+            }
+        )
+    specs.append(
+        {
+            "slug": "calibrated-grader",
+            "kind": "calibration",
+            "name": "Calibrated grader",
+            "description": "Grades conversations the way the team agrees they should be graded.",
+            "criteria": "Grade three calibration sessions within half a level of the consensus.",
+            "rule": {"type": "calibration_within", "deviation": 0.5, "times": 3},
+        }
+    )
+    specs.append(
+        {
+            "slug": "recognised-five",
+            "kind": "kudos",
+            "name": "Recognised by the team",
+            "description": "Recognised five times by their managers.",
+            "criteria": "Receive five recognitions from managers.",
+            "rule": {"type": "recognitions_received", "count": 5},
+        }
+    )
     for slug, name, description in KUDOS_BADGES:
-        specs.append({
-            "slug": slug, "kind": KUDOS, "name": name, "description": description,
-            "criteria": "Awarded by a manager, with a personal message saying why.",
-            "rule": None, "manager_awardable": True,
-        })  # fmt: skip
+        specs.append(
+            {
+                "slug": slug,
+                "kind": KUDOS,
+                "name": name,
+                "description": description,
+                "criteria": "Awarded by a manager, with a personal message saying why.",
+                "rule": None,
+                "manager_awardable": True,
+            }
+        )
     return specs
 
 
@@ -119,15 +164,18 @@ def ensure_builtin_badges(session: Session) -> int:
         rule = spec.get("rule")
         session.add(
             Badge(
-                slug=str(spec["slug"]), platform_id=spec.get("platform_id"),
+                slug=str(spec["slug"]),
+                platform_id=spec.get("platform_id"),
                 kind=str(spec["kind"]),
-                name=str(spec["name"]), description=str(spec["description"]),
+                name=str(spec["name"]),
+                description=str(spec["description"]),
                 criteria=str(spec["criteria"]),
                 rule=validate_rule(rule) if rule else None,
                 manager_awardable=bool(spec.get("manager_awardable", False)),
-                image=medal_svg(str(spec["name"]), str(spec["kind"])), image_type="image/svg+xml",
+                image=medal_svg(str(spec["name"]), str(spec["kind"])),
+                image_type="image/svg+xml",
             )
-        )  # fmt: skip
+        )
         created += 1
     session.flush()
     return created
@@ -164,12 +212,18 @@ def add_badge(
     if rule is None and not manager_awardable:
         raise RecognitionError("Give the badge a rule, or let managers award it, or both.")
     badge = Badge(
-        slug=f"p{platform_id}-{uuid.uuid4().hex[:12]}", platform_id=platform_id,
+        slug=f"p{platform_id}-{uuid.uuid4().hex[:12]}",
+        platform_id=platform_id,
         kind=KUDOS if manager_awardable and rule is None else "custom",
-        name=name.strip(), description=description.strip(), criteria=criteria.strip(),
-        rule=validate_rule(rule) if rule else None, manager_awardable=manager_awardable,
-        image=image, image_type=image_type, created_by_id=creator.id,
-    )  # fmt: skip
+        name=name.strip(),
+        description=description.strip(),
+        criteria=criteria.strip(),
+        rule=validate_rule(rule) if rule else None,
+        manager_awardable=manager_awardable,
+        image=image,
+        image_type=image_type,
+        created_by_id=creator.id,
+    )
     session.add(badge)
     session.flush()
     return badge
@@ -232,9 +286,13 @@ def facts_for(session: Session, user_id: int) -> Facts:
 
 def _new_award(badge: Badge, user: User, team_id: int | None) -> Award:
     return Award(
-        public_id=str(uuid.uuid4()), badge_id=badge.id, user_id=user.id,
-        platform_id=user.platform_id, team_id=team_id, salt=secrets.token_hex(8),
-    )  # fmt: skip
+        public_id=str(uuid.uuid4()),
+        badge_id=badge.id,
+        user_id=user.id,
+        platform_id=user.platform_id,
+        team_id=team_id,
+        salt=secrets.token_hex(8),
+    )
 
 
 def evaluate(
@@ -284,13 +342,21 @@ def evaluate_many(
             if not badge.rule or (kinds is not None and badge.rule.get("type") not in kinds):
                 continue
             if (user.id, badge.id) not in held and holds(badge.rule, facts[user.id]):
-                rows.append({
-                    "public_id": str(uuid.uuid4()), "badge_id": badge.id, "user_id": user.id,
-                    "platform_id": user.platform_id, "team_id": team_id,
-                    "automatic_key": f"{badge.id}:{user.id}", "salt": secrets.token_hex(8),
-                    "message": "", "revoked_reason": "", "hidden_from_wall": False,
-                    "issued_at": utcnow(),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "public_id": str(uuid.uuid4()),
+                        "badge_id": badge.id,
+                        "user_id": user.id,
+                        "platform_id": user.platform_id,
+                        "team_id": team_id,
+                        "automatic_key": f"{badge.id}:{user.id}",
+                        "salt": secrets.token_hex(8),
+                        "message": "",
+                        "revoked_reason": "",
+                        "hidden_from_wall": False,
+                        "issued_at": utcnow(),
+                    }
+                )
     if not rows:
         return []
     insert = insert_for(session.get_bind().dialect.name)
@@ -303,9 +369,16 @@ def evaluate_many(
     if inserted:
         session.execute(
             sa_insert(AwardEvent),
-            [{"award_id": award_id, "action": "awarded", "reason": "Automatic rule",
-              "recorded_at": utcnow()} for award_id in inserted],
-        )  # fmt: skip
+            [
+                {
+                    "award_id": award_id,
+                    "action": "awarded",
+                    "reason": "Automatic rule",
+                    "recorded_at": utcnow(),
+                }
+                for award_id in inserted
+            ],
+        )
     return list(inserted)
 
 
@@ -413,12 +486,16 @@ def award_kudos(
         if earlier is None:
             raise
         return earlier
-    session.add(AwardEvent(award_id=award.id, action="awarded", actor_id=manager.id,
-                           reason=message))  # fmt: skip
+    session.add(
+        AwardEvent(award_id=award.id, action="awarded", actor_id=manager.id, reason=message)
+    )
     evaluate_many(
-        session, [recipient], team_id=team_id, catalogue={manager.platform_id: catalogue},
+        session,
+        [recipient],
+        team_id=team_id,
+        catalogue={manager.platform_id: catalogue},
         kinds=RECOGNITION_RULES,
-    )  # fmt: skip
+    )
     return award
 
 

@@ -95,9 +95,7 @@ def frame_settled(page: Page, tool: Frame) -> None:
     while time.monotonic() < deadline:
         page.wait_for_timeout(250)
         height = tool.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
-        frame = page.evaluate(
-            "document.querySelector('iframe[name=tool-frame]').clientHeight"
-        )  # fmt: skip
+        frame = page.evaluate("document.querySelector('iframe[name=tool-frame]').clientHeight")
         if abs(frame - height) <= 2 and (height, frame) == last:
             return
         last = (height, frame)
@@ -165,7 +163,7 @@ def shoot_phone(browser: Browser, base: str, prepare, moments: list[str], path: 
         frame_top = page.evaluate(
             "document.querySelector('iframe[name=tool-frame]').getBoundingClientRect().top"
             " + window.scrollY"
-        )  # fmt: skip
+        )
         screens = []
         for moment in [None, *moments]:
             if moment is None:
@@ -245,16 +243,20 @@ def main() -> int:
             out = args.out
             shoot_wide(browser, base, learner_course, out / "learner-course-1280.png")
             shoot_phone(
-                browser, base, learner_course,
+                browser,
+                base,
+                learner_course,
                 ["section.course-status", "ol.module-list > li >> nth=2"],
                 out / "learner-course-320.png",
-            )  # fmt: skip
+            )
             shoot_wide(browser, base, trainer_grading, out / "trainer-grading-1280.png")
             shoot_phone(
-                browser, base, trainer_grading,
+                browser,
+                base,
+                trainer_grading,
                 ["fieldset.criterion", "^form.grade-form button[type=submit]"],
                 out / "trainer-grading-320.png",
-            )  # fmt: skip
+            )
         finally:
             browser.close()
     return 0

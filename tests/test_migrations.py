@@ -79,10 +79,19 @@ def test_courses_uploaded_by_an_lms_become_that_lms_s_own(live, empty_database_u
                 (own, "1.0", f"upload by user {trainer_b}", "B's course"),
             ):
                 document = {"title": title, "summary": "", "order": 1}
-                _insert(c, "course_versions", course_id=course, version=version, source=source,
-                        content_hash=version, document=document)  # fmt: skip
-            for slug, name in (("course-net-promoter-score", "Net Promoter Score"),
-                               ("course-b-course", "B's course")):  # fmt: skip
+                _insert(
+                    c,
+                    "course_versions",
+                    course_id=course,
+                    version=version,
+                    source=source,
+                    content_hash=version,
+                    document=document,
+                )
+            for slug, name in (
+                ("course-net-promoter-score", "Net Promoter Score"),
+                ("course-b-course", "B's course"),
+            ):
                 _insert(c, "badges", slug=slug, name=name, kind="course", image=b"<svg/>")
             assert trainer_a
         upgrade(revision="a23c0a5e0001")

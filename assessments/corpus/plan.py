@@ -26,16 +26,31 @@ SIZE = 280
 SEALED = 96
 SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
 INDUSTRIES = (
-    "telecom", "energy", "banking", "insurance", "retail", "travel", "public_services",
-    "software", "healthcare_admin", "utilities",
-)  # fmt: skip
+    "telecom",
+    "energy",
+    "banking",
+    "insurance",
+    "retail",
+    "travel",
+    "public_services",
+    "software",
+    "healthcare_admin",
+    "utilities",
+)
 # Social DMs are read as chat by the product (assessments.transcripts.CHANNELS); the file keeps
 # "source": "social_dm" so they can be told apart.
 CHANNELS = ("chat",) * 7 + ("call",) * 6 + ("email",) * 4 + ("social_dm",) * 3
 CUSTOMER_TYPES = (
-    "angry", "anxious", "confused", "terse", "elderly", "non_native", "in_a_hurry",
-    "repeat_contact", "formal_complaint",
-)  # fmt: skip
+    "angry",
+    "anxious",
+    "confused",
+    "terse",
+    "elderly",
+    "non_native",
+    "in_a_hurry",
+    "repeat_contact",
+    "formal_complaint",
+)
 # Trap -> (skill it tests, target levels it may go with, share of eligible conversations).
 TRAPS = {
     "stock_empathy_then_refusal": ("empathy", (1,), 0.55),

@@ -137,8 +137,11 @@ def test_the_calibrated_grader_badge_counts_first_levels_only(app, people, badge
         for who, levels in ((tara, TARA), (tom, TOM), (tess, TESS)):
             post(who, path, form(levels))
         calibration_id = path.rsplit("/", 1)[1]
-        post(tara, f"/assessments/calibrations/{calibration_id}/reopen",
-             {"grader": str(tess_id), "reason": "Asked to look again."})  # fmt: skip
+        post(
+            tara,
+            f"/assessments/calibrations/{calibration_id}/reopen",
+            {"grader": str(tess_id), "reason": "Asked to look again."},
+        )
         post(tess, path, form(consensus_of(TARA, TOM, TESS)))
         post(tara, path, {"close": "1"})
     badge = next(b for b in rows(app, Badge) if b.slug == "calibrated-grader")

@@ -21,11 +21,16 @@ from assessments.transcripts import parse
 CORPUS = Path(__file__).parents[2] / "assessments" / "corpus"
 SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
 TRAPS = (
-    "stock_empathy_then_refusal", "ownership_empathy_without_stock_phrases",
-    "paraphrase_in_new_words", "asks_for_given_information", "repeated_question",
-    "refusal_with_alternative", "refusal_without_alternative", "channel_length_register",
+    "stock_empathy_then_refusal",
+    "ownership_empathy_without_stock_phrases",
+    "paraphrase_in_new_words",
+    "asks_for_given_information",
+    "repeated_question",
+    "refusal_with_alternative",
+    "refusal_without_alternative",
+    "channel_length_register",
     "jargon_with_lay_customer",
-)  # fmt: skip
+)
 MIN_PER_LEVEL = 40  # every level of every skill, over both parts
 MIN_PER_TRAP = 15
 MIN_SEALED = 80

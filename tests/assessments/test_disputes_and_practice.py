@@ -30,8 +30,11 @@ def test_a_dispute_is_reviewed_by_another_trainer_and_both_grades_are_kept(app, 
     grade(lti, assessment_id, LOW, "Needs more empathy.")
     short = post(learner, f"/assessments/{assessment_id}/dispute", {"reason": "no"})
     assert short.status_code == 302 and rows(app, Dispute) == []
-    post(learner, f"/assessments/{assessment_id}/dispute",
-         {"reason": "I named her worry about rent in my second reply."})  # fmt: skip
+    post(
+        learner,
+        f"/assessments/{assessment_id}/dispute",
+        {"reason": "I named her worry about rent in my second reply."},
+    )
     (dispute,) = rows(app, Dispute)
     assert "Waiting for a different trainer" in text(get(learner, f"/assessments/{assessment_id}"))
 
@@ -83,8 +86,11 @@ def test_only_a_different_trainer_decides_a_dispute_and_the_audit_says_who(app, 
     assessment_id = take(learner)
     lti.launch_and_follow("trainer")
     grade(lti, assessment_id, LOW)
-    post(learner, f"/assessments/{assessment_id}/dispute",
-         {"reason": "I named her worry about rent in my second reply."})  # fmt: skip
+    post(
+        learner,
+        f"/assessments/{assessment_id}/dispute",
+        {"reason": "I named her worry about rent in my second reply."},
+    )
     (dispute,) = rows(app, Dispute)
     form = {f"level_{k}": str(v) for k, v in dict(LOW, empathy=3).items()} | {"note": "Fair."}
 
@@ -122,8 +128,11 @@ def test_the_remedial_rule_uses_the_target_of_the_rubric_version_graded_under(ap
     get(trainer, "/assessments/rubrics")
     builtin = next(r for r in rows(app, Rubric) if r.platform_id is None)
     definition = next(v for v in rows(app, RubricVersion) if v.rubric_id == builtin.id).definition
-    saved = post(trainer, f"/assessments/rubrics/{builtin.id}/edit",
-                 edit_form(definition, name="Stricter rubric", target_level="4"))  # fmt: skip
+    saved = post(
+        trainer,
+        f"/assessments/rubrics/{builtin.id}/edit",
+        edit_form(definition, name="Stricter rubric", target_level="4"),
+    )
     assert saved.status_code == 302
     # Under a rubric whose target is 4, two grades of 3 in a row suggest the module.
     for _ in range(2):

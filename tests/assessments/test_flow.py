@@ -37,9 +37,11 @@ def place_scenario(app, scenario_id):
         db.session.add(item)
         db.session.flush()
         link = DevResourceLink(
-            title="Scenario", url="", custom={"target": f"scenario:{scenario_id}"},
+            title="Scenario",
+            url="",
+            custom={"target": f"scenario:{scenario_id}"},
             lineitem_id=item.id,
-        )  # fmt: skip
+        )
         db.session.add(link)
         db.session.flush()
         item.resource_link_id = f"dev-link-{link.id}"
@@ -151,14 +153,25 @@ def test_uploaded_transcripts_all_or_nothing(app, lti):
     )
     bad = b"Customer: hi\nBoss: hello\n"
     agent_id = str(user_id(app, "agent-7"))
-    refused = upload(app, lti, learner=agent_id, channel="chat",
-                     files=[(io.BytesIO(good), "a.txt"), (io.BytesIO(bad), "b.txt")])  # fmt: skip
+    refused = upload(
+        app,
+        lti,
+        learner=agent_id,
+        channel="chat",
+        files=[(io.BytesIO(good), "a.txt"), (io.BytesIO(bad), "b.txt")],
+    )
     assert refused.status_code == 400
     assert "b.txt" in text(refused) and "line 2: unknown speaker 'Boss'" in text(refused)
     assert rows(app, Assessment) == []
-    added = upload(app, lti, learner=agent_id, channel="call", mask="1",
-                   pasted="Customer: I'm on 07700 900123\nAgent: Thanks, noted.",
-                   files=[(io.BytesIO(good), "a.txt")])  # fmt: skip
+    added = upload(
+        app,
+        lti,
+        learner=agent_id,
+        channel="call",
+        mask="1",
+        pasted="Customer: I'm on 07700 900123\nAgent: Thanks, noted.",
+        files=[(io.BytesIO(good), "a.txt")],
+    )
     assert added.status_code == 302
     assessments = rows(app, Assessment)
     assert len(assessments) == 2 and {a.channel for a in assessments} == {"call"}

@@ -38,8 +38,17 @@ def learner(app, lti):
 def test_editing_makes_a_new_version_and_past_grades_keep_theirs(app, lti, learner):
     first = take(learner)
     lti.launch_and_follow("trainer")
-    grade(lti, first, {"empathy": 3, "active_listening": 3, "patience": 3,
-                       "positive_language": 3, "adaptability": 3})  # fmt: skip
+    grade(
+        lti,
+        first,
+        {
+            "empathy": 3,
+            "active_listening": 3,
+            "patience": 3,
+            "positive_language": 3,
+            "adaptability": 3,
+        },
+    )
     builtin = next(r for r in rows(app, Rubric) if r.platform_id is None)
     definition = next(v for v in rows(app, RubricVersion) if v.rubric_id == builtin.id).definition
     new_text = "Names the feeling and links it to what the customer told us, in their words."
@@ -106,8 +115,11 @@ def test_a_calibration_session_is_blind_and_reports_a_verified_alpha(app, lti, l
     lti.launch_and_follow("trainer")
     started = post(lti, f"/assessments/{assessment_id}/calibrate")
     path = started.headers["Location"]
-    graders = [lti, as_person(app, lti, "trainer", "trainer-2", "Tom Second"),
-               as_person(app, lti, "trainer", "trainer-3", "Tess Third")]  # fmt: skip
+    graders = [
+        lti,
+        as_person(app, lti, "trainer", "trainer-2", "Tom Second"),
+        as_person(app, lti, "trainer", "trainer-3", "Tess Third"),
+    ]
     scores = [
         {
             "empathy": 3,

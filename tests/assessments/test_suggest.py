@@ -18,9 +18,11 @@ from assessments.transcripts import Transcript, Turn, parse
 
 ROOT = Path(__file__).parents[2]
 LABELLED = sorted(
-    [*(ROOT / "tests" / "data" / "transcripts" / "labelled").glob("*.json"),
-     *(ROOT / "assessments" / "corpus").glob("*/*.json")]
-)  # fmt: skip
+    [
+        *(ROOT / "tests" / "data" / "transcripts" / "labelled").glob("*.json"),
+        *(ROOT / "assessments" / "corpus").glob("*/*.json"),
+    ]
+)
 
 
 def chat(*turns: str, channel: str = "chat") -> Transcript:

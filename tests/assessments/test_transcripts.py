@@ -26,8 +26,13 @@ def test_text_transcripts_with_timestamps_and_continued_lines():
 
 
 def test_json_and_csv():
-    data = {"channel": "chat", "turns": [{"speaker": "Customer", "text": "Hi", "at": "00:01"},
-                                         {"speaker": "agent", "text": "Hello!"}]}  # fmt: skip
+    data = {
+        "channel": "chat",
+        "turns": [
+            {"speaker": "Customer", "text": "Hi", "at": "00:01"},
+            {"speaker": "agent", "text": "Hello!"},
+        ],
+    }
     transcript = parse(json.dumps(data).encode(), "chat.json")
     assert [(t.speaker, t.at) for t in transcript.turns] == [("customer", 1), ("agent", None)]
     csv_data = (

@@ -80,8 +80,9 @@ def test_every_response_carries_a_request_id_that_the_logs_share(app, client, ca
 
     with app.test_request_context(headers={"X-Request-Id": "req-77"}):
         app.preprocess_request()
-        record = logging.LogRecord("academy", logging.WARNING, __file__, 1, "hello %s", ("you",),
-                                   None)  # fmt: skip
+        record = logging.LogRecord(
+            "academy", logging.WARNING, __file__, 1, "hello %s", ("you",), None
+        )
         RequestIdFilter().filter(record)
         line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-77" and line["message"] == "hello you"

@@ -25,14 +25,28 @@ def test_pip_install_runs_the_commands_from_another_directory(tmp_path: Path) ->
     python = str(venv / "bin" / "python")
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(purelib, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     installed = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-         str(ROOT)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "--quiet",
+            "--no-deps",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
 
     elsewhere = tmp_path / "elsewhere"
@@ -44,13 +58,22 @@ def test_pip_install_runs_the_commands_from_another_directory(tmp_path: Path) ->
     def flask(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [python, "-m", "flask", "--app", "core.wsgi", *args],
-            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     where = subprocess.run(
         [python, "-c", "import core; print(core.__file__)"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert where.startswith(purelib), where  # the installed copy, not the checkout
 
     helped = flask("doctor", "--help")
@@ -63,8 +86,16 @@ def test_pip_install_runs_the_commands_from_another_directory(tmp_path: Path) ->
     checked = flask("doctor")
     assert "[ok  ] The database schema is up to date." in checked.stdout, checked.stdout
     shipped = subprocess.run(
-        [python, "-c", "import courses, pathlib; "
-         "print(len(list(pathlib.Path(courses.__file__).parent.glob('content/*/course.yaml'))))"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            python,
+            "-c",
+            "import courses, pathlib; "
+            "print(len(list(pathlib.Path(courses.__file__).parent.glob('content/*/course.yaml'))))",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert int(shipped) == len(list((ROOT / "courses" / "content").glob("*/course.yaml")))

@@ -90,11 +90,22 @@ def test_production_refuses_the_development_platform():
 
 
 PLATFORM_OVER_HTTP = [
-    "lms", "platform", "add", "--issuer", "https://lms.example.edu", "--client-id", "c1",
-    "--deployment-id", "d1", "--auth-login-url", "https://lms.example.edu/auth",
-    "--auth-token-url", "https://lms.example.edu/token",
-    "--key-set-url", "http://lms.example.edu/jwks",
-]  # fmt: skip
+    "lms",
+    "platform",
+    "add",
+    "--issuer",
+    "https://lms.example.edu",
+    "--client-id",
+    "c1",
+    "--deployment-id",
+    "d1",
+    "--auth-login-url",
+    "https://lms.example.edu/auth",
+    "--auth-token-url",
+    "https://lms.example.edu/token",
+    "--key-set-url",
+    "http://lms.example.edu/jwks",
+]
 
 
 def test_production_refuses_an_lms_url_over_http_unless_allowed(make_app):

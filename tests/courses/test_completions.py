@@ -31,16 +31,26 @@ def _platform(app) -> int:
 def _people(app, runner, tmp_path: Path) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER)
-    done = runner.invoke(args=["people", "roster", "import", str(roster), "--platform-id",
-                               str(_platform(app))])  # fmt: skip
+    done = runner.invoke(
+        args=["people", "roster", "import", str(roster), "--platform-id", str(_platform(app))]
+    )
     assert done.exit_code == 0, done.output
 
 
 def _bring_in(app, runner, tmp_path: Path, text: str, *extra: str, name: str = "done.csv"):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    return runner.invoke(args=["courses", "completions", "import", str(path),
-                               "--platform-id", str(_platform(app)), *extra])  # fmt: skip
+    return runner.invoke(
+        args=[
+            "courses",
+            "completions",
+            "import",
+            str(path),
+            "--platform-id",
+            str(_platform(app)),
+            *extra,
+        ]
+    )
 
 
 COMPLETIONS = (

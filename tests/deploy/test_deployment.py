@@ -92,8 +92,9 @@ def replace_exactly(text: str, pattern: str, replacement: str, count: int) -> st
 
 def nginx_site(app_ports: list[int], https_port: int, http_port: int, tls: Path, log: Path) -> str:
     site = (DEPLOY / "nginx" / "cx-quality-academy.conf").read_text()
-    servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n"
-                      for port in app_ports)  # fmt: skip
+    servers = "".join(
+        f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n" for port in app_ports
+    )
     site = replace_exactly(site, r"^    server 10\.0\.0\.\d+:8000 .*\n", "", 2)
     site = replace_exactly(site, r"^(upstream cx_quality_academy \{\n)", rf"\g<1>{servers}", 1)
     site = replace_exactly(site, r"^    listen \[::\]:\d+.*\n", "", 2)
@@ -246,14 +247,18 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         )
         here.services["platform"] = start(
             "platform",
-            [GUNICORN, "--bind", f"127.0.0.1:{here.platform_port}", "--workers", "1",
-             "wsgi:app"],
+            [GUNICORN, "--bind", f"127.0.0.1:{here.platform_port}", "--workers", "1", "wsgi:app"],
             platform_env,
             tmp_path / "platform.log",
-        )  # fmt: skip
+        )
         here.start_app()
-        site = nginx_site(here.app_ports, here.https_port, here.http_port, tmp_path / "tls",
-                          tmp_path / "nginx-access.log")  # fmt: skip
+        site = nginx_site(
+            here.app_ports,
+            here.https_port,
+            here.http_port,
+            tmp_path / "tls",
+            tmp_path / "nginx-access.log",
+        )
         (tmp_path / "site.conf").write_text(site)
         temp = tmp_path / "nginx-temp"
         temp.mkdir()
@@ -326,12 +331,14 @@ def test_nginx_two_app_hosts_and_the_worker_serve_a_launch_and_survive_a_restore
     assert page.status_code == 200
 
     # Each process's line per request, in its format, with the LMS and user ids.
-    user_id, platform_id = d.psql("SELECT id, platform_id FROM users WHERE sub = %s",
-                                  LEARNER_SUB)[0]  # fmt: skip
+    user_id, platform_id = d.psql("SELECT id, platform_id FROM users WHERE sub = %s", LEARNER_SUB)[
+        0
+    ]
     lines = {name: d.services[name].output() for name in ("app1", "app2")}
     json_lines = [json.loads(line) for line in lines["app2"].splitlines() if line.startswith("{")]
-    assert any(e.get("logger") == "academy.access" and e.get("path") == "/healthz"
-               for e in json_lines)  # fmt: skip
+    assert any(
+        e.get("logger") == "academy.access" and e.get("path") == "/healthz" for e in json_lines
+    )
     launched_line = next(
         line
         for line in lines[launch_host].splitlines()
@@ -345,9 +352,12 @@ def test_nginx_two_app_hosts_and_the_worker_serve_a_launch_and_survive_a_restore
     with d.registrar.app_context():
         link_id = db.session.execute(db.text("SELECT id FROM lti_resource_links")).scalar_one()
         grades.enqueue_score(
-            db.session, user_id=user_id, resource_link_id=link_id, score_given=8.0,
+            db.session,
+            user_id=user_id,
+            resource_link_id=link_id,
+            score_given=8.0,
             score_maximum=10.0,
-        )  # fmt: skip
+        )
         db.session.commit()
         db.session.remove()
 
@@ -363,10 +373,15 @@ def test_nginx_two_app_hosts_and_the_worker_serve_a_launch_and_survive_a_restore
         outbox = d.psql(
             "SELECT status, attempts, last_status, last_error FROM lti_grade_deliveries"
         )
-        platform = [line for line in d.services["platform"].output().splitlines()
-                    if "academy.access" in line]  # fmt: skip
-        pytest.fail(f"no score; outbox {outbox}\nworker:\n{d.services['worker'].tail()}\n"
-                    f"platform:\n" + "\n".join(platform[-10:]))  # fmt: skip
+        platform = [
+            line
+            for line in d.services["platform"].output().splitlines()
+            if "academy.access" in line
+        ]
+        pytest.fail(
+            f"no score; outbox {outbox}\nworker:\n{d.services['worker'].tail()}\n"
+            f"platform:\n" + "\n".join(platform[-10:])
+        )
     assert score_arrived() == [(8.0, 10.0)]
     ready = http.get(f"{d.tool_base}/readyz")
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
@@ -375,8 +390,12 @@ def test_nginx_two_app_hosts_and_the_worker_serve_a_launch_and_survive_a_restore
     # creates the database with its owner), start.
     as_admin = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
     dump = d.tmp / "academy.dump"
-    done = subprocess.run(["pg_dump", *as_admin, "-Fc", "-f", str(dump), d.database],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["pg_dump", *as_admin, "-Fc", "-f", str(dump), d.database],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     d.stop_app()
     d.services.pop("platform").stop()  # the LMS shares this database in the test

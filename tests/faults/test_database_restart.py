@@ -471,8 +471,10 @@ def test_database_restart_mid_load(private_postgres, service):
     burst = Counter(
         "launched" if a.launched else "refused" for a in attempts if a.sub.startswith("in-flight")
     )
-    print(f"{len(attempts)} launches, {len(failed)} refused with 503 by step {dict(steps)}; "
-          f"burst {dict(burst)}; first launch {recovered:.2f} s after the restart")  # fmt: skip
+    print(
+        f"{len(attempts)} launches, {len(failed)} refused with 503 by step {dict(steps)}; "
+        f"burst {dict(burst)}; first launch {recovered:.2f} s after the restart"
+    )
     assert recovered < RECOVERY_LIMIT, f"the first launch after the restart took {recovered:.1f} s"
 
     with service.app.app_context():

@@ -115,8 +115,9 @@ def test_agents_are_compared_from_weekly_roll_ups():
             day = (monday + timedelta(weeks=week) - EPOCH).days
             rows.append((agent, day, 10, 40, round(10 * share), 0, 0, 0))
     panel = Panel.from_rows("csat", np.array(rows, np.int64), period_days=7)
-    result = impact("csat", panel, completed, {}, window_days=28, minimum=5,
-                    correlate=False, unit="agent")  # fmt: skip
+    result = impact(
+        "csat", panel, completed, {}, window_days=28, minimum=5, correlate=False, unit="agent"
+    )
     assert result.did is not None and result.did.trained == 20
     assert result.did.effect == pytest.approx(10.0, abs=1e-9)
     assert result.teams[0].trained_on in completed.values()
@@ -186,8 +187,9 @@ def weekly_rows(changes, trained_week, weeks=20, responses=100, base=0.7):
             share = base + (change if week >= from_week else 0.0)
             day = (monday + timedelta(weeks=week) - EPOCH).days
             rows.append((team, day, responses, 4 * responses, round(share * responses), 0, 0, 0))
-    dates = {t: monday + timedelta(weeks=w, days=2) for t, w in enumerate(trained_week)
-             if w is not None}  # fmt: skip
+    dates = {
+        t: monday + timedelta(weeks=w, days=2) for t, w in enumerate(trained_week) if w is not None
+    }
     return np.array(rows, np.int64), dates
 
 

@@ -60,8 +60,13 @@ def test_a_batch_is_imported_once_and_rolled_up(app, lti):
 def test_a_batch_with_a_bad_response_imports_nothing_unless_asked(app, lti):
     lti.launch_and_follow("learner")
     token = make_token(app)
-    bad = {**BATCH, "responses": [*BATCH["responses"],
-           {"id": "q-3", "team": "Nowhere", "answered_at": "soon", "score": 5}]}  # fmt: skip
+    bad = {
+        **BATCH,
+        "responses": [
+            *BATCH["responses"],
+            {"id": "q-3", "team": "Nowhere", "answered_at": "soon", "score": 5},
+        ],
+    }
     refused = send(lti, bad, token)
     assert refused.status_code == 422
     assert refused.json["problems"] == [
@@ -84,16 +89,26 @@ def test_malformed_batches_get_a_clear_400(app, lti):
     cases = [
         ({"metric": "csat"}, "'responses' is a required property"),
         ({**BATCH, "metric": "mood"}, "metric: 'mood' is not one of"),
-        ({**BATCH, "responses": [{"id": "x", "team": "CXQ101", "answered_at": "2026-11-02",
-                                  "score": "5"}]}, "responses[0].score: '5' is not of type"),
+        (
+            {
+                **BATCH,
+                "responses": [
+                    {"id": "x", "team": "CXQ101", "answered_at": "2026-11-02", "score": "5"}
+                ],
+            },
+            "responses[0].score: '5' is not of type",
+        ),
         ({**BATCH, "timezone": "Mars/Olympus"}, "Unknown time zone 'Mars/Olympus'"),
-    ]  # fmt: skip
+    ]
     for body, message in cases:
         answer = send(lti, body, token)
         assert answer.status_code == 400, body
         assert message in answer.json["error"], answer.json
-    not_json = lti.client.post(lti.tool_base + "/api/surveys", data="team,score",
-                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    not_json = lti.client.post(
+        lti.tool_base + "/api/surveys",
+        data="team,score",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert not_json.status_code == 400 and "must be JSON" in not_json.json["error"]
     too_many = {**BATCH, "responses": [BATCH["responses"][0]] * 10_001}
     assert send(lti, too_many, token).status_code == 413
@@ -104,8 +119,11 @@ def test_without_a_live_token_nothing_is_imported(app, lti, runner):
     lti.launch_and_follow("learner")
     token = make_token(app)
     for header in (None, "Basic abc", "Bearer cxq_not-a-token", f"Bearer {token}x"):
-        answer = lti.client.post(lti.tool_base + "/api/surveys", json=BATCH,
-                                 headers={"Authorization": header} if header else {})  # fmt: skip
+        answer = lti.client.post(
+            lti.tool_base + "/api/surveys",
+            json=BATCH,
+            headers={"Authorization": header} if header else {},
+        )
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"] == 'Bearer realm="surveys"'
     listed = runner.invoke(args=["insights", "token", "list"])
@@ -128,8 +146,9 @@ def test_the_cli_creates_a_token_shown_once(app, lti, runner):
     clear = made.output.strip().splitlines()[-1]
     assert clear.startswith("cxq_") and len(clear) > 40
     assert send(lti, BATCH, clear).status_code == 200
-    missing = runner.invoke(args=["insights", "token", "create", "--platform-id", "999",
-                                  "--name", "x"])  # fmt: skip
+    missing = runner.invoke(
+        args=["insights", "token", "create", "--platform-id", "999", "--name", "x"]
+    )
     assert missing.exit_code == 1 and "No platform 999" in missing.output
 
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 from tests.assessments.test_flow import grade, take
 from tests.courses.flow import as_person, browser, finish_basics, get, join, start, text
 
-LEVELS = {"empathy": 4, "active_listening": 3, "patience": 3, "positive_language": 2,
-          "adaptability": 3}  # fmt: skip
+LEVELS = {
+    "empathy": 4,
+    "active_listening": 3,
+    "patience": 3,
+    "positive_language": 2,
+    "adaptability": 3,
+}
 
 
 def test_the_cohort_page_shows_funnel_scores_and_skills(app, lti, packs):
@@ -28,8 +33,10 @@ def test_the_cohort_page_shows_funnel_scores_and_skills(app, lti, packs):
     response = get(trainer, "/insights/cohort")
     page = text(response)
     # The charts' text alternatives carry the numbers.
-    assert ('aria-label="Joined the programme: 3; Started a course: 2; Completed a course: 1"'
-            in response.text)  # fmt: skip
+    assert (
+        'aria-label="Joined the programme: 3; Started a course: 2; Completed a course: 1"'
+        in response.text
+    )
     assert 'aria-label="Course scores: 1 scores, mean ' in response.text
     assert 'aria-label="Assessment scores: 1 scores, mean ' in response.text
     assert "Skill profile by team" in page and "4.0 (n = 1)" in page and "2.0 (n = 1)" in page

@@ -62,12 +62,18 @@ def test_the_demo_organisation_shows_an_estimate_a_trend_and_loads_once(app, lti
         assert people >= 100
 
         def member(email: str, team: str, *, leads: bool) -> bool:
-            return session.scalar(
-                select(Membership.id)
-                .join(User, User.id == Membership.user_id)
-                .where(User.email == email, Membership.team_id == teams[team],
-                       Membership.leads.is_(leads))
-            ) is not None  # fmt: skip
+            return (
+                session.scalar(
+                    select(Membership.id)
+                    .join(User, User.id == Membership.user_id)
+                    .where(
+                        User.email == email,
+                        Membership.team_id == teams[team],
+                        Membership.leads.is_(leads),
+                    )
+                )
+                is not None
+            )
 
         lena, marco = devplatform.PERSONAS["learner"], devplatform.PERSONAS["manager"]
         assert member(lena.email, "Billing North", leads=False)

@@ -16,8 +16,18 @@ from insights.simulate import Organisation, simulate
 from lms.models import Deployment
 from people.models import Membership, Team, User
 
-KEYS = {"metric", "estimate", "ci_low", "ci_high", "trained_teams", "comparison_teams",
-        "pre_trend_p", "durability", "durability_reason", "refused"}  # fmt: skip
+KEYS = {
+    "metric",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "trained_teams",
+    "comparison_teams",
+    "pre_trend_p",
+    "durability",
+    "durability_reason",
+    "refused",
+}
 
 
 @pytest.fixture
@@ -31,39 +41,73 @@ def organisation(app, lti, packs):
         course = db.session.scalar(select(Course).where(Course.slug == "basics"))
         ids = {}
         for number in range(16):
-            team = Team(platform_id=deployment.platform_id, deployment_id=deployment.id,
-                        external_id=f"sim-{number}", title=f"Team {number}")  # fmt: skip
+            team = Team(
+                platform_id=deployment.platform_id,
+                deployment_id=deployment.id,
+                external_id=f"sim-{number}",
+                title=f"Team {number}",
+            )
             db.session.add(team)
             db.session.flush()
             ids[number] = team.id
             for person in range(2):
-                user = User(platform_id=deployment.platform_id, sub=f"sim-{number}-{person}",
-                            name=f"Agent {number}.{person}")  # fmt: skip
+                user = User(
+                    platform_id=deployment.platform_id,
+                    sub=f"sim-{number}-{person}",
+                    name=f"Agent {number}.{person}",
+                )
                 db.session.add(user)
                 db.session.flush()
                 db.session.add(Membership(user_id=user.id, team_id=team.id, lms_role="learner"))
                 if number in sim.trained_on:
                     when = datetime.combine(sim.trained_on[number], datetime.min.time(), UTC)
-                    enrolment = Enrolment(user_id=user.id, course_id=course.id,
-                                          platform_id=deployment.platform_id,
-                                          deployment_id=deployment.id, team_id=team.id,
-                                          started_at=when)  # fmt: skip
+                    enrolment = Enrolment(
+                        user_id=user.id,
+                        course_id=course.id,
+                        platform_id=deployment.platform_id,
+                        deployment_id=deployment.id,
+                        team_id=team.id,
+                        started_at=when,
+                    )
                     db.session.add(enrolment)
                     db.session.flush()
-                    db.session.add(CourseResult(
-                        enrolment_id=enrolment.id, user_id=user.id, course_id=course.id,
-                        version="1", score_percent=90.0, completed_at=when,
-                        certificate_code=f"sim-{number}-{person}", learner_name="Agent",
-                        course_title=course.title,
-                    ))  # fmt: skip
+                    db.session.add(
+                        CourseResult(
+                            enrolment_id=enrolment.id,
+                            user_id=user.id,
+                            course_id=course.id,
+                            version="1",
+                            score_percent=90.0,
+                            completed_at=when,
+                            certificate_code=f"sim-{number}-{person}",
+                            learner_name="Agent",
+                            course_title=course.title,
+                        )
+                    )
         for row in sim.rows:
             team, day, *counts = (int(v) for v in row)
-            db.session.add(TeamWeeklyRollup(
-                team_id=ids[team], metric="csat", week=EPOCH + timedelta(days=day),
-                platform_id=deployment.platform_id,
-                **dict(zip(("responses", "score_sum", "top_two_box", "promoters", "passives",
-                            "detractors"), counts, strict=True)),
-            ))  # fmt: skip
+            db.session.add(
+                TeamWeeklyRollup(
+                    team_id=ids[team],
+                    metric="csat",
+                    week=EPOCH + timedelta(days=day),
+                    platform_id=deployment.platform_id,
+                    **dict(
+                        zip(
+                            (
+                                "responses",
+                                "score_sum",
+                                "top_two_box",
+                                "promoters",
+                                "passives",
+                                "detractors",
+                            ),
+                            counts,
+                            strict=True,
+                        )
+                    ),
+                )
+            )
         db.session.commit()
         platform_id = deployment.platform_id
         db.session.remove()
@@ -99,8 +143,10 @@ def test_json_gives_the_estimate_the_page_gives(app, lti, runner, organisation):
     assert mean["measure"] == "csat_mean" and mean["ramp_up_days"] == 14 and mean["share"] == 0
     assert abs(mean["estimate"]) < 1  # points on the 1-5 scale
     # The page's CSVs follow the choice (the summary table is the JSON's numbers).
-    csv = lti.client.get(lti.tool_base + "/insights/summary.csv?metric=csat&csat_as=mean&ramp=14"
-                         "&share=0&course=basics")  # fmt: skip
+    csv = lti.client.get(
+        lti.tool_base + "/insights/summary.csv?metric=csat&csat_as=mean&ramp=14"
+        "&share=0&course=basics"
+    )
     assert "training-impact-csat-mean-summary-" in csv.headers["Content-Disposition"]
     assert f"estimate,{mean['estimate']}" in csv.text and "measure,csat_mean" in csv.text
 
@@ -119,8 +165,9 @@ def test_too_few_data_give_no_estimate_and_say_why(app, lti, runner, packs):
     assert "No NPS results yet." in runner.invoke(args=args).output
     wrong = runner.invoke(args=[*args, "--courses", "basics,nope"])
     assert wrong.exit_code != 0 and "No course nope" in wrong.output
-    missing = runner.invoke(args=["insights", "impact", "--platform-id", "999999", "--metric",
-                                  "csat"])  # fmt: skip
+    missing = runner.invoke(
+        args=["insights", "impact", "--platform-id", "999999", "--metric", "csat"]
+    )
     assert missing.exit_code != 0 and "No platform 999999" in missing.output
 
 

@@ -39,10 +39,15 @@ def run(app, data: bytes, **kw):
         platform_id = db.session.scalar(select(Team.platform_id))
         try:
             report = import_survey(
-                db.session, platform_id=platform_id, creator_id=None, filename="s.csv",
-                data=data, mapping=kw.pop("mapping", MAPPING), metric=kw.pop("metric", "csat"),
+                db.session,
+                platform_id=platform_id,
+                creator_id=None,
+                filename="s.csv",
+                data=data,
+                mapping=kw.pop("mapping", MAPPING),
+                metric=kw.pop("metric", "csat"),
                 **kw,
-            )  # fmt: skip
+            )
             if report.ok:
                 db.session.commit()
             else:
@@ -58,8 +63,13 @@ def test_a_good_file_is_imported_and_rolled_up(app, team):
     with app.app_context():
         totals = rollup_totals(db.session, team.id, "csat")
         db.session.remove()
-    assert totals == {"responses": 4, "score_sum": 16, "top_two_box": 3, "promoters": 0,
-                      "detractors": 0}  # fmt: skip
+    assert totals == {
+        "responses": 4,
+        "score_sum": 16,
+        "top_two_box": 3,
+        "promoters": 0,
+        "detractors": 0,
+    }
     days = sorted((r.day.isoformat(), r.responses) for r in rows(app, TeamDailyRollup))
     assert days == [("2026-11-02", 2), ("2026-11-03", 2)]
 
@@ -108,8 +118,11 @@ def test_missing_columns_encoding_and_scales(app, team):
         run(app, b"id,team,score\nr1,CXQ101,5\n")
     with pytest.raises(ImportRefused, match="It was read as separated by ';', UTF-8"):
         run(app, b"id;team;score\nr1;CXQ101;5\n")
-    nps = run(app, b"id,team,answered,score\nn1,CXQ101,2026-11-02,10\nn2,CXQ101,2026-11-02,0\n",
-              metric="nps")  # fmt: skip
+    nps = run(
+        app,
+        b"id,team,answered,score\nn1,CXQ101,2026-11-02,10\nn2,CXQ101,2026-11-02,0\n",
+        metric="nps",
+    )
     assert nps.imported == 2
     rollup = next(r for r in rows(app, TeamDailyRollup) if r.metric == "nps")
     assert (rollup.promoters, rollup.passives, rollup.detractors) == (1, 0, 1)
@@ -118,9 +131,21 @@ def test_missing_columns_encoding_and_scales(app, team):
 def test_the_command_imports_and_refuses_with_the_bad_rows(app, team, runner, tmp_path):
     good = tmp_path / "good.csv"
     good.write_bytes(GOOD)
-    args = ["insights", "import", str(good), "--platform-id", str(team.platform_id),
-            "--metric", "csat", "--team-column", "team", "--date-column", "answered",
-            "--id-column", "id"]  # fmt: skip
+    args = [
+        "insights",
+        "import",
+        str(good),
+        "--platform-id",
+        str(team.platform_id),
+        "--metric",
+        "csat",
+        "--team-column",
+        "team",
+        "--date-column",
+        "answered",
+        "--id-column",
+        "id",
+    ]
     done = runner.invoke(args=args)
     assert done.exit_code == 0, done.output
     assert "Imported 4 responses; 0 already imported; 0 bad rows skipped." in done.output
@@ -160,8 +185,9 @@ def test_weekly_roll_ups_add_up_to_the_daily_ones(app, team):
 
     run(app, GOOD)  # Monday 2 and Tuesday 3 November
     run(app, b"id,team,answered,score\nw1,CXQ101,2026-11-08 23:00,3\nw2,CXQ101,2026-11-09,5\n")
-    weeks = sorted((r.week.isoformat(), r.responses, r.top_two_box)
-                   for r in rows(app, TeamWeeklyRollup))  # fmt: skip
+    weeks = sorted(
+        (r.week.isoformat(), r.responses, r.top_two_box) for r in rows(app, TeamWeeklyRollup)
+    )
     assert weeks == [("2026-11-02", 5, 3), ("2026-11-09", 1, 1)]  # Sunday 8th is week 2 Nov
     daily = sum(r.responses for r in rows(app, TeamDailyRollup))
     assert daily == sum(w[1] for w in weeks) == 6
@@ -182,11 +208,13 @@ def xlsx(rows) -> bytes:
 def test_an_excel_workbook_is_read_like_a_csv(app, team):
     from datetime import datetime
 
-    data = xlsx([
-        ["id", "team", "answered", "score"],
-        ["x1", "CXQ101", datetime(2026, 11, 2, 9, 15), 5],
-        ["x2", "CXQ101", "2026-11-03", 4.0],  # Excel keeps whole numbers as floats
-    ])  # fmt: skip
+    data = xlsx(
+        [
+            ["id", "team", "answered", "score"],
+            ["x1", "CXQ101", datetime(2026, 11, 2, 9, 15), 5],
+            ["x2", "CXQ101", "2026-11-03", 4.0],  # Excel keeps whole numbers as floats
+        ]
+    )
     report = run(app, data)
     assert (report.imported, report.bad_rows) == (2, 0)
     stored = sorted((r.source_id, r.score, r.day.isoformat()) for r in rows(app, SurveyResponse))
@@ -219,12 +247,14 @@ def test_dates_are_read_in_the_format_chosen_or_refused_when_the_file_cannot_say
     assert run(app, american).imported == 2  # 12/25 settles it: month-first
     assert "2026-03-04" in {r.day.isoformat() for r in rows(app, SurveyResponse)}
     unclear = b"id,team,answered,score\nC1,CXQ101,03/04/2026,4\nC2,CXQ101,05/06/2026,4\n"
-    with pytest.raises(ImportRefused, match=(
-        r"could be day-first or month-first \(line 2: 03/04/2026; line 3: 05/06/2026\)"
-    )):  # fmt: skip
+    with pytest.raises(
+        ImportRefused,
+        match=(r"could be day-first or month-first \(line 2: 03/04/2026; line 3: 05/06/2026\)"),
+    ):
         run(app, unclear)
-    chosen = Mapping(team="team", date="answered", score="score", source_id="id",
-                     date_format="day-first")  # fmt: skip
+    chosen = Mapping(
+        team="team", date="answered", score="score", source_id="id", date_format="day-first"
+    )
     assert run(app, unclear, mapping=chosen).imported == 2
     assert "2026-04-03" in {r.day.isoformat() for r in rows(app, SurveyResponse)}
     wrong = b"id,team,answered,score\nW1,CXQ101,12/25/2026,4\n"
@@ -238,9 +268,21 @@ def test_dates_are_read_in_the_format_chosen_or_refused_when_the_file_cannot_say
 def test_the_command_takes_the_date_format(app, team, runner, tmp_path):
     unclear = tmp_path / "unclear.csv"
     unclear.write_bytes(b"id;team;answered;score\nM1;CXQ101;03/04/2026;5\n")
-    args = ["insights", "import", str(unclear), "--platform-id", str(team.platform_id),
-            "--metric", "csat", "--team-column", "team", "--date-column", "answered",
-            "--id-column", "id"]  # fmt: skip
+    args = [
+        "insights",
+        "import",
+        str(unclear),
+        "--platform-id",
+        str(team.platform_id),
+        "--metric",
+        "csat",
+        "--team-column",
+        "team",
+        "--date-column",
+        "answered",
+        "--id-column",
+        "id",
+    ]
     refused = runner.invoke(args=args)
     assert refused.exit_code == 1 and "choose the date format" in refused.output
     done = runner.invoke(args=[*args, "--date-format", "month-first"])

@@ -18,11 +18,18 @@ CSV = b"id,team,date,score\na1,CXQ101,2026-11-02,5\na2,CXQ101,2026-11-03,4\n"
 def upload(app, who, data, **fields):
     return who.client.post(
         who.tool_base + "/insights/import",
-        data={"csrf_token": csrf_token_for(app, who.client), "metric": "csat",
-              "team_column": "team", "date_column": "date", "score_column": "score",
-              "id_column": "id", "file": (io.BytesIO(data), "survey.csv"), **fields},
+        data={
+            "csrf_token": csrf_token_for(app, who.client),
+            "metric": "csat",
+            "team_column": "team",
+            "date_column": "date",
+            "score_column": "score",
+            "id_column": "id",
+            "file": (io.BytesIO(data), "survey.csv"),
+            **fields,
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
 
 
 def test_a_trainer_imports_and_sees_the_panel_with_its_guardrails(app, lti):
@@ -75,8 +82,10 @@ def test_the_report_is_drawn_in_the_background_and_downloads_as_a_pdf(app, lti):
     assert "The report is ready." in text(ready)
     pdf = get(lti, started.location + "/result")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    assert re.fullmatch(r'attachment; filename="training-impact-csat-[\d-]+\.pdf"',
-                        pdf.headers["Content-Disposition"])  # fmt: skip
+    assert re.fullmatch(
+        r'attachment; filename="training-impact-csat-[\d-]+\.pdf"',
+        pdf.headers["Content-Disposition"],
+    )
     printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Training impact on CSAT" in printed and "Method" in printed
     assert "At least two trained teams" in printed
@@ -90,8 +99,10 @@ def big_csv(rows: int, bad_every: int = 0) -> bytes:
     lines = [b"id,team,date,score"]
     for n in range(rows):
         score = 9 if bad_every and n % bad_every == 0 else 1 + n % 5
-        lines.append(f"big-{n:07d},CXQ101,2026-10-{1 + n % 28:02d} {8 + n % 10:02d}:{n % 60:02d},"
-                     f"{score}".encode())  # fmt: skip
+        lines.append(
+            f"big-{n:07d},CXQ101,2026-10-{1 + n % 28:02d} {8 + n % 10:02d}:{n % 60:02d},"
+            f"{score}".encode()
+        )
     return b"\n".join(lines) + b"\n"
 
 

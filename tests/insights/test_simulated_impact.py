@@ -50,8 +50,9 @@ def test_the_interval_is_each_team_left_out_of_the_data_in_turn():
     assert result.did.low == pytest.approx(result.did.effect - half, abs=1e-9)
     assert result.did.high == pytest.approx(result.did.effect + half, abs=1e-9)
     # The point estimate, by hand from the per-team rows (each with its date's comparison).
-    by_hand = np.mean([(t.after - t.before) - (t.comparison_after - t.comparison_before)
-                       for t in result.teams])  # fmt: skip
+    by_hand = np.mean(
+        [(t.after - t.before) - (t.comparison_after - t.comparison_before) for t in result.teams]
+    )
     assert result.did.effect == pytest.approx(by_hand, abs=1e-12)
     # The same for the first week-by-week effect after training.
     week = next(w for w in result.weeks if w.week == 2)

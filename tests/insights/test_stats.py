@@ -113,8 +113,15 @@ def test_fit_line_and_pre_trends():
 
 
 def test_phillips_roi_with_the_effects_range():
-    effect = DiD(effect=4.0, low=2.0, high=6.0, trained=10, comparison=10,
-                 trained_change=5.0, comparison_change=1.0)  # fmt: skip
+    effect = DiD(
+        effect=4.0,
+        low=2.0,
+        high=6.0,
+        trained=10,
+        comparison=10,
+        trained_change=5.0,
+        comparison_change=1.0,
+    )
     roi = phillips_roi(effect, value_per_point=5000, cost=10000)
     assert (roi.percent, roi.low, roi.high) == (100.0, 0.0, 200.0)
     assert roi.benefit == 20000
@@ -127,8 +134,9 @@ def test_bootstrap_means_match_scipys_bootstrap_and_skip_missing_values():
     values = rng.normal(5.0, 2.0, 400)
     ours = bootstrap_means(values[:, None], 4000, np.random.default_rng(1), block_cells=10_000)
     low, high = np.percentile(ours[:, 0], [2.5, 97.5])
-    theirs = scipy_stats.bootstrap((values,), np.mean, n_resamples=4000, method="percentile",
-                                   random_state=2).confidence_interval  # fmt: skip
+    theirs = scipy_stats.bootstrap(
+        (values,), np.mean, n_resamples=4000, method="percentile", random_state=2
+    ).confidence_interval
     assert low == pytest.approx(theirs.low, abs=0.03)
     assert high == pytest.approx(theirs.high, abs=0.03)
     # A missing value is left out of each resample's mean, not counted as zero.
@@ -147,8 +155,9 @@ def test_the_jackknife_interval_of_two_groups_by_hand():
     result = difference_in_differences(tb, tb + trained_change, cb, cb + comparison_changes)
     effect = trained_change - comparison_changes.mean()
     # Leaving a trained team out changes nothing; leaving comparison j out:
-    loo = [effect] * 3 + [trained_change - np.delete(comparison_changes, j).mean()
-                          for j in range(5)]  # fmt: skip
+    loo = [effect] * 3 + [
+        trained_change - np.delete(comparison_changes, j).mean() for j in range(5)
+    ]
     g = len(loo)
     se = math.sqrt((g - 1) / g * ((np.array(loo) - np.mean(loo)) ** 2).sum())
     t = scipy_stats.t.ppf(0.975, g - 1)
@@ -183,12 +192,29 @@ def test_stacked_effects_leave_a_team_out_of_every_stack_it_is_in():
     plan = [([0, 1], [2, 3, 4, 5]), ([5, 6], [2, 3, 4])]
 
     def stacks_without(left_out):
-        return [([i for i in t if i != left_out], before[s], after[s],
-                 [j for j in c if j != left_out], before[s], after[s])
-                for s, (t, c) in enumerate(plan)]  # fmt: skip
+        return [
+            (
+                [i for i in t if i != left_out],
+                before[s],
+                after[s],
+                [j for j in c if j != left_out],
+                before[s],
+                after[s],
+            )
+            for s, (t, c) in enumerate(plan)
+        ]
 
-    stacks = [Stack(np.array(t), before[s, t], after[s, t][:, None], np.array(c), before[s, c],
-                    after[s, c][:, None]) for s, (t, c) in enumerate(plan)]  # fmt: skip
+    stacks = [
+        Stack(
+            np.array(t),
+            before[s, t],
+            after[s, t][:, None],
+            np.array(c),
+            before[s, c],
+            after[s, c][:, None],
+        )
+        for s, (t, c) in enumerate(plan)
+    ]
     effects = stacked_effects(stacks, block_cells=3)  # several blocks of units
     assert list(effects.units) == list(range(7))
     assert effects.effect[0] == pytest.approx(estimate(stacks_without(None)), abs=1e-12)

@@ -129,9 +129,12 @@ def test_another_lms_is_not_found(app, lti):
     lti.launch_and_follow("administrator")
     with app.app_context():
         other = Platform(
-            issuer="https://other.example", client_id="x", auth_login_url="https://o/a",
-            auth_token_url="https://o/t", key_set_url="https://o/k",
-        )  # fmt: skip
+            issuer="https://other.example",
+            client_id="x",
+            auth_login_url="https://o/a",
+            auth_token_url="https://o/t",
+            key_set_url="https://o/k",
+        )
         db.session.add(other)
         db.session.flush()
         deployment = add_deployment(db.session, other, "other-1")

@@ -55,14 +55,32 @@ def test_an_unknown_lms_is_not_remembered_as_unknown(app, lti, make_app):
     other = make_app()
     with other.app_context():
         platform = db.session.scalar(select(Platform))
-        urls = [platform.issuer, platform.auth_login_url, platform.auth_token_url,
-                platform.key_set_url]  # fmt: skip
+        urls = [
+            platform.issuer,
+            platform.auth_login_url,
+            platform.auth_token_url,
+            platform.key_set_url,
+        ]
         db.session.remove()
     added = other.test_cli_runner().invoke(  # registered by "another process"
-        args=["lms", "platform", "add", "--issuer", urls[0], "--client-id", "second",
-              "--deployment-id", "dev-deployment-1", "--auth-login-url", urls[1],
-              "--auth-token-url", urls[2], "--key-set-url", urls[3]]
-    )  # fmt: skip
+        args=[
+            "lms",
+            "platform",
+            "add",
+            "--issuer",
+            urls[0],
+            "--client-id",
+            "second",
+            "--deployment-id",
+            "dev-deployment-1",
+            "--auth-login-url",
+            urls[1],
+            "--auth-token-url",
+            urls[2],
+            "--key-set-url",
+            urls[3],
+        ]
+    )
     assert added.exit_code == 0, added.output
     assert lti.client.get(login_url).status_code == 200
 

@@ -27,12 +27,18 @@ def test_a_person_downloads_their_data_and_is_forgotten_on_request(app, lti, pac
     trainer.launch_and_follow("trainer")
     imported = trainer.client.post(
         trainer.tool_base + "/insights/import",
-        data={"csrf_token": csrf_token_for(app, trainer.client), "metric": "csat",
-              "team_column": "team", "date_column": "date", "score_column": "score",
-              "agent_column": "agent", "id_column": "id",
-              "file": (io.BytesIO(SURVEY), "survey.csv")},
+        data={
+            "csrf_token": csrf_token_for(app, trainer.client),
+            "metric": "csat",
+            "team_column": "team",
+            "date_column": "date",
+            "score_column": "score",
+            "agent_column": "agent",
+            "id_column": "id",
+            "file": (io.BytesIO(SURVEY), "survey.csv"),
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
     assert imported.status_code == 302
 
     page = text(get(lena, "/me/data"))

@@ -34,8 +34,13 @@ def test_nothing_is_removed_until_a_retention_is_set(app, lti, runner):
     agent = as_person(app, lti, "learner", "agent-7", "Alex Agent")
     join(agent)
     lti.launch_and_follow("trainer")
-    upload_transcript(app, lti, learner=str(user_id(app, "agent-7")), channel="chat",
-                      files=[(io.BytesIO(TRANSCRIPT), "a.txt")])  # fmt: skip
+    upload_transcript(
+        app,
+        lti,
+        learner=str(user_id(app, "agent-7")),
+        channel="chat",
+        files=[(io.BytesIO(TRANSCRIPT), "a.txt")],
+    )
     age(app, 400)
     result = runner.invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
@@ -50,14 +55,21 @@ def test_old_transcripts_lose_their_text_and_keep_their_grades(make_app, lti):
     agent = as_person(keeping, trainer, "learner", "agent-7", "Alex Agent")
     join(agent)
     trainer.launch_and_follow("trainer")
-    sent = upload_transcript(keeping, trainer, learner=str(user_id(keeping, "agent-7")),
-                             channel="chat", files=[(io.BytesIO(TRANSCRIPT), "a.txt"),
-                                                    (io.BytesIO(TRANSCRIPT), "b.txt")])  # fmt: skip
+    sent = upload_transcript(
+        keeping,
+        trainer,
+        learner=str(user_id(keeping, "agent-7")),
+        channel="chat",
+        files=[(io.BytesIO(TRANSCRIPT), "a.txt"), (io.BytesIO(TRANSCRIPT), "b.txt")],
+    )
     assert sent.status_code == 302
     first = min(rows(keeping, Assessment), key=lambda a: a.id)
     with keeping.app_context():
-        db.session.execute(update(Assessment).where(Assessment.id == first.id)
-                           .values(created_at=utcnow() - timedelta(days=91)))  # fmt: skip
+        db.session.execute(
+            update(Assessment)
+            .where(Assessment.id == first.id)
+            .values(created_at=utcnow() - timedelta(days=91))
+        )
         db.session.commit()
         db.session.remove()
 
@@ -83,24 +95,35 @@ def test_retention_leaves_nothing_of_the_customer_and_says_the_uploads_age(make_
     join(agent)
     trainer.launch_and_follow("trainer")
     named = "Philippa Quaxley 07700900123 complaint.txt"
-    sent = upload_transcript(keeping, trainer, learner=str(user_id(keeping, "agent-7")),
-                             channel="chat", files=[(io.BytesIO(TRANSCRIPT), named),
-                                                    (io.BytesIO(TRANSCRIPT), "b.txt")])  # fmt: skip
+    sent = upload_transcript(
+        keeping,
+        trainer,
+        learner=str(user_id(keeping, "agent-7")),
+        channel="chat",
+        files=[(io.BytesIO(TRANSCRIPT), named), (io.BytesIO(TRANSCRIPT), "b.txt")],
+    )
     assert sent.status_code == 302
     month, day = sorted(rows(keeping, Assessment), key=lambda a: a.id)
-    levels = {f"level_{c}": "3" for c in ("empathy", "active_listening", "patience",
-                                         "positive_language", "adaptability")}  # fmt: skip
+    levels = {
+        f"level_{c}": "3"
+        for c in ("empathy", "active_listening", "patience", "positive_language", "adaptability")
+    }
     graded = post(
         trainer,
         f"/assessments/{month.id}/grade",
         levels | {"comment": "Call Philippa back on 07700900123 or pq@example.com."},
     )
-    assert graded.status_code == 302  # fmt: skip
+    assert graded.status_code == 302
     with keeping.app_context():
-        for assessment, age_ in ((month, timedelta(days=31, hours=2)),
-                                 (day, timedelta(days=1, hours=2))):  # fmt: skip
-            db.session.execute(update(Assessment).where(Assessment.id == assessment.id)
-                               .values(created_at=utcnow() - age_))  # fmt: skip
+        for assessment, age_ in (
+            (month, timedelta(days=31, hours=2)),
+            (day, timedelta(days=1, hours=2)),
+        ):
+            db.session.execute(
+                update(Assessment)
+                .where(Assessment.id == assessment.id)
+                .values(created_at=utcnow() - age_)
+            )
         db.session.commit()
         db.session.remove()
 
@@ -114,10 +137,14 @@ def test_retention_leaves_nothing_of_the_customer_and_says_the_uploads_age(make_
     assert month.title == f"Transcript #{month.id}, uploaded {month.created_at:%d %b %Y}"
     pages = {
         path: text(get(who, path))
-        for who, path in ((trainer, f"/assessments/{month.id}"), (trainer, "/assessments/queue"),
-                          (trainer, f"/assessments/{day.id}/grade"), (agent, "/assessments/"),
-                          (agent, f"/assessments/{month.id}"))
-    }  # fmt: skip
+        for who, path in (
+            (trainer, f"/assessments/{month.id}"),
+            (trainer, "/assessments/queue"),
+            (trainer, f"/assessments/{day.id}/grade"),
+            (agent, "/assessments/"),
+            (agent, f"/assessments/{month.id}"),
+        )
+    }
     for path, page in pages.items():
         assert "Philippa" not in page and "07700900123" not in page, path
     assert "removed on" in pages[f"/assessments/{month.id}"]

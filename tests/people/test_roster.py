@@ -37,9 +37,8 @@ def _file(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "roste
 
 def _import(runner, app, path: str, *extra: str):
     return runner.invoke(
-        args=["people", "roster", "import", path, "--platform-id", str(_dev_platform(app)),
-              *extra]
-    )  # fmt: skip
+        args=["people", "roster", "import", path, "--platform-id", str(_dev_platform(app)), *extra]
+    )
 
 
 def _org(app) -> dict[str, list[tuple[str, bool, bool]]]:
@@ -101,8 +100,9 @@ def test_a_roster_makes_teams_people_and_managers_and_a_second_import_changes_no
 def test_a_move_ends_one_membership_and_starts_another_on_the_date(app, runner, tmp_path):
     assert _import(runner, app, _file(tmp_path, ROSTER, "cp1252")).exit_code == 0
     moved = ROSTER.replace("omar@example.com;Billing North", "omar@example.com;Billing South")
-    result = _import(runner, app, _file(tmp_path, moved, name="moved.csv"),
-                     "--effective", "2026-11-16")  # fmt: skip
+    result = _import(
+        runner, app, _file(tmp_path, moved, name="moved.csv"), "--effective", "2026-11-16"
+    )
     assert result.exit_code == 0, result.output
     assert "1 joined a team (1 moved)" in result.output
     with app.app_context():
@@ -170,10 +170,9 @@ def test_a_person_listed_before_their_first_launch_becomes_their_lms_user(
         lenas = db.session.scalars(select(User).where(User.email == LENA.email)).all()
         assert [u.sub for u in lenas] == [LENA.sub]
         teams = {
-            m.team.title for m in db.session.scalars(
-                select(Membership).where(Membership.user_id == lenas[0].id)
-            )
-        }  # fmt: skip
+            m.team.title
+            for m in db.session.scalars(select(Membership).where(Membership.user_id == lenas[0].id))
+        }
         assert "Billing North" in teams  # her organisation team came with the record
         db.session.remove()
 
@@ -229,10 +228,16 @@ def test_a_manager_named_in_the_roster_recognises_their_team_whatever_course_the
     page = get(marco, "/recognition/award")
     assert "Omar Agent" in page.text
     request_id = page.text.split('name="request_id" type="hidden" value="')[1].split('"')[0]
-    given = post(marco, "/recognition/award", {
-        "recipient": str(_user_id(app, "omar")), "badge": str(kudos), "request_id": request_id,
-        "message": "You untangled the billing mix-up for the Hansens. Thank you!",
-    })  # fmt: skip
+    given = post(
+        marco,
+        "/recognition/award",
+        {
+            "recipient": str(_user_id(app, "omar")),
+            "badge": str(kudos),
+            "request_id": request_id,
+            "message": "You untangled the billing mix-up for the Hansens. Thank you!",
+        },
+    )
     assert given.status_code == 302, given.status_code
     with app.app_context():
         award = db.session.scalar(select(Award))
@@ -279,8 +284,12 @@ def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrows
 
     lti.launch_and_follow("trainer")
     assert "Teams and roster" in text(get(lti, "/dashboard"))
-    refused = _upload(lti, "/organisation/roster", "roster",
-                      b"email,team\nana@example.com,North\nana@example.com,South\n")  # fmt: skip
+    refused = _upload(
+        lti,
+        "/organisation/roster",
+        "roster",
+        b"email,team\nana@example.com,North\nana@example.com,South\n",
+    )
     assert refused.status_code == 400
     assert "ana@example.com is in two teams at once" in text(refused)
     assert "No teams yet" in text(refused)  # nothing was imported
@@ -289,19 +298,28 @@ def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrows
     page = text(get(lti, "/organisation"))
     assert "Roster imported: 4 people" in page and "Billing South" in page
     teams = {title: team_id for team_id, title in _teams(app)}
-    merged = post(lti, f"/organisation/teams/{teams['Billing South']}",
-                  {"action": "merge", "into": str(teams["Billing North"])})  # fmt: skip
+    merged = post(
+        lti,
+        f"/organisation/teams/{teams['Billing South']}",
+        {"action": "merge", "into": str(teams["Billing North"])},
+    )
     assert merged.status_code == 302
     page = text(get(lti, "/organisation"))
     assert "Merged Billing South into Billing North: 1 people moved" in page
     members = {email for email, active, _ in _org(app)["Billing North"] if active}
     assert members == {LENA.email, "ines@example.com", "omar@example.com"}
-    renamed = post(lti, f"/organisation/teams/{teams['Billing North']}",
-                   {"action": "rename", "name": "Team Leads"})  # fmt: skip
+    renamed = post(
+        lti,
+        f"/organisation/teams/{teams['Billing North']}",
+        {"action": "rename", "name": "Team Leads"},
+    )
     assert renamed.status_code == 302
     assert "There is already a team called Team Leads" in text(get(lti, "/organisation"))
-    named = post(lti, f"/organisation/teams/{teams['Team Leads']}",
-                 {"action": "name_manager", "email": "nobody@example.com"})  # fmt: skip
+    named = post(
+        lti,
+        f"/organisation/teams/{teams['Team Leads']}",
+        {"action": "name_manager", "email": "nobody@example.com"},
+    )
     assert named.status_code == 302
     assert "No person with the e-mail nobody@example.com" in text(get(lti, "/organisation"))
 
@@ -313,8 +331,12 @@ def test_past_training_from_the_page(app, lti: LtiBrowser, packs):  # noqa: F811
     assert (
         _upload(lti, "/organisation/roster", "roster", ROSTER.encode("cp1252")).status_code == 302
     )
-    bad = _upload(lti, "/courses/completions", "completions",
-                  b"email,course,date\nomar@example.com,Juggling,2026-09-01\n")  # fmt: skip
+    bad = _upload(
+        lti,
+        "/courses/completions",
+        "completions",
+        b"email,course,date\nomar@example.com,Juggling,2026-09-01\n",
+    )
     assert bad.status_code == 400
     assert "no course 'Juggling' in this LMS's catalogue" in text(bad)
     outside = b"email,course,date,provider\nomar@example.com,Juggling,2026-09-01,Circus Ltd\n"
@@ -346,12 +368,21 @@ def test_the_analysis_counts_a_person_in_the_team_they_were_in_at_the_time(
     assert _import(runner, app, _file(tmp_path, first), "--effective", "2026-01-01").exit_code == 0
     done = tmp_path / "done.csv"
     done.write_text("email,course,date\nana@x.org,basics,2026-02-01\ncy@x.org,basics,2026-03-01\n")
-    brought = runner.invoke(args=["courses", "completions", "import", str(done),
-                                  "--platform-id", str(_dev_platform(app))])  # fmt: skip
+    brought = runner.invoke(
+        args=[
+            "courses",
+            "completions",
+            "import",
+            str(done),
+            "--platform-id",
+            str(_dev_platform(app)),
+        ]
+    )
     assert brought.exit_code == 0, brought.output
     moved = first.replace("ana@x.org,North", "ana@x.org,South")
-    result = _import(runner, app, _file(tmp_path, moved, name="moved.csv"),
-                     "--effective", "2026-02-15")  # fmt: skip
+    result = _import(
+        runner, app, _file(tmp_path, moved, name="moved.csv"), "--effective", "2026-02-15"
+    )
     assert result.exit_code == 0, result.output
     teams = {title: team_id for team_id, title in _teams(app)}
     with app.app_context():

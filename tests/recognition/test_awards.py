@@ -56,8 +56,12 @@ def test_a_manager_recognises_a_learner_who_sees_it_with_the_message(app, lti, b
     manager.launch_and_follow("manager")
     form = text(get(manager, "/recognition/award"))
     assert "Lena Learner" in form and "Marco" not in form.split("Who")[1].split("Badge")[0]
-    given = give(manager, user_id(app, "dev-learner-1"), badge_id(app, "kudos-customer-hero"),
-                 "You stayed on the line until the refund landed. Thank you!")  # fmt: skip
+    given = give(
+        manager,
+        user_id(app, "dev-learner-1"),
+        badge_id(app, "kudos-customer-hero"),
+        "You stayed on the line until the refund landed. Thank you!",
+    )
     assert given.status_code == 302
     assert "You recognised Lena Learner: Customer hero." in text(get(manager, "/recognition/wall"))
 
@@ -88,8 +92,13 @@ def test_a_double_click_awards_once(app, lti, badges):
     page = get(manager, "/recognition/award")
     request_id = award_form(page)
     for _ in range(2):
-        give(manager, user_id(app, "dev-learner-1"), badge_id(app, "kudos-team-player"),
-             "Covered the queue.", request_id)  # fmt: skip
+        give(
+            manager,
+            user_id(app, "dev-learner-1"),
+            badge_id(app, "kudos-team-player"),
+            "Covered the queue.",
+            request_id,
+        )
     assert len(rows(app, Award)) == 1
 
 
@@ -98,9 +107,13 @@ def test_what_managers_cannot_do(app, lti, badges):
     outsider = browser(app, lti)
     pending = outsider.resign(
         outsider.pending("learner"),
-        lambda c: {**c, "sub": "outsider-1", "name": "Xavier Outside",
-                   "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "another-course"}},
-    )  # fmt: skip
+        lambda c: {
+            **c,
+            "sub": "outsider-1",
+            "name": "Xavier Outside",
+            "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "another-course"},
+        },
+    )
     outsider.post_launch(pending)
     join(outsider)
     manager = browser(app, lti)
@@ -127,21 +140,29 @@ def test_learners_cannot_award_and_staff_only_revoke_with_a_reason(app, lti, bad
     assert get(learner, "/recognition/award").status_code == 403
     manager = browser(app, lti)
     manager.launch_and_follow("manager")
-    give(manager, user_id(app, "dev-learner-1"), badge_id(app, "kudos-great-listener"),
-         "Repeated the account issue back word for word.")  # fmt: skip
+    give(
+        manager,
+        user_id(app, "dev-learner-1"),
+        badge_id(app, "kudos-great-listener"),
+        "Repeated the account issue back word for word.",
+    )
     (award,) = rows(app, Award)
     assert get(learner, f"/recognition/awards/{award.public_id}/revoke").status_code == 403
 
     no_reason = post(manager, f"/recognition/awards/{award.public_id}/revoke", {"reason": ""})
     assert no_reason.status_code == 400 and "Say why the award is withdrawn." in text(no_reason)
     other_manager = as_person(app, lti, "manager", "manager-2", "Mona Second")
-    refused = post(other_manager, f"/recognition/awards/{award.public_id}/revoke",
-                   {"reason": "Not mine"})  # fmt: skip
+    refused = post(
+        other_manager, f"/recognition/awards/{award.public_id}/revoke", {"reason": "Not mine"}
+    )
     assert refused.status_code == 302
     assert rows(app, Award)[0].revoked_at is None
 
-    done = post(manager, f"/recognition/awards/{award.public_id}/revoke",
-                {"reason": "Given to the wrong person."})  # fmt: skip
+    done = post(
+        manager,
+        f"/recognition/awards/{award.public_id}/revoke",
+        {"reason": "Given to the wrong person."},
+    )
     assert done.status_code == 302
     (award,) = rows(app, Award)
     assert award.revoked_at is not None and award.revoked_reason == "Given to the wrong person."
@@ -162,16 +183,25 @@ def test_a_manager_cannot_give_another_platforms_badge(app, lti, badges):
     manager.launch_and_follow("manager")
     with app.app_context():
         other = Platform(
-            issuer="https://other-lms.example", client_id="other", auth_login_url="https://x",
-            auth_token_url="https://x", key_set_url="https://x",
-        )  # fmt: skip
+            issuer="https://other-lms.example",
+            client_id="other",
+            auth_login_url="https://x",
+            auth_token_url="https://x",
+            key_set_url="https://x",
+        )
         db.session.add(other)
         db.session.flush()
         theirs = Badge(
-            slug="other-platform-kudos", platform_id=other.id, kind="recognition",
-            name="Their kudos", description="", criteria="", manager_awardable=True,
-            image=b"<svg/>", image_type="image/svg+xml",
-        )  # fmt: skip
+            slug="other-platform-kudos",
+            platform_id=other.id,
+            kind="recognition",
+            name="Their kudos",
+            description="",
+            criteria="",
+            manager_awardable=True,
+            image=b"<svg/>",
+            image_type="image/svg+xml",
+        )
         db.session.add(theirs)
         db.session.commit()
         theirs_id = theirs.id

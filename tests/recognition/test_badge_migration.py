@@ -26,9 +26,16 @@ def test_existing_badges_get_public_ids_and_given_reasons_stay_private(live, emp
                 _insert(c, "badges", slug=slug, name=slug, kind="custom", image=b"<svg/>")
                 for slug in ("one", "two", "three")
             ]
-            _insert(c, "badge_awards", public_id=str(uuid.uuid4()), badge_id=badges[0],
-                    user_id=person, platform_id=lms, salt="s",
-                    revoked_reason="A private matter.")  # fmt: skip
+            _insert(
+                c,
+                "badge_awards",
+                public_id=str(uuid.uuid4()),
+                badge_id=badges[0],
+                user_id=person,
+                platform_id=lms,
+                salt="s",
+                revoked_reason="A private matter.",
+            )
         upgrade(revision=THIS)
         with db.engine.connect() as c:
             ids = c.execute(sa.text("SELECT public_id FROM badges ORDER BY id")).scalars().all()

@@ -29,8 +29,9 @@ def add(app, who, image=SVG, filename="star.svg", **fields):
         "image": (io.BytesIO(image), filename),
         **fields,
     }
-    return who.client.post(who.tool_base + "/recognition/badges", data=data,
-                           content_type="multipart/form-data")  # fmt: skip
+    return who.client.post(
+        who.tool_base + "/recognition/badges", data=data, content_type="multipart/form-data"
+    )
 
 
 def custom_badges(app):
@@ -52,16 +53,22 @@ def test_a_trainer_adds_a_badge_with_a_rule(app, lti, badges):
 @pytest.mark.parametrize(
     ("image", "filename", "error"),
     [
-        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg",
-         "contains script"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>',
-         "x.svg", "links to other files"),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "x.svg",
+            "contains script",
+        ),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>',
+            "x.svg",
+            "links to other files",
+        ),
         (b'<svg onload="alert(1)" xmlns="http://www.w3.org/2000/svg"/>', "x.svg", "event handlers"),
         (b"\x89PNG\r\n\x1a\nnot really", "x.png", "The PNG file"),
         (b"GIF89a", "x.gif", "Upload an SVG or PNG image."),
         (b"<svg>" + b" " * 300_000 + b"</svg>", "big.svg", "larger than 256 kB"),
     ],
-)  # fmt: skip
+)
 def test_bad_images_are_refused_and_nothing_is_added(app, lti, badges, image, filename, error):
     lti.launch_and_follow("trainer")
     response = add(app, lti, image=image, filename=filename)

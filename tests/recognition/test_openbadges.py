@@ -26,8 +26,12 @@ def awarded(app, lti, badges):
     join(learner)
     manager = browser(app, lti)
     manager.launch_and_follow("manager")
-    give(manager, user_id(app, "dev-learner-1"), badge_id(app, "kudos-calm-under-pressure"),
-         "Stayed calm with a very upset caller.")  # fmt: skip
+    give(
+        manager,
+        user_id(app, "dev-learner-1"),
+        badge_id(app, "kudos-calm-under-pressure"),
+        "Stayed calm with a very upset caller.",
+    )
     (award,) = rows(app, Award)
     return award, manager
 
@@ -176,8 +180,15 @@ def test_a_png_badge_is_baked_as_png(app, lti, badges):
     join(learner)
     trainer = browser(app, lti)
     trainer.launch_and_follow("trainer")
-    add(app, trainer, image=medal_png("custom", 48), filename="shield.png", name="Shield",
-        rule_type="", manager_awardable="y")  # fmt: skip
+    add(
+        app,
+        trainer,
+        image=medal_png("custom", 48),
+        filename="shield.png",
+        name="Shield",
+        rule_type="",
+        manager_awardable="y",
+    )
     give(trainer, user_id(app, "dev-learner-1"), badge_id_named(app, "Shield"), "Solid work.")
     (award,) = rows(app, Award)
     client = app.test_client()

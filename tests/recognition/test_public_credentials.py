@@ -56,8 +56,12 @@ def awarded(app, lti, badges):
     join(learner)
     manager = browser(app, lti)
     manager.launch_and_follow("manager")
-    give(manager, user_id(app, "dev-learner-1"), badge_id(app, "kudos-calm-under-pressure"),
-         "Stayed calm with a very upset caller.")  # fmt: skip
+    give(
+        manager,
+        user_id(app, "dev-learner-1"),
+        badge_id(app, "kudos-calm-under-pressure"),
+        "Stayed calm with a very upset caller.",
+    )
     (award,) = rows(app, Award)
     return award, learner, manager
 
@@ -110,8 +114,11 @@ def test_an_lms_s_own_badges_cannot_be_counted_through(app, lti, badges):
     (badge,) = custom_badges(app)
     outsider = app.test_client()
     base = lti.tool_base
-    for path in (f"/badges/classes/{badge.id}", f"/badges/achievements/{badge.id}",
-                 f"/badges/{badge.id}/image"):  # fmt: skip
+    for path in (
+        f"/badges/classes/{badge.id}",
+        f"/badges/achievements/{badge.id}",
+        f"/badges/{badge.id}/image",
+    ):
         answer = outsider.get(base + path)
         assert answer.status_code == 404, path
         assert b"Secret project" not in answer.data
@@ -152,8 +159,11 @@ def test_the_credential_names_the_badge_by_its_public_id(lti, awarded):
 def _withdraw(manager, award, **fields):
     page = get(manager, f"/recognition/awards/{award.public_id}/revoke")
     assert page.status_code == 200
-    return post(manager, f"/recognition/awards/{award.public_id}/revoke",
-                {"reason": "Given to the wrong Lena by mistake.", **fields})  # fmt: skip
+    return post(
+        manager,
+        f"/recognition/awards/{award.public_id}/revoke",
+        {"reason": "Given to the wrong Lena by mistake.", **fields},
+    )
 
 
 def test_a_withdrawal_reason_stays_private_by_default(app, lti, awarded):

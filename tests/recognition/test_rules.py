@@ -31,8 +31,13 @@ def test_course_rules():
     ],
 )
 def test_skill_level_twice(levels, consecutive, expected):
-    rule = {"type": "skill_level", "skill": "empathy", "level": 3, "times": 2,
-            "consecutive": consecutive}  # fmt: skip
+    rule = {
+        "type": "skill_level",
+        "skill": "empathy",
+        "level": 3,
+        "times": 2,
+        "consecutive": consecutive,
+    }
     assert holds(rule, Facts(skill_levels={"empathy": levels})) is expected
 
 

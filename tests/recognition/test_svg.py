@@ -127,8 +127,14 @@ def test_a_drawing_from_an_editor_is_kept_as_a_drawing():
     )
     cleaned = sanitise_svg(image).decode()
     assert cleaned.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
-    for kept in ('fill="url(#g)"', 'xlink:href="#g"', "<style>.ring{stroke:#1c2430}</style>",
-                 ">CX</text>", 'stop-color="#0b5c8c"', "data:image/png;base64"):  # fmt: skip
+    for kept in (
+        'fill="url(#g)"',
+        'xlink:href="#g"',
+        "<style>.ring{stroke:#1c2430}</style>",
+        ">CX</text>",
+        'stop-color="#0b5c8c"',
+        "data:image/png;base64",
+    ):
         assert kept in cleaned, kept
     assert "inkscape" not in cleaned and "sodipodi" not in cleaned and "rdf" not in cleaned
 

@@ -167,11 +167,18 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     omar = launch_as(app, lti, "learner", sub="omar", name="Omar Second")
     join(omar)
     tara = launch_as(app, lti, "trainer")
-    assert grade(tara, assessment_id, dict.fromkeys(
-        ("empathy", "active_listening", "patience", "positive_language", "adaptability"), 3
-    )).status_code in (302, 303)  # fmt: skip
-    post(lena, f"/assessments/{assessment_id}/dispute",
-         {"reason": "I named her worry about rent and fixed the setting."})  # fmt: skip
+    assert grade(
+        tara,
+        assessment_id,
+        dict.fromkeys(
+            ("empathy", "active_listening", "patience", "positive_language", "adaptability"), 3
+        ),
+    ).status_code in (302, 303)
+    post(
+        lena,
+        f"/assessments/{assessment_id}/dispute",
+        {"reason": "I named her worry about rent and fixed the setting."},
+    )
     calibrated = post(tara, f"/assessments/{assessment_id}/calibrate")
     assert calibrated.status_code == 302, calibrated.status_code
 
@@ -181,10 +188,16 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     kudos = _one(app, select(Badge.id).where(Badge.slug == "kudos-customer-hero"))
     award_page = get(marco, "/recognition/award")
     request_id = award_page.text.split('name="request_id" type="hidden" value="')[1].split('"')[0]
-    given = post(marco, "/recognition/award", {
-        "recipient": str(lena_id), "badge": str(kudos), "request_id": request_id,
-        "message": "You stayed on the line until the refund landed. Thank you!",
-    })  # fmt: skip
+    given = post(
+        marco,
+        "/recognition/award",
+        {
+            "recipient": str(lena_id),
+            "badge": str(kudos),
+            "request_id": request_id,
+            "message": "You stayed on the line until the refund landed. Thank you!",
+        },
+    )
     assert given.status_code == 302, given.status_code
 
     stranger_trainer = launch_as(
@@ -206,9 +219,16 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     tara_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["trainer"].sub))
     with app.app_context():
         tenant_a = db.session.get(User, tara_id).platform_id
-        job = Job(kind="insights-report", title="Impact report", platform_id=tenant_a,
-                  user_id=tara_id, status="done", result=b"%PDF-1.7 test",
-                  result_name="impact.pdf", result_type="application/pdf")  # fmt: skip
+        job = Job(
+            kind="insights-report",
+            title="Impact report",
+            platform_id=tenant_a,
+            user_id=tara_id,
+            status="done",
+            result=b"%PDF-1.7 test",
+            result_name="impact.pdf",
+            result_type="application/pdf",
+        )
         db.session.add(job)
         db.session.commit()
         job_id = job.id
@@ -221,8 +241,13 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         .where(Membership.user_id == tara_id),
     )
     with app.app_context():
-        org_team = Team(platform_id=tenant_a, deployment_id=deployment_a, source=ORGANISATION,
-                        external_id="billing north", title="Billing North")  # fmt: skip
+        org_team = Team(
+            platform_id=tenant_a,
+            deployment_id=deployment_a,
+            source=ORGANISATION,
+            external_id="billing north",
+            title="Billing North",
+        )
         db.session.add(org_team)
         db.session.commit()
         org_team_id = org_team.id
@@ -259,5 +284,16 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     }
     missing = [name for name, value in ids.items() if value is None]
     assert not missing, f"the world lacks {missing}"
-    return World(lena, omar, marco, tara, ada, stranger_trainer, stranger_learner,
-                 stranger_manager, course_b_trainer, course_b_manager, ids)  # fmt: skip
+    return World(
+        lena,
+        omar,
+        marco,
+        tara,
+        ada,
+        stranger_trainer,
+        stranger_learner,
+        stranger_manager,
+        course_b_trainer,
+        course_b_manager,
+        ids,
+    )

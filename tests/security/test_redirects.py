@@ -90,8 +90,16 @@ def _where(response, base: str) -> str:
     return urljoin(base + "/programme", location)
 
 
-@pytest.mark.parametrize("value", ["/\t/evil.example", "/\\evil.example", "//evil.example",
-                                   "/%2F/evil.example", "javascript:alert(1)"])  # fmt: skip
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/\t/evil.example",
+        "/\\evil.example",
+        "//evil.example",
+        "/%2F/evil.example",
+        "javascript:alert(1)",
+    ],
+)
 def test_join_never_sends_the_browser_to_another_site(app, lti, value):
     learner = browser(app, lti)
     learner.launch_and_follow("learner")

@@ -98,7 +98,14 @@ def test_the_lms_is_sent_only_the_score_fields_of_ags(app, launched):  # noqa: F
         person = db.session.get(User, launched[0])
         identifying = {person.display_name, person.email, person.lms_username} - {None, ""}
         db.session.remove()
-    assert set(body) == {"userId", "scoreGiven", "scoreMaximum", "comment",
-                         "activityProgress", "gradingProgress", "timestamp"}  # fmt: skip
+    assert set(body) == {
+        "userId",
+        "scoreGiven",
+        "scoreMaximum",
+        "comment",
+        "activityProgress",
+        "gradingProgress",
+        "timestamp",
+    }
     assert body["userId"] == "dev-learner-1"
     assert identifying and not any(v in str(body) for v in identifying)
