@@ -114,8 +114,10 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             flash(f"Imported {report.imported} responses ({counts}).", "success")
             return redirect(next_url)
         db.session.rollback()
-        if done.refused:
-            flash(done.refused, "error")
+        # Said at the file field (the page's error summary links there); the bad rows below.
+        refusal = done.refused or (report.refused if report is not None else "")
+        if refusal:
+            form.file.errors.append(refusal)
     return render_template(
         "insights/upload.html",
         viewer=viewer,

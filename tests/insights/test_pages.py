@@ -38,6 +38,9 @@ def test_a_trainer_imports_and_sees_the_panel_with_its_guardrails(app, lti):
     assert bad.status_code == 400
     assert "line 4, score: CSAT scores are whole numbers 1-5, not '8'" in text(bad)
     assert 'name="id_column" value="id"' in bad.text  # what was typed is kept
+    # Why, in the error summary as a link to the file field, which is marked invalid.
+    assert 'role="alert"' in bad.text and '<li><a href="#file">' in bad.text
+    assert 'aria-describedby="file-error" aria-invalid="true"' in bad.text
     assert rows(app, SurveyResponse) == []
     done = upload(app, lti, CSV)
     assert done.status_code == 302
