@@ -158,6 +158,31 @@ class RubricForm(FlaskForm):
             "criteria": criteria,
         }
 
+    def error(self, message: str) -> tuple[str | None, str]:
+        """A refusal of ``rubrics.save_rubric`` as (the id of the control it is about, the
+        message with that place in words): "criteria.2.levels.1: '' is too short" is about
+        ``c2_l1``, "Patience, level 1: '' is too short". Without a place: (None, message)."""
+        found = re.match(r"([\w.]+): (.*)", message, re.S)
+        if not found:
+            return None, message
+        path, said = found.group(1).split("."), found.group(2)
+        if path[0] == "name":
+            return "name", f"Name: {said}"
+        if path[0] == "target_level":
+            return "target_level", f"Target level: {said}"
+        if path[0] == "levels" and len(path) > 1:
+            return f"level_{path[1]}", f"Level {path[1]}'s name: {said}"
+        if path[0] == "criteria" and len(path) > 1 and path[1].isdigit():
+            i, base = int(path[1]), self.base["criteria"]
+            prefix, name = (f"c{i}_", base[i]["name"]) if i < len(base) else ("extra_", "")
+            name = name or self.text("extra_name") or "The added criterion"
+            if len(path) > 3 and path[2] == "levels":
+                return f"{prefix}l{path[3]}", f"{name}, level {path[3]}: {said}"
+            if len(path) > 2 and path[2] == "weight":
+                return f"{prefix}weight", f"{name}, weight: {said}"
+            return f"{prefix}name", f"{name}: {said}"
+        return None, message
+
 
 def typed_number(text: str | None, kind: type[float] | type[int]) -> float | int | str:
     """The number typed, or the text itself when it is not one: the rubric's schema then

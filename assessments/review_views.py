@@ -71,6 +71,7 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     base = current_version(db.session, rubric).definition
     definition, status = base, 200
     form = RubricForm.for_rubric(base)
+    errors: list[tuple[str | None, str]] = []  # (control id, message), shown where they are
     if form.is_submitted():
         definition = form.definition()
         try:
@@ -78,7 +79,7 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
                                   rubric=rubric, definition=definition)  # fmt: skip
         except AssessmentError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            errors.append(form.error(str(error)))
             status = 400
         else:
             db.session.commit()
@@ -90,7 +91,7 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             return redirect(url_for("assessments.rubrics"))
     return render_template(
         "assessments/rubric_edit.html", viewer=viewer, rubric=rubric, definition=definition,
-        form=form,
+        form=form, errors=errors,
     ), status  # fmt: skip
 
 

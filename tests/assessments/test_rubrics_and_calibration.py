@@ -83,6 +83,10 @@ def test_a_broken_rubric_is_refused_whole(app, lti):
     refused = post(lti, f"/assessments/rubrics/{builtin.id}/edit", edit_form(definition, c2_l1=""))
     assert refused.status_code == 400
     assert "is too short" in text(refused)
+    # In the summary, linking to the control it is about, and at that control.
+    third = definition["criteria"][2]["name"]
+    assert f'<a href="#c2_l1">{third}, level 1: &#39;&#39; is too short</a>' in refused.text
+    assert 'id="c2_l1" name="c2_l1" rows="2" maxlength="500" aria-invalid="true"' in refused.text
     assert [r for r in rows(app, Rubric) if r.platform_id is not None] == []
     # A weight that is not a number is refused with the form as typed, not a server error.
     typed = post(
