@@ -10,10 +10,12 @@ def init_app(app: Flask) -> None:
     if not app.config.get("DEV_PLATFORM_ENABLED"):
         return
     from core.demo import register_demo_loader
+    from core.security import register_frame_ancestor_source
     from core.views import register_home_link
-    from lms.devplatform.service import load_demo
+    from lms.devplatform.service import load_demo, platform_other_site
     from lms.devplatform.views import bp
 
     app.register_blueprint(bp)
+    register_frame_ancestor_source(app, platform_other_site)
     register_home_link(app, "Try a launch from the development platform", "devplatform.index")
     register_demo_loader(app, load_demo)

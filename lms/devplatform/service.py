@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
 from lms import keys
+from lms.devplatform.cookies import origin_of, other_site_name
 from lms.devplatform.models import (
     DevLaunchRequest,
     DevLineItem,
@@ -134,6 +135,14 @@ def issuer_for(platform_base_url: str) -> str:
 
 def current_setup(session: Session) -> DevPlatformSetup | None:
     return session.scalar(select(DevPlatformSetup).order_by(DevPlatformSetup.id).limit(1))
+
+
+def platform_other_site() -> list[str]:
+    """The course page's origin under its other loopback name (``cookies.other_site_name``),
+    which may frame the tool too: so a newcomer can put the tool in a cross-site frame."""
+    setup = current_setup(db.session)
+    other = setup and other_site_name(setup.platform_base_url)
+    return [origin_of(other)] if other else []
 
 
 def register(session: Session, platform_base_url: str, tool_base_url: str) -> DevPlatformSetup:

@@ -10,16 +10,19 @@ from flask import (
     Response,
     abort,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
+    url_for,
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from core.db import db
 from core.errors import UserFacingError
 from core.extensions import csrf
-from core.security import allow_frames_from
+from core.security import allow_frames_from, allow_framing_by
+from lms.devplatform import cookies
 from lms.devplatform.advantage import (
     AGS,
     NRPS_SCOPE,
@@ -72,15 +75,43 @@ def index() -> str:
     tool = urlsplit(setup.tool_base_url)
     tool_origin = f"{tool.scheme}://{tool.netloc}"
     allow_frames_from(tool_origin)  # the course page embeds the tool
+    other_site = cookies.other_site_name(request.host_url)
     return render_template(
         "devplatform/index.html",
         tool_origin=tool_origin,
+        probe_url=tool_origin + url_for("devplatform.cookie_probe"),
+        cookie_paths=cookies.COOKIE_PATHS,
+        probe_message=cookies.PROBE_MESSAGE,
+        other_site=other_site and other_site + "dev-platform/",
+        other_site_is_tools=bool(other_site) and cookies.origin_of(other_site) == tool_origin,
         links=placed_links(db.session),
         personas=PERSONAS.values(),
         context=DEMO_CONTEXT,
         issuer=issuer_for(setup.platform_base_url),
         setup=setup,
     )
+
+
+@bp.get("/cookie-probe")
+def cookie_probe() -> WerkzeugResponse:
+    """Loaded from the tool's site in a frame of the course page: sets a cookie as the tool
+    does and tells the course page (``parent``, its origin) whether it came back."""
+    parent = request.args.get("parent", "")
+    if not cookies.is_origin(parent):
+        abort(400)
+    allow_framing_by(parent)  # also the course page under its other site name
+    page = make_response(
+        render_template(
+            "devplatform/cookie_probe.html", parent=parent, message=cookies.PROBE_MESSAGE
+        )
+    )
+    cookies.set_probe_cookie(page)
+    return page
+
+
+@bp.get("/cookie-probe/kept")
+def cookie_probe_kept() -> Response:
+    return jsonify({"kept": cookies.probe_cookie_kept()})
 
 
 @bp.get("/start/<persona>")

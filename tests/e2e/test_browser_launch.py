@@ -23,6 +23,7 @@ from playwright.sync_api import (
     expect,
 )
 
+from lms.devplatform.cookies import COOKIE_PATHS
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, VIEWPORT, CrossSiteService, DemoService
 from tests.e2e.steps import join_from_dashboard, leave_programme
 
@@ -95,12 +96,17 @@ def tool_frame(page: Page) -> Frame:
     return frame
 
 
-def open_dev_platform(page: Page, url: str) -> None:
+def open_dev_platform(page: Page, url: str, cookie_path: str | None = None) -> None:
+    """The course page; with ``cookie_path``, it must say that this browser takes that path
+    with the tool's cookies in its frame (``lms.devplatform.cookies.COOKIE_PATHS``)."""
     page.goto(url)
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Customer Experience Quality (demo course)"
     )
     expect(page.locator(TOOL_FRAME)).to_be_visible()
+    if cookie_path is not None:
+        status = page.get_by_role("status", name="Third-party cookies")
+        expect(status).to_have_text(COOKIE_PATHS[cookie_path])
 
 
 def test_demo_launch_each_role(browser, demo_server: DemoService, results_dir: Path) -> None:
@@ -117,7 +123,8 @@ def test_demo_launch_each_role(browser, demo_server: DemoService, results_dir: P
         )
         page.get_by_role("link", name="Try a launch from the development platform").click()
         expect(page).to_have_url(base + "/dev-platform/")
-        open_dev_platform(page, page.url)
+        # The demo serves the platform and the tool on one site: no third-party rule applies.
+        open_dev_platform(page, page.url, "same-site")
 
         for persona in PERSONAS:
             with explained(page, f"{persona.key} in the course page"):
@@ -189,7 +196,8 @@ def test_framed_launch_and_its_forms_work_with_partitioned_cookies(
     page = context.pages[0] if context.pages else context.new_page()
     windows: list[Page] = []
     context.on("page", lambda window: windows.append(window))
-    open_dev_platform(page, https_server.platform_base + "/dev-platform/")
+    path = "allowed" if third_party_cookies else "partitioned"
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/", path)
     persona = PERSONAS[0]
 
     with explained(page, "a framed launch, then form posts (CSRF) in the frame"):
@@ -253,7 +261,7 @@ def test_no_cookies_in_the_frame_offers_new_window(
         "request",
         lambda r: logins.append(r.url) if "/lms/login" in r.url else None,
     )
-    open_dev_platform(page, https_server.platform_base + "/dev-platform/")
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/", "no-cookie")
     persona = PERSONAS[0]
 
     with explained(page, "blocked third-party cookies in the course page"):
@@ -289,6 +297,43 @@ def test_no_cookies_in_the_frame_offers_new_window(
     )
     expect(frame.get_by_role("heading", level=1)).to_have_text("Open the activity in a new window")
     page.screenshot(path=results_dir / "blocked-cookies-course-page.png", full_page=True)
+
+
+def test_the_demo_course_page_on_another_site_name_puts_the_tool_in_a_cross_site_frame(
+    browser, demo_server: DemoService, results_dir: Path
+) -> None:
+    """The development platform's switch for a newcomer: the same course page under the other
+    loopback name is another site than the tool's, so the frame is cross-site. Over the
+    demo's plain HTTP there are no partitioned cookies, and the page says what follows: the
+    tool's cookie check offers a new window, where the launch completes."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        open_dev_platform(page, demo_server.base_url + "/dev-platform/", "same-site")
+        other = demo_server.base_url.replace("127.0.0.1", "localhost") + "/dev-platform/"
+        link = page.get_by_role("link", name="Open this course page on another site name")
+        expect(link).to_have_attribute("href", other)
+        link.click()
+        expect(page).to_have_url(other)
+        open_dev_platform(page, other, "no-cookie")
+        persona = PERSONAS[0]
+        with explained(page, "a launch in the cross-site frame over plain HTTP"):
+            frame = launch_in_course_page(page, persona)
+            expect(frame.get_by_role("heading", level=1)).to_have_text(
+                "Open the activity in a new window"
+            )
+            assert tool_frame(page).url.startswith(demo_server.base_url + "/lms/login?")
+            with context.expect_page() as opened:
+                frame.get_by_role("link", name="Open in a new window").click()
+            popup = opened.value
+            expect_dashboard(popup, persona)
+        page.screenshot(path=results_dir / "dev-platform-other-site-name.png", full_page=True)
+        # And back: on the tool's own site the frame is same-site again.
+        page.get_by_role("link", name="Open this course page on the tool's own site").click()
+        open_dev_platform(page, demo_server.base_url + "/dev-platform/", "same-site")
+    finally:
+        context.close()
 
 
 COLLECT_MESSAGES = """() => {
