@@ -102,6 +102,21 @@ def expect_url(tool: Tool, url: str | re.Pattern[str]) -> None:
         tool.wait_for_url(pattern, wait_until="commit")
     except PlaywrightTimeoutError:
         raise AssertionError(f"the tool frame is at {tool.url}, not at {url}") from None
+    frame_settled(tool)  # a click comes next, usually
+
+
+NEXT_PAINT = "() => new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(ok)))"
+
+
+def frame_settled(tool: Tool) -> None:
+    """In the LMS's frame, wait until the page has loaded and the LMS has fitted the frame to
+    it (``lti.frameResize`` on load): the top page can scroll as the frame changes height,
+    and a click aimed before that lands beside its button (seen as a lost "Mark as done").
+    A window of its own is never resized."""
+    if isinstance(tool, Page):
+        return
+    tool.wait_for_load_state("load")
+    tool.page.evaluate(NEXT_PAINT)  # after the resize message the load sent
 
 
 def top_nav(view: Page | Frame | FrameLocator, name: str) -> Locator:
@@ -269,6 +284,7 @@ def join_on_course_page(tool: Tool, course: dict[str, Any], base: str) -> Locato
         "Join the programme to take this course"
     )
     expect(status.get_by_role("button", name="Start this course")).to_have_count(0)
+    frame_settled(tool)
     status.get_by_role("button", name="Join the programme").click()
     expect_url(tool, f"{base}/courses/{course['slug']}/")
     expect(tool.locator(".flash-success")).to_have_text(
@@ -281,6 +297,7 @@ def join_on_course_page(tool: Tool, course: dict[str, Any], base: str) -> Locato
 def take_course(tool: Tool, course: dict[str, Any], base: str, snap: Snap = no_snap) -> None:
     """Start the course and work through every lesson, example and knowledge check.
     Snaps "lesson" on the first lesson and "check" on the first check's feedback."""
+    frame_settled(tool)
     tool.get_by_role("region", name="Your progress").get_by_role(
         "button", name="Start this course"
     ).click()
@@ -289,11 +306,13 @@ def take_course(tool: Tool, course: dict[str, Any], base: str, snap: Snap = no_s
             expect(h1(tool)).to_have_text(item["title"])
             if m_index == i_index == 0:
                 snap("lesson")
+            frame_settled(tool)
             tool.get_by_role("button", name=re.compile(r"^Mark as done and continue")).click()
         expect_url(tool, f"{base}/courses/{course['slug']}/m/{module['slug']}/check")
         take_check(tool, module, first=m_index == 0)
         if m_index == 0:
             snap("check")
+        frame_settled(tool)
         tool.get_by_role("link", name=re.compile(r"^Continue: ")).click()
 
 
@@ -627,6 +646,7 @@ def join_from_dashboard(tool: Tool) -> bool:
     expect(join.or_(joined)).to_be_visible()
     joined_here = join.is_visible()
     if joined_here:
+        frame_settled(tool)
         join.click()
         expect(tool.locator(".flash-success")).to_have_text(
             "Welcome to the programme. Pick a course to start."

@@ -1,8 +1,10 @@
 """The main journeys in a real Chromium, inside the LMS: the development platform's course page
 on ``https://localhost:PORT`` embeds the tool from ``https://127.0.0.1:PORT`` in its iframe. That
 is another site, as Moodle or Canvas and the tool are in real life, so the tool runs as a
-third-party frame; each person has a Chromium profile that allows third-party cookies, as a
-person's usual profile does (``test_browser_launch`` covers a profile that blocks them).
+third-party frame. Every journey runs twice: each person has a Chromium profile that blocks
+third-party cookies (Debian Chromium's default, Safari's and many managed Chromes'), where the
+tool lives on partitioned cookies (CHIPS), and one that allows them. In both the whole journey
+stays inside the LMS's frame: no step may need the tool in a window of its own.
 
 (a) Lena (learner) is invited to join, joins from a course page, takes every lesson and check,
     passes the exercise, downloads her certificate; a stranger verifies it.
@@ -15,10 +17,12 @@ person's usual profile does (``test_browser_launch`` covers a profile that block
 
 Every step runs through the tool's own pages in the iframe (clicks, typing, file choosers and
 downloads), and at each one the test checks that the iframe holds the tool's origin while the
-top page is the platform's, and saves a screenshot of what the person sees:
-``test-results/e2e/journey-<journey>-<n>-<step>.png``. The steps are shared with the same-site
-tests (``tests/e2e/steps.py``). No grade worker runs beside this server: where the service's
-worker would deliver a score or draw a PDF, the test runs ``flask lms worker --once``.
+top page is the platform's, that the browser runs the frame in the cookie mode asked for, and
+saves a screenshot of what the person sees:
+``test-results/e2e/journey-<journey>-<blocked|allowed>-<n>-<step>.png``. The steps are shared
+with the same-site tests (``tests/e2e/steps.py``). No grade worker runs beside this server:
+where the service's worker would deliver a score or draw a PDF, the test runs
+``flask lms worker --once``.
 """
 
 from __future__ import annotations
@@ -28,17 +32,27 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Frame, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Frame,
+    Locator,
+    Page,
+    Request,
+    expect,
+)
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.conftest import CrossSiteService
 from tests.e2e.steps import (
+    LEARNER,
     MANAGER,
     TOOL_FRAME,
     award_badge,
@@ -94,11 +108,18 @@ class Journey:
     name: str
     service: CrossSiteService
     results_dir: Path
+    third_party_cookies: bool
     taken: list[Path] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"journey-{self.name}-{'allowed' if self.third_party_cookies else 'blocked'}-"
 
     def expect_in_lms(self, lms: Page) -> Frame:
         """The top page is the platform's; its iframe holds the tool's page, from the tool's
-        origin, which the browser keeps apart from the LMS page."""
+        origin, which the browser keeps apart from the LMS page; and the frame has its
+        unpartitioned cookies exactly when the profile allows third-party cookies (else a
+        journey meant to run on partitioned cookies could pass on the others)."""
         frame = tool_frame(lms)
         assert lms.evaluate("location.origin") == self.service.platform_base
         assert lms.url.startswith(self.service.platform_base + "/dev-platform/"), lms.url
@@ -106,6 +127,7 @@ class Journey:
         assert frame.evaluate("location.origin") == self.service.tool_base, frame.url
         assert frame.url.startswith(self.service.tool_base + "/"), frame.url
         assert frame.evaluate(READ_TOP_LOCATION) == "SecurityError"
+        assert frame.evaluate("document.hasStorageAccess()") is self.third_party_cookies
         return frame
 
     def shot(
@@ -124,25 +146,64 @@ class Journey:
             # it has drawn again.
             frame.evaluate(NEXT_PAINT)
             lms.evaluate(NEXT_PAINT)
-        path = self.results_dir / f"journey-{self.name}-{len(self.taken) + 1}-{step}.png"
+        path = self.results_dir / f"{self.prefix}{len(self.taken) + 1}-{step}.png"
         lms.screenshot(path=path)
         self.taken.append(path)
 
 
+@pytest.fixture(params=[False, True], ids=["third-party-cookies-blocked", "allowed"])
+def third_party_cookies(request: pytest.FixtureRequest) -> bool:
+    """The browser mode of a journey's every person (one server and its data for both)."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def journey(https_server: CrossSiteService, results_dir: Path):  # type: ignore[no-untyped-def]
+def journey(  # type: ignore[no-untyped-def]
+    https_server: CrossSiteService, results_dir: Path, third_party_cookies: bool
+):
     def start(name: str) -> Journey:
-        for old in results_dir.glob(f"journey-{name}-*.png"):
+        story = Journey(name, https_server, results_dir, third_party_cookies)
+        for old in results_dir.glob(f"{story.prefix}*.png"):
             old.unlink()
-        return Journey(name, https_server, results_dir)
+        return story
 
     return start
 
 
+@dataclass
+class People:
+    """Each person on their own computer: a Chromium profile in the journey's cookie mode.
+    Every profile is watched for the tool loading as a page of its own (a top-level
+    navigation to the tool's site): the fallback a journey must never need while
+    partitioned cookies are there."""
+
+    open_profile: Callable[..., BrowserContext]
+    third_party_cookies: bool
+    tool_base: str
+    tool_windows: list[str] = field(default_factory=list)
+
+    def __call__(self) -> BrowserContext:
+        context = self.open_profile(third_party_cookies=self.third_party_cookies)
+        context.on("request", self._watch)
+        return context
+
+    def _watch(self, request: Request) -> None:
+        if not request.is_navigation_request() or not request.url.startswith(self.tool_base):
+            return
+        # A request of a service worker has no frame; the tool registers none.
+        with contextlib.suppress(PlaywrightError):
+            if request.frame.parent_frame is None:
+                self.tool_windows.append(request.url)
+
+    def expect_no_new_window(self) -> None:
+        assert self.tool_windows == [], f"the tool needed a window of its own: {self.tool_windows}"
+
+
 @pytest.fixture
-def person(chromium_profile):  # type: ignore[no-untyped-def]
-    """Each person on their own computer: a Chromium profile allowing third-party cookies."""
-    return lambda: chromium_profile(third_party_cookies=True)
+def person(  # type: ignore[no-untyped-def]
+    chromium_profile, https_server: CrossSiteService, third_party_cookies: bool
+) -> People:
+    return People(chromium_profile, third_party_cookies, https_server.tool_base + "/")
 
 
 @contextlib.contextmanager
@@ -163,12 +224,34 @@ def left_again(joined: list[Page]) -> Iterator[None]:
 
 # -- (a) learner: opt in, a whole course, the certificate ------------------------------------
 
+FORGET_LEARNER = """
+import sys
+from sqlalchemy import select
+from core import create_app
+from core.db import db
+from lms.devplatform.service import current_setup
+from people.models import User
+from people.privacy import erase_person, request_erasure
+app = create_app()
+with app.app_context():
+    platform_id = current_setup(db.session).platform_id
+    user = db.session.scalar(
+        select(User).where(User.platform_id == platform_id, User.sub == sys.argv[1])
+    )
+    if user is not None:
+        erase_person(db.session, request_erasure(db.session, user))
+    db.session.commit()
+"""
+
 
 def test_learner_opts_in_takes_a_course_and_gets_a_verified_certificate(
-    person, journey, https_server: CrossSiteService, browser: Browser
+    person: People, journey, https_server: CrossSiteService, browser: Browser
 ) -> None:
     course = demo_course()
     tool_base = https_server.tool_base
+    # The journey starts from a learner new to the tool: the one an earlier run (the other
+    # cookie mode, on this server) took through the course asked to be forgotten, and was.
+    https_server.python(FORGET_LEARNER, LEARNER.sub)
     story = journey("learner")
     lena_ctx: BrowserContext = person()
 
@@ -215,13 +298,14 @@ def test_learner_opts_in_takes_a_course_and_gets_a_verified_certificate(
     finally:
         stranger.close()
     assert len(story.taken) == 7
+    person.expect_no_new_window()
 
 
 # -- (b) trainer: a scenario graded with the suggestions, to the gradebook -------------------
 
 
 def test_trainer_grades_a_scenario_with_suggestions_and_the_score_reaches_the_gradebook(
-    person, journey, https_server: CrossSiteService
+    person: People, journey, https_server: CrossSiteService
 ) -> None:
     platform_base, tool_base = https_server.platform_base, https_server.tool_base
     story = journey("trainer")
@@ -271,13 +355,14 @@ def test_trainer_grades_a_scenario_with_suggestions_and_the_score_reaches_the_gr
                 lena_lms, "learner-result", show=tool_frame(lena_lms).locator("section.result-card")
             )
     assert len(story.taken) == 8
+    person.expect_no_new_window()
 
 
 # -- (c) manager: a badge, and the learner who receives it ----------------------------------
 
 
 def test_manager_awards_a_badge_and_the_learner_sees_it(
-    person, journey, https_server: CrossSiteService
+    person: People, journey, https_server: CrossSiteService
 ) -> None:
     platform_base, tool_base = https_server.platform_base, https_server.tool_base
     story = journey("manager")
@@ -308,6 +393,7 @@ def test_manager_awards_a_badge_and_the_learner_sees_it(
             expect(entry).to_contain_text(f"From {MANAGER.name}")
             story.shot(lena_lms, "learner-badge", show=entry)
     assert len(story.taken) == 4
+    person.expect_no_new_window()
 
 
 # -- (d) trainer: the training-impact report ------------------------------------------------
@@ -410,7 +496,7 @@ def survey_csv(teams: list[dict[str, Any]], run: str) -> tuple[str, int]:
 
 
 def test_trainer_imports_a_survey_and_reads_the_effect_of_training_in_the_pdf(
-    person, journey, https_server: CrossSiteService, tmp_path: Path
+    person: People, journey, https_server: CrossSiteService, tmp_path: Path
 ) -> None:
     tool_base = https_server.tool_base
     story = journey("impact")
@@ -457,3 +543,4 @@ def test_trainer_imports_a_survey_and_reads_the_effect_of_training_in_the_pdf(
         pdf_text = download_report_pdf(tara, download_link)
     assert f"a difference of {found.group(1)}" in pdf_text, pdf_text
     assert len(story.taken) == 4
+    person.expect_no_new_window()
