@@ -391,7 +391,8 @@ def test_the_activity_picker_passes_axe_and_reflow_in_the_course_page(
     browser: Browser, demo_server: DemoService, axe_source: str
 ) -> None:
     """The picker (a deep-linking launch) where an LMS shows it, in the course page's frame:
-    the whole list and a search, in a 1280 px and a 320 px window."""
+    the whole list, the list filtered as one types, and a search (the server's, without
+    JavaScript), in a 1280 px and a 320 px window."""
     base = demo_server.base_url
     context = new_context(browser)
     page = open_course_page(context, base)
@@ -404,8 +405,23 @@ def test_the_activity_picker_passes_axe_and_reflow_in_the_course_page(
             expect(picker.get_by_role("heading", level=1)).to_have_text(
                 "Add CX Quality Academy activities"
             )
-            for state in ("all", "search"):
+            for state in ("all", "typed", "search"):
+                if state == "typed":
+                    # Filter as you type (a script); the count is announced.
+                    picks = picker.locator(".pick")
+                    total = picks.count()
+                    picker.get_by_label("Search").press_sequentially("empath")
+                    status = picker.get_by_role("status")
+                    expect(status).to_contain_text(re.compile(rf"^Showing \d+ of {total} for"))
+                    shown = picker.locator(".pick:visible")
+                    assert 0 < shown.count() < total, (shown.count(), total)
+                    for i in range(shown.count()):
+                        expect(shown.nth(i)).to_contain_text(re.compile("empath", re.I))
+                    expect(
+                        picker.locator("fieldset.picker:visible:not(:has(.pick:visible))")
+                    ).to_have_count(0)
                 if state == "search":
+                    picker.get_by_label("Search").fill("")
                     picker.get_by_label("Search").fill("empathy")
                     picker.get_by_role("button", name="Search").click()
                     expect(picker.locator("#picker-count")).to_contain_text("matching “empathy”")
