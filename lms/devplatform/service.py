@@ -36,6 +36,7 @@ HINT_LIFETIME = timedelta(minutes=10)
 ID_TOKEN_LIFETIME = 60  # seconds, as Moodle
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+STORAGE_TARGET = "_parent"
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,9 @@ def start_launch(
         "lti_message_hint": hint,
         "client_id": CLIENT_ID,
         "lti_deployment_id": DEPLOYMENT_ID,
+        # LTI platform storage: the course page (the tool frame's parent) keeps data for the
+        # tool's login, for browsers that keep no cookie of the tool in the frame.
+        "lti_storage_target": STORAGE_TARGET,
     }
     return setup.tool_base_url + "/lms/login?" + urlencode(params)
 

@@ -336,6 +336,74 @@ def test_the_demo_course_page_on_another_site_name_puts_the_tool_in_a_cross_site
         context.close()
 
 
+ASK_PLATFORM = """async ([platform, messages]) => {
+    const answers = [];
+    for (const [index, message] of messages.entries()) {
+        const id = `probe-${index}`;
+        answers.push(await new Promise((ok) => {
+            const listen = (event) => {
+                if (!event.data || event.data.message_id !== id) return;
+                window.removeEventListener("message", listen);
+                ok({origin: event.origin, data: event.data});
+            };
+            window.addEventListener("message", listen);
+            // A platform that does not answer (one without platform storage) fails the
+            // test instead of hanging it.
+            setTimeout(() => ok({origin: null, data: null}), 5000);
+            window.parent.postMessage({...message, message_id: id}, platform);
+        }));
+    }
+    return answers;
+}"""
+
+
+def test_the_development_platform_offers_lti_platform_storage(
+    chromium_profile, https_server: CrossSiteService
+) -> None:
+    """1EdTech's client-side postMessage storage, as Canvas and Brightspace offer it: the login
+    initiation names the storage frame (``lti_storage_target``), and the course page answers
+    ``lti.capabilities``, ``lti.put_data`` and ``lti.get_data`` from the tool's frame, with
+    the tool's values kept apart by origin."""
+    context: BrowserContext = chromium_profile(third_party_cookies=False)
+    page = context.pages[0] if context.pages else context.new_page()
+    logins: list[str] = []
+    context.on("request", lambda r: logins.append(r.url) if "/lms/login" in r.url else None)
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/")
+    frame = launch_in_course_page(page, PERSONAS[0])
+    expect_dashboard(frame, PERSONAS[0])
+    assert logins and "lti_storage_target=_parent" in logins[0], logins
+
+    messages = [
+        {"subject": "lti.capabilities"},
+        {"subject": "lti.put_data", "key": "cx_state_abc", "value": "abc"},
+        {"subject": "lti.get_data", "key": "cx_state_abc"},
+        {"subject": "lti.get_data", "key": "never-put"},
+        {"subject": "lti.put_data", "key": "", "value": "x"},
+    ]
+    answers = tool_frame(page).evaluate(ASK_PLATFORM, [https_server.platform_base, messages])
+    assert {a["origin"] for a in answers} == {https_server.platform_base}
+    capabilities, put, got, missing, refused = (a["data"] for a in answers)
+    assert capabilities["subject"] == "lti.capabilities.response"
+    assert {m["subject"] for m in capabilities["supported_messages"]} >= {
+        "lti.put_data",
+        "lti.get_data",
+    }
+    assert put == {
+        "subject": "lti.put_data.response",
+        "message_id": "probe-1",
+        "key": "cx_state_abc",
+        "value": "abc",
+    }
+    assert got == {
+        "subject": "lti.get_data.response",
+        "message_id": "probe-2",
+        "key": "cx_state_abc",
+        "value": "abc",
+    }
+    assert missing["value"] is None
+    assert refused["error"]["code"] == "bad_request"
+
+
 COLLECT_MESSAGES = """() => {
     window.toolMessages = [];
     window.addEventListener("message", (event) => window.toolMessages.push(event.data));
