@@ -90,13 +90,20 @@ def test_trainer_imports_a_survey_and_downloads_the_impact_report(
         with explained(tara, "a file with a bad row is refused"):
             upload_survey(tara, bad_file)
             expect(tara).to_have_url(base + "/insights/import")
-            report = tara.get_by_role("alert")
-            expect(report).to_have_count(1)
-            expect(report.get_by_role("heading", level=2)).to_have_text(
-                "1 row(s) have problems, so nothing was imported. Fix them, or import "
-                "without the bad rows."
+            # Why, in the error summary at the file field; the rows that stopped it below it.
+            summary = tara.get_by_role("alert")
+            expect(summary).to_have_count(1)
+            expect(summary.get_by_role("heading", level=2)).to_have_text("There is a problem")
+            expect(summary.get_by_role("link")).to_have_text(
+                [
+                    "1 row(s) have problems, so nothing was imported. Fix them, or import "
+                    "without the bad rows."
+                ]
             )
-            expect(report.get_by_role("listitem")).to_have_text(
+            rows = tara.locator("section").filter(
+                has=tara.get_by_role("heading", name="The rows that stopped it")
+            )
+            expect(rows.get_by_role("listitem")).to_have_text(
                 [f"line {BAD_LINE}, score: CSAT scores are whole numbers 1-5, not '9'"]
             )
             expect(tara.locator(".flash-success")).to_have_count(0)
