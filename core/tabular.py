@@ -15,9 +15,9 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from core.uploads import zip_refusal
 
@@ -52,14 +52,25 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
-class ImportOutcome(Protocol):
-    """What every file import reports: its problems, and why nothing was imported, if not."""
+@dataclass
+class ImportOutcome:
+    """What every file import reports: its problems (the first ``MAX_PROBLEMS``), how many
+    rows were bad, and why nothing was imported, if not."""
 
-    problems: list[Problem]
-    refused: str
+    problems: list[Problem] = field(default_factory=list)
+    bad_rows: int = 0
+    refused: str = ""
 
     @property
-    def ok(self) -> bool: ...
+    def ok(self) -> bool:
+        return not self.refused
+
+    def refuse_bad_rows(self, nothing: str = "Nothing was imported") -> None:
+        """A file with bad rows stores nothing unless the person chose to skip them."""
+        self.refused = (
+            f"{nothing}: {self.bad_rows} rows have problems. Correct them, or choose to skip "
+            "bad rows."
+        )
 
 
 @dataclass

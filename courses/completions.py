@@ -14,7 +14,7 @@ already brought in (same person, training and day) is not counted twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
@@ -28,6 +28,7 @@ from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
     Column,
     DateReader,
+    ImportOutcome,
     Problem,
     TableRefused,
     find_columns,
@@ -51,18 +52,11 @@ DATE_SAMPLE = 5000
 
 
 @dataclass
-class CompletionsReport:
+class CompletionsReport(ImportOutcome):
     rows: int = 0
     stored: int = 0
     already: int = 0
     outside: int = 0  # of the rows, outside trainings
-    problems: list[Problem] = field(default_factory=list)
-    bad_rows: int = 0
-    refused: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.refused
 
     def summary(self) -> str:
         return (
@@ -232,10 +226,7 @@ def import_completions(
         report.refused = str(refused)
         return report
     if report.bad_rows and not skip_bad:
-        report.refused = (
-            f"Nothing was brought in: {report.bad_rows} rows have problems. Correct them, or "
-            "choose to skip bad rows."
-        )
+        report.refuse_bad_rows("Nothing was brought in")
         return report
     report.already = report.rows - report.bad_rows - report.stored
     return report

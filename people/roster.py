@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import Role
 from core.db import utcnow
-from core.tabular import Column, Problem, TableRefused, find_columns, open_table
+from core.tabular import Column, ImportOutcome, Problem, TableRefused, find_columns, open_table
 from people.models import ORGANISATION, Membership, Team, User
 
 ROSTER_SUB_PREFIX = "roster:"
@@ -66,7 +66,7 @@ class RosterRow:
 
 
 @dataclass
-class RosterReport:
+class RosterReport(ImportOutcome):
     people: int = 0
     added: int = 0  # people not launched yet, kept under their e-mail
     joined: int = 0  # memberships started (a new person, or a move)
@@ -74,13 +74,6 @@ class RosterReport:
     unchanged: int = 0
     teams_created: int = 0
     managers_named: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    bad_rows: int = 0
-    refused: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.refused
 
     def summary(self) -> str:
         return (
@@ -190,10 +183,7 @@ def import_roster(
     report.problems = problems[:MAX_PROBLEMS]
     report.bad_rows = len(bad_lines)
     if problems and not skip_bad:
-        report.refused = (
-            f"Nothing was imported: {report.bad_rows} rows have problems. Correct them, or "
-            "choose to skip bad rows."
-        )
+        report.refuse_bad_rows()
         return report
     # One row a person (a person listed twice in one team is one person).
     good = list({row.email: row for row in rows if row.line not in bad_lines}.values())
