@@ -530,12 +530,14 @@ def open_grading(tool: Tool, snap: Snap = no_snap) -> None:
     conversation with its evidence highlighted."""
     top_nav(tool, "Assessments").click()
     expect(h1(tool)).to_have_text("Skills of great service, assessed")
+    frame_settled(tool)
     tool.get_by_role("link", name="Grading queue").click()
     expect(h1(tool)).to_have_text("Grading queue")
     waiting = tool.locator("table tbody tr").filter(has_text=LEARNER.name)
     waiting = waiting.filter(has_text=SCENARIO.title).last
     expect(waiting.locator("td").nth(2)).to_have_text("Scenario")
     snap("queue")
+    frame_settled(tool)
     waiting.get_by_role("link", name=f"Grade {LEARNER.name}: {SCENARIO.title}").click()
 
     expect(h1(tool)).to_have_text(SCENARIO.title)
@@ -600,6 +602,7 @@ def read_result(tool: Tool, score: float, levels: dict[str, int], comment: str) 
     )
     entry = mine.locator("tbody tr").filter(has_text=SCENARIO.title).first
     expect(entry.locator("td")).to_have_text([SCENARIO.title, "Graded", f"{score:.0f}%"])
+    frame_settled(tool)  # the page came from a click: the LMS may still be fitting the frame
     entry.get_by_role("link", name=SCENARIO.title).click()
 
     result = tool.locator("section.result-card")
@@ -620,8 +623,11 @@ def read_result(tool: Tool, score: float, levels: dict[str, int], comment: str) 
 
 def leave_programme(tool: Tool) -> None:
     top_nav(tool, "My dashboard").click()
+    tool.wait_for_url(re.compile(r"/dashboard\Z"), wait_until="commit")
+    frame_settled(tool)
     tool.get_by_role("link", name="Your programme membership").click()
     expect(h1(tool)).to_have_text("The CX quality training programme")
+    frame_settled(tool)
     tool.get_by_role("button", name="Leave the programme").click()
     expect(tool.locator(".flash-success")).to_contain_text("You have left the programme.")
 
