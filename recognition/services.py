@@ -33,7 +33,13 @@ REASON_LIMIT = 500
 
 
 class RecognitionError(ValueError):
-    """A request the rules refuse; the message is safe to show."""
+    """A request the rules refuse; the message is safe to show. ``field`` names the form
+    field the refusal is about ("message", "recipient", "badge", "reason"), so a form can
+    show it beside that field; None for a refusal of the request as a whole."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -444,11 +450,15 @@ def award_kudos(
             return earlier
     message = message.strip()
     if not message:
-        raise RecognitionError("Write a message saying what they did: it is what makes it count.")
+        raise RecognitionError(
+            "Write a message saying what they did: it is what makes it count.", field="message"
+        )
     if len(message) > MESSAGE_LIMIT:
-        raise RecognitionError(f"Keep the message under {MESSAGE_LIMIT} characters.")
+        raise RecognitionError(
+            f"Keep the message under {MESSAGE_LIMIT} characters.", field="message"
+        )
     if recipient_id == manager.id:
-        raise RecognitionError("You cannot recognise yourself.")
+        raise RecognitionError("You cannot recognise yourself.", field="recipient")
     memberships = {
         m.team_id: m
         for m in session.scalars(
@@ -461,17 +471,18 @@ def award_kudos(
     }
     membership = next((memberships[t] for t in team_ids if t in memberships), None)
     if membership is None:
-        raise RecognitionError("You can recognise only people in your own team.")
+        raise RecognitionError("You can recognise only people in your own team.", field="recipient")
     team_id = membership.team_id
     catalogue = visible_badges(session, manager.platform_id)  # read once: evaluate needs it too
     badge = next((b for b in catalogue if b.id == badge_id and b.manager_awardable), None)
     if badge is None:
-        raise RecognitionError("Choose one of the recognition badges.")
+        raise RecognitionError("Choose one of the recognition badges.", field="badge")
     recipient = membership.user
     if recipient.opted_in_at is None:
         raise RecognitionError(
             f"{recipient.display_name} has not joined the training programme, and badges are "
-            "part of it. Thank them in person!"
+            "part of it. Thank them in person!",
+            field="recipient",
         )
     award = _new_award(badge, recipient, team_id)
     award.awarded_by_id = manager.id
@@ -513,9 +524,9 @@ def revoke(
     log; the public credential shows it only with ``publish_reason``."""
     reason = reason.strip()
     if not reason:
-        raise RecognitionError("Say why the award is withdrawn.")
+        raise RecognitionError("Say why the award is withdrawn.", field="reason")
     if len(reason) > REASON_LIMIT:
-        raise RecognitionError(f"Keep the reason under {REASON_LIMIT} characters.")
+        raise RecognitionError(f"Keep the reason under {REASON_LIMIT} characters.", field="reason")
     if award.platform_id != actor.platform_id:
         raise RecognitionError("There is no such award.")
     allowed = award.awarded_by_id == actor.id or actor_role in STAFF

@@ -158,8 +158,10 @@ def visibility(public_id: str) -> WerkzeugResponse:
     award = _received_award(public_id, user)
     set_hidden(db.session, award, user, request.form.get("hidden") == "1")
     db.session.commit()
-    flash("Hidden from the team's wall." if award.hidden_from_wall else "Shown on the team's wall.",
-          "success")  # fmt: skip
+    flash(
+        "Hidden from the team's wall." if award.hidden_from_wall else "Shown on the team's wall.",
+        "success",
+    )
     return redirect(url_for(".mine"))
 
 
@@ -200,7 +202,7 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
         except RecognitionError as refused:
             # Shown next to the field it is about, with the form as it was filled in.
             db.session.rollback()
-            _award_errors(form, str(refused)).append(str(refused))
+            _award_errors(form, refused).append(str(refused))
         else:
             # Worded before the commit expires the award and its person and badge.
             said = f"You recognised {given.user.display_name}: {given.badge.name}."
@@ -223,16 +225,11 @@ def award() -> str | tuple[str, int] | WerkzeugResponse:
     ), status
 
 
-def _award_errors(form: AwardForm, refusal: str) -> list[str]:
-    """The errors of the award form's field a refusal of ``award_kudos`` is about (the
-    message, the person or the badge); the form's own errors otherwise (a resent form)."""
-    said = refusal.lower()
-    if "message" in said:
-        return form.message.errors  # type: ignore[return-value]
-    if "recognise" in said or "joined" in said:
-        return form.recipient.errors  # type: ignore[return-value]
-    if "badge" in said:
-        return form.badge.errors  # type: ignore[return-value]
+def _award_errors(form: AwardForm, refused: RecognitionError) -> list[str]:
+    """The error list of the award form's field a refusal is about (the message, the person
+    or the badge); the form's own errors for a refusal of the whole form (a resent form)."""
+    if refused.field and refused.field in form:
+        return form[refused.field].errors  # type: ignore[return-value]
     return form.form_errors
 
 
@@ -243,9 +240,14 @@ def withdraw(public_id: str) -> str | tuple[str, int] | WerkzeugResponse:
     given = _tenant_award(public_id, viewer)
     form = RevokeForm()
     if form.validate_on_submit():
-        revoke(db.session, given, actor=actor, actor_role=viewer.role,
-               reason=form.reason.data or "",
-               publish_reason=bool(form.publish_reason.data))  # fmt: skip
+        revoke(
+            db.session,
+            given,
+            actor=actor,
+            actor_role=viewer.role,
+            reason=form.reason.data or "",
+            publish_reason=bool(form.publish_reason.data),
+        )
         db.session.commit()
         flash(f"Withdrawn: {given.badge.name} for {given.user.display_name}.", "success")
         return redirect(url_for(".team_wall"))
@@ -270,11 +272,17 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
                     data = upload.read(300_000)
                     data, media = check_image(data, upload.filename or "")
                     badge = add_badge(
-                        db.session, platform_id=viewer.platform_id, creator=user,
-                        name=form.name.data or "", description=form.description.data or "",
-                        criteria=form.criteria.data or "", image=data, image_type=media,
-                        rule=form.rule(), manager_awardable=bool(form.manager_awardable.data),
-                    )  # fmt: skip
+                        db.session,
+                        platform_id=viewer.platform_id,
+                        creator=user,
+                        name=form.name.data or "",
+                        description=form.description.data or "",
+                        criteria=form.criteria.data or "",
+                        image=data,
+                        image_type=media,
+                        rule=form.rule(),
+                        manager_awardable=bool(form.manager_awardable.data),
+                    )
                 except (ImageInvalid, RuleInvalid, RecognitionError) as error:
                     db.session.rollback()
                     _badge_errors(form, error).append(str(error))
@@ -288,10 +296,12 @@ def badges() -> str | tuple[str, int] | WerkzeugResponse:
     elif request.method == "POST":
         raise Forbidden()
     return render_template(
-        "recognition/badges.html", viewer=viewer,
-        badges=visible_badges(db.session, viewer.platform_id), form=form,
+        "recognition/badges.html",
+        viewer=viewer,
+        badges=visible_badges(db.session, viewer.platform_id),
+        form=form,
         explain=_explainer(viewer.platform_id),
-    ), status  # fmt: skip
+    ), status
 
 
 RULE_VALUE_FIELDS = ("course", "count", "score", "skill", "level", "times", "deviation")
@@ -438,9 +448,12 @@ def _holder_name(award: Award | None) -> str | None:
 def verify(public_id: str) -> tuple[str, int]:
     award = award_by_public_id(db.session, public_id)
     return render_template(
-        "recognition/verify.html", award=award, status=_status(award), issuer=_issuer(),
+        "recognition/verify.html",
+        award=award,
+        status=_status(award),
+        issuer=_issuer(),
         holder=_holder_name(award),
-    ), 200 if award else 404  # fmt: skip
+    ), 200 if award else 404
 
 
 @bp.get("/badges/verify/<public_id>.json")
