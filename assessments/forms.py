@@ -146,11 +146,14 @@ class RubricForm(FlaskForm):
         extra_name = self.text("extra_name")
         if extra_name:
             slug = re.sub(r"[^a-z0-9]+", "_", extra_name.lower()).strip("_")[:39] or "extra"
-            criteria.append({
-                "id": slug if slug[0].isalpha() else f"c_{slug}", "name": extra_name,
-                "weight": typed_number(self.extra_weight.data, float),
-                "levels": {str(n): self.text(f"extra_l{n}") for n in LEVELS},
-            })  # fmt: skip
+            criteria.append(
+                {
+                    "id": slug if slug[0].isalpha() else f"c_{slug}",
+                    "name": extra_name,
+                    "weight": typed_number(self.extra_weight.data, float),
+                    "levels": {str(n): self.text(f"extra_l{n}") for n in LEVELS},
+                }
+            )
         return {
             "name": self.text("name"),
             "target_level": typed_number(self.target_level.data or "3", int),

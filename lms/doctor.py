@@ -19,8 +19,9 @@ def lms_checks() -> Iterator[Finding]:
     if keys:
         yield ok(f"The tool publishes {len(keys)} signing key(s) at /lms/jwks.")
     else:
-        yield warn("No signing key yet: one is made on the first launch, or run "
-                   "`flask lms keys ensure`.")  # fmt: skip
+        yield warn(
+            "No signing key yet: one is made on the first launch, or run `flask lms keys ensure`."
+        )
     platforms = db.session.scalars(select(Platform)).all()
     if not platforms:
         yield warn("No LMS registered: `flask lms platform add …` (see docs/deployment.md).")
@@ -30,13 +31,17 @@ def lms_checks() -> Iterator[Finding]:
         )
         label = f"{platform.name or platform.issuer} (client {platform.client_id})"
         if not deployments:
-            yield fail(f"{label} has no deployment id: launches from it are refused. "
-                       "Add one with `flask lms deployment add`.")  # fmt: skip
+            yield fail(
+                f"{label} has no deployment id: launches from it are refused. "
+                "Add one with `flask lms deployment add`."
+            )
         else:
             yield ok(f"{label}: {deployments} deployment(s).")
     oldest = db.session.scalar(
         select(func.min(GradeDelivery.created_at)).where(GradeDelivery.status == "pending")
     )
     if oldest is not None and oldest < utcnow() - timedelta(hours=1):
-        yield warn(f"Scores have waited since {oldest:%Y-%m-%d %H:%M} UTC: is `flask lms "
-                   "worker` running, and is the LMS reachable? See Grade deliveries.")  # fmt: skip
+        yield warn(
+            f"Scores have waited since {oldest:%Y-%m-%d %H:%M} UTC: is `flask lms "
+            "worker` running, and is the LMS reachable? See Grade deliveries."
+        )

@@ -38,9 +38,14 @@ class PlatformRef:
     @classmethod
     def of(cls, row: Platform) -> PlatformRef:
         return cls(
-            row.id, row.issuer, row.client_id, row.auth_login_url, row.auth_token_url,
-            row.auth_audience, row.key_set_url,
-        )  # fmt: skip
+            row.id,
+            row.issuer,
+            row.client_id,
+            row.auth_login_url,
+            row.auth_token_url,
+            row.auth_audience,
+            row.key_set_url,
+        )
 
 
 @dataclass(frozen=True)

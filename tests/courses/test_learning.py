@@ -111,8 +111,11 @@ def test_a_crafted_answer_cannot_pass_or_score_above_the_maximum(app, learner):
     assert missing.status_code == 400 and "Enter a number." in text(missing)
     # Said where it happens: a summary linking to the question's control, which is marked
     # invalid and described by the message.
-    assert re.search(r'role="alert"[^>]*>.*<a href="#[^"]+">Question \d: Enter a number\.</a>',
-                     missing.text, re.S)  # fmt: skip
+    assert re.search(
+        r'role="alert"[^>]*>.*<a href="#[^"]+">Question \d: Enter a number\.</a>',
+        missing.text,
+        re.S,
+    )
     assert re.search(r'<input[^>]*aria-invalid="true" aria-describedby="[^"]+-error"', missing.text)
     assert len(rows(app, CheckAttempt)) == 1
 
