@@ -117,14 +117,7 @@ def credential(
                     "salt": award.salt,
                 }
             ],
-            "achievement": {
-                "id": issuer.achievement_url(badge),
-                "type": ["Achievement"],
-                "name": badge.name,
-                "description": badge.description,
-                "criteria": {"narrative": badge.criteria},
-                "image": {"id": issuer.image_url(badge), "type": "Image"},
-            },
+            "achievement": _achievement_body(badge, issuer),
         },
         "credentialStatus": {
             "id": f"{issuer.status_list_url}#{award.id}",
@@ -231,16 +224,24 @@ def badge_class(badge: Badge, issuer: Issuer) -> dict[str, Any]:
     }
 
 
-def achievement(badge: Badge, issuer: Issuer) -> dict[str, Any]:
+def _achievement_body(badge: Badge, issuer: Issuer) -> dict[str, Any]:
+    """The Achievement as a credential embeds it and as its own URL serves it."""
     return {
-        "@context": [VC_CONTEXT, OB3_CONTEXT],
         "id": issuer.achievement_url(badge),
         "type": ["Achievement"],
         "name": badge.name,
         "description": badge.description,
         "criteria": {"narrative": badge.criteria},
         "image": {"id": issuer.image_url(badge), "type": "Image"},
-        "creator": {"id": issuer.profile_url, "type": ["Profile"], "name": issuer.name},
+    }
+
+
+def achievement(badge: Badge, issuer: Issuer) -> dict[str, Any]:
+    creator = {"id": issuer.profile_url, "type": ["Profile"], "name": issuer.name}
+    return {
+        "@context": [VC_CONTEXT, OB3_CONTEXT],
+        **_achievement_body(badge, issuer),
+        "creator": creator,
     }
 
 

@@ -14,26 +14,9 @@ from recognition.images import medal_png
 from recognition.models import Award
 from recognition.openbadges import is_revoked_in, read_baked_png
 from tests.courses.flow import browser, join, post, rows
-from tests.recognition.test_awards import badge_id, give, user_id
+from tests.recognition.test_awards import give, user_id
 
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-
-
-@pytest.fixture
-def awarded(app, lti, badges):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
-    give(
-        manager,
-        user_id(app, "dev-learner-1"),
-        badge_id(app, "kudos-calm-under-pressure"),
-        "Stayed calm with a very upset caller.",
-    )
-    (award,) = rows(app, Award)
-    return award, manager
 
 
 def verified_claims(app, client, base, token):
@@ -56,7 +39,7 @@ def verified_claims(app, client, base, token):
 
 
 def test_the_credential_has_the_required_fields_and_verifies(app, lti, awarded):
-    award, _ = awarded
+    award, _, _ = awarded
     stranger = app.test_client()
     base = lti.tool_base
     document = json.loads(stranger.get(f"{base}/badges/credentials/{award.public_id}.json").data)
@@ -98,7 +81,7 @@ def email_of_learner(app):
 
 
 def test_the_recipient_hash_is_of_their_email(app, awarded, lti):
-    award, _ = awarded
+    award, _, _ = awarded
     document = json.loads(
         app.test_client().get(f"{lti.tool_base}/badges/credentials/{award.public_id}.json").data
     )
@@ -109,7 +92,7 @@ def test_the_recipient_hash_is_of_their_email(app, awarded, lti):
 
 
 def test_revocation_shows_in_the_status_list_and_the_verification(app, lti, awarded):
-    award, manager = awarded
+    award, _, manager = awarded
     stranger = app.test_client()
     base = lti.tool_base
 
@@ -134,7 +117,7 @@ def test_revocation_shows_in_the_status_list_and_the_verification(app, lti, awar
 
 
 def test_open_badges_2_hosted_assertion(app, lti, awarded):
-    award, _ = awarded
+    award, _, _ = awarded
     client = app.test_client()
     base = lti.tool_base
     data = client.get(f"{base}/badges/assertions/{award.public_id}").json
@@ -150,7 +133,7 @@ def test_open_badges_2_hosted_assertion(app, lti, awarded):
 
 
 def test_baked_images_carry_the_signed_credential(app, lti, awarded):
-    award, _ = awarded
+    award, _, _ = awarded
     client = app.test_client()
     baked = client.get(f"{lti.tool_base}/badges/credentials/{award.public_id}/image")
     assert baked.mimetype == "image/svg+xml"  # the built-in badges are SVG drawings

@@ -14,9 +14,8 @@ import urllib.request
 import pytest
 from jwcrypto import jwk, jws
 
-from recognition.models import Award, Badge
-from tests.courses.flow import browser, get, join, post, rows, text
-from tests.recognition.test_awards import badge_id, give, user_id
+from recognition.models import Badge
+from tests.courses.flow import browser, get, post, rows, text
 from tests.recognition.test_badges import add, custom_badges
 
 
@@ -47,23 +46,6 @@ def verify_from_the_token_alone(token: str) -> dict:
     signed.deserialize(token)
     signed.verify(key, alg="RS256")
     return json.loads(signed.payload)
-
-
-@pytest.fixture
-def awarded(app, lti, badges):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
-    give(
-        manager,
-        user_id(app, "dev-learner-1"),
-        badge_id(app, "kudos-calm-under-pressure"),
-        "Stayed calm with a very upset caller.",
-    )
-    (award,) = rows(app, Award)
-    return award, learner, manager
 
 
 def test_a_verifier_holding_only_the_credential_finds_the_key_and_verifies_it(lti, awarded):
