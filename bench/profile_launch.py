@@ -45,12 +45,13 @@ from launch import (
     APP_NAME,
     FLASK_TIMEOUT,
     ONWARD_LINK,
-    SCHEMA,
     SECRET,
     PlatformSide,
     register_platform,
 )
 
+# Its own schema: bench/launch.py may be running on bench_launch at the same time.
+SCHEMA = "bench_profile_launch"
 BASE_URL = "http://127.0.0.1:5999"  # never served: only names the tool and the platform
 REQUEST_KINDS = ("login (cookie check page)", "launch POST")
 
