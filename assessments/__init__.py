@@ -6,6 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from assessments import review_views  # noqa: F401 - its pages join the blueprint
+    from assessments.batch import SCORE_JOB, score_job
     from assessments.cli import assessments_cli
     from assessments.grading import assessment_graded
     from assessments.privacy import assessments_data, remove_old_transcripts
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(assessments_cli)
     register_job_handler(app, RETRAIN_JOB, retrain_job)
+    register_job_handler(app, SCORE_JOB, score_job)
     assessment_graded.connect(queue_retrain_when_due)
     register_personal_data(app, "assessments", assessments_data)
     register_retention(app, "transcripts", remove_old_transcripts)

@@ -9,42 +9,67 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import AppGroup
 
+if TYPE_CHECKING:
+    from assessments.formats import Conversation
+    from assessments.tenant_models import CurrentModel
+
 assessments_cli = AppGroup("assessments", help="Skill assessments and suggested levels.")
 suggestions_cli = AppGroup("suggestions", help="The model behind suggested levels.")
 assessments_cli.add_command(suggestions_cli)
+PROGRESS_EVERY = 25  # conversations between progress lines on stderr
 
 
-def read_conversations(path: Path) -> list[tuple[str, object]]:
-    """(id, transcript) for every conversation in a file: JSON lines of
-    ``{"id", "channel", "turns"}`` (one conversation a line), or one conversation in any format
-    ``assessments.transcripts.parse`` reads (its id is the file name)."""
-    from assessments.transcripts import TranscriptInvalid, TranscriptProblem, parse, parse_json
+def read_file(path: Path) -> list[Conversation]:
+    """Every conversation in a file, in any format ``assessments.formats`` recognises (JSON
+    lines of ``{"id", "channel", "turns"}``, vendor exports, the product's own files)."""
+    from assessments.formats import read_conversations
 
-    data = path.read_bytes()
-    text = data.decode("utf-8-sig", errors="replace")
-    lines = [line for line in text.splitlines() if line.strip()]
-    json_lines = path.suffix.lower() in (".jsonl", ".ndjson") or (
-        path.suffix.lower() == ".json"
-        and len(lines) > 1
-        and all(line.lstrip().startswith("{") and line.rstrip().endswith("}") for line in lines)
+    return read_conversations(path.read_bytes(), path.name)
+
+
+def suggestion_model(platform_id: int | None) -> CurrentModel:
+    """This LMS's current model with its agreement and threshold, else the built-in model with
+    its cross-validated agreement and the default threshold."""
+    from assessments.suggest_model import builtin_model
+    from assessments.tenant_models import (
+        DEFAULT_THRESHOLD,
+        CurrentModel,
+        builtin_agreement,
+        current_suggestion_model,
     )
-    if not json_lines:
-        return [(path.stem, parse(data, path.name))]
-    out = []
-    for number, line in enumerate(lines, 1):
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TranscriptInvalid(
-                path.name, [TranscriptProblem(number, f"not valid JSON: {error.msg}")]
-            ) from error
-        name = str(item.get("id", f"{path.stem}:{number}"))
-        out.append((name, parse_json(json.dumps(item), name, item.get("channel", "chat"))))
-    return out
+
+    if platform_id is None:
+        return CurrentModel(builtin_model(), None, builtin_agreement(), DEFAULT_THRESHOLD)
+    from core.db import db
+    from lms.models import Platform
+
+    if db.session.get(Platform, platform_id) is None:
+        raise click.ClickException(f"there is no platform {platform_id} (flask lms platform list)")
+    return current_suggestion_model(db.session, platform_id)
+
+
+def suggestion_record(ident: str, suggestions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One conversation's line of ``--json``: exactly id, levels, confidence and evidence.
+    A skill's confidence is the model's probability of its level and whether the skill is low
+    confidence for this LMS (its out-of-sample agreement below the LMS's threshold)."""
+    return {
+        "id": ident,
+        "levels": {s["criterion"]: s["level"] for s in suggestions},
+        "confidence": {
+            s["criterion"]: {
+                "probability": s["confidence"],
+                "low_confidence": s["low_confidence"],
+                "agreement": s["agreement"],
+            }
+            for s in suggestions
+        },
+        "evidence": {s["criterion"]: s["evidence"] for s in suggestions},
+    }
 
 
 @assessments_cli.command("suggest")
@@ -52,52 +77,35 @@ def read_conversations(path: Path) -> list[tuple[str, object]]:
 @click.option("--platform-id", type=int, default=None, help="Use this LMS's own refitted model.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per conversation.")
 def suggest_command(files: tuple[str, ...], platform_id: int | None, as_json: bool) -> None:
-    """Suggested levels, confidence and evidence for the conversations in FILES."""
-    from assessments.suggest import suggest
+    """Suggested levels, confidence and evidence for every conversation in FILES (any
+    supported format; an export's conversations one by one, progress on stderr)."""
+    from assessments.grading import stored_suggestions
     from assessments.transcripts import TranscriptInvalid
 
-    model = None
-    if platform_id is not None:
-        from assessments.tenant_models import current_model
-        from core.db import db
-
-        model = current_model(db.session, platform_id)
+    current = suggestion_model(platform_id)
     failed = False
     for name in files:
         try:
-            conversations = read_conversations(Path(name))
+            conversations = read_file(Path(name))
         except TranscriptInvalid as invalid:
             click.echo(f"{invalid}", err=True)
             failed = True
             continue
-        for ident, transcript in conversations:
-            suggestions = suggest(transcript, model)  # type: ignore[arg-type]
-            result = {
-                "id": ident,
-                "levels": {s.criterion: s.level for s in suggestions},
-                "confidence": {s.criterion: s.confidence for s in suggestions},
-                "evidence": {
-                    s.criterion: [
-                        {
-                            "turn": e.turn,
-                            "start": e.start,
-                            "end": e.end,
-                            "text": e.text,
-                            "note": e.note,
-                            "supports": e.supports,
-                        }
-                        for e in s.evidence
-                    ]
-                    for s in suggestions
-                },
-            }
+        total = len(conversations)
+        for done, conversation in enumerate(conversations, 1):
+            suggestions = stored_suggestions(conversation.transcript, current)
             if as_json:
-                click.echo(json.dumps(result, ensure_ascii=False))
+                record = suggestion_record(conversation.id, suggestions)
+                click.echo(json.dumps(record, ensure_ascii=False))
             else:
                 levels = ", ".join(
-                    f"{s.criterion} {s.level} ({s.confidence:.0%})" for s in suggestions
+                    f"{s['criterion']} {s['level']} ({s['confidence']:.0%}"
+                    f"{', low confidence' if s['low_confidence'] else ''})"
+                    for s in suggestions
                 )
-                click.echo(f"{ident}: {levels}")
+                click.echo(f"{conversation.id}: {levels}")
+            if total > 1 and (done % PROGRESS_EVERY == 0 or done == total):
+                click.echo(f"{name}: {done} of {total} conversations scored", err=True)
     if failed:
         raise SystemExit(1)
 

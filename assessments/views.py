@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from assessments.disputes import dispute_of
 from assessments.errors import AssessmentError
+from assessments.formats import MAX_FILE_BYTES
 from assessments.forms import GradeForm, QuizForm, ReplyForm, UploadForm
 from assessments.grading import (
     about_skill,
@@ -42,7 +43,8 @@ from people.models import User
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
 
-UPLOAD_READ_BYTES = 220_000  # of each file: past the parser's size limit, which then says so
+# Of each file: past the formats' size limit, which then says so.
+UPLOAD_READ_BYTES = MAX_FILE_BYTES + 1
 SKILL_NAMES = {
     "empathy": "Empathy", "active_listening": "Active listening", "patience": "Patience",
     "positive_language": "Positive language", "adaptability": "Adaptability",
@@ -274,10 +276,11 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
                 (f"Pasted transcript, {utcnow():%d %b %Y %H:%M}.txt", pasted.encode("utf-8"))
             )
         try:
-            created = upload_transcripts(
+            uploaded = upload_transcripts(
                 db.session, trainer=trainer, deployment_id=viewer.deployment_id,
                 team_id=viewer.team_id, learner_id=form.learner.data or 0,
                 files=files, channel=form.channel.data, mask=form.mask.data,
+                next_url=url_for("assessments.grading_queue"),
             )  # fmt: skip
         except UploadRefused as refused:
             db.session.rollback()
@@ -292,7 +295,11 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             status = 400
         else:
             db.session.commit()
-            flash(f"{len(created)} conversation(s) added to the grading queue.", "success")
+            count = len(uploaded.assessments)
+            if uploaded.job is not None:
+                flash(f"{count} conversations added; their levels are being suggested.", "success")
+                return redirect(url_for("core.job_status", job_id=uploaded.job.id))
+            flash(f"{count} conversation(s) added to the grading queue.", "success")
             return redirect(url_for("assessments.grading_queue"))
     return render_template(
         "assessments/upload.html", viewer=viewer, form=form, problems=problems,
