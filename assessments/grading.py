@@ -124,6 +124,55 @@ def queue(
     return [a for a in found if about_skill(a, skill)]
 
 
+# Confidence filter of the grading queue: a suggestion is uncertain when its skill agrees
+# poorly with this LMS's graders (flagged low confidence when it was made) or when the model
+# gives its level less than this probability (four levels: 0.25 is a guess).
+UNSURE_BELOW = 0.4
+CONFIDENCE_FILTERS = {"low": "Low confidence", "high": "Confident"}
+
+
+def uncertain(suggestion: dict[str, Any]) -> bool:
+    return bool(suggestion.get("low_confidence")) or (
+        float(suggestion.get("confidence") or 0) < UNSURE_BELOW
+    )
+
+
+def waiting_suggestions(
+    session: Session, deployment_id: int, team_id: int | None
+) -> dict[int, list[dict[str, Any]]]:
+    """The stored suggestions of this course context's conversations waiting for a grade, by
+    assessment id (read only when the queue is filtered by them)."""
+    if team_id is None:
+        return {}
+    rows = session.execute(
+        select(Assessment.id, Assessment.suggestions).where(
+            Assessment.deployment_id == deployment_id,
+            Assessment.team_id == team_id,
+            Assessment.status == AWAITING,
+        )
+    )
+    return {assessment_id: suggestions or [] for assessment_id, suggestions in rows}
+
+
+def matches_suggestions(
+    suggestions: list[dict[str, Any]], skill: str, level: int, confidence: str
+) -> bool:
+    """Whether a conversation's suggestions pass the queue's filters: ``skill`` ("" = any
+    skill) suggested at ``level`` (0 = any level), with ``confidence`` "low" (one of those
+    suggestions uncertain), "high" (none) or "" (either). A conversation not scored yet matches
+    no level or confidence filter."""
+    relevant = [s for s in suggestions if not skill or s.get("criterion") == skill]
+    if level:
+        relevant = [s for s in relevant if s.get("level") == level]
+    if not relevant:
+        return not (level or confidence)
+    if confidence == "low":
+        return any(uncertain(s) for s in relevant)
+    if confidence == "high":
+        return not any(uncertain(s) for s in relevant)
+    return True
+
+
 def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> int | None:
     """The oldest conversation of this course context waiting for a grade (one id, for the
     trainer's "save and open the next")."""

@@ -14,13 +14,17 @@ from assessments.errors import AssessmentError
 from assessments.formats import MAX_FILE_BYTES
 from assessments.forms import GradeForm, QuizForm, ReplyForm, UploadForm
 from assessments.grading import (
+    CONFIDENCE_FILTERS,
     about_skill,
     final_grade,
     grade,
+    matches_suggestions,
     mine,
     next_waiting,
     queue,
     skill_levels,
+    uncertain,
+    waiting_suggestions,
 )
 from assessments.library import scenarios
 from assessments.models import AWAITING, IN_PROGRESS, Assessment
@@ -42,6 +46,7 @@ from people.guards import require_person
 from people.models import User
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
+LEVELS = (1, 2, 3, 4)  # the levels suggestions are made on (the built-in rubric's)
 
 # Of each file: past the formats' size limit, which then says so.
 UPLOAD_READ_BYTES = MAX_FILE_BYTES + 1
@@ -202,14 +207,33 @@ def grading_queue() -> str:
     viewer = require_viewer()
     skill = request.args.get("skill", "") if request.args.get("skill") in CRITERIA else ""
     learner = request.args.get("learner", type=int) or 0
+    level = request.args.get("level", type=int) or 0
+    level = level if level in LEVELS else 0
+    confidence = request.args.get("confidence", "")
+    confidence = confidence if confidence in CONFIDENCE_FILTERS else ""
     everyone = queue(db.session, viewer.deployment_id, viewer.team_id)
     waiting = [
         a for a in everyone if about_skill(a, skill) and (not learner or a.learner_id == learner)
     ]
+    # The suggestions are read only when the queue is filtered or shown by them.
+    suggested = (
+        waiting_suggestions(db.session, viewer.deployment_id, viewer.team_id)
+        if skill or level or confidence
+        else {}
+    )
+    if level or confidence:
+        waiting = [
+            a
+            for a in waiting
+            if matches_suggestions(suggested.get(a.id, []), skill, level, confidence)
+        ]
     people = sorted({a.learner for a in everyone}, key=lambda u: u.display_name)
     return render_template(
         "assessments/queue.html", viewer=viewer, waiting=waiting, names=SKILL_NAMES,
-        skill=skill, learner=learner, people=people, scenarios=scenarios(),
+        skill=skill, learner=learner, people=people, scenarios=scenarios(), level=level,
+        levels=LEVELS, confidence=confidence, confidences=CONFIDENCE_FILTERS,
+        suggested={i: {s["criterion"]: s for s in found} for i, found in suggested.items()},
+        uncertain=uncertain,
     )  # fmt: skip
 
 

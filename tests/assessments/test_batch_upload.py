@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assessments.formats import read_conversations
+from assessments.grading import uncertain
 from assessments.models import Assessment
 from assessments.suggest import CRITERIA
 from assessments.tenant_models import set_threshold
@@ -118,6 +119,37 @@ def test_one_conversation_per_file_is_scored_at_once_and_a_bad_export_loses_noth
     assert rows(app, Job) == []
     assert all(len(a.suggestions) == len(CRITERIA) for a in rows(app, Assessment))
     assert {a.channel for a in rows(app, Assessment)} == {"call"}
+
+
+def test_the_queue_filters_by_suggested_level_and_confidence(app, lti):
+    agent_id = trainer_and_agent(app, lti)
+    upload(
+        app,
+        lti,
+        learner=agent_id,
+        files=[fixture("zendesk-tickets.jsonl"), fixture("conversations.jsonl")],
+    )
+    run_worker(app)
+    stored = rows(app, Assessment)
+    empathy = {
+        a.title: next(s for s in a.suggestions if s["criterion"] == "empathy") for a in stored
+    }
+    for level in (1, 2, 3, 4):
+        page = text(get(lti, f"/assessments/queue?skill=empathy&level={level}"))
+        for title, s in empathy.items():
+            assert (title in page) == (s["level"] == level), (title, level)
+    low = text(get(lti, "/assessments/queue?skill=empathy&confidence=low"))
+    high = text(get(lti, "/assessments/queue?skill=empathy&confidence=high"))
+    for title, s in empathy.items():
+        assert (title in low) == uncertain(s) and (title in high) == (not uncertain(s))
+    # Every skill low confidence for this LMS: nothing is "confident" any more.
+    with app.app_context():
+        platform_id = stored[0].platform_id
+        set_threshold(db.session, platform_id, 1.0)
+        db.session.commit()
+    page = get(lti, "/assessments/queue?confidence=high")
+    assert page.status_code == 200 and "with these filters" in text(page)
+    assert 'for="confidence"' in page.text and 'for="level"' in page.text
 
 
 def suggest_json(runner, *args):
