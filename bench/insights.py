@@ -5,8 +5,10 @@ adds ``--teams`` teams of ``--team-size`` people and ``--completions`` course co
 (70% of teams train, on staggered dates), writes a CSV of ``--rows`` CSAT responses over a year
 (trained teams gain about 6 points after training), and then times:
 
-1. ``flask insights import`` of that file, as an operator runs it (process start included),
-   with the import process's peak memory;
+1. the import of that file (the call ``flask insights import`` makes, in a fresh process; the
+   process's start is reported apart) and, alternating with it ``--import-rounds`` times, the
+   anchor: the same file into an unindexed table with no checks (PostgreSQL: raw ``COPY``;
+   SQLite: plain ``executemany``), with the import process's peak memory;
 2. the full training-impact report in a fresh process (roll-ups read, training dates, stacked
    difference in differences with a 1,000-draw bootstrap, week-by-week effect, pre-trend
    check, correlations, per-team table), ``--repeats`` times, and the per-agent comparison;
@@ -20,6 +22,7 @@ adds ``--teams`` teams of ``--team-size`` people and ``--completions`` course co
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -36,7 +39,6 @@ import numpy as np
 from common import (
     DEFAULT_PG,
     ROOT,
-    VENV_BIN,
     BenchError,
     flask_command,
     fresh_database,
@@ -261,6 +263,156 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
     return out
 
 
+def child_json(env: dict[str, str], *args: str) -> dict:
+    """Run this script in a fresh process with ``args``; its last line of output, as JSON."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(args[:1])} failed:\n{done.stdout}\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - started
+    result.setdefault("start_s", result["wall_s"] - result.get("import_s", 0.0))
+    return result
+
+
+def rates(rows: int, runs: list[dict], key: str) -> str:
+    return " / ".join(f"{rows / run[key]:,.0f}" for run in runs)
+
+
+def import_only(env: dict[str, str], survey: Path, platform_id: int) -> dict[str, object]:
+    """In this (fresh) process: empty the survey tables (the bench's own database), then
+    import ``survey`` as ``flask insights import`` does (same call, same columns) and commit.
+    Only the import and its commit are timed; the process's start is reported apart."""
+    from sqlalchemy import delete
+
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from insights.importer import Mapping, import_survey
+    from insights.models import SurveyImport, SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
+
+    app = create_app(Settings.from_env(env))
+    with app.app_context():
+        for model in (SurveyResponse, TeamDailyRollup, TeamWeeklyRollup, SurveyImport):
+            db.session.execute(delete(model))
+        db.session.commit()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        with survey.open("rb") as stream:
+            report = import_survey(
+                db.session,
+                platform_id=platform_id,
+                creator_id=None,
+                filename=survey.name,
+                data=stream,
+                mapping=Mapping("team", "answered", "score", "agent", "", "id"),
+                metric="csat",
+            )
+        if not report.ok:
+            raise BenchError(f"the import was refused: {report.refused} {report.bad[:5]}")
+        db.session.commit()
+        import_s = time.perf_counter() - started
+        db.session.remove()
+    return {
+        "import_s": import_s,
+        "rss_before_mb": rss_before,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "summary": f"Imported {report.imported} responses; {report.duplicates} already "
+        f"imported; {report.bad_rows} bad rows skipped.",
+    }
+
+
+def anchor_only(env: dict[str, str], survey: Path) -> dict[str, object]:
+    """The anchor, in a fresh process: the file's rows into an unindexed table of text
+    columns, as fast as the database takes them with no checks at all: PostgreSQL's COPY
+    fed the file's bytes; on SQLite, the csv module's rows in plain executemany batches."""
+    import csv
+    import sqlite3
+
+    url = env["DATABASE_URL"]
+    create = "CREATE TABLE bench_anchor (id text, team text, agent text, answered text, score text)"
+    if url.startswith("sqlite:///"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        connection.execute("DROP TABLE IF EXISTS bench_anchor")
+        connection.execute(create)
+        connection.commit()
+        started = time.perf_counter()
+        with survey.open(newline="") as text:
+            rows = csv.reader(text)
+            next(rows)
+            while batch := list(itertools.islice(rows, 20_000)):
+                connection.executemany("INSERT INTO bench_anchor VALUES (?, ?, ?, ?, ?)", batch)
+        connection.commit()
+        anchor_s = time.perf_counter() - started
+        connection.execute("DROP TABLE bench_anchor")
+        connection.commit()
+        connection.close()
+        return {"anchor_s": anchor_s}
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        connection.execute("DROP TABLE IF EXISTS bench_anchor")
+        connection.execute(create)
+        connection.commit()
+        started = time.perf_counter()
+        with (
+            survey.open("rb") as stream,
+            connection.cursor().copy("COPY bench_anchor FROM STDIN (FORMAT csv, HEADER)") as copy,
+        ):
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                copy.write(block)
+        connection.commit()
+        anchor_s = time.perf_counter() - started
+        connection.execute("DROP TABLE bench_anchor")
+        connection.commit()
+    return {"anchor_s": anchor_s}
+
+
+def print_import(args: argparse.Namespace, imports: list[dict], anchors: list[dict]) -> None:
+    """The import's table: ours and the anchor in each round, their ratio, memory, start."""
+    anchor_name = (
+        "raw `COPY` of the file into an unindexed table"
+        if args.backend == "postgresql"
+        else "plain `executemany` of the file's rows into an unindexed table"
+    )
+    print(
+        f"\nbench/insights.py import · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
+        f"{args.backend} · {args.rows:,} rows\n"
+    )
+    print("| measure | value |")
+    print("| --- | ---: |")
+    anchor_name = (
+        "raw `COPY` of the file into an unindexed table"
+        if args.backend == "postgresql"
+        else "plain `executemany` of the file's rows into an unindexed table"
+    )
+    print(
+        f"| import: ours, {len(imports)} runs (rows/s) | {rates(args.rows, imports, 'import_s')} |"
+    )
+    print(f"| import: anchor, {anchor_name} (rows/s) | {rates(args.rows, anchors, 'anchor_s')} |")
+    ratios = [a["anchor_s"] / i["import_s"] for i, a in zip(imports, anchors, strict=True)]
+    print(
+        f"| import: ratio ours/anchor, each round (median) | "
+        f"{' / '.join(f'{r:.2f}' for r in ratios)} ({statistics.median(ratios):.2f}) |"
+    )
+    print(
+        "| import: peak memory of the import process, before / after the import (MB) | "
+        f"{imports[-1]['rss_before_mb']:.0f} / {max(i['peak_mb'] for i in imports):.0f} |"
+    )
+    print(
+        "| import: the process's start (app and imports; not in the ratio) (s) | "
+        f"{statistics.median(i['start_s'] for i in imports):.1f} |"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-insights-") as tmp:
         workdir = Path(tmp)
@@ -272,40 +424,25 @@ def run(args: argparse.Namespace) -> int:
             survey = workdir / "survey.csv"
             write_survey(survey, args, training_day)
             wait_for_quiet_machine(args.wait_quiet)
-            say("importing")
-            started = time.perf_counter()
-            done = subprocess.run(
-                [
-                    str(VENV_BIN / "flask"),
-                    "insights",
-                    "import",
-                    str(survey),
-                    "--platform-id",
-                    str(platform_id),
-                    "--metric",
-                    "csat",
-                    "--team-column",
-                    "team",
-                    "--date-column",
-                    "answered",
-                    "--agent-column",
-                    "agent",
-                    "--id-column",
-                    "id",
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=3600,
-                check=False,
-            )
-            import_s = time.perf_counter() - started
-            import_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            if done.returncode != 0:
-                raise BenchError(f"flask insights import failed:\n{done.stdout}\n{done.stderr}")
-            summary = done.stdout.strip().splitlines()[-1]
+            imports, anchors = [], []
+            for round_no in range(1, args.import_rounds + 1):
+                # Alternating, so a machine that drifts slows both sides alike; the anchor
+                # first, so the last import's rows stay for the analysis below.
+                say(f"import round {round_no}: anchor")
+                anchors.append(child_json(env, "--anchor-only", str(survey)))
+                say(f"import round {round_no}: ours")
+                imports.append(
+                    child_json(env, "--import-only", str(survey), "--platform-id", str(platform_id))
+                )
+                say(
+                    f"  ours {args.rows / imports[-1]['import_s']:,.0f} rows/s, anchor "
+                    f"{args.rows / anchors[-1]['anchor_s']:,.0f} rows/s"
+                )
+            summary = imports[-1]["summary"]
             say(summary)
+            print_import(args, imports, anchors)
+            if args.skip_analysis:
+                return 0
             wait_for_quiet_machine(args.wait_quiet)
             say("analysing")
             child = subprocess.run(
@@ -334,9 +471,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print("| measure | value |")
     print("| --- | ---: |")
-    print(f"| import: `flask insights import` (s, process start included) | {import_s:.1f} |")
-    print(f"| import: rows per second | {args.rows / import_s:,.0f} |")
-    print(f"| import: peak memory of the import process (MB) | {import_mb:.0f} |")
     print(
         f"| analysis, all teams: median of {len(teams_s)} (s) | {statistics.median(teams_s):.3f} |"
     )
@@ -372,8 +506,21 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--wait-quiet", type=float, default=30.0)
     parser.add_argument("--profile", action="store_true", help="print where the analysis spends")
+    parser.add_argument(
+        "--import-rounds", type=int, default=2, help="imports, each after its anchor run"
+    )
+    parser.add_argument("--skip-analysis", action="store_true", help="time the import only")
     parser.add_argument("--analyse-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--import-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--anchor-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--platform-id", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.import_only:
+        print(json.dumps(import_only(dict(os.environ), args.import_only, args.platform_id)))
+        return 0
+    if args.anchor_only:
+        print(json.dumps(anchor_only(dict(os.environ), args.anchor_only)))
+        return 0
     if args.analyse_only:
         env = dict(os.environ)
         print(json.dumps(analyse(env, args.repeats, Path(env["BENCH_PDF"]))))
