@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,30 @@ def launched(browser: Browser, base: str, role: str) -> tuple[Any, Page]:
     return context, launch_in_new_window(open_course_page(context, base), role, base)
 
 
+AuditAs = Callable[[str, str], AbstractContextManager[tuple[Page, Audit]]]
+
+
+@pytest.fixture
+def audit_as(
+    browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
+) -> AuditAs:
+    """``with audit_as(role, what) as (page, audit)``: someone of that role launched in a
+    window of their own, and an audit of the pages they see that must end with none failing."""
+
+    @contextmanager
+    def start(role: str, what: str) -> Iterator[tuple[Page, Audit]]:
+        context, page = launched(browser, demo_server.base_url, role)
+        audit = Audit(axe_source, results_dir, role)
+        try:
+            with explained(page, what):
+                yield page, audit
+                audit.assert_clean()
+        finally:
+            context.close()
+
+    return start
+
+
 JOINED_HERE: list[bool] = []  # whether a test of this module made Lena join
 
 
@@ -200,136 +225,118 @@ def test_the_development_platform_passes_axe_at_both_widths(
 
 
 def test_the_learners_pages_pass_axe_and_reflow(
-    browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
+    demo_server: DemoService, audit_as: AuditAs
 ) -> None:
     base = demo_server.base_url
     # Not the course the learner's journey takes (it starts that one from nothing).
     course = load_directory(ROOT / "courses" / "content" / "csat-ces-qci").document
-    context, lena = launched(browser, base, "learner")
-    audit = Audit(axe_source, results_dir, "learner")
-    try:
-        with explained(lena, "the learner's pages"):
-            audit.check(lena, "dashboard")
-            JOINED_HERE.append(join_from_dashboard(lena))
-            for path, name in [
-                ("/courses/", "courses"),
-                ("/assessments/", "assessments"),
-                ("/recognition/", "badges"),
-                ("/recognition/wall", "wall"),
-                ("/programme", "programme"),
-                ("/me/data", "my-data"),
-            ]:
-                audit.visit(lena, base, path, name)
-            audit.visit(lena, base, f"/courses/{course['slug']}/", "course")
-            start = lena.get_by_role("button", name="Start this course")
-            if start.is_visible():
-                start.click()
-                expect(lena.get_by_role("heading", level=1)).to_be_visible()
-            first = course["modules"][0]
-            audit.visit(lena, base, f"/courses/{course['slug']}/m/{first['slug']}/check", "check")
-            audit.assert_clean()
-    finally:
-        context.close()
+    with audit_as("learner", "the learner's pages") as (lena, audit):
+        audit.check(lena, "dashboard")
+        JOINED_HERE.append(join_from_dashboard(lena))
+        for path, name in [
+            ("/courses/", "courses"),
+            ("/assessments/", "assessments"),
+            ("/recognition/", "badges"),
+            ("/recognition/wall", "wall"),
+            ("/programme", "programme"),
+            ("/me/data", "my-data"),
+        ]:
+            audit.visit(lena, base, path, name)
+        audit.visit(lena, base, f"/courses/{course['slug']}/", "course")
+        start = lena.get_by_role("button", name="Start this course")
+        if start.is_visible():
+            start.click()
+            expect(lena.get_by_role("heading", level=1)).to_be_visible()
+        first = course["modules"][0]
+        audit.visit(lena, base, f"/courses/{course['slug']}/m/{first['slug']}/check", "check")
 
 
 def test_the_managers_pages_and_a_refused_award_pass_axe_and_reflow(
-    browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
+    browser: Browser, demo_server: DemoService, audit_as: AuditAs
 ) -> None:
     base = demo_server.base_url
     # Someone must have joined for the award form to show (another test may have already).
     joined_learner(browser, base)
-    context, marco = launched(browser, base, "manager")
-    audit = Audit(axe_source, results_dir, "manager")
-    try:
-        with explained(marco, "the manager's pages"):
-            audit.check(marco, "dashboard")
-            for path, name in [("/recognition/wall", "wall"), ("/courses/", "courses")]:
-                audit.visit(marco, base, path, name)
-            audit.visit(marco, base, "/recognition/award", "award")
-            # The browser's own check first: the placeholders have an empty value.
-            who = marco.get_by_label("Who")
-            expect(who).to_have_attribute("required", "")
-            expect(who).to_have_value("")
-            marco.get_by_role("button", name="Award the badge").click()
-            assert marco.evaluate("document.querySelector('#recipient').validity.valueMissing")
-            expect(marco).to_have_url(base + "/recognition/award")  # not sent
-            # Past it (an old browser, or a script): the server says the same, in place.
-            who.select_option(label=LEARNER.name)
-            marco.evaluate("document.querySelector('main form').noValidate = true")
-            marco.get_by_role("button", name="Award the badge").click()
-            expect_error_pattern(
-                marco, {"badge": "Choose a badge.", "message": "Write a message saying what"}
-            )
-            expect(marco.get_by_label("Who")).to_have_value(re.compile(r"^\d+$"))
-            expect(marco.locator("#recipient")).not_to_have_attribute("aria-invalid", "true")
-            audit.check(marco, "award-refused")
-            audit.assert_clean()
-    finally:
-        context.close()
+    with audit_as("manager", "the manager's pages") as (marco, audit):
+        audit.check(marco, "dashboard")
+        for path, name in [("/recognition/wall", "wall"), ("/courses/", "courses")]:
+            audit.visit(marco, base, path, name)
+        audit.visit(marco, base, "/recognition/award", "award")
+        # The browser's own check first: the placeholders have an empty value.
+        who = marco.get_by_label("Who")
+        expect(who).to_have_attribute("required", "")
+        expect(who).to_have_value("")
+        marco.get_by_role("button", name="Award the badge").click()
+        assert marco.evaluate("document.querySelector('#recipient').validity.valueMissing")
+        expect(marco).to_have_url(base + "/recognition/award")  # not sent
+        # Past it (an old browser, or a script): the server says the same, in place.
+        who.select_option(label=LEARNER.name)
+        marco.evaluate("document.querySelector('main form').noValidate = true")
+        marco.get_by_role("button", name="Award the badge").click()
+        expect_error_pattern(
+            marco, {"badge": "Choose a badge.", "message": "Write a message saying what"}
+        )
+        expect(marco.get_by_label("Who")).to_have_value(re.compile(r"^\d+$"))
+        expect(marco.locator("#recipient")).not_to_have_attribute("aria-invalid", "true")
+        audit.check(marco, "award-refused")
 
 
 def test_the_trainers_pages_and_refused_forms_pass_axe_and_reflow(
-    browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
+    browser: Browser, demo_server: DemoService, audit_as: AuditAs
 ) -> None:
     base = demo_server.base_url
     joined_learner(browser, base)
-    context, tara = launched(browser, base, "trainer")
-    audit = Audit(axe_source, results_dir, "trainer")
-    try:
-        with explained(tara, "the trainer's pages"):
-            queue_a_conversation(tara, base)
-            audit.check(tara, "dashboard")
-            for path, name in [
-                ("/assessments/", "assessments"),
-                ("/courses/cohort", "cohort"),
-                ("/courses/reviews", "reviews"),
-                ("/courses/completions", "completions"),
-                ("/insights/", "impact"),
-                ("/insights/import", "impact-import"),
-                ("/organisation", "organisation"),
-                ("/recognition/badges", "badge-designer"),
-                ("/lms/grades", "grade-deliveries"),
-                ("/assessments/queue", "queue"),
-            ]:
-                audit.visit(tara, base, path, name)
-            tara.locator("main").get_by_role("link", name=re.compile(r"^Grade ")).first.click()
-            expect(tara.get_by_role("heading", level=2, name="Levels")).to_be_visible()
-            audit.check(tara, "grade")
-            # Tab order follows the reading order: the levels before "Calibrate graders".
-            order = tara.evaluate(
-                """() => [...document.querySelectorAll('main button, main input')]
-                    .map(e => e.textContent.includes('Calibrate') ? 'calibrate' : e.type)"""
-            )
-            assert order.index("calibrate") > order.index("radio"), order
-            # A criterion left without a level: said in its box, the rest kept.
-            tara.evaluate(
-                "document.querySelectorAll('fieldset.criterion')[1]"
-                ".querySelectorAll('input').forEach(r => r.checked = false)"
-            )
-            tara.locator("#comment").fill("Kept after the error.")
-            tara.get_by_role("button", name="Save the grade and open the next").click()
-            second = tara.locator("fieldset.criterion").nth(1)
-            criterion = second.get_attribute("data-criterion")
-            summary = tara.get_by_role("alert").filter(has=tara.get_by_role("heading"))
-            expect(summary).to_be_focused()
-            expect(summary.get_by_role("link")).to_have_attribute("href", f"#l-{criterion}-1")
-            expect(second.locator(".field-error")).to_contain_text("Choose a level for")
-            expect(second.locator("input").first).to_have_attribute("aria-invalid", "true")
-            expect(tara.locator("#comment")).to_have_value("Kept after the error.")
-            expect(tara.locator("fieldset.criterion").first.get_by_role("radio", checked=True))
-            audit.check(tara, "grade-refused")
+    with audit_as("trainer", "the trainer's pages") as (tara, audit):
+        queue_a_conversation(tara, base)
+        audit.check(tara, "dashboard")
+        for path, name in [
+            ("/assessments/", "assessments"),
+            ("/courses/cohort", "cohort"),
+            ("/courses/reviews", "reviews"),
+            ("/courses/completions", "completions"),
+            ("/insights/", "impact"),
+            ("/insights/import", "impact-import"),
+            ("/organisation", "organisation"),
+            ("/recognition/badges", "badge-designer"),
+            ("/lms/grades", "grade-deliveries"),
+            ("/assessments/queue", "queue"),
+        ]:
+            audit.visit(tara, base, path, name)
+        tara.locator("main").get_by_role("link", name=re.compile(r"^Grade ")).first.click()
+        expect(tara.get_by_role("heading", level=2, name="Levels")).to_be_visible()
+        audit.check(tara, "grade")
+        # Tab order follows the reading order: the levels before "Calibrate graders".
+        order = tara.evaluate(
+            """() => [...document.querySelectorAll('main button, main input')]
+                .map(e => e.textContent.includes('Calibrate') ? 'calibrate' : e.type)"""
+        )
+        assert order.index("calibrate") > order.index("radio"), order
+        # A criterion left without a level: said in its box, the rest kept.
+        tara.evaluate(
+            "document.querySelectorAll('fieldset.criterion')[1]"
+            ".querySelectorAll('input').forEach(r => r.checked = false)"
+        )
+        tara.locator("#comment").fill("Kept after the error.")
+        tara.get_by_role("button", name="Save the grade and open the next").click()
+        second = tara.locator("fieldset.criterion").nth(1)
+        criterion = second.get_attribute("data-criterion")
+        summary = tara.get_by_role("alert").filter(has=tara.get_by_role("heading"))
+        expect(summary).to_be_focused()
+        expect(summary.get_by_role("link")).to_have_attribute("href", f"#l-{criterion}-1")
+        expect(second.locator(".field-error")).to_contain_text("Choose a level for")
+        expect(second.locator("input").first).to_have_attribute("aria-invalid", "true")
+        expect(tara.locator("#comment")).to_have_value("Kept after the error.")
+        expect(tara.locator("fieldset.criterion").first.get_by_role("radio", checked=True))
+        audit.check(tara, "grade-refused")
 
-            audit.visit(tara, base, "/assessments/upload", "upload")
-            person = tara.locator("#learner option[value]:not([value=''])").first
-            tara.locator("#learner").select_option(person.get_attribute("value"))
-            tara.get_by_role("button", name="Add to the grading queue").click()
-            expect(tara).to_have_url(base + "/assessments/upload")  # stays on its form
-            expect_error_pattern(tara, {"files": "Choose at least one transcript file"})
-            expect(tara.locator("#learner")).to_have_value(person.get_attribute("value") or "")
-            audit.check(tara, "upload-refused")
-            audit.assert_clean()
-    finally:
-        context.close()
+        audit.visit(tara, base, "/assessments/upload", "upload")
+        person = tara.locator("#learner option[value]:not([value=''])").first
+        tara.locator("#learner").select_option(person.get_attribute("value"))
+        tara.get_by_role("button", name="Add to the grading queue").click()
+        expect(tara).to_have_url(base + "/assessments/upload")  # stays on its form
+        expect_error_pattern(tara, {"files": "Choose at least one transcript file"})
+        expect(tara.locator("#learner")).to_have_value(person.get_attribute("value") or "")
+        audit.check(tara, "upload-refused")
 
 
 def test_the_trainer_uploads_and_grades_with_the_keyboard_only(
@@ -461,31 +468,25 @@ def test_the_activity_picker_passes_axe_and_reflow_in_the_course_page(
 
 
 def test_the_administrators_pages_pass_axe_and_reflow(
-    browser: Browser, demo_server: DemoService, axe_source: str, results_dir: Path
+    demo_server: DemoService, audit_as: AuditAs
 ) -> None:
     base = demo_server.base_url
-    context, ada = launched(browser, base, "administrator")
-    audit = Audit(axe_source, results_dir, "administrator")
-    try:
-        with explained(ada, "the administrator's pages"):
-            # The whole menu on one line beside the brand in a wide window.
-            ada.set_viewport_size({"width": 1400, "height": 900})
-            links = ada.get_by_role("navigation", name="Main").get_by_role("link")
-            boxes = [links.nth(i).bounding_box() for i in range(links.count())]
-            tops = {round(box["y"]) for box in boxes if box}
-            assert len(tops) == 1, f"the menu takes {len(tops)} lines at 1400 px"
-            audit.check(ada, "dashboard")
-            for path, name in [("/lms/admin/platform", "platform"), ("/lms/setup", "setup")]:
-                audit.visit(ada, base, path, name)
-            # At 320 px the menu is a button that opens it, without JavaScript.
-            ada.set_viewport_size({"width": NARROW, "height": 720})
-            menu = ada.locator("summary", has_text="Menu")
-            expect(menu).to_be_visible()
-            expect(links.first).to_be_hidden()
-            menu.click()
-            nav = ada.get_by_role("navigation", name="Main")
-            expect(nav.get_by_role("link", name="Courses", exact=True)).to_be_visible()
-            assert ada.evaluate("document.documentElement.scrollWidth") <= NARROW
-            audit.assert_clean()
-    finally:
-        context.close()
+    with audit_as("administrator", "the administrator's pages") as (ada, audit):
+        # The whole menu on one line beside the brand in a wide window.
+        ada.set_viewport_size({"width": 1400, "height": 900})
+        links = ada.get_by_role("navigation", name="Main").get_by_role("link")
+        boxes = [links.nth(i).bounding_box() for i in range(links.count())]
+        tops = {round(box["y"]) for box in boxes if box}
+        assert len(tops) == 1, f"the menu takes {len(tops)} lines at 1400 px"
+        audit.check(ada, "dashboard")
+        for path, name in [("/lms/admin/platform", "platform"), ("/lms/setup", "setup")]:
+            audit.visit(ada, base, path, name)
+        # At 320 px the menu is a button that opens it, without JavaScript.
+        ada.set_viewport_size({"width": NARROW, "height": 720})
+        menu = ada.locator("summary", has_text="Menu")
+        expect(menu).to_be_visible()
+        expect(links.first).to_be_hidden()
+        menu.click()
+        nav = ada.get_by_role("navigation", name="Main")
+        expect(nav.get_by_role("link", name="Courses", exact=True)).to_be_visible()
+        assert ada.evaluate("document.documentElement.scrollWidth") <= NARROW
