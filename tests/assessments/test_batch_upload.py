@@ -87,6 +87,18 @@ def test_a_batch_becomes_one_queue_item_per_conversation_scored_by_the_worker(ap
     run_worker(app)
     again = db_job(app, "again")
     assert again.message.startswith("Suggested levels for 0 of 4")
+    # A job of another LMS naming these conversations does not touch them.
+    with app.app_context():
+        for a in db.session.scalars(select(Assessment)):
+            a.suggestions = []
+        db.session.add(
+            Job(kind="assessments-score", title="elsewhere", platform_id=job.platform_id + 1,
+                params={"assessment_ids": [a.id for a in scored]})
+        )  # fmt: skip
+        db.session.commit()
+    run_worker(app)
+    assert db_job(app, "elsewhere").message.startswith("Suggested levels for 0 of 4")
+    assert all(a.suggestions == [] for a in rows(app, Assessment))
 
 
 def db_job(app, title):
