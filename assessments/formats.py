@@ -21,7 +21,8 @@ What each vendor format is read from (fields as their public API documentation n
   (AGENT/CUSTOMER, or an id that ``Participants`` gives a ``ParticipantRole``), ``Content``
   and ``BeginOffsetMillis``. System and bot turns skipped.
 - Genesys Cloud transcripts: ``transcripts[].phrases[]`` with ``text``, ``startTimeMs`` and
-  ``participantPurpose`` (internal = agent, external = customer; IVR and ACD skipped).
+  ``participantPurpose`` (internal = agent, external = customer; IVR and ACD skipped); and a
+  chat's recordings: ``messagingTranscript[]`` with ``purpose``, ``messageText``, ``timestamp``.
 - A generic CSV: a conversation id, a speaker, a text and optionally a time column, named in
   any of the usual ways (case and spaces do not matter); rows grouped by conversation.
 - The product's own ``.txt``/``.json``/``.csv`` (``assessments.transcripts``) and JSON lines of
@@ -586,6 +587,47 @@ class Genesys:
         return _collect(source, self.label, built, self.name)
 
 
+class GenesysMessaging:
+    """A chat or messaging conversation's recordings from Genesys Cloud's conversation
+    recordings API: ``messagingTranscript`` entries with ``purpose`` (customer or agent),
+    ``messageText`` and ``timestamp``; the queue (acd) and bots are left out."""
+
+    name = "genesys-messaging"
+    label = "Genesys Cloud messaging transcript"
+
+    def detect(self, source: Source) -> bool:
+        found = source.objects
+        return bool(found) and all(
+            isinstance(d.get("messagingTranscript"), list)
+            and all(isinstance(m, dict) and "purpose" in m for m in d["messagingTranscript"])
+            for d in found
+        )
+
+    def read(self, source: Source, channel: str) -> list[Conversation]:
+        def build(recordings: list[dict[str, Any]], where: str) -> Transcript:
+            media = recordings[0].get("media")
+            builder = _Builder(where, _channel(media, GENESYS_CHANNELS, channel))
+            messages = [m for r in recordings for m in r["messagingTranscript"]]
+            for message in messages:
+                speaker = GENESYS_PURPOSES.get(str(message.get("purpose", "")).lower())
+                if speaker is None:
+                    continue  # the queue (acd), a bot, the system
+                text = _text(message.get("messageText"))
+                builder.add(speaker, text, _timestamp(message.get("timestamp")))
+            return builder.transcript()
+
+        # The recordings of one conversation together (the API lists them in one array).
+        conversations: dict[str, list[dict[str, Any]]] = {}
+        for recording in source.objects:
+            ident = str(recording.get("conversationId") or source.stem)
+            conversations.setdefault(ident, []).append(recording)
+        built = [
+            (ident, lambda r=found, i=ident: build(r, f"conversation {i}"))
+            for ident, found in conversations.items()
+        ]
+        return _collect(source, self.label, built, self.name)
+
+
 # -- CSV -------------------------------------------------------------------------------------
 
 CSV_CONVERSATION = ("conversation_id", "conversation", "conversationid", "ticket_id", "ticket",
@@ -759,6 +801,7 @@ class OwnText:
 REGISTRY: tuple[ConversationFormat, ...] = (
     ContactLens(),
     Genesys(),
+    GenesysMessaging(),
     Zendesk(),
     Intercom(),
     Freshdesk(),

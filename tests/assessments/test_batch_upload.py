@@ -177,7 +177,7 @@ def test_suggest_json_prints_exactly_the_promised_keys_with_exact_quotes(app, ru
         for path in FIXTURES
         for c in read_conversations(path.read_bytes(), path.name)
     }
-    assert len(records) == len(transcripts) == 12
+    assert len(records) == len(transcripts) == 13
     quotes = 0
     for record in records:
         assert set(record) == {"id", "levels", "confidence", "evidence"}

@@ -32,6 +32,7 @@ def turns(conversation):
         ("freshdesk-ticket.json", "freshdesk"),
         ("contact-lens-call.json", "contact-lens"),
         ("genesys-transcript.json", "genesys"),
+        ("genesys-chat-recordings.json", "genesys-messaging"),
         ("conversations.csv", "csv"),
         ("conversations.jsonl", "jsonl"),
     ],
@@ -152,6 +153,14 @@ def test_genesys_purposes_map_to_sides_and_the_ivr_is_left_out():
     assert [s for s, _ in turns(call)] == ["customer", "agent", "customer"]
     assert "please hold" not in json.dumps(call.transcript.to_json())
     assert [t.at for t in call.transcript.turns] == [0, 4, 9]
+
+
+def test_genesys_chat_recordings_leave_out_the_queue():
+    (chat,) = read("genesys-chat-recordings.json")
+    assert (chat.id, chat.transcript.channel) == ("chat-77a1", "chat")
+    assert [s for s, _ in turns(chat)] == ["customer", "agent", "customer", "agent"]
+    assert "in the queue" not in json.dumps(chat.transcript.to_json())
+    assert [t.at for t in chat.transcript.turns] == [0, 60, 85, 160]
 
 
 def test_generic_csv_groups_rows_by_conversation_whatever_the_column_case():
