@@ -774,7 +774,14 @@ class OwnCsv:
 
     def read(self, source: Source, channel: str) -> list[Conversation]:
         _single(source)
-        return [Conversation(source.stem, parse_csv(source.text, source.name, channel), self.name)]
+        text = source.text
+        if source.dialect.delimiter != ",":
+            # Excel in much of Europe writes ";": rewritten with commas for the CSV reader.
+            rows = csv.reader(io.StringIO(text), dialect=source.dialect)
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(rows)
+            text = buffer.getvalue()
+        return [Conversation(source.stem, parse_csv(text, source.name, channel), self.name)]
 
 
 class OwnText:

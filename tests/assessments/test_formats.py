@@ -197,9 +197,11 @@ def test_json_lines_keep_each_conversations_id_and_channel():
             "json",
         ),
         (b"Speaker,Text\ncustomer,hi\nagent,hello\n", "one.csv", "transcript-csv"),
+        (b"speaker;text\ncustomer;hi, there\nagent;hello\n", "semi.csv", "transcript-csv"),
+        (b"Chat ID;Role;Body\nc1;customer;hi\nc1;agent;hello\n", "semi.csv", "csv"),
     ],
 )
-def test_the_products_own_formats_are_still_read(data, name, kind):
+def test_the_products_own_formats_and_semicolon_csvs_are_read(data, name, kind):
     (conversation,) = read_conversations(data, name)
     assert conversation.format == kind
     assert [t.speaker for t in conversation.transcript.turns] == ["customer", "agent"]
