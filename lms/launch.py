@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import requests
@@ -27,6 +27,16 @@ from core.config import Settings
 from core.db import db, utcnow
 from lms.errors import STATE_HINT, LaunchRefused, LaunchUnauthenticated
 from lms.models import PlatformKeySet
+from lms.platform_storage import (
+    ANSWER_TIMEOUT_MS,
+    StoredLogin,
+    login_secret,
+    nonce_key,
+    origin_of,
+    state_key,
+    storage_state,
+    target_in_state,
+)
 from lms.storage import DatabaseLaunchDataStorage
 from lms.tool_config import DatabaseToolConf, DeploymentRef, PlatformRef
 
@@ -77,7 +87,11 @@ class ToolLogin(FlaskOIDCLogin):
     nonce signed, see ``lms.storage``) and sets the state cookie with the page, whose script
     goes straight on to the platform when the browser keeps cookies here; when it does not,
     the page offers ``new_window_url``, a login in a new window with its own state and nonce.
-    Either way a nonce is used at most once."""
+    Either way a nonce is used at most once.
+
+    Where the platform offers its storage (``storage_target``), the page also keeps the state
+    and nonce there before it goes on (``lms.platform_storage``), so that a launch whose state
+    cookie did not come back can still be checked."""
 
     def __init__(
         self,
@@ -85,6 +99,7 @@ class ToolLogin(FlaskOIDCLogin):
         tool_config: DatabaseToolConf,
         storage: DatabaseLaunchDataStorage,
         new_window_url: str,
+        storage_target: str | None = None,
     ) -> None:
         super().__init__(
             request,
@@ -94,19 +109,44 @@ class ToolLogin(FlaskOIDCLogin):
         )
         self._storage = storage
         self._new_window_url = new_window_url
+        self._storage_target = storage_target
+        self._login_secret = ""
 
     def _generate_nonce(self) -> str:
         return self._storage.issue_nonce()  # signed, so the login stores nothing
+
+    def _get_uuid(self) -> str:
+        # pylti1p3 asks for one only to make the state: with platform storage, the hash of a
+        # secret kept there, marked with the storage target (``lms.platform_storage``).
+        if self._storage_target is None:
+            return super()._get_uuid()
+        self._login_secret = login_secret()
+        return storage_state(self._login_secret, self._storage_target)
+
+    def _platform_storage(self, platform_url: str) -> dict[str, Any] | None:
+        """What the page's script needs to keep the state and nonce in the platform's frame."""
+        if self._storage_target is None:
+            return None
+        auth = parse_qs(urlsplit(platform_url).query)
+        state, nonce = auth["state"][0], auth["nonce"][0]
+        return {
+            "target": self._storage_target,
+            "origin": origin_of(platform_url),  # the platform's OIDC auth origin
+            "timeout": ANSWER_TIMEOUT_MS,
+            "put": [[state_key(state), self._login_secret], [nonce_key(nonce), nonce]],
+        }
 
     def redirect(self, launch_url: str, js_redirect: bool = False) -> Any:
         onward = self.get_redirect_object(launch_url)  # signs the nonce, queues the cookie
         if not self._cookies_check or self._is_new_window_request():
             return onward.do_redirect()
+        platform_url = onward.get_redirect_url()
         page = make_response(
             render_template(
                 "lms/cookie_check.html",
-                platform_url=onward.get_redirect_url(),
+                platform_url=platform_url,
                 new_window_url=self._new_window_url,
+                platform_storage=self._platform_storage(platform_url),
             )
         )
         self._cookie_service.update_response(page)
@@ -170,6 +210,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         tool_config: DatabaseToolConf,
         storage: DatabaseLaunchDataStorage,
         settings: Settings,
+        stored: StoredLogin | None = None,
     ) -> None:
         super().__init__(
             request,
@@ -180,6 +221,40 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         self._storage = storage
         self._settings = settings
         self._conf = tool_config
+        # What the launch page read from the platform's storage, in place of the state cookie.
+        self._stored = stored
+
+    def platform_storage_target(self) -> str | None:
+        """Where the login kept this launch's state and nonce, when the state cookie did not
+        come back and the login offered them to the platform's storage; else None (and the
+        launch is checked against the cookie as usual)."""
+        state = self._get_request_param("state")
+        if not state or self._cookie_service.get_cookie(state) == state:
+            return None
+        return target_in_state(state)
+
+    def storage_request(self, target: str) -> dict[str, Any]:
+        """Everything but the state and nonce checked (nothing spent or written), then what
+        the launch page needs to read them from the platform's storage: the id_token must be
+        a genuine launch to this tool before a page is made for it."""
+        try:
+            self._require_state_and_token()
+            self.validate_jwt_format()
+            self.validate_registration()
+            self.validate_jwt_signature()
+            self.validate_message()
+            self.validate_deployment()
+        except (LtiException, OIDCException) as error:
+            raise LaunchRefused(str(error)) from error
+        auth_url = self._registration.get_auth_login_url()
+        assert auth_url is not None
+        state = self._get_request_param("state")
+        return {
+            "target": target,
+            "origin": origin_of(auth_url),  # the only origin the page talks to
+            "timeout": ANSWER_TIMEOUT_MS,
+            "get": [[state_key(state)], [nonce_key(self._jwt["body"]["nonce"])]],
+        }
 
     # -- the whole pipeline, reordered: the nonce is spent only once everything else passed
     def validate(self) -> ToolMessageLaunch:
@@ -203,13 +278,24 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             raise LaunchRefused(str(error)) from error
         return self
 
-    def validate_state(self) -> ToolMessageLaunch:
+    def _require_state_and_token(self) -> str:
         state = self._get_request_param("state")
         if not state:
             raise LaunchRefused("The launch has no state parameter.")
         if not self._get_request_param("id_token"):
             raise LaunchRefused("The launch has no id_token.")
-        if self._cookie_service.get_cookie(state) != state:
+        return state
+
+    def validate_state(self) -> ToolMessageLaunch:
+        state = self._require_state_and_token()
+        if self._stored is not None:
+            if target_in_state(state) is None:
+                raise LaunchUnauthenticated(
+                    "This launch's login did not use the course page's storage.",
+                    hint=STATE_HINT,
+                )
+            self._stored.check_state(state)
+        elif self._cookie_service.get_cookie(state) != state:
             raise LaunchUnauthenticated(
                 "The launch's state does not match this browser's login.", hint=STATE_HINT
             )
@@ -375,7 +461,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_nonce(self) -> ToolMessageLaunch:
-        if not self._storage.consume_nonce(self._jwt["body"]["nonce"]):
+        nonce = self._jwt["body"]["nonce"]
+        if self._stored is not None:
+            self._stored.check_nonce(nonce)
+        if not self._storage.consume_nonce(nonce):
             raise LaunchUnauthenticated(
                 "This launch was already used or its login expired. Open the activity again."
             )

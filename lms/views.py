@@ -12,6 +12,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,9 +30,9 @@ from core.extensions import csrf
 from core.forms import ActionForm
 from core.ratelimit import enforce
 from core.security import allow_framing_by, signing_secrets
-from lms import deep_linking, grades, keys
+from lms import deep_linking, grades, keys, platform_storage
 from lms.canvas import canvas_developer_key
-from lms.errors import LaunchRefused
+from lms.errors import STATE_HINT, LaunchRefused, LaunchUnauthenticated
 from lms.launch import (
     DEEP_LINKING_SETTINGS,
     ToolLogin,
@@ -41,6 +42,7 @@ from lms.launch import (
 )
 from lms.models import GradeDelivery, Platform, ResourceLink
 from lms.platform_client import PlatformClient
+from lms.platform_storage import StoredLogin, origin_of
 from lms.registration import (
     NEW_LINK_HINT,
     RegistrationRefused,
@@ -91,10 +93,17 @@ def login() -> Response:
             title="This LMS is not registered with the tool",
         )
     new_window_url = url_for("lms.login", **params, lti1p3_new_window="1")
+    framed = _framed_request() and not get("lti1p3_new_window")
+    # Only a frame can lose its cookies; a window of its own needs no platform storage.
+    storage_target = platform_storage.offered_target(get(platform_storage.PARAMETER))
     oidc = ToolLogin(
-        FlaskRequest(request_data=dict(request.values)), conf, _storage(), new_window_url
+        FlaskRequest(request_data=dict(request.values)),
+        conf,
+        _storage(),
+        new_window_url,
+        storage_target=storage_target if framed else None,
     )
-    if _framed_request() and not get("lti1p3_new_window"):
+    if framed:
         oidc.enable_check_cookies()
     try:
         response = oidc.redirect(tool_url("lms.launch"))
@@ -112,12 +121,61 @@ def login() -> Response:
     return response
 
 
+def _message_launch(stored: StoredLogin | None = None) -> ToolMessageLaunch:
+    return ToolMessageLaunch(
+        FlaskRequest(),
+        DatabaseToolConf(db.session),
+        _storage(),
+        current_app.extensions["settings"],
+        stored=stored,
+    )
+
+
 @bp.post("/launch")
 @csrf.exempt
 def launch() -> WerkzeugResponse:
-    message = ToolMessageLaunch(
-        FlaskRequest(), DatabaseToolConf(db.session), _storage(), current_app.extensions["settings"]
+    message = _message_launch()
+    if target := message.platform_storage_target():
+        # The state cookie did not come back, but the login kept the state and nonce in the
+        # platform's storage: a page reads them from there and posts them to launch_stored.
+        return _platform_storage_page(message.storage_request(target))
+    return _complete(message)
+
+
+def _platform_storage_page(storage: dict[str, object]) -> WerkzeugResponse:
+    page = make_response(
+        render_template(
+            "lms/launch_storage.html",
+            action=url_for("lms.launch_stored"),
+            fields={"id_token": request.form["id_token"], "state": request.form["state"]},
+            platform_storage=storage,
+        )
     )
+    page.headers["Cache-Control"] = "no-store"  # it holds the id_token
+    return page
+
+
+@bp.post("/launch/stored")
+@csrf.exempt
+def launch_stored() -> WerkzeugResponse:
+    """The launch, with the state and nonce the launch page read from the platform's storage
+    in place of the state cookie. Posted by that page only: there is no session yet to bind
+    a CSRF token to, so the browser's word on where the post comes from is checked."""
+    if not platform_storage.posted_from(
+        origin_of(tool_url("lms.launch")),
+        request.headers.get("Origin"),
+        request.headers.get("Sec-Fetch-Site"),
+    ):
+        raise LaunchUnauthenticated(
+            "The launch was not confirmed by this tool's own page.", hint=STATE_HINT
+        )
+    stored = StoredLogin(
+        secret=request.form.get("stored_secret", ""), nonce=request.form.get("stored_nonce", "")
+    )
+    return _complete(_message_launch(stored))
+
+
+def _complete(message: ToolMessageLaunch) -> WerkzeugResponse:
     try:
         validated = message.validated()
         outcome = complete_launch(db.session, validated)

@@ -376,6 +376,8 @@ ROUTES = [
     Route("lms.retry_delivery", "POST", "/lms/grades/{ids[delivery]}/retry", staff_object()),
     Route("lms.roster_sync", "POST", "/lms/roster/sync", staff(), (400,)),
     Route("lms.launch", "POST", "/lms/launch", dict.fromkeys(ACTORS, 400)),
+    # Refused unless the tool's own page posts it (Origin), then as a launch.
+    Route("lms.launch_stored", "POST", "/lms/launch/stored", dict.fromkeys(ACTORS, 401)),
     Route("lms.login", "POST", "/lms/login", dict.fromkeys(ACTORS, 400)),
     Route(
         "recognition.withdraw",
@@ -398,7 +400,7 @@ ROUTES = [
 # roles (see tests/core/test_settings.py for it being off in production).
 NOT_TOOL_ROUTES = ("devplatform.",)
 # Protected by LTI state and nonce, or by a bearer token, instead of a session's CSRF token.
-EXEMPT = {"lms.launch", "lms.login", "insights.api_surveys"}
+EXEMPT = {"lms.launch", "lms.launch_stored", "lms.login", "insights.api_surveys"}
 
 
 def test_every_route_is_in_the_table(app):
