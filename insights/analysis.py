@@ -7,13 +7,24 @@ re-exported here for the callers that import them from this module.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Date, Integer, Select, cast, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseResult, PastTraining
@@ -122,30 +133,51 @@ def _integers(session: Session, query: Select, width: int) -> np.ndarray:
 
 
 OUTSIDE = "outside:"
+# Day numbers standing for "no date": joined with no date (a member from the start), still a
+# member (left: never), never completed. Far outside any real day, inside 32 bits.
+FROM_THE_START, NEVER = -(2**30), 2**30
+
+
+def _completion_days(session: Session, courses: Sequence[str]) -> Select:
+    """Per person, the day number of their first completion of one of ``courses`` (catalogue
+    slugs, or the ``outside:…`` keys of outside trainings), in the tool or brought in from a
+    file of past training: (user_id, day), one query."""
+    slugs = [c for c in courses if not c.startswith(OUTSIDE)]
+    keys = [f"course:{slug}" for slug in slugs] + [c for c in courses if c.startswith(OUTSIDE)]
+    # Each source's first per person, then its day: a date is taken of one value per person.
+    in_tool = (
+        select(CourseResult.user_id, func.min(CourseResult.completed_at).label("first"))
+        .join(Course, Course.id == CourseResult.course_id)
+        .where(Course.slug.in_(slugs))
+        .group_by(CourseResult.user_id)
+        .subquery()
+    )
+    brought_in = (
+        select(PastTraining.user_id, func.min(PastTraining.completed_on).label("first"))
+        .where(PastTraining.training_key.in_(keys))
+        .group_by(PastTraining.user_id)
+        .subquery()
+    )
+    done = union_all(
+        select(in_tool.c.user_id, _utc_day(in_tool.c.first, session).label("day")),
+        select(brought_in.c.user_id, _day_number(brought_in.c.first, session).label("day")),
+    ).subquery()
+    return select(done.c.user_id, func.min(done.c.day).label("day")).group_by(done.c.user_id)
+
+
+def _utc_day(column: ColumnElement[datetime], session: Session) -> ColumnElement[int]:
+    """The day number of a UTC timestamp's date (as ``datetime.date()`` of the UTC value)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _day_number(cast(func.timezone("UTC", column), Date), session)
+    return _day_number(func.date(column), session)
 
 
 def first_completions(session: Session, courses: Sequence[str]) -> dict[int, date]:
     """Per person, the day they first completed one of ``courses`` (catalogue slugs, or the
     ``outside:…`` keys of outside trainings), in the tool or brought in from a file of past
     training."""
-    slugs = [c for c in courses if not c.startswith(OUTSIDE)]
-    keys = [f"course:{slug}" for slug in slugs] + [c for c in courses if c.startswith(OUTSIDE)]
-    in_tool = (
-        select(CourseResult.user_id, func.min(CourseResult.completed_at))
-        .join(Course, Course.id == CourseResult.course_id)
-        .where(Course.slug.in_(slugs))
-        .group_by(CourseResult.user_id)
-    )
-    first = {user_id: completed.date() for user_id, completed in session.execute(in_tool)}
-    brought_in = (
-        select(PastTraining.user_id, func.min(PastTraining.completed_on))
-        .where(PastTraining.training_key.in_(keys))
-        .group_by(PastTraining.user_id)
-    )
-    for user_id, completed_on in session.execute(brought_in):
-        if user_id not in first or completed_on < first[user_id]:
-            first[user_id] = completed_on
-    return first
+    found = _integers(session, _completion_days(session, courses), 2)
+    return {int(u): EPOCH + timedelta(days=int(d)) for u, d in found}
 
 
 def outside_trainings(session: Session, platform_id: int) -> list[tuple[str, str]]:
@@ -172,54 +204,78 @@ def training_dates(
     People count in the team they were in at the time: a person who moved between the
     organisation's teams counts in each for the days they belonged to it, and brings their
     training to a team on the day they joined it (or the day they completed, if later). A
-    course context's members have no dates: they count while active, as the LMS says."""
-    stays: dict[int, list[tuple[int, date | None, date | None]]] = defaultdict(list)
-    current: dict[int, list[int]] = defaultdict(list)
-    for team_id, user_id, active, joined, left in session.execute(
+    course context's members have no dates: they count while active, as the LMS says.
+
+    One query returns each stay with its person's first completion as day numbers; the
+    counting is ``training_days`` over arrays (a loop over people cost seconds at 50,000)."""
+    completed = _completion_days(session, courses).subquery()
+    left = case(
+        (Membership.active.is_(True), NEVER), else_=_day_number(Membership.left_on, session)
+    )
+    stays = (
         select(
             Membership.team_id,
-            Membership.user_id,
-            Membership.active,
-            Membership.joined_on,
-            Membership.left_on,
-        ).where(
+            cast(Membership.active, Integer),
+            func.coalesce(_day_number(Membership.joined_on, session), FROM_THE_START),
+            left,
+            func.coalesce(completed.c.day, NEVER),
+        )
+        .outerjoin(completed, completed.c.user_id == Membership.user_id)
+        .where(
             Membership.team_id.in_(team_ids),
             or_(Membership.active.is_(True), Membership.left_on.is_not(None)),
         )
-    ):
-        stays[team_id].append((user_id, joined, None if active else left))
-        if active:
-            current[team_id].append(user_id)
-    completed = first_completions(session, courses)
-    dates, exposure = {}, {}
-    for team_id, team_stays in stays.items():
-        people = current[team_id]
-        exposure[team_id] = sum(u in completed for u in people) / len(people) if people else 0.0
-        trained_date = _date_share_reached(team_stays, completed, share)
-        if trained_date is not None:
-            dates[team_id] = trained_date
-    return dates, exposure
+    )
+    rows = _integers(session, stays, 5)
+    days, exposure = training_days(rows, share)
+    return {team: EPOCH + timedelta(days=day) for team, day in days.items()}, exposure
 
 
-def _date_share_reached(
-    stays: list[tuple[int, date | None, date | None]], completed: dict[int, date], share: float
-) -> date | None:
-    """The first day on which the trained share of the team's members that day reached
-    ``share`` (at least one person)."""
-    trained_from = {
-        (user, joined, left): max(completed[user], joined or completed[user])
-        for user, joined, left in stays
-        if user in completed and (left is None or completed[user] < left)
-    }
-    for day in sorted(set(trained_from.values())):
-        members = [
-            s for s in stays if (s[1] is None or s[1] <= day) and (s[2] is None or day < s[2])
-        ]
-        trained = sum(1 for s in members if s in trained_from and trained_from[s] <= day)
-        needed = max(1, int(np.ceil(share * len(members))))
-        if members and trained >= needed:
-            return day
-    return None
+def training_days(stays: np.ndarray, share: float) -> tuple[dict[int, int], dict[int, float]]:
+    """Per team, the first day number on which ``share`` of the members that day had
+    completed, and the share of the current members who completed (exposure), from rows of
+    (team, active, joined, left, first completion): day numbers, with ``FROM_THE_START``
+    for no joining date and ``NEVER`` for still a member (left) or no completion.
+
+    A stay counts as a member on day d when joined <= d < left, and as trained from
+    max(completed, joined) when it completed before it left. The days looked at are those
+    on which some stay became trained (as the day-by-day search did); on each, members and
+    trained are counted for every team at once by binary search over sorted (team, day)
+    keys."""
+    if len(stays) == 0:
+        return {}, {}
+    teams, team = np.unique(stays[:, 0], return_inverse=True)
+    active, joined, left, done = (stays[:, i] for i in range(1, 5))
+    current = np.bincount(team, weights=active, minlength=len(teams))
+    finished = np.bincount(team, weights=active * (done != NEVER), minlength=len(teams))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(current > 0, finished / current, 0.0)
+    exposure = {int(t): float(s) for t, s in zip(teams, shares, strict=True)}
+
+    base = team.astype(np.int64) << 32  # team in the high bits, day + 2**31 in the low ones
+
+    def keys(days: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.sort(base[where] + days[where] + 2**31)
+
+    trained = done < left
+    trained_from = np.maximum(done, joined)
+    candidates = np.unique(base[trained] + trained_from[trained] + 2**31)
+    starts = (candidates >> 32) << 32  # each candidate's team's first key
+
+    def counted(sorted_keys: np.ndarray) -> np.ndarray:  # per candidate: keys <= it, same team
+        return np.searchsorted(sorted_keys, candidates, "right") - np.searchsorted(
+            sorted_keys, starts, "left"
+        )
+
+    member = joined < left  # a stay that left before it joined never counts
+    members = counted(keys(joined, member)) - counted(keys(left, member))
+    counting = trained & member
+    trained_count = counted(keys(trained_from, counting)) - counted(keys(left, counting))
+    needed = np.maximum(1, np.ceil(share * members))
+    reached = np.flatnonzero((members > 0) & (trained_count >= needed))
+    found, first = np.unique(candidates[reached] >> 32, return_index=True)
+    day = (candidates[reached[first]] & (2**32 - 1)) - 2**31
+    return {int(teams[t]): int(d) for t, d in zip(found, day, strict=True)}, exposure
 
 
 @dataclass(frozen=True)

@@ -251,3 +251,67 @@ def test_without_an_early_effect_durability_is_unclear_and_says_why():
     assert result.lasting == "unclear"
     assert result.durability.reason.startswith("The early effect is not distinguishable from zero")
     assert result.durability.early is not None and result.durability.early.excludes_zero is False
+
+
+def _share_reached_day_by_day(stays, completed, share):
+    """The day-by-day search ``training_dates`` made before it counted over arrays (kept
+    verbatim as the reference): stays are (user, joined, left) with None for no date."""
+    trained_from = {
+        (user, joined, left): max(completed[user], joined or completed[user])
+        for user, joined, left in stays
+        if user in completed and (left is None or completed[user] < left)
+    }
+    for day in sorted(set(trained_from.values())):
+        members = [
+            s for s in stays if (s[1] is None or s[1] <= day) and (s[2] is None or day < s[2])
+        ]
+        trained = sum(1 for s in members if s in trained_from and trained_from[s] <= day)
+        needed = max(1, int(np.ceil(share * len(members))))
+        if members and trained >= needed:
+            return day
+    return None
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 0.75, 1.0])
+def test_training_days_over_arrays_give_the_dates_of_the_day_by_day_search(share):
+    """Teams whose people joined, left (some before they completed, some recorded as leaving
+    before they joined) and completed on random days, and course-context teams with no
+    dates: the same training day and exposure as the search that looked at one day at a
+    time."""
+    from insights.analysis import FROM_THE_START, NEVER, training_days
+
+    rng = np.random.default_rng(7)
+    rows, expected_days, expected_exposure = [], {}, {}
+    for team in range(300):
+        dated = team % 3 != 0
+        people = int(rng.integers(1, 12))
+        stays, completed, current = [], {}, []
+        for person in range(people):
+            user = 1000 * team + person
+            joined = int(rng.integers(0, 60)) if dated and rng.random() < 0.7 else None
+            active = not dated or rng.random() < 0.7
+            left = None if active else int(rng.integers(0, 90))
+            if rng.random() < 0.6:
+                completed[user] = int(rng.integers(0, 90))
+            stays.append((user, joined, left))
+            if active:
+                current.append(user)
+            rows.append(
+                (
+                    team,
+                    int(active),
+                    FROM_THE_START if joined is None else joined,
+                    NEVER if left is None else left,
+                    completed.get(user, NEVER),
+                )
+            )
+        day = _share_reached_day_by_day(stays, completed, share)
+        if day is not None:
+            expected_days[team] = day
+        expected_exposure[team] = (
+            sum(u in completed for u in current) / len(current) if current else 0.0
+        )
+    days, exposure = training_days(np.array(rows, np.int64), share)
+    assert days == expected_days
+    assert exposure == expected_exposure
+    assert len(days) > 50  # the comparison covers many teams that reached the share
