@@ -706,7 +706,9 @@ class Line:
     turn: Turn
     lower: str  # lower-cased text when offsets survive, else the original (matched IGNORECASE)
     exact_lower: bool
-    cache: dict[re.Pattern[str], list[tuple[int, int]]] = field(default_factory=dict)
+    # Keyed by the pattern's id: hashing a compiled pattern hashes its whole program (about
+    # 3 us for a long family, more than the search itself on a short turn).
+    cache: dict[int, tuple[re.Pattern[str], list[tuple[int, int]]]] = field(default_factory=dict)
 
     @cached_property
     def words(self) -> int:
@@ -727,14 +729,15 @@ class Line:
     def spans(self, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
         """Every span of ``pattern``, in the original text's offsets (searched once per turn:
         features ask for the same phrase family many times)."""
-        found = self.cache.get(pattern)
-        if found is None:
-            if self.exact_lower:
-                found = [m.span() for m in pattern.finditer(self.lower)]
-            else:
-                ignoring = re.compile(pattern.pattern, re.IGNORECASE)
-                found = [m.span() for m in ignoring.finditer(self.turn.text)]
-            self.cache[pattern] = found
+        cached = self.cache.get(id(pattern))
+        if cached is not None and cached[0] is pattern:
+            return cached[1]
+        if self.exact_lower:
+            found = [m.span() for m in pattern.finditer(self.lower)]
+        else:
+            ignoring = re.compile(pattern.pattern, re.IGNORECASE)
+            found = [m.span() for m in ignoring.finditer(self.turn.text)]
+        self.cache[id(pattern)] = (pattern, found)
         return found
 
     def find(self, pattern: re.Pattern[str], start: int = 0) -> Iterator[tuple[int, int]]:
@@ -873,6 +876,150 @@ def _matches(
     return turns, evidence
 
 
+# -- phrase features: one phrase family, counted over one speaker's turns ----------------------
+# Most of what a grader reads first is whether a kind of phrase is there at all: these features
+# share one shape (which speaker, which family, what the quote is evidence of, and how the
+# matches become a number), so each is declared once below instead of written out as a
+# function.
+
+
+def _turns(turns: set[int], evidence: list[Evidence], c: Conversation) -> float:
+    """How many turns have the phrase (log scale)."""
+    return _count(len(turns))
+
+
+def _occurrences(turns: set[int], evidence: list[Evidence], c: Conversation) -> float:
+    """How many times the phrase occurs, several in one turn counted apart (log scale)."""
+    return _count(len(evidence))
+
+
+def _share_of_agent_turns(turns: set[int], evidence: list[Evidence], c: Conversation) -> float:
+    """The share of the agent's turns with the phrase: "dominated by" rather than "once"."""
+    return len(turns) / max(1, len(c.agent))
+
+
+@dataclass(frozen=True)
+class PhraseFeature:
+    """A feature that is one phrase family in one speaker's turns."""
+
+    name: str
+    description: str
+    speaker: str  # AGENT or CUSTOMER
+    family: re.Pattern[str]
+    note: str  # what each quote is evidence of
+    supports: bool = True  # False: the phrase is evidence against a higher level
+    value: Callable[[set[int], list[Evidence], Conversation], float] = _turns
+    max_evidence: int | None = None
+
+    def __call__(self, c: Conversation) -> Measure:
+        lines = c.agent if self.speaker == AGENT else c.customer
+        turns, evidence = _matches(lines, self.family, self.note, self.supports)
+        return Measure(self.value(turns, evidence, c), evidence[: self.max_evidence])
+
+
+PHRASE_FEATURES = (
+    PhraseFeature(
+        "accountable",
+        "owns the fault or reassures the customer they did nothing wrong",
+        AGENT,
+        ACCOUNTABLE,
+        "owns the fault or reassures the customer",
+    ),
+    PhraseFeature(
+        "blame", "blames the customer", AGENT, BLAME, "blames the customer", False, _occurrences
+    ),
+    PhraseFeature(
+        "ownership",
+        "the agent names an action they take themselves",
+        AGENT,
+        OWNERSHIP,
+        "takes ownership: names what they do",
+    ),
+    PhraseFeature(
+        "customer_upset",
+        "the customer shows how they feel",
+        CUSTOMER,
+        CUSTOMER_FEELING,
+        "the customer shows how they feel",
+        max_evidence=3,
+    ),
+    PhraseFeature(
+        "restate_marker",
+        "restating phrases (so you…, just to confirm, you mentioned)",
+        AGENT,
+        RESTATE,
+        "restates what the customer said",
+    ),
+    PhraseFeature(
+        "confirming",
+        "checks understanding or the outcome",
+        AGENT,
+        CONFIRM,
+        "checks understanding or the outcome",
+    ),
+    PhraseFeature(
+        "customer_repeats",
+        "the customer says they had to repeat themselves",
+        CUSTOMER,
+        CUSTOMER_REPEATS,
+        "the customer had to repeat themselves",
+        False,
+    ),
+    PhraseFeature(
+        "alternatives",
+        "says what can be done",
+        AGENT,
+        ALTERNATIVE,
+        "says what can be done",
+        value=_share_of_agent_turns,
+    ),
+    PhraseFeature(
+        "negative_words",
+        "share of agent turns dominated by what cannot be done",
+        AGENT,
+        REFUSAL,
+        "says what cannot be done",
+        False,
+        _share_of_agent_turns,
+    ),
+    PhraseFeature(
+        "impatient", "impatient or curt phrases", AGENT, IMPATIENT, "sounds impatient", False
+    ),
+    PhraseFeature(
+        "patient_phrases",
+        "calm, unhurried reassurance",
+        AGENT,
+        PATIENT,
+        "calm, unhurried reassurance",
+    ),
+    PhraseFeature(
+        "customer_confused",
+        "the customer says they are confused or lost",
+        CUSTOMER,
+        CONFUSED,
+        "the customer is confused",
+    ),
+    PhraseFeature(
+        "scripted",
+        "stock script phrases",
+        AGENT,
+        SCRIPT,
+        "stock script phrase",
+        False,
+        _occurrences,
+    ),
+    PhraseFeature(
+        "adapts_method",
+        "offers another way (a call-back, a link, steps) when that suits",
+        AGENT,
+        ADAPT,
+        "adapts the method to the customer",
+    ),
+)
+for _phrase in PHRASE_FEATURES:
+    feature(_phrase.name, _phrase.description)(_phrase)
+
+
 @_once
 def _empathy_turns(c: Conversation) -> list[tuple[Line, tuple[int, int]]]:
     """Agent turns with an empathy phrase (acknowledgement or a named feeling): the first span."""
@@ -938,12 +1085,6 @@ def empathy_genuine(c: Conversation) -> Measure:
     return Measure(_count(len(evidence)), evidence)
 
 
-@feature("accountable", "owns the fault or reassures the customer they did nothing wrong")
-def accountable(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, ACCOUNTABLE, "owns the fault or reassures the customer")
-    return Measure(_count(len(turns)), evidence)
-
-
 @feature("empathy_hollow", "empathy phrase followed by refusal, blame or process-only answer")
 def empathy_hollow(c: Conversation) -> Measure:
     hollow, evidence = _hollow(c)
@@ -963,25 +1104,9 @@ def empathy_sustained(c: Conversation) -> Measure:
     return Measure(len(halves) / 2)
 
 
-@feature("blame", "blames the customer")
-def blame(c: Conversation) -> Measure:
-    _, evidence = _matches(c.agent, BLAME, "blames the customer", False)
-    return Measure(_count(len(evidence)), evidence)
-
-
 def _specific(c: Conversation, line: Line) -> frozenset[str]:
     """Content the agent's turn shares with what the customer said before it."""
     return line.content & c.said_before(line.index)
-
-
-@feature("ownership", "the agent names an action they take themselves")
-def ownership(c: Conversation) -> Measure:
-    evidence = [
-        line.evidence(span, "takes ownership: names what they do")
-        for line in c.agent
-        for span in line.find(OWNERSHIP)
-    ]
-    return Measure(_count(len({e.turn for e in evidence})), evidence)
 
 
 @feature("ownership_timed", "ownership with a time: what the agent does and when")
@@ -1050,12 +1175,6 @@ def generic_acknowledgement(c: Conversation) -> Measure:
     return Measure(_count(len(turns)), [e for e in generic if e.turn in turns])
 
 
-@feature("customer_upset", "the customer shows how they feel")
-def customer_upset(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.customer, CUSTOMER_FEELING, "the customer shows how they feel")
-    return Measure(_count(len(turns)), [e for e in evidence][:3])
-
-
 @feature("paraphrase", "restates the customer's content in new words")
 def paraphrase(c: Conversation) -> Measure:
     """A paraphrase shares at least two content words with what the customer said and adds
@@ -1077,18 +1196,6 @@ def paraphrase(c: Conversation) -> Measure:
                 span = line.sentence_at(m.start() + len(sentence) - len(sentence.lstrip()))
                 evidence.append(line.evidence(span, "restates the customer's issue in new words"))
     return Measure(_count(len(evidence)), evidence)
-
-
-@feature("restate_marker", "restating phrases (so you…, just to confirm, you mentioned)")
-def restate_marker(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, RESTATE, "restates what the customer said")
-    return Measure(_count(len(turns)), evidence)
-
-
-@feature("confirming", "checks understanding or the outcome")
-def confirming(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, CONFIRM, "checks understanding or the outcome")
-    return Measure(_count(len(turns)), evidence)
 
 
 @feature("checks_resolution", "checks at the end that the outcome meets the need")
@@ -1159,14 +1266,6 @@ def asks_again(c: Conversation) -> Measure:
                 )
                 break
     return Measure(_count(len(evidence)), evidence)
-
-
-@feature("customer_repeats", "the customer says they had to repeat themselves")
-def customer_repeats(c: Conversation) -> Measure:
-    turns, evidence = _matches(
-        c.customer, CUSTOMER_REPEATS, "the customer had to repeat themselves", False
-    )
-    return Measure(_count(len(turns)), evidence)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -1254,18 +1353,6 @@ def refusal_bare(c: Conversation) -> Measure:
     return Measure(_count(len(bare)), bare)
 
 
-@feature("alternatives", "says what can be done")
-def alternatives(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, ALTERNATIVE, "says what can be done")
-    return Measure(len(turns) / max(1, len(c.agent)), evidence)
-
-
-@feature("negative_words", "share of agent turns dominated by what cannot be done")
-def negative_words(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, REFUSAL, "says what cannot be done", False)
-    return Measure(len(turns) / max(1, len(c.agent)), evidence)
-
-
 @feature("tone_mean", "mean VADER tone of the agent's turns")
 def tone_mean(c: Conversation) -> Measure:
     return Measure(sum(line.tone for line in c.agent) / max(1, len(c.agent)))
@@ -1296,12 +1383,6 @@ def customer_end_tone(c: Conversation) -> Measure:
     return Measure(c.customer[-1].tone if c.customer else 0.0)
 
 
-@feature("impatient", "impatient or curt phrases")
-def impatient(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, IMPATIENT, "sounds impatient", False)
-    return Measure(_count(len(turns)), evidence)
-
-
 @feature("cut_off", "the customer is cut off or says they feel rushed")
 def cut_off(c: Conversation) -> Measure:
     turns, evidence = _matches(c.customer, CUT_OFF, "the customer feels rushed or cut off", False)
@@ -1311,12 +1392,6 @@ def cut_off(c: Conversation) -> Measure:
         if span and following is not None and following.turn.speaker == AGENT:
             turns.add(line.index)
             evidence.append(line.evidence(span, "the customer is cut off mid-sentence", False))
-    return Measure(_count(len(turns)), evidence)
-
-
-@feature("patient_phrases", "calm, unhurried reassurance")
-def patient_phrases(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, PATIENT, "calm, unhurried reassurance")
     return Measure(_count(len(turns)), evidence)
 
 
@@ -1333,12 +1408,6 @@ def clipped(c: Conversation) -> Measure:
 @_once
 def _confused(c: Conversation) -> list[Line]:
     return [line for line in c.customer if line.first(CONFUSED)]
-
-
-@feature("customer_confused", "the customer says they are confused or lost")
-def customer_confused(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.customer, CONFUSED, "the customer is confused")
-    return Measure(_count(len(turns)), evidence)
 
 
 @feature("reexplains", "after confusion or a repeat, explains again in other words")
@@ -1442,18 +1511,6 @@ def register_mismatch(c: Conversation) -> Measure:
     elif formal_customer >= 1 and casual == 0:
         _, evidence = _matches(c.agent, INFORMAL, "casual register with a formal customer", False)
     return Measure(_count(len(evidence)), evidence)
-
-
-@feature("scripted", "stock script phrases")
-def scripted(c: Conversation) -> Measure:
-    _, evidence = _matches(c.agent, SCRIPT, "stock script phrase", False)
-    return Measure(_count(len(evidence)), evidence)
-
-
-@feature("adapts_method", "offers another way (a call-back, a link, steps) when that suits")
-def adapts_method(c: Conversation) -> Measure:
-    turns, evidence = _matches(c.agent, ADAPT, "adapts the method to the customer")
-    return Measure(_count(len(turns)), evidence)
 
 
 @feature("adapts_after_confusion", "changes approach after the customer is confused")
