@@ -12,10 +12,11 @@ Roll-up counts are loaded into a temporary table and added to the roll-ups in on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Integer,
@@ -23,15 +24,24 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    cast,
+    func,
     literal,
     select,
 )
 from sqlalchemy.orm import Session
 
-from core.bulk import create_temporary, drop_temporary, load_rows
+from core.bulk import (
+    COPY_NULL,
+    copy_lines,
+    copy_text,
+    create_temporary,
+    drop_temporary,
+    load_rows,
+)
 from core.db import insert_for
 from insights.metrics import FIELDS
-from insights.models import SurveyResponse
+from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 
 # A survey row as the importer hands it over, and as stored (behind its import's key).
 STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
@@ -41,6 +51,19 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 # Called with the values to put before each row (none when the rows go to staging); each call
 # reads the rows afresh: on PostgreSQL it is called again when the first try found repeats.
 RowReader = Callable[[tuple], Iterable[tuple]]
+
+
+def _copy_lines(rows: Iterable[tuple], prefix: tuple) -> Iterator[str]:
+    """Survey rows (``STAGED`` columns, after ``prefix``) as COPY text lines. The ids, score
+    and times are the checker's own ints and ISO strings, so only channel and source id,
+    which come from the file, need escaping."""
+    head = "".join(f"{copy_text(str(value))}\t" for value in prefix)
+    null, text = COPY_NULL, copy_text
+    for team_id, agent_id, score, stamp, day, channel, source in rows:
+        agent = null if agent_id is None else agent_id
+        yield (
+            f"{head}{team_id}\t{agent}\t{score}\t{stamp}\t{day}\t{text(channel)}\t{text(source)}\n"
+        )
 
 
 def _temporary(name: str, *columns: Column) -> Table:
@@ -90,7 +113,9 @@ class BulkLoader:
         savepoint = self.session.begin_nested()
         self.session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
         try:
-            stored = self.load("survey_responses", STORED, read(prefix))
+            stored = copy_lines(
+                self.session, "survey_responses", STORED, _copy_lines(read(()), prefix)
+            )
         except Exception as error:
             if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
@@ -104,7 +129,7 @@ class BulkLoader:
         """PostgreSQL, when the rows repeat rows stored before: COPY into a temporary table,
         then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` in unique-index order."""
         staging = self.create(_staging_table(self.postgres))
-        self.load(staging.name, STAGED, rows)
+        copy_lines(self.session, staging.name, STAGED, _copy_lines(rows, ()))
         self.connection.exec_driver_sql("ANALYZE survey_staging")
         staged = staging.c
         moved = (
@@ -123,22 +148,40 @@ class BulkLoader:
 
     # -- roll-up counts --------------------------------------------------------------------
 
-    def add_counts(self, model: type, metric: str, platform_id: int, rows: Iterable[tuple]) -> None:
-        """Add rows of (team, period, six counts in ``FIELDS`` order) to a roll-up table."""
+    def add_counts(self, metric: str, platform_id: int, days: Iterable[tuple]) -> None:
+        """Add rows of (team, day, six counts in ``FIELDS`` order) to the daily roll-ups, and
+        the same counts summed per team and week to the weekly ones: loaded once, summed by
+        the database (a team-year is 365 rows by day, 52 by week)."""
         table = self.create(_counts_table())
-        self.load(table.name, ("team_id", "day", *FIELDS), rows)
+        self.load(table.name, ("team_id", "day", *FIELDS), days)
         c = table.c
+        fields = [c[f] for f in FIELDS]
         self.add_grouped(
-            model,
+            TeamDailyRollup,
+            select(c.team_id, literal(metric), c.day, literal(platform_id), *fields).order_by(
+                c.team_id, c.day
+            ),
+        )
+        week = self.monday(c.day)
+        self.add_grouped(
+            TeamWeeklyRollup,
             select(
                 c.team_id,
                 literal(metric),
-                c.day,
+                week,
                 literal(platform_id),
-                *(c[f] for f in FIELDS),
-            ).order_by(c.team_id, c.day),
+                *(func.sum(f) for f in fields),
+            )
+            .group_by(c.team_id, week)
+            .order_by(c.team_id, week),
         )
         self.drop(table)
+
+    def monday(self, day: ColumnElement) -> ColumnElement:
+        """The Monday of ``day``'s week, in SQL."""
+        if self.postgres:
+            return day - (cast(func.extract("isodow", day), Integer) - 1)
+        return func.date(day, "weekday 0", "-6 days")
 
     def add_grouped(self, model: type, grouped: Select) -> None:
         """Add grouped counts (team, metric, period, platform, six counts) to a roll-up table."""

@@ -113,6 +113,28 @@ def test_duplicates_are_not_counted_twice(app, team):
     assert len(rows(app, SurveyResponse)) == 6
 
 
+def test_ids_and_channels_are_stored_as_written_whatever_their_characters(app, team):
+    # Tabs, backslashes and line breaks inside quoted cells: the bulk load must not read them
+    # as its own separators (a stored id that differs would let a re-sent row in twice).
+    odd = ["a\\b", "tab\there", "two\nlines", "back\\n"]
+    lines = [b"id,team,answered,score,channel"]
+    for n, value in enumerate(odd):
+        quoted = '"' + value + '"'
+        lines.append(f"{quoted},CXQ101,2026-11-0{n + 1} 10:00,5,{quoted}".encode())
+    data = b"\n".join(lines) + b"\n"
+    mapping = Mapping("team", "answered", "score", source_id="id", channel="channel")
+    assert run(app, data, mapping=mapping).imported == 4
+    stored = {r.source_id: (r.channel, r.answered_at, r.day) for r in rows(app, SurveyResponse)}
+    assert {s: channel for s, (channel, _, _) in stored.items()} == {v: v for v in odd}
+    _, answered, day = stored["a\\b"]
+    assert (answered.replace(tzinfo=None).isoformat(), day.isoformat()) == (
+        "2026-11-01T10:00:00",
+        "2026-11-01",
+    )
+    again = run(app, data + b"new,CXQ101,2026-11-09,4,web\n", mapping=mapping)
+    assert (again.imported, again.duplicates) == (1, 4)
+
+
 def test_missing_columns_encoding_and_scales(app, team):
     with pytest.raises(ImportRefused, match="no column 'answered'"):
         run(app, b"id,team,score\nr1,CXQ101,5\n")
