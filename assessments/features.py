@@ -99,6 +99,46 @@ FEELING = _pattern(
     r"nerv\w+",
     r"overwhelm\w*",
     r"let down",
+    # The feeling named in other words than the stock ones: how the situation feels to them.
+    r"miserable",
+    r"horrible",
+    r"horrid",
+    r"dreadful",
+    r"rotten",
+    r"furious",
+    r"livid",
+    r"humiliat\w*",
+    r"embarrass\w*",
+    r"mortif\w*",
+    r"maddening",
+    r"galling",
+    r"infuriating",
+    r"torn",
+    r"gutt(?:ed|ing)",
+    r"devastat\w*",
+    r"heartbroken",
+    r"shock(?:ed|ing)?",
+    r"frighten\w*",
+    r"scary",
+    r"terrif\w*",
+    r"afraid",
+    r"fright",
+    r"lonely",
+    r"isolat\w*",
+    r"exhaust\w*",
+    r"draining",
+    r"unfair",
+    r"not fair",
+    r"nightmare",
+    r"the last thing you need",
+    r"a lot to (?:carry|deal with|take in|cope with|handle)",
+    r"(?:is|was|must be|that'?s|it'?s|so|really) (?:hard|tough|rough)",
+    r"(?:hard|tough|bad|awful|difficult|sad) news",
+    r"(?:that'?s|it'?s|what) a (?:worry|blow|shock|relief)",
+    r"not surprised you'?re",
+    r"(?:means|matters) (?:so much|a lot|a great deal)",
+    r"how much (?:\w+ ){0,3}(?:means|matters)",
+    r"relie(?:f|ved)",
 )
 CUSTOMER_FEELING = _pattern(
     r"frustrat\w*",
@@ -1052,6 +1092,28 @@ def _dismissal(
     return None
 
 
+# Words of the empathy phrases themselves: "I understand your frustration" shares
+# "frustration" with a customer who said "frustrated" without saying anything about them.
+EMPATHY_STEMS = (*FEELING_STEMS, "understand", "appreciat", "imagin", "apologi", "feel", "hear")
+# One of the customer's own content words is enough (chosen by cross-validation on the
+# development part: one word 0.67, two words 0.58).
+TIED_WORDS = 1
+
+
+def _names_their_situation(c: Conversation, line: Line) -> bool:
+    """Whether a sentence that acknowledges or names a feeling in this turn also names what
+    this customer said (``TIED_WORDS`` of their content words, beyond the empathy words): care
+    about their situation, not a stock phrase, even when a refusal follows."""
+    said = c.said_before(line.index)
+    for pattern in (ACKNOWLEDGE, FEELING):
+        for span in line.find(pattern):
+            words = _sentence_content(line, line.sentence_at(span[0]))
+            own = {w for w in words & said if not w.startswith(EMPATHY_STEMS)}
+            if len(own) >= TIED_WORDS:
+                return True
+    return False
+
+
 @_once
 def _hollow(c: Conversation) -> tuple[list[Line], list[Evidence]]:
     """Empathy turns whose phrase is followed, in the same or the next agent turn, by a refusal
@@ -1059,6 +1121,8 @@ def _hollow(c: Conversation) -> tuple[list[Line], list[Evidence]]:
     it's the way the system works" is dismissal in polite words (rubric level 1)."""
     hollow, evidence = [], []
     for line, span in _empathy_turns(c):
+        if _names_their_situation(c, line):
+            continue
         following = c.next_agent(line.index)
         found = _dismissal(line, span[1], following)
         if found is None and following is not None and not line.first(OWNERSHIP):
