@@ -6,23 +6,31 @@ this LMS only), a training and the day it was completed, and optionally a score.
 is one of the LMS's catalogue courses (by slug or title), or, when the row names a provider,
 an outside training kept by its name.
 
-Every row is checked before anything is written, in a first pass over the file; the second
-pass stores rows in slices, so a million rows need no more memory than a slice. A completion
+Every row is checked before anything is written: one pass over the file checks each row's
+cells and stages it in a temporary table (PostgreSQL's COPY), and a few set-based statements
+then match the people, count the bad rows and store the good ones, so a million rows need no
+more memory than the few hundred distinct days, scores and trainings they name. A completion
 already brought in (same person, training and day) is not counted twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.bulk import create_temporary, drop_temporary, is_postgres, load_rows
+from core.bulk import (
+    analyse_temporary,
+    create_temporary,
+    drop_temporary,
+    load_rows,
+    plan_for_bulk,
+)
 from core.db import insert_for, utcnow
 from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
@@ -66,18 +74,25 @@ class CompletionsReport(ImportOutcome):
         )
 
 
-@dataclass(frozen=True)
-class _Row:
-    user_id: int
-    course_id: int | None
-    key: str
-    name: str
-    completed_on: date
-    score: float | None
+# A staged row: its line, the e-mail folded, the training, the day, the score, and whether
+# the row's own cells are bad (a bad row is staged too: its e-mail may be unknown as well).
+STAGED = (
+    "line",
+    "email",
+    "course_id",
+    "training_key",
+    "training_name",
+    "completed_on",
+    "score_percent",
+    "bad",
+)
+MEMO = 10_000  # distinct cell values remembered per column (dates, scores, courses)
+ORDER = {"email": 0}  # a line's problems: its e-mail's first, then the cells' in file order
 
 
 class _Checker:
-    """Turns one record into a row to store, or the problems that make it bad."""
+    """Turns one record into the row to stage and the problems of its own cells. Whether the
+    e-mail is a person of the LMS is asked of the database for all rows at once, after."""
 
     def __init__(
         self,
@@ -89,72 +104,73 @@ class _Checker:
     ) -> None:
         self.at = find_columns(table, COLUMNS, columns)
         self.dates, self.today = dates, utcnow().date()
-        self.people = {
-            email.lower(): user_id
-            for user_id, email in session.execute(
-                select(User.id, User.email).where(
-                    User.platform_id == platform_id, User.email.is_not(None)
-                )
-            )
-        }
         self.courses: dict[str, Course] = {}
         for course in session.scalars(select(Course).where(visible_to(platform_id))):
             for name in (course.slug, course.title):
                 self.courses.setdefault(_fold(name), course)
+        # A file of a million rows holds a few hundred distinct days, scores and trainings:
+        # each is read once (the memos are emptied when a file has too many to remember).
+        self.days: dict[str, date | str] = {}
+        self.scores: dict[str, tuple[float | None, str]] = {}
+        self.trainings: dict[tuple[str, bool], tuple[int | None, str, str] | str] = {}
 
     def cell(self, record: list[str], label: str) -> str:
         at = self.at.get(label)
         return record[at].strip() if at is not None and at < len(record) else ""
 
-    def check(self, line: int, record: list[str]) -> _Row | list[Problem]:
+    def check(self, line: int, record: list[str]) -> tuple[tuple, list[Problem]]:
         problems = []
         email = self.cell(record, "email").lower()
-        user_id = self.people.get(email)
         if not email:
             problems.append(Problem(line, "email", "no e-mail address"))
-        elif user_id is None:
-            problems.append(
-                Problem(
-                    line,
-                    "email",
-                    (
-                        f"no person with the e-mail {email} in this LMS (bring in the roster "
-                        "first, or check the address)"
-                    ),
-                )
-            )
         name = " ".join(self.cell(record, "course").split())
-        provider = self.cell(record, "provider")
-        course = self.courses.get(_fold(name))
-        if not name:
-            problems.append(Problem(line, "course", "no course or training named"))
-        elif course is None and not provider:
-            problems.append(
-                Problem(
-                    line,
-                    "course",
-                    (
-                        f"no course {name!r} in this LMS's catalogue: name one by its slug or "
-                        "title, or fill in the provider column for training done elsewhere"
-                    ),
-                )
-            )
-        moment = self.dates.read(self.cell(record, "date"))
-        if isinstance(moment, str):
-            problems.append(Problem(line, "date", moment))
-        elif moment.date() > self.today:
-            problems.append(Problem(line, "date", f"{moment.date():%d %B %Y} is in the future"))
-        score, why = _score(self.cell(record, "score"))
+        training = _remember(
+            self.trainings, (name, bool(self.cell(record, "provider"))), self.training
+        )
+        if isinstance(training, str):
+            problems.append(Problem(line, "course", training))
+        day = _remember(self.days, self.cell(record, "date"), self.day)
+        if isinstance(day, str):
+            problems.append(Problem(line, "date", day))
+        score, why = _remember(self.scores, self.cell(record, "score"), _score)
         if why:
             problems.append(Problem(line, "score", why))
-        if problems:
-            return problems
-        assert user_id is not None and not isinstance(moment, str)
-        if course is not None and not provider:
-            return _Row(
-                user_id, course.id, f"course:{course.slug}", course.title, moment.date(), score
+        if problems or isinstance(training, str) or isinstance(day, str):  # (the types)
+            return (line, email, None, None, None, None, None, True), problems
+        return (line, email, *training, day, score, False), problems
+
+    def training(self, named: tuple[str, bool]) -> tuple[int | None, str, str] | str:
+        """The training a row names: a catalogue course, or an outside one when the row
+        names a provider; else why not."""
+        name, provider = named
+        course = self.courses.get(_fold(name))
+        if not name:
+            return "no course or training named"
+        if course is None and not provider:
+            return (
+                f"no course {name!r} in this LMS's catalogue: name one by its slug or "
+                "title, or fill in the provider column for training done elsewhere"
             )
-        return _Row(user_id, None, f"outside:{_fold(name)}"[:200], name[:200], moment.date(), score)
+        if course is not None and not provider:
+            return course.id, f"course:{course.slug}", course.title
+        return None, f"outside:{_fold(name)}"[:200], name[:200]
+
+    def day(self, text: str) -> date | str:
+        moment = self.dates.read(text)
+        if isinstance(moment, str):
+            return moment
+        if moment.date() > self.today:
+            return f"{moment.date():%d %B %Y} is in the future"
+        return moment.date()
+
+
+def _remember(memo: dict, key: Any, read: Callable[[Any], Any]) -> Any:
+    found = memo.get(key, memo)
+    if found is memo:
+        if len(memo) >= MEMO:
+            memo.clear()
+        found = memo[key] = read(key)
+    return found
 
 
 def _fold(name: str) -> str:
@@ -173,11 +189,6 @@ def _score(text: str) -> tuple[float | None, str]:
     return value, ""
 
 
-def _rows(checker: _Checker, table: FileTable) -> Iterator[tuple[int, _Row | list[Problem]]]:
-    for line, record in table.rows:
-        yield line, checker.check(line, record)
-
-
 def import_completions(
     session: Session,
     *,
@@ -189,47 +200,126 @@ def import_completions(
     skip_bad: bool = False,
 ) -> CompletionsReport:
     """Bring in a file of completions. Does not commit: the caller commits when
-    ``report.ok``."""
+    ``report.ok``.
+
+    One pass over the file checks each row's cells and stages every row (COPY on
+    PostgreSQL); then a few statements over the staged rows find the people by e-mail (in
+    this LMS only), count the bad rows, and store the good ones when the file is good (or
+    bad rows are skipped): a file with a bad row stores nothing."""
     report = CompletionsReport()
+    plan_for_bulk(session)
     stream = BytesSource(data)
-    now = utcnow()
-
-    def good_rows(checker: _Checker) -> Iterator[tuple]:
-        """Checks every row, once; yields the good ones to store while the file is good (or
-        bad rows are skipped): a file with a bad row stores nothing."""
-        for _, checked in _rows(checker, open_table(stream.fresh())):
-            report.rows += 1
-            if isinstance(checked, list):
-                report.bad_rows += 1
-                report.problems.extend(checked[: max(0, MAX_PROBLEMS - len(report.problems))])
-                continue
-            if report.bad_rows and not skip_bad:
-                continue
-            report.outside += checked.course_id is None
-            yield (
-                platform_id,
-                checked.user_id,
-                checked.course_id,
-                checked.key,
-                checked.name,
-                checked.completed_on,
-                checked.score,
-                source[:255],
-                now,
-            )
-
+    staging = _staging_table()
+    people = _people_table()
     try:
         dates = _dates(stream, columns or {}, date_format)
         checker = _Checker(session, platform_id, open_table(stream.fresh()), columns or {}, dates)
-        report.stored = _store(session, good_rows(checker))
+        create_temporary(session, staging)
+        load_rows(session, staging.name, STAGED, _staged(checker, stream, report))
     except TableRefused as refused:
         report.refused = str(refused)
+        drop_temporary(session, staging)
         return report
-    if report.bad_rows and not skip_bad:
-        report.refuse_bad_rows("Nothing was brought in")
+    try:
+        analyse_temporary(session, staging)
+        create_temporary(session, people)
+        _match_people(session, people, platform_id)
+        _count(session, staging, people, report)
+        if report.bad_rows and not skip_bad:
+            report.refuse_bad_rows("Nothing was brought in")
+            return report
+        report.stored = _store(session, staging, people, platform_id, source)
+        report.already = report.rows - report.bad_rows - report.stored
         return report
-    report.already = report.rows - report.bad_rows - report.stored
-    return report
+    finally:
+        drop_temporary(session, staging)
+        drop_temporary(session, people)
+
+
+def _staged(checker: _Checker, stream: BytesSource, report: CompletionsReport) -> Iterator[tuple]:
+    """Every row of the file, checked once, as staged; the first problems kept."""
+    for line, record in open_table(stream.fresh()).rows:
+        report.rows += 1
+        row, problems = checker.check(line, record)
+        if problems and len(report.problems) < MAX_PROBLEMS:
+            report.problems.extend(problems[: MAX_PROBLEMS - len(report.problems)])
+        yield row
+
+
+def _staging_table() -> sa.Table:
+    stored = PastTraining.__table__.c
+    return sa.Table(
+        "past_training_staging",
+        sa.MetaData(),
+        sa.Column("line", sa.Integer, nullable=False),
+        sa.Column("email", sa.String, nullable=False),
+        *(sa.Column(c, stored[c].type) for c in STAGED[2:-1]),
+        sa.Column("bad", sa.Boolean, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _people_table() -> sa.Table:
+    return sa.Table(
+        "past_training_people",
+        sa.MetaData(),
+        sa.Column("email", sa.String, primary_key=True),
+        sa.Column("user_id", sa.Integer, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _match_people(session: Session, people: sa.Table, platform_id: int) -> None:
+    """The LMS's people by e-mail, folded (the first user when two share one); never
+    another LMS's."""
+    email = sa.func.lower(User.email)
+    session.execute(
+        people.insert().from_select(
+            ["email", "user_id"],
+            select(email, sa.func.min(User.id))
+            .where(User.platform_id == platform_id, User.email.is_not(None))
+            .group_by(email),
+        )
+    )
+
+
+def _count(
+    session: Session, staging: sa.Table, people: sa.Table, report: CompletionsReport
+) -> None:
+    """How many rows are bad (their own cells, or an e-mail that is no person of this LMS)
+    and how many good ones are outside trainings; the unknown e-mails join the problems."""
+    s, p = staging.c, people.c
+    unknown = p.user_id.is_(None)
+    bad = sa.or_(s.bad, unknown)
+    bad_rows, outside = session.execute(
+        select(
+            sa.func.count().filter(bad),
+            sa.func.count().filter(sa.and_(sa.not_(bad), s.course_id.is_(None))),
+        ).select_from(staging.outerjoin(people, p.email == s.email))
+    ).one()
+    report.bad_rows, report.outside = bad_rows, outside
+    if not bad_rows:
+        return
+    strangers = session.execute(
+        select(s.line, s.email)
+        .select_from(staging.outerjoin(people, p.email == s.email))
+        .where(unknown, s.email != "")
+        .order_by(s.line)
+        .limit(MAX_PROBLEMS)
+    )
+    merged = report.problems + [
+        Problem(
+            line,
+            "email",
+            (
+                f"no person with the e-mail {email} in this LMS (bring in the roster "
+                "first, or check the address)"
+            ),
+        )
+        for line, email in strangers
+    ]
+    merged.sort(key=lambda problem: (problem.line, ORDER.get(problem.column, 1)))
+    report.problems = merged[:MAX_PROBLEMS]
 
 
 STORED = (
@@ -245,31 +335,34 @@ STORED = (
 )
 
 
-def _store(session: Session, rows: Iterable[tuple]) -> int:
-    """Store the rows, leaving out a completion brought in before; returns how many are new.
-    SQLite skips repeats itself; PostgreSQL's COPY cannot, so the rows go to a staging table
-    first and move in one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
-    if not is_postgres(session):
-        return load_rows(session, "past_trainings", STORED, rows, skip_conflicts=True)
+def _store(
+    session: Session, staging: sa.Table, people: sa.Table, platform_id: int, source: str
+) -> int:
+    """Store the good rows in one ``INSERT … SELECT``, leaving out a completion brought in
+    before (or twice in the file); returns how many are new."""
+    s, p = staging.c, people.c
     table = PastTraining.__table__
-    staging = create_temporary(
-        session,
-        sa.Table(
-            "past_training_staging",
-            sa.MetaData(),
-            *(sa.Column(c, table.c[c].type) for c in STORED),
-            prefixes=["TEMPORARY"],
-        ),
+    rows = (
+        select(
+            sa.literal(platform_id, sa.Integer),
+            p.user_id,
+            s.course_id,
+            s.training_key,
+            s.training_name,
+            s.completed_on,
+            s.score_percent,
+            sa.literal(source[:255], table.c.source.type),
+            sa.literal(utcnow(), table.c.imported_at.type),
+        )
+        .select_from(staging.join(people, p.email == s.email))
+        .where(sa.not_(s.bad))
     )
-    load_rows(session, staging.name, STORED, rows)
     moved = (
-        insert_for("postgresql")(table)
-        .from_select(list(STORED), select(*(staging.c[c] for c in STORED)))
+        insert_for(session.connection().dialect.name)(table)
+        .from_select(list(STORED), rows)
         .on_conflict_do_nothing(index_elements=["user_id", "training_key", "completed_on"])
     )
-    stored = session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
-    drop_temporary(session, staging)
-    return stored
+    return session.execute(moved.execution_options(preserve_rowcount=True)).rowcount
 
 
 class BytesSource:

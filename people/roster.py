@@ -16,17 +16,35 @@ unless the person chose to skip bad rows.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import func, insert, select, update
+import sqlalchemy as sa
+from flask import has_app_context
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.auth import Role
+from core.bulk import (
+    analyse_temporary,
+    create_temporary,
+    drop_temporary,
+    load_rows,
+    plan_for_bulk,
+)
+from core.cache import forget_process_cache
 from core.db import utcnow
-from core.tabular import Column, ImportOutcome, Problem, TableRefused, find_columns, open_table
+from core.tabular import (
+    Column,
+    ImportOutcome,
+    Problem,
+    Table,
+    TableRefused,
+    find_columns,
+    open_table,
+)
 from people.models import ORGANISATION, Membership, Team, User
 
 ROSTER_SUB_PREFIX = "roster:"
@@ -51,18 +69,6 @@ COLUMNS = (
     Column("lms_user_id", ("lms user id", "user id", "lti user id", "sub"), required=False),
 )
 MAX_PROBLEMS = 1000
-SLICE = 5000  # rows one bulk statement writes
-
-
-@dataclass(frozen=True)
-class RosterRow:
-    line: int
-    email: str  # folded to lower case
-    team: str
-    name: str = ""
-    manager: str = ""  # the manager's e-mail, folded
-    role: Role | None = None
-    lms_user_id: str = ""
 
 
 @dataclass
@@ -89,20 +95,62 @@ def team_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def read_roster(
-    data: bytes | BinaryIO, columns: dict[str, str | None] | None = None
-) -> tuple[list[RosterRow], list[Problem]]:
-    """The file's rows, checked one by one and against each other (a person in two teams at
-    once). Raises ``TableRefused`` when the file itself cannot be read."""
-    table = open_table(data)
-    at = find_columns(table, COLUMNS, columns or {})
-    rows: list[RosterRow] = []
-    problems: list[Problem] = []
+def import_roster(
+    session: Session,
+    *,
+    platform_id: int,
+    deployment_id: int,
+    data: bytes | BinaryIO,
+    columns: dict[str, str | None] | None = None,
+    effective: date | None = None,
+    skip_bad: bool = False,
+) -> RosterReport:
+    """Apply a roster file to one deployment's organisation teams. Does not commit: the
+    caller commits when ``report.ok`` (a dry run rolls back).
+
+    One pass over the file checks each row's cells and stages the good rows (COPY on
+    PostgreSQL); the checks between rows (a person in two teams, a manager nobody knows, an
+    archived team) and every change (teams, people, memberships, managers) are then a few
+    set-based statements over the staged rows, so the file is never held in memory."""
+    report = RosterReport()
+    plan_for_bulk(session)
+    stage = _Stage.create(session)
+    try:
+        try:
+            table = open_table(data)
+            at = find_columns(table, COLUMNS, columns or {})
+            load_rows(session, stage.rows.name, STAGED, _checked(table, at, report))
+        except TableRefused as refused:
+            report.refused = str(refused)
+            return report
+        stage.prepare(platform_id)
+        report.bad_rows += stage.find_bad_rows(deployment_id, report.problems)
+        if report.bad_rows and not skip_bad:
+            report.refuse_bad_rows()
+            return report
+        on = effective or utcnow().date()
+        stage.choose_one_row_a_person()
+        report.teams_created = stage.add_teams(platform_id, deployment_id)
+        report.added = stage.add_people(platform_id)
+        stage.place(deployment_id, on, report)
+        report.managers_named = stage.name_managers()
+        return report
+    finally:
+        stage.drop()
+
+
+STAGED = ("line", "email", "team", "team_key", "name", "manager", "role", "sub")
+
+
+def _checked(table: Table, at: dict[str, int], report: RosterReport) -> Iterator[tuple]:
+    """The file's rows whose own cells are good, as staged; the others' problems kept (the
+    first ``MAX_PROBLEMS``) and counted."""
 
     def cell(record: list[str], label: str) -> str:
         position = at.get(label)
         return record[position].strip() if position is not None and position < len(record) else ""
 
+    problems = report.problems
     for line, record in table.rows:
         found: list[Problem] = []
         email = cell(record, "email").lower()
@@ -122,328 +170,399 @@ def read_roster(
                 Problem(line, "role", f"{role_text!r} is not one of {', '.join(sorted(ROLES))}")
             )
         if found:
-            problems.extend(found)
+            report.bad_rows += 1
+            problems.extend(found[: max(0, MAX_PROBLEMS - len(problems))])
             continue
-        rows.append(
-            RosterRow(
-                line,
-                email,
-                team,
-                cell(record, "name")[:255],
-                manager,
-                ROLES.get(role_text),
-                cell(record, "lms_user_id")[:255],
-            )
+        role = ROLES.get(role_text)
+        yield (
+            line,
+            email,
+            team[:255],
+            team_key(team)[:255],
+            cell(record, "name")[:255],
+            manager,
+            role.value if role else None,
+            cell(record, "lms_user_id")[:255],
         )
-    problems.extend(_two_teams(rows))
-    return rows, problems
 
 
-def _two_teams(rows: list[RosterRow]) -> list[Problem]:
-    first_team: dict[str, RosterRow] = {}
-    problems = []
-    for row in rows:
-        seen = first_team.setdefault(row.email, row)
-        if team_key(seen.team) != team_key(row.team):
-            problems.append(
-                Problem(
-                    row.line,
-                    "team",
-                    (
-                        f"{row.email} is in two teams at once: {seen.team!r} on line "
-                        f"{seen.line} and {row.team!r} here"
-                    ),
-                )
-            )
-    return problems
+def _temporary(name: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
-def import_roster(
-    session: Session,
-    *,
-    platform_id: int,
-    deployment_id: int,
-    data: bytes | BinaryIO,
-    columns: dict[str, str | None] | None = None,
-    effective: date | None = None,
-    skip_bad: bool = False,
-) -> RosterReport:
-    """Apply a roster file to one deployment's organisation teams. Does not commit: the
-    caller commits when ``report.ok`` (a dry run rolls back)."""
-    report = RosterReport()
-    try:
-        rows, problems = read_roster(data, columns)
-    except TableRefused as refused:
-        report.refused = str(refused)
-        return report
-    on = effective or utcnow().date()
-    people = _people(session, platform_id, rows, problems)
-    teams = _teams(session, platform_id, deployment_id, rows, problems)
-    bad_lines = {p.line for p in problems}
-    report.problems = problems[:MAX_PROBLEMS]
-    report.bad_rows = len(bad_lines)
-    if problems and not skip_bad:
-        report.refuse_bad_rows()
-        return report
-    # One row a person (a person listed twice in one team is one person).
-    good = list({row.email: row for row in rows if row.line not in bad_lines}.values())
-    for key in {team_key(row.team) for row in good}:
-        if teams[key].id is None:
-            session.add(teams[key])
-            report.teams_created += 1
-    session.flush()
-    _add_people(session, platform_id, good, people, report)
-    memberships = _Memberships.of(session, deployment_id)
-    for row in good:
-        report.people += 1
-        team_id = teams[team_key(row.team)].id
-        memberships.place(people[row.email].id, team_id, row.role, on, report)
-    report.managers_named = memberships.name_managers(
-        {teams[team_key(row.team)].id for row in good},
-        [(teams[team_key(r.team)].id, people[r.manager].id) for r in good if r.manager],
-    )
-    memberships.save(session)
-    return report
+def _text(name: str, **extra: Any) -> sa.Column:
+    return sa.Column(name, sa.String, **extra)
 
 
 @dataclass
-class _Person:
-    id: int
-    name: str
+class _Stage:
+    """The import's temporary tables: ``rows``, the file's good rows as read; ``bad``, the
+    lines the checks between rows found bad; ``known``, the LMS's people by e-mail; ``people``,
+    one row a person with their user and team; ``leads``, who leads which team."""
 
-
-def _add_people(
-    session: Session,
-    platform_id: int,
-    rows: list[RosterRow],
-    people: dict[str, _Person],
-    report: RosterReport,
-) -> None:
-    """Add the people not known yet in bulk (one INSERT a slice, not a row at a time): kept
-    under the LMS user id when the file gives it (their launch then finds them), else under
-    their e-mail (claimed at their first launch). Known people without a name get the file's."""
-    new = {row.email: row for row in rows if row.email not in people}
-    subs = {email: row.lms_user_id or ROSTER_SUB_PREFIX + email for email, row in new.items()}
-    now = utcnow()
-    for chunk in _chunks(list(new)):
-        session.execute(
-            insert(User.__table__),
-            [
-                {
-                    "platform_id": platform_id,
-                    "sub": subs[email],
-                    "email": email,
-                    "name": new[email].name,
-                    "created_at": now,
-                    "last_launch_at": now,
-                }
-                for email in chunk
-            ],
-        )
-        ids = dict(
-            session.execute(
-                select(User.sub, User.id).where(
-                    User.platform_id == platform_id, User.sub.in_([subs[e] for e in chunk])
-                )
-            ).all()
-        )
-        for email in chunk:
-            people[email] = _Person(ids[subs[email]], new[email].name)
-    report.added += len(new)
-    named = [
-        {"id": people[row.email].id, "name": row.name}
-        for row in rows
-        if row.name and not people[row.email].name and row.email not in new
-    ]
-    if named:
-        session.execute(update(User), named)
-
-
-def _people(
-    session: Session, platform_id: int, rows: list[RosterRow], problems: list[Problem]
-) -> dict[str, _Person]:
-    """The LMS's users the file names, by e-mail (an LMS user id, when given, wins)."""
-    emails = {row.email for row in rows} | {row.manager for row in rows if row.manager}
-    subs = {row.lms_user_id for row in rows if row.lms_user_id}
-    found: dict[str, _Person] = {}
-    by_sub: dict[str, _Person] = {}
-    for chunk in _chunks(sorted(subs)):
-        query = select(User.sub, User.id, User.name).where(
-            User.platform_id == platform_id, User.sub.in_(chunk)
-        )
-        by_sub.update((sub, _Person(user, name)) for sub, user, name in session.execute(query))
-    for chunk in _chunks(sorted(emails)):
-        query = select(func.lower(User.email), User.id, User.name).where(
-            User.platform_id == platform_id, func.lower(User.email).in_(chunk)
-        )
-        for email, user, name in session.execute(query.order_by(User.id)):
-            found.setdefault(email, _Person(user, name))
-    for row in rows:
-        if row.lms_user_id and row.lms_user_id in by_sub:
-            found[row.email] = by_sub[row.lms_user_id]
-    in_file = {row.email for row in rows}
-    for row in rows:
-        if row.manager and row.manager not in in_file and row.manager not in found:
-            problems.append(
-                Problem(
-                    row.line,
-                    "manager",
-                    f"{row.manager} is neither in this file nor a person of this LMS",
-                )
-            )
-    return found
-
-
-def _chunks(values: list[str], size: int = 5000) -> list[list[str]]:
-    """Values in slices an IN list of any database takes."""
-    return [values[at : at + size] for at in range(0, len(values), size)]
-
-
-def _teams(
-    session: Session,
-    platform_id: int,
-    deployment_id: int,
-    rows: list[RosterRow],
-    problems: list[Problem],
-) -> dict[str, Team]:
-    existing = {
-        t.external_id: t
-        for t in session.scalars(
-            select(Team).where(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
-        )
-    }
-    teams: dict[str, Team] = {}
-    for row in rows:
-        key = team_key(row.team)
-        team = teams.get(key) or existing.get(key)
-        if team is None:
-            team = Team(
-                platform_id=platform_id,
-                deployment_id=deployment_id,
-                source=ORGANISATION,
-                external_id=key[:255],
-                title=row.team[:255],
-            )
-        elif team.archived_at is not None:
-            problems.append(
-                Problem(
-                    row.line,
-                    "team",
-                    (f"the team {team.title!r} is archived; restore it or use another team"),
-                )
-            )
-        teams[key] = team
-    return teams
-
-
-@dataclass
-class _Membership:
-    """A membership of an organisation team as plain values, changed in memory and written
-    in bulk by ``_Memberships.save``."""
-
-    id: int | None
-    user_id: int
-    team_id: int
-    active: bool
-    leads: bool
-    assigned_role: str | None
-    joined_on: date | None
-    left_on: date | None
-    changed: bool = False
-
-
-FIELDS = ("active", "leads", "assigned_role", "joined_on", "left_on")
-
-
-@dataclass
-class _Memberships:
-    """The deployment's organisation memberships, by person."""
-
-    by_user: dict[int, list[_Membership]]
+    session: Session
+    rows: sa.Table
+    bad: sa.Table
+    known: sa.Table
+    people: sa.Table
+    leads: sa.Table
 
     @classmethod
-    def of(cls, session: Session, deployment_id: int) -> _Memberships:
-        by_user: dict[int, list[_Membership]] = defaultdict(list)
-        query = (
-            select(Membership.id, Membership.user_id, Membership.team_id)
-            .add_columns(*(getattr(Membership, f) for f in FIELDS))
-            .join(Team, Team.id == Membership.team_id)
-            .where(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
+    def create(cls, session: Session) -> _Stage:
+        stage = cls(
+            session,
+            rows=_temporary(
+                "roster_rows",
+                sa.Column("line", sa.Integer, nullable=False),
+                *(_text(name, nullable=name == "role") for name in STAGED[1:]),
+            ),
+            bad=_temporary("roster_bad", sa.Column("line", sa.Integer, primary_key=True)),
+            known=_temporary(
+                "roster_known",
+                _text("email", primary_key=True),
+                sa.Column("user_id", sa.Integer, nullable=False),
+            ),
+            people=_temporary(
+                "roster_people",
+                _text("email", primary_key=True),
+                sa.Column("line", sa.Integer, nullable=False),
+                *(_text(name) for name in ("team_key", "name", "manager", "role", "sub")),
+                sa.Column("user_id", sa.Integer, index=True),
+                sa.Column("team_id", sa.Integer),
+                _text("state"),  # unchanged, moved (from another team) or joined
+            ),
+            leads=_temporary(
+                "roster_leads",
+                sa.Column("team_id", sa.Integer, primary_key=True),
+                sa.Column("user_id", sa.Integer, primary_key=True),
+            ),
         )
-        for row in session.execute(query):
-            by_user[row.user_id].append(_Membership(*row))
-        return cls(by_user)
+        for table in stage.tables:
+            create_temporary(session, table)
+        return stage
 
-    def of_team(self, user_id: int, team_id: int) -> _Membership:
-        """The person's membership of the team, made (inactive, not leading) if missing."""
-        mine = self.by_user[user_id]
-        found = next((m for m in mine if m.team_id == team_id), None)
-        if found is None:
-            found = _Membership(None, user_id, team_id, False, False, None, None, None, True)
-            mine.append(found)
-        return found
+    @property
+    def tables(self) -> tuple[sa.Table, ...]:
+        return (self.rows, self.bad, self.known, self.people, self.leads)
 
-    def place(
-        self, user_id: int, team_id: int, role: Role | None, on: date, report: RosterReport
-    ) -> None:
-        """Put the person in the team, their one team (``active``), ending another."""
-        wanted_role = role.value if role else None
-        home = [m for m in self.by_user[user_id] if m.active]
-        current = next((m for m in home if m.team_id == team_id), None)
-        if current is not None:
-            if current.assigned_role != wanted_role:
-                current.assigned_role, current.changed = wanted_role, True
-            report.unchanged += 1
+    def drop(self) -> None:
+        for table in self.tables:
+            drop_temporary(self.session, table)
+
+    def execute(self, statement: Any) -> Any:
+        return self.session.execute(statement.execution_options(preserve_rowcount=True))
+
+    def prepare(self, platform_id: int) -> None:
+        """Index the rows by e-mail and find the LMS's people by e-mail, folded (the first
+        user when two share one); never another LMS's."""
+        self.session.connection().exec_driver_sql(
+            f"CREATE INDEX {self.rows.name}_email ON {self.rows.name} (email)"
+        )
+        analyse_temporary(self.session, self.rows)
+        email = func.lower(User.email)
+        self.execute(
+            self.known.insert().from_select(
+                ["email", "user_id"],
+                select(email, func.min(User.id))
+                .where(User.platform_id == platform_id, User.email.is_not(None))
+                .group_by(email),
+            )
+        )
+
+    def find_bad_rows(self, deployment_id: int, problems: list[Problem]) -> int:
+        """The checks between rows: a person in two teams at once, a manager neither in the
+        file nor of the LMS, a team that is archived. Returns how many rows they found bad;
+        their problems join ``problems`` (the first ``MAX_PROBLEMS``)."""
+        r = self.rows.c
+        first = {"partition_by": r.email, "order_by": r.line}
+        ranked = select(
+            r.line,
+            r.email,
+            r.team,
+            r.team_key,
+            func.first_value(r.team_key).over(**first).label("first_key"),
+            func.first_value(r.team).over(**first).label("first_team"),
+            func.first_value(r.line).over(**first).label("first_line"),
+        ).subquery()
+        two_teams = select(
+            ranked.c.line, ranked.c.email, ranked.c.first_team, ranked.c.first_line, ranked.c.team
+        ).where(ranked.c.team_key != ranked.c.first_key)
+        in_file = self.rows.alias("in_file")
+        stranger = select(r.line, r.manager).where(
+            r.manager != "",
+            ~sa.exists().where(in_file.c.email == r.manager),
+            ~sa.exists().where(self.known.c.email == r.manager),
+        )
+        archived = select(r.line, Team.title).join(
+            Team,
+            and_(
+                Team.deployment_id == deployment_id,
+                Team.source == ORGANISATION,
+                Team.external_id == r.team_key,
+                Team.archived_at.is_not(None),
+            ),
+        )
+        lines = [
+            query.with_only_columns(query.selected_columns[0])
+            for query in (two_teams, stranger, archived)
+        ]
+        self.execute(self.bad.insert().from_select(["line"], sa.union(*lines)))
+        bad = self.session.scalar(select(func.count()).select_from(self.bad)) or 0
+        if not bad:
+            return 0
+        said = {
+            two_teams: lambda line, email, first_team, first_line, team: (
+                "team",
+                f"{email} is in two teams at once: {first_team!r} on line {first_line} and "
+                f"{team!r} here",
+            ),
+            stranger: lambda line, manager: (
+                "manager",
+                f"{manager} is neither in this file nor a person of this LMS",
+            ),
+            archived: lambda line, title: (
+                "team",
+                f"the team {title!r} is archived; restore it or use another team",
+            ),
+        }
+        for query, say in said.items():
+            room = MAX_PROBLEMS - len(problems)
+            if room <= 0:
+                break
+            for found in self.session.execute(
+                query.order_by(query.selected_columns[0]).limit(room)
+            ):
+                problems.append(Problem(found[0], *say(*found)))
+        return bad
+
+    def choose_one_row_a_person(self) -> None:
+        """One row a person: the last good row that names them (a person listed twice in one
+        team is one person)."""
+        r = self.rows.c
+        last = select(
+            *(r[name] for name in ("email", "line", "team_key", "name", "manager", "role", "sub")),
+            func.row_number().over(partition_by=r.email, order_by=r.line.desc()).label("n"),
+        ).where(r.line.not_in(select(self.bad.c.line)))
+        ranked = last.subquery()
+        names = ["email", "line", "team_key", "name", "manager", "role", "sub"]
+        self.execute(
+            self.people.insert().from_select(
+                names, select(*(ranked.c[n] for n in names)).where(ranked.c.n == 1)
+            )
+        )
+        analyse_temporary(self.session, self.people)
+
+    def add_teams(self, platform_id: int, deployment_id: int) -> int:
+        """The organisation teams the file's people are in and the deployment has not yet,
+        titled as the file first wrote them; then each person's team. Returns how many were
+        added."""
+        r, p = self.rows.c, self.people.c
+        ours = and_(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
+        titled = select(
+            r.team_key,
+            r.team,
+            func.row_number().over(partition_by=r.team_key, order_by=r.line).label("n"),
+        ).subquery()
+        now = utcnow()
+        added = self.execute(
+            insert(Team.__table__).from_select(
+                [
+                    "platform_id",
+                    "deployment_id",
+                    "source",
+                    "external_id",
+                    "title",
+                    "label",
+                    "created_at",
+                ],
+                select(
+                    sa.literal(platform_id, sa.Integer),
+                    sa.literal(deployment_id, sa.Integer),
+                    sa.literal(ORGANISATION, sa.String),
+                    titled.c.team_key,
+                    titled.c.team,
+                    sa.literal("", sa.String),
+                    sa.literal(now, Team.__table__.c.created_at.type),
+                ).where(
+                    titled.c.n == 1,
+                    titled.c.team_key.in_(select(p.team_key)),
+                    ~sa.exists().where(ours, Team.external_id == titled.c.team_key),
+                ),
+            )
+        ).rowcount
+        if added and has_app_context():
+            # Written without the ORM, which would have told the launches' cache on flush.
+            forget_process_cache()
+        self.execute(
+            update(self.people).where(ours, Team.external_id == p.team_key).values(team_id=Team.id)
+        )
+        return added
+
+    def add_people(self, platform_id: int) -> int:
+        """Each person's LMS user: by LMS user id when the file gives one the LMS knows, else
+        by e-mail; the others added (under the LMS user id when given, their launch then finds
+        them, else under their e-mail, claimed at their first launch). Known people without a
+        name get the file's. Returns how many were added."""
+        p = self.people.c
+        self.execute(
+            update(self.people)
+            .where(p.sub != "", User.platform_id == platform_id, User.sub == p.sub)
+            .values(user_id=User.id)
+        )
+        known = self.known.c
+        self.execute(
+            update(self.people)
+            .where(p.user_id.is_(None), known.email == p.email)
+            .values(user_id=known.user_id)
+        )
+        self.execute(
+            update(User)
+            .where(User.id == p.user_id, p.name != "", User.name == "")
+            .values(name=p.name)
+        )
+        sub = sa.case((p.sub != "", p.sub), else_=sa.literal(ROSTER_SUB_PREFIX) + p.email)
+        now = sa.literal(utcnow(), User.__table__.c.created_at.type)
+        added = self.execute(
+            insert(User.__table__).from_select(
+                [
+                    "platform_id",
+                    "sub",
+                    "email",
+                    "name",
+                    "given_name",
+                    "family_name",
+                    "created_at",
+                    "last_launch_at",
+                ],
+                select(
+                    sa.literal(platform_id, sa.Integer),
+                    sub,
+                    p.email,
+                    p.name,
+                    sa.literal("", sa.String),
+                    sa.literal("", sa.String),
+                    now,
+                    now,
+                ).where(p.user_id.is_(None)),
+            )
+        ).rowcount
+        if added:
+            self.execute(
+                update(self.people)
+                .where(p.user_id.is_(None), User.platform_id == platform_id, User.sub == sub)
+                .values(user_id=User.id)
+            )
+        return added
+
+    def place(self, deployment_id: int, on: date, report: RosterReport) -> None:
+        """Put each person in their team, their one team (``active``): one already there is
+        unchanged (their role brought up to date); one in another team leaves it on ``on``
+        (moved) and joins theirs on ``on``, as does one in no team yet (joined)."""
+        p, m = self.people.c, Membership
+        here = and_(m.user_id == p.user_id, m.team_id == p.team_id)
+        org_team = select(Team.id).where(
+            Team.deployment_id == deployment_id, Team.source == ORGANISATION
+        )
+        self.execute(
+            update(self.people).where(sa.exists().where(here, m.active)).values(state="unchanged")
+        )
+        self.execute(
+            update(self.people)
+            .where(
+                p.state.is_(None),
+                sa.exists().where(m.user_id == p.user_id, m.active, m.team_id.in_(org_team)),
+            )
+            .values(state="moved")
+        )
+        self.execute(update(self.people).where(p.state.is_(None)).values(state="joined"))
+        analyse_temporary(self.session, self.people)  # how many of each, for the plans below
+        states = dict(self.session.execute(select(p.state, func.count()).group_by(p.state)).all())
+        report.unchanged, report.moved = states.get("unchanged", 0), states.get("moved", 0)
+        report.joined = report.moved + states.get("joined", 0)
+        report.people = report.joined + report.unchanged
+        self.execute(
+            update(Membership)
+            .where(here, p.state == "unchanged", m.active)
+            .where(m.assigned_role.is_distinct_from(p.role))
+            .values(assigned_role=p.role)
+        )
+        if not report.joined:
             return
-        if home:
-            report.moved += 1
-        for membership in home:
-            membership.active, membership.left_on, membership.changed = False, on, True
-        joined = self.of_team(user_id, team_id)
-        joined.active, joined.joined_on, joined.left_on = True, on, None
-        joined.assigned_role, joined.changed = wanted_role, True
-        report.joined += 1
+        self.execute(
+            update(Membership)
+            .where(
+                m.active,
+                m.user_id.in_(select(p.user_id).where(p.state == "moved")),
+                m.team_id.in_(org_team),
+            )
+            .values(active=False, left_on=on)
+        )
+        joining = p.state.in_(("moved", "joined"))
+        self.execute(
+            update(Membership)
+            .where(here, joining)
+            .values(active=True, joined_on=on, left_on=None, assigned_role=p.role)
+        )
+        self._add_memberships(
+            select(
+                p.user_id,
+                p.team_id,
+                p.role,
+                sa.literal(True),
+                sa.literal(on, sa.Date),
+                sa.literal(False),
+            ).where(joining, ~sa.exists().where(here))
+        )
 
-    def name_managers(self, listed: set[int], named: list[tuple[int, int]]) -> int:
+    def _add_memberships(self, rows: sa.Select) -> None:
+        """New memberships: user, team, assigned role, active, joined on, leads."""
+        now = sa.literal(utcnow(), Membership.__table__.c.first_seen_at.type)
+        columns = ["user_id", "team_id", "assigned_role", "active", "joined_on", "leads"]
+        self.execute(
+            insert(Membership.__table__).from_select(
+                [*columns, "lms_role", "first_seen_at", "last_seen_at"],
+                rows.add_columns(sa.literal(Role.LEARNER.value, sa.String), now, now),
+            )
+        )
+
+    def name_managers(self) -> int:
         """Each team the file lists is led by the managers the file names for it (``leads``,
         on a membership of its own when the team is not theirs); one no longer named stops.
         Returns how many started leading."""
-        wanted = set(named)
-        for mine in self.by_user.values():
-            for m in mine:
-                if m.leads and m.team_id in listed and (m.team_id, m.user_id) not in wanted:
-                    m.leads, m.changed = False, True
-        started = 0
-        for team_id, user_id in sorted(wanted):
-            membership = self.of_team(user_id, team_id)
-            if not membership.leads:
-                membership.leads, membership.changed = True, True
-                started += 1
-        return started
-
-    def save(self, session: Session) -> None:
-        """Write what changed: new memberships in one INSERT a slice, changed ones in one
-        UPDATE by primary key a slice."""
-        changed = [m for mine in self.by_user.values() for m in mine if m.changed]
-        now = utcnow()
-        new = [
-            {
-                "user_id": m.user_id,
-                "team_id": m.team_id,
-                "lti_roles": [],
-                "lms_role": Role.LEARNER.value,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                **{f: getattr(m, f) for f in FIELDS},
-            }
-            for m in changed
-            if m.id is None
-        ]
-        known = [{"id": m.id, **{f: getattr(m, f) for f in FIELDS}} for m in changed if m.id]
-        for at in range(0, len(new), SLICE):
-            session.execute(insert(Membership.__table__), new[at : at + SLICE])
-        for at in range(0, len(known), SLICE):
-            session.execute(update(Membership), known[at : at + SLICE])
+        p, m, w = self.people.c, Membership, self.leads.c
+        manager = self.people.alias("manager")
+        known = self.known.c
+        leader = func.coalesce(manager.c.user_id, known.user_id)
+        self.execute(
+            self.leads.insert().from_select(
+                ["team_id", "user_id"],
+                select(p.team_id, leader)
+                .distinct()
+                .select_from(
+                    self.people.outerjoin(manager, manager.c.email == p.manager).outerjoin(
+                        self.known, known.email == p.manager
+                    )
+                )
+                .where(p.manager != "", leader.is_not(None)),
+            )
+        )
+        analyse_temporary(self.session, self.leads)
+        named = and_(m.user_id == w.user_id, m.team_id == w.team_id)
+        self.execute(
+            update(Membership)
+            .where(m.leads, m.team_id.in_(select(p.team_id)), ~sa.exists().where(named))
+            .values(leads=False)
+        )
+        started = self.session.scalar(
+            select(func.count()).select_from(self.leads).where(~sa.exists().where(named, m.leads))
+        )
+        self.execute(update(Membership).where(named, sa.not_(m.leads)).values(leads=True))
+        self._add_memberships(
+            select(
+                w.user_id, w.team_id, sa.null(), sa.literal(False), sa.null(), sa.literal(True)
+            ).where(~sa.exists().where(named))
+        )
+        return started or 0
 
 
 def claim_roster_person(session: Session, platform_id: int, sub: str, email: str | None) -> None:

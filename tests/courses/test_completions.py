@@ -115,3 +115,45 @@ def test_a_bad_file_brings_in_nothing_and_names_each_problem(app, runner, packs,
     skipped = _bring_in(app, runner, tmp_path, bad, "--skip-bad", name="skip.csv")
     assert skipped.exit_code == 0, skipped.output
     assert "1 completions brought in" in skipped.output
+
+
+def test_people_are_matched_in_this_lms_only_and_a_row_says_all_its_problems(
+    app, runner, packs, tmp_path
+):
+    from tests.tenants import register_lms_b
+
+    _people(app, runner, tmp_path)
+    lms_b = register_lms_b(app)
+    with app.app_context():
+        db.session.add(User(platform_id=lms_b, sub="b-carla", email="Carla@Example.com"))
+        db.session.commit()
+        db.session.remove()
+    text = (
+        "email,course,date\n"
+        "ANA@example.com,basics,2026-09-14\n"
+        "carla@example.com,basics,2026-09-14\n"
+        "nobody@example.com,Juggling,2099-01-01\n"
+    )
+    refused = _bring_in(app, runner, tmp_path, text)
+    assert refused.exit_code != 0
+    said = refused.output
+    assert "line 3, email: no person with the e-mail carla@example.com in this LMS" in said
+    # Every problem of a row, in the order of its columns: the e-mail's first.
+    assert (
+        said.index("line 4, email: no person with the e-mail nobody@example.com")
+        < (said.index("line 4, course: no course 'Juggling'"))
+        < said.index("line 4, date: 01 January 2099 is in the future")
+    )
+    assert "Nothing was brought in: 2 rows have problems" in said
+    assert rows(app, PastTraining) == []
+
+
+def test_a_completion_listed_twice_in_a_file_is_brought_in_once(app, runner, packs, tmp_path):
+    _people(app, runner, tmp_path)
+    twice = (
+        "email,course,date\nana@example.com,basics,2026-09-14\nana@example.com,Basics,14/09/2026\n"
+    )
+    done = _bring_in(app, runner, tmp_path, twice, "--date-format", "day-first")
+    assert done.exit_code == 0, done.output
+    assert "1 completions brought in (0 of outside trainings), 1 already there" in done.output
+    assert len(rows(app, PastTraining)) == 1

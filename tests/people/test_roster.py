@@ -394,3 +394,69 @@ def test_the_analysis_counts_a_person_in_the_team_they_were_in_at_the_time(
     # 15th, where it took Cy's completion to reach half.
     assert dates == {teams["North"]: date(2026, 2, 1), teams["South"]: date(2026, 3, 1)}
     assert exposure == {teams["North"]: 0.0, teams["South"]: 2 / 3}
+
+
+def test_a_second_file_changes_roles_and_managers_and_a_person_twice_in_one_team_is_one(
+    app, runner, tmp_path
+):
+    first = (
+        "email,team,manager,role\n"
+        "ana@example.com,Billing North,sam@example.com,\n"
+        "sam@example.com,Team Leads,,manager\n"
+    )
+    assert _import(runner, app, _file(tmp_path, first)).exit_code == 0
+    second = (
+        "email,team,manager,role\n"
+        "ana@example.com,Billing North,tom@example.com,trainer\n"
+        "ANA@example.com,billing  north,tom@example.com,trainer\n"  # the same team
+        "tom@example.com,Team Leads,,manager\n"
+    )
+    result = _import(runner, app, _file(tmp_path, second, name="second.csv"))
+    assert result.exit_code == 0, result.output
+    assert "2 people: 1 new, 1 joined a team (0 moved), 1 unchanged; 0 teams created; " in (
+        result.output
+    )
+    assert "1 managers named" in result.output
+    assert _org(app)["Billing North"] == [
+        ("ana@example.com", True, False),
+        ("sam@example.com", False, False),  # no longer named: stops leading
+        ("tom@example.com", False, True),
+    ]
+    with app.app_context():
+        roles = dict(
+            db.session.execute(
+                select(User.email, Membership.assigned_role)
+                .join(Membership, Membership.user_id == User.id)
+                .join(Team, Team.id == Membership.team_id)
+                .where(Membership.active, Team.source == ORGANISATION)
+            ).all()
+        )
+        db.session.remove()
+    assert roles == {
+        "ana@example.com": "trainer",
+        "sam@example.com": "manager",  # not in the second file: left as they were
+        "tom@example.com": "manager",
+    }
+
+
+def test_an_archived_team_takes_no_one_and_the_file_says_so(app, runner, tmp_path):
+    from core.db import utcnow
+
+    assert _import(runner, app, _file(tmp_path, ROSTER, "cp1252")).exit_code == 0
+    with app.app_context():
+        db.session.execute(
+            Team.__table__.update()
+            .where(Team.title == "Billing South")
+            .values(archived_at=utcnow())
+        )
+        db.session.commit()
+        db.session.remove()
+    moved = ROSTER.replace("omar@example.com;Billing North", "omar@example.com;billing SOUTH")
+    result = _import(runner, app, _file(tmp_path, moved, name="moved.csv"))
+    assert result.exit_code != 0
+    for line in (3, 5):
+        assert (
+            f"line {line}, team: the team 'Billing South' is archived; restore it or use "
+            "another team" in result.output
+        )
+    assert "Nothing was imported: 2 rows have problems" in result.output
