@@ -10,8 +10,13 @@ adds ``--teams`` teams of ``--team-size`` people and ``--completions`` course co
    anchor: the same file into an unindexed table with no checks (PostgreSQL: raw ``COPY``;
    SQLite: plain ``executemany``), with the import process's peak memory;
 2. the full training-impact report in a fresh process (roll-ups read, training dates, stacked
-   difference in differences with a 1,000-draw bootstrap, week-by-week effect, pre-trend
-   check, correlations, per-team table), ``--repeats`` times, and the per-agent comparison;
+   difference in differences with its jackknife interval, week-by-week effect, pre-trend
+   check, correlations, per-team table), ``--repeats`` times, each time followed by the
+   anchor: DuckDB computing the same comparison (weekly counts from the raw responses of the
+   same file and the demo's, training dates from the same memberships and completions, the
+   stacked difference in differences, whose estimate it prints beside ours) from an
+   in-memory copy of the same rows; then the per-agent comparison. The anchor needs DuckDB,
+   which only this bench uses (``.venv/bin/pip install duckdb``; not a dependency);
 3. the report's PDF (WeasyPrint), with that process's peak memory.
 
     .venv/bin/python bench/insights.py                       # SQLite, 5,000,000 rows
@@ -207,6 +212,179 @@ def write_survey(path: Path, args: argparse.Namespace, training_day: dict[int, i
     say(f"wrote {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB)")
 
 
+# The anchor: DuckDB computing the same comparison from the same rows -------------------------
+
+# Teams' weekly counts from the raw responses; each team's training date as the report finds
+# it (the first day on which half the team's members that day had completed, each counted
+# from the later of their completion and their joining, while they belonged); and the
+# stacked difference in differences of the report's point estimate (28-day windows of whole
+# weeks, the training week left out, 10+ responses a window, comparison teams not trained by
+# the end of the after-window).
+DUCKDB_COMPARISON = """
+WITH weekly AS (
+    SELECT team_id, day - (day + 3) % 7 AS week, count(*) AS n,
+           count(*) FILTER (WHERE score >= 4) AS top
+    FROM responses GROUP BY ALL),
+origin AS (SELECT min(week) AS first FROM weekly),
+periods AS (SELECT team_id, (week - first) // 7 AS p, n, top FROM weekly, origin),
+done AS (SELECT user_id, min(day) AS day FROM completions GROUP BY ALL),
+trained_from AS (
+    SELECT s.team_id, greatest(d.day, coalesce(s.joined, d.day)) AS day, s.left_on
+    FROM stays s JOIN done d USING (user_id)
+    WHERE s.left_on IS NULL OR d.day < s.left_on),
+changes AS (  -- members and trained people, +1 from the day counted, -1 from the day left
+    SELECT team_id, coalesce(joined, -1000000000) AS day, 1 AS members, 0 AS trained
+    FROM stays WHERE joined IS NULL OR left_on IS NULL OR joined < left_on
+    UNION ALL
+    SELECT team_id, left_on, -1, 0
+    FROM stays WHERE left_on IS NOT NULL AND (joined IS NULL OR joined < left_on)
+    UNION ALL
+    SELECT team_id, day, 0, 1 FROM trained_from WHERE left_on IS NULL OR day < left_on
+    UNION ALL
+    SELECT team_id, left_on, 0, -1 FROM trained_from WHERE day < left_on),
+running AS (
+    SELECT team_id, day,
+           sum(sum(members)) OVER (PARTITION BY team_id ORDER BY day) AS members,
+           sum(sum(trained)) OVER (PARTITION BY team_id ORDER BY day) AS trained
+    FROM changes GROUP BY team_id, day),
+reached AS (  -- on each day someone became trained: the counts as of that day
+    SELECT c.team_id, c.day, r.members, r.trained
+    FROM (SELECT DISTINCT team_id, day FROM trained_from) c
+    ASOF JOIN running r ON c.team_id = r.team_id AND c.day >= r.day),
+trained AS (
+    SELECT team_id, CAST(floor((min(day) - any_value(first)) / 7) AS BIGINT) AS stack
+    FROM reached, origin
+    WHERE members > 0 AND trained >= greatest(1, ceil(0.5 * members))
+      AND team_id IN (SELECT team_id FROM weekly)
+    GROUP BY team_id),
+stacks AS (SELECT DISTINCT stack FROM trained),
+windows AS (
+    SELECT s.stack, p.team_id,
+           sum(n) FILTER (WHERE p.p < s.stack) AS nb, sum(top) FILTER (WHERE p.p < s.stack) AS tb,
+           sum(n) FILTER (WHERE p.p > s.stack) AS na, sum(top) FILTER (WHERE p.p > s.stack) AS ta
+    FROM stacks s JOIN periods p ON p.p >= s.stack - 4 AND p.p < s.stack + 5
+    GROUP BY ALL),
+team_values AS (
+    SELECT stack, team_id, 100.0 * tb / nb AS vb, 100.0 * ta / na AS va
+    FROM windows WHERE nb >= 10 AND na >= 10),
+labelled AS (
+    SELECT v.*, coalesce(t.stack, 1000000000) AS own
+    FROM team_values v LEFT JOIN trained t USING (team_id)),
+comparison AS (
+    SELECT stack, avg(vb) AS cb, avg(va) AS ca FROM labelled WHERE own >= stack + 5 GROUP BY stack)
+SELECT avg(l.va - l.vb) - avg(c.ca - c.cb) AS effect, count(*) AS trained
+FROM labelled l JOIN comparison c USING (stack)
+WHERE l.own = l.stack
+"""
+
+
+def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
+    """An in-memory DuckDB holding the same rows as the report's database: the responses of
+    the survey file (team, day number, score; a team found by its external id, as the import
+    finds it), the teams' members and the course completions. Loaded before timing; only the
+    comparison is timed."""
+    import duckdb
+    from sqlalchemy import or_, select
+
+    NULL = -(2**62)
+
+    from courses.models import Course, CourseResult, PastTraining
+    from courses.services import catalogue
+    from insights.models import SurveyImport, SurveyResponse
+    from people.models import Membership, Team
+
+    anchor = duckdb.connect()
+    found = session.execute(  # type: ignore[attr-defined]
+        select(Team.id, Team.external_id).where(Team.platform_id == platform_id)
+    ).all()
+    teams = {  # noqa: F841 - DuckDB reads the local by name
+        "id": np.array([team_id for team_id, _ in found], np.int64),
+        "external_id": np.array([external for _, external in found], object),
+    }
+    anchor.execute(
+        "CREATE TABLE responses AS SELECT t.id AS team_id,"
+        " CAST(CAST(s.answered AS DATE) - DATE '1970-01-01' AS BIGINT) AS day, s.score"
+        " FROM read_csv(?, header = true) s JOIN teams t ON t.external_id = s.team",
+        [str(survey)],
+    )
+
+    def table(name: str, columns: tuple[str, ...], rows: list) -> None:
+        """A table of integer columns (None: NULL), through NumPy: inserting row by row
+        into DuckDB took minutes."""
+        array = np.array(rows, dtype=object).reshape(-1, len(columns))
+        frame = {  # noqa: F841 - DuckDB reads the local by name
+            column: np.array([NULL if v is None else v for v in array[:, i]], np.int64)
+            for i, column in enumerate(columns)
+        }
+        selected = ", ".join(f"nullif({c}, {NULL}) AS {c}" for c in columns)
+        anchor.execute(f"CREATE TABLE {name} AS SELECT {selected} FROM frame")  # noqa: S608
+
+    def day(value: date | None) -> int | None:
+        return None if value is None else (value - date(1970, 1, 1)).days
+
+    # The demo's own responses (not in the file) and its dated memberships and past training.
+    table(
+        "demo_responses",
+        ("team_id", "day", "score"),
+        [
+            (team_id, day(answered), score)
+            for team_id, answered, score in session.execute(  # type: ignore[attr-defined]
+                select(SurveyResponse.team_id, SurveyResponse.day, SurveyResponse.score)
+                .join(SurveyImport, SurveyImport.id == SurveyResponse.import_id)
+                .where(
+                    SurveyResponse.platform_id == platform_id,
+                    SurveyResponse.metric == "csat",
+                    SurveyImport.filename != survey.name,
+                )
+            )
+        ],
+    )
+    anchor.execute("INSERT INTO responses SELECT * FROM demo_responses")
+    table(
+        "stays",
+        ("team_id", "user_id", "joined", "left_on"),
+        [
+            (team_id, user_id, day(joined), None if active else day(left))
+            for team_id, user_id, active, joined, left in session.execute(  # type: ignore[attr-defined]
+                select(
+                    Membership.team_id,
+                    Membership.user_id,
+                    Membership.active,
+                    Membership.joined_on,
+                    Membership.left_on,
+                ).where(or_(Membership.active.is_(True), Membership.left_on.is_not(None)))
+            )
+        ],
+    )
+    # Every course of the catalogue and every outside training counts (the report's default).
+    slugs = [course.slug for course in catalogue(session, platform_id)]  # type: ignore[arg-type]
+    table(
+        "completions",
+        ("user_id", "day"),
+        [
+            (user_id, day(completed.date()))
+            for user_id, completed in session.execute(  # type: ignore[attr-defined]
+                select(CourseResult.user_id, CourseResult.completed_at)
+                .join(Course, Course.id == CourseResult.course_id)
+                .where(Course.slug.in_(slugs))
+            )
+        ]
+        + [
+            (user_id, day(completed))
+            for user_id, completed in session.execute(  # type: ignore[attr-defined]
+                select(PastTraining.user_id, PastTraining.completed_on).where(
+                    PastTraining.platform_id == platform_id,
+                    or_(
+                        PastTraining.training_key.in_([f"course:{slug}" for slug in slugs]),
+                        PastTraining.training_key.startswith("outside:"),
+                    ),
+                )
+            )
+        ],
+    )
+    return anchor
+
+
 def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, object]:
     """In this (fresh) process: the report ``repeats`` times, the agents' part, the PDF."""
     from sqlalchemy import select
@@ -223,12 +401,17 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
     with app.test_request_context():
         platform_id = db.session.scalar(select(Deployment.platform_id))
         query = ReportQuery()
-        teams_only, with_agents = [], []
-        for _ in range(repeats):
+        teams_only, with_agents, anchor_s = [], [], []
+        anchor = duckdb_tables(db.session, platform_id, Path(env["BENCH_SURVEY"]))
+        db.session.rollback()
+        for _ in range(repeats):  # ours and the anchor in turn, so drift hits both alike
             started = time.perf_counter()
             report = build_report(db.session, platform_id, query, agents=False)
             teams_only.append(time.perf_counter() - started)
             db.session.rollback()
+            started = time.perf_counter()
+            anchor_effect, anchor_trained = anchor.execute(DUCKDB_COMPARISON).fetchone()
+            anchor_s.append(time.perf_counter() - started)
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
             import pstats
@@ -248,6 +431,9 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
         did = report.result.did
         out.update(
             teams_s=teams_only,
+            anchor_s=anchor_s,
+            anchor_effect=anchor_effect,
+            anchor_trained=anchor_trained,
             agents_s=with_agents,
             trained=did.trained if did else 0,
             effect=[did.effect, did.low, did.high] if did else None,
@@ -451,6 +637,7 @@ def run(args: argparse.Namespace) -> int:
                 env={
                     **env,
                     "BENCH_PDF": str(workdir / "report.pdf"),
+                    "BENCH_SURVEY": str(survey),
                     "BENCH_PROFILE": "1" if args.profile else "",
                 },
                 capture_output=True,
@@ -471,10 +658,25 @@ def run(args: argparse.Namespace) -> int:
     )
     print("| measure | value |")
     print("| --- | ---: |")
+    anchor_s = result["anchor_s"]
+    ratios = [ours / anchor for ours, anchor in zip(teams_s, anchor_s, strict=True)]
     print(
-        f"| analysis, all teams: median of {len(teams_s)} (s) | {statistics.median(teams_s):.3f} |"
+        f"| impact analysis, all teams: ours, median of {len(teams_s)} (s) | "
+        f"{statistics.median(teams_s):.3f} |"
     )
-    print(f"| analysis, all teams: slowest (s) | {max(teams_s):.3f} |")
+    print(
+        "| impact analysis: DuckDB, the same comparison from the same rows, median (s) | "
+        f"{statistics.median(anchor_s):.3f} |"
+    )
+    print(
+        f"| impact analysis: ratio ours / DuckDB, median of {len(ratios)} pairs (range) | "
+        f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f}) |"
+    )
+    print(
+        "| impact analysis: pairs, ours / DuckDB (s) | "
+        + ", ".join(f"{o:.2f} / {a:.2f}" for o, a in zip(teams_s, anchor_s, strict=True))
+        + " |"
+    )
     print(
         f"| analysis with the per-agent comparison: median of {len(agents_s)} (s) | "
         f"{statistics.median(agents_s):.3f} |"
@@ -491,6 +693,11 @@ def run(args: argparse.Namespace) -> int:
         + (f"; agents {agents[0]:+.2f} ({agents[1]:+.2f} to {agents[2]:+.2f})" if agents else "")
         + f"; pre-trend p = {result['pre_trend_p']:.3f}"
         + f"; Pearson r = {result['pearson']:.3f}"
+    )
+    print(
+        f"DuckDB's estimate: {result['anchor_effect']:+.6f} over {result['anchor_trained']} "
+        f"trained teams; ours {effect[0] if effect else float('nan'):+.6f} over "
+        f"{result['trained']}"
     )
     return 0
 
