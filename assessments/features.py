@@ -386,6 +386,18 @@ IMPATIENT = _pattern(
     r"anything else\?$",
     r"is that it",
     r"we'?re going round",
+    # Hurrying the customer along or cutting them short.
+    r"i did (?:explain|say|mention|tell you)",
+    r"moving on",
+    r"(?:need|have|want|going) to (?:stop you|move on|move this along|wrap (?:this|things) up|"
+    r"keep this (?:short|brief)|be quick)",
+    r"stop you there",
+    r"i (?:have|need|'?ve got) to go",
+    r"other (?:calls|customers|people) (?:waiting|in the queue|to)",
+    r"i'?ve already answered",
+    r"keep it (?:short|brief)",
+    r"(?:let'?s|can we) (?:be quick|speed this up|move on)",
+    r"as i(?:'ve)? (?:just )?(?:said|explained|mentioned)",
 )
 PATIENT = _pattern(
     r"take your time",
@@ -411,6 +423,18 @@ PATIENT = _pattern(
     r"no stress",
     r"we'?ll get there",
     r"(?:is|are) you (?:all right|ok|okay|comfortable) to",
+    # Slowing down and checking the customer is all right.
+    r"(?:are|is) (?:you|that|everyone) (?:all right|ok|okay|comfortable|happy) with",
+    r"how are you (?:doing|holding up|feeling)",
+    r"take a (?:deep )?breath",
+    r"(?:let'?s|we'?ll|we can) (?:take|go through) (?:this|it|things) (?:slowly|gently)",
+    r"(?:don'?t|no need to) apologi[sz]e",
+    r"i'?m (?:still )?here",
+    r"i'?m not going anywhere",
+    r"in your own time",
+    r"(?:there'?s )?plenty of time",
+    r"i'?m listening",
+    r"(?:tell|walk) me (?:more|what happened)",
 )
 CUT_OFF = _pattern(
     r"let me finish",
@@ -536,6 +560,19 @@ ADAPT = _pattern(
     r"at a time that suits",
     r"video call",
     r"i can (?:call|ring|text|email) you",
+    # Another medium or a helper when words on this channel are not working.
+    r"interpret\w*",
+    r"translat\w*",
+    r"call-?back",
+    r"screen ?shar\w*",
+    r"(?:a|the|this) (?:picture|diagram|photo|map|link)",
+    r"in (?:person|branch|store|the shop)",
+    r"home visit",
+    r"easy read",
+    r"braille",
+    r"(?:the )?short version",
+    r"(?:more )?simply",
+    r"plain (?:english|words|terms)",
 )
 INFORMAL = _pattern(
     r"hiya",
@@ -1604,6 +1641,79 @@ def agent_repeats_itself(c: Conversation) -> Measure:
         ):
             evidence.append(line.evidence(line.sentence_at(0), "repeats an earlier turn", False))
     return Measure(_count(len(evidence)), evidence)
+
+
+# Trade abbreviations in capitals ("PSR", "DNO", "CoP", "PTS"), read on the original text:
+# capitals are the signal. Everyday ones every customer knows are not jargon.
+ABBREVIATION = re.compile(r"\b[A-Z][A-Za-z]?[A-Z0-9]{1,4}s?\b")
+EVERYDAY_ABBREVIATIONS = frozenset(
+    """OK UK US USA EU TV PC ID PIN AM PM GP NHS BBC PDF SMS DVD CD ATM VAT MOT DIY FAQ
+    ASAP CEO HR IT I II III IV""".split()  # noqa: SIM905 -- a word list reads better as text
+)
+LONG_WORD = 10  # letters: "eligibility", "interruption", "compensation"
+
+
+@feature("abbreviations", "trade abbreviations the customer did not use first")
+def abbreviations(c: Conversation) -> Measure:
+    evidence = []
+    for line in c.agent:
+        used = {
+            m.group().lower()
+            for b in c.customer_before(line.index)
+            for m in ABBREVIATION.finditer(b.turn.text)
+        }
+        for m in ABBREVIATION.finditer(line.turn.text):
+            term = m.group()
+            if term.rstrip("s") in EVERYDAY_ABBREVIATIONS or term in EVERYDAY_ABBREVIATIONS:
+                continue
+            if term.lower() in used or not any(ch.isupper() for ch in term[1:]):
+                continue
+            evidence.append(
+                line.evidence(m.span(), "an abbreviation the customer did not use", False)
+            )
+    return Measure(_count(len(evidence)), evidence)
+
+
+EXPLAINS = _pattern(
+    r"that means",
+    r"which means",
+    r"meaning",
+    r"i\.e\.",
+    r"in other words",
+    r"in plain",
+    r"(?:is|it'?s) (?:just |basically |simply )?(?:the|a|an|what|how|where|when)",
+    r"stands for",
+    r"basically",
+    r"think of it",
+)
+
+
+@_once
+def _terms(c: Conversation) -> list[Evidence]:
+    """Jargon and abbreviations the customer did not use first."""
+    return jargon(c).evidence + abbreviations(c).evidence
+
+
+@feature("jargon_unexplained", "jargon or abbreviations not explained in the same sentence")
+def jargon_unexplained(c: Conversation) -> Measure:
+    evidence = []
+    for term in _terms(c):
+        line = c.lines[term.turn]
+        sentence = line.sentence_at(term.start)
+        explained = line.first(EXPLAINS, term.end)
+        if explained is None or explained[0] >= sentence[1]:
+            evidence.append(term)
+    return Measure(_count(len(evidence)), evidence)
+
+
+def _long_share(lines: list[Line]) -> float:
+    words = [w for line in lines for w in WORD.findall(line.lower)]
+    return sum(1 for w in words if len(w) >= LONG_WORD) / max(1, len(words))
+
+
+@feature("long_words_gap", "long words, beyond the customer's own share of them")
+def long_words_gap(c: Conversation) -> Measure:
+    return Measure(_long_share(c.agent) - _long_share(c.customer))
 
 
 def measure_all(transcript: Transcript, names: list[str] | None = None) -> dict[str, Measure]:
