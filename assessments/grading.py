@@ -10,11 +10,10 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session
 
 from assessments.errors import AssessmentError
-from assessments.library import scenarios
-from assessments.models import AWAITING, GRADED, TRANSCRIPT, Assessment, Grade
+from assessments.models import AWAITING, GRADED, Assessment, Grade
 from assessments.rubrics import rubric_levels, score_percent
 from assessments.suggest import suggest
 from assessments.tenant_models import CurrentModel
@@ -96,34 +95,6 @@ def send_to_gradebook(
     )
 
 
-def queue(
-    session: Session, deployment_id: int, team_id: int | None, skill: str = "", learner_id: int = 0
-) -> list[Assessment]:
-    """Conversations of this course context waiting for a grade, oldest first."""
-    if team_id is None:
-        return []
-    query = (
-        select(Assessment)
-        .where(
-            Assessment.deployment_id == deployment_id,
-            Assessment.team_id == team_id,
-            Assessment.status == AWAITING,
-        )
-        # The list shows who, what and when: the conversations and suggestions (JSON, the
-        # bulk of each row) are not read, and touching them here raises instead of a query each.
-        .options(
-            selectinload(Assessment.learner),
-            defer(Assessment.conversation, raiseload=True),
-            defer(Assessment.suggestions, raiseload=True),
-        )
-        .order_by(Assessment.submitted_at)
-    )
-    if learner_id:
-        query = query.where(Assessment.learner_id == learner_id)
-    found = list(session.scalars(query))
-    return [a for a in found if about_skill(a, skill)]
-
-
 # Confidence filter of the grading queue: a suggestion is uncertain when its skill agrees
 # poorly with this LMS's graders (flagged low confidence when it was made) or when the model
 # gives its level less than this probability (four levels: 0.25 is a guess).
@@ -137,45 +108,9 @@ def uncertain(suggestion: dict[str, Any]) -> bool:
     )
 
 
-def waiting_suggestions(
-    session: Session, deployment_id: int, team_id: int | None
-) -> dict[int, list[dict[str, Any]]]:
-    """The stored suggestions of this course context's conversations waiting for a grade, by
-    assessment id (read only when the queue is filtered by them)."""
-    if team_id is None:
-        return {}
-    rows = session.execute(
-        select(Assessment.id, Assessment.suggestions).where(
-            Assessment.deployment_id == deployment_id,
-            Assessment.team_id == team_id,
-            Assessment.status == AWAITING,
-        )
-    )
-    return {assessment_id: suggestions or [] for assessment_id, suggestions in rows}
-
-
-def matches_suggestions(
-    suggestions: list[dict[str, Any]], skill: str, level: int, confidence: str
-) -> bool:
-    """Whether a conversation's suggestions pass the queue's filters: ``skill`` ("" = any
-    skill) suggested at ``level`` (0 = any level), with ``confidence`` "low" (one of those
-    suggestions uncertain), "high" (none) or "" (either). A conversation not scored yet matches
-    no level or confidence filter."""
-    relevant = [s for s in suggestions if not skill or s.get("criterion") == skill]
-    if level:
-        relevant = [s for s in relevant if s.get("level") == level]
-    if not relevant:
-        return not (level or confidence)
-    if confidence == "low":
-        return any(uncertain(s) for s in relevant)
-    if confidence == "high":
-        return not any(uncertain(s) for s in relevant)
-    return True
-
-
 def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> int | None:
     """The oldest conversation of this course context waiting for a grade (one id, for the
-    trainer's "save and open the next")."""
+    trainer's "save and open the next"), in the grading queue's order."""
     if team_id is None:
         return None
     return session.scalar(
@@ -185,17 +120,9 @@ def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> i
             Assessment.team_id == team_id,
             Assessment.status == AWAITING,
         )
-        .order_by(Assessment.submitted_at)
+        .order_by(Assessment.submitted_at, Assessment.id)
         .limit(1)
     )
-
-
-def about_skill(assessment: Assessment, skill: str) -> bool:
-    """Whether a conversation is graded on ``skill`` ("" = any): a transcript on every skill,
-    a scenario on its focus skills."""
-    if not skill or assessment.kind == TRANSCRIPT:
-        return True
-    return skill in scenarios()[assessment.scenario or ""].focus
 
 
 def final_grade(session: Session, assessment_id: int) -> Grade | None:

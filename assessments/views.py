@@ -15,24 +15,20 @@ from assessments.formats import MAX_FILE_BYTES
 from assessments.forms import GradeForm, QuizForm, ReplyForm, UploadForm
 from assessments.grading import (
     CONFIDENCE_FILTERS,
-    about_skill,
     final_grade,
     grade,
-    matches_suggestions,
     mine,
     next_waiting,
-    queue,
     skill_levels,
     uncertain,
-    waiting_suggestions,
 )
+from assessments.grading_queue import LEVELS, QueueFilters, queue_page, queue_people
 from assessments.library import scenarios
 from assessments.models import AWAITING, IN_PROGRESS, Assessment
 from assessments.practice import practice_suggestions
 from assessments.quiz_attempts import quiz_report, submit_quiz
 from assessments.quizzes import quizzes
 from assessments.scenarios import reply, start_scenario
-from assessments.suggest import CRITERIA
 from assessments.uploads import UploadRefused, assessable_people, upload_transcripts
 from core.auth import STAFF, Forbidden, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
@@ -46,7 +42,6 @@ from people.guards import require_person
 from people.models import User
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
-LEVELS = (1, 2, 3, 4)  # the levels suggestions are made on (the built-in rubric's)
 
 # Of each file: past the formats' size limit, which then says so.
 UPLOAD_READ_BYTES = MAX_FILE_BYTES + 1
@@ -205,35 +200,15 @@ def answer(assessment_id: int) -> WerkzeugResponse:
 @roles_required(*STAFF)
 def grading_queue() -> str:
     viewer = require_viewer()
-    skill = request.args.get("skill", "") if request.args.get("skill") in CRITERIA else ""
-    learner = request.args.get("learner", type=int) or 0
-    level = request.args.get("level", type=int) or 0
-    level = level if level in LEVELS else 0
-    confidence = request.args.get("confidence", "")
-    confidence = confidence if confidence in CONFIDENCE_FILTERS else ""
-    everyone = queue(db.session, viewer.deployment_id, viewer.team_id)
-    waiting = [
-        a for a in everyone if about_skill(a, skill) and (not learner or a.learner_id == learner)
-    ]
-    # The suggestions are read only when the queue is filtered or shown by them.
-    suggested = (
-        waiting_suggestions(db.session, viewer.deployment_id, viewer.team_id)
-        if skill or level or confidence
-        else {}
-    )
-    if level or confidence:
-        waiting = [
-            a
-            for a in waiting
-            if matches_suggestions(suggested.get(a.id, []), skill, level, confidence)
-        ]
-    people = sorted({a.learner for a in everyone}, key=lambda u: u.display_name)
+    filters = QueueFilters.from_args(request.args)
+    page = queue_page(
+        db.session, viewer.deployment_id, viewer.team_id, filters,
+        page=request.args.get("page", type=int) or 1,
+    )  # fmt: skip
     return render_template(
-        "assessments/queue.html", viewer=viewer, waiting=waiting, names=SKILL_NAMES,
-        skill=skill, learner=learner, people=people, scenarios=scenarios(), level=level,
-        levels=LEVELS, confidence=confidence, confidences=CONFIDENCE_FILTERS,
-        suggested={i: {s["criterion"]: s for s in found} for i, found in suggested.items()},
-        uncertain=uncertain,
+        "assessments/queue.html", viewer=viewer, page=page, filters=filters, names=SKILL_NAMES,
+        people=queue_people(db.session, viewer.deployment_id, viewer.team_id),
+        scenarios=scenarios(), levels=LEVELS, confidences=CONFIDENCE_FILTERS, uncertain=uncertain,
     )  # fmt: skip
 
 
