@@ -13,6 +13,7 @@ Roll-up counts are loaded into a temporary table and added to the roll-ups in on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 
 from sqlalchemy import (
     Column,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     cast,
+    exists,
     func,
     literal,
     select,
@@ -51,6 +53,8 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 # Called with the values to put before each row (none when the rows go to staging); each call
 # reads the rows afresh: on PostgreSQL it is called again when the first try found repeats.
 RowReader = Callable[[tuple], Iterable[tuple]]
+# The teams and the first and last day that roll-up counts cover.
+DaySpan = tuple[list[int], date, date]
 
 
 def _copy_lines(rows: Iterable[tuple], prefix: tuple) -> Iterator[str]:
@@ -148,12 +152,17 @@ class BulkLoader:
 
     # -- roll-up counts --------------------------------------------------------------------
 
-    def add_counts(self, metric: str, platform_id: int, days: Iterable[tuple]) -> None:
-        """Add rows of (team, day, six counts in ``FIELDS`` order) to the daily roll-ups, and
-        the same counts summed per team and week to the weekly ones: loaded once, summed by
-        the database (a team-year is 365 rows by day, 52 by week)."""
+    def add_counts(
+        self, metric: str, platform_id: int, days: Callable[[], Iterable[tuple]], span: DaySpan
+    ) -> None:
+        """Add rows of (team, day, six counts in ``FIELDS`` order), which ``days`` gives each
+        time it is called, to the daily roll-ups, and the same counts summed per team and
+        week to the weekly ones (a team-year is 365 rows by day, 52 by week). ``span`` is the
+        teams and first and last day the rows cover."""
+        if self.postgres and self._copy_new_days(metric, platform_id, days, span):
+            return
         table = self.create(_counts_table())
-        self.load(table.name, ("team_id", "day", *FIELDS), days)
+        self.load(table.name, ("team_id", "day", *FIELDS), days())
         c = table.c
         fields = [c[f] for f in FIELDS]
         self.add_grouped(
@@ -162,6 +171,45 @@ class BulkLoader:
                 c.team_id, c.day
             ),
         )
+        self._add_weeks(metric, platform_id, table)
+        self.drop(table)
+
+    def _copy_new_days(
+        self, metric: str, platform_id: int, days: Callable[[], Iterable[tuple]], span: DaySpan
+    ) -> bool:
+        """PostgreSQL, when none of the teams has a daily roll-up yet in the days the rows
+        cover (the usual case: each export brings new days): COPY the rows straight in, half
+        the time of loading them aside and upserting. Each of these rows costs
+        PostgreSQL a foreign-key check on the team either way. False, having stored nothing,
+        when a day is there already (or a concurrent import added one since the look)."""
+        teams, first, last = span
+        daily = TeamDailyRollup.__table__.c
+        in_span = (daily.team_id.in_(teams), daily.metric == metric, daily.day.between(first, last))
+        if self.session.scalar(select(exists().where(*in_span))):
+            return False
+        savepoint = self.session.begin_nested()
+        self.session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
+        columns = ("team_id", "metric", "day", "platform_id", *FIELDS)
+        try:
+            self.load(
+                "survey_team_daily",
+                columns,
+                ((team, metric, day, platform_id, *counts) for team, day, *counts in days()),
+            )
+        except Exception as error:
+            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        # The span held no daily rows before, so what it holds now is this import's.
+        self._add_weeks(metric, platform_id, TeamDailyRollup.__table__, *in_span)
+        return True
+
+    def _add_weeks(
+        self, metric: str, platform_id: int, days: Table, *where: ColumnElement[bool]
+    ) -> None:
+        c = days.c
         week = self.monday(c.day)
         self.add_grouped(
             TeamWeeklyRollup,
@@ -170,12 +218,12 @@ class BulkLoader:
                 literal(metric),
                 week,
                 literal(platform_id),
-                *(func.sum(f) for f in fields),
+                *(func.sum(c[f]) for f in FIELDS),
             )
+            .where(*where)
             .group_by(c.team_id, week)
             .order_by(c.team_id, week),
         )
-        self.drop(table)
 
     def monday(self, day: ColumnElement) -> ColumnElement:
         """The Monday of ``day``'s week, in SQL."""

@@ -22,7 +22,7 @@ import secrets
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,7 +38,7 @@ from core.tabular import (
     settle_date_format,
     workbook_as_csv,
 )
-from insights.bulk import STAGED, BulkLoader
+from insights.bulk import STAGED, BulkLoader, DaySpan
 from insights.metrics import METRICS, RESPONSES, SCORE_SUM, UNCOUNTED, Metric
 from insights.models import SurveyImport, SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from people.models import Membership, Team, User
@@ -281,6 +281,12 @@ class _TeamDays:
 
         self.add = add
 
+    def span(self) -> DaySpan:
+        """The teams counted, and the first and last day."""
+        days = {day for _, day in self.offsets}
+        teams = sorted({team_id for team_id, _ in self.offsets})
+        return teams, date.fromisoformat(min(days)), date.fromisoformat(max(days))
+
     def days(self) -> Iterator[tuple]:
         counts = self.counts
         for (team_id, day), at in self.offsets.items():
@@ -289,7 +295,7 @@ class _TeamDays:
 
 def _roll_up_read(bulk: BulkLoader, read: _TeamDays, platform_id: int) -> None:
     """Roll-ups from the counts gathered while reading (every row read was stored)."""
-    bulk.add_counts(read.metric.key, platform_id, read.days())
+    bulk.add_counts(read.metric.key, platform_id, read.days, read.span())
 
 
 def _roll_up_stored(bulk: BulkLoader, import_id: int, platform_id: int, metric: Metric) -> None:

@@ -213,6 +213,12 @@ def test_weekly_roll_ups_add_up_to_the_daily_ones(app, team):
     assert weeks == [("2026-11-02", 5, 3), ("2026-11-09", 1, 1)]  # Sunday 8th is week 2 Nov
     daily = sum(r.responses for r in rows(app, TeamDailyRollup))
     assert daily == sum(w[1] for w in weeks) == 6
+    # A later file with a day counted before (a new day too) adds to that day's counts.
+    run(app, b"id,team,answered,score\nw3,CXQ101,2026-11-03 12:00,4\nw4,CXQ101,2026-11-04,1\n")
+    days = {r.day.isoformat(): r.responses for r in rows(app, TeamDailyRollup)}
+    assert (days["2026-11-03"], days["2026-11-04"]) == (3, 1)
+    weeks = {r.week.isoformat(): r.responses for r in rows(app, TeamWeeklyRollup)}
+    assert weeks == {"2026-11-02": 7, "2026-11-09": 1} and sum(days.values()) == 8
 
 
 def xlsx(rows) -> bytes:
