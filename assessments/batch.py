@@ -9,6 +9,8 @@ rest for the next attempt, and no conversation is scored twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,45 @@ def unscored(assessment: Assessment) -> bool:
         and not assessment.suggestions
         and any(t.get("speaker") == AGENT for t in turns)
     )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Where a conversation without suggestions stands: the job of its batch that scores it
+    (None when no job that has not ended well names it)."""
+
+    job: Job | None
+
+    @property
+    def coming(self) -> bool:
+        """Its suggestions are on the way: the batch's job is queued or running."""
+        return self.job is not None and not self.job.finished
+
+    def progress_page_for(self, user_id: int | None) -> int | None:
+        """The job whose progress page this person may open (only the uploader's), if any."""
+        if self.job is None or user_id is None or self.job.user_id != user_id:
+            return None
+        return self.job.id
+
+
+def scoring_of(session: Session, assessment: Assessment) -> Scoring | None:
+    """Whether a conversation waiting for a grade still waits for its suggestions, and the
+    job that makes them; None when it has them, or will get none (no agent's words)."""
+    if not unscored(assessment):
+        return None
+    # Only the jobs of its own LMS that have not finished well: few, and newest first.
+    for job in session.scalars(
+        select(Job)
+        .where(
+            Job.kind == SCORE_JOB,
+            Job.platform_id == assessment.platform_id,
+            Job.status != "done",
+        )
+        .order_by(Job.id.desc())
+    ):
+        if assessment.id in {int(i) for i in job.params.get("assessment_ids", [])}:
+            return Scoring(job)
+    return Scoring(None)
 
 
 def score_job(session: Session, job: Job, progress: Progress) -> Outcome:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from assessments.batch import scoring_of
 from assessments.disputes import dispute_of
 from assessments.errors import AssessmentError
 from assessments.formats import MAX_FILE_BYTES
@@ -248,11 +249,14 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
                 return redirect(url_for("assessments.grade_page", assessment_id=following))
             return redirect(url_for("assessments.grading_queue"))
     suggested = {s["criterion"]: s for s in assessment.suggestions}
+    # A conversation of a batch still being scored is graded without suggestions, or later.
+    scoring = scoring_of(db.session, assessment)
     return render_template(
         "assessments/grade.html", viewer=viewer, assessment=assessment, definition=definition,
         suggested=suggested, turns=highlighted(assessment.conversation, assessment.suggestions),
         scenario=scenarios().get(assessment.scenario or ""), form=form, names=SKILL_NAMES,
-        grade=final_grade(db.session, assessment.id), missing=missing,
+        grade=final_grade(db.session, assessment.id), missing=missing, scoring=scoring,
+        progress_job=scoring.progress_page_for(viewer.user_id) if scoring else None,
     ), status  # fmt: skip
 
 

@@ -13,14 +13,15 @@ from sqlalchemy import event, select
 
 from assessments.grading import uncertain
 from assessments.grading_queue import PAGE_SIZE, QueueFilters, queue_page
-from assessments.models import Assessment
+from assessments.models import Assessment, Grade
 from assessments.suggest import CRITERIA
 from core.db import db, utcnow
+from core.jobs import Job
 from lms.models import Deployment, Platform
 from people.models import Team, User
-from tests.assessments.test_batch_upload import fixture, trainer_and_agent
+from tests.assessments.test_batch_upload import fixture, run_worker, trainer_and_agent
 from tests.assessments.test_flow import upload
-from tests.courses.flow import get, rows, text
+from tests.courses.flow import as_person, get, post, rows, text
 
 OURS = 240  # nearly five pages
 TITLE = re.compile(r"(?:Ours|Theirs|Other course) \d{3}")
@@ -224,3 +225,40 @@ def test_only_the_pages_rows_and_their_suggestions_are_read(app, lti):
         reading = [(s, p) for s, p in statements if "suggestions" in s.split("FROM", 1)[0]]
         assert len(reading) == 1 and len(reading[0][1]) == PAGE_SIZE
         db.session.remove()
+
+
+def test_a_conversation_still_being_scored_says_its_suggestions_are_on_the_way(app, lti):
+    agent_id = trainer_and_agent(app, lti)
+    sent = upload(app, lti, learner=agent_id, files=[fixture("conversations.csv")])
+    progress = sent.headers["Location"]
+    first, second = sorted(rows(app, Assessment), key=lambda a: a.id)
+    page = get(lti, f"/assessments/{first.id}/grade")
+    said = text(page)
+    assert page.status_code == 200
+    assert "Suggestions are on the way" in said and "still being scored" in said
+    assert f'href="{progress}"' in page.get_data(as_text=True)
+    assert "Suggested:" not in said and "Choose a level for each criterion." in said
+    # Another trainer sees the notice without the uploader's progress page.
+    other = as_person(app, lti, "trainer", "trainer-2", "Tia Trainer")
+    theirs = get(other, f"/assessments/{first.id}/grade")
+    assert "Suggestions are on the way" in text(theirs)
+    assert "/jobs/" not in theirs.get_data(as_text=True)
+    # Grading does not wait for them.
+    levels = {f"level_{c}": "3" for c in CRITERIA}
+    graded = post(lti, f"/assessments/{first.id}/grade", {**levels, "comment": "Fine."})
+    assert graded.status_code == 302
+    (grade,) = rows(app, Grade)
+    assert grade.assessment_id == first.id and grade.changed == []
+    # Once scored, the suggestions are there and the notice is gone.
+    run_worker(app)
+    scored = text(get(lti, f"/assessments/{second.id}/grade"))
+    assert "Suggested:" in scored and "on the way" not in scored
+    # A batch whose scoring failed says so instead of promising suggestions.
+    with app.app_context():
+        db.session.get(Assessment, second.id).suggestions = []
+        job = db.session.scalar(select(Job))
+        job.status = "failed"
+        db.session.commit()
+        db.session.remove()
+    failed = text(get(lti, f"/assessments/{second.id}/grade"))
+    assert "No suggestions for this conversation" in failed and "on the way" not in failed
