@@ -363,6 +363,22 @@ CUSTOMER_REPEATS = _pattern(
     r"that'?s not what i asked",
     r"you (?:didn'?t|haven'?t) answer",
 )
+# The customer saying the agent answered something else or got the facts wrong.
+CUSTOMER_CORRECTS = _pattern(
+    r"no,? (?:i|it'?s|that'?s|not|the)",
+    r"that'?s not (?:what|it|the|my|right|true|correct)",
+    r"i didn'?t (?:ask|say|mean|want)",
+    r"i asked (?:about|for|if|whether|why|when|how)",
+    r"not (?:the|my) (?:question|problem|issue|point)",
+    r"i don'?t (?:use|have|own|do) (?:a |an |the |any |online|internet|smartphone|email)",
+    r"different (?:one|problem|issue|thing|question|order|account|leak|fault)",
+    r"(?:that'?s|you'?ve got it) wrong",
+    r"you'?re not (?:listening|getting it|reading)",
+    r"(?:i|it) (?:wasn'?t|isn'?t) (?:about|asking)",
+    r"what about (?:my|the)",
+    r"you (?:haven'?t|didn'?t) (?:answered|said anything about|mention)",
+)
+
 IMPATIENT = _pattern(
     r"as i (?:already )?(?:said|explained|told you)",
     r"like i said",
@@ -1040,6 +1056,14 @@ PHRASE_FEATURES = (
         CUSTOMER,
         CUSTOMER_REPEATS,
         "the customer had to repeat themselves",
+        False,
+    ),
+    PhraseFeature(
+        "customer_corrects",
+        "the customer says the agent answered something else or got it wrong",
+        CUSTOMER,
+        CUSTOMER_CORRECTS,
+        "the customer corrects the agent",
         False,
     ),
     PhraseFeature(
