@@ -25,9 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.bulk import (
+    COPY_NULL,
     analyse_temporary,
+    copy_lines,
+    copy_text,
     create_temporary,
     drop_temporary,
+    is_postgres,
     load_rows,
     plan_for_bulk,
 )
@@ -92,7 +96,11 @@ ORDER = {"email": 0}  # a line's problems: its e-mail's first, then the cells' i
 
 class _Checker:
     """Turns one record into the row to stage and the problems of its own cells. Whether the
-    e-mail is a person of the LMS is asked of the database for all rows at once, after."""
+    e-mail is a person of the LMS is asked of the database for all rows at once, after.
+
+    A staged row is a tuple, or on PostgreSQL a line of COPY's text format (``as_text``):
+    formatting it here, from parts read once per distinct value, costs less than handing
+    psycopg a tuple a row."""
 
     def __init__(
         self,
@@ -101,8 +109,13 @@ class _Checker:
         table: FileTable,
         columns: dict[str, str | None],
         dates: DateReader,
+        *,
+        as_text: bool = False,
     ) -> None:
-        self.at = find_columns(table, COLUMNS, columns)
+        at = find_columns(table, COLUMNS, columns)
+        self.at = tuple(at.get(label, -1) for label in ("email", "course", "date", "score"))
+        self.provider_at = at.get("provider", -1)
+        self.as_text = as_text
         self.dates, self.today = dates, utcnow().date()
         self.courses: dict[str, Course] = {}
         for course in session.scalars(select(Course).where(visible_to(platform_id))):
@@ -110,36 +123,41 @@ class _Checker:
                 self.courses.setdefault(_fold(name), course)
         # A file of a million rows holds a few hundred distinct days, scores and trainings:
         # each is read once (the memos are emptied when a file has too many to remember).
-        self.days: dict[str, date | str] = {}
-        self.scores: dict[str, tuple[float | None, str]] = {}
-        self.trainings: dict[tuple[str, bool], tuple[int | None, str, str] | str] = {}
+        self.days: dict[str, tuple[date, str] | str] = {}
+        self.scores: dict[str, tuple[float | None, str, str]] = {}
+        self.trainings: dict[tuple[str, bool], _Training | str] = {}
 
-    def cell(self, record: list[str], label: str) -> str:
-        at = self.at.get(label)
-        return record[at].strip() if at is not None and at < len(record) else ""
-
-    def check(self, line: int, record: list[str]) -> tuple[tuple, list[Problem]]:
+    def check(self, line: int, record: list[str]) -> tuple[tuple | str, list[Problem]]:
         problems = []
-        email = self.cell(record, "email").lower()
+        size = len(record)
+        at_email, at_course, at_date, at_score = self.at
+        email = record[at_email].strip().lower() if at_email < size else ""
         if not email:
             problems.append(Problem(line, "email", "no e-mail address"))
-        name = " ".join(self.cell(record, "course").split())
-        training = _remember(
-            self.trainings, (name, bool(self.cell(record, "provider"))), self.training
-        )
+        name = " ".join(record[at_course].split()) if at_course < size else ""
+        provider = 0 <= self.provider_at < size and bool(record[self.provider_at].strip())
+        training = _remember(self.trainings, (name, provider), self.training)
         if isinstance(training, str):
             problems.append(Problem(line, "course", training))
-        day = _remember(self.days, self.cell(record, "date"), self.day)
+        day = _remember(self.days, record[at_date].strip() if at_date < size else "", self.day)
         if isinstance(day, str):
             problems.append(Problem(line, "date", day))
-        score, why = _remember(self.scores, self.cell(record, "score"), _score)
+        score_text = record[at_score].strip() if 0 <= at_score < size else ""
+        score, why, score_copied = _remember(self.scores, score_text, _score)
         if why:
             problems.append(Problem(line, "score", why))
         if problems or isinstance(training, str) or isinstance(day, str):  # (the types)
+            if self.as_text:
+                return f"{line}\t{copy_text(email)}\t{BAD_ROW_REST}", problems
             return (line, email, None, None, None, None, None, True), problems
-        return (line, email, *training, day, score, False), problems
+        if self.as_text:
+            return (
+                f"{line}\t{copy_text(email)}\t{training.copied}\t{day[1]}\t{score_copied}\tf\n",
+                problems,
+            )
+        return (line, email, *training.stored, day[0], score, False), problems
 
-    def training(self, named: tuple[str, bool]) -> tuple[int | None, str, str] | str:
+    def training(self, named: tuple[str, bool]) -> _Training | str:
         """The training a row names: a catalogue course, or an outside one when the row
         names a provider; else why not."""
         name, provider = named
@@ -152,16 +170,29 @@ class _Checker:
                 "title, or fill in the provider column for training done elsewhere"
             )
         if course is not None and not provider:
-            return course.id, f"course:{course.slug}", course.title
-        return None, f"outside:{_fold(name)}"[:200], name[:200]
+            return _Training((course.id, f"course:{course.slug}", course.title))
+        return _Training((None, f"outside:{_fold(name)}"[:200], name[:200]))
 
-    def day(self, text: str) -> date | str:
+    def day(self, text: str) -> tuple[date, str] | str:
         moment = self.dates.read(text)
         if isinstance(moment, str):
             return moment
         if moment.date() > self.today:
             return f"{moment.date():%d %B %Y} is in the future"
-        return moment.date()
+        return moment.date(), moment.date().isoformat()
+
+
+BAD_ROW_REST = "\t".join([COPY_NULL] * 5) + "\tt\n"  # a bad row's training, day, score
+
+
+class _Training:
+    """A training as stored (course id, key, name) and as a COPY text fragment."""
+
+    def __init__(self, stored: tuple[int | None, str, str]) -> None:
+        self.stored = stored
+        self.copied = "\t".join(
+            COPY_NULL if value is None else copy_text(str(value)) for value in stored
+        )
 
 
 def _remember(memo: dict, key: Any, read: Callable[[Any], Any]) -> Any:
@@ -177,16 +208,17 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _score(text: str) -> tuple[float | None, str]:
+def _score(text: str) -> tuple[float | None, str, str]:
+    """The score, why it is not one, and the score as COPY's text."""
     if not text:
-        return None, ""
+        return None, "", COPY_NULL
     try:
         value = parse_number(text).value
     except NumberFormatError as refused:
-        return None, str(refused)
+        return None, str(refused), COPY_NULL
     if not 0 <= value <= 100:
-        return None, f"a score is a percentage from 0 to 100, not {text!r}"
-    return value, ""
+        return None, f"a score is a percentage from 0 to 100, not {text!r}", COPY_NULL
+    return value, "", repr(float(value))
 
 
 def import_completions(
@@ -213,9 +245,18 @@ def import_completions(
     people = _people_table()
     try:
         dates = _dates(stream, columns or {}, date_format)
-        checker = _Checker(session, platform_id, open_table(stream.fresh()), columns or {}, dates)
+        postgres = is_postgres(session)
+        checker = _Checker(
+            session,
+            platform_id,
+            open_table(stream.fresh()),
+            columns or {},
+            dates,
+            as_text=postgres,
+        )
         create_temporary(session, staging)
-        load_rows(session, staging.name, STAGED, _staged(checker, stream, report))
+        load = copy_lines if postgres else load_rows
+        load(session, staging.name, STAGED, _staged(checker, stream, report))
     except TableRefused as refused:
         report.refused = str(refused)
         drop_temporary(session, staging)
@@ -236,7 +277,7 @@ def import_completions(
         drop_temporary(session, people)
 
 
-def _staged(checker: _Checker, stream: BytesSource, report: CompletionsReport) -> Iterator[tuple]:
+def _staged(checker: _Checker, stream: BytesSource, report: CompletionsReport) -> Iterator[Any]:
     """Every row of the file, checked once, as staged; the first problems kept."""
     for line, record in open_table(stream.fresh()).rows:
         report.rows += 1

@@ -151,9 +151,15 @@ def test_people_are_matched_in_this_lms_only_and_a_row_says_all_its_problems(
 def test_a_completion_listed_twice_in_a_file_is_brought_in_once(app, runner, packs, tmp_path):
     _people(app, runner, tmp_path)
     twice = (
-        "email,course,date\nana@example.com,basics,2026-09-14\nana@example.com,Basics,14/09/2026\n"
+        "email,course,date,provider\n"
+        "ana@example.com,basics,2026-09-14,\n"
+        "ana@example.com,Basics,14/09/2026,\n"
+        "bo@example.com,Escalations \\ complaints,01/09/2026,Acme\n"  # a backslash kept
     )
     done = _bring_in(app, runner, tmp_path, twice, "--date-format", "day-first")
     assert done.exit_code == 0, done.output
-    assert "1 completions brought in (0 of outside trainings), 1 already there" in done.output
-    assert len(rows(app, PastTraining)) == 1
+    assert "2 completions brought in (1 of outside trainings), 1 already there" in done.output
+    assert sorted((r.training_key, r.training_name) for r in rows(app, PastTraining)) == [
+        ("course:basics", "Survey basics"),
+        ("outside:escalations \\ complaints", "Escalations \\ complaints"),
+    ]
