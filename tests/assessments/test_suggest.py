@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from assessments.features import FEATURES, Conversation, measure_all
+from assessments.features import (
+    DESCRIPTIONS,
+    FEATURES,
+    PHRASE_FEATURES,
+    Conversation,
+    measure_all,
+)
 from assessments.suggest import CRITERIA, suggest, tone
 from assessments.suggest_model import builtin_model
 from assessments.transcripts import Transcript, Turn, parse
@@ -151,6 +157,68 @@ def test_jargon_the_customer_did_not_use_and_length_against_the_channel():
     )
     assert {t.lower() for t in notes(transcript, "jargon")} >= {"dns", "ont"}
     assert notes(transcript, "jargon_to_confused")
+
+
+def test_care_named_in_the_customers_situation_is_not_hollow_even_beside_a_refusal():
+    """The rubric's level 1 is a stock phrase then dismissal; naming how this customer's own
+    situation feels is care, even when the answer is still no."""
+    stock = chat(
+        "My passport won't arrive before our flight to Spain with the children.",
+        "I understand your frustration. Unfortunately we can't move the flight.",
+    )
+    named = chat(
+        "My passport won't arrive before our flight to Spain with the children.",
+        "That's a horrible feeling, with the children so excited about Spain. Unfortunately "
+        "we can't move the flight.",
+    )
+    assert notes(stock, "empathy_hollow") and not notes(stock, "feeling_in_situation")
+    assert not notes(named, "empathy_hollow")
+    assert notes(named, "feeling_in_situation")
+
+
+def test_abbreviations_count_as_jargon_unless_the_customer_used_them_or_everyone_knows_them():
+    transcript = chat(
+        "Is my PIN the problem? I'm not good with this stuff.",
+        "No, your PIN is fine. The PSR flag and the DNO notice are on your account, and your "
+        "PIN stays the same.",
+    )
+    assert notes(transcript, "abbreviations") == ["PSR", "DNO"]
+    assert notes(transcript, "jargon_unexplained")
+    explained = chat(
+        "Why was the power off?",
+        "The DNO, that means the company that runs the local cables, did planned work.",
+    )
+    assert notes(explained, "abbreviations") == ["DNO"]
+    assert not notes(explained, "jargon_unexplained")
+
+
+def test_a_customer_correcting_the_agent_counts_against_listening():
+    transcript = chat(
+        "I can't get to the branch in town, the bus stopped running.",
+        "So you need a way to bank from home, is that right? Our app is easy to use.",
+        "No, I don't use online banking. I asked about getting to a branch.",
+    )
+    assert notes(transcript, "customer_corrects")
+
+
+def test_hurrying_the_customer_counts_as_impatience_and_slowing_down_as_patience():
+    hurried = chat(
+        "I just wanted to say that the last time I rang, the person said",
+        "I need to stop you there. Moving on, what's the account number?",
+    )
+    slowed = chat(
+        "I'm sorry, I'm getting myself in a muddle with all this.",
+        "Don't apologise, take a breath. Are you all right with going through it together?",
+    )
+    assert len(notes(hurried, "impatient")) == 2
+    assert notes(slowed, "patient_phrases")
+
+
+def test_each_phrase_feature_is_declared_once_and_registered():
+    names = [f.name for f in PHRASE_FEATURES]
+    assert len(names) == len(set(names))
+    for phrase in PHRASE_FEATURES:
+        assert FEATURES[phrase.name] is phrase and DESCRIPTIONS[phrase.name]
 
 
 def test_the_model_file_uses_registered_features_and_a_weight_per_feature():
