@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import time
 
 from common import ROOT, revision
+from train_suggest import speed
 
 SEALED = ROOT / "assessments" / "corpus" / "sealed"
 
@@ -37,29 +36,6 @@ def sealed_rows() -> tuple[int, list]:
         human = [i["grades"][skill] for i in items]
         rows.append(agreement(skill, human, [s[skill] for s in suggested]))
     return len(items), rows
-
-
-def speed(count: int, turns: int, seed: int = 5) -> tuple[float, float]:
-    from assessments.suggest import suggest
-    from assessments.suggest_training import development_items
-    from assessments.transcripts import Transcript, Turn
-
-    rng = random.Random(seed)
-    pool = [t for item in development_items() for t in item.transcript.turns]
-    agent = [t for t in pool if t.speaker == "agent"]
-    customer = [t for t in pool if t.speaker == "customer"]
-    built = [
-        Transcript(
-            [rng.choice(customer if n % 2 == 0 else agent) for n in range(turns)],
-            rng.choice(["chat", "call", "email"]),
-        )
-        for _ in range(count)
-    ]
-    suggest(Transcript([Turn("agent", "Hello")]))  # loads the model and the VADER lexicon
-    started, wall = time.process_time(), time.perf_counter()
-    for transcript in built:
-        suggest(transcript)
-    return count / (time.process_time() - started), count / (time.perf_counter() - wall)
 
 
 def main(argv: list[str] | None = None) -> int:
