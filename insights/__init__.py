@@ -13,10 +13,11 @@ def init_app(app: Flask) -> None:
     from core.jobs import register_job_handler
     from core.privacy import register_personal_data, register_retention
     from core.views import register_dashboard_panel, register_nav_link
+    from insights.agents import AGENTS_JOB
     from insights.analysis import team_trend
     from insights.cli import insights_cli
     from insights.impact_cli import impact_command
-    from insights.jobs import IMPORT_JOB, REPORT_JOB, run_import, run_report
+    from insights.jobs import IMPORT_JOB, REPORT_JOB, run_agents, run_import, run_report
     from insights.views import bp
     from lms.registry import platform_removing
     from people.privacy import person_erasing
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_job_handler(app, IMPORT_JOB, run_import)
     register_job_handler(app, REPORT_JOB, run_report)
+    register_job_handler(app, AGENTS_JOB, run_agents)
     platform_removing.connect(forget_platform)
     person_erasing.connect(forget_agent)
     register_personal_data(app, "survey_results_naming_you", survey_rows_of)
@@ -63,6 +65,18 @@ def forget_agent(session: object, user_id: int) -> None:
     session.execute(  # type: ignore[attr-defined]
         update(SurveyResponse).where(SurveyResponse.agent_id == user_id).values(agent_id=None)
     )
+    forget_kept_comparisons(session)  # they name agents; the next request compares again
+
+
+def forget_kept_comparisons(session: object) -> None:
+    """Drop every agents' comparison kept by the worker (``insights.agents``): after rows
+    were removed or an agent erased, they no longer match the data."""
+    from sqlalchemy import delete
+
+    from core.jobs import Job
+    from insights.agents import AGENTS_JOB
+
+    session.execute(delete(Job).where(Job.kind == AGENTS_JOB, Job.status == "done"))  # type: ignore[attr-defined]
 
 
 def survey_rows_of(session: object, user_id: int) -> list[dict[str, object]]:
@@ -91,4 +105,6 @@ def remove_old_survey_rows(session: object, now: object) -> str:
         .where(SurveyResponse.day < cutoff)
         .execution_options(preserve_rowcount=True)
     ).rowcount
+    if gone:
+        forget_kept_comparisons(session)
     return f"removed {gone} survey response(s) from before {cutoff:%Y-%m-%d}; team counts kept"

@@ -1,4 +1,5 @@
-"""Insights' background jobs: a large survey import and the impact report's PDF."""
+"""Insights' background jobs: a large survey import, the impact report's PDF, and the agents'
+comparison kept for the page (``insights.agents``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from werkzeug.datastructures import MultiDict
 
 from core.jobs import Job, JobFailed, Outcome, Progress, uploaded_file
 from core.pdf import render_pdf
+from insights.agents import (
+    agents_key,
+    data_stamp,
+    forget_superseded,
+    pack,
+    start_comparison,
+)
 from insights.importer import ImportRefused, Mapping, data_lines, import_survey
-from insights.report import ReportQuery, build_report
+from insights.report import ReportQuery, build_report, chosen_courses, compare_agents
 
 IMPORT_JOB = "insights.import"
 REPORT_JOB = "insights.report_pdf"
@@ -44,6 +52,17 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
         stream.close()
     if not report.ok:
         raise JobFailed(report.refused, [str(p) for p in report.bad])
+    # Compare agents for the default report now, so it is ready when someone asks.
+    query = ReportQuery(metric=params["metric"])
+    deployment_id = params.get("deployment_id")
+    chosen = chosen_courses(session, job.platform_id or 0, query)
+    start_comparison(
+        session,
+        job.platform_id or 0,
+        job.user_id,
+        query.as_args(),
+        agents_key(query.as_args(), chosen, deployment_id),
+    )
     return Outcome(
         f"Imported {report.imported:,} responses ({report.duplicates:,} already there, "
         f"{report.bad_rows:,} bad rows skipped).",
@@ -71,5 +90,29 @@ def run_report(session: Session, job: Job, progress: Progress) -> Outcome:
         result=pdf,
         result_name=f"training-impact-{query.metric}-{report.generated:%Y-%m-%d}.pdf",
         result_type="application/pdf",
+        next_url=job.params.get("next_url", ""),
+    )
+
+
+def run_agents(session: Session, job: Job, progress: Progress) -> Outcome:
+    """Compare agents for a report query and keep the result with what it was computed from
+    (read in the same transaction as the rows, so the stamp matches them)."""
+    progress(0, 1, "Reading every survey row that names an agent")
+    platform_id = job.platform_id or 0
+    query = ReportQuery.from_args(MultiDict(job.params["query"]))
+    deployment_id = job.params["key"].get("deployment_id")
+    stamp = data_stamp(session, platform_id, query.metric)
+    chosen = chosen_courses(session, platform_id, query)
+    compared = compare_agents(session, platform_id, query, chosen, deployment_id)
+    job.params = {
+        **job.params,
+        "key": agents_key(query.as_args(), chosen, deployment_id),
+        "stamp": stamp,
+    }
+    forget_superseded(session, job)
+    agents = len(compared.result.teams) if compared.result else 0
+    return Outcome(
+        f"Agents compared ({agents:,} who completed and had enough responses).",
+        result=pack(compared),
         next_url=job.params.get("next_url", ""),
     )

@@ -14,6 +14,13 @@ from core.db import utcnow
 from core.numbers import NumberFormatError, format_plain, parse_number
 from courses.models import Course
 from courses.services import catalogue
+from insights.agents import (
+    AgentComparison,
+    agents_key,
+    data_stamp,
+    imported_responses,
+    kept_comparison,
+)
 from insights.analysis import (
     MIN_AGENT_RESPONSES,
     Impact,
@@ -139,6 +146,11 @@ class Report:
     roi: ROI | None
     agent_names: dict[int, str] = field(default_factory=dict)
     generated: datetime = field(default_factory=utcnow)
+    # Asked for agents on data too large to compare while the page waits, with none kept:
+    # the worker is to compare them (``insights.agents``); ``agents_key`` names the query.
+    agents_waiting: bool = False
+    agents_key: dict[str, object] = field(default_factory=dict)
+    agents_job_id: int | None = None
     # Outside trainings brought in from files, (key, name): they may count as training too.
     outside: list[tuple[str, str]] = field(default_factory=list)
 
@@ -176,15 +188,17 @@ def build_report(
     *,
     agents: bool | None = None,
     deployment_id: int | None = None,
+    inline_up_to: int | None = None,
 ) -> Report:
     """The report for ``query``; the agents' comparison when the query (or ``agents``) asks.
-    People see only their own deployment's teams (``deployment_id``)."""
+    People see only their own deployment's teams (``deployment_id``). With ``inline_up_to``
+    (the page), agents on more imported responses than that are not compared here: the
+    comparison a worker kept for these data is shown, or the report says it is
+    ``agents_waiting``."""
     agents = query.agents if agents is None else agents
     courses = catalogue(session, platform_id)
     outside = outside_trainings(session, platform_id)
-    known = {course.slug for course in courses} | {key for key, _ in outside}
-    chosen = [c for c in query.courses if c in known]
-    chosen = chosen or [c.slug for c in courses] + [key for key, _ in outside]
+    chosen = _chosen(courses, outside, query)
     panel = load_panel(session, platform_id, query.metric, deployment_id=deployment_id)
     dates, exposure = training_dates(session, panel.units, chosen, query.share / 100)
     result = impact(
@@ -204,45 +218,79 @@ def build_report(
     roi = None
     if result.did and query.cost and query.value_per_point:
         roi = phillips_roi(result.did, query.value_per_point, query.cost)
-    agent_result, agent_names = None, {}
+    compared, waiting = AgentComparison(None), False
+    key = agents_key(query.as_args(), chosen, deployment_id)
     if agents:
-        agent_panel = load_panel(
-            session, platform_id, query.metric, agents=True, deployment_id=deployment_id
-        )
-        if agent_panel.units:
-            completed = first_completions(session, chosen)
-            agent_result = impact(
-                query.metric,
-                agent_panel,
-                {a: completed[a] for a in agent_panel.units if a in completed},
-                {},
-                window_days=query.window,
-                minimum=MIN_AGENT_RESPONSES,
-                correlate=False,
-                unit="agent",
-                csat_as=query.csat_as,
-                ramp_days=query.ramp,
-            )
-            agent_names = dict(
-                session.execute(
-                    select(User.id, User.name).where(
-                        User.id.in_([t.team_id for t in agent_result.teams])
-                    )
-                ).all()
-            )
+        if inline_up_to is not None and (
+            imported_responses(session, platform_id, query.metric) > inline_up_to
+        ):
+            stamp = data_stamp(session, platform_id, query.metric)
+            kept = kept_comparison(session, platform_id, key, stamp)
+            compared, waiting = kept or compared, kept is None
+        else:
+            compared = compare_agents(session, platform_id, query, chosen, deployment_id)
     return Report(
         query,
         courses,
         chosen,
         result,
-        agent_result,
+        compared.result,
         team_summaries(panel),
         names,
         line,
         roi,
-        agent_names,
+        compared.names,
         outside=outside,
+        agents_waiting=waiting,
+        agents_key=key,
     )
+
+
+def chosen_courses(session: Session, platform_id: int, query: ReportQuery) -> list[str]:
+    """The courses and outside trainings that count as training: those the query names that
+    exist, or else all of them."""
+    return _chosen(catalogue(session, platform_id), outside_trainings(session, platform_id), query)
+
+
+def _chosen(courses: list[Course], outside: list[tuple[str, str]], query: ReportQuery) -> list[str]:
+    known = {course.slug for course in courses} | {key for key, _ in outside}
+    chosen = [c for c in query.courses if c in known]
+    return chosen or [c.slug for c in courses] + [key for key, _ in outside]
+
+
+def compare_agents(
+    session: Session,
+    platform_id: int,
+    query: ReportQuery,
+    chosen: list[str],
+    deployment_id: int | None = None,
+) -> AgentComparison:
+    """Each agent who completed one of ``chosen`` against agents who had not by then, from
+    the survey rows that name agents (every row is read: seconds at millions of rows)."""
+    agent_panel = load_panel(
+        session, platform_id, query.metric, agents=True, deployment_id=deployment_id
+    )
+    if not agent_panel.units:
+        return AgentComparison(None)
+    completed = first_completions(session, chosen)
+    result = impact(
+        query.metric,
+        agent_panel,
+        {a: completed[a] for a in agent_panel.units if a in completed},
+        {},
+        window_days=query.window,
+        minimum=MIN_AGENT_RESPONSES,
+        correlate=False,
+        unit="agent",
+        csat_as=query.csat_as,
+        ramp_days=query.ramp,
+    )
+    names = dict(
+        session.execute(
+            select(User.id, User.name).where(User.id.in_([t.team_id for t in result.teams]))
+        ).all()
+    )
+    return AgentComparison(result, names)
 
 
 def _f(value: float | None, digits: int = 2) -> str:

@@ -15,6 +15,7 @@ from werkzeug.datastructures import FileStorage
 from core.auth import Viewer
 from core.db import utcnow
 from core.jobs import Job, enqueue
+from insights.agents import start_comparison
 from insights.cohort import cohort_overview, overview_tables
 from insights.forms import SurveyImportForm
 from insights.importer import ImportRefused, ImportReport, import_survey
@@ -37,6 +38,37 @@ def report_for(
         agents=agents,
         deployment_id=viewer.deployment_id,
     )
+
+
+def report_page(
+    session: Session,
+    viewer: Viewer,
+    args: Mapping[str, str],
+    inline_up_to: int,
+    next_url_for: Callable[[dict[str, object]], str],
+) -> Report:
+    """The report as the page shows it: agents on more than ``inline_up_to`` imported
+    responses are compared by the worker (a job is started, or the one running is named in
+    ``agents_job_id``; its page leads back to ``next_url_for(the query)``) unless a
+    comparison of the same data is kept. The caller commits."""
+    report = build_report(
+        session,
+        viewer.platform_id,
+        ReportQuery.from_args(args),
+        deployment_id=viewer.deployment_id,
+        inline_up_to=inline_up_to,
+    )
+    if report.agents_waiting:
+        query_args = report.query.as_args()
+        report.agents_job_id = start_comparison(
+            session,
+            viewer.platform_id,
+            viewer.user_id,
+            query_args,
+            report.agents_key,
+            next_url_for(query_args),
+        ).id
+    return report
 
 
 def report_table(

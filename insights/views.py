@@ -21,6 +21,7 @@ from core.exports import csv_response
 from core.extensions import csrf
 from core.forms import ActionForm
 from core.ratelimit import allow, enforce_upload_limit
+from insights.agents import INLINE_RESPONSES
 from insights.api import BatchError, import_batch, problems_json, token_from_header
 from insights.cohort import cohort_overview
 from insights.forms import SurveyImportForm
@@ -29,7 +30,7 @@ from insights.services import (
     SYNC_IMPORT_BYTES,
     cohort_table,
     import_upload,
-    report_for,
+    report_page,
     report_table,
     start_report_pdf,
 )
@@ -41,10 +42,18 @@ bp = Blueprint("insights", __name__, template_folder="templates")
 @roles_required(*STAFF)
 def index() -> str:
     viewer = require_viewer()
+    report = report_page(
+        db.session,
+        viewer,
+        request.args,
+        current_app.config.get("INSIGHTS_AGENTS_INLINE_RESPONSES", INLINE_RESPONSES),
+        lambda args: url_for("insights.index", **args),
+    )
+    db.session.commit()  # a comparison job it started
     return render_template(
         "insights/index.html",
         viewer=viewer,
-        report=report_for(db.session, viewer, request.args),
+        report=report,
         csrf_form=ActionForm(),
         metrics=METRICS,
     )

@@ -196,3 +196,59 @@ def test_another_deployment_of_the_lms_neither_sees_nor_feeds_this_ones_teams(ap
         assert team not in text(get(stranger, path))
     assert team in text(get(lti, "/insights/teams.csv?metric=csat"))
     assert [r.source_id for r in rows(app, SurveyResponse)] == ["a1", "a2"]
+
+
+def test_agents_on_large_imports_are_compared_by_the_worker_and_kept_until_the_next_import(
+    app, lti, packs
+):
+    """Above the page's limit the agents' comparison is not computed while the trainer
+    waits: the page starts one job (however often it is reloaded), the job's page leads
+    back, and the report then shows the same comparison as one computed at once. A new
+    import makes it stale: the next request starts another."""
+    from datetime import date, timedelta
+
+    from core.jobs import Job
+    from insights.agents import AGENTS_JOB
+    from tests.courses.flow import finish_basics, join, start
+
+    lena = browser(app, lti)
+    lena.launch_and_follow("learner")
+    join(lena)
+    start(lena, "basics")
+    finish_basics(lena)
+    as_person(app, lti, "learner", "not-1", "Nick Not")
+    lti.launch_and_follow("trainer")
+    lines = [b"id,team,agent,date,score"]
+    for n in range(80):
+        day = date.today() + timedelta(days=-20 + n // 2)
+        agent = ("dev-learner-1", "not-1")[n % 2]
+        lines.append(f"t{n},CXQ101,{agent},{day},{1 + n % 5}".encode())
+    assert upload(app, lti, b"\n".join(lines) + b"\n", agent_column="agent").status_code == 302
+
+    def agents_part(page: str) -> str:
+        return page.split("Agents who completed training", 1)[1].split("Download")[0]
+
+    at_once = agents_part(text(get(lti, "/insights/?metric=csat&agents=1")))
+    assert "At least two trained agents" in at_once
+    app.config["INSIGHTS_AGENTS_INLINE_RESPONSES"] = 10  # 80 responses: "large" from here on
+    try:
+        waiting = get(lti, "/insights/?metric=csat&agents=1")
+        assert "being compared in the background" in text(waiting)
+        assert "At least two trained agents" not in text(waiting)
+        job_page = re.search(r'href="[^"]*(/jobs/\d+)"', waiting.text).group(1)
+        get(lti, "/insights/?metric=csat&agents=1")  # reloaded: still the same one job
+        assert len(rows(app, Job, Job.kind == AGENTS_JOB)) == 1
+        assert run_jobs(app) == 1
+        finished = get(lti, job_page)
+        assert "Agents compared" in text(finished) and "Download" not in text(finished)
+        assert "agents=1" in finished.text  # Continue: back to the report
+        kept = text(get(lti, "/insights/?metric=csat&agents=1"))
+        assert agents_part(kept) == at_once
+        assert len(rows(app, Job, Job.kind == AGENTS_JOB)) == 1  # shown, not recomputed
+        more = b"id,team,agent,date,score\nu1,CXQ101,not-1," + str(date.today()).encode() + b",5\n"
+        assert upload(app, lti, more, agent_column="agent").status_code == 302
+        stale = text(get(lti, "/insights/?metric=csat&agents=1"))
+        assert "being compared in the background" in stale
+        assert len(rows(app, Job, Job.kind == AGENTS_JOB)) == 2
+    finally:
+        del app.config["INSIGHTS_AGENTS_INLINE_RESPONSES"]
