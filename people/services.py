@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Executable, exists, func, select
+from sqlalchemy import Executable, Row, bindparam, exists, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
@@ -20,7 +21,7 @@ from people.models import (
     User,
     effective_role,
 )
-from people.roster import claim_roster_person
+from people.roster import ROSTER_SUB_PREFIX, claim_roster_person
 
 ASSIGNABLE_ROLES = (Role.MANAGER,)
 
@@ -61,18 +62,37 @@ class MembershipRecord:
 @functools.cache
 def _person_upsert(dialect: str, launched: bool) -> Executable:
     """One statement that adds a person or refreshes what the LMS says about them; built once
-    per dialect, as building it costs more than running it."""
+    per dialect, as building it costs more than running it. A launch's also says whether it
+    added the person (a refreshed row's last launch moves past its creation) and which roster
+    record waits under their e-mail, if any: an index probe in the same statement, so the
+    launches with nothing to claim (nearly all) send nothing more."""
     table = User.__table__
     statement = insert_for(dialect)(table)
     refreshed = {
         field: func.coalesce(func.nullif(statement.excluded[field], ""), table.c[field])
         for field in PERSON_FIELDS
     }
-    if launched:
-        refreshed["last_launch_at"] = statement.excluded.last_launch_at
+    if not launched:
+        return statement.on_conflict_do_update(
+            index_elements=["platform_id", "sub"], set_=refreshed
+        ).returning(table.c.id)
+    refreshed["last_launch_at"] = statement.excluded.last_launch_at
+    record = table.alias("roster_record")
+    waiting = (
+        select(record.c.id)
+        .where(
+            record.c.platform_id == bindparam("roster_platform_id"),
+            record.c.sub == bindparam("roster_sub"),
+        )
+        .scalar_subquery()
+    )
     return statement.on_conflict_do_update(
         index_elements=["platform_id", "sub"], set_=refreshed
-    ).returning(table.c.id)
+    ).returning(
+        table.c.id,
+        (table.c.created_at == table.c.last_launch_at).label("added"),
+        waiting.label("roster_record_id"),
+    )
 
 
 @functools.cache
@@ -91,11 +111,33 @@ def upsert_person(
     """The id of the platform's person ``person.sub``, added or refreshed in one statement
     (two launches of a new person at once both succeed). ``launched=False`` (a roster sync)
     leaves the time of their last launch alone."""
+    return _upsert_person_row(session, platform_id, person, launched).id
+
+
+def _upsert_person_row(
+    session: Session, platform_id: int, person: PersonClaims, launched: bool
+) -> Row[Any]:
     now = utcnow()
-    values = {field: getattr(person, field) for field in PERSON_FIELDS}
+    values: dict[str, Any] = {field: getattr(person, field) for field in PERSON_FIELDS}
     values.update(platform_id=platform_id, sub=person.sub, created_at=now, last_launch_at=now)
+    if launched:
+        email = person.email.lower() if person.email else None
+        values.update(
+            roster_platform_id=platform_id, roster_sub=email and ROSTER_SUB_PREFIX + email
+        )
     statement = _person_upsert(session.get_bind().dialect.name, launched)
-    return session.execute(statement, values).scalar_one()
+    return session.execute(statement, values).one()
+
+
+def launched_person(session: Session, platform_id: int, person: PersonClaims) -> int:
+    """``upsert_person`` for a launch: at a person's first launch, the roster's record of them
+    (``people.roster``) becomes their LMS user. Only when the upsert says it added them and a
+    record waits under their e-mail is anything more sent."""
+    row = _upsert_person_row(session, platform_id, person, launched=True)
+    if not (row.added and row.roster_record_id is not None and person.email):
+        return row.id
+    claim_roster_person(session, platform_id, person.sub, person.email, row.id)
+    return upsert_person(session, platform_id, person)  # the record, refreshed by the launch
 
 
 def upsert_membership(
@@ -182,9 +224,7 @@ def provision(
     """Add or refresh the person and, when the launch has a course context, the team and the
     person's membership in it: (the user's id, the membership). Does not commit: the launch
     commits once at its end."""
-    if person.email:  # someone the organisation's roster listed before their first launch
-        claim_roster_person(session, platform_id, person.sub, person.email)
-    user_id = upsert_person(session, platform_id, person)
+    user_id = launched_person(session, platform_id, person)
     if context is None:
         return user_id, None
     team_id = context_team_id(session, platform_id, deployment_id, context)
