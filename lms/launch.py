@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.cache import process_cache
 from core.config import Settings
 from core.db import db, utcnow
+from lms import id_tokens
 from lms.errors import STATE_HINT, LaunchRefused, LaunchUnauthenticated
 from lms.models import PlatformKeySet
 from lms.platform_storage import (
@@ -352,7 +353,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         key = self._platform_public_key(kid, alg)
         client_id = self._registration.get_client_id()
         try:
-            jwt.decode(
+            id_tokens.decode(
                 self._get_id_token(),
                 key,
                 algorithms=[alg],
