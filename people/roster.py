@@ -129,8 +129,8 @@ def import_roster(
             report.refuse_bad_rows()
             return report
         on = effective or utcnow().date()
-        stage.choose_one_row_a_person()
         report.teams_created = stage.add_teams(platform_id, deployment_id)
+        stage.choose_one_row_a_person(platform_id, deployment_id)
         report.added = stage.add_people(platform_id)
         stage.place(deployment_id, on, report)
         report.managers_named = stage.name_managers()
@@ -186,6 +186,11 @@ def _checked(table: Table, at: dict[str, int], report: RosterReport) -> Iterator
         )
 
 
+def _organisation(deployment_id: int) -> sa.ColumnElement[bool]:
+    """The deployment's organisation teams (not its LMS course contexts)."""
+    return and_(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
+
+
 def _temporary(name: str, *columns: sa.Column) -> sa.Table:
     return sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
 
@@ -205,6 +210,7 @@ class _Stage:
     bad: sa.Table
     known: sa.Table
     people: sa.Table
+    teams: sa.Table
     leads: sa.Table
 
     @classmethod
@@ -231,6 +237,11 @@ class _Stage:
                 sa.Column("team_id", sa.Integer),
                 _text("state"),  # unchanged, moved (from another team) or joined
             ),
+            teams=_temporary(
+                "roster_teams",
+                _text("team_key", primary_key=True),
+                sa.Column("team_id", sa.Integer, nullable=False),
+            ),
             leads=_temporary(
                 "roster_leads",
                 sa.Column("team_id", sa.Integer, primary_key=True),
@@ -243,7 +254,7 @@ class _Stage:
 
     @property
     def tables(self) -> tuple[sa.Table, ...]:
-        return (self.rows, self.bad, self.known, self.people, self.leads)
+        return (self.rows, self.bad, self.known, self.people, self.teams, self.leads)
 
     def drop(self) -> None:
         for table in self.tables:
@@ -335,35 +346,16 @@ class _Stage:
                 problems.append(Problem(found[0], *say(*found)))
         return bad
 
-    def choose_one_row_a_person(self) -> None:
-        """One row a person: the last good row that names them (a person listed twice in one
-        team is one person)."""
-        r = self.rows.c
-        last = select(
-            *(r[name] for name in ("email", "line", "team_key", "name", "manager", "role", "sub")),
-            func.row_number().over(partition_by=r.email, order_by=r.line.desc()).label("n"),
-        ).where(r.line.not_in(select(self.bad.c.line)))
-        ranked = last.subquery()
-        names = ["email", "line", "team_key", "name", "manager", "role", "sub"]
-        self.execute(
-            self.people.insert().from_select(
-                names, select(*(ranked.c[n] for n in names)).where(ranked.c.n == 1)
-            )
-        )
-        analyse_temporary(self.session, self.people)
-
     def add_teams(self, platform_id: int, deployment_id: int) -> int:
-        """The organisation teams the file's people are in and the deployment has not yet,
-        titled as the file first wrote them; then each person's team. Returns how many were
-        added."""
-        r, p = self.rows.c, self.people.c
-        ours = and_(Team.deployment_id == deployment_id, Team.source == ORGANISATION)
+        """The organisation teams the good rows name and the deployment has not yet, titled
+        as the file first wrote them. Returns how many were added."""
+        r = self.rows.c
         titled = select(
             r.team_key,
             r.team,
             func.row_number().over(partition_by=r.team_key, order_by=r.line).label("n"),
         ).subquery()
-        now = utcnow()
+        good = select(r.team_key).where(r.line.not_in(select(self.bad.c.line)))
         added = self.execute(
             insert(Team.__table__).from_select(
                 [
@@ -382,39 +374,99 @@ class _Stage:
                     titled.c.team_key,
                     titled.c.team,
                     sa.literal("", sa.String),
-                    sa.literal(now, Team.__table__.c.created_at.type),
+                    sa.literal(utcnow(), Team.__table__.c.created_at.type),
                 ).where(
                     titled.c.n == 1,
-                    titled.c.team_key.in_(select(p.team_key)),
-                    ~sa.exists().where(ours, Team.external_id == titled.c.team_key),
+                    titled.c.team_key.in_(good),
+                    ~sa.exists().where(
+                        _organisation(deployment_id), Team.external_id == titled.c.team_key
+                    ),
                 ),
             )
         ).rowcount
         if added and has_app_context():
             # Written without the ORM, which would have told the launches' cache on flush.
             forget_process_cache()
+        # The deployment's teams by name, for the plans to come (a temporary table has
+        # statistics; the teams just added have none yet).
         self.execute(
-            update(self.people).where(ours, Team.external_id == p.team_key).values(team_id=Team.id)
+            self.teams.insert().from_select(
+                ["team_key", "team_id"],
+                select(Team.external_id, Team.id).where(
+                    _organisation(deployment_id), Team.external_id.in_(good)
+                ),
+            )
         )
+        analyse_temporary(self.session, self.teams)
         return added
 
+    def choose_one_row_a_person(self, platform_id: int, deployment_id: int) -> None:
+        """One row a person: the last good row that names them (a person listed twice in one
+        team is one person), with their team, their LMS user when the LMS has them (by LMS
+        user id when the file gives one it knows, else by e-mail) and where they stand:
+        already in the team (unchanged), in another of the deployment's teams (moved), or
+        in none (joined)."""
+        r, m = self.rows.c, Membership
+        names = ("email", "line", "team_key", "name", "manager", "role", "sub")
+        ranked = (
+            select(
+                *(r[name] for name in names),
+                func.row_number().over(partition_by=r.email, order_by=r.line.desc()).label("n"),
+            )
+            .where(r.line.not_in(select(self.bad.c.line)))
+            .subquery()
+        )
+        by_sub = User.__table__.alias("by_sub")
+        other = Team.__table__.alias("other_team")
+        user_id = func.coalesce(by_sub.c.id, self.known.c.user_id)
+        team = self.teams.c
+        state = sa.case(
+            (user_id.is_(None), "joined"),
+            (
+                sa.exists().where(m.user_id == user_id, m.team_id == team.team_id, m.active),
+                "unchanged",
+            ),
+            (
+                sa.exists().where(
+                    m.user_id == user_id,
+                    m.active,
+                    m.team_id.in_(
+                        select(other.c.id).where(
+                            other.c.deployment_id == deployment_id,
+                            other.c.source == ORGANISATION,
+                        )
+                    ),
+                ),
+                "moved",
+            ),
+            else_="joined",
+        )
+        chosen = (
+            select(*(ranked.c[name] for name in names), user_id, team.team_id, state)
+            .select_from(
+                ranked.join(self.teams, team.team_key == ranked.c.team_key)
+                .outerjoin(
+                    by_sub,
+                    and_(
+                        ranked.c.sub != "",
+                        by_sub.c.platform_id == platform_id,
+                        by_sub.c.sub == ranked.c.sub,
+                    ),
+                )
+                .outerjoin(self.known, self.known.c.email == ranked.c.email)
+            )
+            .where(ranked.c.n == 1)
+        )
+        self.execute(
+            self.people.insert().from_select([*names, "user_id", "team_id", "state"], chosen)
+        )
+        analyse_temporary(self.session, self.people)
+
     def add_people(self, platform_id: int) -> int:
-        """Each person's LMS user: by LMS user id when the file gives one the LMS knows, else
-        by e-mail; the others added (under the LMS user id when given, their launch then finds
-        them, else under their e-mail, claimed at their first launch). Known people without a
-        name get the file's. Returns how many were added."""
+        """The people the LMS does not have yet added (under the LMS user id when given,
+        their launch then finds them, else under their e-mail, claimed at their first
+        launch); known people without a name get the file's. Returns how many were added."""
         p = self.people.c
-        self.execute(
-            update(self.people)
-            .where(p.sub != "", User.platform_id == platform_id, User.sub == p.sub)
-            .values(user_id=User.id)
-        )
-        known = self.known.c
-        self.execute(
-            update(self.people)
-            .where(p.user_id.is_(None), known.email == p.email)
-            .values(user_id=known.user_id)
-        )
         self.execute(
             update(User)
             .where(User.id == p.user_id, p.name != "", User.name == "")
@@ -460,22 +512,7 @@ class _Stage:
         (moved) and joins theirs on ``on``, as does one in no team yet (joined)."""
         p, m = self.people.c, Membership
         here = and_(m.user_id == p.user_id, m.team_id == p.team_id)
-        org_team = select(Team.id).where(
-            Team.deployment_id == deployment_id, Team.source == ORGANISATION
-        )
-        self.execute(
-            update(self.people).where(sa.exists().where(here, m.active)).values(state="unchanged")
-        )
-        self.execute(
-            update(self.people)
-            .where(
-                p.state.is_(None),
-                sa.exists().where(m.user_id == p.user_id, m.active, m.team_id.in_(org_team)),
-            )
-            .values(state="moved")
-        )
-        self.execute(update(self.people).where(p.state.is_(None)).values(state="joined"))
-        analyse_temporary(self.session, self.people)  # how many of each, for the plans below
+        org_team = select(Team.id).where(_organisation(deployment_id))
         states = dict(self.session.execute(select(p.state, func.count()).group_by(p.state)).all())
         report.unchanged, report.moved = states.get("unchanged", 0), states.get("moved", 0)
         report.joined = report.moved + states.get("joined", 0)
