@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
@@ -78,7 +79,10 @@ def copy_lines(session: Session, table: str, columns: tuple[str, ...], lines: It
     connection = session.connection()
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     written = 0
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    # A thread sends to the server while this one formats the next rows (a bounded queue:
+    # at most 1024 blocks of 128 kB wait).
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         batch: list[str] = []
         for line in lines:
             batch.append(line)
