@@ -15,8 +15,10 @@ adds ``--teams`` teams of ``--team-size`` people and ``--completions`` course co
    anchor: DuckDB computing the same comparison (weekly counts from the raw responses of the
    same file and the demo's, training dates from the same memberships and completions, the
    stacked difference in differences, whose estimate it prints beside ours) from an
-   in-memory copy of the same rows; then the per-agent comparison. The anchor needs DuckDB,
-   which only this bench uses (``.venv/bin/pip install duckdb``; not a dependency);
+   in-memory copy of the same rows; then the per-agent comparison as the product makes it:
+   once by the worker's job (as after an import), then ``--repeats`` times the report with
+   the comparison it kept. The anchor needs DuckDB, which only this bench uses
+   (``.venv/bin/pip install duckdb``; not a dependency);
 3. the report's PDF (WeasyPrint), with that process's peak memory.
 
     .venv/bin/python bench/insights.py                       # SQLite, 5,000,000 rows
@@ -392,8 +394,10 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
     from core import create_app
     from core.config import Settings
     from core.db import db
+    from core.jobs import run_due_jobs
     from core.pdf import render_pdf
-    from insights.report import ReportQuery, build_report
+    from insights.agents import agents_key, start_comparison
+    from insights.report import ReportQuery, build_report, chosen_courses
     from lms.models import Deployment
 
     app = create_app(Settings.from_env(env))
@@ -417,13 +421,23 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
             import pstats
 
             profiler = cProfile.Profile()
-            profiler.runcall(build_report, db.session, platform_id, query, agents=True)
+            profiler.runcall(build_report, db.session, platform_id, query, agents=False)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumtime").print_stats(25)
-        for _ in range(max(1, repeats // 2)):
+        # Agents: the worker compares them once (as after an import), then the page shows
+        # the kept comparison with the report.
+        key = agents_key(query.as_args(), chosen_courses(db.session, platform_id, query), None)
+        start_comparison(db.session, platform_id, None, query.as_args(), key)
+        db.session.commit()
+        started = time.perf_counter()
+        run_due_jobs(db.session)
+        out["agents_worker_s"] = time.perf_counter() - started
+        for _ in range(repeats):
             started = time.perf_counter()
-            report = build_report(db.session, platform_id, query, agents=True)
+            report = build_report(db.session, platform_id, query, agents=True, inline_up_to=0)
             with_agents.append(time.perf_counter() - started)
             db.session.rollback()
+        if report.agents_waiting:
+            raise BenchError("the worker's comparison of agents was not kept")
         started = time.perf_counter()
         pdf = render_pdf("insights/report.html", report=report, organisation="Bench")
         out["pdf_s"] = time.perf_counter() - started
@@ -678,8 +692,12 @@ def run(args: argparse.Namespace) -> int:
         + " |"
     )
     print(
-        f"| analysis with the per-agent comparison: median of {len(agents_s)} (s) | "
-        f"{statistics.median(agents_s):.3f} |"
+        "| agents who completed vs not: the worker's comparison (s) | "
+        f"{result['agents_worker_s']:.2f} |"
+    )
+    print(
+        "| report page with the agents' comparison kept by the worker: "
+        f"median of {len(agents_s)} (s) | {statistics.median(agents_s):.3f} |"
     )
     print(f"| report PDF, {result['pdf_kb']} kB (s) | {result['pdf_s']:.2f} |")
     print(f"| peak memory of the analysis + PDF process (MB) | {result['peak_mb']:.0f} |")
