@@ -616,7 +616,9 @@ def print_import(args: argparse.Namespace, imports: list[dict], anchors: list[di
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-insights-") as tmp:
         workdir = Path(tmp)
-        with fresh_database(args.backend, args.pg_url, workdir, SCHEMA, "bench-insights") as url:
+        with fresh_database(
+            args.backend, args.pg_url, workdir, args.schema, "bench-insights"
+        ) as url:
             env = server_env(url, workdir, "http://127.0.0.1:9", SECRET)
             flask_command(env, "db", "upgrade")
             flask_command(env, "demo", "load")
@@ -724,6 +726,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument(
+        "--schema", default=SCHEMA, help="PostgreSQL schema to build in (one per bench running)"
+    )
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--teams", type=int, default=1000)
     parser.add_argument("--team-size", type=int, default=50)
