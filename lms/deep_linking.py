@@ -31,6 +31,19 @@ def request_claims(storage: DatabaseLaunchDataStorage, launch_id: str) -> dict[s
     return claims
 
 
+# LMSs whose content-selection dialog takes the answer only inside the dialog's own frame:
+# Moodle's return page calls its parent window ("window.processContentItemReturnData is not
+# a function" when the answer arrives in a window of its own).
+ANSWERED_ONLY_IN_ITS_FRAME = frozenset({"moodle"})
+TOOL_PLATFORM = CLAIM + "tool_platform"
+
+
+def answered_only_in_its_frame(request: dict[str, Any]) -> bool:
+    platform = request.get(TOOL_PLATFORM)
+    code = platform.get("product_family_code") if isinstance(platform, dict) else None
+    return isinstance(code, str) and code.lower() in ANSWERED_ONLY_IN_ITS_FRAME
+
+
 def content_item(target: LaunchTarget, launch_url: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "type": "ltiResourceLink",

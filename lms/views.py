@@ -312,11 +312,11 @@ def deep_link_picker() -> str:
             storage.delete_value(viewer.launch_id)  # answered once
             db.session.commit()
             return render_template(
-                "autopost.html",
+                "lms/deep_link_return.html",
                 action=settings["deep_link_return_url"],
-                fields={"JWT": token},
-                heading="Adding to your course…",
-                detail="Sending your choice back to the learning platform.",
+                jwt=token,
+                chosen=chosen,
+                only_in_its_frame=deep_linking.answered_only_in_its_frame(claims),
             )
     return render_template(
         "lms/deep_link.html",

@@ -82,3 +82,43 @@ def test_cross_site_deep_linking_completes_inside_the_frame(
     assert tool is not None
     assert tool.evaluate("document.hasStorageAccess()") is third_party_cookies
     page.screenshot(path=results_dir / f"deep-linking-cross-site-{third_party_cookies=}.png")
+
+
+def test_deep_linking_finished_in_a_new_window_is_answered_from_the_frame(
+    chromium_profile, https_server: CrossSiteService, results_dir: Path
+) -> None:
+    """Where the browser keeps no cookie of the tool in the frame and refuses storage access,
+    the trainer picks in a new window (the last resort). The choice is not posted to the LMS
+    from that window (Moodle's "Select content" dialog would fail: its return page calls its
+    parent frame) but handed to the tool's page still in the course page's frame, which posts
+    it from there; the new window says so."""
+    context: BrowserContext = chromium_profile(
+        third_party_cookies=False,
+        no_cookies_in=(https_server.tool_base, https_server.platform_base),
+    )
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(https_server.platform_base + "/dev-platform/")
+    rows = page.get_by_role("row").filter(has_text="grade-deliveries")
+    placed_before = rows.count()
+    page.get_by_role("button", name="Add an activity as Tara Trainer").click()
+    frame = page.frame_locator("iframe[name=tool-frame]")
+    expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "Allow this activity inside your course page"
+    )
+    frame.get_by_role("button", name="Continue").click()  # storage access: refused here
+    with context.expect_page() as opened:
+        frame.get_by_role("button", name="Open in a new window").click()
+    window = opened.value
+    expect(window.get_by_role("heading", level=1)).to_have_text("Add CX Quality Academy activities")
+    window.get_by_label("Search").fill("gradebook")
+    window.get_by_role("button", name="Search").click()
+    window.get_by_label("Grade deliveries").check()
+    window.get_by_role("button", name="Add to course").click()  # the POST, CSRF-checked
+
+    expect(window.get_by_role("heading", level=1)).to_have_text(
+        "Your choice is back in your course"
+    )
+    # The platform got the signed answer from its own frame and lists the new activity.
+    expect(rows).to_have_count(placed_before + 1)
+    expect(page).to_have_url(https_server.platform_base + "/dev-platform/")
+    window.screenshot(path=results_dir / "deep-linking-new-window-handed-back.png")

@@ -6,7 +6,9 @@ Screenshots of what each person sees go to ``test-results/e2e/``.
 
 from __future__ import annotations
 
+import ssl
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from playwright.sync_api import (
     FrameLocator,
     Page,
     Request,
+    Route,
     expect,
 )
 
@@ -245,12 +248,31 @@ def test_framed_launch_and_its_forms_work_with_partitioned_cookies(
     assert partitions == ["https://127.0.0.1", "https://localhost"], partitions
 
 
-def test_no_cookies_in_the_frame_offers_new_window(
+def no_cookie_in_the_frame_opens_a_new_window(context: BrowserContext, frame: FrameLocator) -> Page:
+    """Where the browser keeps no cookie of the tool in the frame: the launch, confirmed by
+    the platform's storage, asks for the browser's permission (Storage Access API, after a
+    click on Continue); refused, it offers a new window, which finishes the same launch."""
+    expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "Allow this activity inside your course page"
+    )
+    frame.get_by_role("button", name="Continue").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Open the activity in a new window")
+    with context.expect_page() as opened:
+        frame.get_by_role("button", name="Open in a new window").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "The activity is open in a new window"
+    )
+    return opened.value
+
+
+def test_no_cookies_in_the_frame_asks_for_storage_access_then_offers_a_new_window(
     chromium_profile, https_server: CrossSiteService, results_dir: Path
 ) -> None:
     """Where the browser keeps no cookie of the tool in the LMS's frame, partitioned or not
-    (Safari; a site rule here), the iframe launch cannot work; the tool must say so and
-    offer a new window, where the launch completes, instead of looping silently."""
+    (Safari; a site rule here), the login still goes on, its state and nonce kept in the
+    course page (platform storage); the launch page then asks the browser for its cookies
+    after a click and, refused (as this rule refuses), opens the same launch in a new window,
+    where it completes without a second login, instead of looping silently."""
     context: BrowserContext = chromium_profile(
         third_party_cookies=False,
         no_cookies_in=(https_server.tool_base, https_server.platform_base),
@@ -264,30 +286,19 @@ def test_no_cookies_in_the_frame_offers_new_window(
     open_dev_platform(page, https_server.platform_base + "/dev-platform/", "no-cookie")
     persona = PERSONAS[0]
 
-    with explained(page, "blocked third-party cookies in the course page"):
+    with explained(page, "no cookie of the tool in the course page's frame"):
         frame = launch_in_course_page(page, persona)
-        expect(frame.get_by_role("heading", level=1)).to_have_text(
-            "Open the activity in a new window"
-        )
-        new_window = frame.get_by_role("link", name="Open in a new window")
-        expect(new_window).to_be_visible()
-        expect(frame.get_by_role("heading", name="Opening the activity…")).to_be_hidden()
+        popup = no_cookie_in_the_frame_opens_a_new_window(context, frame)
+        expect_dashboard(popup, persona)
+        expect(popup).to_have_url(https_server.tool_base + "/dashboard")
 
     # The browser really blocks the framed tool's cookies; the page did not just guess.
     framed = tool_frame(page)
     assert framed.evaluate("document.hasStorageAccess()") is False
-    assert framed.url.startswith(https_server.tool_base + "/lms/login?")
-    # It stays put: one login request, no reload loop.
+    assert framed.url == https_server.tool_base + "/lms/launch"
+    # One login (the new window did not need its own), and no reload loop.
     time.sleep(1)
     assert len(logins) == 1, f"the tool frame kept reloading the login: {logins}"
-    assert framed.url.startswith(https_server.tool_base + "/lms/login?")
-
-    with explained(page, "the new window offered after blocked cookies"):
-        with context.expect_page() as opened:
-            new_window.click()
-        popup = opened.value
-        expect_dashboard(popup, persona)
-        expect(popup).to_have_url(https_server.tool_base + "/dashboard")
     popup.screenshot(path=results_dir / "blocked-cookies-new-window.png")
     # The course page is still there, as the message promised. (Screenshot it only now: a
     # full-page screenshot resizes the viewport, after which Chromium intermittently drops the
@@ -295,7 +306,6 @@ def test_no_cookies_in_the_frame_offers_new_window(
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Customer Experience Quality (demo course)"
     )
-    expect(frame.get_by_role("heading", level=1)).to_have_text("Open the activity in a new window")
     page.screenshot(path=results_dir / "blocked-cookies-course-page.png", full_page=True)
 
 
@@ -305,7 +315,9 @@ def test_the_demo_course_page_on_another_site_name_puts_the_tool_in_a_cross_site
     """The development platform's switch for a newcomer: the same course page under the other
     loopback name is another site than the tool's, so the frame is cross-site. Over the
     demo's plain HTTP there are no partitioned cookies, and the page says what follows: the
-    tool's cookie check offers a new window, where the launch completes."""
+    tool's cookie check offers a new window, where the launch completes. (The platform's
+    storage is not used: the course page under this name is not the origin the platform is
+    registered with, so the tool's login does not talk to it.)"""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
@@ -404,6 +416,65 @@ def test_the_development_platform_offers_lti_platform_storage(
     assert refused["error"]["code"] == "bad_request"
 
 
+def test_a_framed_launch_whose_state_cookie_was_lost_is_confirmed_by_platform_storage(
+    chromium_profile, https_server: CrossSiteService, results_dir: Path
+) -> None:
+    """The tool's side of LTI platform storage: the login page keeps its state and nonce in
+    the course page (``lti.put_data``); the launch comes back without the state cookie (here
+    it reaches the tool without its cookies), so the tool's launch page reads them back there
+    (``lti.get_data``) and posts them, and the launch goes on inside the frame with
+    third-party cookies blocked: the dashboard, then a form post (CSRF) in the frame."""
+    context: BrowserContext = chromium_profile(third_party_cookies=False)
+    page = context.pages[0] if context.pages else context.new_page()
+    windows: list[Page] = []
+    context.on("page", lambda window: windows.append(window))
+    posts: list[Request] = []
+    context.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+
+    def lose_state_cookie(route: Route) -> None:
+        # The launch reaches the tool without its cookies, as from a browser that did not
+        # keep the state cookie (sent from here: Playwright's own fetch adds the browser's).
+        asked = route.request
+        headers = {k: v for k, v in asked.headers.items() if k.lower() != "cookie"}
+        sent = urllib.request.Request(
+            asked.url, data=asked.post_data_buffer, headers=headers, method="POST"
+        )
+        loopback = ssl.create_default_context()
+        loopback.check_hostname, loopback.verify_mode = False, ssl.CERT_NONE  # self-signed
+        with urllib.request.urlopen(sent, context=loopback, timeout=10) as answer:
+            kept = [(k, v) for k, v in answer.headers.items() if k.lower() != "set-cookie"]
+            assert len(kept) == len(answer.headers.items()), "the launch page set a cookie"
+            route.fulfill(status=answer.status, headers=dict(kept), body=answer.read())
+
+    # Routed once: the launch is the one request the platform's page posts to the tool.
+    context.route(https_server.tool_base + "/lms/launch", lose_state_cookie, times=1)
+    open_dev_platform(page, https_server.platform_base + "/dev-platform/", "partitioned")
+    persona = PERSONAS[0]
+
+    with explained(page, "a framed launch confirmed by the platform's storage"):
+        frame = launch_in_course_page(page, persona)
+        expect_dashboard(frame, persona)
+        framed = tool_frame(page)
+        assert framed.url == https_server.tool_base + "/dashboard"
+        if join_from_dashboard(framed):
+            leave_programme(framed)
+    assert windows == [], "a new window opened although the platform kept the login"
+    assert framed.evaluate("document.hasStorageAccess()") is False  # cookies really blocked
+
+    # The launch page read the state's secret and the nonce from the course page and posted
+    # them; the session that follows is the partitioned cookie.
+    tool_posts = [p for p in posts if p.url.startswith(https_server.tool_base + "/lms/launch")]
+    assert [p.url.removeprefix(https_server.tool_base) for p in tool_posts] == [
+        "/lms/launch",
+        "/lms/launch/stored",
+    ]
+    confirmed = tool_posts[1].post_data or ""
+    assert "stored_secret=" in confirmed and "stored_secret=&" not in confirmed, confirmed
+    cookies = {c["name"]: c for c in context.cookies(https_server.tool_base)}
+    assert cookies[SESSION_COOKIE].get("partitionKey") == "https://localhost"
+    page.screenshot(path=results_dir / "platform-storage-launch.png", full_page=True)
+
+
 COLLECT_MESSAGES = """() => {
     window.toolMessages = [];
     window.addEventListener("message", (event) => window.toolMessages.push(event.data));
@@ -454,7 +525,8 @@ def test_the_frame_fits_the_tools_page(
         short_height = fits()
     assert short_height != long_height
     messages = page.evaluate("window.toolMessages")
-    heights = {m["height"] for m in messages if isinstance(m, dict)}
+    # (The login's lti.put_data messages to the course page are among them.)
+    heights = {m["height"] for m in messages if isinstance(m, dict) and "height" in m}
     assert {"subject": "lti.frameResize", "height": max(heights)} in messages
     assert {"subject": "org.imsglobal.lti.frameResize", "height": max(heights)} in messages
     assert any(isinstance(m, str) and '"lti.frameResize"' in m for m in messages)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db import db
 from lms.devplatform.models import DevLineItem, DevResourceLink
-from lms.launch import DEEP_LINKING_SETTINGS
+from lms.launch import CLAIM, DEEP_LINKING_SETTINGS
 from lms.targets import LaunchTarget, register_target
 from tests.lti import csrf_token_for, form_fields, page_text, row_counts
 
@@ -211,3 +211,38 @@ def test_the_picker_groups_activities_by_kind_courses_first_with_the_button_at_h
     # "Add to course" before the list as well as after it.
     assert picker.count(">Add to course</button>") == 2
     assert picker.index(">Add to course</button>") < picker.index('name="target"')
+
+
+def test_moodle_is_told_what_to_do_where_it_cannot_take_the_answer(app, lti, graded_target):
+    """Moodle takes the answer only inside its own dialog. In a window of its own the page
+    first hands it to the course page it came from; where it cannot, it does not post it to
+    fail ("window.processContentItemReturnData is not a function") but says, for each chosen
+    activity, what to enter in Moodle instead. Other LMSs get the post as always."""
+    pending = deep_link_pending(lti)
+    as_moodle = lti.resign(
+        pending,
+        lambda c: {**c, CLAIM + "tool_platform": {"product_family_code": "moodle"}},
+    )
+    assert lti.post_launch(as_moodle).status_code == 303
+    answer = lti.client.post(
+        lti.tool_base + "/lms/deep-link",
+        data={"csrf_token": csrf_token_for(app, lti.client), "target": ["test-quiz"]},
+    )
+    text = page_text(answer)
+    assert "Add the activity in Moodle yourself" in text
+    assert "name it “NPS knowledge check”" in text
+    assert "“Custom parameters” enter target=test-quiz" in text
+    assert "“Point” with a maximum of 10." in text
+    assert 'id="by-hand" hidden' in answer.text  # shown by the script only when needed
+    action, fields = form_fields(answer.text)  # still answerable from inside the dialog
+    assert action == lti.platform_base + "/dev-platform/deep-link-return" and fields["JWT"]
+
+
+def test_other_lms_get_no_moodle_instructions(app, lti, graded_target):
+    assert lti.post_launch(deep_link_pending(lti)).status_code == 303
+    answer = lti.client.post(
+        lti.tool_base + "/lms/deep-link",
+        data={"csrf_token": csrf_token_for(app, lti.client), "target": ["test-quiz"]},
+    )
+    assert "Adding to your course" in page_text(answer)
+    assert "Moodle" not in page_text(answer)
