@@ -27,19 +27,6 @@ SYNC_IMPORT_BYTES = 1_000_000  # larger files import in the background, with a p
 Table = tuple[str, list[str], list[list[object]]]  # file name, header, rows
 
 
-def report_for(
-    session: Session, viewer: Viewer, args: Mapping[str, str], *, agents: bool | None = None
-) -> Report:
-    """The impact report for a query string, over the viewer's own deployment's teams."""
-    return build_report(
-        session,
-        viewer.platform_id,
-        ReportQuery.from_args(args),
-        agents=agents,
-        deployment_id=viewer.deployment_id,
-    )
-
-
 def report_page(
     session: Session,
     viewer: Viewer,
@@ -72,13 +59,23 @@ def report_page(
 
 
 def report_table(
-    session: Session, viewer: Viewer, args: Mapping[str, str], table: str
+    session: Session,
+    viewer: Viewer,
+    args: Mapping[str, str],
+    table: str,
+    inline_up_to: int | None = None,
 ) -> Table | None:
     """One of the report's tables as CSV rows, named by the measure shown and the day; None
-    when there is no such table. The agents' table is computed when asked for."""
-    report = report_for(session, viewer, args)
-    if table == "agents" and not report.query.agents:
-        report = report_for(session, viewer, args, agents=True)
+    when there is no such table. The agents' table is computed when asked for, or on more
+    than ``inline_up_to`` imported responses is the one the worker kept (none yet: None)."""
+    report = build_report(
+        session,
+        viewer.platform_id,
+        ReportQuery.from_args(args),
+        agents=table == "agents",
+        deployment_id=viewer.deployment_id,
+        inline_up_to=inline_up_to,
+    )
     tables = report_tables(report)
     if table not in tables:
         return None

@@ -79,7 +79,13 @@ def report_pdf() -> WerkzeugResponse:
 @roles_required(*STAFF)
 def export(table: str) -> Response:
     """One of the report's tables as CSV, for the same query."""
-    found = report_table(db.session, require_viewer(), request.args, table)
+    found = report_table(
+        db.session,
+        require_viewer(),
+        request.args,
+        table,
+        current_app.config.get("INSIGHTS_AGENTS_INLINE_RESPONSES", INLINE_RESPONSES),
+    )
     if found is None:
         abort(404)
     return csv_response(*found)

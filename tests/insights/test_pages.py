@@ -232,6 +232,7 @@ def test_agents_on_large_imports_are_compared_by_the_worker_and_kept_until_the_n
     assert "At least two trained agents" in at_once
     app.config["INSIGHTS_AGENTS_INLINE_RESPONSES"] = 10  # 80 responses: "large" from here on
     try:
+        assert get(lti, "/insights/agents.csv?metric=csat").status_code == 404  # not yet
         waiting = get(lti, "/insights/?metric=csat&agents=1")
         assert "being compared in the background" in text(waiting)
         assert "At least two trained agents" not in text(waiting)
@@ -244,6 +245,8 @@ def test_agents_on_large_imports_are_compared_by_the_worker_and_kept_until_the_n
         assert "agents=1" in finished.text  # Continue: back to the report
         kept = text(get(lti, "/insights/?metric=csat&agents=1"))
         assert agents_part(kept) == at_once
+        agents_csv = get(lti, "/insights/agents.csv?metric=csat").text.splitlines()
+        assert agents_csv[1].startswith(f"Lena Learner,{date.today()},")  # the kept one
         assert len(rows(app, Job, Job.kind == AGENTS_JOB)) == 1  # shown, not recomputed
         more = b"id,team,agent,date,score\nu1,CXQ101,not-1," + str(date.today()).encode() + b",5\n"
         assert upload(app, lti, more, agent_column="agent").status_code == 302
