@@ -299,7 +299,10 @@ def test_the_trainers_pages_and_refused_forms_pass_axe_and_reflow(
             ("/organisation", "organisation"),
             ("/recognition/badges", "badge-designer"),
             ("/lms/grades", "grade-deliveries"),
-            ("/assessments/queue", "queue"),
+            # Filtered: the suggested level's column, and a filter that leaves nothing.
+            ("/assessments/queue?skill=empathy", "queue-by-skill"),
+            ("/assessments/queue?skill=empathy&level=4&confidence=low&page=2", "queue-filtered"),
+            ("/assessments/queue", "queue"),  # last: its first conversation is graded next
         ]:
             audit.visit(tara, base, path, name)
         tara.locator("main").get_by_role("link", name=re.compile(r"^Grade ")).first.click()
@@ -355,6 +358,9 @@ def test_the_trainer_uploads_and_grades_with_the_keyboard_only(
             expect(tara.get_by_role("link", name="Skip to content")).to_be_focused()
             tara.keyboard.press("Enter")
             expect(tara.locator("main#main")).to_be_focused()
+            # The help on which files can be uploaded comes first, then the form.
+            tara.keyboard.press("Tab")
+            expect(tara.locator("summary", has_text="Which files can I upload?")).to_be_focused()
             person = tara.get_by_label("Whose conversations")
             tara.keyboard.press("Tab")
             expect(person).to_be_focused()
