@@ -163,3 +163,20 @@ def test_a_completion_listed_twice_in_a_file_is_brought_in_once(app, runner, pac
         ("course:basics", "Survey basics"),
         ("outside:escalations \\ complaints", "Escalations \\ complaints"),
     ]
+
+
+def test_a_file_that_stops_being_text_part_way_is_refused_with_its_line(
+    app, runner, packs, tmp_path
+):
+    _people(app, runner, tmp_path)
+    good = "ana@example.com,basics,2026-09-14\n" * 3000  # past the part read to sniff
+    path = tmp_path / "broken.csv"
+    path.write_bytes(
+        b"email,course,date\n" + good.encode() + b"bo@example.com,b\xffsics,2026-09-14\n"
+    )
+    result = runner.invoke(
+        args=["courses", "completions", "import", str(path), "--platform-id", str(_platform(app))]
+    )
+    assert result.exit_code != 0
+    assert "Line 3002 is not UTF-8 text" in result.output
+    assert rows(app, PastTraining) == []

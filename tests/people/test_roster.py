@@ -460,3 +460,13 @@ def test_an_archived_team_takes_no_one_and_the_file_says_so(app, runner, tmp_pat
             "another team" in result.output
         )
     assert "Nothing was imported: 2 rows have problems" in result.output
+
+
+def test_a_roster_that_stops_being_text_part_way_imports_nothing(app, runner, tmp_path):
+    rows = "".join(f"agent{n}@example.com,Billing North\n" for n in range(4000))  # past 64 KB
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"email,team\n" + rows.encode() + b"bo@example.com,Billing S\xffuth\n")
+    result = _import(runner, app, str(path))
+    assert result.exit_code != 0
+    assert "Line 4002 is not UTF-8 text" in result.output
+    assert _org(app) == {}
