@@ -74,19 +74,18 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
         db.session.flush()
         # Extra courses so one learner can hold --results results.
         existing = len(db.session.scalars(select(Course.id)).all())
-        db.session.execute(
-            insert(Course),
-            [
-                {
-                    "slug": f"bench-course-{n}",
-                    "title": f"Bench course {n}",
-                    "summary": "",
-                    "sort_order": 500 + n,
-                    "version": "1.0",
-                }
-                for n in range(max(0, args.results - existing))
-            ],
-        )
+        extra = [
+            {
+                "slug": f"bench-course-{n}",
+                "title": f"Bench course {n}",
+                "summary": "",
+                "sort_order": 500 + n,
+                "version": "1.0",
+            }
+            for n in range(max(0, args.results - existing))
+        ]
+        if extra:  # an insert of no rows would be one row of defaults, which has no slug
+            db.session.execute(insert(Course), extra)
         courses = db.session.scalars(select(Course).order_by(Course.id)).all()
         rules = sum(1 for b in visible_badges(db.session, platform_id) if b.rule)
         kinds = [

@@ -1,0 +1,160 @@
+"""Every bench in ``bench/`` still runs: each at a tiny size, as its own process, the way a
+person runs it. A bench that no longer starts (a renamed function, a changed model, a flag that
+went away) fails here instead of on the day someone wants a figure.
+
+Nothing here is a measurement: at these sizes the figures mean nothing, so no timing is
+checked, only that the bench exits 0 and prints its figures (its ratio to the anchor, for the
+benches that measure one). PostgreSQL benches get a database of their own, dropped afterwards,
+so a bench someone is running on the ``test`` database meanwhile is not disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from tests.conftest import PG_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+# A table row whose header names a ratio, or a line saying "ratio": the anchor's comparison.
+RATIO = re.compile(r"ratio", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Bench:
+    script: str
+    args: tuple[str, ...]
+    # A line of output that only a finished run prints (its table or summary).
+    figures: str
+    # Measures an anchor in the same run and prints the ratio.
+    ratio: bool = False
+    postgresql: bool = False
+    # Seconds: a tiny run takes a few; a busy shared machine may make it a minute or two.
+    timeout: float = 600
+
+
+BENCHES = [
+    Bench("corpus_stats.py", (), r"^conversations: \d+"),
+    Bench(
+        "assessments.py",
+        ("--count", "3", "--turns", "4", "--wait-quiet", "0"),
+        r"^\| \d+ \| [\d.]+ \| [\d.]+ \|$",
+    ),
+    Bench("suggest_sealed.py", ("--count", "3", "--turns", "4"), r"^Speed: 3 conversations"),
+    Bench(
+        "impact_coverage.py", ("--runs", "2", "--processes", "1"), r"^\| 200 \| \+4 lasting \| 2 \|"
+    ),
+    Bench(
+        "recognition.py",
+        (
+            "--results",
+            "8",
+            "--rules",
+            "3",
+            "--repeats",
+            "1",
+            "--learners",
+            "3",
+            "--wait-quiet",
+            "0",
+        ),
+        r"flask recognition evaluate`, 4 people",
+    ),
+    Bench(
+        "profile_launch.py",
+        ("--backend", "sqlite", "--launches", "2", "--warmup", "0", "--mode", "none"),
+        r"^sqlite, none: 2 launches, ",
+    ),
+    Bench(
+        "grades.py",
+        ("--scores", "10", "--workers", "1", "--retries", "0"),
+        r"^\| +1 \| +10 \| ",
+        postgresql=True,
+    ),
+    Bench(
+        "organisation.py",
+        ("--people", "20", "--completions", "50", "--repeats", "1"),
+        r"^\| completions import, 50 rows, ",
+        ratio=True,
+        postgresql=True,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def bench_database() -> Iterator[str | None]:
+    """A PostgreSQL database of the smoke test's own (None without PostgreSQL)."""
+    if PG_URL is None:
+        yield None
+        return
+    name = f"bench_smoke_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}", query=""))
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_every_bench_is_smoke_tested() -> None:
+    """A new bench joins the list above (the helpers beside the benches do not run alone)."""
+    helpers = {"common.py", "fake_lms.py", "bare_wsgi.py", "whatif.py", "whatif_wsgi.py"}
+    not_yet = set(NOT_RUN_HERE)
+    listed = {b.script for b in BENCHES}
+    assert {p.name for p in BENCH.glob("*.py")} - helpers - not_yet == listed
+
+
+# Benches not run here, and why (see the test above: the list is checked, not forgotten).
+NOT_RUN_HERE = {
+    # Writes assessments/suggest_model.json: a smoke run would change the shipped model.
+    "train_suggest.py": "writes the shipped model",
+    # Fails today at any size: its knowledge-check submits are answered 400 (it posts the
+    # check's old field names); to be mended with the benches' one setup path (issue 26).
+    "courses.py": "fails today",
+    # Being reworked (issue 26: one fake LMS, one setup path, the anchor's ratio); their
+    # tiny-size flags are settling. Add them here once they run at a tiny size.
+    "launch.py": "being reworked",
+    "load.py": "being reworked",
+    "insights.py": "being reworked; fails at a tiny size (no pre-trend p-value to print)",
+    # Drives pages with load.py's client (being reworked too); at HEAD its check POST is
+    # answered 400, as courses.py's is.
+    "profile_pages.py": "fails today",
+    # Minutes even at one repeat: every point of the curve refits with inner cross-validation.
+    "suggest_learning.py": "too slow for a smoke test",
+}
+
+
+@pytest.mark.parametrize("bench", BENCHES, ids=lambda b: b.script.removesuffix(".py"))
+def test_a_bench_runs_at_a_tiny_size(bench: Bench, bench_database: str | None) -> None:
+    args = list(bench.args)
+    if bench.postgresql:
+        if bench_database is None:
+            pytest.skip("PostgreSQL is not reachable: this bench runs on PostgreSQL only")
+        args += ["--pg-url", bench_database]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / bench.script), *args],
+        cwd=ROOT,
+        # The demo data without the demo organisation (45,000 survey rows no bench here reads).
+        env={**os.environ, "DEMO_ORGANISATION": "0"},
+        capture_output=True,
+        text=True,
+        timeout=bench.timeout,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"bench/{bench.script} exited {done.returncode}:\n{output[-3000:]}"
+    assert re.search(bench.figures, done.stdout, re.MULTILINE), done.stdout[-3000:]
+    if bench.ratio:
+        assert any(RATIO.search(line) for line in done.stdout.splitlines()), done.stdout[-3000:]
