@@ -47,7 +47,8 @@ class ExerciseKind:
     schema: ClassVar[dict[str, Any]]  # JSON schema of the kind's own keys in course.yaml
 
     def field_ids(self, spec: dict[str, Any]) -> list[str]:
-        raise NotImplementedError
+        """The ids of the pack's ``fields``, in order; a kind with a fixed form overrides it."""
+        return [f["id"] for f in spec["fields"]]
 
     def check(self, spec: dict[str, Any], form: dict[str, str]) -> Checked:
         raise NotImplementedError
@@ -95,6 +96,25 @@ _RUBRIC = {
 }
 
 
+def _fields(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a kind's ``fields``: one or more, each with an id and a label, plus the
+    kind's own keys."""
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "label", *required],
+            "properties": {
+                "id": _FIELD_ID,
+                "label": {"type": "string", "minLength": 3, "maxLength": 200},
+                **properties,
+            },
+        },
+    }
+
+
 def rubric_problems(spec: dict[str, Any]) -> list[tuple[list[str | int], str]]:
     """Level descriptors must run from 0 to the criterion's points, highest first, each
     level once."""
@@ -119,28 +139,17 @@ class NumericExercise(ExerciseKind):
     schema: ClassVar[dict[str, Any]] = {
         "required": ["fields"],
         "properties": {
-            "fields": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "label", "answer", "explanation"],
-                    "properties": {
-                        "id": _FIELD_ID,
-                        "label": {"type": "string", "minLength": 3, "maxLength": 200},
-                        "unit": {"type": "string", "maxLength": 20},
-                        "answer": {"type": "number"},
-                        "tolerance": {"type": "number", "minimum": 0},
-                        "explanation": {"type": "string", "minLength": 10},
-                    },
+            "fields": _fields(
+                required=["answer", "explanation"],
+                properties={
+                    "unit": {"type": "string", "maxLength": 20},
+                    "answer": {"type": "number"},
+                    "tolerance": {"type": "number", "minimum": 0},
+                    "explanation": {"type": "string", "minLength": 10},
                 },
-            },
+            ),
         },
     }
-
-    def field_ids(self, spec: dict[str, Any]) -> list[str]:
-        return [f["id"] for f in spec["fields"]]
 
     def check(self, spec: dict[str, Any], form: dict[str, str]) -> Checked:
         answers = {f["id"]: str(form.get(f["id"], "")).strip()[:50] for f in spec["fields"]}
@@ -172,27 +181,16 @@ class ReviewExercise(ExerciseKind):
     schema: ClassVar[dict[str, Any]] = {
         "required": ["fields", "rubric"],
         "properties": {
-            "fields": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "label"],
-                    "properties": {
-                        "id": _FIELD_ID,
-                        "label": {"type": "string", "minLength": 3, "maxLength": 200},
-                        "help": {"type": "string", "maxLength": 500},
-                        "min_length": {"type": "integer", "minimum": 0, "maximum": 2000},
-                    },
+            "fields": _fields(
+                required=[],
+                properties={
+                    "help": {"type": "string", "maxLength": 500},
+                    "min_length": {"type": "integer", "minimum": 0, "maximum": 2000},
                 },
-            },
+            ),
             "rubric": _RUBRIC,
         },
     }
-
-    def field_ids(self, spec: dict[str, Any]) -> list[str]:
-        return [f["id"] for f in spec["fields"]]
 
     def pack_problems(self, spec: dict[str, Any]) -> list[tuple[list[str | int], str]]:
         return super().pack_problems(spec) + rubric_problems(spec)
