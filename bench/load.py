@@ -85,6 +85,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -473,12 +474,16 @@ class Client:
         assert self.seeded is not None
         path = f"/courses/{SLUG}/m/{self.seeded.module}/check"
         _, body = self.call(person, "check: form", due, "GET", path, expect=200, first=True)
-        token = CSRF_INPUT.search(body)
-        if token is None:  # passed already: the page shows no form
+        if CSRF_INPUT.search(body) is None:  # passed already: the page shows no form
             self.outcome(due, "check: already passed, no form")
             return
-        answers = self.seeded.right_answers if right else self.seeded.wrong_answers
-        form = [("csrf_token", token.group(1).decode()), *answers]
+        try:
+            form = answer_form(body, self.seeded.questions, right)
+        except ValueError as error:
+            self.record.errors.append((due, "check: form", f"unreadable form: {error}"))
+            raise Failed from error
+        # A marked attempt redirects (302) to its feedback; 400 would mean the answers were
+        # not read (the form came back with "answer every question").
         headers, _ = self.call(person, "check: POST", due, "POST", path, expect=302, form=form)
         if "attempt=" not in headers.get("Location", ""):
             self.outcome(due, "check: already passed")
@@ -541,8 +546,7 @@ class Client:
 @dataclass
 class Seeded:
     module: str  # the last module's slug: its check is what learners submit
-    right_answers: list[tuple[str, str]]
-    wrong_answers: list[tuple[str, str]]
+    questions: list[dict[str, Any]]  # its questions, in the page's order, with their key
     waiting: dict[int, deque[int]]  # team -> assessments waiting for a grade
 
 
@@ -611,19 +615,79 @@ def _launch_quietly(client: Client, person: Person) -> None:
         client.launch(person, time.perf_counter())
 
 
-def _answers(module: dict[str, Any], right: bool) -> list[tuple[str, str]]:
-    from courses.checks import correct_ids, option_ids
+class CheckForm(HTMLParser):
+    """The knowledge check form as a browser sees it: its hidden fields (CSRF token, the
+    render's ``attempt``) and, per question fieldset in page order, its controls with the
+    text of their labels. Every name and value is the render's opaque tag
+    (``core.questions``), so the answers are found by the options' words, as a person would."""
 
-    form: list[tuple[str, str]] = []
-    for question in module["check"]["questions"]:
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden: list[tuple[str, str]] = []
+        self.questions: list[list[dict[str, str]]] = []  # per fieldset: its controls
+        self.labels: dict[str, str] = {}  # control id -> label text
+        self._label_for: str | None = None
+        self._label_text: list[str] = []
+        self._select: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "fieldset" and "question" in a.get("class", "").split():
+            self.questions.append([])
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden.append((a.get("name", ""), a.get("value", "")))
+        elif tag == "input" and self.questions:
+            self.questions[-1].append(
+                {
+                    "kind": a.get("type", "text"),
+                    "id": a.get("id", ""),
+                    "name": a.get("name", ""),
+                    "value": a.get("value", ""),
+                }
+            )
+        elif tag == "select" and self.questions:
+            self._select = {"kind": "select", "id": a.get("id", ""), "name": a.get("name", "")}
+            self.questions[-1].append(self._select)
+        elif tag == "label":
+            self._label_for, self._label_text = a.get("for"), []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._label_for is not None:
+            self.labels[self._label_for] = " ".join("".join(self._label_text).split())
+            self._label_for = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._label_for is not None:
+            self._label_text.append(data)
+
+
+def answer_form(body: bytes, questions: list[dict[str, Any]], right: bool) -> list[tuple[str, str]]:
+    """What a learner who knows the answers (``right``) or gets each one wrong posts for the
+    rendered check ``body``: the page's own field names and option values, chosen by the
+    options' words; raises ``ValueError`` when the page does not show these questions."""
+    page = CheckForm()
+    page.feed(body.decode())
+    if len(page.questions) != len(questions):
+        raise ValueError(f"{len(page.questions)} question fieldsets, expected {len(questions)}")
+    form = list(page.hidden)
+    for question, controls in zip(questions, page.questions, strict=True):
+        words = [" ".join(page.labels.get(c["id"], "").split()) for c in controls]
         if question["type"] == "numeric":
-            form.append((question["id"], f"{question['answer'] + (0 if right else 999):g}"))
-            continue
-        good = correct_ids(question)
-        if right:
-            form += [(question["id"], oid) for oid in sorted(good)]
+            typed = question["answer"] + (0 if right else 999)
+            form.append((controls[0]["name"], f"{typed:g}"))
+        elif question["type"] == "ordering":
+            items = [" ".join(item.split()) for item in question["items"]]
+            for control, text in zip(controls, words, strict=True):
+                place = items.index(text) + 1
+                form.append((control["name"], str(place if right else len(items) + 1 - place)))
         else:
-            form.append((question["id"], next(o for o in option_ids(question) if o not in good)))
+            good = {" ".join(o["text"].split()) for o in question["options"] if o.get("correct")}
+            ticked = [c for c, text in zip(controls, words, strict=True) if (text in good) == right]
+            if not ticked or (right and len(ticked) != len(good)):
+                raise ValueError(f"question {question['id']}: the options' words do not match")
+            form += [(c["name"], c["value"]) for c in (ticked if right else ticked[:1])]
     return form
 
 
@@ -658,7 +722,6 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
             raise BenchError("the demo data did not load (no course)")
         outline = outline_of(session, course)
         last = outline.modules[-1]
-        right, wrong = _answers(last, True), _answers(last, False)
         rows = session.execute(
             select(User, Membership.team_id)
             .join(Membership, Membership.user_id == User.id)
@@ -760,7 +823,7 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
                 waiting[team].append(assessment.id)
             session.commit()
         session.remove()
-    return Seeded(last["slug"], right, wrong, waiting)
+    return Seeded(last["slug"], list(last["check"]["questions"]), waiting)
 
 
 def point_tokens_at(app: Any, issuer: str, lms_base: str) -> None:
@@ -778,6 +841,31 @@ def point_tokens_at(app: Any, issuer: str, lms_base: str) -> None:
         )
         db.session.commit()
         db.session.remove()
+
+
+def drop_demo_scores(app: Any, lms_base: str) -> int:
+    """``flask demo load`` queues the demo people's scores for the development platform's own
+    gradebook, which is the measured server (and the fake LMS's token is refused there, so
+    the worker would retry them for ever): only the bench's teams' scores, bound for the fake
+    LMS, are kept. Returns how many were dropped."""
+    from sqlalchemy import delete, or_, select
+
+    from core.db import db
+    from lms.models import GradeDelivery, ResourceLink
+
+    elsewhere = select(ResourceLink.id).where(
+        or_(
+            ResourceLink.ags_lineitem_url.is_(None),
+            ~ResourceLink.ags_lineitem_url.startswith(lms_base + "/"),
+        )
+    )
+    with app.app_context():
+        dropped = db.session.execute(
+            delete(GradeDelivery).where(GradeDelivery.resource_link_id.in_(elsewhere))
+        ).rowcount
+        db.session.commit()
+        db.session.remove()
+    return dropped
 
 
 # -- the grade outbox -------------------------------------------------------------------------
@@ -1365,6 +1453,9 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
             f"seeding progress and {per_team} conversations to grade per team"
         )
         seeded = seed(app, people, per_team, lms_base)
+        dropped = drop_demo_scores(app, lms_base)
+        if dropped:
+            say(f"[{backend}] dropped the demo data's {dropped} scores for the server itself")
 
         worker_log = workdir / "worker.log"
         worker = stack.enter_context(
