@@ -802,18 +802,24 @@ class Line:
     # Keyed by the pattern's id: hashing a compiled pattern hashes its whole program (about
     # 3 us for a long family, more than the search itself on a short turn).
     cache: dict[int, tuple[re.Pattern[str], list[tuple[int, int]]]] = field(default_factory=dict)
+    sentence_content: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
 
     @cached_property
     def words(self) -> int:
         return len(self.turn.text.split())
 
     @cached_property
+    def tokens(self) -> list[str]:
+        """The turn's words, lower-cased (tokenised once, whatever the features ask)."""
+        return WORD.findall(self.turn.text.lower())
+
+    @cached_property
     def content(self) -> frozenset[str]:
-        return frozenset(
-            stem(w)
-            for w in WORD.findall(self.turn.text.lower())
-            if len(w) > 2 and w not in STOPWORDS
-        )
+        return frozenset(stem(w) for w in self.tokens if len(w) > 2 and w not in STOPWORDS)
+
+    @cached_property
+    def abbreviations(self) -> list[re.Match[str]]:
+        return list(ABBREVIATION.finditer(self.turn.text))
 
     @cached_property
     def tone(self) -> float:
@@ -898,11 +904,31 @@ class Conversation:
     def channel(self) -> str:
         return self.transcript.channel
 
+    @cached_property
+    def _customer_counts(self) -> list[int]:
+        """For each turn index, how many customer turns come before it."""
+        out, n = [], 0
+        for line in self.lines:
+            out.append(n)
+            n += line.turn.speaker == CUSTOMER
+        return out
+
+    @cached_property
+    def _next_agent(self) -> list[Line | None]:
+        """For each turn index, the first agent turn after it."""
+        out: list[Line | None] = [None] * len(self.lines)
+        following = None
+        for line in reversed(self.lines):
+            out[line.index] = following
+            if line.turn.speaker == AGENT:
+                following = line
+        return out
+
     def customer_before(self, index: int) -> list[Line]:
-        return [line for line in self.customer if line.index < index]
+        return self.customer[: self._customer_counts[index]]
 
     def next_agent(self, index: int) -> Line | None:
-        return next((line for line in self.agent if line.index > index), None)
+        return self._next_agent[index]
 
     def previous_customer(self, index: int) -> Line | None:
         before = self.customer_before(index)
@@ -1259,8 +1285,12 @@ def specific_care(c: Conversation) -> Measure:
 
 
 def _sentence_content(line: Line, span: tuple[int, int]) -> frozenset[str]:
-    text = line.lower[span[0] : span[1]]
-    return frozenset(stem(w) for w in WORD.findall(text) if len(w) > 2 and w not in STOPWORDS)
+    found = line.sentence_content.get(span)
+    if found is None:
+        text = line.lower[span[0] : span[1]]
+        found = frozenset(stem(w) for w in WORD.findall(text) if len(w) > 2 and w not in STOPWORDS)
+        line.sentence_content[span] = found
+    return found
 
 
 @_once
@@ -1345,15 +1375,17 @@ def clarifying(c: Conversation) -> Measure:
 def picks_up_detail(c: Conversation) -> Measure:
     """A word from a customer turn before the one the agent answers (not the latest turn)."""
     evidence = []
-    for line in c.agent:
-        before = c.customer_before(line.index)
-        if len(before) < 2:
+    earlier: set[str] = set()  # the customer's words before their latest turn
+    latest: Line | None = None
+    for line in c.lines:
+        if line.turn.speaker == CUSTOMER:
+            if latest is not None:
+                earlier |= latest.content
+            latest = line
             continue
-        latest = before[-1].content
-        earlier: set[str] = set()
-        for turn in before[:-1]:
-            earlier |= turn.content
-        recalled = (line.content & earlier) - latest
+        if line.turn.speaker != AGENT or latest is None or not earlier:
+            continue
+        recalled = (line.content & earlier) - latest.content
         if len(recalled) >= 2:
             word = max(recalled, key=len)
             span = next(
@@ -1678,15 +1710,17 @@ LONG_WORD = 10  # letters: "eligibility", "interruption", "compensation"
 
 
 @feature("abbreviations", "trade abbreviations the customer did not use first")
+@_once
 def abbreviations(c: Conversation) -> Measure:
     evidence = []
-    for line in c.agent:
-        used = {
-            m.group().lower()
-            for b in c.customer_before(line.index)
-            for m in ABBREVIATION.finditer(b.turn.text)
-        }
-        for m in ABBREVIATION.finditer(line.turn.text):
+    used: set[str] = set()  # what the customer has written so far
+    for line in c.lines:
+        if line.turn.speaker == CUSTOMER:
+            used.update(m.group().lower() for m in line.abbreviations)
+            continue
+        if line.turn.speaker != AGENT:
+            continue
+        for m in line.abbreviations:
             term = m.group()
             if term.rstrip("s") in EVERYDAY_ABBREVIATIONS or term in EVERYDAY_ABBREVIATIONS:
                 continue
@@ -1731,7 +1765,7 @@ def jargon_unexplained(c: Conversation) -> Measure:
 
 
 def _long_share(lines: list[Line]) -> float:
-    words = [w for line in lines for w in WORD.findall(line.lower)]
+    words = [w for line in lines for w in line.tokens]
     return sum(1 for w in words if len(w) >= LONG_WORD) / max(1, len(words))
 
 
