@@ -285,7 +285,13 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
     the survey file (team, day number, score; a team found by its external id, as the import
     finds it), the teams' members and the course completions. Loaded before timing; only the
     comparison is timed."""
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as missing:
+        raise BenchError(
+            "DuckDB is this bench's anchor and no dependency of the tool: "
+            ".venv/bin/pip install duckdb"
+        ) from missing
     from sqlalchemy import or_, select
 
     NULL = -(2**62)
@@ -711,15 +717,20 @@ def run(args: argparse.Namespace) -> int:
         f"\n{summary}\nteams with results: {result['teams']}; trained teams compared: "
         f"{result['trained']}; planted effect about +6: measured {measured}"
         + (f"; agents {agents[0]:+.2f} ({agents[1]:+.2f} to {agents[2]:+.2f})" if agents else "")
-        + f"; pre-trend p = {result['pre_trend_p']:.3f}"
-        + f"; Pearson r = {result['pearson']:.3f}"
+        + f"; pre-trend p = {_or_none(result['pre_trend_p'])}"
+        + f"; Pearson r = {_or_none(result['pearson'])}"
     )
     print(
-        f"DuckDB's estimate: {result['anchor_effect']:+.6f} over {result['anchor_trained']} "
-        f"trained teams; ours {effect[0] if effect else float('nan'):+.6f} over "
-        f"{result['trained']}"
+        f"DuckDB's estimate: {_or_none(result['anchor_effect'], '+.6f')} over "
+        f"{result['anchor_trained']} trained teams; ours "
+        f"{_or_none(effect[0] if effect else None, '+.6f')} over {result['trained']}"
     )
     return 0
+
+
+def _or_none(figure: float | None, spec: str = ".3f") -> str:
+    """A statistic the data may be too few for (at a tiny size: no pre-trend check)."""
+    return "none" if figure is None else format(figure, spec)
 
 
 def main() -> int:
