@@ -86,9 +86,19 @@ def _done(message: str) -> WerkzeugResponse:
     return redirect(url_for("lms.admin_platform"))
 
 
+@bp.errorhandler(administration.NotYours)
 def _not_yours(refusal: administration.NotYours) -> tuple[str, int]:
+    """Every change an administrator may see but not make ends here, whichever page asked."""
     db.session.rollback()
     return render_template("lms/admin_refused.html", reason=str(refusal)), 403
+
+
+def _own_platform() -> Platform:
+    """This LMS's registration, when the viewer's deployment is its only one (403 otherwise:
+    ``administration.NotYours``)."""
+    platform = _admin_platform()
+    administration.check_platform_change(platform, require_viewer().deployment_id)
+    return platform
 
 
 @bp.get("/admin/platform")
@@ -100,11 +110,7 @@ def admin_platform() -> tuple[str, int]:
 @bp.post("/admin/platform")
 @roles_required(Role.ADMINISTRATOR)
 def admin_platform_edit() -> AdminAnswer:
-    platform, form = _admin_platform(), PlatformForm()
-    try:
-        administration.check_platform_change(platform, require_viewer().deployment_id)
-    except administration.NotYours as refusal:
-        return _not_yours(refusal)
+    platform, form = _own_platform(), PlatformForm()
     if not form.validate_on_submit():
         return _admin_page(400, edit=form)
     try:
@@ -117,11 +123,7 @@ def admin_platform_edit() -> AdminAnswer:
 @bp.post("/admin/platform/<any(disable, enable):change>")
 @roles_required(Role.ADMINISTRATOR)
 def admin_platform_state(change: str) -> AdminAnswer:
-    platform = _admin_platform()
-    try:
-        administration.check_platform_change(platform, require_viewer().deployment_id)
-    except administration.NotYours as refusal:
-        return _not_yours(refusal)
+    platform = _own_platform()
     if not ActionForm().validate_on_submit():
         abort(400)
     set_disabled(db.session, platform, change == "disable")
@@ -136,11 +138,7 @@ def admin_platform_state(change: str) -> AdminAnswer:
 @bp.post("/admin/platform/remove")
 @roles_required(Role.ADMINISTRATOR)
 def admin_platform_remove() -> AdminAnswer:
-    platform, form = _admin_platform(), RemoveForm()
-    try:
-        administration.check_platform_change(platform, require_viewer().deployment_id)
-    except administration.NotYours as refusal:
-        return _not_yours(refusal)
+    platform, form = _own_platform(), RemoveForm()
     if not form.validate_on_submit() or (form.confirm.data or "").strip() != platform.issuer:
         form.confirm.errors = [f"Type the issuer, {platform.issuer}, to remove it."]
         return _admin_page(400, remove=form)
@@ -193,10 +191,7 @@ def _own_deployment(row_id: int) -> Deployment:
 @bp.post("/admin/deployments/<int:row_id>")
 @roles_required(Role.ADMINISTRATOR)
 def admin_deployment_edit(row_id: int) -> AdminAnswer:
-    try:
-        deployment = _own_deployment(row_id)
-    except administration.NotYours as refusal:
-        return _not_yours(refusal)
+    deployment = _own_deployment(row_id)
     form = DeploymentForm()
     if not form.validate_on_submit():
         abort(400)
@@ -212,10 +207,7 @@ def admin_deployment_edit(row_id: int) -> AdminAnswer:
 @bp.post("/admin/deployments/<int:row_id>/<any(disable, enable, remove):change>")
 @roles_required(Role.ADMINISTRATOR)
 def admin_deployment_change(row_id: int, change: str) -> AdminAnswer:
-    try:
-        deployment = _own_deployment(row_id)
-    except administration.NotYours as refusal:
-        return _not_yours(refusal)
+    deployment = _own_deployment(row_id)
     if change != "remove":
         if not ActionForm().validate_on_submit():
             abort(400)
