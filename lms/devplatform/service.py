@@ -25,8 +25,7 @@ from lms.devplatform.models import (
     DevPlatformSetup,
     DevResourceLink,
 )
-from lms.models import Platform
-from lms.registry import add_deployment, add_platform
+from lms.registry import add_deployment, add_platform, find_platform
 
 CLIENT_ID = "cx-academy-dev-tool"
 DEPLOYMENT_ID = "dev-deployment-1"
@@ -152,9 +151,7 @@ def register(session: Session, platform_base_url: str, tool_base_url: str) -> De
     tool_base_url = tool_base_url.rstrip("/")
     issuer = issuer_for(platform_base_url)
     keys.active_key(session, keys.DEV_PLATFORM)  # first: it commits on its own
-    platform = session.scalar(
-        select(Platform).where(Platform.issuer == issuer, Platform.client_id == CLIENT_ID)
-    )
+    platform = find_platform(session, issuer, CLIENT_ID)
     if platform is None:
         platform = add_platform(
             session,
