@@ -191,10 +191,10 @@ def build_report(
     inline_up_to: int | None = None,
 ) -> Report:
     """The report for ``query``; the agents' comparison when the query (or ``agents``) asks.
-    People see only their own deployment's teams (``deployment_id``). With ``inline_up_to``
-    (the page), agents on more imported responses than that are not compared here: the
-    comparison a worker kept for these data is shown, or the report says it is
-    ``agents_waiting``."""
+    People see only their own deployment's teams (``deployment_id``). Agents: the comparison a
+    worker kept for these data if there is one; else computed here, except that with
+    ``inline_up_to`` (the page) agents on more imported responses than that are left to the
+    worker and the report says it is ``agents_waiting``."""
     agents = query.agents if agents is None else agents
     courses = catalogue(session, platform_id)
     outside = outside_trainings(session, platform_id)
@@ -221,12 +221,15 @@ def build_report(
     compared, waiting = AgentComparison(None), False
     key = agents_key(query.as_args(), chosen, deployment_id)
     if agents:
-        if inline_up_to is not None and (
+        # A comparison the worker kept for these data is the same one, already computed.
+        stamp = data_stamp(session, platform_id, query.metric)
+        kept = kept_comparison(session, platform_id, key, stamp)
+        if kept is not None:
+            compared = kept
+        elif inline_up_to is not None and (
             imported_responses(session, platform_id, query.metric) > inline_up_to
         ):
-            stamp = data_stamp(session, platform_id, query.metric)
-            kept = kept_comparison(session, platform_id, key, stamp)
-            compared, waiting = kept or compared, kept is None
+            waiting = True
         else:
             compared = compare_agents(session, platform_id, query, chosen, deployment_id)
     return Report(
