@@ -12,7 +12,9 @@ change; a refusal counts differently with and without an alternative; turn lengt
 against the channel and jargon against the customer's own words.
 
 ``FEATURES`` is the registry: name -> function of a ``Conversation``, returning a
-``Measure`` (value and evidence). ``measure_all`` computes every feature once; the model
+``Measure`` (value and evidence). Features that are one phrase family in one speaker's turns
+are declared once each as a ``PhraseFeature`` (``PHRASE_FEATURES``); the others are functions
+registered with ``@feature``. ``measure_all`` computes every feature once; the model
 (``assessments/suggest_model.py``) decides which feature feeds which skill and how much.
 
 Evidence is always ``turn.text[start:end]`` of the original text: matching runs on lower-cased
