@@ -13,7 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,15 +58,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Backends:
+    """Each backend's database and served app, made when a test first needs it and kept to
+    the end of the session.
+
+    pytest tears a parametrised session fixture down whenever the next test wants its other
+    parameter. In one process that is once (tests run grouped by backend); with whole test
+    files shared out between processes (scripts/test) it is at every file, and a new schema,
+    tables and app per file cost more than most files' tests."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self._tmp = tmp_path_factory
+        self._stack = stack
+        self._made: dict[str, Live] = {}
+
+    def live(self, backend: str) -> Live:
+        if backend not in self._made:
+            if backend == "sqlite":
+                url = f"sqlite:///{self._tmp.mktemp('db') / 'test.sqlite3'}"
+            else:
+                url = self._stack.enter_context(postgres_schema("t"))
+            served = serve(url, self._tmp.mktemp("instance"))
+            self._made[backend] = self._stack.enter_context(served)
+        return self._made[backend]
+
+    def by_url(self, database_url: str) -> Live:
+        return next(live for live in self._made.values() if live.database_url == database_url)
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
+    with ExitStack() as stack:
+        yield Backends(tmp_path_factory, stack)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-        return
-    with postgres_schema("t") as url:
-        yield url
+def database_url(request: pytest.FixtureRequest, backends: Backends) -> str:
+    return backends.live(request.param).database_url
 
 
 @contextmanager
@@ -115,14 +143,15 @@ class Live:
         return base.with_overrides(**overrides)
 
 
-@pytest.fixture(scope="session")
-def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@contextmanager
+def serve(database_url: str, instance_path: Path) -> Iterator[Live]:
+    """The app on ``database_url``, its tables made, served over HTTP on a free port."""
     port = free_port()
     live = Live(
-        app=None,
+        app=None,  # type: ignore[arg-type]
         port=port,
-        database_url=database_url,  # type: ignore[arg-type]
-        instance_path=tmp_path_factory.mktemp("instance"),
+        database_url=database_url,
+        instance_path=instance_path,
     )
     app = create_app(live.settings())
     live.app = app
@@ -131,11 +160,18 @@ def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield live
-    server.shutdown()
-    with app.app_context():
-        db.drop_all()
-        db.engine.dispose()
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live(database_url: str, backends: Backends) -> Live:
+    return backends.by_url(database_url)
 
 
 def empty_tables(app: Flask) -> None:
