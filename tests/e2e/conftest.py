@@ -56,8 +56,12 @@ VIEWPORT = {"width": 1280, "height": 900}
 ACTION_TIMEOUT_MS = 15_000
 # Environment the servers must not inherit from whoever runs the tests.
 SCRUBBED_ENV = (*PROCESS_SCRUBBED_ENV, "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-DEMO_START_TIMEOUT = 120  # run-demo may have to (re)install the venv first
-HTTPS_START_TIMEOUT = 30
+# Bounds on setting up, not measurements: on a busy shared machine, with two test processes
+# each starting their servers at once (scripts/test), a migration or the demo data's load
+# takes minutes where an idle machine takes seconds.
+DEMO_START_TIMEOUT = 300  # run-demo may have to (re)install the venv first
+HTTPS_START_TIMEOUT = 120
+SETUP_COMMAND_TIMEOUT = 300
 
 
 def free_port() -> int:
@@ -98,7 +102,13 @@ def wait_until_up(
 
 def run_checked(command: list[str], env: dict[str, str], what: str) -> None:
     done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        command,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SETUP_COMMAND_TIMEOUT,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
