@@ -117,15 +117,7 @@ def merge(session: Session, team: Team, into: Team | None, on: date) -> str:
             continue
         target = existing.get(membership.user_id)
         if target is None:
-            target = Membership(
-                user_id=membership.user_id,
-                team_id=into.id,
-                lti_roles=[],
-                lms_role=Role.LEARNER.value,
-                active=False,
-                leads=False,
-            )
-            session.add(target)
+            target = _inactive_membership(session, membership.user_id, into.id)
         if membership.active:
             target.active, target.joined_on, target.left_on = True, on, None
             target.assigned_role = membership.assigned_role
@@ -135,6 +127,21 @@ def merge(session: Session, team: Team, into: Team | None, on: date) -> str:
             target.leads, membership.leads = True, False
     team.archived_at = utcnow()
     return f"Merged {team.title} into {into.title}: {moved} people moved; {team.title} archived."
+
+
+def _inactive_membership(session: Session, user_id: int, team_id: int) -> Membership:
+    """A place in a team that the organisation gives, not a launch: no LMS roles, and not a
+    member until made active (someone who only leads the team stays inactive)."""
+    membership = Membership(
+        user_id=user_id,
+        team_id=team_id,
+        lti_roles=[],
+        lms_role=Role.LEARNER.value,
+        active=False,
+        leads=False,
+    )
+    session.add(membership)
+    return membership
 
 
 def name_manager(session: Session, team: Team, email: str) -> str:
@@ -157,14 +164,7 @@ def name_manager(session: Session, team: Team, email: str) -> str:
         select(Membership).where(Membership.team_id == team.id, Membership.user_id == person.id)
     )
     if membership is None:
-        membership = Membership(
-            user_id=person.id,
-            team_id=team.id,
-            lti_roles=[],
-            lms_role=Role.LEARNER.value,
-            active=False,
-        )
-        session.add(membership)
+        membership = _inactive_membership(session, person.id, team.id)
     if membership.leads:
         raise TeamError(f"{person.display_name} already manages {team.title}.")
     membership.leads = True
