@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import Field
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
@@ -14,6 +15,19 @@ from core.numbers import NumberFormatError, format_plain, parse_number
 
 class ActionForm(FlaskForm):
     """A button that changes something: carries only the CSRF token."""
+
+
+def table_file_field(label: str, *, missing: str, name: str = "file") -> FileField:
+    """A file upload ``core.tabular.open_table`` reads: CSV (any text) or an Excel workbook.
+    ``missing`` says what to choose; ``name`` what the file is, in the refusal of another type.
+    """
+    return FileField(
+        label,
+        validators=[
+            FileRequired(missing),
+            FileAllowed(["csv", "txt", "xlsx"], f"Upload the {name} as CSV or Excel (.xlsx)."),
+        ],
+    )
 
 
 class LocaleNumberField(Field):

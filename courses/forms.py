@@ -13,7 +13,7 @@ from wtforms import BooleanField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from core.forms import LocaleNumberField
+from core.forms import LocaleNumberField, table_file_field
 from courses.checks import CheckPolicy, Reveal
 from courses.pack import MAX_PACK_BYTES
 
@@ -114,12 +114,8 @@ class CheckPolicyForm(FlaskForm):
 class CompletionsForm(FlaskForm):
     """A file of training done before or outside the tool."""
 
-    completions = FileField(
-        "Completions file (CSV or Excel .xlsx)",
-        validators=[
-            FileRequired("Choose the file: one completion a row."),
-            FileAllowed(["csv", "txt", "xlsx"], "Upload the file as CSV or Excel (.xlsx)."),
-        ],
+    completions = table_file_field(
+        "Completions file (CSV or Excel .xlsx)", missing="Choose the file: one completion a row."
     )
     date_format = SelectField(
         "How dates are written",

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from core.auth import Role
+from core.forms import table_file_field
 
 
 class AssignRoleForm(FlaskForm):
@@ -26,12 +26,10 @@ class ProgrammeChoiceForm(FlaskForm):
 class RosterForm(FlaskForm):
     """The organisation's roster file, and how to apply it."""
 
-    roster = FileField(
+    roster = table_file_field(
         "Roster file (CSV or Excel .xlsx)",
-        validators=[
-            FileRequired("Choose the roster file: one person a row, with their team."),
-            FileAllowed(["csv", "txt", "xlsx"], "Upload the roster as CSV or Excel (.xlsx)."),
-        ],
+        missing="Choose the roster file: one person a row, with their team.",
+        name="roster",
     )
     effective = DateField(
         "Moves between teams take effect on",
