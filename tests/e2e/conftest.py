@@ -53,7 +53,10 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
-ACTION_TIMEOUT_MS = 15_000
+# How long a click or an expectation waits. Generous because CI shares two cores between two
+# test processes, their servers and Chromium: a wait that runs out is a failure, so this
+# bounds a hang rather than timing anything (a passing step never waits for it).
+ACTION_TIMEOUT_MS = 30_000
 # Environment the servers must not inherit from whoever runs the tests.
 SCRUBBED_ENV = (*PROCESS_SCRUBBED_ENV, "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 # Bounds on setting up, not measurements: on a busy shared machine, with two test processes
