@@ -11,12 +11,17 @@ cookie, as a launch would have given them (the launch itself is measured by
 
 Requests arrive at a fixed rate (``--rate``, open loop: a slow server does not slow the
 arrivals), alternately a page view and a submit, each by a learner picked at random:
-``GET /courses/net-promoter-score/`` (200, the course page with their progress) and ``POST``
-of the first module's knowledge check with wrong answers (302; the server marks it, locks the
-enrolment and records an attempt). Latency counts from when a request was due.
+``GET /courses/net-promoter-score/`` (200, the course page with their progress) and a submit
+of the first module's knowledge check with wrong answers: the learner's client first gets the
+check page (its field names and values are opaque per render, ``core.questions``, so the
+answers are chosen by the options' words as ``bench/load.py`` does; that GET is not timed),
+then ``POST``s it (302; the server marks it, locks the enrolment and records an attempt).
+Latency counts from when a request was due.
 
 Last, one learner who completed the course downloads the certificate over HTTP, and the bench
-renders it in-process (WeasyPrint) to separate rendering from serving.
+renders it in-process (WeasyPrint) to separate rendering from serving, alternating each render
+with the anchor: bare WeasyPrint rendering a page of the same kind (an A4 landscape page with
+a heading, a few paragraphs and the same QR code as inline SVG), and prints the ratio.
 
     .venv/bin/python bench/courses.py                       # both backends, 20 s each
     .venv/bin/python bench/courses.py --backend postgresql --rate 100 --duration 30
@@ -54,6 +59,7 @@ from common import (
     wait_for_quiet_machine,
     wait_until_serving,
 )
+from load import answer_form
 
 SLUG = "net-promoter-score"
 SECRET = "bench-courses-" + "c" * 30
@@ -72,19 +78,7 @@ class Seeded:
     learners: list[Learner]
     graduate: Learner
     module: str
-    wrong_answers: list[tuple[str, str]]
-
-
-def _wrong_answers(module: dict[str, Any]) -> list[tuple[str, str]]:
-    """A form that fails every question of the module's check."""
-    form: list[tuple[str, str]] = []
-    for question in module["check"]["questions"]:
-        if question["type"] == "numeric":
-            form.append((question["id"], str(question["answer"] + 999)))
-        else:
-            wrong = next(o["id"] for o in question["options"] if not o["correct"])
-            form.append((question["id"], wrong))
-    return form
+    questions: list[dict[str, Any]]
 
 
 def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
@@ -191,13 +185,30 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
                 g.pop("csrf_token", None)  # g outlives this request context: the app's
                 token = generate_csrf()
                 learners.append(Learner(user.id, serializer.dumps(dict(session)), token))
-        wrong = _wrong_answers(module)
+        questions = module["check"]["questions"]
         db.session.remove()
-    return Seeded(learners[:-1], learners[-1], module["slug"], wrong)
+    return Seeded(learners[:-1], learners[-1], module["slug"], questions)
 
 
-def render_certificate_in_process(env: dict[str, str], base_url: str, runs: int) -> list[float]:
-    """Milliseconds per WeasyPrint render of the certificate, first (cold) run included."""
+ANCHOR_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+@page {{ size: A4 landscape; margin: 18mm; }}
+body {{ font-family: sans-serif; color: #1f2937; }}
+h1 {{ font-size: 30pt; margin: 0 0 8mm; }} p {{ font-size: 12pt; line-height: 1.5; }}
+.qr {{ width: 30mm; height: 30mm; float: right; }}
+</style></head><body><div class="qr">{qr}</div><h1>Certificate of completion</h1>
+<p>Awarded to A Learner for completing Net Promoter Score, scoring 92.5%.</p>
+<p>Issued by Bench organisation. Check it at {url}.</p>
+<p>What the course covered: promoters, passives and detractors; computing the score; its
+margin of error; acting on what customers say.</p></body></html>"""
+
+
+def render_certificate_in_process(
+    env: dict[str, str], base_url: str, runs: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds per WeasyPrint render of the certificate, first (cold) run included, and of
+    the anchor (bare WeasyPrint, a page of the same kind with the same QR code), alternating."""
+    from weasyprint import HTML
+
     from core import create_app
     from core.config import Settings
     from core.db import db
@@ -206,25 +217,30 @@ def render_certificate_in_process(env: dict[str, str], base_url: str, runs: int)
     from courses.services import result_by_code
 
     app = create_app(Settings.from_env(env))
-    timings = []
+    timings, anchor = [], []
     with app.test_request_context(base_url=base_url):
         result = result_by_code(db.session, "bench-certificate")
         assert result is not None
         for _ in range(runs):
             started = time.perf_counter()
             url = verification_url(result.certificate_code)
+            qr = certificate_qr_svg(url)
             pdf = render_pdf(
                 "courses/certificate.html",
                 result=result,
                 url=url,
-                qr=certificate_qr_svg(url),
+                qr=qr,
                 organisation="Bench organisation",
                 logo=None,
             )
             timings.append(1000 * (time.perf_counter() - started))
             assert pdf.startswith(b"%PDF")
+            started = time.perf_counter()
+            bare = HTML(string=ANCHOR_PAGE.format(qr=qr, url=url)).write_pdf()
+            anchor.append(1000 * (time.perf_counter() - started))
+            assert bare.startswith(b"%PDF")
         db.session.remove()
-    return timings
+    return timings, anchor
 
 
 @dataclass
@@ -241,16 +257,35 @@ def _call(
     learner: Learner,
     body: str | None = None,
 ) -> tuple[int, float, str]:
-    headers = {"Cookie": f"academy_session={learner.cookie}"}
+    status, elapsed, page = _exchange(conn, method, path, learner.cookie, body)
+    title = re.search(rb"<h1[^>]*>(.*?)</h1>", page) if status >= 400 else None
+    return status, elapsed, title[1].decode(errors="replace") if title else ""
+
+
+def _exchange(
+    conn: http.client.HTTPConnection, method: str, path: str, cookie: str, body: str | None
+) -> tuple[int, float, bytes]:
+    """One request with the learner's session cookie: status, milliseconds and the body."""
+    headers = {"Cookie": f"academy_session={cookie}"}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     started = time.perf_counter()
     conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()
-    body = response.read()
-    elapsed = 1000 * (time.perf_counter() - started)
-    title = re.search(rb"<h1[^>]*>(.*?)</h1>", body) if response.status >= 400 else None
-    return response.status, elapsed, title[1].decode(errors="replace") if title else ""
+    page = response.read()
+    return response.status, 1000 * (time.perf_counter() - started), page
+
+
+def _check_form(port: int, path: str, learner: Learner, questions: list[dict[str, Any]]) -> str:
+    """The check as this learner's browser renders it, filled in with wrong answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        status, _, page = _exchange(conn, "GET", path, learner.cookie, None)
+    finally:
+        conn.close()
+    if status != 200:
+        raise OSError(f"the check page answered HTTP {status}")
+    return urlencode(answer_form(page, questions, right=False))
 
 
 def client_loop(
@@ -278,7 +313,12 @@ def client_loop(
         if slot % 2 == 0:
             method, path, data, expected, bucket = "GET", page_path, None, 200, out.page
         else:
-            body = urlencode([("csrf_token", learner.csrf), *seeded.wrong_answers])
+            try:
+                body = _check_form(port, check_path, learner, seeded.questions)
+            except (OSError, ValueError) as error:
+                out.errors.append(f"GET {check_path}: {error}")
+                slot += schedule.clients
+                continue
             method, path, data, expected, bucket = "POST", check_path, body, 302, out.submit
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
@@ -383,11 +423,13 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
                     if status != 200:
                         raise BenchError(f"certificate download answered HTTP {status}")
                     certificate_http.append(ms)
-            renders = render_certificate_in_process(env, base, args.certificates)
+            renders, bare = render_certificate_in_process(env, base, args.certificates)
     page = [ms for s in samples for ms in s.page]
     submit = [ms for s in samples for ms in s.submit]
     errors = [e for s in samples for e in s.errors]
     warm_http = certificate_http[3:] or certificate_http
+    ours_warm = statistics.median(renders[3:] or renders)
+    anchor_warm = statistics.median(bare[3:] or bare)
     return Result(
         backend=backend,
         learners=args.learners,
@@ -402,8 +444,10 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
         certificate_http={"p50 warm": statistics.median(warm_http), "first": certificate_http[0]},
         certificate_render={
             "cold": renders[0],
-            "p50 warm": statistics.median(renders[3:] or renders),
+            "p50 warm": ours_warm,
             "min warm": min(renders[3:] or renders),
+            "anchor p50 warm": anchor_warm,
+            "ratio": ours_warm / anchor_warm,
         },
     )
 
@@ -430,6 +474,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         ("certificate render, warm p50 (ms)", lambda r: r.certificate_render["p50 warm"]),
         ("certificate render, warm min (ms)", lambda r: r.certificate_render["min warm"]),
         ("certificate render, cold (ms)", lambda r: r.certificate_render["cold"]),
+        (
+            "anchor: bare WeasyPrint, same kind of page, warm p50 (ms)",
+            lambda r: r.certificate_render["anchor p50 warm"],
+        ),
+        ("certificate render ratio to the anchor (p50s)", lambda r: r.certificate_render["ratio"]),
         ("certificate download, warm p50 (ms)", lambda r: r.certificate_http["p50 warm"]),
     ]
     for label, get in rows:
