@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import CrossSiteService, DemoService
+from tests.e2e.steps import frame_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ def test_trainer_places_an_activity_and_launches_it(
         frame.get_by_label("Search").fill("gradebook")
         frame.get_by_role("button", name="Search").click()
         expect(frame.get_by_text("1 activity matching “gradebook”")).to_be_visible()
+        frame_settled(page.frame(name="tool-frame"))  # the LMS fits the frame to the results
         frame.get_by_label("Grade deliveries").check()
         page.screenshot(path=results_dir / "deep-linking-picker.png", full_page=True)
         frame.get_by_role("button", name="Add to course").click()
@@ -66,6 +68,7 @@ def test_cross_site_deep_linking_completes_inside_the_frame(
     frame.get_by_label("Search").fill("gradebook")
     frame.get_by_role("button", name="Search").click()  # a GET in the frame, same session
     expect(frame.get_by_text("1 activity matching “gradebook”")).to_be_visible()
+    frame_settled(page.frame(name="tool-frame"))  # the LMS fits the frame to the results
     frame.get_by_label("Grade deliveries").check()
     placed_before = page.get_by_role("row").filter(has_text="grade-deliveries").count()
     frame.get_by_role("button", name="Add to course").click()  # the POST, CSRF-checked
