@@ -426,6 +426,7 @@ def place_scenario(course_page: Page, platform_base: str, snap: Snap = no_snap) 
     expect(picker.get_by_text("1 activity matching “Charged twice”")).to_be_visible()
     choice = picker.get_by_label(ACTIVITY)
     expect(picker.locator(".pick")).to_contain_text("Graded · 100 points")
+    frame_settled(picker)  # the search reloaded the picker: the LMS fits the frame to it
     choice.check()
     expect(choice).to_be_checked()
     snap("picker")
