@@ -198,9 +198,19 @@ def tool_frame(course_page: Page) -> Frame:
 
 def launch_in_course_page(course_page: Page, persona_key: str, tool_base: str) -> Frame:
     """Launch in the course page's iframe; the tool's dashboard shows there."""
-    course_page.get_by_role("button", name=f"Launch as {persona_key} in the course page").click()
+    launch = course_page.get_by_role("button", name=f"Launch as {persona_key} in the course page")
+    launch.click()
+    try:
+        expect_url(tool_frame(course_page), tool_base + "/dashboard")
+    except AssertionError:
+        # Seen once in CI: the server's log shows the launch answered and the dashboard and
+        # its images served into the frame, yet Playwright still reported the frame at the
+        # platform's auth page (the frame had moved to another site's process, and its new
+        # document was never reported). Launching again is what a person would do; a launch
+        # that really fails fails again.
+        launch.click()
+        expect_url(tool_frame(course_page), tool_base + "/dashboard")
     frame = tool_frame(course_page)
-    expect_url(frame, tool_base + "/dashboard")
     persona = PERSONAS[persona_key]
     expect(h1(frame)).to_have_text(f"Welcome, {persona.given_name}")
     return frame
