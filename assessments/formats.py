@@ -307,9 +307,16 @@ def _text(*values: Any) -> str:
 # -- vendor formats --------------------------------------------------------------------------
 
 ZENDESK_CHANNELS = {
-    "email": "email", "web": "email", "voice": "call", "phone": "call", "chat": "chat",
-    "native_messaging": "chat", "messaging": "chat", "sms": "chat", "whatsapp": "chat",
-}  # fmt: skip
+    "email": "email",
+    "web": "email",
+    "voice": "call",
+    "phone": "call",
+    "chat": "chat",
+    "native_messaging": "chat",
+    "messaging": "chat",
+    "sms": "chat",
+    "whatsapp": "chat",
+}
 
 
 def _zendesk_comment(item: Any) -> bool:
@@ -538,8 +545,15 @@ class ContactLens:
 
 
 GENESYS_PURPOSES = {"internal": AGENT, "agent": AGENT, "external": CUSTOMER, "customer": CUSTOMER}
-GENESYS_CHANNELS = {"call": "call", "callback": "call", "voice": "call", "email": "email",
-                    "chat": "chat", "message": "chat", "messaging": "chat"}  # fmt: skip
+GENESYS_CHANNELS = {
+    "call": "call",
+    "callback": "call",
+    "voice": "call",
+    "email": "email",
+    "chat": "chat",
+    "message": "chat",
+    "messaging": "chat",
+}
 
 
 class Genesys:
@@ -630,18 +644,45 @@ class GenesysMessaging:
 
 # -- CSV -------------------------------------------------------------------------------------
 
-CSV_CONVERSATION = ("conversation_id", "conversation", "conversationid", "ticket_id", "ticket",
-                    "contact_id", "chat_id", "call_id", "thread_id", "session_id",
-                    "id")  # fmt: skip
-CSV_SPEAKER = ("speaker", "role", "speaker_role", "author", "author_role", "sender", "from",
-               "participant", "participant_role", "side")  # fmt: skip
+CSV_CONVERSATION = (
+    "conversation_id",
+    "conversation",
+    "conversationid",
+    "ticket_id",
+    "ticket",
+    "contact_id",
+    "chat_id",
+    "call_id",
+    "thread_id",
+    "session_id",
+    "id",
+)
+CSV_SPEAKER = (
+    "speaker",
+    "role",
+    "speaker_role",
+    "author",
+    "author_role",
+    "sender",
+    "from",
+    "participant",
+    "participant_role",
+    "side",
+)
 CSV_TEXT = ("text", "message", "body", "content", "utterance", "transcript", "comment")
 CSV_TIME = ("time", "timestamp", "at", "created_at", "sent_at", "date", "start_time", "offset")
 CSV_SPEAKERS = {
-    **SPEAKERS, "end-user": CUSTOMER, "end_user": CUSTOMER, "requester": CUSTOMER,
-    "contact": CUSTOMER, "consumer": CUSTOMER, "external": CUSTOMER, "internal": AGENT,
-    "admin": AGENT, "human_agent": AGENT,
-}  # fmt: skip
+    **SPEAKERS,
+    "end-user": CUSTOMER,
+    "end_user": CUSTOMER,
+    "requester": CUSTOMER,
+    "contact": CUSTOMER,
+    "consumer": CUSTOMER,
+    "external": CUSTOMER,
+    "internal": AGENT,
+    "admin": AGENT,
+    "human_agent": AGENT,
+}
 
 
 def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:

@@ -80,9 +80,13 @@ def test_a_batch_becomes_one_queue_item_per_conversation_scored_by_the_worker(ap
     # Run again (a worker that died and came back): nothing is scored twice.
     with app.app_context():
         db.session.add(
-            Job(kind="assessments-score", title="again", platform_id=job.platform_id,
-                params={"assessment_ids": [a.id for a in scored]})
-        )  # fmt: skip
+            Job(
+                kind="assessments-score",
+                title="again",
+                platform_id=job.platform_id,
+                params={"assessment_ids": [a.id for a in scored]},
+            )
+        )
         db.session.commit()
     run_worker(app)
     again = db_job(app, "again")
@@ -92,9 +96,13 @@ def test_a_batch_becomes_one_queue_item_per_conversation_scored_by_the_worker(ap
         for a in db.session.scalars(select(Assessment)):
             a.suggestions = []
         db.session.add(
-            Job(kind="assessments-score", title="elsewhere", platform_id=job.platform_id + 1,
-                params={"assessment_ids": [a.id for a in scored]})
-        )  # fmt: skip
+            Job(
+                kind="assessments-score",
+                title="elsewhere",
+                platform_id=job.platform_id + 1,
+                params={"assessment_ids": [a.id for a in scored]},
+            )
+        )
         db.session.commit()
     run_worker(app)
     assert db_job(app, "elsewhere").message.startswith("Suggested levels for 0 of 4")

@@ -53,18 +53,24 @@ def passes(i: int, level: int = 0, confidence: str = "") -> bool:
 def other_lms(session) -> tuple[int, int, int, int]:
     """Another LMS with its own deployment, course team and agent."""
     platform = Platform(
-        issuer="https://other-lms.example", client_id="other", auth_login_url="https://x",
-        auth_token_url="https://x", key_set_url="https://x",
-    )  # fmt: skip
+        issuer="https://other-lms.example",
+        client_id="other",
+        auth_login_url="https://x",
+        auth_token_url="https://x",
+        key_set_url="https://x",
+    )
     session.add(platform)
     session.flush()
     deployment = Deployment(platform_id=platform.id, deployment_id="theirs")
     session.add(deployment)
     session.flush()
     team = Team(
-        platform_id=platform.id, deployment_id=deployment.id, source="lms_context",
-        external_id="course-1", title="Their course",
-    )  # fmt: skip
+        platform_id=platform.id,
+        deployment_id=deployment.id,
+        source="lms_context",
+        external_id="course-1",
+        title="Their course",
+    )
     agent = User(platform_id=platform.id, sub="their-agent", name="Their Agent")
     session.add_all([team, agent])
     session.flush()
@@ -82,9 +88,12 @@ def fill_queue(app, lti):
         second = User(platform_id=like.platform_id, sub="agent-43", name="Bo Second")
         their_platform, their_deployment, their_team, their_agent = other_lms(session)
         other_course = Team(
-            platform_id=like.platform_id, deployment_id=like.deployment_id,
-            source="lms_context", external_id="another-course", title="Another course",
-        )  # fmt: skip
+            platform_id=like.platform_id,
+            deployment_id=like.deployment_id,
+            source="lms_context",
+            external_id="another-course",
+            title="Another course",
+        )
         session.add_all([second, other_course])
         session.flush()
         start = utcnow() - timedelta(days=30)
@@ -95,12 +104,16 @@ def fill_queue(app, lti):
                 deployment_id=where.get("deployment_id", like.deployment_id),
                 team_id=where.get("team_id", like.team_id),
                 learner_id=where.get("learner_id", agent_id),
-                kind="transcript", title=title, rubric_version_id=like.rubric_version_id,
-                channel="chat", conversation=like.conversation, suggestions=suggestions(i),
+                kind="transcript",
+                title=title,
+                rubric_version_id=like.rubric_version_id,
+                channel="chat",
+                conversation=like.conversation,
+                suggestions=suggestions(i),
                 status="awaiting_grading",
                 # Two by two at the same minute: the order still has to be stable.
                 submitted_at=start + timedelta(minutes=i // 2),
-            )  # fmt: skip
+            )
 
         # The uploaded one is graded: the queue holds exactly the rows built here.
         like.status = "graded"
@@ -109,10 +122,16 @@ def fill_queue(app, lti):
             for i in range(OURS)
         )
         session.add_all(
-            row(f"Theirs {i:03d}", i, platform_id=their_platform,
-                deployment_id=their_deployment, team_id=their_team, learner_id=their_agent)
+            row(
+                f"Theirs {i:03d}",
+                i,
+                platform_id=their_platform,
+                deployment_id=their_deployment,
+                team_id=their_team,
+                learner_id=their_agent,
+            )
             for i in range(60)
-        )  # fmt: skip
+        )
         session.add_all(row(f"Other course {i:03d}", i, team_id=other_course.id) for i in range(30))
         session.commit()
         second_id = second.id
@@ -210,9 +229,12 @@ def test_only_the_pages_rows_and_their_suggestions_are_read(app, lti):
         event.listen(db.engine, "before_cursor_execute", seen)
         try:
             page = queue_page(
-                db.session, ours.deployment_id, ours.team_id,
-                QueueFilters(skill="empathy", confidence="high"), page=2,
-            )  # fmt: skip
+                db.session,
+                ours.deployment_id,
+                ours.team_id,
+                QueueFilters(skill="empathy", confidence="high"),
+                page=2,
+            )
         finally:
             event.remove(db.engine, "before_cursor_execute", seen)
         loaded = [o for o in db.session.identity_map.values() if isinstance(o, Assessment)]
