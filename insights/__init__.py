@@ -4,7 +4,14 @@ and per-team roll-ups in ``insights.importer`` (stored in bulk by ``insights.bul
 training-impact analysis in ``insights.effects`` (pure) and ``insights.analysis``, and what
 the pages call in ``insights.services``."""
 
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import cast
+
 from flask import Flask
+from sqlalchemy.orm import Session
 
 
 def init_app(app: Flask) -> None:
@@ -46,65 +53,75 @@ def init_app(app: Flask) -> None:
         register_demo_loader(app, load_demo)
 
 
-def forget_platform(session: object, platform_id: int) -> None:
+def forget_platform(session: Session, platform_id: int) -> None:
     """Survey rows have no foreign keys (bulk imports would pay for them row by row): they go
     with their platform here."""
     from sqlalchemy import delete
 
     from insights.models import SurveyResponse
 
-    session.execute(delete(SurveyResponse).where(SurveyResponse.platform_id == platform_id))  # type: ignore[attr-defined]
+    session.execute(delete(SurveyResponse).where(SurveyResponse.platform_id == platform_id))
 
 
-def forget_agent(session: object, user_id: int) -> None:
+def forget_agent(session: Session, user_id: int) -> None:
     """A person erased: survey rows keep counting for their team, without naming them."""
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from insights.models import SurveyResponse
+    from people.models import User
 
-    session.execute(  # type: ignore[attr-defined]
+    session.execute(
         update(SurveyResponse).where(SurveyResponse.agent_id == user_id).values(agent_id=None)
     )
-    forget_kept_comparisons(session)  # they name agents; the next request compares again
+    # Their LMS's kept comparisons name them; the next request compares again.
+    platform_id = session.scalar(select(User.platform_id).where(User.id == user_id))
+    if platform_id is not None:
+        forget_kept_comparisons(session, [platform_id])
 
 
-def forget_kept_comparisons(session: object) -> None:
-    """Drop every agents' comparison kept by the worker (``insights.agents``): after rows
-    were removed or an agent erased, they no longer match the data."""
+def forget_kept_comparisons(session: Session, platform_ids: Collection[int]) -> None:
+    """Drop the agents' comparisons the worker kept (``insights.agents``) for these LMSes:
+    after rows were removed or an agent erased, they no longer match the data. Another LMS's
+    stay."""
     from sqlalchemy import delete
 
     from core.jobs import Job
     from insights.agents import AGENTS_JOB
 
-    session.execute(delete(Job).where(Job.kind == AGENTS_JOB, Job.status == "done"))  # type: ignore[attr-defined]
+    session.execute(
+        delete(Job).where(
+            Job.kind == AGENTS_JOB, Job.status == "done", Job.platform_id.in_(platform_ids)
+        )
+    )
 
 
-def survey_rows_of(session: object, user_id: int) -> list[dict[str, object]]:
+def survey_rows_of(session: Session, user_id: int) -> list[dict[str, object]]:
     from core.privacy import rows_of
     from insights.models import SurveyResponse
 
-    return rows_of(session, SurveyResponse, SurveyResponse.agent_id == user_id)  # type: ignore[arg-type]
+    return rows_of(session, SurveyResponse, SurveyResponse.agent_id == user_id)
 
 
-def remove_old_survey_rows(session: object, now: object) -> str:
+def remove_old_survey_rows(session: Session, now: datetime) -> str:
     """Single responses (which may name an agent) go after ``SURVEY_RETENTION_DAYS``; the
     per-team daily and weekly counts stay, so the analysis keeps its history."""
     from datetime import timedelta
 
     from flask import current_app
-    from sqlalchemy import delete
+    from sqlalchemy import CursorResult, delete, select
 
     from insights.models import SurveyResponse
 
     days = current_app.config["SURVEY_RETENTION_DAYS"]
     if days <= 0:
         return "kept (SURVEY_RETENTION_DAYS is 0)"
-    cutoff = (now - timedelta(days=days)).date()  # type: ignore[operator]
-    gone = session.execute(  # type: ignore[attr-defined]
-        delete(SurveyResponse)
-        .where(SurveyResponse.day < cutoff)
-        .execution_options(preserve_rowcount=True)
-    ).rowcount
+    cutoff = (now - timedelta(days=days)).date()
+    old = SurveyResponse.day < cutoff
+    platform_ids = list(session.scalars(select(SurveyResponse.platform_id).where(old).distinct()))
+    removed = session.execute(
+        delete(SurveyResponse).where(old).execution_options(preserve_rowcount=True)
+    )
+    gone = cast(CursorResult, removed).rowcount
     if gone:
-        forget_kept_comparisons(session)
+        forget_kept_comparisons(session, platform_ids)
     return f"removed {gone} survey response(s) from before {cutoff:%Y-%m-%d}; team counts kept"

@@ -3,16 +3,17 @@
 Comparing agents reads every survey row (tens of seconds at millions of rows), so on large
 data the page does not compute it while someone waits: a background job (``AGENTS_JOB``)
 computes it, its progress page leads back to the report, and the result is kept in the job
-(``Job.result``) with what it was computed from: the query (``agents_key``) and the newest
-survey import and completion at the time (``data_stamp``). A later import or completion
-makes it stale; the next request starts a new job. A background import starts one for the
-default report at once, so the common case is ready when the import is.
+(``Job.result``, as versioned JSON) with what it was computed from: the query
+(``agents_key``) and the state of the data it reads (``data_stamp``: the LMS's survey imports,
+its people's completions, its deployment's teams). Any change there makes it stale, and the
+next request starts a new job; removed survey rows drop the LMS's kept results at once. A
+background import starts one for the default report, so the common case is ready when the
+import is.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,8 +21,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.jobs import Job, enqueue
-from courses.models import CourseResult, PastTraining
+from insights.analysis import completions_digest, teams_digest
 from insights.effects import Impact
+from insights.impact_json import impact_from_json, impact_to_json
 from insights.models import SurveyImport
 
 AGENTS_JOB = "insights.agents"
@@ -48,28 +50,29 @@ def imported_responses(session: Session, platform_id: int, metric: str) -> int:
     return int(total or 0)
 
 
-def data_stamp(session: Session, platform_id: int, metric: str) -> list[int]:
-    """What a comparison is computed from: the newest survey import of the metric and the
-    newest completion, made in the tool or brought in. Any newer one makes it stale."""
-    return [
-        int(
-            session.scalar(
-                select(func.coalesce(func.max(SurveyImport.id), 0)).where(
-                    SurveyImport.platform_id == platform_id, SurveyImport.metric == metric
-                )
-            )
-            or 0
-        ),
-        int(session.scalar(select(func.coalesce(func.max(CourseResult.id), 0))) or 0),
-        int(
-            session.scalar(
-                select(func.coalesce(func.max(PastTraining.id), 0)).where(
-                    PastTraining.platform_id == platform_id
-                )
-            )
-            or 0
-        ),
-    ]
+def data_stamp(
+    session: Session, platform_id: int, metric: str, chosen: list[str], deployment_id: int | None
+) -> dict[str, object]:
+    """What a comparison is computed from, as it is now; any change makes a kept one stale.
+    Only this LMS's data, so nothing another LMS does touches it: its survey imports of the
+    metric (survey rows go only in imports; removals drop kept results at once), its people's
+    first completions of ``chosen`` (in the tool or brought in), and with ``deployment_id``
+    which of the teams with results of the metric are in that deployment (a team moved to
+    another one takes its agents' rows with it). People moving between teams, and teams
+    archived or merged, change none of it: survey rows keep the team they were answered for,
+    and an agent's training date is their own."""
+    imports, newest = session.execute(
+        select(func.count(), func.coalesce(func.max(SurveyImport.id), 0)).where(
+            SurveyImport.platform_id == platform_id, SurveyImport.metric == metric
+        )
+    ).one()
+    return {
+        "surveys": [int(imports), int(newest)],
+        "completions": completions_digest(session, platform_id, chosen),
+        "teams": ""
+        if deployment_id is None
+        else teams_digest(session, platform_id, metric, deployment_id),
+    }
 
 
 def agents_key(
@@ -88,10 +91,10 @@ def agents_key(
 
 
 def kept_comparison(
-    session: Session, platform_id: int, key: Mapping[str, object], stamp: list[int]
+    session: Session, platform_id: int, key: Mapping[str, object], stamp: Mapping[str, object]
 ) -> AgentComparison | None:
-    """The comparison a finished job kept for this query and these data, if any (only its
-    result is read: a comparison of 50,000 agents is megabytes)."""
+    """The comparison a finished job kept for this query and these data, if any and readable
+    (only its result is read: a comparison of 50,000 agents is megabytes)."""
     for job_id, params in session.execute(
         select(Job.id, Job.params)
         .where(Job.kind == AGENTS_JOB, Job.platform_id == platform_id, Job.status == "done")
@@ -153,36 +156,36 @@ def start_comparison(
     )
 
 
-# Kept results are pickled (an Impact is a tree of dataclasses, dates and floats) and read
-# back allowing only those classes: bytes from the database never name code to run.
-_ALLOWED = {
-    "insights.effects": {
-        "Impact",
-        "TeamChange",
-        "ExposurePoint",
-        "WeekEffect",
-        "Durability",
-    },
-    "insights.stats": {"DiD", "Estimate", "PreTrend", "Correlation", "Interval"},
-    "insights.agents": {"AgentComparison"},
-    "datetime": {"date"},
-    # NumPy scalars, should a figure stay one: rebuilt from a dtype and bytes, nothing else.
-    "numpy": {"dtype"},
-    "numpy._core.multiarray": {"scalar"},
-    "numpy.core.multiarray": {"scalar"},
-}
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> type:
-        if name in _ALLOWED.get(module, ()):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not part of a kept comparison")
+# A kept result is JSON of a known shape (``insights.impact_json``), never pickled: bytes read
+# from the database name no code. The version changes when what a comparison means changes;
+# a result of another version, or unreadable, is absent: the page compares again.
+KEPT_FORMAT = "insights.agents"
+KEPT_VERSION = 1
 
 
 def pack(comparison: AgentComparison) -> bytes:
-    return pickle.dumps(comparison, protocol=pickle.HIGHEST_PROTOCOL)
+    document = {
+        "format": KEPT_FORMAT,
+        "version": KEPT_VERSION,
+        "result": None if comparison.result is None else impact_to_json(comparison.result),
+        "names": {str(agent): name for agent, name in comparison.names.items()},
+    }
+    return json.dumps(document).encode()
 
 
-def unpack(data: bytes) -> AgentComparison:
-    return _Unpickler(io.BytesIO(data)).load()
+def unpack(data: bytes) -> AgentComparison | None:
+    """The kept comparison, or None when ``data`` is not one of today's format."""
+    try:
+        document = json.loads(data)
+        if document["format"] != KEPT_FORMAT or document["version"] != KEPT_VERSION:
+            return None
+        names = document["names"]
+        if not all(isinstance(name, str) for name in names.values()):
+            return None
+        result = document["result"]
+        return AgentComparison(
+            None if result is None else impact_from_json(result),
+            {int(agent): name for agent, name in names.items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

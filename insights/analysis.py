@@ -6,10 +6,12 @@ re-exported here for the callers that import them from this module.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -51,7 +53,7 @@ from insights.effects import (  # noqa: F401 - re-exported for the callers of th
 )
 from insights.metrics import METRICS, RESPONSES, SCORE_SUM, TOP_TWO_BOX
 from insights.models import SurveyResponse, TeamWeeklyRollup
-from people.models import Membership, Team
+from people.models import Membership, Team, User
 
 FETCH_ROWS = 100_000
 MANAGER_METRICS = ("csat", "nps")  # a manager's dashboard shows these week by week
@@ -126,14 +128,16 @@ def _integers(session: Session, query: Select, width: int) -> np.ndarray:
     through SQLAlchemy's Row objects costs seconds at a million rows. PostgreSQL sends them in
     binary, which psycopg turns into integers without parsing text."""
     connection = session.connection()
+    cursor: Any  # psycopg's own cursor, or the DBAPI cursor under SQLAlchemy's result
     if connection.dialect.name == "postgresql":
         compiled = query.compile(
             dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
         )
-        cursor = connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+        psycopg_connection: Any = connection.connection.driver_connection
+        cursor = psycopg_connection.cursor(binary=True)
         cursor.execute(str(compiled), compiled.params)
     else:
-        cursor = connection.execute(query).cursor  # type: ignore[assignment]
+        cursor = connection.execute(query).cursor
     parts = []
     while rows := cursor.fetchmany(FETCH_ROWS):  # a slice at a time: bounded memory
         flat = itertools.chain.from_iterable(rows)
@@ -188,6 +192,37 @@ def first_completions(session: Session, courses: Sequence[str]) -> dict[int, dat
     training."""
     found = _integers(session, _completion_days(session, courses), 2)
     return {int(u): EPOCH + timedelta(days=int(d)) for u, d in found}
+
+
+def completions_digest(session: Session, platform_id: int, courses: Sequence[str]) -> str:
+    """A digest of the first completions of ``courses`` by the LMS's people: it changes when
+    any of them does (a completion in the tool or brought in, added or removed)."""
+    done = _completion_days(session, courses).subquery()
+    query = (
+        select(done.c.user_id, done.c.day)
+        .join(User, User.id == done.c.user_id)
+        .where(User.platform_id == platform_id)
+        .order_by(done.c.user_id)
+    )
+    return _digest(_integers(session, query, 2))
+
+
+def teams_digest(session: Session, platform_id: int, metric: str, deployment_id: int) -> str:
+    """A digest of which teams with results of ``metric`` are in the deployment: it changes
+    when such a team is moved in or out (a team without results changes nothing)."""
+    with_results = select(TeamWeeklyRollup.team_id).where(
+        TeamWeeklyRollup.platform_id == platform_id, TeamWeeklyRollup.metric == metric
+    )
+    query = (
+        select(Team.id)
+        .where(Team.deployment_id == deployment_id, Team.id.in_(with_results))
+        .order_by(Team.id)
+    )
+    return _digest(_integers(session, query, 1))
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()
 
 
 def outside_trainings(session: Session, platform_id: int) -> list[tuple[str, str]]:

@@ -101,8 +101,8 @@ def run_agents(session: Session, job: Job, progress: Progress) -> Outcome:
     platform_id = job.platform_id or 0
     query = ReportQuery.from_args(MultiDict(job.params["query"]))
     deployment_id = job.params["key"].get("deployment_id")
-    stamp = data_stamp(session, platform_id, query.metric)
     chosen = chosen_courses(session, platform_id, query)
+    stamp = data_stamp(session, platform_id, query.metric, chosen, deployment_id)
     compared = compare_agents(session, platform_id, query, chosen, deployment_id)
     job.params = {
         **job.params,

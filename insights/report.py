@@ -3,9 +3,10 @@ query (metric, window, courses, trained share, and optional ROI inputs)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,9 +63,10 @@ class ReportQuery:
     problems: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str] | object) -> ReportQuery:
-        """From a query string; anything out of range falls back to the default."""
-        get = args.get  # type: ignore[attr-defined]
+    def from_args(cls, args: Mapping[str, Any]) -> ReportQuery:
+        """From a query string (a ``MultiDict`` for the chosen courses, or any mapping);
+        anything out of range falls back to the default."""
+        get = args.get
         metric = get("metric") if get("metric") in METRICS else "csat"
         window = _number(get("window"), int)
         share = _number(get("share"), int)
@@ -222,7 +224,7 @@ def build_report(
     key = agents_key(query.as_args(), chosen, deployment_id)
     if agents:
         # A comparison the worker kept for these data is the same one, already computed.
-        stamp = data_stamp(session, platform_id, query.metric)
+        stamp = data_stamp(session, platform_id, query.metric, chosen, deployment_id)
         kept = kept_comparison(session, platform_id, key, stamp)
         if kept is not None:
             compared = kept
@@ -338,116 +340,96 @@ def impact_summary(report: Report) -> dict[str, object]:
     }
 
 
-def report_tables(report: Report) -> dict[str, tuple[list[str], list[list[object]]]]:
+CsvTable = tuple[list[str], list[list[object]]]  # header, rows
+Column = tuple[str, Callable[[Any], object]]  # heading, the cell of one item
+
+
+def _table(columns: Sequence[Column], items: Iterable[object]) -> CsvTable:
+    return [heading for heading, _ in columns], [[cell(i) for _, cell in columns] for i in items]
+
+
+# A trained team's (or agent's) windows before and after training, in both tables of them.
+BEFORE_AND_AFTER: list[Column] = [
+    ("responses before", lambda t: t.before_n),
+    ("before", lambda t: _f(t.before)),
+    ("responses after", lambda t: t.after_n),
+    ("after", lambda t: _f(t.after)),
+    ("change", lambda t: _f(t.change)),
+]
+
+
+def report_tables(report: Report) -> dict[str, CsvTable]:
     """Every table of the report, as CSV-ready header and rows."""
-    names, metric = report.names, report.measure
+    names, agent_names = report.names, report.agent_names
     mean_like = report.shown.mean_like
-    summary = (
-        ["measure", "value"],
-        [
-            [key, "" if v is None else v]
-            for key, v in impact_summary(report).items()
-            if key not in ("weeks", "missing")
-        ],
-    )
-    teams = (
-        [
-            "team",
-            "responses",
-            "mean score",
-            metric,
-            "95% low",
-            "95% high",
-            "promoters",
-            "passives",
-            "detractors",
-        ],
-        [
-            [
-                names.get(s.team_id, s.team_id),
-                s.responses,
-                _f(s.mean, 3),
-                _f(s.value.value if s.value else (s.mean if mean_like else None)),
-                _f(s.value.low if s.value else None),
-                _f(s.value.high if s.value else None),
-                *(_f(x, 4) for x in (s.shares or (None, None, None))),
-            ]
-            for s in report.summaries
-        ],
-    )
-    changes = (
-        [
-            "team",
-            "trained on",
-            "share trained",
-            "responses before",
-            "before",
-            "responses after",
-            "after",
-            "change",
-            "comparison teams",
-            "comparison before",
-            "comparison after",
-        ],
-        [
-            [
-                names.get(t.team_id, t.team_id),
-                t.trained_on,
-                _f(t.exposure, 3),
-                t.before_n,
-                _f(t.before),
-                t.after_n,
-                _f(t.after),
-                _f(t.change),
-                t.comparison_teams,
-                _f(t.comparison_before),
-                _f(t.comparison_after),
-            ]
-            for t in report.result.teams
-        ],
-    )
-    weeks = (
-        ["weeks from training", "effect", "95% low", "95% high", "teams"],
-        [[w.week, _f(w.effect), _f(w.low), _f(w.high), w.teams] for w in report.result.weeks],
-    )
-    exposure = (
-        ["team", "share trained", "change"],
-        [
-            [names.get(p.team_id, p.team_id), _f(p.exposure, 3), _f(p.change)]
-            for p in report.result.exposure_points
-        ],
-    )
+
+    def team(item: Any) -> object:
+        return names.get(item.team_id, item.team_id)
+
+    def figure(s: TeamSummary) -> str:
+        return _f(s.value.value if s.value else (s.mean if mean_like else None))
+
+    breakdown: list[Column] = [
+        (heading, lambda s, i=i: _f((s.shares or (None, None, None))[i], 4))
+        for i, heading in enumerate(("promoters", "passives", "detractors"))
+    ]
+    summary = [(k, v) for k, v in impact_summary(report).items() if k not in ("weeks", "missing")]
     tables = {
-        "summary": summary,
-        "teams": teams,
-        "changes": changes,
-        "weeks": weeks,
-        "exposure": exposure,
+        "summary": _table(
+            [("measure", lambda kv: kv[0]), ("value", lambda kv: "" if kv[1] is None else kv[1])],
+            summary,
+        ),
+        "teams": _table(
+            [
+                ("team", team),
+                ("responses", lambda s: s.responses),
+                ("mean score", lambda s: _f(s.mean, 3)),
+                (report.measure, figure),
+                ("95% low", lambda s: _f(s.value.low if s.value else None)),
+                ("95% high", lambda s: _f(s.value.high if s.value else None)),
+                *breakdown,
+            ],
+            report.summaries,
+        ),
+        "changes": _table(
+            [
+                ("team", team),
+                ("trained on", lambda t: t.trained_on),
+                ("share trained", lambda t: _f(t.exposure, 3)),
+                *BEFORE_AND_AFTER,
+                ("comparison teams", lambda t: t.comparison_teams),
+                ("comparison before", lambda t: _f(t.comparison_before)),
+                ("comparison after", lambda t: _f(t.comparison_after)),
+            ],
+            report.result.teams,
+        ),
+        "weeks": _table(
+            [
+                ("weeks from training", lambda w: w.week),
+                ("effect", lambda w: _f(w.effect)),
+                ("95% low", lambda w: _f(w.low)),
+                ("95% high", lambda w: _f(w.high)),
+                ("teams", lambda w: w.teams),
+            ],
+            report.result.weeks,
+        ),
+        "exposure": _table(
+            [
+                ("team", team),
+                ("share trained", lambda p: _f(p.exposure, 3)),
+                ("change", lambda p: _f(p.change)),
+            ],
+            report.result.exposure_points,
+        ),
     }
     if report.agents is not None:
-        tables["agents"] = (
+        tables["agents"] = _table(
             [
-                "agent",
-                "completed on",
-                "responses before",
-                "before",
-                "responses after",
-                "after",
-                "change",
-                "comparison change",
+                ("agent", lambda t: agent_names.get(t.team_id, t.team_id)),
+                ("completed on", lambda t: t.trained_on),
+                *BEFORE_AND_AFTER,
+                ("comparison change", lambda t: _f(t.comparison_after - t.comparison_before)),
             ],
-            [
-                [
-                    report.agent_names.get(t.team_id, t.team_id),
-                    t.trained_on,
-                    t.before_n,
-                    _f(t.before),
-                    t.after_n,
-                    _f(t.after),
-                    _f(t.change),
-                    _f(t.comparison_after - t.comparison_before),
-                ]
-                for t in report.agents.teams
-            ],
+            report.agents.teams,
         )
     return tables

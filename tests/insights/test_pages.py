@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date, timedelta
 
 from core.db import db
 from core.jobs import run_due_jobs
@@ -147,9 +148,9 @@ def test_a_manager_sees_the_teams_weekly_results(app, lti):
     assert "Latest week: 100.0" in page  # every score is 4 or 5
 
 
-def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
-    from datetime import date, timedelta
-
+def upload_rows_naming_agents(app, lti) -> None:
+    """Lena completes the basics course today, Nick Not does not; the trainer imports 80
+    rows of the first team (CXQ101) over the last 40 days, half naming each of them."""
     from tests.courses.flow import finish_basics, join, start
 
     lena = browser(app, lti)
@@ -165,6 +166,10 @@ def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
         agent = ("dev-learner-1", "not-1")[n % 2]
         lines.append(f"t{n},CXQ101,{agent},{day},{1 + n % 5}".encode())
     assert upload(app, lti, b"\n".join(lines) + b"\n", agent_column="agent").status_code == 302
+
+
+def test_survey_rows_naming_agents_keep_teams_and_agents_apart(app, lti, packs):
+    upload_rows_naming_agents(app, lti)
     page = text(get(lti, "/insights/?metric=csat"))
     by_team = page.split("CSAT by team", 1)[1].split("Download this table")[0]
     assert "Customer Experience Quality (demo course)" in by_team and "Lena" not in by_team
@@ -205,25 +210,10 @@ def test_agents_on_large_imports_are_compared_by_the_worker_and_kept_until_the_n
     waits: the page starts one job (however often it is reloaded), the job's page leads
     back, and the report then shows the same comparison as one computed at once. A new
     import makes it stale: the next request starts another."""
-    from datetime import date, timedelta
-
     from core.jobs import Job
     from insights.agents import AGENTS_JOB
-    from tests.courses.flow import finish_basics, join, start
 
-    lena = browser(app, lti)
-    lena.launch_and_follow("learner")
-    join(lena)
-    start(lena, "basics")
-    finish_basics(lena)
-    as_person(app, lti, "learner", "not-1", "Nick Not")
-    lti.launch_and_follow("trainer")
-    lines = [b"id,team,agent,date,score"]
-    for n in range(80):
-        day = date.today() + timedelta(days=-20 + n // 2)
-        agent = ("dev-learner-1", "not-1")[n % 2]
-        lines.append(f"t{n},CXQ101,{agent},{day},{1 + n % 5}".encode())
-    assert upload(app, lti, b"\n".join(lines) + b"\n", agent_column="agent").status_code == 302
+    upload_rows_naming_agents(app, lti)
 
     def agents_part(page: str) -> str:
         return page.split("Agents who completed training", 1)[1].split("Download")[0]
