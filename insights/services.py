@@ -123,19 +123,30 @@ class Upload:
     refused: str = ""
 
 
+@dataclass(frozen=True)
+class UploadSettings:
+    """How the upload is read: also the background job's parameters (``insights.jobs``)."""
+
+    filename: str
+    metric: str
+    timezone: str
+    skip_bad: bool
+    deployment_id: int | None
+
+
 def import_upload(
     session: Session, viewer: Viewer, form: SurveyImportForm, next_url: str
 ) -> Upload:
     """Import the form's file: small files at once, larger ones in the background. The caller
     commits when the report is ``ok`` or a job was queued, else rolls back."""
     file: FileStorage | None = form.file.data
-    settings = {
-        "filename": file.filename if file and file.filename else "survey.csv",
-        "metric": form.metric.data,
-        "timezone": form.timezone.data or "UTC",
-        "skip_bad": form.skip_bad.data,
-        "deployment_id": viewer.deployment_id,
-    }
+    settings = UploadSettings(
+        filename=file.filename if file and file.filename else "survey.csv",
+        metric=form.metric.data,
+        timezone=form.timezone.data or "UTC",
+        skip_bad=form.skip_bad.data,
+        deployment_id=viewer.deployment_id,
+    )
     size = file.stream.seek(0, 2) if file else 0
     if not file or not size:
         return Upload(refused="Choose a CSV file to import.")
@@ -146,11 +157,11 @@ def import_upload(
             job=enqueue(
                 session,
                 IMPORT_JOB,
-                f"Importing {settings['filename']}",
+                f"Importing {settings.filename}",
                 platform_id=viewer.platform_id,
                 user_id=viewer.user_id,
                 upload=file.stream,
-                params={**settings, "mapping": asdict(mapping), "next_url": next_url},
+                params={**asdict(settings), "mapping": asdict(mapping), "next_url": next_url},
             )
         )
     try:
@@ -160,7 +171,11 @@ def import_upload(
             creator_id=viewer.user_id,
             data=file.stream,
             mapping=mapping,
-            **settings,  # type: ignore[arg-type]
+            filename=settings.filename,
+            metric=settings.metric,
+            timezone=settings.timezone,
+            skip_bad=settings.skip_bad,
+            deployment_id=settings.deployment_id,
         )
     except ImportRefused as refused:
         return Upload(refused=str(refused))

@@ -102,6 +102,13 @@ class StackedEffects:
     present: np.ndarray  # (units, periods): the unit was measured there (it is a cluster)
 
 
+# What ``stacked_effects`` sums per stack and period, on the first axis of its arrays: the
+# trained units' sum of changes and how many were measured; the comparison units' sum of after
+# values, how many were measured, their sum of before values and how many there are.
+STACK_SUMS = ("t_change", "t_seen", "c_after", "c_seen", "c_before", "c_count")
+T_CHANGE, T_SEEN, C_AFTER, C_SEEN, C_BEFORE, C_COUNT = range(len(STACK_SUMS))
+
+
 def stacked_effects(stacks: Sequence[Stack], block_cells: int = 2_000_000) -> StackedEffects:
     """Per after-period: the mean over trained units of (after - before) minus, for each,
     the mean (after) - mean (before) of its stack's comparison units, where measured. The
@@ -114,9 +121,8 @@ def stacked_effects(stacks: Sequence[Stack], block_cells: int = 2_000_000) -> St
     stacks (in blocks of units, to keep memory bounded with tens of thousands of agents)."""
     periods = stacks[0].trained_after.shape[1]
     units = np.unique(np.concatenate([np.concatenate([s.trained, s.comparison]) for s in stacks]))
-    # Per stack and period: trained sum of changes and count; comparison sum of after values,
-    # count measured, sum of before values and count.
-    sums = np.zeros((6, len(stacks), periods))
+    # Per stack and period, the sums named by ``STACK_SUMS`` (on the first axis).
+    sums = np.zeros((len(STACK_SUMS), len(stacks), periods))
     parts = []
     for i, s in enumerate(stacks):
         t_seen = ~np.isnan(s.trained_after)
@@ -130,11 +136,11 @@ def stacked_effects(stacks: Sequence[Stack], block_cells: int = 2_000_000) -> St
             (np.searchsorted(units, s.comparison), c_after, c_seen.astype(float), c_before, ones),
         )
         parts.append(own)
-        sums[0, i], sums[1, i] = t_change.sum(axis=0), t_seen.sum(axis=0)
-        sums[2, i], sums[3, i] = c_after.sum(axis=0), c_seen.sum(axis=0)
-        sums[4, i], sums[5, i] = c_before.sum(axis=0), float(len(s.comparison))
+        sums[T_CHANGE, i], sums[T_SEEN, i] = t_change.sum(axis=0), t_seen.sum(axis=0)
+        sums[C_AFTER, i], sums[C_SEEN, i] = c_after.sum(axis=0), c_seen.sum(axis=0)
+        sums[C_BEFORE, i], sums[C_COUNT, i] = c_before.sum(axis=0), float(len(s.comparison))
     effect = _combine(sums)
-    trained = np.where(sums[3] > 0, sums[1], 0).sum(axis=0)
+    trained = np.where(sums[C_SEEN] > 0, sums[T_SEEN], 0).sum(axis=0)
     leave_one_out = np.empty((len(units), periods))
     present = np.zeros((len(units), periods), bool)
     for (t_pos, _, t_seen), (c_pos, _, c_seen, _, _) in parts:
@@ -143,26 +149,26 @@ def stacked_effects(stacks: Sequence[Stack], block_cells: int = 2_000_000) -> St
     block = max(1, block_cells // max(1, len(stacks) * periods))
     for start in range(0, len(units), block):
         stop = min(start + block, len(units))
-        out = np.repeat(sums[:, None], stop - start, axis=1)  # (6, block, stacks, periods)
+        out = np.repeat(sums[:, None], stop - start, axis=1)  # (sums, block, stacks, periods)
         for i, ((t_pos, t_change, t_seen), (c_pos, c_after, c_seen, c_before, ones)) in enumerate(
             parts
         ):
             t_in = (t_pos >= start) & (t_pos < stop)
-            out[0, t_pos[t_in] - start, i] -= t_change[t_in]
-            out[1, t_pos[t_in] - start, i] -= t_seen[t_in]
+            out[T_CHANGE, t_pos[t_in] - start, i] -= t_change[t_in]
+            out[T_SEEN, t_pos[t_in] - start, i] -= t_seen[t_in]
             c_in = (c_pos >= start) & (c_pos < stop)
             rows = c_pos[c_in] - start
-            out[2, rows, i] -= c_after[c_in]
-            out[3, rows, i] -= c_seen[c_in]
-            out[4, rows, i] -= c_before[c_in]
-            out[5, rows, i] -= ones[c_in]
+            out[C_AFTER, rows, i] -= c_after[c_in]
+            out[C_SEEN, rows, i] -= c_seen[c_in]
+            out[C_BEFORE, rows, i] -= c_before[c_in]
+            out[C_COUNT, rows, i] -= ones[c_in]
         leave_one_out[start:stop] = _combine(out)
     return StackedEffects(effect, leave_one_out, units, trained, present)
 
 
 def _combine(sums: np.ndarray) -> np.ndarray:
     """The stacked effect from the per-stack sums (stacks on the second-to-last axis)."""
-    t_change, t_seen, c_after, c_seen, c_before, c_count = sums
+    t_change, t_seen, c_after, c_seen, c_before, c_count = sums  # in ``STACK_SUMS`` order
     with np.errstate(invalid="ignore", divide="ignore"):
         kept = (c_seen > 0) & (c_count > 0)
         steady = np.where(kept, c_after / c_seen - c_before / c_count, 0.0)

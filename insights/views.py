@@ -147,13 +147,19 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
 def api_surveys() -> tuple[dict[str, object], int, dict[str, str]] | tuple[dict[str, object], int]:
     token = token_from_header(db.session, request.headers.get("Authorization"))
     if token is None:
-        return ({"error": "A valid bearer token of this service is required."}, 401,
-                {"WWW-Authenticate": 'Bearer realm="surveys"'})  # fmt: skip
+        return (
+            {"error": "A valid bearer token of this service is required."},
+            401,
+            {"WWW-Authenticate": 'Bearer realm="surveys"'},
+        )
     limit = current_app.config["SURVEY_API_BATCHES_PER_MINUTE"]
     verdict = allow(f"api-surveys:{token.id}", limit=limit, per=60)
     if not verdict.allowed:
-        return ({"error": f"At most {limit} batches a minute; try again later."},
-                429, {"Retry-After": str(verdict.retry_after)})  # fmt: skip
+        return (
+            {"error": f"At most {limit} batches a minute; try again later."},
+            429,
+            {"Retry-After": str(verdict.retry_after)},
+        )
     payload = request.get_json(silent=True)
     if payload is None:
         return {"error": "The body must be JSON (Content-Type: application/json)."}, 400
@@ -162,8 +168,12 @@ def api_surveys() -> tuple[dict[str, object], int, dict[str, str]] | tuple[dict[
     except BatchError as error:
         db.session.rollback()
         return {"error": error.message}, error.status
-    counts = {"imported": report.imported, "duplicates": report.duplicates,
-              "bad_rows": report.bad_rows, "problems": problems_json(report)}  # fmt: skip
+    counts = {
+        "imported": report.imported,
+        "duplicates": report.duplicates,
+        "bad_rows": report.bad_rows,
+        "problems": problems_json(report),
+    }
     if not report.ok:
         db.session.rollback()
         return {"error": report.refused, **counts}, 422
