@@ -123,45 +123,38 @@ class Upload:
     refused: str = ""
 
 
-@dataclass(frozen=True)
-class UploadSettings:
-    """How the upload is read: also the background job's parameters (``insights.jobs``)."""
-
-    filename: str
-    metric: str
-    timezone: str
-    skip_bad: bool
-    deployment_id: int | None
-
-
 def import_upload(
     session: Session, viewer: Viewer, form: SurveyImportForm, next_url: str
 ) -> Upload:
     """Import the form's file: small files at once, larger ones in the background. The caller
     commits when the report is ``ok`` or a job was queued, else rolls back."""
     file: FileStorage | None = form.file.data
-    settings = UploadSettings(
-        filename=file.filename if file and file.filename else "survey.csv",
-        metric=form.metric.data,
-        timezone=form.timezone.data or "UTC",
-        skip_bad=form.skip_bad.data,
-        deployment_id=viewer.deployment_id,
-    )
     size = file.stream.seek(0, 2) if file else 0
     if not file or not size:
         return Upload(refused="Choose a CSV file to import.")
     file.stream.seek(0)
-    mapping = form.mapping()
+    filename, mapping = file.filename or "survey.csv", form.mapping()
+    metric, timezone, skip_bad = form.metric.data, form.timezone.data or "UTC", form.skip_bad.data
     if size > SYNC_IMPORT_BYTES:
+        # The background job's parameters (``insights.jobs.run_import``).
+        params = {
+            "filename": filename,
+            "metric": metric,
+            "timezone": timezone,
+            "skip_bad": skip_bad,
+            "deployment_id": viewer.deployment_id,
+            "mapping": asdict(mapping),
+            "next_url": next_url,
+        }
         return Upload(
             job=enqueue(
                 session,
                 IMPORT_JOB,
-                f"Importing {settings.filename}",
+                f"Importing {filename}",
                 platform_id=viewer.platform_id,
                 user_id=viewer.user_id,
                 upload=file.stream,
-                params={**asdict(settings), "mapping": asdict(mapping), "next_url": next_url},
+                params=params,
             )
         )
     try:
@@ -169,13 +162,13 @@ def import_upload(
             session,
             platform_id=viewer.platform_id,
             creator_id=viewer.user_id,
+            filename=filename,
             data=file.stream,
             mapping=mapping,
-            filename=settings.filename,
-            metric=settings.metric,
-            timezone=settings.timezone,
-            skip_bad=settings.skip_bad,
-            deployment_id=settings.deployment_id,
+            metric=metric,
+            timezone=timezone,
+            skip_bad=skip_bad,
+            deployment_id=viewer.deployment_id,
         )
     except ImportRefused as refused:
         return Upload(refused=str(refused))
