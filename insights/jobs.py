@@ -3,6 +3,9 @@ comparison kept for the page (``insights.agents``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
 from flask import current_app
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -16,11 +19,39 @@ from insights.agents import (
     pack,
     start_comparison,
 )
-from insights.importer import ImportRefused, Mapping, data_lines, import_survey
+from insights.importer import ImportRefused, ImportReport, data_lines, import_survey
+from insights.importer import Mapping as ColumnMapping
+from insights.importer import Progress as ImportProgress
 from insights.report import ReportQuery, build_report, chosen_courses, compare_agents
 
 IMPORT_JOB = "insights.import"
 REPORT_JOB = "insights.report_pdf"
+
+
+def import_uploaded(
+    session: Session,
+    platform_id: int,
+    creator_id: int | None,
+    data: BinaryIO,
+    params: Mapping[str, Any],
+    progress: ImportProgress | None = None,
+) -> ImportReport:
+    """Import an uploaded survey file as its upload's parameters say (the page's form: file
+    name, column mapping, metric, time zone, skip_bad, deployment), the same on the page for a
+    small file and in the worker (``run_import``) for a large one."""
+    return import_survey(
+        session,
+        platform_id=platform_id,
+        creator_id=creator_id,
+        filename=params["filename"],
+        data=data,
+        mapping=ColumnMapping(**params["mapping"]),
+        metric=params["metric"],
+        timezone=params["timezone"],
+        skip_bad=params["skip_bad"],
+        progress=progress,
+        deployment_id=params.get("deployment_id"),
+    )
 
 
 def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
@@ -33,18 +64,8 @@ def run_import(session: Session, job: Job, progress: Progress) -> Outcome:
         progress(done, total, "Storing the rows" if phase == "storing" else "Checking rows")
 
     try:
-        report = import_survey(
-            session,
-            platform_id=job.platform_id or 0,
-            creator_id=job.user_id,
-            filename=params["filename"],
-            data=stream,
-            mapping=Mapping(**params["mapping"]),
-            metric=params["metric"],
-            timezone=params["timezone"],
-            skip_bad=params["skip_bad"],
-            progress=on_progress,
-            deployment_id=params.get("deployment_id"),
+        report = import_uploaded(
+            session, job.platform_id or 0, job.user_id, stream, params, on_progress
         )
     except ImportRefused as refused:
         raise JobFailed(str(refused)) from refused

@@ -18,8 +18,8 @@ from core.jobs import Job, enqueue
 from insights.agents import start_comparison
 from insights.cohort import cohort_overview, overview_tables
 from insights.forms import SurveyImportForm
-from insights.importer import ImportRefused, ImportReport, import_survey
-from insights.jobs import IMPORT_JOB, REPORT_JOB
+from insights.importer import ImportRefused, ImportReport
+from insights.jobs import IMPORT_JOB, REPORT_JOB, import_uploaded
 from insights.report import Report, ReportQuery, build_report, report_tables
 
 SYNC_IMPORT_BYTES = 1_000_000  # larger files import in the background, with a progress page
@@ -133,24 +133,21 @@ def import_upload(
     if not file or not size:
         return Upload(refused="Choose a CSV file to import.")
     file.stream.seek(0)
-    filename, mapping = file.filename or "survey.csv", form.mapping()
-    metric, timezone, skip_bad = form.metric.data, form.timezone.data or "UTC", form.skip_bad.data
+    params = {  # how to read it; also the background job's parameters
+        "filename": file.filename or "survey.csv",
+        "mapping": asdict(form.mapping()),
+        "metric": form.metric.data,
+        "timezone": form.timezone.data or "UTC",
+        "skip_bad": form.skip_bad.data,
+        "deployment_id": viewer.deployment_id,
+        "next_url": next_url,
+    }
     if size > SYNC_IMPORT_BYTES:
-        # The background job's parameters (``insights.jobs.run_import``).
-        params = {
-            "filename": filename,
-            "metric": metric,
-            "timezone": timezone,
-            "skip_bad": skip_bad,
-            "deployment_id": viewer.deployment_id,
-            "mapping": asdict(mapping),
-            "next_url": next_url,
-        }
         return Upload(
             job=enqueue(
                 session,
                 IMPORT_JOB,
-                f"Importing {filename}",
+                f"Importing {params['filename']}",
                 platform_id=viewer.platform_id,
                 user_id=viewer.user_id,
                 upload=file.stream,
@@ -158,18 +155,7 @@ def import_upload(
             )
         )
     try:
-        report = import_survey(
-            session,
-            platform_id=viewer.platform_id,
-            creator_id=viewer.user_id,
-            filename=filename,
-            data=file.stream,
-            mapping=mapping,
-            metric=metric,
-            timezone=timezone,
-            skip_bad=skip_bad,
-            deployment_id=viewer.deployment_id,
-        )
+        report = import_uploaded(session, viewer.platform_id, viewer.user_id, file.stream, params)
     except ImportRefused as refused:
         return Upload(refused=str(refused))
     return Upload(report=report)
