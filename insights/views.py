@@ -26,6 +26,7 @@ from insights.api import BatchError, import_batch, problems_json, token_from_hea
 from insights.cohort import cohort_overview
 from insights.forms import SurveyImportForm
 from insights.metrics import METRICS
+from insights.report import CSAT_AS
 from insights.services import (
     SYNC_IMPORT_BYTES,
     cohort_table,
@@ -56,6 +57,7 @@ def index() -> str:
         report=report,
         csrf_form=ActionForm(),
         metrics=METRICS,
+        csat_as=CSAT_AS,  # CSAT's two figures, labelled by its Metric
     )
 
 

@@ -47,6 +47,7 @@ def test_a_trainer_imports_and_sees_the_panel_with_its_guardrails(app, lti):
     assert done.status_code == 302
     panel = text(get(lti, "/insights/?metric=csat"))
     assert "Did training move CSAT?" in panel
+    assert "top-two-box % (4s and 5s)" in panel and "mean score (1-5)" in panel  # CSAT's figures
     assert "At least two trained teams" in panel  # one team: the page says what is missing
     assert "Imported 2 responses" in panel
 
