@@ -14,7 +14,7 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from insights.effects import Durability, ExposurePoint, Impact, TeamChange, WeekEffect
 from insights.stats import Correlation, DiD, Estimate, PreTrend
@@ -45,9 +45,8 @@ def impact_to_json(impact: Impact) -> dict[str, Any]:
 
 
 def impact_from_json(data: object) -> Impact:
-    impact = _reader("Impact")(data)
-    assert isinstance(impact, Impact)
-    return impact
+    """The Impact ``impact_to_json`` wrote; ``Unreadable`` for anything else."""
+    return cast(Impact, _reader("Impact")(data))
 
 
 def _fields(kind: type) -> dict[str, str]:
