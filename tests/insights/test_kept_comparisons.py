@@ -211,3 +211,38 @@ def test_another_lms_neither_staleness_nor_sight_of_the_kept_comparison(app, lti
         db.session.commit()
         db.session.remove()
     assert shows_kept(app, lti)
+
+
+def test_moves_between_teams_and_archived_teams_keep_it_as_they_change_nothing_it_reads(
+    app, lti, kept
+):
+    """Survey rows keep the team they were answered for and an agent's training date is their
+    own: Nick leaving the second team and the team archived leave the comparison as it was,
+    so the kept one stays (no job), and it equals one computed afresh."""
+    from core.db import utcnow
+    from insights.agents import kept_comparison
+    from insights.report import ReportQuery, chosen_courses, compare_agents
+    from people.models import Membership
+
+    with app.app_context():
+        second = db.session.scalar(select(Team.id).where(Team.label == "CXQ202"))
+        db.session.execute(
+            update(Membership)
+            .where(Membership.team_id == second)
+            .values(active=False, left_on=date.today() - timedelta(days=3))
+        )
+        db.session.execute(update(Team).where(Team.id == second).values(archived_at=utcnow()))
+        db.session.commit()
+        db.session.remove()
+    assert shows_kept(app, lti)
+    with app.app_context():
+        trainer = db.session.scalar(select(User).where(User.sub == "dev-trainer-1"))
+        job = db.session.scalar(select(Job).where(Job.kind == AGENTS_JOB))
+        query = ReportQuery(metric="csat", agents=True)
+        chosen = chosen_courses(db.session, trainer.platform_id, query)
+        deployment_id = job.params["key"]["deployment_id"]
+        afresh = compare_agents(db.session, trainer.platform_id, query, chosen, deployment_id)
+        key, stamp = job.params["key"], job.params["stamp"]
+        assert afresh.result is not None and afresh.result.teams
+        assert kept_comparison(db.session, trainer.platform_id, key, stamp) == afresh
+        db.session.remove()
