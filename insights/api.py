@@ -10,7 +10,8 @@ import csv
 import hashlib
 import io
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.ratelimit import allow
 from insights.importer import ImportRefused, ImportReport, Mapping, import_survey
 from insights.metrics import METRICS
 from insights.models import SurveyApiToken
@@ -143,3 +145,55 @@ def problems_json(report: ImportReport) -> list[dict[str, object]]:
     return [
         {"index": p.line - 2, "field": p.column or None, "reason": p.reason} for p in report.bad
     ]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``POST /api/surveys`` answers, and whether the batch was imported (the caller then
+    commits; else it rolls back)."""
+
+    body: dict[str, object]
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    imported: bool = False
+
+
+def receive_batch(
+    session: Session,
+    authorization: str | None,
+    read_payload: Callable[[], object],
+    batches_per_minute: int,
+) -> Answer:
+    """One call of the endpoint: the bearer token of one LMS, at most ``batches_per_minute``
+    batches a minute per token, then the batch. The body is read (``read_payload``: parsed
+    JSON, or None) only once the token and its rate are accepted."""
+    token = token_from_header(session, authorization)
+    if token is None:
+        return Answer(
+            {"error": "A valid bearer token of this service is required."},
+            401,
+            {"WWW-Authenticate": 'Bearer realm="surveys"'},
+        )
+    verdict = allow(f"api-surveys:{token.id}", limit=batches_per_minute, per=60)
+    if not verdict.allowed:
+        return Answer(
+            {"error": f"At most {batches_per_minute} batches a minute; try again later."},
+            429,
+            {"Retry-After": str(verdict.retry_after)},
+        )
+    payload = read_payload()
+    if payload is None:
+        return Answer({"error": "The body must be JSON (Content-Type: application/json)."}, 400)
+    try:
+        report = import_batch(session, token, payload)
+    except BatchError as error:
+        return Answer({"error": error.message}, error.status)
+    counts: dict[str, object] = {
+        "imported": report.imported,
+        "duplicates": report.duplicates,
+        "bad_rows": report.bad_rows,
+        "problems": problems_json(report),
+    }
+    if not report.ok:
+        return Answer({"error": report.refused, **counts}, 422)
+    return Answer(counts, 200, imported=True)

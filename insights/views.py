@@ -20,9 +20,9 @@ from core.db import db
 from core.exports import csv_response
 from core.extensions import csrf
 from core.forms import ActionForm
-from core.ratelimit import allow, enforce_upload_limit
+from core.ratelimit import enforce_upload_limit
 from insights.agents import INLINE_RESPONSES
-from insights.api import BatchError, import_batch, problems_json, token_from_header
+from insights.api import receive_batch
 from insights.cohort import cohort_overview
 from insights.forms import SurveyImportForm
 from insights.metrics import METRICS
@@ -146,38 +146,15 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
 
 @bp.post("/api/surveys")
 @csrf.exempt  # a bearer token, never a cookie: nothing for a forged form to ride on
-def api_surveys() -> tuple[dict[str, object], int, dict[str, str]] | tuple[dict[str, object], int]:
-    token = token_from_header(db.session, request.headers.get("Authorization"))
-    if token is None:
-        return (
-            {"error": "A valid bearer token of this service is required."},
-            401,
-            {"WWW-Authenticate": 'Bearer realm="surveys"'},
-        )
-    limit = current_app.config["SURVEY_API_BATCHES_PER_MINUTE"]
-    verdict = allow(f"api-surveys:{token.id}", limit=limit, per=60)
-    if not verdict.allowed:
-        return (
-            {"error": f"At most {limit} batches a minute; try again later."},
-            429,
-            {"Retry-After": str(verdict.retry_after)},
-        )
-    payload = request.get_json(silent=True)
-    if payload is None:
-        return {"error": "The body must be JSON (Content-Type: application/json)."}, 400
-    try:
-        report = import_batch(db.session, token, payload)
-    except BatchError as error:
+def api_surveys() -> tuple[dict[str, object], int, dict[str, str]]:
+    answer = receive_batch(
+        db.session,
+        request.headers.get("Authorization"),
+        lambda: request.get_json(silent=True),
+        current_app.config["SURVEY_API_BATCHES_PER_MINUTE"],
+    )
+    if answer.imported:
+        db.session.commit()
+    else:
         db.session.rollback()
-        return {"error": error.message}, error.status
-    counts = {
-        "imported": report.imported,
-        "duplicates": report.duplicates,
-        "bad_rows": report.bad_rows,
-        "problems": problems_json(report),
-    }
-    if not report.ok:
-        db.session.rollback()
-        return {"error": report.refused, **counts}, 422
-    db.session.commit()
-    return counts, 200
+    return answer.body, answer.status, answer.headers
