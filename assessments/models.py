@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from people.models import InCourseContext, User
+from people.models import InCourseContext, User, platform_key
 
 TRANSCRIPT, SCENARIO = "transcript", "scenario"
 IN_PROGRESS, AWAITING, GRADED = "in_progress", "awaiting_grading", "graded"
@@ -25,9 +25,7 @@ class Rubric(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
-    platform_id: Mapped[int | None] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int | None] = platform_key()
     name: Mapped[str] = mapped_column(String(120))
     current_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, UniqueConstraint, func, select
+from sqlalchemy import JSON, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assessments.agreement import Estimate, paired_kappa
@@ -26,22 +26,19 @@ from assessments.models import Assessment, Grade
 from assessments.suggest_model import Model, builtin_model
 from assessments.transcripts import Transcript
 from core.db import Base, utcnow
+from people.models import PlatformRow, platform_key
 
 MINIMUM = 50  # graded conversations before a tenant's first refit
 REFIT_EVERY = 25  # new graded conversations before the next automatic refit
 DEFAULT_THRESHOLD = 0.4
 
 
-class SuggestionModel(Base):
+class SuggestionModel(PlatformRow, Base):
     """One fitted version of a tenant's suggestion model (never changed once written)."""
 
     __tablename__ = "suggestion_models"
     __table_args__ = (UniqueConstraint("platform_id", "version"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     version: Mapped[int] = mapped_column()
     conversations: Mapped[int] = mapped_column()
     # assessments.suggest_model.Model.to_json()
@@ -56,9 +53,7 @@ class SuggestionSettings(Base):
 
     __tablename__ = "suggestion_settings"
 
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
-    )
+    platform_id: Mapped[int] = platform_key(primary_key=True)
     low_confidence_qwk: Mapped[float] = mapped_column(default=DEFAULT_THRESHOLD)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from people.models import User
+from people.models import User, platform_key
 
 
 class Course(Base):
@@ -45,9 +45,7 @@ class Course(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int | None] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int | None] = platform_key()
     slug: Mapped[str] = mapped_column(String(60))
     title: Mapped[str] = mapped_column(String(120))
     summary: Mapped[str] = mapped_column(String(240), default="")
@@ -101,9 +99,7 @@ class Enrolment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = platform_key()
     deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL"), index=True
@@ -217,7 +213,7 @@ class CheckPolicySetting(Base):
     __table_args__ = (UniqueConstraint("platform_id", "course_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = platform_key(indexed=False)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     reveal: Mapped[str] = mapped_column(String(20))  # a courses.checks.Reveal value
     max_attempts: Mapped[int | None] = mapped_column()
@@ -238,7 +234,7 @@ class PastTraining(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = platform_key(indexed=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
     # "course:<slug>" for a catalogue course, "outside:<name folded>" for an outside one.

@@ -12,19 +12,16 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+from people.models import PlatformRow
 
 BYTEWISE_ID = String(100).with_variant(String(100, collation="C"), "postgresql")
 BYTEWISE_METRIC = String(10).with_variant(String(10, collation="C"), "postgresql")
 
 
-class SurveyImport(Base):
+class SurveyImport(PlatformRow, Base):
     __tablename__ = "survey_imports"
     __table_args__ = (UniqueConstraint("platform_id", "file_sha256"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     metric: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str] = mapped_column(String(255))
     file_sha256: Mapped[str] = mapped_column(String(64))
@@ -103,16 +100,12 @@ class TeamWeeklyRollup(_RollupCounts, Base):
     platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team cascades
 
 
-class SurveyApiToken(Base):
+class SurveyApiToken(PlatformRow, Base):
     """A bearer token with which a survey tool sends results for one LMS (``POST
     /api/surveys``). Only its SHA-256 is kept; the token is shown once, when created."""
 
     __tablename__ = "survey_api_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
+from people.models import PlatformRow, platform_key
 
 
 class Platform(Base):
@@ -43,16 +44,12 @@ class Platform(Base):
         return self.name or self.issuer
 
 
-class Deployment(Base):
+class Deployment(PlatformRow, Base):
     """A place in the LMS where the tool is installed (Moodle: the tool type id)."""
 
     __tablename__ = "lti_deployments"
     __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     deployment_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255), default="")
     # When set, a ``role=manager`` custom parameter is honoured from any launch of this
@@ -70,9 +67,7 @@ class PlatformKeySet(Base):
 
     __tablename__ = "lti_platform_key_sets"
 
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
-    )
+    platform_id: Mapped[int] = platform_key(primary_key=True)
     jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -104,16 +99,12 @@ class LtiStateEntry(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class ResourceLink(Base):
+class ResourceLink(PlatformRow, Base):
     """An activity placed in an LMS course; ``target`` says which page of ours it opens."""
 
     __tablename__ = "lti_resource_links"
     __table_args__ = (UniqueConstraint("deployment_id", "lti_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     deployment_id: Mapped[int] = mapped_column(
         ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
     )
@@ -150,15 +141,13 @@ class AccessToken(Base):
 
     __tablename__ = "lti_access_tokens"
 
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
-    )
+    platform_id: Mapped[int] = platform_key(primary_key=True)
     scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column()
 
 
-class GradeDelivery(Base):
+class GradeDelivery(PlatformRow, Base):
     """One score on its way to an LMS gradebook: the outbox row written in the same
     transaction as the result, sent by ``flask lms worker``."""
 
@@ -168,10 +157,6 @@ class GradeDelivery(Base):
         Index("ix_lti_grade_deliveries_pair", "resource_link_id", "user_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
     resource_link_id: Mapped[int] = mapped_column(
         ForeignKey("lti_resource_links.id", ondelete="CASCADE")

@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column, relationship
 
 from core.auth import Role
 from core.db import Base, utcnow
 from people.roles import higher
 
 
-class User(Base):
+def platform_key(
+    *, primary_key: bool = False, indexed: bool = True, sort_order: int = 0
+) -> MappedColumn[Any]:
+    """The tenant column: the LMS platform a row belongs to, deleted with it. Indexed, as every
+    query of a tenant's rows filters on it, unless it leads the primary key (which serves) or
+    ``indexed=False`` says a composite index or unique constraint does.
+
+    Here rather than in ``core.db`` because the kernel knows no tenant table; ``people`` is the
+    lowest package whose rows have one, and names ``lti_platforms`` by string as it must."""
+    return mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        index=(indexed and not primary_key) or None,
+        sort_order=sort_order,
+    )
+
+
+class PlatformRow:
+    """Mixin: a row with its own id that belongs to one LMS platform (tenant). Both columns
+    come first in the table, before the class's own (``sort_order``), as they always have."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    platform_id: Mapped[int] = platform_key(sort_order=-1)
+
+
+class User(PlatformRow, Base):
     """A person as one LMS platform knows them: ``sub`` is unique per platform only."""
 
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("platform_id", "sub"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     sub: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255), default="")
     given_name: Mapped[str] = mapped_column(String(255), default="")
@@ -47,7 +69,7 @@ LMS_CONTEXT = "lms_context"
 ORGANISATION = "organisation"
 
 
-class Team(Base):
+class Team(PlatformRow, Base):
     """A group of people in one deployment: the people of one LMS course context
     (``source`` lms_context), or one of the organisation's own teams from its roster
     (``source`` organisation, ``external_id`` the team's name folded to lower case), which
@@ -56,10 +78,6 @@ class Team(Base):
     __tablename__ = "teams"
     __table_args__ = (UniqueConstraint("deployment_id", "source", "external_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     deployment_id: Mapped[int] = mapped_column(
         ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
     )
@@ -128,9 +146,7 @@ class ConsentEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = platform_key()
     opted_in: Mapped[bool] = mapped_column()
     # Where the choice was made: the page, and the LMS course it was launched from.
     source: Mapped[str] = mapped_column(String(64))
@@ -144,25 +160,19 @@ class InCourseContext:
     """Columns of a row that belongs to one LMS course context: its platform and deployment
     (tenancy: every query is scoped by them) and the course's team."""
 
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = platform_key()
     deployment_id: Mapped[int] = mapped_column(ForeignKey("lti_deployments.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL"), index=True
     )
 
 
-class ErasureRequest(Base):
+class ErasureRequest(PlatformRow, Base):
     """A person asked for their data to be deleted. Kept after the erasure (without the
     person) as the record that it was done, and when."""
 
     __tablename__ = "erasure_requests"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column()

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from people.models import User
+from people.models import User, platform_key
 
 KUDOS = "kudos"
 BADGE_KINDS = ("course", "skill", "calibration", KUDOS, "custom")
@@ -33,9 +33,7 @@ class Badge(Base):
         String(36), unique=True, default=lambda: str(uuid.uuid4())
     )
     slug: Mapped[str] = mapped_column(String(100), unique=True)
-    platform_id: Mapped[int | None] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int | None] = platform_key()
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text)
@@ -58,9 +56,7 @@ class Award(Base):
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     badge_id: Mapped[int] = mapped_column(ForeignKey("badges.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    platform_id: Mapped[int] = mapped_column(
-        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
-    )
+    platform_id: Mapped[int] = platform_key()
     team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL"), index=True
     )

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+from people.models import platform_key
 
 
 class DevPlatformSetup(Base):
@@ -17,7 +18,7 @@ class DevPlatformSetup(Base):
     __tablename__ = "dev_platform_setup"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = platform_key(indexed=False)
     platform_base_url: Mapped[str] = mapped_column(String(1024))
     tool_base_url: Mapped[str] = mapped_column(String(1024))
     # Course members beyond the four personas, as NRPS returns them (Moodle's shape).
