@@ -115,8 +115,13 @@ def login() -> Response:
     # The count is the login's only write (its nonce is signed, not stored). Counted last,
     # so the counter's row (shared by everyone behind one address) is locked only for the
     # commit.
-    enforce(f"login:{request.remote_addr}", limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
-            per=60, what="logins from your network", with_request=True)  # fmt: skip
+    enforce(
+        f"login:{request.remote_addr}",
+        limit=current_app.config["LOGIN_RATE_PER_MINUTE"],
+        per=60,
+        what="logins from your network",
+        with_request=True,
+    )
     db.session.commit()
     return response
 
