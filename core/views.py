@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -13,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from core.auth import Viewer, current_viewer, require_viewer
+from core.auth import STAFF, Role, Viewer, current_viewer, require_viewer
 from core.db import db
 from core.jobs import Job, job_for
 from core.observability import readiness
@@ -25,6 +26,9 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static/core",
 )
+# Templates compare roles with their one definition (``viewer.role == Role.LEARNER``,
+# ``viewer.role in STAFF``), never with role names of their own.
+bp.record_once(lambda state: state.app.jinja_env.globals.update(Role=Role, STAFF=STAFF))
 
 
 @bp.get("/")
@@ -51,24 +55,24 @@ def readyz() -> tuple[dict[str, str], int]:
     return {"status": "ready" if ready else "not ready", "detail": detail}, 200 if ready else 503
 
 
-def register_home_link(app: object, label: str, endpoint: str) -> None:
+def register_home_link(app: Flask, label: str, endpoint: str) -> None:
     """Show a link on the landing page (e.g. the development platform, the setup values)."""
-    app.extensions.setdefault("home_links", []).append((label, endpoint))  # type: ignore[attr-defined]
+    app.extensions.setdefault("home_links", []).append((label, endpoint))
 
 
-def register_nav_link(app: object, label: str, endpoint: str, roles: tuple[str, ...]) -> None:
+def register_nav_link(app: Flask, label: str, endpoint: str, roles: tuple[Role, ...]) -> None:
     """Add a link to the top navigation for viewers holding one of ``roles``."""
-    app.extensions.setdefault("nav_links", []).append((label, endpoint, roles))  # type: ignore[attr-defined]
+    app.extensions.setdefault("nav_links", []).append((label, endpoint, roles))
 
 
-def register_footer_link(app: object, label: str, endpoint: str) -> None:
+def register_footer_link(app: Flask, label: str, endpoint: str) -> None:
     """A link in every page's footer for launched viewers (e.g. their own data)."""
-    app.extensions.setdefault("footer_links", []).append((label, endpoint))  # type: ignore[attr-defined]
+    app.extensions.setdefault("footer_links", []).append((label, endpoint))
 
 
-def register_dashboard_panel(app: object, template: str, roles: tuple[str, ...]) -> None:
+def register_dashboard_panel(app: Flask, template: str, roles: tuple[Role, ...]) -> None:
     """Add a panel (a template included with the dashboard's context) to role dashboards."""
-    app.extensions.setdefault("dashboard_panels", []).append((template, roles))  # type: ignore[attr-defined]
+    app.extensions.setdefault("dashboard_panels", []).append((template, roles))
 
 
 @bp.app_context_processor

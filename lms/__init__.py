@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from core.auth import STAFF
+    from core.auth import STAFF, Role
     from core.doctor import register_doctor_check
     from core.security import register_frame_ancestor_source
     from core.views import register_dashboard_panel, register_home_link, register_nav_link
@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     register_home_link(app, "Values to register this tool in Moodle or Canvas", "lms.setup")
     register_nav_link(app, "Grade deliveries", "lms.grade_deliveries", STAFF)
     register_dashboard_panel(app, "lms/_roster_panel.html", STAFF)
-    register_dashboard_panel(app, "lms/_waiting_scores_panel.html", ("learner", *STAFF))
+    register_dashboard_panel(app, "lms/_waiting_scores_panel.html", (Role.LEARNER, *STAFF))
     app.jinja_env.globals["roster_status"] = roster_status
     app.jinja_env.globals["waiting_scores"] = waiting_scores
     app.jinja_env.globals["waiting_score_count"] = waiting_score_count

@@ -5,14 +5,17 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from core.auth import Role
 from core.forms import table_file_field
+from people.roles import ASSIGNABLE_ROLES
 
 
 class AssignRoleForm(FlaskForm):
     role = SelectField(
         "Role in the tool",
-        choices=[SelectChoice("", "As the LMS says"), SelectChoice(Role.MANAGER.value, "Manager")],
+        choices=[
+            SelectChoice("", "As the LMS says"),
+            *(SelectChoice(role.value, role.label) for role in ASSIGNABLE_ROLES),
+        ],
         default="",
     )
 

@@ -23,6 +23,9 @@ ADMIN_ROLES = {
 TRAINER_CONTEXT_ROLES = {"Instructor", "ContentDeveloper", "TeachingAssistant"}
 MANAGER_CONTEXT_ROLES = {"Mentor"}
 LEARNER_CONTEXT_ROLES = {"Learner"}
+# The roles a trainer may give someone in the tool, over what the LMS says (Moodle sends no
+# Mentor for a course, so its managers are named here).
+ASSIGNABLE_ROLES = (Role.MANAGER,)
 
 _RANK = {role: rank for rank, role in enumerate(Role)}
 

@@ -21,9 +21,8 @@ from people.models import (
     User,
     effective_role,
 )
+from people.roles import ASSIGNABLE_ROLES
 from people.roster import ROSTER_SUB_PREFIX, claim_roster_person
-
-ASSIGNABLE_ROLES = (Role.MANAGER,)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from assessments.calibration import calibration_closed
     from assessments.grading import assessment_graded
-    from core.auth import EVERYONE
+    from core.auth import EVERYONE, Role
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data
@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     from recognition.cli import recognition_cli
     from recognition.privacy import recognition_data
     from recognition.services import (
+        AWARDERS,
         awards_of,
         ensure_builtin_badges,
         on_assessment_graded,
@@ -30,8 +31,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(recognition_cli)
     register_nav_link(app, "Badges", "recognition.mine", EVERYONE)
     register_nav_link(app, "Wall", "recognition.team_wall", EVERYONE)
-    register_dashboard_panel(app, "recognition/_panel.html", ("learner",))
-    register_dashboard_panel(app, "recognition/_manager_panel.html", ("manager", "trainer"))
+    register_dashboard_panel(app, "recognition/_panel.html", (Role.LEARNER,))
+    register_dashboard_panel(app, "recognition/_manager_panel.html", AWARDERS)
     app.jinja_env.globals["recent_awards"] = lambda user_id: [
         a for a in awards_of(db.session, user_id) if a.revoked_at is None
     ][:6]

@@ -28,6 +28,9 @@ from recognition.images import medal_svg
 from recognition.models import KUDOS, Award, AwardEvent, Badge
 from recognition.rules import SKILL_LABELS, Facts, Progress, holds, progress, validate_rule
 
+# Who recognises people of the teams they govern (an administrator may withdraw an award, not
+# give one): the award page, its dashboard panel and the wall's award button.
+AWARDERS = (Role.MANAGER, Role.TRAINER)
 MESSAGE_LIMIT = 500
 REASON_LIMIT = 500
 

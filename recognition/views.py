@@ -54,6 +54,7 @@ from recognition.openbadges import (
 )
 from recognition.rules import RuleInvalid, explain
 from recognition.services import (
+    AWARDERS,
     RecognitionError,
     add_badge,
     award_by_public_id,
@@ -68,8 +69,6 @@ from recognition.services import (
 )
 
 bp = Blueprint("recognition", __name__, template_folder="templates")
-
-AWARDERS = (Role.MANAGER, Role.TRAINER)
 
 
 def _viewer_user() -> tuple[Viewer, User]:
@@ -229,7 +228,7 @@ def _award_errors(form: AwardForm, refused: RecognitionError) -> list[str]:
     """The error list of the award form's field a refusal is about (the message, the person
     or the badge); the form's own errors for a refusal of the whole form (a resent form)."""
     if refused.field and refused.field in form:
-        return form[refused.field].errors  # type: ignore[return-value]
+        return form[refused.field].errors
     return form.form_errors
 
 
@@ -311,13 +310,13 @@ def _badge_errors(form: BadgeForm, error: Exception) -> list[str]:
     """The errors of the badge form's field a refusal is about, to show it there: the image,
     the rule's value it names ("level: …", "'times' is a required property"), else the rule."""
     if isinstance(error, ImageInvalid):
-        return form.image.errors  # type: ignore[return-value]
+        return form.image.errors
     if isinstance(error, RuleInvalid):
         named = re.match(r"(\w+):", str(error)) or re.search(r"'(\w+)' is a required", str(error))
         value = named.group(1) if named else ""
         if value in RULE_VALUE_FIELDS:
-            return form[value].errors  # type: ignore[return-value]
-    return form.rule_type.errors  # type: ignore[return-value]
+            return form[value].errors
+    return form.rule_type.errors
 
 
 @bp.get("/recognition/audit")
