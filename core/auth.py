@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import NotRequired, ParamSpec, TypedDict, TypeVar
 
 from flask import session
 
@@ -43,6 +43,20 @@ EVERYONE = (Role.LEARNER, Role.MANAGER, Role.TRAINER, Role.ADMINISTRATOR)
 
 
 VIEWER_KEY = "viewer"
+
+
+class SessionViewer(TypedDict):
+    """A ``Viewer`` as the signed session cookie holds it (JSON). Sessions signed before a
+    field existed lack it, and still read."""
+
+    user_id: int | None
+    role: str
+    platform_id: int
+    deployment_id: int
+    team_id: int | None
+    launch_id: NotRequired[str]
+    resource_link_id: NotRequired[int | None]
+    led_team_ids: NotRequired[list[int]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ class Viewer:
         governed = self.teams_governed
         return governed is None or (team_id is not None and team_id in governed)
 
-    def to_session(self) -> dict[str, object]:
+    def to_session(self) -> SessionViewer:
         return {
             "user_id": self.user_id,
             "role": self.role.value,
@@ -96,16 +110,16 @@ class Viewer:
         }
 
     @classmethod
-    def from_session(cls, data: dict[str, object]) -> Viewer:
+    def from_session(cls, data: SessionViewer) -> Viewer:
         return cls(
-            user_id=data.get("user_id"),  # type: ignore[arg-type]
+            user_id=data.get("user_id"),
             role=Role(data["role"]),
-            platform_id=int(data["platform_id"]),  # type: ignore[arg-type]
-            deployment_id=int(data["deployment_id"]),  # type: ignore[arg-type]
-            team_id=data.get("team_id"),  # type: ignore[arg-type]
+            platform_id=int(data["platform_id"]),
+            deployment_id=int(data["deployment_id"]),
+            team_id=data.get("team_id"),
             launch_id=str(data.get("launch_id", "")),
-            resource_link_id=data.get("resource_link_id"),  # type: ignore[arg-type]
-            led_team_ids=tuple(int(t) for t in data.get("led_team_ids") or ()),  # type: ignore[attr-defined]
+            resource_link_id=data.get("resource_link_id"),
+            led_team_ids=tuple(int(t) for t in data.get("led_team_ids") or ()),
         )
 
 
@@ -167,7 +181,6 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 raise Forbidden()
             return view(*args, **kwargs)
 
-        wrapper.required_roles = allowed  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from lms.forms import NewDeploymentForm, NewPlatformForm, PlatformForm, lines
 from lms.models import Deployment, Platform
-from lms.registry import add_deployment, add_platform, update_platform
+from lms.registry import PlatformDetails, add_deployment, add_platform, update_platform
 
 
 class NotYours(Exception):
@@ -63,7 +63,7 @@ def check_deployment_change(deployment: Deployment, deployment_id: int) -> None:
         )
 
 
-def platform_form_values(form: PlatformForm) -> dict[str, object]:
+def platform_form_values(form: PlatformForm) -> PlatformDetails:
     return {
         "name": form.name.data or "",
         "auth_login_url": form.auth_login_url.data or "",
@@ -75,7 +75,7 @@ def platform_form_values(form: PlatformForm) -> dict[str, object]:
 
 
 def edit_platform(session: Session, platform: Platform, form: PlatformForm) -> Platform:
-    return update_platform(session, platform, **platform_form_values(form))  # type: ignore[arg-type]
+    return update_platform(session, platform, **platform_form_values(form))
 
 
 def register_platform(session: Session, form: NewPlatformForm) -> Platform:
@@ -84,7 +84,7 @@ def register_platform(session: Session, form: NewPlatformForm) -> Platform:
         issuer=form.issuer.data or "",
         client_id=form.client_id.data or "",
         deployment_ids=lines(form.deployment_ids.data),
-        **platform_form_values(form),  # type: ignore[arg-type]
+        **platform_form_values(form),
     )
 
 

@@ -466,7 +466,7 @@ def deliveries_for(
     )
     if team_id is not None:
         query = query.where(ResourceLink.team_id == team_id)
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return [(delivery, user, link) for delivery, user, link in session.execute(query)]
 
 
 def waiting_for(session: Session, user_id: int) -> list[tuple[GradeDelivery, ResourceLink]]:
@@ -482,7 +482,7 @@ def waiting_for(session: Session, user_id: int) -> list[tuple[GradeDelivery, Res
         .order_by(GradeDelivery.created_at.desc())
         .limit(20)
     )
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return [(delivery, link) for delivery, link in session.execute(query)]
 
 
 def waiting_count(session: Session, deployment_id: int, team_id: int | None) -> int:

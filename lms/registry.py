@@ -4,6 +4,7 @@ administration page and the demo, so each makes the same checks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NotRequired, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from blinker import Namespace
@@ -20,6 +21,18 @@ platform_removing = Namespace().signal("platform-removing")
 
 class RegistryError(ValueError):
     pass
+
+
+class PlatformDetails(TypedDict):
+    """A registration besides the issuer and client id that name it: what an administrator may
+    change (the CLI's ``--name``, ``--auth-login-url``… and the administration page's fields)."""
+
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    name: NotRequired[str]
+    auth_audience: NotRequired[str | None]
+    frame_origins: NotRequired[Sequence[str]]
 
 
 def _check_url(name: str, url: str) -> str:
@@ -60,12 +73,7 @@ def add_platform(
     issuer: str,
     client_id: str,
     deployment_ids: Sequence[str],
-    auth_login_url: str,
-    auth_token_url: str,
-    key_set_url: str,
-    name: str = "",
-    auth_audience: str | None = None,
-    frame_origins: Sequence[str] = (),
+    **details: Unpack[PlatformDetails],
 ) -> Platform:
     if not issuer.strip() or not client_id.strip():
         raise RegistryError("Issuer and client id must not be empty.")
@@ -78,8 +86,8 @@ def add_platform(
     platform = Platform(
         issuer=issuer.strip(),
         client_id=client_id.strip(),
-        name=name,
-        **_endpoints(auth_login_url, auth_token_url, key_set_url, auth_audience, frame_origins),
+        name=details.get("name", ""),
+        **_endpoints(details),
     )
     session.add(platform)
     for deployment_id in dict.fromkeys(deployment_ids):
@@ -88,23 +96,17 @@ def add_platform(
     return platform
 
 
-def _endpoints(
-    auth_login_url: str,
-    auth_token_url: str,
-    key_set_url: str,
-    auth_audience: str | None,
-    frame_origins: Sequence[str],
-) -> dict[str, str | None]:
+def _endpoints(details: PlatformDetails) -> dict[str, str | None]:
     """A platform's URLs, each checked (absolute, https in production); the names in the
     messages are the CLI's options, which the administration page's fields show too."""
     return {
-        "auth_login_url": _check_url("--auth-login-url", auth_login_url),
-        "auth_token_url": _check_url("--auth-token-url", auth_token_url),
-        "key_set_url": _check_url("--key-set-url", key_set_url),
-        "auth_audience": (auth_audience or "").strip() or None,
+        "auth_login_url": _check_url("--auth-login-url", details["auth_login_url"]),
+        "auth_token_url": _check_url("--auth-token-url", details["auth_token_url"]),
+        "key_set_url": _check_url("--key-set-url", details["key_set_url"]),
+        "auth_audience": (details.get("auth_audience") or "").strip() or None,
         "frame_origins": " ".join(
             _check_url("--frame-origin", o.replace("*.", "")) and o.strip()
-            for o in frame_origins
+            for o in details.get("frame_origins", ())
             if o.strip()
         ),
     }
@@ -113,18 +115,12 @@ def _endpoints(
 def update_platform(
     session: Session,
     platform: Platform,
-    *,
-    auth_login_url: str,
-    auth_token_url: str,
-    key_set_url: str,
-    name: str = "",
-    auth_audience: str | None = None,
-    frame_origins: Sequence[str] = (),
+    **details: Unpack[PlatformDetails],
 ) -> Platform:
     """Change a platform's name and URLs (issuer and client id name the registration: a
     different pair is another registration). Checked as ``add_platform`` checks them."""
-    values = _endpoints(auth_login_url, auth_token_url, key_set_url, auth_audience, frame_origins)
-    platform.name = name.strip()
+    values = _endpoints(details)
+    platform.name = details.get("name", "").strip()
     for field, value in values.items():
         setattr(platform, field, value)
     session.flush()

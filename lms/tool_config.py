@@ -101,24 +101,28 @@ class DatabaseToolConf(ToolConfAbstract[Any]):
         return candidates[0] if len(candidates) == 1 else None
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration:
-        return self.find_registration_by_params(iss, None, *args, **kwargs)  # type: ignore[arg-type]
+        return self.find_registration_by_params(iss, None, *args, **kwargs)
 
     def find_registration_by_params(
-        self, iss: str, client_id: str, *args: Any, **kwargs: Any
+        self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
     ) -> Registration:
         platform = self.find_platform(iss, client_id)
         self.platform = platform
         if platform is None:
+            # pylti1p3 annotates a Registration, but its callers test for None: that is how a
+            # tool configuration says the platform is unknown.
             return None  # type: ignore[return-value]
-        return (
+        registration = (
             Registration()
             .set_issuer(platform.issuer)
             .set_client_id(platform.client_id)
             .set_auth_login_url(platform.auth_login_url)
             .set_auth_token_url(platform.auth_token_url)
-            .set_auth_audience(platform.auth_audience)  # type: ignore[arg-type]
             .set_key_set_url(platform.key_set_url)
         )
+        if platform.auth_audience:  # otherwise the token URL is the audience
+            registration.set_auth_audience(platform.auth_audience)
+        return registration
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:
         return None

@@ -21,8 +21,8 @@ from recognition.rules import RULE_KINDS, SKILL_LABELS
 from recognition.services import MESSAGE_LIMIT, REASON_LIMIT
 
 
-def _id_or_none(value: object) -> int | None:
-    return None if value in (None, "") else int(value)  # type: ignore[call-overload]
+def _id_or_none(value: str | int | None) -> int | None:
+    return None if value is None or value == "" else int(value)
 
 
 class AwardForm(FlaskForm):

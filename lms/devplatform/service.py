@@ -276,7 +276,7 @@ def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str])
     if not params.get("nonce") or not params.get("state"):
         raise AuthRequestError("nonce and state are required.")
     hint = params.get("lti_message_hint", "")
-    claimed = session.execute(
+    claimed = session.scalar(
         update(DevLaunchRequest)
         .where(
             DevLaunchRequest.id == hint,
@@ -284,8 +284,9 @@ def authorize(session: Session, setup: DevPlatformSetup, params: dict[str, str])
             DevLaunchRequest.created_at > utcnow() - HINT_LIFETIME,
         )
         .values(used_at=utcnow())
+        .returning(DevLaunchRequest.id)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if claimed is None:
         raise AuthRequestError("lti_message_hint is unknown, expired or already used.")
     request = session.get(DevLaunchRequest, hint)
     assert request is not None

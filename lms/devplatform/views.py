@@ -38,6 +38,7 @@ from lms.devplatform.advantage import (
     memberships_page,
     next_fault,
 )
+from lms.devplatform.models import DevPlatformSetup
 from lms.devplatform.service import (
     DEEP_LINKING_REQUEST,
     DEMO_CONTEXT,
@@ -58,7 +59,7 @@ from lms.devplatform.service import (
 bp = Blueprint("devplatform", __name__, url_prefix="/dev-platform", template_folder="templates")
 
 
-def _setup():  # type: ignore[no-untyped-def]
+def _setup() -> DevPlatformSetup:
     setup = current_setup(db.session)
     if setup is None:
         raise UserFacingError(
@@ -83,7 +84,7 @@ def index() -> str:
         cookie_paths=cookies.COOKIE_PATHS,
         probe_message=cookies.PROBE_MESSAGE,
         other_site=other_site and other_site + "dev-platform/",
-        other_site_is_tools=bool(other_site) and cookies.origin_of(other_site) == tool_origin,
+        other_site_is_tools=other_site is not None and cookies.origin_of(other_site) == tool_origin,
         links=placed_links(db.session),
         personas=PERSONAS.values(),
         context=DEMO_CONTEXT,
