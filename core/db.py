@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -12,6 +12,7 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
@@ -26,8 +27,19 @@ NAMING_CONVENTION = {
 }
 
 
+RowT = TypeVar("RowT")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def added(session: Session, row: RowT) -> RowT:
+    """``row``, added to the session and flushed: it has its id and the database has checked
+    its constraints, while the caller's transaction stays open (the caller commits)."""
+    session.add(row)
+    session.flush()
+    return row
 
 
 def insert_for(dialect: str) -> Callable[..., Any]:
@@ -66,12 +78,12 @@ db = SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, connection_record: object) -> None:
     """WAL lets readers and one writer work together; foreign keys are off by default."""
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db import utcnow
+from core.db import added, utcnow
 from lms.models import GradeDelivery, Platform, ResourceLink
 from lms.platform_client import PlatformClient, ServiceError, error_from_response
 from people.models import User
@@ -108,25 +108,25 @@ def enqueue_score(
     for row in earlier:
         if row.status == PENDING:
             row.status = SUPERSEDED
-    delivery = GradeDelivery(
-        platform_id=link.platform_id,
-        deployment_id=link.deployment_id,
-        resource_link_id=link.id,
-        user_id=user.id,
-        lti_user_id=user.sub,
-        source=source,
-        score_given=score_given,
-        score_maximum=score_maximum,
-        comment=comment[:1000],
-        activity_progress=activity_progress,
-        grading_progress=grading_progress,
-        timestamp=timestamp,
-        status=PENDING,
-        next_attempt_at=now,
+    return added(
+        session,
+        GradeDelivery(
+            platform_id=link.platform_id,
+            deployment_id=link.deployment_id,
+            resource_link_id=link.id,
+            user_id=user.id,
+            lti_user_id=user.sub,
+            source=source,
+            score_given=score_given,
+            score_maximum=score_maximum,
+            comment=comment[:1000],
+            activity_progress=activity_progress,
+            grading_progress=grading_progress,
+            timestamp=timestamp,
+            status=PENDING,
+            next_attempt_at=now,
+        ),
     )
-    session.add(delivery)
-    session.flush()
-    return delivery
 
 
 def _lease_ended(row: type[GradeDelivery], now: datetime) -> ColumnElement[bool]:

@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import added, utcnow
 from lms.models import Deployment, Platform
 
 # Sent (with the session and ``platform_id``) just before a platform is removed.
@@ -173,15 +173,15 @@ def add_deployment(
     )
     if existing is not None:
         raise RegistryError(f"Deployment {deployment_id} is already registered.")
-    deployment = Deployment(
-        platform=platform,
-        deployment_id=deployment_id,
-        name=name,
-        trust_role_parameter=trust_role_parameter,
+    return added(
+        session,
+        Deployment(
+            platform=platform,
+            deployment_id=deployment_id,
+            name=name,
+            trust_role_parameter=trust_role_parameter,
+        ),
     )
-    session.add(deployment)
-    session.flush()
-    return deployment
 
 
 def list_platforms(session: Session) -> list[Platform]:

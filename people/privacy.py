@@ -7,7 +7,7 @@ from blinker import Namespace
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import added, utcnow
 from core.privacy import rows_of
 from people.models import ConsentEvent, ErasureRequest, Membership, User
 
@@ -34,10 +34,7 @@ def request_erasure(session: Session, user: User) -> ErasureRequest:
     )
     if pending is not None:
         return pending
-    request = ErasureRequest(platform_id=user.platform_id, user_id=user.id)
-    session.add(request)
-    session.flush()
-    return request
+    return added(session, ErasureRequest(platform_id=user.platform_id, user_id=user.id))
 
 
 def erase_person(session: Session, request: ErasureRequest) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
 from core.cache import forget_when_changed, process_cache
-from core.db import insert_for, utcnow
+from core.db import added, insert_for, utcnow
 from people.models import (
     ORGANISATION,
     ConsentEvent,
@@ -299,17 +299,17 @@ def set_programme_consent(
         return None
     now = utcnow()
     user.opted_in_at = now if opted_in else None
-    event = ConsentEvent(
-        user_id=user.id,
-        platform_id=user.platform_id,
-        opted_in=opted_in,
-        source=source,
-        team_id=team_id,
-        recorded_at=now,
+    return added(
+        session,
+        ConsentEvent(
+            user_id=user.id,
+            platform_id=user.platform_id,
+            opted_in=opted_in,
+            source=source,
+            team_id=team_id,
+            recorded_at=now,
+        ),
     )
-    session.add(event)
-    session.flush()
-    return event
 
 
 def consent_history(session: Session, user_id: int) -> list[ConsentEvent]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from assessments.calibration import calibration_deviations
 from assessments.grading import skill_levels
 from core.auth import STAFF, Role
-from core.db import insert_for, utcnow
+from core.db import added, insert_for, utcnow
 from courses.models import Course, CourseResult, Enrolment
 from people.models import Membership, User
 from recognition.images import medal_svg
@@ -220,22 +220,22 @@ def add_badge(
     """A trainer's own badge for their platform: awarded by a rule, by managers, or both."""
     if rule is None and not manager_awardable:
         raise RecognitionError("Give the badge a rule, or let managers award it, or both.")
-    badge = Badge(
-        slug=f"p{platform_id}-{uuid.uuid4().hex[:12]}",
-        platform_id=platform_id,
-        kind=KUDOS if manager_awardable and rule is None else "custom",
-        name=name.strip(),
-        description=description.strip(),
-        criteria=criteria.strip(),
-        rule=validate_rule(rule) if rule else None,
-        manager_awardable=manager_awardable,
-        image=image,
-        image_type=image_type,
-        created_by_id=creator.id,
+    return added(
+        session,
+        Badge(
+            slug=f"p{platform_id}-{uuid.uuid4().hex[:12]}",
+            platform_id=platform_id,
+            kind=KUDOS if manager_awardable and rule is None else "custom",
+            name=name.strip(),
+            description=description.strip(),
+            criteria=criteria.strip(),
+            rule=validate_rule(rule) if rule else None,
+            manager_awardable=manager_awardable,
+            image=image,
+            image_type=image_type,
+            created_by_id=creator.id,
+        ),
     )
-    session.add(badge)
-    session.flush()
-    return badge
 
 
 # -- facts and automatic awards --------------------------------------------------------------
