@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import NoReturn, Unpack
 
 import click
 from flask import current_app
@@ -12,9 +13,11 @@ from core.db import db
 from core.humanize import duration
 from lms import keys
 from lms.canvas import canvas_developer_key
+from lms.models import Platform
 from lms.platform_client import PlatformClient
 from lms.registration import registration_key
 from lms.registry import (
+    PlatformDetails,
     RegistryError,
     add_deployment,
     add_platform,
@@ -40,9 +43,17 @@ issuer_option = click.option("--issuer", required=True, help="The platform's iss
 client_option = click.option("--client-id", required=True, help="Client id the LMS gave the tool.")
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     db.session.rollback()
     raise click.ClickException(str(error))
+
+
+def _platform(issuer: str, client_id: str) -> Platform:
+    """The registered platform, or the command fails saying none is."""
+    try:
+        return get_platform(db.session, issuer, client_id)
+    except RegistryError as error:
+        _fail(error)
 
 
 def _echo_tool_values(base_url: str | None) -> None:
@@ -84,15 +95,7 @@ def _echo_tool_values(base_url: str | None) -> None:
     help="Another site that shows the tool in a frame (e.g. a Canvas custom domain).",
 )
 def platform_add(
-    issuer: str,
-    client_id: str,
-    deployment_ids: tuple[str, ...],
-    auth_login_url: str,
-    auth_token_url: str,
-    key_set_url: str,
-    name: str,
-    auth_audience: str | None,
-    frame_origins: tuple[str, ...],
+    issuer: str, client_id: str, deployment_ids: tuple[str, ...], **details: Unpack[PlatformDetails]
 ) -> None:
     """Register an LMS platform with one or more deployments."""
     try:
@@ -101,12 +104,7 @@ def platform_add(
             issuer=issuer,
             client_id=client_id,
             deployment_ids=deployment_ids,
-            auth_login_url=auth_login_url,
-            auth_token_url=auth_token_url,
-            key_set_url=key_set_url,
-            name=name,
-            auth_audience=auth_audience,
-            frame_origins=frame_origins,
+            **details,
         )
     except RegistryError as error:
         _fail(error)
@@ -137,10 +135,7 @@ def platform_list() -> None:
 @click.option("--base-url", default=None, help="The tool's public URL (default PUBLIC_BASE_URL).")
 def platform_show(issuer: str, client_id: str, base_url: str | None) -> None:
     """Show a platform's registration and the values to paste into the LMS."""
-    try:
-        platform = get_platform(db.session, issuer, client_id)
-    except RegistryError as error:
-        _fail(error)
+    platform = _platform(issuer, client_id)
     click.echo(f"Platform {platform.id}: {platform.display_name}")
     for label, value in (
         ("Issuer", platform.issuer),
@@ -162,10 +157,7 @@ def platform_show(issuer: str, client_id: str, base_url: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
     """Remove a platform and everything recorded under it."""
-    try:
-        platform = get_platform(db.session, issuer, client_id)
-    except RegistryError as error:
-        _fail(error)
+    platform = _platform(issuer, client_id)
     if not yes:
         click.confirm(f"Remove {platform.display_name} and all its users' data?", abort=True)
     remove_platform(db.session, platform)
@@ -190,10 +182,7 @@ def platform_enable(issuer: str, client_id: str) -> None:
 
 
 def _set_platform_disabled(issuer: str, client_id: str, disabled: bool) -> None:
-    try:
-        platform = get_platform(db.session, issuer, client_id)
-    except RegistryError as error:
-        _fail(error)
+    platform = _platform(issuer, client_id)
     set_disabled(db.session, platform, disabled)
     db.session.commit()
     click.echo(f"{platform.display_name}: launches {'refused' if disabled else 'accepted'}.")
@@ -221,8 +210,8 @@ def deployment_add(
     issuer: str, client_id: str, deployment_id: str, name: str, trust_role_parameter: bool
 ) -> None:
     """Add a deployment to a registered platform."""
+    platform = _platform(issuer, client_id)
     try:
-        platform = get_platform(db.session, issuer, client_id)
         add_deployment(
             db.session,
             platform,
