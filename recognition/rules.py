@@ -1,8 +1,9 @@
 """Automatic award rules: a small, closed vocabulary of JSON objects, never code.
 
-Each rule kind is one class in ``RULE_KINDS`` with its JSON schema, a sentence that explains
-it, and a test against a learner's ``Facts``. Plain Python, no Flask, no database: the service
-builds the facts once per learner and checks every rule against them.
+Each rule kind is one object in ``RULE_KINDS`` with its JSON schema, a sentence that explains
+it, and a test against a learner's ``Facts`` (the kinds that count one fact are each a
+``CountReached``). Plain Python, no Flask, no database: the service builds the facts once per
+learner and checks every rule against them.
 
     {"type": "course_completed", "course": "net-promoter-score"}   # or "course": "*"
     {"type": "courses_completed", "count": 3}
@@ -14,9 +15,9 @@ builds the facts once per learner and checks every rule against them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -54,8 +55,8 @@ class Progress:
 
 
 class RuleKind:
-    name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]]
+    name: str
+    schema: dict[str, Any]
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         """The rule in a sentence; ``titles`` names courses by their slug."""
@@ -71,7 +72,7 @@ def _count(value: int, needed: int) -> Progress:
 
 class CourseCompleted(RuleKind):
     name = "course_completed"
-    schema: ClassVar[dict[str, Any]] = {
+    schema = {
         "required": ["course"],
         "properties": {"course": {"type": "string", "minLength": 1, "maxLength": 60}},
     }
@@ -88,23 +89,30 @@ class CourseCompleted(RuleKind):
         return Progress(int(done), 1)
 
 
-class CoursesCompleted(RuleKind):
-    name = "courses_completed"
-    schema: ClassVar[dict[str, Any]] = {
-        "required": ["count"],
-        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100}},
-    }
+class CountReached(RuleKind):
+    """Met once something the learner's facts count reaches the rule's ``count``."""
+
+    def __init__(
+        self, name: str, sentence: str, counted: Callable[[Facts], int], *, maximum: int
+    ) -> None:
+        self.name = name
+        self.schema = {
+            "required": ["count"],
+            "properties": {"count": {"type": "integer", "minimum": 1, "maximum": maximum}},
+        }
+        self._sentence = sentence  # with {count}
+        self._counted = counted
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
-        return f"Complete {rule['count']} courses."
+        return self._sentence.format(count=rule["count"])
 
     def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
-        return _count(len(facts.completed_courses), rule["count"])
+        return _count(self._counted(facts), rule["count"])
 
 
 class ScoreAtLeast(RuleKind):
     name = "score_at_least"
-    schema: ClassVar[dict[str, Any]] = {
+    schema = {
         "required": ["course", "score"],
         "properties": {
             "course": {"type": "string", "minLength": 1, "maxLength": 60},
@@ -130,7 +138,7 @@ class ScoreAtLeast(RuleKind):
 
 class SkillLevel(RuleKind):
     name = "skill_level"
-    schema: ClassVar[dict[str, Any]] = {
+    schema = {
         "required": ["skill", "level", "times"],
         "properties": {
             "skill": {"enum": list(SKILLS)},
@@ -163,25 +171,11 @@ class SkillLevel(RuleKind):
         )
 
 
-class RecognitionsReceived(RuleKind):
-    name = "recognitions_received"
-    schema: ClassVar[dict[str, Any]] = {
-        "required": ["count"],
-        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 1000}},
-    }
-
-    def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
-        return f"Receive {rule['count']} recognitions from your managers."
-
-    def progress(self, rule: Mapping[str, Any], facts: Facts) -> Progress:
-        return _count(facts.recognitions_received, rule["count"])
-
-
 class CalibrationWithin(RuleKind):
     """For graders: score calibration transcripts close to the consensus."""
 
     name = "calibration_within"
-    schema: ClassVar[dict[str, Any]] = {
+    schema = {
         "required": ["deviation", "times"],
         "properties": {
             "deviation": {"type": "number", "minimum": 0, "maximum": 3},
@@ -204,10 +198,20 @@ RULE_KINDS: dict[str, RuleKind] = {
     kind.name: kind
     for kind in (
         CourseCompleted(),
-        CoursesCompleted(),
+        CountReached(
+            "courses_completed",
+            "Complete {count} courses.",
+            lambda facts: len(facts.completed_courses),
+            maximum=100,
+        ),
         ScoreAtLeast(),
         SkillLevel(),
-        RecognitionsReceived(),
+        CountReached(
+            "recognitions_received",
+            "Receive {count} recognitions from your managers.",
+            lambda facts: facts.recognitions_received,
+            maximum=1000,
+        ),
         CalibrationWithin(),
     )
 }
