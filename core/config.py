@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
 # A SQLite database needs at least this much free space on its disk to start.
@@ -167,8 +168,8 @@ class Settings:
             SURVEY_RETENTION_DAYS=number("SURVEY_RETENTION_DAYS", 0),
         )
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
     @property
     def is_production(self) -> bool:

@@ -21,7 +21,7 @@ STATIC_PREFIX = "static:"
 def _local_only_fetcher() -> type:
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class LocalOnlyFetcher(URLFetcher):  # type: ignore[misc]
+    class LocalOnlyFetcher(URLFetcher):
         """``data:`` URLs, and ``static:<path>`` from the given static folders; nothing else
         (no network, no other files)."""
 

@@ -12,6 +12,8 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from core.db import Base
+
 Exporter = Callable[[Session, int], Any]  # (session, user id) -> JSON-ready data
 
 
@@ -28,10 +30,10 @@ def _plain(value: object) -> object:
 
 
 def rows_of(
-    session: Session, model: type, *where: ColumnElement[bool], leave_out: Sequence[str] = ()
+    session: Session, model: type[Base], *where: ColumnElement[bool], leave_out: Sequence[str] = ()
 ) -> list[dict[str, object]]:
     """Every column of the matching rows, as plain JSON values."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__
     columns = [c for c in table.columns if c.name not in leave_out]
     query = select(*columns).where(*where)
     return [
