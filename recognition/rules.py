@@ -70,12 +70,25 @@ def _count(value: int, needed: int) -> Progress:
     return Progress(min(value, needed), needed)
 
 
+def _schema(optional: Mapping[str, Any] | None = None, **required: Any) -> dict[str, Any]:
+    """A kind's JSON schema: its ``required`` values and its ``optional`` ones."""
+    return {"required": list(required), "properties": {**required, **(optional or {})}}
+
+
+def _integer(minimum: int, maximum: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def _number(minimum: float, maximum: float) -> dict[str, Any]:
+    return {"type": "number", "minimum": minimum, "maximum": maximum}
+
+
+COURSE = {"type": "string", "minLength": 1, "maxLength": 60}  # a slug, or "*" for any course
+
+
 class CourseCompleted(RuleKind):
     name = "course_completed"
-    schema = {
-        "required": ["course"],
-        "properties": {"course": {"type": "string", "minLength": 1, "maxLength": 60}},
-    }
+    schema = _schema(course=COURSE)
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         course = rule["course"]
@@ -96,10 +109,7 @@ class CountReached(RuleKind):
         self, name: str, sentence: str, counted: Callable[[Facts], int], *, maximum: int
     ) -> None:
         self.name = name
-        self.schema = {
-            "required": ["count"],
-            "properties": {"count": {"type": "integer", "minimum": 1, "maximum": maximum}},
-        }
+        self.schema = _schema(count=_integer(1, maximum))
         self._sentence = sentence  # with {count}
         self._counted = counted
 
@@ -112,13 +122,7 @@ class CountReached(RuleKind):
 
 class ScoreAtLeast(RuleKind):
     name = "score_at_least"
-    schema = {
-        "required": ["course", "score"],
-        "properties": {
-            "course": {"type": "string", "minLength": 1, "maxLength": 60},
-            "score": {"type": "number", "minimum": 0, "maximum": 100},
-        },
-    }
+    schema = _schema(course=COURSE, score=_number(0, 100))
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         course = rule["course"]
@@ -138,15 +142,12 @@ class ScoreAtLeast(RuleKind):
 
 class SkillLevel(RuleKind):
     name = "skill_level"
-    schema = {
-        "required": ["skill", "level", "times"],
-        "properties": {
-            "skill": {"enum": list(SKILLS)},
-            "level": {"type": "integer", "minimum": 1, "maximum": 4},
-            "times": {"type": "integer", "minimum": 1, "maximum": 20},
-            "consecutive": {"type": "boolean"},
-        },
-    }
+    schema = _schema(
+        skill={"enum": list(SKILLS)},
+        level=_integer(1, 4),
+        times=_integer(1, 20),
+        optional={"consecutive": {"type": "boolean"}},
+    )
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         row = " in a row" if rule.get("consecutive") else ""
@@ -175,13 +176,7 @@ class CalibrationWithin(RuleKind):
     """For graders: score calibration transcripts close to the consensus."""
 
     name = "calibration_within"
-    schema = {
-        "required": ["deviation", "times"],
-        "properties": {
-            "deviation": {"type": "number", "minimum": 0, "maximum": 3},
-            "times": {"type": "integer", "minimum": 1, "maximum": 50},
-        },
-    }
+    schema = _schema(deviation=_number(0, 3), times=_integer(1, 50))
 
     def explain(self, rule: Mapping[str, Any], titles: Mapping[str, str]) -> str:
         return (
