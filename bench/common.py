@@ -1,5 +1,5 @@
-"""What every bench script needs: a fresh database, a gunicorn it can stop, percentiles, and a
-quiet machine to measure on."""
+"""What every bench script needs: a fresh database, the tool set up on it (``fresh_tool``), a
+gunicorn it can stop (``serving``), percentiles, and a quiet machine to measure on."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +23,13 @@ VENV_BIN = ROOT / ".venv" / "bin"
 if not (VENV_BIN / "gunicorn").exists():
     VENV_BIN = Path(sys.prefix) / "bin"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# The base URL of a tool that is never served (an in-process bench): port 9 is "discard".
+NOWHERE = "http://127.0.0.1:9"
 SERVER_START_TIMEOUT = 180.0  # a loaded shared machine takes over a minute to start 5 workers
+FLASK_TIMEOUT = 180.0  # seconds for each setup command (flask db upgrade, …)
+# What ``fresh_tool`` runs after ``flask db upgrade``: the tool's key alone, or the demo data
+# (the key, the development platform, the built-in courses and badges).
+FIRST_DATA = {"keys": ("lms", "keys", "ensure"), "demo": ("demo", "load")}
 
 # The repository root first, always: bench/ is on the path too (scripts run as bench/X.py),
 # and bench/courses.py must not shadow the project's courses package.
@@ -88,10 +96,14 @@ def fresh_database(
                 execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def server_env(database_url: str, workdir: Path, base_url: str, secret: str) -> dict[str, str]:
+def server_env(
+    database_url: str, workdir: Path, base_url: str | None, secret: str, root: Path = ROOT
+) -> dict[str, str]:
     """The environment of a server set up as in production, with the development platform on
-    as the LMS under load. Production mode refuses the development platform, so the server
-    runs in development mode, which differs only in HSTS and `flask doctor`'s verdict."""
+    as the LMS under load (none without a ``base_url``: a tool that serves no launches).
+    Production mode refuses the development platform, so the server runs in development mode,
+    which differs only in HSTS and `flask doctor`'s verdict. ``root``: the checkout whose
+    code runs."""
     env = dict(os.environ)
     env.update(
         FLASK_APP="wsgi",
@@ -99,16 +111,58 @@ def server_env(database_url: str, workdir: Path, base_url: str, secret: str) -> 
         SECRET_KEY=secret,
         DATABASE_URL=database_url,
         INSTANCE_PATH=str(workdir),
-        DEV_PLATFORM_ENABLED="1",
-        PUBLIC_BASE_URL=base_url,
-        # Every simulated person comes from 127.0.0.1: a limit that is still checked (and
-        # paid for) on every login, but never reached.
-        LOGIN_RATE_PER_MINUTE="1000000000",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
     )
+    if base_url is not None:
+        env.update(
+            DEV_PLATFORM_ENABLED="1",
+            PUBLIC_BASE_URL=base_url,
+            # Every simulated person comes from 127.0.0.1: a limit that is still checked (and
+            # paid for) on every login, but never reached.
+            LOGIN_RATE_PER_MINUTE="1000000000",
+        )
     return env
+
+
+@dataclass
+class Tool:
+    """The tool set up on a fresh database, not served yet."""
+
+    workdir: Path  # temporary, removed with the database
+    database_url: str
+    env: dict[str, str]  # as ``server_env`` makes it
+    port: int  # where it is to be served
+    base_url: str
+
+
+@contextlib.contextmanager
+def fresh_tool(
+    backend: str,
+    pg_url: str,
+    *,
+    schema: str,
+    app_name: str,
+    secret: str,
+    first_data: str = "keys",
+    keep: bool = False,
+    base_url: str = "",
+) -> Iterator[Tool]:
+    """The one setup path of the benches: a temporary directory, a fresh database in it (see
+    ``fresh_database``), migrated, with ``FIRST_DATA[first_data]`` loaded. The tool is to be
+    served on a free port unless ``base_url`` names where it claims to be."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{schema.replace('_', '-')}-") as tmp,
+        fresh_database(backend, pg_url, Path(tmp), schema, app_name, keep) as database_url,
+    ):
+        port = free_port()
+        base_url = base_url or f"http://127.0.0.1:{port}"
+        env = server_env(database_url, Path(tmp), base_url, secret)
+        say(f"[{backend}] migrating a fresh database, loading {' '.join(FIRST_DATA[first_data])}")
+        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
+        flask_command(env, *FIRST_DATA[first_data], timeout=FLASK_TIMEOUT)
+        yield Tool(Path(tmp), database_url, env, port, base_url)
 
 
 def flask_command(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 300) -> str:
@@ -223,6 +277,23 @@ def wait_until_serving(
     raise BenchError(f"{name} did not answer within {SERVER_START_TIMEOUT:.0f} s")
 
 
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    log_path: Path,
+    *extra: str,
+    app: str = "wsgi:app",
+    ready: str = "/healthz",
+    name: str = "gunicorn",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``gunicorn(…)`` once GET ``ready`` answers 200; stopped when the block ends."""
+    with gunicorn(env, port, workers, log_path, *extra, app=app) as process:
+        wait_until_serving(process, port, log_path, ready, name)
+        yield process
+
+
 def machine_jiffies() -> tuple[int, int, int]:
     """(busy, steal, total) jiffies of the whole machine since boot, from /proc/stat."""
     with open("/proc/stat") as stat:
@@ -309,3 +380,31 @@ def schema_to_myself(pg_url: str, key: int, bench: str, schema: str, wait: float
             say(f"waiting for another {bench} to finish with schema {schema} …")
             time.sleep(5)
         yield
+
+
+def have_gunicorn() -> bool:
+    """Whether the venv has gunicorn; says what to do when it has not."""
+    if (VENV_BIN / "gunicorn").exists():
+        return True
+    say("No .venv/bin/gunicorn: run scripts/bootstrap dev first.")
+    return False
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (and Ctrl-C, also when started with "&") raise KeyboardInterrupt, so every
+    ``finally`` runs and stops what the bench started."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def exit_status(run: Callable[[], int]) -> int:
+    """``run()``'s exit status; 1 when the bench could not run (``BenchError``, said)."""
+    try:
+        return run()
+    except BenchError as error:
+        say(f"bench failed: {error}")
+        return 1

@@ -35,12 +35,10 @@ import json
 import random
 import re
 import statistics
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,16 +46,12 @@ from common import (
     DEFAULT_PG,
     BenchError,
     cores,
-    flask_command,
-    free_port,
-    fresh_database,
-    gunicorn,
+    fresh_tool,
     percentile,
     revision,
     say,
-    server_env,
+    serving,
     wait_for_quiet_machine,
-    wait_until_serving,
 )
 from load import answer_form
 
@@ -372,58 +366,57 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def bench_backend(backend: str, args: argparse.Namespace) -> Result:
-    with tempfile.TemporaryDirectory(prefix="bench-courses-") as tmp:
-        workdir = Path(tmp)
-        with fresh_database(backend, args.pg_url, workdir, SCHEMA, "bench-courses") as url:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            env = server_env(url, workdir, base, SECRET)
-            say(f"[{backend}] migrating and loading the demo data")
-            flask_command(env, "db", "upgrade")
-            flask_command(env, "demo", "load")
-            say(f"[{backend}] seeding {args.learners} learners")
-            seeded = seed(env, base, args.learners)
-            log = workdir / "gunicorn.log"
-            with gunicorn(env, port, args.workers, log) as server:
-                wait_until_serving(server, port, log)
-                wait_for_quiet_machine(args.wait_quiet)
-                samples = [Samples() for _ in range(args.clients)]
-                begin = time.perf_counter() + 0.5
-                schedule = Schedule(
-                    start=begin,
-                    measure_from=begin + args.warmup,
-                    end=begin + args.warmup + args.duration,
-                    rate=args.rate,
-                    clients=args.clients,
+    with fresh_tool(
+        backend,
+        args.pg_url,
+        schema=SCHEMA,
+        app_name="bench-courses",
+        secret=SECRET,
+        first_data="demo",
+    ) as tool:
+        env, port, base = tool.env, tool.port, tool.base_url
+        say(f"[{backend}] seeding {args.learners} learners")
+        seeded = seed(env, base, args.learners)
+        log = tool.workdir / "gunicorn.log"
+        with serving(env, port, args.workers, log):
+            wait_for_quiet_machine(args.wait_quiet)
+            samples = [Samples() for _ in range(args.clients)]
+            begin = time.perf_counter() + 0.5
+            schedule = Schedule(
+                start=begin,
+                measure_from=begin + args.warmup,
+                end=begin + args.warmup + args.duration,
+                rate=args.rate,
+                clients=args.clients,
+            )
+            threads = [
+                threading.Thread(
+                    target=client_loop,
+                    args=(port, seeded, schedule, i, samples[i]),
+                    daemon=True,
                 )
-                threads = [
-                    threading.Thread(
-                        target=client_loop,
-                        args=(port, seeded, schedule, i, samples[i]),
-                        daemon=True,
-                    )
-                    for i in range(args.clients)
-                ]
-                for thread in threads:
-                    thread.start()
-                say(
-                    f"[{backend}] {args.rate:g} requests/s for {args.warmup + args.duration:.0f} s"
-                    f" ({args.warmup:.0f} s warm-up)"
+                for i in range(args.clients)
+            ]
+            for thread in threads:
+                thread.start()
+            say(
+                f"[{backend}] {args.rate:g} requests/s for {args.warmup + args.duration:.0f} s"
+                f" ({args.warmup:.0f} s warm-up)"
+            )
+            for thread in threads:
+                thread.join(timeout=args.warmup + args.duration + 120)
+            seconds = args.duration
+            certificate_http = []
+            for _ in range(args.certificates):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status, ms, _ = _call(
+                    conn, "GET", f"/courses/{SLUG}/certificate.pdf", seeded.graduate
                 )
-                for thread in threads:
-                    thread.join(timeout=args.warmup + args.duration + 120)
-                seconds = args.duration
-                certificate_http = []
-                for _ in range(args.certificates):
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    status, ms, _ = _call(
-                        conn, "GET", f"/courses/{SLUG}/certificate.pdf", seeded.graduate
-                    )
-                    conn.close()
-                    if status != 200:
-                        raise BenchError(f"certificate download answered HTTP {status}")
-                    certificate_http.append(ms)
-            renders, bare = render_certificate_in_process(env, base, args.certificates)
+                conn.close()
+                if status != 200:
+                    raise BenchError(f"certificate download answered HTTP {status}")
+                certificate_http.append(ms)
+        renders, bare = render_certificate_in_process(env, base, args.certificates)
     page = [ms for s in samples for ms in s.page]
     submit = [ms for s in samples for ms in s.submit]
     errors = [e for s in samples for e in s.errors]

@@ -1,5 +1,12 @@
-"""A minimal, fast fake LMS for ``bench/grades.py``: an OAuth2 token endpoint and AGS score
-endpoints that record every score they receive.
+"""The LMS every bench plays: the development platform's side of a launch, and a gradebook.
+
+``PlatformSide`` (in the bench's own process) is the platform at launch time: it registers the
+development platform, reads the platform's signing key from ``signing_keys`` once, builds the
+login initiation and signs the id_token (RS256) as the platform would.
+
+The gradebook (``start`` runs it as its own process) is a minimal, fast fake LMS for the
+benches that deliver grades: an OAuth2 token endpoint and AGS score endpoints that record every
+score they receive.
 
 One asyncio process with a hand-written HTTP/1.1 loop (keep-alive, Content-Length bodies):
 far cheaper per request than the tool's side, so it is not what a grade benchmark measures.
@@ -22,17 +29,121 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
+import http.client
 import json
 import re
 import secrets
 import signal
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
+from common import ROOT, BenchError, spawn, tail
+
+# The cookie check page's link onwards to the platform's auth URL (state and nonce in it).
+ONWARD_LINK = re.compile(rb'id="continue-here" href="([^"]+)"')
+START_TIMEOUT = 30.0
 SCORES_PATH = re.compile(r"^/lineitems/([^/]+)/lineitem/scores$")
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 
 
+# -- the platform's side of a launch ----------------------------------------------------------
+@dataclass
+class PlatformSide:
+    """What the bench needs to act as the development platform."""
+
+    issuer: str
+    client_id: str
+    deployment_id: str
+    launch_url: str
+    kid: str
+    private_key: Any  # an RSAPrivateKey, parsed once
+    claims: dict[str, Any]  # the development platform's learner claims, without nonce/times
+    # What the browser says about where the login page will show: "iframe" (an LMS frame,
+    # the tool shows its cookie check) or "document" (a new window, no cookie check).
+    fetch_dest: str = "iframe"
+
+    def login_query(self, login_hint: str) -> str:
+        """The query of the platform's login initiation (``/lms/login?…``) for one person."""
+        return urlencode(
+            {
+                "iss": self.issuer,
+                "login_hint": login_hint,
+                "target_link_uri": self.launch_url,
+                "lti_message_hint": secrets.token_urlsafe(16),
+                "client_id": self.client_id,
+                "lti_deployment_id": self.deployment_id,
+            }
+        )
+
+    def person_claims(
+        self, sub: str, given_name: str, family_name: str, email: str
+    ) -> dict[str, Any]:
+        """The development platform's learner claims for another person."""
+        return {
+            **self.claims,
+            "sub": sub,
+            "name": f"{given_name} {family_name}",
+            "given_name": given_name,
+            "family_name": family_name,
+            "email": email,
+        }
+
+    def id_token(self, claims: dict[str, Any], nonce: str) -> str:
+        """``claims`` with the login's nonce and fresh times, signed with the platform's key."""
+        now = int(time.time())
+        timed = {**claims, "nonce": nonce, "iat": now, "exp": now + 60}
+        return jwt.encode(timed, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+
+
+def auth_request(cookie_check_page: bytes) -> dict[str, list[str]] | None:
+    """The query of the platform auth URL the tool's cookie check page goes on to (state,
+    nonce, …); None when the page has no link onwards."""
+    found = ONWARD_LINK.search(cookie_check_page)
+    if found is None:
+        return None
+    return parse_qs(urlsplit(html.unescape(found.group(1).decode())).query)
+
+
+def register_platform(env: dict[str, str], base_url: str, fetch_dest: str) -> PlatformSide:
+    """Register the development platform (in this process, with the server's settings) and
+    load its signing key from the ``signing_keys`` table once."""
+    from core import create_app
+    from core.config import Settings
+    from core.db import db
+    from lms import keys
+    from lms.devplatform import service as devplatform
+
+    app = create_app(Settings.from_env(env))
+    with app.app_context():
+        setup = devplatform.register(db.session, base_url, base_url)
+        db.session.commit()
+        signing = keys.active_key(db.session, keys.DEV_PLATFORM)
+        db.session.commit()
+        private_key = keys.load_private_key(signing.kid, signing.private_pem)
+        claims = devplatform.launch_claims(setup, devplatform.PERSONAS["learner"], nonce="")
+        side = PlatformSide(
+            issuer=devplatform.issuer_for(setup.platform_base_url),
+            client_id=devplatform.CLIENT_ID,
+            deployment_id=devplatform.DEPLOYMENT_ID,
+            launch_url=setup.tool_base_url + "/lms/launch",
+            kid=signing.kid,
+            private_key=private_key,
+            claims=claims,
+            fetch_dest=fetch_dest,
+        )
+        db.session.remove()
+        db.engine.dispose()
+    return side
+
+
+# -- the gradebook ----------------------------------------------------------------------------
 class FakeLms:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay  # seconds before a score is answered (a slow gradebook)
@@ -131,6 +242,38 @@ class FakeLms:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+def lms_call(port: int, method: str, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    """One request to the fake gradebook on ``port``: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=b"" if method == "POST" else None)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def start_fake_lms(
+    port: int, env: dict[str, str], workdir: Path, delay: float, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """The fake gradebook as its own process (its own group: stop it with
+    ``stop_process_group``), answering on ``port``; ``delay`` as ``--delay``."""
+    log_path = workdir / "fake_lms.log"
+    command = [sys.executable, str(Path(__file__).resolve()), "--port", str(port)]
+    process = spawn([*command, "--delay", str(delay)], env, log_path, cwd)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(
+                f"the fake LMS exited with {process.returncode}:\n{tail(log_path, 20)}"
+            )
+        with contextlib.suppress(OSError):
+            if lms_call(port, "GET", "/health", timeout=2)[0] == 200:
+                return process
+        time.sleep(0.1)
+    raise BenchError(f"the fake LMS did not answer within {START_TIMEOUT:.0f} s")
 
 
 async def main(port: int, delay: float) -> None:

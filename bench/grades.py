@@ -36,11 +36,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import http.client
 import json
 import os
 import platform
-import pstats
 import re
 import signal
 import subprocess
@@ -64,10 +62,12 @@ from common import (
     free_port,
     fresh_database,
     schema_to_myself,
+    server_env,
     spawn,
     tail,
     wait_for_quiet_machine,
 )
+from fake_lms import lms_call, start_fake_lms
 
 SCHEMA = "bench_grades"
 WORKER_APP_NAME = "bench-grades-worker"  # the workers' PostgreSQL sessions (for their CPU)
@@ -76,7 +76,6 @@ ISSUER = "https://fake-lms.bench.invalid"
 CLIENT_ID = "bench-grades-client"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-START_TIMEOUT = 30.0
 FLASK_TIMEOUT = 180.0  # seconds for each setup command (flask db upgrade, …)
 STOP_TIMEOUT = 20.0
 POLL_INTERVAL = 0.1
@@ -156,36 +155,6 @@ def wait_quiet(limit: float) -> None:
     wait_for_quiet_machine(limit, busy_and_total, lambda message: print(f"  {message}"))
 
 
-# -- the fake LMS -----------------------------------------------------------------------------
-def lms_call(port: int, method: str, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=b"" if method == "POST" else None)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def start_fake_lms(
-    port: int, env: dict[str, str], workdir: Path, delay: float
-) -> subprocess.Popen[bytes]:
-    log_path = workdir / "fake_lms.log"
-    command = [sys.executable, str(ROOT / "bench" / "fake_lms.py"), "--port", str(port)]
-    process = spawn([*command, "--delay", str(delay)], env, log_path, APP_ROOT)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(
-                f"the fake LMS exited with {process.returncode}:\n{tail(log_path, 20)}"
-            )
-        with contextlib.suppress(OSError):
-            if lms_call(port, "GET", "/health", timeout=2)[0] == 200:
-                return process
-        time.sleep(0.1)
-    raise BenchError(f"the fake LMS did not answer within {START_TIMEOUT:.0f} s")
-
-
 # -- database and setup -----------------------------------------------------------------------
 @contextlib.contextmanager
 def fresh_schema(pg_url: str, workdir: Path, keep: bool, wait: float) -> Iterator[str]:
@@ -199,21 +168,6 @@ def fresh_schema(pg_url: str, workdir: Path, keep: bool, wait: float) -> Iterato
         fresh_database("postgresql", pg_url, workdir, SCHEMA, "", keep) as database_url,
     ):
         yield database_url
-
-
-def app_env(database_url: str, workdir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        FLASK_APP="wsgi",
-        APP_ENV="development",
-        SECRET_KEY=SECRET,
-        DATABASE_URL=database_url,
-        INSTANCE_PATH=str(workdir),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join([str(APP_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    )
-    return env
 
 
 def expected_score(index: int) -> float:
@@ -706,8 +660,8 @@ def profile_delivery(
         f"{verification.received}, duplicates {verification.duplicates}"
     )
     per = 1000.0 / max(1, attempted)
-    stats = pstats.Stats(profiler)
-    table = stats.stats  # type: ignore[attr-defined]
+    profiler.create_stats()
+    table = profiler.stats
     print(f"  {'function':44} {'calls/score':>11} {'ms/score':>9} {'share':>6}")
     for suffix, name, label in PROFILE_FUNCTIONS:
         calls = cumulative = 0.0
@@ -830,14 +784,14 @@ def main(argv: list[str] | None = None) -> int:
             fresh_schema(args.pg_url, Path(tmp), args.keep, args.timeout) as database_url,
         ):
             workdir = Path(tmp)
-            env = app_env(database_url, workdir)
+            env = server_env(database_url, workdir, None, SECRET, root=APP_ROOT)
             schema_url = database_url  # psycopg understands the options= parameter too
             step = time.monotonic()
             flask_command(env, "db", "upgrade", cwd=APP_ROOT, timeout=FLASK_TIMEOUT)
             flask_command(env, "lms", "keys", "ensure", cwd=APP_ROOT, timeout=FLASK_TIMEOUT)
             print(f"database: schema {SCHEMA} migrated in {time.monotonic() - step:.1f} s")
             port = free_port()
-            lms_process = start_fake_lms(port, env, workdir, args.lms_delay)
+            lms_process = start_fake_lms(port, env, workdir, args.lms_delay, cwd=APP_ROOT)
             args.lms_process = lms_process
             slow = f", answering scores after {args.lms_delay} s" if args.lms_delay else ""
             print(f"fake LMS: http://127.0.0.1:{port} (pid {lms_process.pid}){slow}")

@@ -37,23 +37,27 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from common import (
     DEFAULT_PG,
+    NOWHERE,
     ROOT,
     BenchError,
-    flask_command,
-    fresh_database,
+    exit_status,
+    fresh_tool,
     revision,
     say,
-    server_env,
     wait_for_quiet_machine,
 )
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+    from sqlalchemy.orm import Session
 
 SECRET = "bench-insights-" + "i" * 30
 SCHEMA = "bench_insights"
@@ -280,7 +284,7 @@ WHERE l.own = l.stack
 """
 
 
-def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
+def duckdb_tables(session: Session, platform_id: int, survey: Path) -> DuckDBPyConnection:
     """An in-memory DuckDB holding the same rows as the report's database: the responses of
     the survey file (team, day number, score; a team found by its external id, as the import
     finds it), the teams' members and the course completions. Loaded before timing; only the
@@ -302,7 +306,7 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
     from people.models import Membership, Team
 
     anchor = duckdb.connect()
-    found = session.execute(  # type: ignore[attr-defined]
+    found = session.execute(
         select(Team.id, Team.external_id).where(Team.platform_id == platform_id)
     ).all()
     teams = {  # noqa: F841 - DuckDB reads the local by name
@@ -336,7 +340,7 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
         ("team_id", "day", "score"),
         [
             (team_id, day(answered), score)
-            for team_id, answered, score in session.execute(  # type: ignore[attr-defined]
+            for team_id, answered, score in session.execute(
                 select(SurveyResponse.team_id, SurveyResponse.day, SurveyResponse.score)
                 .join(SurveyImport, SurveyImport.id == SurveyResponse.import_id)
                 .where(
@@ -353,7 +357,7 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
         ("team_id", "user_id", "joined", "left_on"),
         [
             (team_id, user_id, day(joined), None if active else day(left))
-            for team_id, user_id, active, joined, left in session.execute(  # type: ignore[attr-defined]
+            for team_id, user_id, active, joined, left in session.execute(
                 select(
                     Membership.team_id,
                     Membership.user_id,
@@ -365,13 +369,13 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
         ],
     )
     # Every course of the catalogue and every outside training counts (the report's default).
-    slugs = [course.slug for course in catalogue(session, platform_id)]  # type: ignore[arg-type]
+    slugs = [course.slug for course in catalogue(session, platform_id)]
     table(
         "completions",
         ("user_id", "day"),
         [
             (user_id, day(completed.date()))
-            for user_id, completed in session.execute(  # type: ignore[attr-defined]
+            for user_id, completed in session.execute(
                 select(CourseResult.user_id, CourseResult.completed_at)
                 .join(Course, Course.id == CourseResult.course_id)
                 .where(Course.slug.in_(slugs))
@@ -379,7 +383,7 @@ def duckdb_tables(session: object, platform_id: int, survey: Path) -> object:
         ]
         + [
             (user_id, day(completed))
-            for user_id, completed in session.execute(  # type: ignore[attr-defined]
+            for user_id, completed in session.execute(
                 select(PastTraining.user_id, PastTraining.completed_on).where(
                     PastTraining.platform_id == platform_id,
                     or_(
@@ -620,58 +624,60 @@ def print_import(args: argparse.Namespace, imports: list[dict], anchors: list[di
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-insights-") as tmp:
-        workdir = Path(tmp)
-        with fresh_database(
-            args.backend, args.pg_url, workdir, args.schema, "bench-insights"
-        ) as url:
-            env = server_env(url, workdir, "http://127.0.0.1:9", SECRET)
-            flask_command(env, "db", "upgrade")
-            flask_command(env, "demo", "load")
-            platform_id, training_day = seed(env, args)
-            survey = workdir / "survey.csv"
-            write_survey(survey, args, training_day)
-            wait_for_quiet_machine(args.wait_quiet)
-            imports, anchors = [], []
-            for round_no in range(1, args.import_rounds + 1):
-                # Alternating, so a machine that drifts slows both sides alike; the anchor
-                # first, so the last import's rows stay for the analysis below.
-                say(f"import round {round_no}: anchor")
-                anchors.append(child_json(env, "--anchor-only", str(survey)))
-                say(f"import round {round_no}: ours")
-                imports.append(
-                    child_json(env, "--import-only", str(survey), "--platform-id", str(platform_id))
-                )
-                say(
-                    f"  ours {args.rows / imports[-1]['import_s']:,.0f} rows/s, anchor "
-                    f"{args.rows / anchors[-1]['anchor_s']:,.0f} rows/s"
-                )
-            summary = imports[-1]["summary"]
-            say(summary)
-            print_import(args, imports, anchors)
-            if args.skip_analysis:
-                return 0
-            wait_for_quiet_machine(args.wait_quiet)
-            say("analysing")
-            child = subprocess.run(
-                [sys.executable, __file__, "--analyse-only", "--repeats", str(args.repeats)],
-                cwd=ROOT,
-                env={
-                    **env,
-                    "BENCH_PDF": str(workdir / "report.pdf"),
-                    "BENCH_SURVEY": str(survey),
-                    "BENCH_PROFILE": "1" if args.profile else "",
-                },
-                capture_output=True,
-                text=True,
-                timeout=1800,
-                check=False,
+    with fresh_tool(
+        args.backend,
+        args.pg_url,
+        schema=args.schema,
+        app_name="bench-insights",
+        secret=SECRET,
+        first_data="demo",
+        base_url=NOWHERE,
+    ) as tool:
+        env, workdir = tool.env, tool.workdir
+        platform_id, training_day = seed(env, args)
+        survey = workdir / "survey.csv"
+        write_survey(survey, args, training_day)
+        wait_for_quiet_machine(args.wait_quiet)
+        imports, anchors = [], []
+        for round_no in range(1, args.import_rounds + 1):
+            # Alternating, so a machine that drifts slows both sides alike; the anchor
+            # first, so the last import's rows stay for the analysis below.
+            say(f"import round {round_no}: anchor")
+            anchors.append(child_json(env, "--anchor-only", str(survey)))
+            say(f"import round {round_no}: ours")
+            imports.append(
+                child_json(env, "--import-only", str(survey), "--platform-id", str(platform_id))
             )
-            if child.returncode != 0 or args.profile:
-                say(child.stderr)
-            if child.returncode != 0:
-                raise BenchError("the analysis failed")
-            result = json.loads(child.stdout.strip().splitlines()[-1])
+            say(
+                f"  ours {args.rows / imports[-1]['import_s']:,.0f} rows/s, anchor "
+                f"{args.rows / anchors[-1]['anchor_s']:,.0f} rows/s"
+            )
+        summary = imports[-1]["summary"]
+        say(summary)
+        print_import(args, imports, anchors)
+        if args.skip_analysis:
+            return 0
+        wait_for_quiet_machine(args.wait_quiet)
+        say("analysing")
+        child = subprocess.run(
+            [sys.executable, __file__, "--analyse-only", "--repeats", str(args.repeats)],
+            cwd=ROOT,
+            env={
+                **env,
+                "BENCH_PDF": str(workdir / "report.pdf"),
+                "BENCH_SURVEY": str(survey),
+                "BENCH_PROFILE": "1" if args.profile else "",
+            },
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if child.returncode != 0 or args.profile:
+            say(child.stderr)
+        if child.returncode != 0:
+            raise BenchError("the analysis failed")
+        result = json.loads(child.stdout.strip().splitlines()[-1])
     teams_s, agents_s = result["teams_s"], result["agents_s"]
     print(
         f"\nbench/insights.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
@@ -766,11 +772,7 @@ def main() -> int:
         env = dict(os.environ)
         print(json.dumps(analyse(env, args.repeats, Path(env["BENCH_PDF"]))))
         return 0
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"bench failed: {error}")
-        return 1
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -33,18 +33,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
 import http.client
 import itertools
 import json
 import os
 import platform
-import re
 import secrets
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -52,103 +48,53 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import jwt
 from common import (
     DEFAULT_PG,
     ROOT,
-    VENV_BIN,
     BenchError,
     cores,
-    flask_command,
     free_port,
-    fresh_database,
-    gunicorn,
+    fresh_tool,
+    have_gunicorn,
+    interrupt_on_sigterm,
     machine_jiffies,
     percentile,
     revision,
     say,
-    server_env,
+    serving,
     tail,
     wait_for_quiet_machine,
-    wait_until_serving,
 )
+from fake_lms import PlatformSide, auth_request, register_platform
 
 SCHEMA = "bench_launch"
 APP_NAME = "bench-launch"  # the server's PostgreSQL sessions, for --pg-waits
 SECRET = "bench-" + "x" * 40  # a throwaway server on 127.0.0.1
-ONWARD_LINK = re.compile(rb'id="continue-here" href="([^"]+)"')
 REQUEST_TIMEOUT = 30.0
-FLASK_TIMEOUT = 120.0  # seconds for each setup command (flask db upgrade, …)
 
 
 # -- setup ------------------------------------------------------------------------------------
-@dataclass
-class PlatformSide:
-    """What the bench needs to act as the development platform."""
-
-    issuer: str
-    client_id: str
-    deployment_id: str
-    launch_url: str
-    kid: str
-    private_key: Any  # an RSAPrivateKey, parsed once
-    claims: dict[str, Any]  # the development platform's learner claims, without nonce/times
-    # What the browser says about where the login page will show: "iframe" (an LMS frame,
-    # the tool shows its cookie check) or "document" (a new window, no cookie check).
-    fetch_dest: str = "iframe"
-
-
-def register_platform(env: dict[str, str], base_url: str, fetch_dest: str) -> PlatformSide:
-    """Register the development platform (in this process, with the server's settings) and
-    load its signing key from the ``signing_keys`` table once."""
-    from core import create_app
-    from core.config import Settings
-    from core.db import db
-    from lms import keys
-    from lms.devplatform import service as devplatform
-
-    app = create_app(Settings.from_env(env))
-    with app.app_context():
-        setup = devplatform.register(db.session, base_url, base_url)
-        db.session.commit()
-        signing = keys.active_key(db.session, keys.DEV_PLATFORM)
-        db.session.commit()
-        private_key = keys.load_private_key(signing.kid, signing.private_pem)
-        claims = devplatform.launch_claims(setup, devplatform.PERSONAS["learner"], nonce="")
-        side = PlatformSide(
-            issuer=devplatform.issuer_for(setup.platform_base_url),
-            client_id=devplatform.CLIENT_ID,
-            deployment_id=devplatform.DEPLOYMENT_ID,
-            launch_url=setup.tool_base_url + "/lms/launch",
-            kid=signing.kid,
-            private_key=private_key,
-            claims=claims,
-            fetch_dest=fetch_dest,
-        )
-        db.session.remove()
-        db.engine.dispose()
-    return side
-
-
 def start_gunicorn(
     env: dict[str, str], port: int, args: argparse.Namespace, log_path: Path, *, bare: bool = False
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """gunicorn as --workers, --worker-class and --threads say, serving the product, or with
     --what-if the product with the prototype fixes (``bench/whatif_wsgi.py``), or with
-    ``bare`` the anchor (``bench/bare_wsgi.py``): the same command but for the app."""
+    ``bare`` the anchor (``bench/bare_wsgi.py``): the same command but for the app. The block
+    starts once it answers."""
     extra = ["--worker-class", args.worker_class]
     if args.threads:
         extra += ["--threads", str(args.threads)]
-    if not args.what_if and not bare:
-        return gunicorn(env, port, args.workers, log_path, *extra)
-    # bench/ after the repository (not gunicorn's --pythonpath, which puts it first): else
-    # bench/courses.py would hide the product's courses package.
-    env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT / "bench")])}
-    app = "bare_wsgi:app" if bare else "whatif_wsgi:app"
-    return gunicorn(env, port, args.workers, log_path, *extra, app=app)
+    app, ready, name = "wsgi:app", "/dev-platform/jwks", "gunicorn"
+    if args.what_if or bare:
+        # bench/ after the repository (not gunicorn's --pythonpath, which puts it first): else
+        # bench/courses.py would hide the product's courses package.
+        env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT / "bench")])}
+        app = "whatif_wsgi:app"
+    if bare:
+        app, ready, name = "bare_wsgi:app", "/", "bare Flask"
+    return serving(env, port, args.workers, log_path, *extra, app=app, ready=ready, name=name)
 
 
 # -- the client -------------------------------------------------------------------------------
@@ -191,33 +137,23 @@ def _request(
 
 def one_launch(conn: http.client.HTTPConnection, side: PlatformSide, run: str, n: int) -> Sample:
     sub = f"bench-{run}-{n}"
-    query = urlencode(
-        {
-            "iss": side.issuer,
-            "login_hint": sub,
-            "target_link_uri": side.launch_url,
-            "lti_message_hint": secrets.token_urlsafe(16),
-            "client_id": side.client_id,
-            "lti_deployment_id": side.deployment_id,
-        }
-    )
+    query = side.login_query(sub)
     browser = {"Sec-Fetch-Dest": side.fetch_dest}
     t0 = time.perf_counter()
     status, headers, body = _request(conn, "GET", "/lms/login?" + query, headers=browser)
     t1 = time.perf_counter()
     cookie_check_ms = login_ms = float("nan")
     if status == 200:  # the cookie check page; its script goes on to the platform
-        found = ONWARD_LINK.search(body)
+        found = auth_request(body)
         if found is None:
             raise LaunchFailed("login", "HTTP 200 but no cookie-check page")
         cookie_check_ms = (t1 - t0) * 1000
-        auth_url = html.unescape(found.group(1).decode())
+        auth = found
     elif status == 302:  # a top-level window: straight on
         login_ms = (t1 - t0) * 1000
-        auth_url = headers["Location"]
+        auth = parse_qs(urlsplit(headers["Location"]).query)
     else:
         raise LaunchFailed("login", f"HTTP {status}")
-    auth = parse_qs(urlsplit(auth_url).query)
     try:
         state, nonce = auth["state"][0], auth["nonce"][0]
     except KeyError as error:
@@ -230,20 +166,8 @@ def one_launch(conn: http.client.HTTPConnection, side: PlatformSide, run: str, n
         raise LaunchFailed("login", "no state cookie")
 
     # The platform's part: claims for a new person, signed with its key.
-    now = int(time.time())
-    claims = dict(side.claims)
-    claims.update(
-        sub=sub,
-        nonce=nonce,
-        iat=now,
-        exp=now + 60,
-        name=f"Bench Person {n}",
-        given_name="Bench",
-        family_name=f"Person {n}",
-        email=f"bench.{run}.{n}@example.com",
-    )
-    token = jwt.encode(claims, side.private_key, algorithm="RS256", headers={"kid": side.kid})
-    form = urlencode({"id_token": token, "state": state})
+    claims = side.person_claims(sub, "Bench", f"Person {n}", f"bench.{run}.{n}@example.com")
+    form = urlencode({"id_token": side.id_token(claims, nonce), "state": state})
 
     t4 = time.perf_counter()
     status, headers, _ = _request(
@@ -604,26 +528,25 @@ def measure(
 
 def bench_backend(backend: str, args: argparse.Namespace, stop: threading.Event) -> list[Round]:
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-launch-")))
-        database_url = stack.enter_context(
-            fresh_database(backend, args.pg_url, workdir, SCHEMA, APP_NAME, args.keep_db)
+        tool = stack.enter_context(
+            fresh_tool(
+                backend,
+                args.pg_url,
+                schema=SCHEMA,
+                app_name=APP_NAME,
+                secret=SECRET,
+                keep=args.keep_db,
+            )
         )
-        port, bare_port = free_port(), free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        env = server_env(database_url, workdir, base_url, SECRET)
-        env["BENCH_WHATIF"] = ",".join(args.what_if)
-        say(f"[{backend}] migrating a fresh database, making keys, registering the platform")
-        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
-        flask_command(env, "lms", "keys", "ensure", timeout=FLASK_TIMEOUT)
+        port, bare_port, base_url = tool.port, free_port(), tool.base_url
+        env = {**tool.env, "BENCH_WHATIF": ",".join(args.what_if)}
         side = register_platform(env, base_url, "document" if args.top_level else "iframe")
 
-        log_path, bare_log = workdir / "gunicorn.log", workdir / "bare.log"
+        log_path, bare_log = tool.workdir / "gunicorn.log", tool.workdir / "bare.log"
         if args.wait_quiet:
             wait_for_quiet_machine(args.wait_quiet)
         server = stack.enter_context(start_gunicorn(env, port, args, log_path))
         bare = stack.enter_context(start_gunicorn(env, bare_port, args, bare_log, bare=True))
-        wait_until_serving(server, port, log_path, "/dev-platform/jwks", "gunicorn")
-        wait_until_serving(bare, bare_port, bare_log, "/", "bare Flask")
         run = secrets.token_hex(4)
         say(
             f"[{backend}] gunicorn {args.workers} {args.worker_class} workers on {base_url}, "
@@ -869,17 +792,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (VENV_BIN / "gunicorn").exists():
-        say("No .venv/bin/gunicorn: run scripts/bootstrap dev first.")
+    if not have_gunicorn():
         return 2
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     stop = threading.Event()
-
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with "&"
+    interrupt_on_sigterm()
     results: list[Round] = []
     try:
         for backend in backends:

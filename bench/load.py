@@ -74,10 +74,7 @@ import os
 import platform
 import random
 import re
-import secrets
-import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -88,38 +85,30 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-import jwt
 from common import (
     DEFAULT_PG,
     VENV_BIN,
     BenchError,
     cores,
-    flask_command,
     free_port,
-    fresh_database,
-    gunicorn,
+    fresh_tool,
+    have_gunicorn,
+    interrupt_on_sigterm,
     percentile,
     revision,
     say,
     schema_to_myself,
-    server_env,
+    serving,
     spawn,
     stop_process_group,
     tail,
     wait_for_quiet_machine,
-    wait_until_serving,
 )
-from grades import lms_call, process_cpu, start_fake_lms
-from launch import (
-    ONWARD_LINK,
-    PlatformSide,
-    _request,
-    cpu_shares,
-    cpu_snapshot,
-    register_platform,
-)
+from fake_lms import PlatformSide, auth_request, lms_call, register_platform, start_fake_lms
+from grades import process_cpu
+from launch import _request, cpu_shares, cpu_snapshot
 
 SCHEMA = "bench_load"
 APP_NAME = "bench-load"  # the server's PostgreSQL sessions
@@ -427,35 +416,21 @@ class Client:
 
     # -- operations ------------------------------------------------------------------------
     def launch(self, person: Person, due: float) -> None:
-        query = urlencode(
-            {
-                "iss": self.side.issuer,
-                "login_hint": person.sub,
-                "target_link_uri": self.side.launch_url,
-                "lti_message_hint": secrets.token_urlsafe(16),
-                "client_id": self.side.client_id,
-                "lti_deployment_id": self.side.deployment_id,
-            }
-        )
+        query = self.side.login_query(person.sub)
         browser = {"Sec-Fetch-Dest": "iframe"}  # inside the LMS's course page
         kind = "launch: login (cookie check)"
         _, body = self.call(
             person, kind, due, "GET", "/lms/login?" + query, expect=200, headers=browser, first=True
         )
-        found = ONWARD_LINK.search(body)
-        if found is None:
+        auth = auth_request(body)
+        if auth is None:
             self.record.errors.append((due, kind, "no cookie-check page"))
             raise Failed
-        auth = parse_qs(urlsplit(html.unescape(found.group(1).decode())).query)
         if "state" not in auth or "nonce" not in auth:
             self.record.errors.append((due, kind, "no state or nonce in the auth URL"))
             raise Failed
         state = auth["state"][0]
-        now = int(time.time())
-        claims = dict(person.claims, nonce=auth["nonce"][0], iat=now, exp=now + 60)
-        token = jwt.encode(
-            claims, self.side.private_key, algorithm="RS256", headers={"kid": self.side.kid}
-        )
+        token = self.side.id_token(person.claims, auth["nonce"][0])
 
         def sent_back(cookie: str) -> bool:  # the session's, and this login's state cookie
             return not cookie.startswith("lti1p3-") or cookie == f"lti1p3-{state}"
@@ -1407,17 +1382,21 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
     teams, per_team, ops_rate = sizes(args)
     with contextlib.ExitStack() as stack:
         stack.enter_context(only_run(backend, args.pg_url))
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
-        database_url = stack.enter_context(
-            fresh_database(backend, args.pg_url, workdir, SCHEMA, APP_NAME, args.keep_db)
+        tool = stack.enter_context(
+            fresh_tool(
+                backend,
+                args.pg_url,
+                schema=SCHEMA,
+                app_name=APP_NAME,
+                secret=SECRET,
+                first_data="demo",
+                keep=args.keep_db,
+            )
         )
-        port, lms_port = free_port(), free_port()
-        base_url, lms_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{lms_port}"
-        env = server_env(database_url, workdir, base_url, SECRET)
+        workdir, env, port, base_url = tool.workdir, tool.env, tool.port, tool.base_url
+        lms_port = free_port()
+        lms_base = f"http://127.0.0.1:{lms_port}"
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "INSTANCE_PATH")})
-        say(f"[{backend}] migrating a fresh database, loading the demo data")
-        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
-        flask_command(env, "demo", "load", timeout=FLASK_TIMEOUT)
         side = register_platform(env, base_url, "iframe")
 
         from core import create_app
@@ -1435,8 +1414,9 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
             hooks = workdir / "timing_hooks.py"
             hooks.write_text(f"LOG_DIR = {str(workdir)!r}\n" + SERVER_TIMING_HOOKS)
             extra = ["--config", str(hooks)]
-        server = stack.enter_context(gunicorn(env, port, args.workers, log_path, *extra))
-        wait_until_serving(server, port, log_path, "/dev-platform/jwks", "gunicorn")
+        server = stack.enter_context(
+            serving(env, port, args.workers, log_path, *extra, ready="/dev-platform/jwks")
+        )
 
         people = make_people(side, teams, args.team_size, lms_base)
         counts = Counter(p.role for p in people)
@@ -1598,16 +1578,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (VENV_BIN / "gunicorn").exists():
-        say("No .venv/bin/gunicorn: run scripts/bootstrap dev first.")
+    if not have_gunicorn():
         return 1
     stop = threading.Event()
-
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_sigterm()
     try:
         result = bench(args, stop)
     except BenchError as error:

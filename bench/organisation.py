@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from common import DEFAULT_PG, BenchError, fresh_database, revision, say
+from common import DEFAULT_PG, BenchError, exit_status, fresh_database, revision, say
 
 SECRET = "bench-organisation-" + "o" * 30
 SCHEMA = "bench_organisation"
@@ -210,11 +210,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     args = parser.parse_args()
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"bench failed: {error}")
-        return 1
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -21,34 +21,21 @@ import argparse
 import contextlib
 import cProfile
 import functools
-import html
-import io
 import os
-import pstats
 import secrets
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
-
-import jwt
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # imported, not run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 import whatif
-from common import DEFAULT_PG, flask_command, fresh_database, server_env
-from launch import (
-    APP_NAME,
-    FLASK_TIMEOUT,
-    ONWARD_LINK,
-    SECRET,
-    PlatformSide,
-    register_platform,
-)
+from common import DEFAULT_PG, fresh_tool
+from fake_lms import PlatformSide, auth_request, register_platform
+from launch import APP_NAME, SECRET
 
 # Its own schema: bench/launch.py may be running on bench_launch at the same time.
 SCHEMA = "bench_profile_launch"
@@ -128,10 +115,12 @@ def instrument(app: Any, spans: Spans) -> None:
     import sqlalchemy.orm
     from sqlalchemy import event
 
+    import lms.launch
     import lms.services
     import lms.views
     import people.services
     from core.db import db
+    from lms import id_tokens
     from lms.launch import ToolLogin, ToolMessageLaunch
     from lms.storage import DatabaseLaunchDataStorage
     from lms.tool_config import DatabaseToolConf
@@ -152,8 +141,10 @@ def instrument(app: Any, spans: Spans) -> None:
     ):
         spans.wrap(ToolMessageLaunch, name, f"  ToolMessageLaunch.{name}")
         if name == "validate_jwt_signature":
-            spans.wrap(ToolMessageLaunch, "_platform_public_key", "    ._platform_public_key")
-            spans.wrap(jwt, "decode", "    jwt.decode (RS256 verify)")
+            # The parsed key comes from the process's cache; the key set is read (and fetched
+            # when stale) only when a kid is new to the process.
+            spans.wrap(lms.launch, "platform_key_set", "    platform_key_set (new kid only)")
+            spans.wrap(id_tokens, "decode", "    id_tokens.decode (RS256 verify)")
     spans.wrap(lms.views, "complete_launch", "  complete_launch")
     spans.wrap(lms.services, "provision", "    provision")
     for name in ("upsert_person", "upsert_context_team", "upsert_membership"):
@@ -196,34 +187,12 @@ def make_launcher(app: Any, side: PlatformSide, spans: Spans) -> Callable[[int],
     def launch(n: int) -> None:
         client = app.test_client()
         sub = f"profile-{run}-{n}"
-        query = urlencode(
-            {
-                "iss": side.issuer,
-                "login_hint": sub,
-                "target_link_uri": side.launch_url,
-                "lti_message_hint": secrets.token_urlsafe(16),
-                "client_id": side.client_id,
-                "lti_deployment_id": side.deployment_id,
-            }
-        )
         with spans.request(REQUEST_KINDS[0]):
-            page = client.get("/lms/login?" + query, headers=browser)
-        found = ONWARD_LINK.search(page.data)
-        assert page.status_code == 200 and found, page.status_code
-        auth = parse_qs(urlsplit(html.unescape(found.group(1).decode())).query)
-        now = int(time.time())
-        claims = dict(side.claims)
-        claims.update(
-            sub=sub,
-            nonce=auth["nonce"][0],
-            iat=now,
-            exp=now + 60,
-            name=f"Profile Person {n}",
-            given_name="Profile",
-            family_name=f"Person {n}",
-            email=f"profile.{run}.{n}@example.com",
-        )
-        token = jwt.encode(claims, side.private_key, algorithm="RS256", headers={"kid": side.kid})
+            page = client.get("/lms/login?" + side.login_query(sub), headers=browser)
+        auth = auth_request(page.data)
+        assert page.status_code == 200 and auth, page.status_code
+        claims = side.person_claims(sub, "Profile", f"Person {n}", f"profile.{run}.{n}@example.com")
+        token = side.id_token(claims, auth["nonce"][0])
         with spans.request(REQUEST_KINDS[1]):
             response = client.post(
                 "/lms/launch", data={"id_token": token, "state": auth["state"][0]}
@@ -249,16 +218,20 @@ def print_spans(spans: Spans, count: int) -> None:
         print(f"  {kind}: " + ", ".join(parts))
 
 
+# pstats' sort keys, and the column of a cProfile row (primitive calls, calls, own time,
+# cumulative time) each sorts by, largest first.
+SORT_COLUMNS = {"cumulative": 3, "cumtime": 3, "tottime": 2, "time": 2, "calls": 1, "pcalls": 0}
+
+
 def print_cprofile(
     profiler: cProfile.Profile, count: int, sort: str, top: int, per: str = "launch"
 ) -> None:
     print(f"\nTop functions by {sort}, ms per {per}:")
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    stats.sort_stats(sort)
+    profiler.create_stats()
+    column = SORT_COLUMNS[sort]
+    rows = sorted(profiler.stats.items(), key=lambda row: row[1][:4][column], reverse=True)
     print(f"{'cum ms':>9} {'own ms':>9} {'calls':>8}  function")
-    for func in stats.fcn_list[:top]:  # type: ignore[attr-defined]
-        calls, _, tottime, cumtime, _ = stats.stats[func]  # type: ignore[attr-defined]
-        filename, line, name = func
+    for (filename, line, name), (calls, _, tottime, cumtime, _) in rows[:top]:
         short = filename.replace(str(Path.cwd()) + "/", "").split("site-packages/")[-1]
         print(
             f"{1000 * cumtime / count:9.2f} {1000 * tottime / count:9.2f} "
@@ -277,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--launches", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--sort", default="cumulative", help="cProfile: pstats sort key")
+    parser.add_argument(
+        "--sort", choices=SORT_COLUMNS, default="cumulative", help="cProfile: sort key"
+    )
     parser.add_argument("--top", type=int, default=45, help="cProfile: rows")
     parser.add_argument(
         "--cpu",
@@ -298,16 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     from core.config import Settings
     from core.db import db
 
-    with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-profile-")))
-        url = stack.enter_context(
-            fresh_database(args.backend, args.pg_url, workdir, SCHEMA, APP_NAME)
-        )
-        env = server_env(url, workdir, BASE_URL, SECRET)
-        flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
-        flask_command(env, "lms", "keys", "ensure", timeout=FLASK_TIMEOUT)
-        side = register_platform(env, BASE_URL, "iframe")
-        app = create_app(Settings.from_env(env))
+    with fresh_tool(
+        args.backend,
+        args.pg_url,
+        schema=SCHEMA,
+        app_name=APP_NAME,
+        secret=SECRET,
+        base_url=BASE_URL,
+    ) as tool:
+        side = register_platform(tool.env, BASE_URL, "iframe")
+        app = create_app(Settings.from_env(tool.env))
         seed_jwks_cache(app)
         whatif.apply(app, whatif.parse(args.what_if))
         spans = Spans()

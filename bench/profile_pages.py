@@ -16,38 +16,38 @@ test client's own share included, which is small next to the app's).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
+import functools
+import http.client
 import os
 import random
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 import load
-from common import DEFAULT_PG, ROOT, flask_command, fresh_database, server_env
-from launch import register_platform
+from common import DEFAULT_PG, ROOT, fresh_tool, revision
+from fake_lms import PlatformSide, register_platform
 from profile_launch import print_cprofile, seed_jwks_cache
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from werkzeug.test import TestResponse
 
 BASE_URL = "http://127.0.0.1:5998"  # never served: only names the tool and the platform
 LMS_BASE = "http://127.0.0.1:5997"  # never called: no worker runs
 
 
-class Answer:
-    """The parts of a response ``bench/load.py``'s client reads, from a test response."""
-
-    def __init__(self, response: Any) -> None:
-        self._headers = response.headers
-
-    def get(self, name: str, default: str = "") -> str:
-        return self._headers.get(name, default)
-
-    def get_all(self, name: str) -> list[str]:
-        return self._headers.getlist(name)
+def http_headers(response: TestResponse) -> http.client.HTTPMessage:
+    """A test response's headers as ``bench/load.py``'s client reads them from a socket."""
+    headers = http.client.HTTPMessage()
+    for name, value in response.headers.items():
+        headers[name] = value  # adds a header: every Set-Cookie stays
+    return headers
 
 
 def caller_lines() -> str:
@@ -67,7 +67,8 @@ class CpuSpans:
     """CPU time inside chosen functions, per request kind; a span inside another span of the
     same label is not counted twice."""
 
-    LABELS = {
+    # label -> (module, class or None for a module's function, function name)
+    LABELS: ClassVar[dict[str, list[tuple[str, str | None, str]]]] = {
         "SQL (ORM and Core statements)": [
             ("sqlalchemy.orm.session", "Session", "_execute_internal"),
             ("sqlalchemy.orm.session", "Session", "flush"),
@@ -131,16 +132,14 @@ class CpuSpans:
                 spans.depth[label] -= 1
                 spans.cpu[(spans.kind, label)] += time.process_time() - start
 
-        timed.__name__ = getattr(original, "__name__", "timed")
-        timed.__wrapped__ = original  # type: ignore[attr-defined]
-        return timed
+        return functools.update_wrapper(timed, original)
 
 
 class InProcessClient(load.Client):
     """``bench/load.py``'s client, its requests made through the test client; records the CPU
     time each request kind costs, and profiles the ones named in ``profiled``."""
 
-    def __init__(self, app: Any, side: Any, seeded: Any = None) -> None:
+    def __init__(self, app: Flask, side: PlatformSide, seeded: load.Seeded | None = None) -> None:
         super().__init__(0, load.Recorder(), side, seeded)
         self.app = app
         self.test_client = app.test_client(use_cookies=False)
@@ -152,44 +151,45 @@ class InProcessClient(load.Client):
 
     def call(
         self,
-        person,
-        kind,
-        due,
-        method,
-        path,
+        person: load.Person,
+        kind: str,
+        due: float,
+        method: str,
+        path: str,
         *,
-        expect,
-        form=None,
-        headers=None,
-        cookies=None,
-        first=False,
-    ):  # type: ignore[no-untyped-def]
+        expect: int,
+        form: list[tuple[str, str]] | dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        cookies: Callable[[str], bool] | None = None,
+        first: bool = False,
+    ) -> tuple[http.client.HTTPMessage, bytes]:
         sent = dict(headers or {})
         cookie = person.cookie_header(cookies)
         if cookie:
             sent["Cookie"] = cookie
-        profiling = self.profiler is not None and (not self.profiled or kind in self.profiled)
+        wanted = not self.profiled or kind in self.profiled
+        profiler = self.profiler if wanted else None
         if self.spans is not None:
             self.spans.kind = kind
         started = time.process_time()
-        if profiling:
-            self.profiler.enable()  # type: ignore[union-attr]
+        if profiler is not None:
+            profiler.enable()
         if form is not None:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         body = urlencode(form) if form is not None else None
         response = self.test_client.open(path, method=method, data=body, headers=sent)
         data = response.get_data()
-        if profiling:
-            self.profiler.disable()  # type: ignore[union-attr]
+        if profiler is not None:
+            profiler.disable()
         self.cpu[kind] += time.process_time() - started
         if self.spans is not None:
             self.spans.kind = ""
         self.count[kind] += 1
-        answer = Answer(response)
-        person.take_cookies(answer)  # type: ignore[arg-type]
+        answer = http_headers(response)
+        person.take_cookies(answer)
         if response.status_code != expect:
             raise load.BenchError(f"{kind}: HTTP {response.status_code}, expected {expect}")
-        return answer, data  # type: ignore[return-value]
+        return answer, data
 
 
 OPERATION_REQUESTS = {
@@ -265,15 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     from core.db import db
 
     teams = 2
-    with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pages-")))
-        url = stack.enter_context(
-            fresh_database(args.backend, args.pg_url, workdir, args.schema, load.APP_NAME)
-        )
-        env = server_env(url, workdir, BASE_URL, load.SECRET)
+    with fresh_tool(
+        args.backend,
+        args.pg_url,
+        schema=args.schema,
+        app_name=load.APP_NAME,
+        secret=load.SECRET,
+        first_data="demo",
+        base_url=BASE_URL,
+    ) as tool:
+        env = tool.env
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "INSTANCE_PATH")})
-        flask_command(env, "db", "upgrade", timeout=load.FLASK_TIMEOUT)
-        flask_command(env, "demo", "load", timeout=load.FLASK_TIMEOUT)
         side = register_platform(env, BASE_URL, "iframe")
         app = create_app(Settings.from_env(env))
         settle_for_serving()  # as wsgi.py does for gunicorn's workers
@@ -291,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         client.count.clear()
         if args.mode == "spans":
             client.spans = CpuSpans()
-            client.spans.where = tuple(args.callers) if args.callers else None  # type: ignore[assignment]
+            if args.callers:
+                kind, text = args.callers
+                client.spans.where = (kind, text)
             with app.app_context():
                 client.spans.install(db.engine)
         if args.mode == "cprofile":
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             db.session.remove()
             db.engine.dispose()
 
-    print(f"{args.backend}: {args.rounds} rounds, commit {load.revision()}")
+    print(f"{args.backend}: {args.rounds} rounds, {revision()}")
     labels = list(CpuSpans.LABELS) if client.spans is not None else []
     short = [label.split(" (")[0].replace("  of which ", "…") for label in labels]
     print(f"{'request':<30} {'count':>6} {'CPU ms':>8}" + "".join(f" {s:>14}" for s in short))

@@ -20,22 +20,18 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from common import (
     DEFAULT_PG,
-    ROOT,
-    VENV_BIN,
+    NOWHERE,
     BenchError,
+    exit_status,
     flask_command,
-    fresh_database,
+    fresh_tool,
     revision,
     say,
-    server_env,
     wait_for_quiet_machine,
 )
 
@@ -219,29 +215,23 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-recognition-") as tmp:
-        workdir = Path(tmp)
-        with fresh_database(args.backend, args.pg_url, workdir, SCHEMA, "bench-recognition") as url:
-            env = server_env(url, workdir, "http://127.0.0.1:9", SECRET)
-            flask_command(env, "db", "upgrade")
-            flask_command(env, "demo", "load")
-            first, repeats = seed(env, args)
-            wait_for_quiet_machine(args.wait_quiet)
-            say(f"flask recognition evaluate over {args.learners + 1} people")
-            started = time.perf_counter()
-            done = subprocess.run(
-                [str(VENV_BIN / "flask"), "recognition", "evaluate"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1800,
-                check=False,
-            )
-            elapsed = time.perf_counter() - started
-            if done.returncode != 0:
-                raise BenchError(f"flask recognition evaluate failed:\n{done.stderr}")
-            summary = done.stdout.strip().splitlines()[-1]
+    with fresh_tool(
+        args.backend,
+        args.pg_url,
+        schema=SCHEMA,
+        app_name="bench-recognition",
+        secret=SECRET,
+        first_data="demo",
+        base_url=NOWHERE,
+    ) as tool:
+        env = tool.env
+        first, repeats = seed(env, args)
+        wait_for_quiet_machine(args.wait_quiet)
+        say(f"flask recognition evaluate over {args.learners + 1} people")
+        started = time.perf_counter()
+        output = flask_command(env, "recognition", "evaluate", timeout=1800)
+        elapsed = time.perf_counter() - started
+        summary = output.strip().splitlines()[-1]
     print(
         f"\nbench/recognition.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
         f"{args.backend}\n"
@@ -275,11 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=10_000)
     parser.add_argument("--wait-quiet", type=float, default=60.0)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"bench failed: {error}")
-        return 1
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

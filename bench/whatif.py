@@ -5,8 +5,6 @@ writes it properly. ``bench/profile_launch.py --what-if …`` applies them in-pr
 ``bench/launch.py --what-if …`` serves ``whatif_wsgi:app`` (the product app with the same
 patches) from gunicorn. Results measured with any of these are labelled as such.
 
-    no-pre-ping    no pool pre-ping (use pool_recycle instead): one round trip less per
-                   connection checkout, i.e. per request
     login-autocommit  the login's rate-limit hit counted on an autocommit connection of a
                    pool of its own, so the login's session sends no BEGIN and no COMMIT
 
@@ -14,7 +12,11 @@ Adopted by the product meanwhile (so no longer here): one platform lookup per re
 cached frame-ancestor origins (and no CSP on redirects), INSERT … ON CONFLICT for lti_state,
 no resource-link write when nothing changed, and the per-process snapshots of registrations
 and parsed platform keys (``core.cache``; the prototypes were ``registry-cache`` and
-``jwks-memo``).
+``jwks-memo``), and no pool pre-ping (``no-pre-ping``: the product checks a pooled connection
+with its transaction's ``BEGIN`` on checkout instead).
+
+``login-autocommit`` counts through ``core.ratelimit._count``: the product's public ``allow``
+counts in a transaction of its own or in the request's, and the prototype is the third way.
 """
 
 from __future__ import annotations
@@ -32,14 +34,6 @@ def fix(name: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         return function
 
     return register
-
-
-@fix("no-pre-ping")
-def _no_pre_ping(app: Any) -> None:
-    from core.db import db
-
-    with app.app_context():
-        db.engine.pool._pre_ping = False
 
 
 def apply(app: Any, names: list[str]) -> None:
