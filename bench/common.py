@@ -159,7 +159,8 @@ def fresh_tool(
         port = free_port()
         base_url = base_url or f"http://127.0.0.1:{port}"
         env = server_env(database_url, Path(tmp), base_url, secret)
-        say(f"[{backend}] migrating a fresh database, loading {' '.join(FIRST_DATA[first_data])}")
+        first = " ".join(FIRST_DATA[first_data])
+        say(f"[{backend}] flask db upgrade and flask {first} on a fresh database")
         flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
         flask_command(env, *FIRST_DATA[first_data], timeout=FLASK_TIMEOUT)
         yield Tool(Path(tmp), database_url, env, port, base_url)

@@ -129,6 +129,66 @@ BENCHES = [
         postgresql=True,
     ),
     Bench(
+        "load.py",
+        (
+            "--backend",
+            "sqlite",
+            "--rate",
+            "5",
+            "--duration",
+            "2",
+            "--warmup",
+            "0",
+            "--workers",
+            "2",
+            "--learners",
+            "4",
+            "--team-size",
+            "4",
+            "--client-threads",
+            "4",
+            "--drain-wait",
+            "10",
+            "--wait-quiet",
+            "0",
+        ),
+        r"^\| \*\*all requests\*\* \| \d+ \| ",
+    ),
+    Bench(
+        "profile_pages.py",
+        ("--backend", "sqlite", "--rounds", "2", "--warmup", "1", "--mode", "spans"),
+        r"^mean over the load's mix: [\d.]+ ms CPU per request",
+    ),
+    Bench(
+        "insights.py",
+        (
+            "--rows",
+            "2000",
+            "--teams",
+            "6",
+            "--team-size",
+            "5",
+            "--completions",
+            "40",
+            "--repeats",
+            "1",
+            "--import-rounds",
+            "1",
+            "--wait-quiet",
+            "0",
+        ),
+        r"^\| impact analysis: ratio ours / DuckDB, median of 1 pairs",
+        ratio=True,
+    ),
+    # Its speed measurement only: a fit writes assessments/suggest_model.json, the shipped
+    # model.
+    Bench(
+        "train_suggest.py",
+        ("--speed", "3", "--turns", "4", "--rounds", "1"),
+        r"^\| 1 \| \d+ \| \d+ \| [\d.]+ \|$",
+        ratio=True,
+    ),
+    Bench(
         "organisation.py",
         ("--people", "20", "--completions", "50", "--repeats", "1"),
         r"^\| completions import, 50 rows, ",
@@ -164,15 +224,6 @@ def test_every_bench_is_smoke_tested() -> None:
 
 # Benches not run here, and why (see the test above: the list is checked, not forgotten).
 NOT_RUN_HERE = {
-    # Writes assessments/suggest_model.json: a smoke run would change the shipped model.
-    "train_suggest.py": "writes the shipped model",
-    # Its setup (an organisation's people launched, a cohort seeded, a worker and a fake LMS)
-    # is the bench; its tiny sizes are not settled yet.
-    "load.py": "not yet run at a tiny size",
-    "insights.py": "being reworked; fails at a tiny size (no pre-trend p-value to print)",
-    # Drives pages with load.py's client (being reworked too); at 2bdf6a0 its check POST was
-    # answered 400 (the check's field names are opaque per render now).
-    "profile_pages.py": "fails today",
     # Minutes even at one repeat: every point of the curve refits with inner cross-validation.
     "suggest_learning.py": "too slow for a smoke test",
 }
