@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT
+
+from assessments.corpus.plan import SKILLS, pearson
+
 CORPUS = ROOT / "assessments" / "corpus"
-SKILLS = ("empathy", "active_listening", "patience", "positive_language", "adaptability")
 SHORT = {
     "empathy": "EMP",
     "active_listening": "LIS",
@@ -59,15 +60,6 @@ def load() -> dict[str, list[dict]]:
 
 def agent_text(item: dict) -> str:
     return "\n".join(t["text"] for t in item["turns"] if t["speaker"] == "agent")
-
-
-def pearson(xs: list[int], ys: list[int]) -> float:
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    return sxy / (sxx * syy) ** 0.5 if sxx and syy else 0.0
 
 
 def correlations(items: list[dict]) -> dict[tuple[str, str], float]:

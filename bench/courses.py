@@ -50,6 +50,7 @@ from common import (
     percentile,
     revision,
     say,
+    seeded_check_attempt,
     serving,
     wait_for_quiet_machine,
 )
@@ -87,8 +88,8 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
     from core.auth import Role, Viewer
     from core.config import Settings
     from core.db import db, utcnow
-    from courses.models import CheckAttempt, CourseResult, Enrolment, ItemProgress
-    from courses.services import course_by_slug, outline_of
+    from courses.models import CourseResult, Enrolment, ItemProgress
+    from courses.services import course_by_slug, outline_of, start_course
     from lms.models import Deployment
     from people.models import Membership, Team, User
 
@@ -125,28 +126,18 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
         lesson_keys = [i.key for i in outline.items if i.kind in ("lesson", "example")]
         for user in users:
             db.session.add(Membership(user_id=user.id, team_id=team.id, lms_role="learner"))
-            enrolment = Enrolment(
-                user_id=user.id,
-                course_id=course.id,
-                platform_id=deployment.platform_id,
+            enrolment = start_course(
+                db.session,
+                user,
+                course,
                 deployment_id=deployment.id,
                 team_id=team.id,
+                resource_link_id=None,
             )
-            db.session.add(enrolment)
-            db.session.flush()
             for key in lesson_keys[: rng.randint(0, len(lesson_keys))]:
                 db.session.add(ItemProgress(enrolment_id=enrolment.id, item=key))
             db.session.add(
-                CheckAttempt(
-                    enrolment_id=enrolment.id,
-                    module=module["slug"],
-                    version=outline.version,
-                    answers={},
-                    correct={},
-                    score=0,
-                    maximum=1,
-                    passed=False,
-                )
+                seeded_check_attempt(enrolment.id, module["slug"], outline.version, passed=False)
             )
         graduate_enrolment = db.session.query(Enrolment).filter_by(user_id=users[-1].id).one()
         graduate_enrolment.completed_at = utcnow()  # as a completion writes it, with the result

@@ -100,6 +100,7 @@ from common import (
     revision,
     say,
     schema_to_myself,
+    seeded_check_attempt,
     serving,
     spawn,
     stop_process_group,
@@ -683,8 +684,8 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
     from assessments.library import scenarios
     from assessments.scenarios import reply, start_scenario
     from core.db import db, utcnow
-    from courses.models import CheckAttempt, Enrolment, ExerciseSubmission, ItemProgress
-    from courses.services import course_by_slug, outline_of
+    from courses.models import ExerciseSubmission, ItemProgress
+    from courses.services import course_by_slug, outline_of, start_course
     from lms.models import ResourceLink
     from people.models import Membership, User
 
@@ -726,29 +727,20 @@ def seed(app: Any, people: list[Person], per_team: int, lms_base: str) -> Seeded
                 raise BenchError(f"team {person.team}'s activity has no gradebook")
             user.opted_in_at = now
             team_learners.setdefault(person.team, []).append(user)
-            enrolment = Enrolment(
-                user_id=user.id,
-                course_id=course.id,
-                platform_id=user.platform_id,
+            enrolment = start_course(
+                session,
+                user,
+                course,
                 deployment_id=link.deployment_id,
                 team_id=team_id,
                 resource_link_id=link.id,
             )
-            session.add(enrolment)
-            session.flush()
             session.add_all(ItemProgress(enrolment_id=enrolment.id, item=k) for k in lesson_keys)
             for module in outline.modules:
                 passed = module is not last
                 session.add(
-                    CheckAttempt(
-                        enrolment_id=enrolment.id,
-                        module=module["slug"],
-                        version=outline.version,
-                        answers={},
-                        correct={},
-                        score=1 if passed else 0,
-                        maximum=1,
-                        passed=passed,
+                    seeded_check_attempt(
+                        enrolment.id, module["slug"], outline.version, passed=passed
                     )
                 )
             session.add(

@@ -34,7 +34,7 @@ RATIO = re.compile(r"ratio", re.IGNORECASE)
 @dataclass(frozen=True)
 class Bench:
     script: str
-    args: tuple[str, ...]
+    args: str  # as typed after the script's name
     # A line of output that only a finished run prints (its table or summary).
     figures: str
     # Measures an anchor in the same run and prints the ratio.
@@ -45,138 +45,51 @@ class Bench:
 
 
 BENCHES = [
-    Bench("corpus_stats.py", (), r"^conversations: \d+"),
+    Bench("corpus_stats.py", "", r"^conversations: \d+"),
     Bench(
-        "assessments.py",
-        ("--count", "3", "--turns", "4", "--wait-quiet", "0"),
-        r"^\| \d+ \| [\d.]+ \| [\d.]+ \|$",
+        "assessments.py", "--count 3 --turns 4 --wait-quiet 0", r"^\| \d+ \| [\d.]+ \| [\d.]+ \|$"
     ),
-    Bench("suggest_sealed.py", ("--count", "3", "--turns", "4"), r"^Speed: 3 conversations"),
-    Bench(
-        "impact_coverage.py", ("--runs", "2", "--processes", "1"), r"^\| 200 \| \+4 lasting \| 2 \|"
-    ),
+    Bench("suggest_sealed.py", "--count 3 --turns 4", r"^Speed: 3 conversations"),
+    Bench("impact_coverage.py", "--runs 2 --processes 1", r"^\| 200 \| \+4 lasting \| 2 \|"),
     Bench(
         "recognition.py",
-        (
-            "--results",
-            "8",
-            "--rules",
-            "3",
-            "--repeats",
-            "1",
-            "--learners",
-            "3",
-            "--wait-quiet",
-            "0",
-        ),
+        "--results 8 --rules 3 --repeats 1 --learners 3 --wait-quiet 0",
         r"flask recognition evaluate`, 4 people",
     ),
     Bench(
         "profile_launch.py",
-        ("--backend", "sqlite", "--launches", "2", "--warmup", "0", "--mode", "none"),
+        "--backend sqlite --launches 2 --warmup 0 --mode none",
         r"^sqlite, none: 2 launches, ",
     ),
     Bench(
         "courses.py",
-        (
-            "--backend",
-            "sqlite",
-            "--learners",
-            "2",
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--rate",
-            "4",
-            "--clients",
-            "2",
-            "--workers",
-            "1",
-            "--certificates",
-            "1",
-            "--wait-quiet",
-            "0",
-        ),
+        "--backend sqlite --learners 2 --duration 1 --warmup 0 --rate 4 --clients 2 --workers 1 "
+        "--certificates 1 --wait-quiet 0",
         r"^\| certificate render ratio to the anchor",
         ratio=True,
     ),
     Bench(
         "launch.py",
-        (
-            "--backend",
-            "sqlite",
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--rounds",
-            "1",
-            "--workers",
-            "2",
-            "--clients",
-            "2",
-            "--wait-quiet",
-            "0",
-        ),
+        "--backend sqlite --duration 1 --warmup 0 --rounds 1 --workers 2 --clients 2 "
+        "--wait-quiet 0",
         r"^sqlite: [\d.]+ launches/s, bare Flask [\d.]+ requests/s: ratio ",
         ratio=True,
     ),
     Bench(
-        "grades.py",
-        ("--scores", "10", "--workers", "1", "--retries", "0"),
-        r"^\| +1 \| +10 \| ",
-        postgresql=True,
-    ),
-    Bench(
         "load.py",
-        (
-            "--backend",
-            "sqlite",
-            "--rate",
-            "5",
-            "--duration",
-            "2",
-            "--warmup",
-            "0",
-            "--workers",
-            "2",
-            "--learners",
-            "4",
-            "--team-size",
-            "4",
-            "--client-threads",
-            "4",
-            "--drain-wait",
-            "10",
-            "--wait-quiet",
-            "0",
-        ),
+        "--backend sqlite --rate 5 --duration 2 --warmup 0 --workers 2 --learners 4 "
+        "--team-size 4 --client-threads 4 --drain-wait 10 --wait-quiet 0",
         r"^\| \*\*all requests\*\* \| \d+ \| ",
     ),
     Bench(
         "profile_pages.py",
-        ("--backend", "sqlite", "--rounds", "2", "--warmup", "1", "--mode", "spans"),
+        "--backend sqlite --rounds 2 --warmup 1 --mode spans",
         r"^mean over the load's mix: [\d.]+ ms CPU per request",
     ),
     Bench(
         "insights.py",
-        (
-            "--rows",
-            "2000",
-            "--teams",
-            "6",
-            "--team-size",
-            "5",
-            "--completions",
-            "40",
-            "--repeats",
-            "1",
-            "--import-rounds",
-            "1",
-            "--wait-quiet",
-            "0",
-        ),
+        "--rows 2000 --teams 6 --team-size 5 --completions 40 --repeats 1 --import-rounds 1 "
+        "--wait-quiet 0",
         r"^\| impact analysis: ratio ours / DuckDB, median of 1 pairs",
         ratio=True,
     ),
@@ -184,13 +97,22 @@ BENCHES = [
     # model.
     Bench(
         "train_suggest.py",
-        ("--speed", "3", "--turns", "4", "--rounds", "1"),
+        "--speed 3 --turns 4 --rounds 1",
         r"^\| 1 \| \d+ \| \d+ \| [\d.]+ \|$",
         ratio=True,
     ),
+    # The smallest curve: one repeat (the tenant's graded conversations still reach 100).
+    Bench(
+        "suggest_learning.py",
+        "--repeats 1 --base 30 --held-out 10",
+        r"^\| 100 \| [\d.]+ \(",
+    ),
+    Bench(
+        "grades.py", "--scores 10 --workers 1 --retries 0", r"^\| +1 \| +10 \| ", postgresql=True
+    ),
     Bench(
         "organisation.py",
-        ("--people", "20", "--completions", "50", "--repeats", "1"),
+        "--people 20 --completions 50 --repeats 1",
         r"^\| completions import, 50 rows, ",
         ratio=True,
         postgresql=True,
@@ -222,11 +144,9 @@ def test_every_bench_is_smoke_tested() -> None:
     assert {p.name for p in BENCH.glob("*.py")} - helpers - not_yet == listed
 
 
-# Benches not run here, and why (see the test above: the list is checked, not forgotten).
-NOT_RUN_HERE = {
-    # Minutes even at one repeat: every point of the curve refits with inner cross-validation.
-    "suggest_learning.py": "too slow for a smoke test",
-}
+# Benches not run here, and why (see the test above: the list is checked, not forgotten). Today
+# every bench runs: train_suggest.py's fit is left out above, not the script.
+NOT_RUN_HERE: dict[str, str] = {}
 
 
 def _lowest_priority() -> None:
@@ -235,7 +155,7 @@ def _lowest_priority() -> None:
 
 @pytest.mark.parametrize("bench", BENCHES, ids=lambda b: b.script.removesuffix(".py"))
 def test_a_bench_runs_at_a_tiny_size(bench: Bench, bench_database: str | None) -> None:
-    args = list(bench.args)
+    args = bench.args.split()
     if bench.postgresql:
         if bench_database is None:
             pytest.skip("PostgreSQL is not reachable: this bench runs on PostgreSQL only")
