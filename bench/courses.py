@@ -82,6 +82,7 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
 
     os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "INSTANCE_PATH")})
     from flask import g, session
+    from flask.sessions import SecureCookieSessionInterface
     from flask_wtf.csrf import generate_csrf
 
     from core import create_app
@@ -155,7 +156,9 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
         )
         db.session.commit()
 
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        interface = app.session_interface
+        assert isinstance(interface, SecureCookieSessionInterface)  # Flask's own, signed cookie
+        serializer = interface.get_signing_serializer(app)
         learners = []
         for user in users:
             with app.test_request_context(base_url=base_url):

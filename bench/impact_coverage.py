@@ -24,6 +24,7 @@ import argparse
 import multiprocessing
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,10 +37,11 @@ from insights.effects import WEEKS_AFTER, Impact, Panel, impact  # noqa: E402
 from insights.simulate import Organisation, simulate  # noqa: E402
 
 SIZES = {"12": 12, "40": 40, "200": 200}  # teams
+# The planted effects; each row draws organisations of one size (``teams``) with one of them.
 EFFECTS = {
-    "none": {"effect": 0.0},
-    "+4 lasting": {"effect": 0.04},
-    "+4 for 4 weeks": {"effect": 0.04, "fade_after_weeks": 4},
+    "none": Organisation(effect=0.0),
+    "+4 lasting": Organisation(effect=0.04),
+    "+4 for 4 weeks": Organisation(effect=0.04, fade_after_weeks=4),
 }
 
 
@@ -80,9 +82,9 @@ def old_verdict(result: Impact) -> str:
     return "unclear"
 
 
-def one_run(task: tuple[int, dict[str, float], int]) -> dict[str, float] | None:
-    teams, effect, seed = task
-    sim = simulate(Organisation(teams=teams, **effect), "csat", seed)  # type: ignore[arg-type]
+def one_run(task: tuple[int, Organisation, int]) -> dict[str, float] | None:
+    teams, planted, seed = task
+    sim = simulate(replace(planted, teams=teams), "csat", seed)
     panel = Panel.from_rows("csat", sim.rows, period_days=7)
     result = impact("csat", panel, sim.trained_on, sim.exposure, correlate=False)
     if result.did is None:
@@ -128,8 +130,8 @@ def main() -> int:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with multiprocessing.Pool(args.processes) as pool:
         for size in args.scenarios:
-            for label, effect in EFFECTS.items():
-                tasks = [(SIZES[size], effect, seed) for seed in range(args.runs)]
+            for label, planted in EFFECTS.items():
+                tasks = [(SIZES[size], planted, seed) for seed in range(args.runs)]
                 runs = [r for r in pool.map(one_run, tasks, chunksize=10) if r is not None]
                 m = {k: np.array([r[k] for r in runs]) for k in runs[0]}
                 cover = m["covered"].mean()
