@@ -427,3 +427,16 @@ def seeded_check_attempt(enrolment_id: int, module: str, version: int, *, passed
         maximum=1,
         passed=passed,
     )
+
+
+def demo_deployment(session: Any) -> Any:
+    """The deployment of the demo data's platform (a ``lms.models.Deployment``), or
+    BenchError when ``flask demo load`` left none."""
+    from sqlalchemy import select
+
+    from lms.models import Deployment
+
+    deployment = session.scalar(select(Deployment).order_by(Deployment.id).limit(1))
+    if deployment is None:
+        raise BenchError("the demo data did not load (no deployment)")
+    return deployment

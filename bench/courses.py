@@ -46,6 +46,7 @@ from common import (
     DEFAULT_PG,
     BenchError,
     cores,
+    demo_deployment,
     fresh_tool,
     percentile,
     revision,
@@ -91,16 +92,15 @@ def seed(env: dict[str, str], base_url: str, count: int) -> Seeded:
     from core.db import db, utcnow
     from courses.models import CourseResult, Enrolment, ItemProgress
     from courses.services import course_by_slug, outline_of, start_course
-    from lms.models import Deployment
     from people.models import Membership, Team, User
 
     app = create_app(Settings.from_env(env))
     rng = random.Random(7)
     with app.app_context():
-        deployment = db.session.query(Deployment).first()
-        course = course_by_slug(db.session, SLUG, deployment.platform_id if deployment else None)
-        if deployment is None or course is None:
-            raise BenchError("the demo data did not load (no platform or no course)")
+        deployment = demo_deployment(db.session)
+        course = course_by_slug(db.session, SLUG, deployment.platform_id)
+        if course is None:
+            raise BenchError(f"the demo data did not load (no course {SLUG})")
         outline = outline_of(db.session, course)
         module = outline.modules[0]
         team = Team(

@@ -48,6 +48,7 @@ from common import (
     NOWHERE,
     ROOT,
     BenchError,
+    demo_deployment,
     exit_status,
     fresh_tool,
     revision,
@@ -74,15 +75,12 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[int, dict[int, 
     from core.config import Settings
     from core.db import db
     from courses.models import Course, CourseResult, Enrolment
-    from lms.models import Deployment
     from people.models import Membership, Team, User
 
     app = create_app(Settings.from_env(env))
     rng = random.Random(5)
     with app.app_context():
-        deployment = db.session.scalar(select(Deployment))
-        if deployment is None:
-            raise BenchError("the demo data did not load")
+        deployment = demo_deployment(db.session)
         platform_id = deployment.platform_id
         courses = db.session.scalars(select(Course).order_by(Course.sort_order)).all()[:2]
         first = (db.session.scalar(select(Team.id).order_by(Team.id.desc()).limit(1)) or 0) + 1

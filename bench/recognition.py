@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from common import (
     DEFAULT_PG,
     NOWHERE,
-    BenchError,
+    demo_deployment,
     exit_status,
     flask_command,
     fresh_tool,
@@ -47,7 +47,6 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
     from core.config import Settings
     from core.db import db, utcnow
     from courses.models import Course, CourseResult, Enrolment
-    from lms.models import Deployment
     from people.models import Membership, Team, User
     from recognition.images import medal_svg
     from recognition.models import Badge
@@ -56,9 +55,7 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> tuple[float, list[flo
     app = create_app(Settings.from_env(env))
     rng = random.Random(11)
     with app.app_context():
-        deployment = db.session.scalar(select(Deployment))
-        if deployment is None:
-            raise BenchError("the demo data did not load")
+        deployment = demo_deployment(db.session)
         platform_id = deployment.platform_id
         team = Team(
             platform_id=platform_id,
