@@ -54,6 +54,7 @@ from typing import Any
 
 from common import (
     DEFAULT_PG,
+    FLASK_TIMEOUT,
     ROOT,
     VENV_BIN,
     BenchError,
@@ -76,7 +77,6 @@ ISSUER = "https://fake-lms.bench.invalid"
 CLIENT_ID = "bench-grades-client"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-FLASK_TIMEOUT = 180.0  # seconds for each setup command (flask db upgrade, …)
 STOP_TIMEOUT = 20.0
 POLL_INTERVAL = 0.1
 LOCK_KEY = 0x6265_6E63_6867  # pg advisory lock: one bench/grades.py per database
