@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -392,15 +393,17 @@ def have_gunicorn() -> bool:
     return False
 
 
-def interrupt_on_sigterm() -> None:
+def stop_on_signals() -> threading.Event:
     """SIGTERM (and Ctrl-C, also when started with "&") raise KeyboardInterrupt, so every
-    ``finally`` runs and stops what the bench started."""
+    ``finally`` runs and stops what the bench started; the event returned is for the bench to
+    set then, so that its client threads stop too."""
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    return threading.Event()
 
 
 def exit_status(run: Callable[[], int]) -> int:

@@ -58,12 +58,12 @@ from common import (
     free_port,
     fresh_tool,
     have_gunicorn,
-    interrupt_on_sigterm,
     machine_jiffies,
     percentile,
     revision,
     say,
     serving,
+    stop_on_signals,
     tail,
     wait_for_quiet_machine,
 )
@@ -795,8 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     if not have_gunicorn():
         return 2
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    stop = threading.Event()
-    interrupt_on_sigterm()
+    stop = stop_on_signals()
     results: list[Round] = []
     try:
         for backend in backends:

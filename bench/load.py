@@ -95,7 +95,6 @@ from common import (
     free_port,
     fresh_tool,
     have_gunicorn,
-    interrupt_on_sigterm,
     percentile,
     revision,
     say,
@@ -103,6 +102,7 @@ from common import (
     seeded_check_attempt,
     serving,
     spawn,
+    stop_on_signals,
     stop_process_group,
     tail,
     wait_for_quiet_machine,
@@ -1572,8 +1572,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not have_gunicorn():
         return 1
-    stop = threading.Event()
-    interrupt_on_sigterm()
+    stop = stop_on_signals()
     try:
         result = bench(args, stop)
     except BenchError as error:
