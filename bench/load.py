@@ -1378,10 +1378,10 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
             fresh_tool(
                 backend,
                 args.pg_url,
+                first_data="demo",
                 schema=SCHEMA,
                 app_name=APP_NAME,
                 secret=SECRET,
-                first_data="demo",
                 keep=args.keep_db,
             )
         )
