@@ -471,8 +471,9 @@ def analyse(env: dict[str, str], repeats: int, pdf_path: Path) -> dict[str, obje
     return out
 
 
-def child_json(env: dict[str, str], *args: str) -> dict:
-    """Run this script in a fresh process with ``args``; its last line of output, as JSON."""
+def child_json(env: dict[str, str], *args: str, show_log: bool = False) -> dict:
+    """Run this script in a fresh process with ``args``; its last line of output, as JSON.
+    ``show_log``: say what it wrote to stderr (its profile) also when it succeeds."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, *args],
@@ -485,6 +486,8 @@ def child_json(env: dict[str, str], *args: str) -> dict:
     )
     if done.returncode != 0:
         raise BenchError(f"{' '.join(args[:1])} failed:\n{done.stdout}\n{done.stderr}")
+    if show_log:
+        say(done.stderr)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - started
     result.setdefault("start_s", result["wall_s"] - result.get("import_s", 0.0))
@@ -657,25 +660,15 @@ def run(args: argparse.Namespace) -> int:
             return 0
         wait_for_quiet_machine(args.wait_quiet)
         say("analysing")
-        child = subprocess.run(
-            [sys.executable, __file__, "--analyse-only", "--repeats", str(args.repeats)],
-            cwd=ROOT,
-            env={
-                **env,
-                "BENCH_PDF": str(workdir / "report.pdf"),
-                "BENCH_SURVEY": str(survey),
-                "BENCH_PROFILE": "1" if args.profile else "",
-            },
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
+        analysis_env = {
+            **env,
+            "BENCH_PDF": str(workdir / "report.pdf"),
+            "BENCH_SURVEY": str(survey),
+            "BENCH_PROFILE": "1" if args.profile else "",
+        }
+        result = child_json(
+            analysis_env, "--analyse-only", "--repeats", str(args.repeats), show_log=args.profile
         )
-        if child.returncode != 0 or args.profile:
-            say(child.stderr)
-        if child.returncode != 0:
-            raise BenchError("the analysis failed")
-        result = json.loads(child.stdout.strip().splitlines()[-1])
     teams_s, agents_s = result["teams_s"], result["agents_s"]
     print(
         f"\nbench/insights.py · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {revision()} · "
