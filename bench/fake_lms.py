@@ -1,12 +1,13 @@
 """The LMS every bench plays: the development platform's side of a launch, and a gradebook.
 
-``PlatformSide`` (in the bench's own process) is the platform at launch time: it registers the
-development platform, reads the platform's signing key from ``signing_keys`` once, builds the
-login initiation and signs the id_token (RS256) as the platform would.
+``register_platform`` (in the bench's own process) registers the development platform and
+reads its signing key from ``signing_keys`` once; the ``PlatformSide`` it returns is the
+platform at launch time: it builds the login initiation and signs the id_token (RS256), and
+``auth_request`` reads the tool's cookie check page as the browser follows it.
 
-The gradebook (``start`` runs it as its own process) is a minimal, fast fake LMS for the
-benches that deliver grades: an OAuth2 token endpoint and AGS score endpoints that record every
-score they receive.
+The gradebook (``start_fake_lms`` runs it as its own process, ``lms_call`` asks it) is a
+minimal, fast fake LMS for the benches that deliver grades: an OAuth2 token endpoint and AGS
+score endpoints that record every score they receive.
 
 One asyncio process with a hand-written HTTP/1.1 loop (keep-alive, Content-Length bodies):
 far cheaper per request than the tool's side, so it is not what a grade benchmark measures.
