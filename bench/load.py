@@ -119,7 +119,6 @@ TRAINERS_PER_TEAM = 2
 MANAGERS_PER_TEAM = 1
 RETRY_GAP = 25  # a learner's right answers come this many learners after their wrong ones
 REQUEST_TIMEOUT = 30.0
-FLASK_TIMEOUT = 180.0
 TARGET_P99_MS = 250.0
 LOCK_KEY = 0x6265_6E63_6C6F  # pg advisory lock: one bench/load.py per database at a time
 LAG_WARNING_MS = 25.0  # schedule lag p99 above this (a tenth of the target): behind

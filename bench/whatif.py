@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 FIXES: dict[str, Callable[[Any], None]] = {}
-TTL = 60.0
 
 
 def fix(name: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
