@@ -3,11 +3,9 @@ from __future__ import annotations
 import pytest
 
 from core.db import db
-from recognition.models import Award
 from recognition.services import ensure_builtin_badges
+from tests.builders import joined, kudos, launched
 from tests.courses.conftest import packs  # noqa: F401 - the courses' fixture, shared
-from tests.courses.flow import browser, join, rows
-from tests.recognition.test_awards import badge_id, give, user_id
 
 
 @pytest.fixture
@@ -21,17 +19,10 @@ def badges(app):
 @pytest.fixture
 def awarded(app, lti, badges):
     """One award, as a manager gives it to a learner who joined: (award, learner, manager),
-    the two as signed-in browsers."""
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
-    give(
-        manager,
-        user_id(app, "dev-learner-1"),
-        badge_id(app, "kudos-calm-under-pressure"),
-        "Stayed calm with a very upset caller.",
+    the two as signed-in browsers. Giving it is tested in test_awards.py; here it is data."""
+    learner = joined(launched(lti, "learner"))
+    manager = launched(lti, "manager")
+    award = kudos(
+        manager, learner, "kudos-calm-under-pressure", "Stayed calm with a very upset caller."
     )
-    (award,) = rows(app, Award)
     return award, learner, manager

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from core.db import db
 from recognition.models import Award, Badge
-from tests.courses.flow import as_person, browser, finish_basics, get, join, rows, start, text
+from tests.builders import joined, kudos, launched
+from tests.courses.flow import finish_basics, get, rows, start, text
 from tests.recognition.test_awards import badge_id, give, user_id
 
 
@@ -16,9 +17,7 @@ def held(app, sub):
 
 
 def test_completing_a_course_awards_its_badge_once(app, lti, packs, runner):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
+    learner = joined(launched(lti, "learner"))
     start(learner, "basics")
     finish_basics(learner)
     assert held(app, "dev-learner-1") == ["course-basics"]
@@ -31,9 +30,7 @@ def test_completing_a_course_awards_its_badge_once(app, lti, packs, runner):
 
 
 def test_back_filling_awards_what_people_already_earned(app, lti, packs, runner):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
+    learner = joined(launched(lti, "learner"))
     start(learner, "basics")
     finish_basics(learner)
     with app.app_context():
@@ -45,25 +42,20 @@ def test_back_filling_awards_what_people_already_earned(app, lti, packs, runner)
 
 
 def test_five_recognitions_earn_recognised_by_the_team(app, lti, badges):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
-    hero = badge_id(app, "kudos-customer-hero")
+    learner = joined(launched(lti, "learner"))
+    manager = launched(lti, "manager")
     for n in range(5):
-        give(manager, user_id(app, "dev-learner-1"), hero, f"Great call number {n + 1}.")
+        kudos(manager, learner, "kudos-customer-hero", f"Great call number {n + 1}.")
     assert held(app, "dev-learner-1").count("recognised-five") == 1
-    give(manager, user_id(app, "dev-learner-1"), hero, "And another.")
+    kudos(manager, learner, "kudos-customer-hero", "And another.")
     assert held(app, "dev-learner-1").count("recognised-five") == 1
     page = text(get(learner, "/recognition/"))
     assert "Recognised by the team" in page
 
 
 def test_people_who_did_not_join_get_no_badges(app, lti, packs, runner):
-    shy = as_person(app, lti, "learner", "shy-1", "Sam Shy")  # never joins
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    shy = launched(lti, "learner", sub="shy-1", name="Sam Shy")  # never joins
+    manager = launched(lti, "manager")
     assert "Sam Shy" not in text(get(manager, "/recognition/award"))
     refused = give(manager, user_id(app, "shy-1"), badge_id(app, "kudos-team-player"), "Thanks.")
     # Refused on the form itself, next to the person chosen.

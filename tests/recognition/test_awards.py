@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.db import db
 from recognition.models import Award, AwardEvent, Badge
-from tests.courses.flow import as_person, browser, get, join, post, rows, text
+from tests.builders import joined, launched
+from tests.courses.flow import get, join, post, rows, text
 
 
 def badge_id(app, slug):
@@ -49,11 +50,8 @@ def give(manager, recipient_id, badge, message, request_id=None):
 
 
 def test_a_manager_recognises_a_learner_who_sees_it_with_the_message(app, lti, badges):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    learner = joined(launched(lti, "learner"))
+    manager = launched(lti, "manager")
     form = text(get(manager, "/recognition/award"))
     assert "Lena Learner" in form and "Marco" not in form.split("Who")[1].split("Badge")[0]
     given = give(
@@ -79,16 +77,12 @@ def test_a_manager_recognises_a_learner_who_sees_it_with_the_message(app, lti, b
 
 
 def joined_learner(app, lti):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    return learner
+    return joined(launched(lti, "learner"))
 
 
 def test_a_double_click_awards_once(app, lti, badges):
     joined_learner(app, lti)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    manager = launched(lti, "manager")
     page = get(manager, "/recognition/award")
     request_id = award_form(page)
     for _ in range(2):
@@ -104,20 +98,16 @@ def test_a_double_click_awards_once(app, lti, badges):
 
 def test_what_managers_cannot_do(app, lti, badges):
     joined_learner(app, lti)
-    outsider = browser(app, lti)
-    pending = outsider.resign(
-        outsider.pending("learner"),
-        lambda c: {
-            **c,
-            "sub": "outsider-1",
-            "name": "Xavier Outside",
-            "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "another-course"},
-        },
+    joined(
+        launched(
+            lti,
+            "learner",
+            sub="outsider-1",
+            name="Xavier Outside",
+            context={"id": "another-course"},
+        )
     )
-    outsider.post_launch(pending)
-    join(outsider)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    manager = launched(lti, "manager")
     hero = badge_id(app, "kudos-customer-hero")
     lena = user_id(app, "dev-learner-1")
     cases = [
@@ -138,8 +128,7 @@ def test_what_managers_cannot_do(app, lti, badges):
 def test_learners_cannot_award_and_staff_only_revoke_with_a_reason(app, lti, badges):
     learner = joined_learner(app, lti)
     assert get(learner, "/recognition/award").status_code == 403
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    manager = launched(lti, "manager")
     give(
         manager,
         user_id(app, "dev-learner-1"),
@@ -151,7 +140,7 @@ def test_learners_cannot_award_and_staff_only_revoke_with_a_reason(app, lti, bad
 
     no_reason = post(manager, f"/recognition/awards/{award.public_id}/revoke", {"reason": ""})
     assert no_reason.status_code == 400 and "Say why the award is withdrawn." in text(no_reason)
-    other_manager = as_person(app, lti, "manager", "manager-2", "Mona Second")
+    other_manager = launched(lti, "manager", sub="manager-2", name="Mona Second")
     refused = post(
         other_manager, f"/recognition/awards/{award.public_id}/revoke", {"reason": "Not mine"}
     )
@@ -166,8 +155,7 @@ def test_learners_cannot_award_and_staff_only_revoke_with_a_reason(app, lti, bad
     assert done.status_code == 302
     (award,) = rows(app, Award)
     assert award.revoked_at is not None and award.revoked_reason == "Given to the wrong person."
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    trainer = launched(lti, "trainer")
     log = text(get(trainer, "/recognition/audit"))
     assert "Revoked Great listener Lena Learner Marco" in log
     assert "Given to the wrong person." in log
@@ -179,8 +167,7 @@ def test_a_manager_cannot_give_another_platforms_badge(app, lti, badges):
     from lms.models import Platform
 
     joined_learner(app, lti)
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    manager = launched(lti, "manager")
     with app.app_context():
         other = Platform(
             issuer="https://other-lms.example",
@@ -213,10 +200,8 @@ def test_a_manager_cannot_give_another_platforms_badge(app, lti, badges):
 
 
 def test_the_award_form_says_why_nobody_can_be_recognised_yet(app, lti, badges):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")  # in the team, but has not joined the programme
-    manager = browser(app, lti)
-    manager.launch_and_follow("manager")
+    learner = launched(lti, "learner")  # in the team, but has not joined the programme
+    manager = launched(lti, "manager")
     page = text(get(manager, "/recognition/award"))
     assert "Nobody else in this course's team has joined the training programme yet" in page
     join(learner)

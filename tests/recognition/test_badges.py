@@ -8,7 +8,8 @@ import pytest
 
 from recognition.images import medal_png
 from recognition.models import Badge
-from tests.courses.flow import browser, get, rows, text
+from tests.builders import launched, sign_in
+from tests.courses.flow import get, rows, text
 from tests.lti import csrf_token_for
 
 SVG = (
@@ -39,7 +40,7 @@ def custom_badges(app):
 
 
 def test_a_trainer_adds_a_badge_with_a_rule(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti)
     assert response.status_code == 302
     (badge,) = custom_badges(app)
@@ -70,7 +71,7 @@ def test_a_trainer_adds_a_badge_with_a_rule(app, lti, badges):
     ],
 )
 def test_bad_images_are_refused_and_nothing_is_added(app, lti, badges, image, filename, error):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti, image=image, filename=filename)
     assert response.status_code == 400
     assert error in text(response)
@@ -78,7 +79,7 @@ def test_bad_images_are_refused_and_nothing_is_added(app, lti, badges, image, fi
 
 
 def test_a_rule_needs_its_values(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti, rule_type="skill_level", level="", times="")
     assert response.status_code == 400 and "is a required property" in text(response)
     assert custom_badges(app) == []
@@ -86,8 +87,7 @@ def test_a_rule_needs_its_values(app, lti, badges):
 
 def test_learners_and_managers_cannot_add_badges(app, lti, badges):
     for persona in ("learner", "manager"):
-        person = browser(app, lti)
-        person.launch_and_follow(persona)
+        person = launched(lti, persona)
         assert "Add a badge" not in text(get(person, "/recognition/badges"))
         assert add(app, person).status_code == 403
     assert custom_badges(app) == []
@@ -97,7 +97,7 @@ def test_a_platforms_own_badge_is_invisible_to_other_platforms(app, lti, badges)
     from core.db import db
     from recognition.services import visible_badges
 
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     add(app, lti, manager_awardable="y", rule_type="")
     (badge,) = custom_badges(app)
     with app.app_context():
@@ -107,7 +107,7 @@ def test_a_platforms_own_badge_is_invisible_to_other_platforms(app, lti, badges)
 
 
 def test_a_refused_badge_says_so_at_the_field_it_is_about(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     image = add(app, lti, image=b"GIF89a", filename="x.gif", name="Kept name")
     page = image.text
     assert 'role="alert"' in page and '<a href="#image">Upload an SVG or PNG image.</a>' in page

@@ -13,7 +13,8 @@ from jwcrypto import jwk, jws
 from recognition.images import medal_png
 from recognition.models import Award
 from recognition.openbadges import is_revoked_in, read_baked_png
-from tests.courses.flow import browser, join, post, rows
+from tests.builders import joined, launched
+from tests.courses.flow import post, rows
 from tests.recognition.test_awards import give, user_id
 
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -158,11 +159,8 @@ def test_png_baking_round_trip():
 def test_a_png_badge_is_baked_as_png(app, lti, badges):
     from tests.recognition.test_badges import add
 
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    joined(launched(lti, "learner"))
+    trainer = launched(lti, "trainer")
     add(
         app,
         trainer,

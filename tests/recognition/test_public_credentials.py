@@ -15,7 +15,8 @@ import pytest
 from jwcrypto import jwk, jws
 
 from recognition.models import Badge
-from tests.courses.flow import browser, get, post, rows, text
+from tests.builders import launched
+from tests.courses.flow import get, post, rows, text
 from tests.recognition.test_badges import add, custom_badges
 
 
@@ -87,8 +88,7 @@ def test_the_issuer_profile_gives_an_email_from_the_settings(app, lti, make_app,
 
 
 def test_an_lms_s_own_badges_cannot_be_counted_through(app, lti, badges):
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    trainer = launched(lti, "trainer")
     assert (
         add(app, trainer, name="Secret project", rule_type="", manager_awardable="y").status_code
         == 302
@@ -162,8 +162,7 @@ def test_a_withdrawal_reason_stays_private_by_default(app, lti, awarded):
     assert "wrong Lena" not in public.get(f"{base}/badges/verify/{award.public_id}").text
     assert "wrong Lena" not in public.get(f"{base}/badges/verify/{award.public_id}.json").text
     # The audit log keeps it for the course's staff.
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    trainer = launched(lti, "trainer")
     assert "Given to the wrong Lena by mistake." in text(get(trainer, "/recognition/audit"))
 
 

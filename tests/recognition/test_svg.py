@@ -15,7 +15,8 @@ from core.db import db
 from recognition.images import medal_svg
 from recognition.models import Award, Badge
 from recognition.svg import SvgRefused, sanitise_svg
-from tests.courses.flow import browser, join, rows, text
+from tests.builders import joined, launched, sign_in
+from tests.courses.flow import rows, text
 from tests.recognition.test_awards import give, user_id
 from tests.recognition.test_badges import add, custom_badges
 
@@ -145,7 +146,7 @@ def test_the_built_in_medals_pass_unchanged_in_meaning():
 
 
 def test_the_attackers_upload_is_refused_and_nothing_is_stored(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti, image=HOSTILE["namespaced script, prefix h"], filename="h.svg")
     assert response.status_code == 400
     assert "contains script" in text(response)
@@ -153,7 +154,7 @@ def test_the_attackers_upload_is_refused_and_nothing_is_stored(app, lti, badges)
 
 
 def test_an_upload_is_stored_as_its_checked_tree(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     image = svg('<!-- a note --><circle cx="5" cy="5" r="4"/>')
     assert add(app, lti, image=image, filename="dot.svg").status_code == 302
     (badge,) = custom_badges(app)
@@ -163,11 +164,8 @@ def test_an_upload_is_stored_as_its_checked_tree(app, lti, badges):
 def test_a_hostile_image_stored_earlier_is_not_baked_into_credentials(app, lti, badges):
     """An image stored before uploads were parsed: the download carries the credential in a
     plain medal instead of the script."""
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
-    join(learner)
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    joined(launched(lti, "learner"))
+    trainer = launched(lti, "trainer")
     add(app, trainer, name="Sneaky", rule_type="", manager_awardable="y")
     with app.app_context():
         badge = db.session.scalar(select(Badge).where(Badge.name == "Sneaky"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from tests.builders import sign_in
 from tests.courses.flow import text
 from tests.recognition.test_badges import add, custom_badges
 
 
 def test_a_score_threshold_with_a_decimal_comma_is_read_as_meant(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti, score="72,5")  # was "Not a valid decimal value"
     assert response.status_code == 302
     (badge,) = custom_badges(app)
@@ -15,7 +16,7 @@ def test_a_score_threshold_with_a_decimal_comma_is_read_as_meant(app, lti, badge
 
 
 def test_a_threshold_that_cannot_be_read_is_refused_next_to_its_field(app, lti, badges):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     response = add(app, lti, score="1e3")  # was read as 1000, then "between 0 and 100"
     assert response.status_code == 400
     page = text(response)
