@@ -12,19 +12,18 @@ from core.db import db
 from courses.models import CourseResult, Enrolment
 from insights.models import SurveyResponse, TeamDailyRollup
 from people.models import ConsentEvent, ErasureRequest, User
-from tests.courses.flow import as_person, browser, finish_basics, get, join, post, rows, start, text
+from tests.builders import joined, launched
+from tests.courses.flow import finish_basics, get, post, rows, start, text
 from tests.lti import csrf_token_for
 
 SURVEY = b"id,team,agent,date,score\ns1,CXQ101,lena-1,2026-11-02,5\ns2,CXQ101,lena-1,2026-11-03,2\n"
 
 
 def test_a_person_downloads_their_data_and_is_forgotten_on_request(app, lti, packs, runner):
-    lena = as_person(app, lti, "learner", "lena-1", "Lena Learner")
-    join(lena)
+    lena = joined(launched(lti, "learner", sub="lena-1", name="Lena Learner"))
     start(lena, "basics")
     finish_basics(lena)
-    trainer = browser(app, lti)
-    trainer.launch_and_follow("trainer")
+    trainer = launched(lti, "trainer")
     imported = trainer.client.post(
         trainer.tool_base + "/insights/import",
         data={

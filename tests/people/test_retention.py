@@ -12,7 +12,8 @@ from assessments.models import Assessment, Grade
 from core.db import db, utcnow
 from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
 from tests.assessments.test_flow import upload as upload_transcript
-from tests.courses.flow import as_person, get, join, post, rows, text
+from tests.builders import joined, launched, sign_in
+from tests.courses.flow import get, post, rows, text
 from tests.insights.test_pages import upload as upload_survey
 from tests.recognition.test_awards import user_id
 
@@ -31,9 +32,9 @@ def age(app, days: int) -> None:
 
 
 def test_nothing_is_removed_until_a_retention_is_set(app, lti, runner):
-    agent = as_person(app, lti, "learner", "agent-7", "Alex Agent")
-    join(agent)
-    lti.launch_and_follow("trainer")
+    agent = launched(lti, "learner", sub="agent-7", name="Alex Agent")
+    joined(agent)
+    sign_in(lti, "trainer")
     upload_transcript(
         app,
         lti,
@@ -52,9 +53,9 @@ def test_nothing_is_removed_until_a_retention_is_set(app, lti, runner):
 def test_old_transcripts_lose_their_text_and_keep_their_grades(make_app, lti):
     keeping = make_app(TRANSCRIPT_RETENTION_DAYS=90)
     trainer = type(lti)(keeping, keeping.test_client(), lti.tool_base, lti.platform_base)
-    agent = as_person(keeping, trainer, "learner", "agent-7", "Alex Agent")
-    join(agent)
-    trainer.launch_and_follow("trainer")
+    agent = launched(trainer, "learner", sub="agent-7", name="Alex Agent")
+    joined(agent)
+    sign_in(trainer, "trainer")
     sent = upload_transcript(
         keeping,
         trainer,
@@ -91,9 +92,9 @@ def test_old_transcripts_lose_their_text_and_keep_their_grades(make_app, lti):
 def test_retention_leaves_nothing_of_the_customer_and_says_the_uploads_age(make_app, lti):
     keeping = make_app(TRANSCRIPT_RETENTION_DAYS=1)
     trainer = type(lti)(keeping, keeping.test_client(), lti.tool_base, lti.platform_base)
-    agent = as_person(keeping, trainer, "learner", "agent-7", "Alex Agent")
-    join(agent)
-    trainer.launch_and_follow("trainer")
+    agent = launched(trainer, "learner", sub="agent-7", name="Alex Agent")
+    joined(agent)
+    sign_in(trainer, "trainer")
     named = "Philippa Quaxley 07700900123 complaint.txt"
     sent = upload_transcript(
         keeping,
@@ -156,7 +157,7 @@ def test_retention_leaves_nothing_of_the_customer_and_says_the_uploads_age(make_
 def test_old_survey_responses_go_and_team_counts_stay(make_app, lti):
     keeping = make_app(SURVEY_RETENTION_DAYS=365)
     trainer = type(lti)(keeping, keeping.test_client(), lti.tool_base, lti.platform_base)
-    trainer.launch_and_follow("trainer")
+    sign_in(trainer, "trainer")
     assert upload_survey(keeping, trainer, SURVEY).status_code == 302
     weekly_before = len(rows(keeping, TeamWeeklyRollup))
     daily_before = len(rows(keeping, TeamDailyRollup))
@@ -173,7 +174,7 @@ def test_the_worker_applies_retention(make_app, lti):
 
     keeping = make_app(SURVEY_RETENTION_DAYS=365)
     trainer = type(lti)(keeping, keeping.test_client(), lti.tool_base, lti.platform_base)
-    trainer.launch_and_follow("trainer")
+    sign_in(trainer, "trainer")
     assert upload_survey(keeping, trainer, SURVEY).status_code == 302
     with keeping.app_context():
         run_worker(once=True)

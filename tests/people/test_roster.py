@@ -204,12 +204,12 @@ def test_a_manager_named_in_the_roster_recognises_their_team_whatever_course_the
     badges,  # noqa: F811 - the fixture above
 ):
     from recognition.models import Award, Badge
-    from tests.courses.flow import get, join, post
+    from tests.builders import joined, launched
+    from tests.courses.flow import get, post
     from tests.security.conftest import launch_as
 
     # Omar takes another course of the LMS; Marco manages the demo course, not Omar's.
-    omar = launch_as(app, lti, "learner", sub="omar", name="Omar Agent", context="course-b")
-    join(omar)
+    joined(launched(lti, "learner", sub="omar", name="Omar Agent", context="course-b"))
     with app.app_context():
         db.session.execute(
             User.__table__.update().where(User.sub == "omar").values(email="omar@example.com")
@@ -217,7 +217,7 @@ def test_a_manager_named_in_the_roster_recognises_their_team_whatever_course_the
         db.session.commit()
         kudos = db.session.scalar(select(Badge.id).where(Badge.slug == "kudos-customer-hero"))
         db.session.remove()
-    marco = launch_as(app, lti, "manager")
+    marco = launched(lti, "manager")
     assert "Omar Agent" not in get(marco, "/recognition/award").text
 
     marco_email = devplatform.PERSONAS["manager"].email
@@ -280,9 +280,10 @@ def _upload(trainer: LtiBrowser, path: str, field: str, data: bytes, **extra: st
 
 
 def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrowser):
+    from tests.builders import sign_in
     from tests.courses.flow import get, post, text
 
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     assert "Teams and roster" in text(get(lti, "/dashboard"))
     refused = _upload(
         lti,
@@ -325,9 +326,10 @@ def test_a_trainer_looks_after_the_organisation_from_its_page(app, lti: LtiBrows
 
 
 def test_past_training_from_the_page(app, lti: LtiBrowser, packs):  # noqa: F811 - fixture
+    from tests.builders import sign_in
     from tests.courses.flow import get, text
 
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     assert (
         _upload(lti, "/organisation/roster", "roster", ROSTER.encode("cp1252")).status_code == 302
     )

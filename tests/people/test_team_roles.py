@@ -7,9 +7,9 @@ import re
 from sqlalchemy import select
 
 from core.db import db
-from lms.launch import CONTEXT
 from people.models import Membership, User
-from tests.lti import LtiBrowser, page_text
+from tests.builders import launched, sign_in
+from tests.lti import page_text
 
 
 def membership_of(app, sub, context_id="demo-course-1"):
@@ -28,21 +28,17 @@ def csrf_token(page):
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)[1]
 
 
-def other_browser(app, lti):
-    return LtiBrowser(app, app.test_client(), lti.tool_base, lti.platform_base)
+def dashboard_as(lti, persona):
+    """``lti`` signed in as ``persona``, on the dashboard a launch leads to."""
+    sign_in(lti, persona)
+    return lti.client.get(lti.tool_base + "/dashboard")
 
 
 def test_trainer_names_a_manager_who_then_sees_the_team(app, lti):
-    learner = other_browser(app, lti)
-    learner.launch_and_follow("learner")
-    other_learner = other_browser(app, lti)
-    pending = other_learner.resign(
-        other_learner.pending("learner"),
-        lambda c: {**c, "sub": "dev-learner-2", "name": "Lars Second", "given_name": "Lars"},
-    )
-    assert other_learner.post_launch(pending).status_code == 303
+    learner = launched(lti, "learner")
+    launched(lti, "learner", sub="dev-learner-2", name="Lars Second")
 
-    page = lti.launch_and_follow("trainer")
+    page = dashboard_as(lti, "trainer")
     assert "Lena Learner" in page_text(page)
     target = membership_of(app, "dev-learner-1")
     response = lti.client.post(
@@ -61,8 +57,8 @@ def test_trainer_names_a_manager_who_then_sees_the_team(app, lti):
 
 
 def test_role_change_needs_the_csrf_token(app, lti):
-    other_browser(app, lti).launch("learner")
-    lti.launch_and_follow("trainer")
+    launched(lti, "learner")
+    sign_in(lti, "trainer")
     target = membership_of(app, "dev-learner-1")
     response = lti.client.post(
         lti.tool_base + f"/team/members/{target.id}/role", data={"role": "manager"}
@@ -73,11 +69,10 @@ def test_role_change_needs_the_csrf_token(app, lti):
 
 
 def test_learners_and_managers_cannot_change_roles(app, lti):
-    trainer = other_browser(app, lti)
-    trainer.launch("trainer")
+    launched(lti, "trainer")
     target = membership_of(app, "dev-trainer-1")
     for persona in ("learner", "manager"):
-        page = lti.launch_and_follow(persona)
+        page = dashboard_as(lti, persona)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
         response = lti.client.post(
             lti.tool_base + f"/team/members/{target.id}/role",
@@ -88,20 +83,11 @@ def test_learners_and_managers_cannot_change_roles(app, lti):
 
 
 def test_trainer_cannot_reach_a_membership_in_another_course(app, lti):
-    elsewhere = other_browser(app, lti)
-    pending = elsewhere.resign(
-        elsewhere.pending("learner"),
-        lambda c: {**c, CONTEXT: {"id": "other-course", "title": "Another course"}},
-    )
-    assert elsewhere.post_launch(pending).status_code == 303
+    launched(lti, "learner", context={"id": "other-course", "title": "Another course"})
     foreign = membership_of(app, "dev-learner-1", "other-course")
-    colleague = other_browser(app, lti)
-    pending = colleague.resign(
-        colleague.pending("learner"), lambda c: {**c, "sub": "dev-l-3", "name": "Cleo Colleague"}
-    )
-    assert colleague.post_launch(pending).status_code == 303
+    launched(lti, "learner", sub="dev-l-3", name="Cleo Colleague")
 
-    page = lti.launch_and_follow("trainer")
+    page = dashboard_as(lti, "trainer")
     assert "Lena Learner" not in page_text(page)  # not in the trainer's course
     response = lti.client.post(
         lti.tool_base + f"/team/members/{foreign.id}/role",
@@ -112,8 +98,8 @@ def test_trainer_cannot_reach_a_membership_in_another_course(app, lti):
 
 
 def test_nobody_changes_their_own_role(app, lti):
-    other_browser(app, lti).launch("learner")
-    page = lti.launch_and_follow("trainer")
+    launched(lti, "learner")
+    page = dashboard_as(lti, "trainer")
     me = membership_of(app, "dev-trainer-1")
     lti.client.post(
         lti.tool_base + f"/team/members/{me.id}/role",
