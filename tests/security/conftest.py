@@ -6,7 +6,8 @@ badge from her manager Marco; Tara (trainer) has grading, a calibration session 
 background job; Omar is a second learner of the same course. Tenant B is a second deployment of
 the same platform, with its own trainer, learner and manager. Course B is another course context
 of tenant A's own deployment, with its own trainer and manager: the same LMS, but not Lena's
-course. Everyone arrives through a real LTI launch.
+course. Everyone is signed in as their launch leaves them (``tests.builders``): what is
+under test is what each session may reach, not the launch (tests/lms, tests/tenants.py).
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ from lms.registry import add_deployment
 from people.models import ORGANISATION, Membership, Team, User
 from recognition.models import Award, Badge
 from tests.assessments.test_flow import SCENARIO, grade, place_scenario, take
+from tests.builders import joined, kudos, launched
 from tests.courses.conftest import packs  # noqa: F401 - shared fixture
 from tests.courses.flow import (
     answer,
     browser,
     exercise,
     finish_basics,
-    get,
-    join,
     place_course,
     post,
     start,
@@ -152,21 +152,19 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     charter = place_course(app, "charter")
     scenario = place_scenario(app, SCENARIO)
 
-    lena = launch_as(app, lti, "learner", link=basics)
-    join(lena)
+    lena = joined(launched(lti, "learner", link=basics))
     assert start(lena, "basics").status_code == 302
     finish_basics(lena)
-    lena = launch_as(app, lti, "learner", link=charter)
+    lena = launched(lti, "learner", link=charter)
     start(lena, "charter")
     answer(lena, "charter", "only", {"parts": ["a"]})
     sent = exercise(lena, "charter", CHARTER)
     assert sent.status_code == 302, sent.status_code
-    lena = launch_as(app, lti, "learner", link=scenario)
+    lena = launched(lti, "learner", link=scenario)
     assessment_id = take(lena)
 
-    omar = launch_as(app, lti, "learner", sub="omar", name="Omar Second")
-    join(omar)
-    tara = launch_as(app, lti, "trainer")
+    omar = joined(launched(lti, "learner", sub="omar", name="Omar Second"))
+    tara = launched(lti, "trainer")
     assert grade(
         tara,
         assessment_id,
@@ -182,38 +180,26 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
     calibrated = post(tara, f"/assessments/{assessment_id}/calibrate")
     assert calibrated.status_code == 302, calibrated.status_code
 
-    marco = launch_as(app, lti, "manager")
-    ada = launch_as(app, lti, "administrator")
+    marco = launched(lti, "manager")
+    ada = launched(lti, "administrator")
     lena_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["learner"].sub))
-    kudos = _one(app, select(Badge.id).where(Badge.slug == "kudos-customer-hero"))
-    award_page = get(marco, "/recognition/award")
-    request_id = award_page.text.split('name="request_id" type="hidden" value="')[1].split('"')[0]
-    given = post(
-        marco,
-        "/recognition/award",
-        {
-            "recipient": str(lena_id),
-            "badge": str(kudos),
-            "request_id": request_id,
-            "message": "You stayed on the line until the refund landed. Thank you!",
-        },
-    )
-    assert given.status_code == 302, given.status_code
+    kudos_given = "You stayed on the line until the refund landed. Thank you!"
+    kudos_badge = kudos(marco, lena, "kudos-customer-hero", kudos_given).badge_id
 
-    stranger_trainer = launch_as(
-        app, lti, "trainer", sub="b-trainer", name="Bea Trainer", deployment=OTHER_DEPLOYMENT
+    stranger_trainer = launched(
+        lti, "trainer", sub="b-trainer", name="Bea Trainer", deployment=OTHER_DEPLOYMENT
     )
-    stranger_learner = launch_as(
-        app, lti, "learner", sub="b-learner", name="Ben Learner", deployment=OTHER_DEPLOYMENT
+    stranger_learner = launched(
+        lti, "learner", sub="b-learner", name="Ben Learner", deployment=OTHER_DEPLOYMENT
     )
-    stranger_manager = launch_as(
-        app, lti, "manager", sub="b-manager", name="Bo Manager", deployment=OTHER_DEPLOYMENT
+    stranger_manager = launched(
+        lti, "manager", sub="b-manager", name="Bo Manager", deployment=OTHER_DEPLOYMENT
     )
-    course_b_trainer = launch_as(
-        app, lti, "trainer", sub="cb-trainer", name="Cora Trainer", context="course-b"
+    course_b_trainer = launched(
+        lti, "trainer", sub="cb-trainer", name="Cora Trainer", context="course-b"
     )
-    course_b_manager = launch_as(
-        app, lti, "manager", sub="cb-manager", name="Cal Manager", context="course-b"
+    course_b_manager = launched(
+        lti, "manager", sub="cb-manager", name="Cal Manager", context="course-b"
     )
 
     tara_id = _one(app, select(User.id).where(User.sub == devplatform.PERSONAS["trainer"].sub))
@@ -268,8 +254,8 @@ def world(app, lti, packs, badges) -> World:  # noqa: F811 - fixtures above
         "certificate": _one(app, select(CourseResult.certificate_code)),
         "delivery": _one(app, select(GradeDelivery.id)),
         "membership": _one(app, select(Membership.id).where(Membership.user_id == lena_id)),
-        "badge": kudos,
-        "badge_public": _one(app, select(Badge.public_id).where(Badge.id == kudos)),
+        "badge": kudos_badge,
+        "badge_public": _one(app, select(Badge.public_id).where(Badge.id == kudos_badge)),
         "kid": _tool_kid(app),
         "award": _one(app, select(Award.public_id)),
         "job": job_id,

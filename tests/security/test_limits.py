@@ -8,7 +8,8 @@ import io
 import zipfile
 
 from insights.models import SurveyImport, SurveyResponse
-from tests.courses.flow import browser, rows, text
+from tests.builders import launched, sign_in
+from tests.courses.flow import rows, text
 from tests.insights.test_pages import CSV, upload
 from tests.lti import row_counts
 from tests.windows import with_time_left_in_the_window
@@ -38,7 +39,7 @@ def test_logins_from_one_address_are_limited_per_minute(make_app, lti, live):
 def test_each_person_has_an_hourly_allowance_of_imports(make_app, lti, live):
     limited = make_app(UPLOADS_PER_HOUR=2)
     trainer = type(lti)(limited, limited.test_client(), lti.tool_base, lti.platform_base)
-    trainer.launch_and_follow("trainer")
+    sign_in(trainer, "trainer")
     assert upload(limited, trainer, CSV).status_code == 302
     assert upload(limited, trainer, CSV.replace(b"a1", b"c1")).status_code == 302
     before = row_counts(limited)
@@ -46,8 +47,7 @@ def test_each_person_has_an_hourly_allowance_of_imports(make_app, lti, live):
     assert refused.status_code == 429 and "Too many uploads" in text(refused)
     assert row_counts(limited)["survey_responses"] == before["survey_responses"]
     # A colleague still has their own allowance.
-    colleague = browser(limited, lti)
-    colleague.launch_and_follow("administrator")
+    colleague = launched(trainer, "administrator")
     assert upload(limited, colleague, CSV.replace(b"a1", b"e1")).status_code == 302
 
 
@@ -62,7 +62,7 @@ def xlsx_bomb() -> bytes:
 
 
 def test_a_zip_bomb_disguised_as_a_workbook_is_refused(app, lti):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     bomb = xlsx_bomb()
     assert len(bomb) < 1_000_000
     refused = upload(app, lti, bomb, filename="survey.xlsx")
@@ -74,7 +74,7 @@ def test_a_zip_bomb_disguised_as_a_workbook_is_refused(app, lti):
 def test_a_request_over_the_upload_limit_gets_a_clear_413(make_app, lti):
     small = make_app(MAX_UPLOAD_MB=1)
     trainer = type(lti)(small, small.test_client(), lti.tool_base, lti.platform_base)
-    trainer.launch_and_follow("trainer")
+    sign_in(trainer, "trainer")
     big = CSV + b"".join(b"x%d,CXQ101,2026-11-02,5\n" % i for i in range(60_000))
     refused = upload(small, trainer, big)
     assert refused.status_code == 413
@@ -83,7 +83,7 @@ def test_a_request_over_the_upload_limit_gets_a_clear_413(make_app, lti):
 
 
 def test_a_file_of_the_wrong_kind_is_refused_with_what_to_send(app, lti):
-    lti.launch_and_follow("trainer")
+    sign_in(lti, "trainer")
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
     refused = upload(app, lti, png, filename="survey.png")
     assert refused.status_code == 400

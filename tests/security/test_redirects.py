@@ -13,7 +13,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import pytest
 
 from core.urls import path_of_same_origin, safe_next
-from tests.courses.flow import browser, csrf, get
+from tests.builders import launched
+from tests.courses.flow import csrf, get
 
 HOSTILE = [
     "//evil.example",
@@ -101,8 +102,7 @@ def _where(response, base: str) -> str:
     ],
 )
 def test_join_never_sends_the_browser_to_another_site(app, lti, value):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
+    learner = launched(lti, "learner")
     joined = _join_with(app, lti, learner, value)
     assert joined.status_code == 302
     target = urlsplit(_where(joined, learner.tool_base))
@@ -111,8 +111,7 @@ def test_join_never_sends_the_browser_to_another_site(app, lti, value):
 
 
 def test_a_newline_in_next_is_no_server_error(app, lti):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
+    learner = launched(lti, "learner")
     page = get(learner, "/programme?next=/courses/%0d%0aSet-Cookie:%20x=1")
     assert page.status_code == 200
     sent = learner.client.post(
@@ -124,7 +123,6 @@ def test_a_newline_in_next_is_no_server_error(app, lti):
 
 
 def test_a_path_of_ours_is_where_join_goes(app, lti):
-    learner = browser(app, lti)
-    learner.launch_and_follow("learner")
+    learner = launched(lti, "learner")
     joined = _join_with(app, lti, learner, "/courses/")
     assert urlsplit(_where(joined, learner.tool_base)).path == "/courses/"
