@@ -518,9 +518,15 @@ def expect_gradebook_pending(course_page: Page) -> None:
     pending = gradebook_row(course_page, LEARNER.sub).last
     reload_until_text(course_page, pending.locator("td").nth(3), "PendingManual")
     expect(pending.locator("td")).to_have_text(
-        [ACTIVITY, LEARNER.sub, "—", "PendingManual", "Waiting for a trainer to grade it.",
-         GRADED_AT]
-    )  # fmt: skip
+        [
+            ACTIVITY,
+            LEARNER.sub,
+            "—",
+            "PendingManual",
+            "Waiting for a trainer to grade it.",
+            GRADED_AT,
+        ]
+    )
 
 
 def expect_gradebook_score(course_page: Page, score: float, comment: str) -> None:

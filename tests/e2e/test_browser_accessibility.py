@@ -65,9 +65,13 @@ def axe_source() -> str:
         if npm is None:
             pytest.skip("axe-core is not installed and npm is missing (cd tests/e2e/axe && npm ci)")
         done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=AXE_DIR, capture_output=True, text=True,
-            timeout=300, check=False,
-        )  # fmt: skip
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=AXE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if done.returncode != 0 or not AXE_JS.exists():
             pytest.skip(f"could not install axe-core with npm ci: {done.stderr[-500:]}")
     return AXE_JS.read_text()

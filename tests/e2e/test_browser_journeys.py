@@ -468,10 +468,14 @@ def seed_teams(service: CrossSiteService, run: str) -> list[dict[str, Any]]:
     """Teams of the LMS with their people, half of each trained team having completed a
     course on its training day (the history a real deployment has; not part of the demo)."""
     teams = [
-        {"id": f"team-{run}-{n}", "title": title, "trained_days_ago": days,
-         "satisfied": (before, after)}
+        {
+            "id": f"team-{run}-{n}",
+            "title": title,
+            "trained_days_ago": days,
+            "satisfied": (before, after),
+        }
         for n, (title, days, before, after) in enumerate(TEAMS)
-    ]  # fmt: skip
+    ]
     plan = {"course": demo_course()["slug"], "team_size": TEAM_SIZE, "teams": teams}
     service.python(SEED_TEAMS, json.dumps(plan))
     return teams
