@@ -56,9 +56,12 @@ def rubrics() -> str:
     in_use = rubric_for_platform(db.session, viewer.platform_id)
     db.session.commit()  # the built-in rubric, created on first need
     return render_template(
-        "assessments/rubrics.html", viewer=viewer, rubrics=found, in_use=in_use,
+        "assessments/rubrics.html",
+        viewer=viewer,
+        rubrics=found,
+        in_use=in_use,
         versions={r.id: current_version(db.session, r) for r in found},
-    )  # fmt: skip
+    )
 
 
 @bp.route("/assessments/rubrics/<int:rubric_id>/edit", methods=["GET", "POST"])
@@ -75,8 +78,13 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     if form.is_submitted():
         definition = form.definition()
         try:
-            version = save_rubric(db.session, platform_id=viewer.platform_id, editor=editor,
-                                  rubric=rubric, definition=definition)  # fmt: skip
+            version = save_rubric(
+                db.session,
+                platform_id=viewer.platform_id,
+                editor=editor,
+                rubric=rubric,
+                definition=definition,
+            )
         except AssessmentError as error:
             db.session.rollback()
             errors.append(form.error(str(error)))
@@ -90,9 +98,13 @@ def edit_rubric(rubric_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             )
             return redirect(url_for("assessments.rubrics"))
     return render_template(
-        "assessments/rubric_edit.html", viewer=viewer, rubric=rubric, definition=definition,
-        form=form, errors=errors,
-    ), status  # fmt: skip
+        "assessments/rubric_edit.html",
+        viewer=viewer,
+        rubric=rubric,
+        definition=definition,
+        form=form,
+        errors=errors,
+    ), status
 
 
 # -- calibration -----------------------------------------------------------------------------
@@ -152,11 +164,18 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
     # Blind until closed: before that the page shows who has saved, never anyone's levels
     # but the viewer's own, nor the consensus, the drift or the agreement.
     return render_template(
-        "assessments/calibration.html", viewer=viewer, calibration=found, definition=definition,
-        report=report, mine=mine, form=form, names=SKILL_NAMES,
+        "assessments/calibration.html",
+        viewer=viewer,
+        calibration=found,
+        definition=definition,
+        report=report,
+        mine=mine,
+        form=form,
+        names=SKILL_NAMES,
         turns=highlighted(found.assessment.conversation, []),
-        reveal=found.closed_at is not None, events=calibration_events(db.session, found),
-    ), status  # fmt: skip
+        reveal=found.closed_at is not None,
+        events=calibration_events(db.session, found),
+    ), status
 
 
 @bp.post("/assessments/calibrations/<int:calibration_id>/reopen")
@@ -198,9 +217,10 @@ def dispute(assessment_id: int) -> WerkzeugResponse:
 def disputes() -> str:
     viewer = require_viewer()
     return render_template(
-        "assessments/disputes.html", viewer=viewer,
+        "assessments/disputes.html",
+        viewer=viewer,
         disputes=open_disputes(db.session, viewer.deployment_id, viewer.team_id),
-    )  # fmt: skip
+    )
 
 
 @bp.route("/assessments/disputes/<int:dispute_id>", methods=["GET", "POST"])
@@ -216,8 +236,9 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     status = 200
     if form.is_submitted():
         try:
-            review_dispute(db.session, found, reviewer, form.levels(), form.note.data,
-                           role=viewer.role.value)  # fmt: skip
+            review_dispute(
+                db.session, found, reviewer, form.levels(), form.note.data, role=viewer.role.value
+            )
         except DecisionRefused as refused:
             db.session.rollback()
             raise Forbidden(str(refused)) from refused
@@ -227,16 +248,25 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             status = 400
         else:
             db.session.commit()
-            flash("Grade changed after review." if found.outcome == "changed" else
-                  "Grade upheld after review.", "success")  # fmt: skip
+            flash(
+                "Grade changed after review."
+                if found.outcome == "changed"
+                else "Grade upheld after review.",
+                "success",
+            )
             return redirect(url_for("assessments.disputes"))
     original = db.session.get(Grade, found.original_grade_id)
     return render_template(
-        "assessments/review.html", viewer=viewer, dispute=found, assessment=assessment,
-        definition=definition, original=original, form=form,
+        "assessments/review.html",
+        viewer=viewer,
+        dispute=found,
+        assessment=assessment,
+        definition=definition,
+        original=original,
+        form=form,
         turns=highlighted(assessment.conversation, []),
         may_decide=may_decide_dispute(viewer.role.value),
-    ), status  # fmt: skip
+    ), status
 
 
 @bp.get("/assessments/results")
@@ -281,11 +311,19 @@ def _results_page(viewer: Viewer, form: ThresholdForm) -> str:
     report = None
     if viewer.team_id is not None:
         report = agreement_report(
-            db.session, viewer.deployment_id, viewer.team_id,
+            db.session,
+            viewer.deployment_id,
+            viewer.team_id,
             datetime.combine(start, time.min, UTC),
             datetime.combine(end + timedelta(days=1), time.min, UTC),
-        )  # fmt: skip
+        )
     return render_template(
-        "assessments/results.html", viewer=viewer, report=report, start=start, end=end,
-        names=SKILL_NAMES, trust=trust_report(db.session, viewer.platform_id), form=form,
-    )  # fmt: skip
+        "assessments/results.html",
+        viewer=viewer,
+        report=report,
+        start=start,
+        end=end,
+        names=SKILL_NAMES,
+        trust=trust_report(db.session, viewer.platform_id),
+        form=form,
+    )

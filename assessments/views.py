@@ -47,9 +47,12 @@ bp = Blueprint("assessments", __name__, template_folder="templates")
 # Of each file: past the formats' size limit, which then says so.
 UPLOAD_READ_BYTES = MAX_FILE_BYTES + 1
 SKILL_NAMES = {
-    "empathy": "Empathy", "active_listening": "Active listening", "patience": "Patience",
-    "positive_language": "Positive language", "adaptability": "Adaptability",
-}  # fmt: skip
+    "empathy": "Empathy",
+    "active_listening": "Active listening",
+    "patience": "Patience",
+    "positive_language": "Positive language",
+    "adaptability": "Adaptability",
+}
 
 
 def viewer_user() -> tuple[Viewer, User]:
@@ -134,12 +137,19 @@ def index() -> str:
     # Where each suggested skill is taught, if that page can be opened here.
     teaching = {p.criterion: t.url() for p in practice if (t := target_named(p.teaching))}
     return render_template(
-        "assessments/index.html", viewer=viewer, user=user, scenarios=scenarios().values(),
-        mine=mine(db.session, user.id), names=SKILL_NAMES, form=ActionForm(),
-        staff=viewer.role in STAFF, practice=practice, teaching=teaching,
+        "assessments/index.html",
+        viewer=viewer,
+        user=user,
+        scenarios=scenarios().values(),
+        mine=mine(db.session, user.id),
+        names=SKILL_NAMES,
+        form=ActionForm(),
+        staff=viewer.role in STAFF,
+        practice=practice,
+        teaching=teaching,
         quizzes=quizzes().values(),
         profile=skill_levels(db.session, [user.id])[user.id],
-    )  # fmt: skip
+    )
 
 
 @bp.get("/assessments/scenarios/<scenario_id>")
@@ -150,9 +160,13 @@ def scenario(scenario_id: str) -> str:
     if found is None:
         abort(404)
     return render_template(
-        "assessments/scenario.html", viewer=viewer, user=user, scenario=found, names=SKILL_NAMES,
+        "assessments/scenario.html",
+        viewer=viewer,
+        user=user,
+        scenario=found,
+        names=SKILL_NAMES,
         form=ActionForm(),
-    )  # fmt: skip
+    )
 
 
 @bp.post("/assessments/scenarios/<scenario_id>/start")
@@ -162,28 +176,37 @@ def start(scenario_id: str) -> WerkzeugResponse:
         flash("Join the programme first: assessments are part of it.", "error")
         return redirect(url_for("people.programme", next=url_for("assessments.index")))
     assessment = start_scenario(
-        db.session, user, scenario_id, deployment_id=viewer.deployment_id,
-        team_id=viewer.team_id, resource_link_id=_link_for(viewer, scenario_id),
-    )  # fmt: skip
+        db.session,
+        user,
+        scenario_id,
+        deployment_id=viewer.deployment_id,
+        team_id=viewer.team_id,
+        resource_link_id=_link_for(viewer, scenario_id),
+    )
     db.session.commit()
     return redirect(url_for("assessments.show", assessment_id=assessment.id))
 
 
 @bp.get("/assessments/<int:assessment_id>")
-def show(assessment_id: int) -> str:
+def show(assessment_id: int) -> str | WerkzeugResponse:
     viewer, _ = viewer_user()
     assessment = visible(assessment_id, viewer)
     if viewer.role in STAFF and assessment.status == AWAITING:
-        return redirect(url_for("assessments.grade_page", assessment_id=assessment.id))  # type: ignore[return-value]
+        return redirect(url_for("assessments.grade_page", assessment_id=assessment.id))
     scenario = scenarios().get(assessment.scenario or "")
     return render_template(
-        "assessments/show.html", viewer=viewer, assessment=assessment, scenario=scenario,
+        "assessments/show.html",
+        viewer=viewer,
+        assessment=assessment,
+        scenario=scenario,
         turns=highlighted(assessment.conversation, []),
         grade=final_grade(db.session, assessment.id),
-        definition=assessment.rubric_version.definition, names=SKILL_NAMES, form=ActionForm(),
+        definition=assessment.rubric_version.definition,
+        names=SKILL_NAMES,
+        form=ActionForm(),
         taking=assessment.status == IN_PROGRESS and assessment.learner_id == viewer.user_id,
         dispute=dispute_of(db.session, assessment.id),
-    )  # fmt: skip
+    )
 
 
 @bp.post("/assessments/<int:assessment_id>/reply")
@@ -203,14 +226,24 @@ def grading_queue() -> str:
     viewer = require_viewer()
     filters = QueueFilters.from_args(request.args)
     page = queue_page(
-        db.session, viewer.deployment_id, viewer.team_id, filters,
+        db.session,
+        viewer.deployment_id,
+        viewer.team_id,
+        filters,
         page=request.args.get("page", type=int) or 1,
-    )  # fmt: skip
+    )
     return render_template(
-        "assessments/queue.html", viewer=viewer, page=page, filters=filters, names=SKILL_NAMES,
+        "assessments/queue.html",
+        viewer=viewer,
+        page=page,
+        filters=filters,
+        names=SKILL_NAMES,
         people=queue_people(db.session, viewer.deployment_id, viewer.team_id),
-        scenarios=scenarios(), levels=LEVELS, confidences=CONFIDENCE_FILTERS, uncertain=uncertain,
-    )  # fmt: skip
+        scenarios=scenarios(),
+        levels=LEVELS,
+        confidences=CONFIDENCE_FILTERS,
+        uncertain=uncertain,
+    )
 
 
 @bp.route("/assessments/<int:assessment_id>/grade", methods=["GET", "POST"])
@@ -252,12 +285,20 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     # A conversation of a batch still being scored is graded without suggestions, or later.
     scoring = scoring_of(db.session, assessment)
     return render_template(
-        "assessments/grade.html", viewer=viewer, assessment=assessment, definition=definition,
-        suggested=suggested, turns=highlighted(assessment.conversation, assessment.suggestions),
-        scenario=scenarios().get(assessment.scenario or ""), form=form, names=SKILL_NAMES,
-        grade=final_grade(db.session, assessment.id), missing=missing, scoring=scoring,
+        "assessments/grade.html",
+        viewer=viewer,
+        assessment=assessment,
+        definition=definition,
+        suggested=suggested,
+        turns=highlighted(assessment.conversation, assessment.suggestions),
+        scenario=scenarios().get(assessment.scenario or ""),
+        form=form,
+        names=SKILL_NAMES,
+        grade=final_grade(db.session, assessment.id),
+        missing=missing,
+        scoring=scoring,
         progress_job=scoring.progress_page_for(viewer.user_id) if scoring else None,
-    ), status  # fmt: skip
+    ), status
 
 
 @bp.route("/assessments/upload", methods=["GET", "POST"])
@@ -280,11 +321,16 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             )
         try:
             uploaded = upload_transcripts(
-                db.session, trainer=trainer, deployment_id=viewer.deployment_id,
-                team_id=viewer.team_id, learner_id=form.learner.data or 0,
-                files=files, channel=form.channel.data, mask=form.mask.data,
+                db.session,
+                trainer=trainer,
+                deployment_id=viewer.deployment_id,
+                team_id=viewer.team_id,
+                learner_id=form.learner.data or 0,
+                files=files,
+                channel=form.channel.data,
+                mask=form.mask.data,
                 next_url=url_for("assessments.grading_queue"),
-            )  # fmt: skip
+            )
         except UploadRefused as refused:
             db.session.rollback()
             problems = refused.problems
@@ -305,9 +351,13 @@ def upload() -> str | tuple[str, int] | WerkzeugResponse:
             flash(f"{count} conversation(s) added to the grading queue.", "success")
             return redirect(url_for("assessments.grading_queue"))
     return render_template(
-        "assessments/upload.html", viewer=viewer, form=form, problems=problems,
-        members=assessable_people(db.session, viewer.team_id, trainer), errors=field_errors,
-    ), status  # fmt: skip
+        "assessments/upload.html",
+        viewer=viewer,
+        form=form,
+        problems=problems,
+        members=assessable_people(db.session, viewer.team_id, trainer),
+        errors=field_errors,
+    ), status
 
 
 # -- quizzes ---------------------------------------------------------------------------------
@@ -373,7 +423,9 @@ def quiz_analysis(quiz_id: str) -> str:
     viewer = require_viewer()
     found = _quiz_or_404(quiz_id)
     return render_template(
-        "assessments/quiz_analysis.html", viewer=viewer, quiz=found,
+        "assessments/quiz_analysis.html",
+        viewer=viewer,
+        quiz=found,
         report=quiz_report(db.session, viewer.deployment_id, viewer.team_id, quiz_id),
         prompts={q["id"]: q["prompt"] for q in found["questions"]},
-    )  # fmt: skip
+    )
