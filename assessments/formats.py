@@ -146,7 +146,7 @@ class Source:
     def dialect(self) -> type[csv.Dialect]:
         first = next((line for line in self.text.splitlines() if line.strip()), "")
         try:
-            return csv.Sniffer().sniff(first, delimiters=",;\t")  # type: ignore[return-value]
+            return csv.Sniffer().sniff(first, delimiters=",;\t")
         except csv.Error:
             return csv.excel
 

@@ -12,9 +12,11 @@ from typing import Any, Self
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import Optional
 
 from core.numbers import NumberFormatError, parse_number
+from core.shaped_forms import form_with_fields
 
 LEVELS = range(1, 5)  # a rubric's four levels, as its form numbers them
 
@@ -35,13 +37,11 @@ class LevelsForm(FlaskForm):
 
     @classmethod
     def for_rubric(cls, definition: dict[str, Any]) -> Self:
-        class ForRubric(cls):  # type: ignore[valid-type,misc]
-            pass
-
-        for criterion in definition["criteria"]:
-            field = IntegerField(criterion["name"], validators=[Optional()])
-            setattr(ForRubric, f"level_{criterion['id']}", field)
-        form = ForRubric()
+        fields = {
+            f"level_{criterion['id']}": IntegerField(criterion["name"], validators=[Optional()])
+            for criterion in definition["criteria"]
+        }
+        form = form_with_fields(cls, fields)
         form.criteria = [criterion["id"] for criterion in definition["criteria"]]
         return form
 
@@ -115,18 +115,16 @@ class RubricForm(FlaskForm):
 
     @classmethod
     def for_rubric(cls, base: dict[str, Any]) -> Self:
-        class ForRubric(cls):  # type: ignore[valid-type,misc]
-            pass
-
+        fields: dict[str, UnboundField] = {}
         for n in LEVELS:
-            setattr(ForRubric, f"level_{n}", StringField(f"Level {n}", default=""))
-            setattr(ForRubric, f"extra_l{n}", TextAreaField(f"Level {n}", default=""))
+            fields[f"level_{n}"] = StringField(f"Level {n}", default="")
+            fields[f"extra_l{n}"] = TextAreaField(f"Level {n}", default="")
         for i, criterion in enumerate(base["criteria"]):
-            setattr(ForRubric, f"c{i}_name", StringField("Name", default=criterion["name"]))
-            setattr(ForRubric, f"c{i}_weight", StringField("Weight"))
+            fields[f"c{i}_name"] = StringField("Name", default=criterion["name"])
+            fields[f"c{i}_weight"] = StringField("Weight")
             for n in LEVELS:
-                setattr(ForRubric, f"c{i}_l{n}", TextAreaField(f"Level {n}", default=""))
-        form = ForRubric()
+                fields[f"c{i}_l{n}"] = TextAreaField(f"Level {n}", default="")
+        form = form_with_fields(cls, fields)
         form.base = base
         return form
 

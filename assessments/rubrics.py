@@ -47,9 +47,9 @@ def rubric_levels(definition: dict[str, Any], levels: dict[str, int | None]) -> 
     clean: dict[str, int] = {}
     for criterion in definition["criteria"]:
         value = levels.get(criterion["id"])
-        if value not in allowed:
+        if value is None or value not in allowed:
             raise AssessmentError(f"Choose a level for {criterion['name']}.")
-        clean[criterion["id"]] = int(value)  # type: ignore[arg-type]
+        clean[criterion["id"]] = value
     return clean
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,12 @@ def _sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
     return e / (1.0 + e)
+
+
+def three_cuts(cuts: Iterable[float]) -> tuple[float, float, float]:
+    """The three cut points between four levels; ValueError if there are not three."""
+    first, second, third = cuts
+    return first, second, third
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ class SkillModel:
             tuple(float(w) for w in data["weights"]),
             tuple(float(m) for m in data["mean"]),
             tuple(float(s) for s in data["scale"]),
-            tuple(float(b) for b in data["cuts"]),  # type: ignore[arg-type]
+            three_cuts(float(b) for b in data["cuts"]),
         )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from assessments.agreement import Estimate, kappa_with_ci, quadratic_weighted_kappa
 from assessments.features import measure_all
-from assessments.suggest_model import LEVELS, Model, SkillModel
+from assessments.suggest_model import LEVELS, Model, SkillModel, three_cuts
 from assessments.transcripts import Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,8 +174,8 @@ def fit_skill(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> S
         tuple(weights.tolist()),
         tuple(mean.tolist()),
         tuple(scale.tolist()),
-        tuple(cuts),
-    )  # type: ignore[arg-type]
+        three_cuts(cuts),
+    )
 
 
 def predict(model: SkillModel, x: np.ndarray) -> np.ndarray:
@@ -303,8 +303,8 @@ def refit_on_top(
         weights = slope * np.array(model.weights) + own
         cuts = sorted((coef[1 + len(model.features) :] * CUT_SCALE).tolist(), reverse=True)
         skills[skill] = SkillModel(
-            model.features, tuple(weights.tolist()), model.mean, model.scale, tuple(cuts)
-        )  # type: ignore[arg-type]
+            model.features, tuple(weights.tolist()), model.mean, model.scale, three_cuts(cuts)
+        )
     return Model(skills, name, {"conversations": len(transcripts), "on_top_of": base.name})
 
 

@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core.forms import LocaleNumberField, table_file_field
+from core.shaped_forms import form_with_fields
 from courses.checks import CheckPolicy, Reveal
 from courses.pack import MAX_PACK_BYTES
 
@@ -37,29 +38,21 @@ class GradeForm(FlaskForm):
 
     @classmethod
     def for_rubric(cls, rubric: list[dict[str, Any]]) -> GradeForm:
-        """A form class with one mark per rubric criterion (0 to its points)."""
-
-        class RubricForm(cls):  # type: ignore[valid-type,misc]
-            pass
-
-        for criterion in rubric:
-            # Read by core.numbers like every typed number: "3,0" is 3, "2,5" is refused as
-            # not whole (IntegerField said "Not a valid integer value." to both).
-            setattr(
-                RubricForm,
-                f"mark_{criterion['id']}",
-                LocaleNumberField(
-                    criterion["label"],
-                    validators=[
-                        InputRequired("Give a mark."),
-                        NumberRange(
-                            0, criterion["points"], f"Between 0 and {criterion['points']}."
-                        ),
-                    ],
-                    whole=True,
-                ),
+        """The form with one mark per rubric criterion (0 to its points)."""
+        # Read by core.numbers like every typed number: "3,0" is 3, "2,5" is refused as not
+        # whole (IntegerField said "Not a valid integer value." to both).
+        marks = {
+            f"mark_{criterion['id']}": LocaleNumberField(
+                criterion["label"],
+                validators=[
+                    InputRequired("Give a mark."),
+                    NumberRange(0, criterion["points"], f"Between 0 and {criterion['points']}."),
+                ],
+                whole=True,
             )
-        return RubricForm()
+            for criterion in rubric
+        }
+        return form_with_fields(cls, marks)
 
 
 MAX_ATTEMPTS = 20

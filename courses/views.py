@@ -542,7 +542,7 @@ def course_asset(version_id: int, path: str) -> Response:
 
 @bp.post("/courses/import")
 @roles_required(*STAFF)
-def upload_pack() -> WerkzeugResponse:
+def upload_pack() -> WerkzeugResponse | tuple[str, int]:
     viewer = require_viewer()
     enforce_upload_limit(viewer.platform_id, viewer.user_id)
     form = PackUploadForm()
@@ -565,7 +565,8 @@ def upload_pack() -> WerkzeugResponse:
         db.session.commit()
     except PackInvalid as invalid:
         db.session.rollback()
-        return render_template("courses/import_refused.html", viewer=viewer, invalid=invalid), 400  # type: ignore[return-value]
+        refusal = render_template("courses/import_refused.html", viewer=viewer, invalid=invalid)
+        return refusal, 400
     except CourseError:
         db.session.rollback()
         raise
