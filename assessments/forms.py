@@ -11,10 +11,16 @@ from typing import Any, Self
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField, Field, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
-from wtforms.validators import Optional
+from wtforms.validators import AnyOf, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
+from assessments.grading import CONFIDENCE_FILTERS
+from assessments.grading_queue import LEVELS as QUEUE_LEVELS
+from assessments.grading_queue import QueueFilters, QueuePlace
+from assessments.suggest import CRITERIA
 from core.numbers import NumberFormatError, parse_number
 from core.shaped_forms import form_with_fields
 
@@ -51,6 +57,38 @@ class LevelsForm(FlaskForm):
 
 class GradeForm(LevelsForm):
     comment = TextAreaField("Comment for the learner", default="")
+    # Where in the grading queue the grader came from (``QueuePlace``), in hidden fields.
+    skill = HiddenField(default="", validators=[Optional(), AnyOf(CRITERIA)])
+    learner = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
+    level = IntegerField(widget=HiddenInput(), validators=[Optional(), AnyOf(QUEUE_LEVELS)])
+    confidence = HiddenField(default="", validators=[Optional(), AnyOf(CONFIDENCE_FILTERS)])
+    page = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
+
+    @property
+    def place_fields(self) -> tuple[Field, ...]:
+        return (self.skill, self.learner, self.level, self.confidence, self.page)
+
+    def queue_place(self, link_args: MultiDict[str, str] | None = None) -> QueuePlace:
+        """The queue's filters and page the grader came from: from the queue's link
+        (``link_args``) when the page is first shown, from the hidden fields on a save. A
+        value the queue does not offer (an old link, an edited page) counts as "any", so a
+        grade is never refused for it; the fields then carry on the place as it was read."""
+        kept: dict[str, Any] = {}
+        for place_field in self.place_fields:
+            if link_args is not None:
+                place_field.process(link_args)
+            if place_field.data and place_field.validate(self):
+                kept[place_field.name] = place_field.data
+            # A value left out is no mistake of the grader's: no error to show them.
+            place_field.errors, place_field.raw_data = [], None
+            place_field.data = kept.get(place_field.name)
+        filters = QueueFilters(
+            skill=kept.get("skill", ""),
+            learner=kept.get("learner", 0),
+            level=kept.get("level", 0),
+            confidence=kept.get("confidence", ""),
+        )
+        return QueuePlace(filters, page=kept.get("page", 1))
 
 
 class ReviewForm(LevelsForm):

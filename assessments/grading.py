@@ -108,23 +108,6 @@ def uncertain(suggestion: dict[str, Any]) -> bool:
     )
 
 
-def next_waiting(session: Session, deployment_id: int, team_id: int | None) -> int | None:
-    """The oldest conversation of this course context waiting for a grade (one id, for the
-    trainer's "save and open the next"), in the grading queue's order."""
-    if team_id is None:
-        return None
-    return session.scalar(
-        select(Assessment.id)
-        .where(
-            Assessment.deployment_id == deployment_id,
-            Assessment.team_id == team_id,
-            Assessment.status == AWAITING,
-        )
-        .order_by(Assessment.submitted_at, Assessment.id)
-        .limit(1)
-    )
-
-
 def final_grade(session: Session, assessment_id: int) -> Grade | None:
     return session.scalar(
         select(Grade).where(Grade.assessment_id == assessment_id, Grade.final.is_(True))

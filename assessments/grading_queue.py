@@ -91,6 +91,20 @@ class QueueFilters:
 
 
 @dataclass(frozen=True)
+class QueuePlace:
+    """Where a grader is in the queue: its filters and page. Carried from the queue to the
+    grade page and through its form, so that "save and open the next" stays in the queue they
+    filtered, and the way back lands on their page."""
+
+    filters: QueueFilters = field(default_factory=QueueFilters)
+    page: int = 1
+
+    def link_args(self) -> dict[str, str | int]:
+        """The place as a link's query arguments (the first page and "any" left out)."""
+        return self.filters.link_args() | ({"page": self.page} if self.page > 1 else {})
+
+
+@dataclass(frozen=True)
 class QueuePage:
     """One page of the filtered queue, with the counts a trainer is shown."""
 
@@ -157,6 +171,31 @@ def queue_page(
     )
     suggested = _suggested(session, [a.id for a in items], filters.skill) if filters.skill else {}
     return QueuePage(items, number, pages, matching, waiting, size, suggested)
+
+
+def next_in_queue(
+    session: Session, deployment_id: int, team_id: int | None, place: QueuePlace, after: Assessment
+) -> int | None:
+    """The conversation that follows ``after`` in the queue filtered as ``place`` says and
+    still waits for a grade (its id): where "save and open the next" goes. None when none
+    follows; the grader then goes back to the queue, which shows any they passed over."""
+    if team_id is None:
+        return None
+    conditions = _filtered(session, deployment_id, team_id, place.filters)
+    if after.submitted_at is not None:
+        # After it in the queue's order: oldest first, then by id.
+        conditions.append(
+            or_(
+                Assessment.submitted_at > after.submitted_at,
+                and_(Assessment.submitted_at == after.submitted_at, Assessment.id > after.id),
+            )
+        )
+    return session.scalar(
+        select(Assessment.id)
+        .where(*conditions)
+        .order_by(Assessment.submitted_at, Assessment.id)
+        .limit(1)
+    )
 
 
 def queue_people(session: Session, deployment_id: int, team_id: int | None) -> list[User]:

@@ -19,11 +19,17 @@ from assessments.grading import (
     final_grade,
     grade,
     mine,
-    next_waiting,
     skill_levels,
     uncertain,
 )
-from assessments.grading_queue import LEVELS, QueueFilters, queue_page, queue_people
+from assessments.grading_queue import (
+    LEVELS,
+    QueueFilters,
+    QueuePlace,
+    next_in_queue,
+    queue_page,
+    queue_people,
+)
 from assessments.library import scenarios
 from assessments.models import AWAITING, IN_PROGRESS, Assessment
 from assessments.practice import practice_suggestions
@@ -237,6 +243,7 @@ def grading_queue() -> str:
         viewer=viewer,
         page=page,
         filters=filters,
+        place=QueuePlace(filters, page.number),
         names=SKILL_NAMES,
         people=queue_people(db.session, viewer.deployment_id, viewer.team_id),
         scenarios=scenarios(),
@@ -253,6 +260,7 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     assessment = visible(assessment_id, viewer)
     definition = assessment.rubric_version.definition
     form = GradeForm.for_rubric(definition)
+    place = form.queue_place(None if form.is_submitted() else request.args)
     status = 200
     # Errors by criterion (id -> message), shown in each criterion's box and in the summary.
     missing: dict[str, str] = {}
@@ -277,10 +285,14 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             graded = f"Graded {assessment.learner.display_name}: {assessment.title}."
             db.session.commit()
             flash(graded, "success")
-            following = next_waiting(db.session, viewer.deployment_id, viewer.team_id)
+            following = next_in_queue(
+                db.session, viewer.deployment_id, viewer.team_id, place, after=assessment
+            )
             if following is not None:
-                return redirect(url_for("assessments.grade_page", assessment_id=following))
-            return redirect(url_for("assessments.grading_queue"))
+                return redirect(
+                    url_for("assessments.grade_page", assessment_id=following, **place.link_args())
+                )
+            return redirect(url_for("assessments.grading_queue", **place.link_args()))
     suggested = {s["criterion"]: s for s in assessment.suggestions}
     # A conversation of a batch still being scored is graded without suggestions, or later.
     scoring = scoring_of(db.session, assessment)
@@ -293,6 +305,7 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         turns=highlighted(assessment.conversation, assessment.suggestions),
         scenario=scenarios().get(assessment.scenario or ""),
         form=form,
+        place=place,
         names=SKILL_NAMES,
         grade=final_grade(db.session, assessment.id),
         missing=missing,

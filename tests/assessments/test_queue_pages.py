@@ -284,3 +284,84 @@ def test_a_conversation_still_being_scored_says_its_suggestions_are_on_the_way(a
         db.session.remove()
     failed = text(get(lti, f"/assessments/{second.id}/grade"))
     assert "No suggestions for this conversation" in failed and "on the way" not in failed
+
+
+def grade_links(page) -> dict[str, str]:
+    """Each listed conversation's Grade link, by title."""
+    body = page.get_data(as_text=True)
+    found = re.findall(
+        r'<tr><td>[^<]*</td><td>([^<]*)</td>.*?<a class="button secondary" href="([^"]+)">Grade',
+        body,
+        re.S,
+    )
+    return {html.unescape(title): html.unescape(link) for title, link in found}
+
+
+def save_as_shown(lti, grade_path: str, level: str = "3"):
+    """Opens a grade page and saves it as a grader would: a level for every skill, the
+    form's hidden fields as the page rendered them."""
+    page = get(lti, grade_path)
+    assert page.status_code == 200
+    form = re.search(r'<form method="post" class="card grade-form".*?</form>', page.text, re.S)
+    assert form, "no grade form"
+    hidden = dict(re.findall(r'<input[^>]*name="([^"]+)" type="hidden" value="([^"]*)"', form[0]))
+    levels = {f"level_{c}": level for c in CRITERIA}
+    path = grade_path.split("?", 1)[0]  # the form posts what it holds, not the link
+    return post(lti, path, {**hidden, **levels, "comment": "Thanks."})
+
+
+def heading(page) -> str:
+    return html.unescape(re.search(r"<h1>([^<]*)</h1>", page.get_data(as_text=True))[1])
+
+
+def test_save_and_open_the_next_stays_in_the_filtered_queue(app, lti):
+    fill_queue(app, lti)
+    wanted = [i for i in range(OURS) if passes(i, level=2, confidence="low")]
+    queue = get(lti, "/assessments/queue?skill=empathy&level=2&confidence=low")
+    assert numbers(titles(queue)) == wanted
+    first = grade_links(queue)[f"Ours {wanted[0]:03d}"]
+
+    # Saved from a filtered queue, the next opened is the next that matches, not the oldest
+    # waiting ("Ours 000", suggested level 1): twice, so the next page keeps the filters too.
+    path = first
+    for expected in wanted[1:3]:
+        saved = save_as_shown(lti, path)
+        assert saved.status_code == 302
+        path = saved.headers["Location"]
+        opened = get(lti, path)
+        assert heading(opened) == f"Ours {expected:03d}"
+        assert passes(expected, level=2, confidence="low")
+        breadcrumb = re.search(r'href="([^"]+)">Grading queue</a>', opened.text)[1]
+        assert all(f in html.unescape(breadcrumb) for f in ("level=2", "confidence=low"))
+    graded = {a.title for a in rows(app, Assessment, Assessment.status == "graded")}
+    assert {f"Ours {i:03d}" for i in wanted[:2]} <= graded
+    assert "Ours 000" not in graded and "Ours 001" not in graded
+
+    # The last match of page 2 saved: nothing matching follows, so back to page 2 of the
+    # filtered queue, which no longer lists it.
+    level_two = [i for i in range(OURS) if passes(i, level=2)]
+    second_page = get(lti, "/assessments/queue?skill=empathy&level=2&page=2")
+    last = f"Ours {level_two[-1]:03d}"
+    saved = save_as_shown(lti, grade_links(second_page)[last])
+    assert saved.status_code == 302
+    back = get(lti, saved.headers["Location"])
+    said = text(back)
+    assert "Page 2 of 2" in said and "match these filters" in said
+    assert last not in titles(back) and titles(back)
+    assert all(passes(i, level=2) for i in numbers(titles(back)))
+
+    # A hidden value the queue does not offer (an edited page) is taken as "any": the grade is
+    # saved and the conversation after it in the whole queue opens.
+    third = f"Ours {level_two[0]:03d}"
+    tampered = get(lti, grade_links(get(lti, "/assessments/queue"))[third])
+    assert tampered.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', tampered.text)[1]
+    (row,) = rows(app, Assessment, Assessment.title == third)
+    levels = {f"level_{c}": "3" for c in CRITERIA}
+    saved = post(
+        lti,
+        f"/assessments/{row.id}/grade",
+        {**levels, "csrf_token": token, "level": "9", "confidence": "maybe", "page": "x"},
+    )
+    assert saved.status_code == 302
+    assert heading(get(lti, saved.headers["Location"])) == f"Ours {level_two[0] + 1:03d}"
