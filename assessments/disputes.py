@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from assessments.errors import AssessmentError
+from assessments.errors import AssessmentError, TextRule
 from assessments.grading import assessment_graded, final_grade, send_to_gradebook
 from assessments.models import GRADED, Assessment, AssessmentEvent, Dispute, Grade
 from assessments.rubrics import rubric_levels, score_percent
@@ -15,6 +15,12 @@ from core.db import utcnow
 from people.models import User
 
 DISPUTE_LIMIT = 1000
+DISPUTE_REASON = TextRule(
+    at_least=10,
+    at_most=DISPUTE_LIMIT,
+    too_short="Say why you think the grade is wrong (at least a sentence).",
+    too_long=f"Keep the reason under {DISPUTE_LIMIT} characters.",
+)
 
 
 def open_dispute(session: Session, assessment: Assessment, learner: User, reason: str) -> Dispute:
@@ -22,11 +28,7 @@ def open_dispute(session: Session, assessment: Assessment, learner: User, reason
         raise AssessmentError("You can dispute only your own results.")
     if assessment.status != GRADED:
         raise AssessmentError("Only a graded assessment can be disputed.")
-    reason = reason.strip()
-    if len(reason) < 10:
-        raise AssessmentError("Say why you think the grade is wrong (at least a sentence).")
-    if len(reason) > DISPUTE_LIMIT:
-        raise AssessmentError(f"Keep the reason under {DISPUTE_LIMIT} characters.")
+    reason = DISPUTE_REASON.check(reason)
     if session.scalar(select(Dispute.id).where(Dispute.assessment_id == assessment.id)):
         raise AssessmentError("This result was already disputed.")
     original = final_grade(session, assessment.id)

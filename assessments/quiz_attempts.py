@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assessments.errors import AssessmentError
+from assessments.learners import learner_columns
 from assessments.models import QuizAttempt
 from assessments.quizzes import (
     ItemStat,
@@ -47,10 +48,7 @@ def submit_quiz(
     if result.errors:
         return result, None
     attempt = QuizAttempt(
-        platform_id=learner.platform_id,
-        deployment_id=deployment_id,
-        team_id=team_id,
-        learner_id=learner.id,
+        **learner_columns(learner, deployment_id, team_id),
         quiz=quiz_id,
         answers=result.given,
         scores=result.scores,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assessments.errors import AssessmentError
+from assessments.errors import AssessmentError, TextRule
 from assessments.grading import send_to_gradebook, stored_suggestions
+from assessments.learners import learner_columns
 from assessments.library import Scenario, scenarios
 from assessments.models import AWAITING, IN_PROGRESS, SCENARIO, Assessment
 from assessments.rubrics import rubric_for_platform
@@ -17,6 +18,12 @@ from core.db import utcnow
 from people.models import User
 
 MAX_REPLY = 2000
+REPLY = TextRule(
+    at_least=2,
+    at_most=MAX_REPLY,
+    too_short="Write your reply to the customer.",
+    too_long=f"Keep each reply under {MAX_REPLY} characters.",
+)
 
 
 def scenario_or_error(scenario_id: str) -> Scenario:
@@ -50,10 +57,7 @@ def start_scenario(
         return open_one
     version = rubric_for_platform(session, learner.platform_id)
     assessment = Assessment(
-        platform_id=learner.platform_id,
-        deployment_id=deployment_id,
-        team_id=team_id,
-        learner_id=learner.id,
+        **learner_columns(learner, deployment_id, team_id),
         kind=SCENARIO,
         scenario=scenario.id,
         title=scenario.title,
@@ -75,11 +79,7 @@ def reply(session: Session, assessment: Assessment, learner: User, text: str) ->
         raise AssessmentError("This is not your assessment.")
     if assessment.status != IN_PROGRESS:
         raise AssessmentError("This scenario is finished; your replies were sent for grading.")
-    text = text.strip()
-    if len(text) < 2:
-        raise AssessmentError("Write your reply to the customer.")
-    if len(text) > MAX_REPLY:
-        raise AssessmentError(f"Keep each reply under {MAX_REPLY} characters.")
+    text = REPLY.check(text)
     scenario = scenario_or_error(assessment.scenario or "")
     turns = list(assessment.conversation["turns"])
     if turns[-1]["speaker"] != "customer":

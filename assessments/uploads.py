@@ -16,6 +16,7 @@ from assessments.batch import queue_scoring
 from assessments.errors import AssessmentError
 from assessments.formats import MAX_CONVERSATIONS, Conversation, read_conversations
 from assessments.grading import stored_suggestions
+from assessments.learners import learner_columns
 from assessments.models import AWAITING, TRANSCRIPT, Assessment
 from assessments.rubrics import rubric_for_platform
 from assessments.tenant_models import current_suggestion_model
@@ -118,10 +119,7 @@ def upload_transcripts(
             transcript = conversation.transcript
             title = name if len(found) == 1 else f"{name}: {conversation.id}"
             assessment = Assessment(
-                platform_id=learner.platform_id,
-                deployment_id=deployment_id,
-                team_id=team_id,
-                learner_id=learner.id,
+                **learner_columns(learner, deployment_id, team_id),
                 kind=TRANSCRIPT,
                 title=title[:200],
                 rubric_version_id=version.id,
