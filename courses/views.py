@@ -121,6 +121,10 @@ class Page:
         """Staff read the course without taking it; nothing is recorded for them."""
         return self.enrolment is None and self.viewer.role in STAFF
 
+    def render(self, template: str, **context: Any) -> str:
+        """A course page's template, given the page and its viewer (the layout's)."""
+        return render_template(template, page=self, viewer=self.viewer, **context)
+
     def html(self, fragment: str) -> Markup:
         assets = url_for("courses.course_asset", version_id=self.outline.version_id, path="")
         return Markup(with_assets(fragment, assets))  # noqa: S704 - rendered by courses.markdown, raw HTML off
@@ -222,10 +226,8 @@ def glossary_page() -> str:
 def course(slug: str) -> str:
     page = _page(slug, need_access=False)
     result = page.progress.result
-    return render_template(
+    return page.render(
         "courses/course.html",
-        page=page,
-        viewer=page.viewer,
         user=page.user,
         result=result,
         form=ActionForm(),
@@ -282,10 +284,8 @@ def lesson(slug: str, module: str, lesson: str) -> str:
     if content is None or item is None:
         abort(404)
     before, after = page.outline.neighbours(key)
-    return render_template(
+    return page.render(
         "courses/lesson.html",
-        page=page,
-        viewer=page.viewer,
         item=item,
         content=content,
         words=terms_in(content["html"]),
@@ -390,10 +390,8 @@ def check(slug: str, module: str) -> str | tuple[str, int] | WerkzeugResponse:
     # After an error the form comes back under the same seal, with the answers as given.
     seal = Seal.from_form(secret, request.form.to_dict(flat=False)) if errors else None
     given = {q.question_id: q.given for q in result.questions} if errors and result else {}
-    return render_template(
+    return page.render(
         "courses/check.html",
-        page=page,
-        viewer=page.viewer,
         module=spec,
         form=form,
         feedback=feedback,
@@ -459,10 +457,8 @@ def exercise(slug: str) -> str | tuple[str, int] | WerkzeugResponse:
             status = 400
     submission = page.progress.exercise
     values = checked.answers if checked else (submission.answers if submission else {})
-    return render_template(
+    return page.render(
         "courses/exercise.html",
-        page=page,
-        viewer=page.viewer,
         spec=spec,
         kind=kind,
         submission=submission,
