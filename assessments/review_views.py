@@ -41,9 +41,24 @@ from assessments.rubrics import (
     save_rubric,
 )
 from assessments.tenant_models import set_threshold, threshold, trust_report
-from assessments.views import SKILL_NAMES, bp, highlighted, taken_by, viewer_user, visible
+from assessments.views import (
+    SKILL_NAMES,
+    bp,
+    highlighted,
+    taken_by_viewer,
+    viewer_user,
+    visible,
+)
 from core.auth import STAFF, Forbidden, Viewer, require_viewer, roles_required
 from core.db import db, utcnow
+
+
+def _show_refusal(error: AssessmentError) -> int:
+    """A refused change rolled back and its reason shown on the page; the page's status."""
+    db.session.rollback()
+    flash(str(error), "error")
+    return 400
+
 
 # -- rubrics ---------------------------------------------------------------------------------
 
@@ -148,9 +163,7 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
         try:
             calibration_grade(db.session, found, grader, form.levels())
         except AssessmentError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 400
+            status = _show_refusal(error)
         else:
             db.session.commit()
             flash(
@@ -190,8 +203,7 @@ def reopen_calibration(calibration_id: int) -> WerkzeugResponse:
             db.session, found, trainer, viewer.role.value, form.grader.data or 0, form.reason.data
         )
     except AssessmentError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+        _show_refusal(error)
     else:
         name = reopened.grader.display_name
         db.session.commit()
@@ -204,8 +216,7 @@ def reopen_calibration(calibration_id: int) -> WerkzeugResponse:
 
 @bp.post("/assessments/<int:assessment_id>/dispute")
 def dispute(assessment_id: int) -> WerkzeugResponse:
-    viewer, learner = viewer_user()
-    assessment = taken_by(learner, visible(assessment_id, viewer))
+    assessment, learner = taken_by_viewer(assessment_id)
     open_dispute(db.session, assessment, learner, DisputeForm().reason.data)
     db.session.commit()
     flash("Your dispute was sent. A different trainer will review the grade.", "success")
@@ -243,9 +254,7 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
             db.session.rollback()
             raise Forbidden(str(refused)) from refused
         except AssessmentError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            status = 400
+            status = _show_refusal(error)
         else:
             db.session.commit()
             flash(

@@ -85,11 +85,14 @@ def visible(assessment_id: int, viewer: Viewer) -> Assessment:
     return assessment
 
 
-def taken_by(user: User, assessment: Assessment) -> Assessment:
-    """Replies and disputes are the learner's own; staff who can read it get a clear 403."""
+def taken_by_viewer(assessment_id: int) -> tuple[Assessment, User]:
+    """The viewer's own assessment and the viewer, for a reply or a dispute: those are the
+    learner's own; staff who can read it get a clear 403."""
+    viewer, user = viewer_user()
+    assessment = visible(assessment_id, viewer)
     if assessment.learner_id != user.id:
         raise Forbidden("Only the person who took this assessment can reply to it or dispute it.")
-    return assessment
+    return assessment, user
 
 
 @dataclass
@@ -217,8 +220,7 @@ def show(assessment_id: int) -> str | WerkzeugResponse:
 
 @bp.post("/assessments/<int:assessment_id>/reply")
 def answer(assessment_id: int) -> WerkzeugResponse:
-    viewer, user = viewer_user()
-    assessment = taken_by(user, visible(assessment_id, viewer))
+    assessment, user = taken_by_viewer(assessment_id)
     reply(db.session, assessment, user, ReplyForm().reply.data)
     db.session.commit()
     if assessment.status == AWAITING:
