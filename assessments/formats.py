@@ -496,6 +496,15 @@ class Freshdesk:
         return _collect(source, self.label, built, self.name)
 
 
+def _every_object_lists(source: Source, key: str, fits: Callable[[Any], bool]) -> bool:
+    """Whether the file holds JSON objects and each has a list under ``key`` whose items all
+    fit: how the exports that keep one conversation an object are told apart."""
+    found = source.objects
+    return bool(found) and all(
+        isinstance(d.get(key), list) and all(fits(item) for item in d[key]) for d in found
+    )
+
+
 CONTACT_LENS_ROLES = {"AGENT": AGENT, "CUSTOMER": CUSTOMER}
 CONTACT_LENS_CHANNELS = {"voice": "call", "chat": "chat", "email": "email"}
 
@@ -505,14 +514,10 @@ class ContactLens:
     label = "Amazon Connect Contact Lens output"
 
     def detect(self, source: Source) -> bool:
-        found = source.objects
-        return bool(found) and all(
-            isinstance(d.get("Transcript"), list)
-            and all(
-                isinstance(t, dict) and "ParticipantId" in t and "Content" in t
-                for t in d["Transcript"]
-            )
-            for d in found
+        return _every_object_lists(
+            source,
+            "Transcript",
+            lambda t: isinstance(t, dict) and "ParticipantId" in t and "Content" in t,
         )
 
     def read(self, source: Source, channel: str) -> list[Conversation]:
@@ -561,16 +566,14 @@ class Genesys:
     label = "Genesys Cloud transcript"
 
     def detect(self, source: Source) -> bool:
-        found = source.objects
-        return bool(found) and all(
-            isinstance(d.get("transcripts"), list)
-            and all(
+        return _every_object_lists(
+            source,
+            "transcripts",
+            lambda t: (
                 isinstance(t, dict)
                 and isinstance(t.get("phrases"), list)
                 and all(isinstance(p, dict) and "text" in p for p in t["phrases"])
-                for t in d["transcripts"]
-            )
-            for d in found
+            ),
         )
 
     def read(self, source: Source, channel: str) -> list[Conversation]:
@@ -610,11 +613,8 @@ class GenesysMessaging:
     label = "Genesys Cloud messaging transcript"
 
     def detect(self, source: Source) -> bool:
-        found = source.objects
-        return bool(found) and all(
-            isinstance(d.get("messagingTranscript"), list)
-            and all(isinstance(m, dict) and "purpose" in m for m in d["messagingTranscript"])
-            for d in found
+        return _every_object_lists(
+            source, "messagingTranscript", lambda m: isinstance(m, dict) and "purpose" in m
         )
 
     def read(self, source: Source, channel: str) -> list[Conversation]:
