@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 
-from core.questions import QUESTION_KINDS, Form, kind_keys, kind_of, mark_all
+from core.questions import Form, kind_of, mark_all, question_schema
 
 HERE = Path(__file__).parent
 DISCRIMINATION_FLOOR = 0.2
@@ -39,21 +39,7 @@ QUIZ_SCHEMA: dict[str, Any] = {
         "questions": {
             "type": "array",
             "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["id", "type", "prompt", "explanation"],
-                "properties": {
-                    "id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"},
-                    "type": {"enum": sorted(QUESTION_KINDS)},
-                    "prompt": {"type": "string", "minLength": 5},
-                    "explanation": {"type": "string", "minLength": 5},
-                    **{key: {} for key in kind_keys()},
-                },
-                "allOf": [
-                    {"if": {"properties": {"type": {"const": name}}}, "then": kind.schema}
-                    for name, kind in QUESTION_KINDS.items()
-                ],
-            },
+            "items": question_schema(id_pattern="^[a-z0-9-]{1,40}$", explanation_at_least=5),
         },
     },
 }

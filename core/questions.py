@@ -405,6 +405,36 @@ def kind_keys() -> list[str]:
     return sorted({k for kind in QUESTION_KINDS.values() for k in kind.schema["properties"]})
 
 
+def question_schema(
+    *,
+    id_pattern: str,
+    explanation_at_least: int,
+    more: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON schema of one question of any registered kind, for a file of questions (a
+    course's knowledge check, a quiz): its id, kind, prompt and explanation, and each kind's
+    own keys, checked by that kind's schema. ``more`` adds the file's own keys (a check's
+    points); any other key is refused, as a typo nothing would read."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "type", "prompt", "explanation"],
+        "properties": {
+            "id": {"type": "string", "pattern": id_pattern},
+            "type": {"enum": sorted(QUESTION_KINDS)},
+            "prompt": {"type": "string", "minLength": 5},
+            "explanation": {"type": "string", "minLength": explanation_at_least},
+            **(more or {}),
+            # Each kind's own keys, checked by its schema below.
+            **{key: {} for key in kind_keys()},
+        },
+        "allOf": [
+            {"if": {"properties": {"type": {"const": name}}}, "then": kind.schema}
+            for name, kind in QUESTION_KINDS.items()
+        ],
+    }
+
+
 @dataclass
 class Presented:
     """A whole set of questions as one render shows them."""

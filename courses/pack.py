@@ -21,8 +21,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from core.questions import question_schema
 from core.uploads import zip_refusal
-from courses.checks import QUESTION_KINDS, kind_keys, option_ids
+from courses.checks import QUESTION_KINDS, option_ids
 from courses.exercises import EXERCISE_KINDS
 from courses.markdown import render_markdown
 
@@ -130,24 +131,11 @@ CHECK_SCHEMA: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "maxItems": 20,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "type", "prompt", "explanation"],
-                "properties": {
-                    "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
-                    "type": {"enum": sorted(QUESTION_KINDS)},
-                    "prompt": {"type": "string", "minLength": 5},
-                    "explanation": {"type": "string", "minLength": 10},
-                    "points": {"type": "integer", "minimum": 1, "maximum": 10},
-                    # Each kind's own keys, checked by its schema below.
-                    **{key: {} for key in kind_keys()},
-                },
-                "allOf": [
-                    {"if": {"properties": {"type": {"const": name}}}, "then": kind.schema}
-                    for name, kind in QUESTION_KINDS.items()
-                ],
-            },
+            "items": question_schema(
+                id_pattern="^[a-z0-9][a-z0-9_-]{0,39}$",
+                explanation_at_least=10,
+                more={"points": {"type": "integer", "minimum": 1, "maximum": 10}},
+            ),
         }
     },
 }
