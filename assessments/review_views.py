@@ -42,7 +42,6 @@ from assessments.rubrics import (
 )
 from assessments.tenant_models import set_threshold, threshold, trust_report
 from assessments.views import (
-    SKILL_NAMES,
     bp,
     highlighted,
     taken_by_viewer,
@@ -184,7 +183,6 @@ def calibration(calibration_id: int) -> str | tuple[str, int] | WerkzeugResponse
         report=report,
         mine=mine,
         form=form,
-        names=SKILL_NAMES,
         turns=highlighted(found.assessment.conversation, []),
         reveal=found.closed_at is not None,
         events=calibration_events(db.session, found),
@@ -332,7 +330,6 @@ def _results_page(viewer: Viewer, form: ThresholdForm) -> str:
         report=report,
         start=start,
         end=end,
-        names=SKILL_NAMES,
         trust=trust_report(db.session, viewer.platform_id),
         form=form,
     )

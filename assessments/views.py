@@ -61,6 +61,12 @@ SKILL_NAMES = {
 }
 
 
+@bp.context_processor
+def _skill_names() -> dict[str, dict[str, str]]:
+    # Every assessment page names the skills the same way.
+    return {"names": SKILL_NAMES}
+
+
 def viewer_user() -> tuple[Viewer, User]:
     return require_person("Assessments are for people launched from a course.")
 
@@ -151,7 +157,6 @@ def index() -> str:
         user=user,
         scenarios=scenarios().values(),
         mine=mine(db.session, user.id),
-        names=SKILL_NAMES,
         form=ActionForm(),
         staff=viewer.role in STAFF,
         practice=practice,
@@ -173,7 +178,6 @@ def scenario(scenario_id: str) -> str:
         viewer=viewer,
         user=user,
         scenario=found,
-        names=SKILL_NAMES,
         form=ActionForm(),
     )
 
@@ -211,7 +215,6 @@ def show(assessment_id: int) -> str | WerkzeugResponse:
         turns=highlighted(assessment.conversation, []),
         grade=final_grade(db.session, assessment.id),
         definition=assessment.rubric_version.definition,
-        names=SKILL_NAMES,
         form=ActionForm(),
         taking=assessment.status == IN_PROGRESS and assessment.learner_id == viewer.user_id,
         dispute=dispute_of(db.session, assessment.id),
@@ -246,7 +249,6 @@ def grading_queue() -> str:
         page=page,
         filters=filters,
         place=QueuePlace(filters, page.number),
-        names=SKILL_NAMES,
         people=queue_people(db.session, viewer.deployment_id, viewer.team_id),
         scenarios=scenarios(),
         levels=LEVELS,
@@ -308,7 +310,6 @@ def grade_page(assessment_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         scenario=scenarios().get(assessment.scenario or ""),
         form=form,
         place=place,
-        names=SKILL_NAMES,
         grade=final_grade(db.session, assessment.id),
         missing=missing,
         scoring=scoring,
