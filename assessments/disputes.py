@@ -11,6 +11,7 @@ from assessments.errors import AssessmentError, TextRule
 from assessments.grading import assessment_graded, final_grade, send_to_gradebook
 from assessments.models import GRADED, Assessment, AssessmentEvent, Dispute, Grade
 from assessments.rubrics import rubric_levels, score_percent
+from core.auth import Role
 from core.db import utcnow
 from people.models import User
 
@@ -61,14 +62,14 @@ def open_disputes(session: Session, deployment_id: int, team_id: int | None) -> 
 # context) who neither gave the disputed grade nor is the learner. Administrators can read
 # disputes but do not decide them: an LMS administrator's launch says nothing about their
 # standing as a grader in this course, and a decision is a grader's second opinion.
-DISPUTE_DECIDER_ROLES = frozenset({"trainer"})
+DISPUTE_DECIDER_ROLES = frozenset({Role.TRAINER})
 
 
 class DecisionRefused(AssessmentError):
     """The person may read the dispute but the rule does not let them decide it."""
 
 
-def may_decide_dispute(role: str) -> bool:
+def may_decide_dispute(role: Role) -> bool:
     return role in DISPUTE_DECIDER_ROLES
 
 
@@ -78,7 +79,7 @@ def review_dispute(
     reviewer: User,
     levels: dict[str, int | None],
     note: str,
-    role: str = "trainer",
+    role: Role = Role.TRAINER,
 ) -> Dispute:
     """A trainer other than the first grader grades again. Different levels replace the final
     grade (the first is kept); equal levels uphold it. The audit log records who decided, in

@@ -272,7 +272,7 @@ def review(dispute_id: int) -> str | tuple[str, int] | WerkzeugResponse:
         original=original,
         form=form,
         turns=highlighted(assessment.conversation, []),
-        may_decide=may_decide_dispute(viewer.role.value),
+        may_decide=may_decide_dispute(viewer.role),
     ), status
 
 

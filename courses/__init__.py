@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from core.auth import EVERYONE, STAFF
+    from core.auth import EVERYONE, STAFF, Role
     from core.db import db
     from core.demo import register_demo_loader
     from core.privacy import register_personal_data
@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
     register_nav_link(app, "Courses", "courses.index", EVERYONE)
     register_nav_link(app, "Cohort", "courses.cohort", STAFF)
     register_nav_link(app, "Reviews", "courses.reviews", STAFF)
-    register_dashboard_panel(app, "courses/_my_courses_panel.html", ("learner",))
+    register_dashboard_panel(app, "courses/_my_courses_panel.html", (Role.LEARNER,))
     app.jinja_env.globals["my_courses"] = lambda user_id, platform_id: my_courses(
         db.session, user_id, platform_id
     )

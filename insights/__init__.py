@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 
 def init_app(app: Flask) -> None:
-    from core.auth import STAFF
+    from core.auth import STAFF, Role
     from core.db import db
     from core.jobs import register_job_handler
     from core.privacy import register_personal_data, register_retention
@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     insights_cli.add_command(impact_command)
     app.cli.add_command(insights_cli)
     register_nav_link(app, "Impact", "insights.index", STAFF)
-    register_dashboard_panel(app, "insights/_manager_panel.html", ("manager",))
+    register_dashboard_panel(app, "insights/_manager_panel.html", (Role.MANAGER,))
     app.jinja_env.globals["team_trend"] = lambda platform_id, team_id: team_trend(
         db.session, platform_id, team_id
     )
