@@ -80,7 +80,34 @@ class PartitionedCookieService(FlaskCookieService):
             )
 
 
-class ToolLogin(FlaskOIDCLogin):
+class _OnToolStorage:
+    """What the tool's login and launch share: pylti1p3's object on the partitioned state
+    cookie and the database storage (``lms.storage``)."""
+
+    def __init__(
+        self,
+        request: FlaskRequest,
+        tool_config: DatabaseToolConf,
+        storage: DatabaseLaunchDataStorage,
+        **pylti_options: Any,
+    ) -> None:
+        super().__init__(
+            request,
+            tool_config,
+            cookie_service=PartitionedCookieService(request),
+            launch_data_storage=storage,
+            **pylti_options,
+        )
+        self._storage = storage
+
+
+# pylti1p3 builds a requests.Session for every launch (0.1 ms: adapters, pools, headers) for
+# its service calls; this tool makes those with its own client (``lms.platform_client``) and
+# fetches keys itself (``fetch_key_set``), so the launch gets one that is never used.
+_UNUSED_HTTP_SESSION = requests.Session()
+
+
+class ToolLogin(_OnToolStorage, FlaskOIDCLogin):
     """Third-party initiated login, with our own cookie check (CSP-safe, styled).
 
     pylti1p3's check costs a framed launch one more request: its page makes no state, and its
@@ -102,13 +129,7 @@ class ToolLogin(FlaskOIDCLogin):
         new_window_url: str,
         storage_target: str | None = None,
     ) -> None:
-        super().__init__(
-            request,
-            tool_config,
-            cookie_service=PartitionedCookieService(request),
-            launch_data_storage=storage,
-        )
-        self._storage = storage
+        super().__init__(request, tool_config, storage)
         self._new_window_url = new_window_url
         self._storage_target = storage_target
         self._login_secret = ""
@@ -202,7 +223,7 @@ class ValidatedLaunch:
         return self.claims.get(CUSTOM) or {}
 
 
-class ToolMessageLaunch(FlaskMessageLaunch):
+class ToolMessageLaunch(_OnToolStorage, FlaskMessageLaunch):
     """Validates an id_token launch. Every check raises ``LaunchRefused`` with a clear reason."""
 
     def __init__(
@@ -213,13 +234,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         settings: Settings,
         stored: StoredLogin | None = None,
     ) -> None:
-        super().__init__(
-            request,
-            tool_config,
-            cookie_service=PartitionedCookieService(request),
-            launch_data_storage=storage,
-        )
-        self._storage = storage
+        super().__init__(request, tool_config, storage, requests_session=_UNUSED_HTTP_SESSION)
         self._settings = settings
         self._conf = tool_config
         # What the launch page read from the platform's storage, in place of the state cookie.
