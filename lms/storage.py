@@ -41,7 +41,7 @@ class LoginNonces:
     leeway: int
 
     def _signer(self) -> TimestampSigner:
-        return TimestampSigner(list(self.secret_keys), salt=NONCE_SALT)
+        return _nonce_signer(tuple(self.secret_keys))
 
     def issue(self) -> str:
         return self._signer().sign(secrets.token_urlsafe(24)).decode()
@@ -56,6 +56,26 @@ class LoginNonces:
         if not -self.leeway <= age <= self.lifetime:
             return None
         return signed_at
+
+
+class _KeyKeepingSigner(TimestampSigner):
+    """itsdangerous derives the signing key from the secret (an HMAC) on every sign and
+    verify; the same secret always gives the same key, so each is derived once."""
+
+    def __init__(self, secret_keys: list[str | bytes], salt: str) -> None:
+        super().__init__(secret_keys, salt=salt)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+@functools.lru_cache(maxsize=4)  # one set of secrets, and the next during a rotation
+def _nonce_signer(secret_keys: tuple[str | bytes, ...]) -> TimestampSigner:
+    return _KeyKeepingSigner(list(secret_keys), salt=NONCE_SALT)
 
 
 class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
