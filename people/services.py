@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Row, bindparam, exists, func, select
+from sqlalchemy import Executable, Row, bindparam, exists, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager
 
 from core.auth import Role
@@ -47,6 +48,9 @@ class ContextClaims:
 # What a person's row keeps from the LMS. A blank value does not erase what we know.
 PERSON_FIELDS = ("name", "given_name", "family_name", "email", "lms_username")
 MEMBERSHIP_REFRESHED = ("lti_roles", "lms_role", "active", "last_seen_at")
+# The columns a launch's upserts write (besides the membership's user_id).
+PERSON_ROW = (*PERSON_FIELDS, "platform_id", "sub", "created_at", "last_launch_at")
+MEMBERSHIP_ROW = ("team_id", *MEMBERSHIP_REFRESHED, "first_seen_at")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ def _person_upsert(dialect: str, launched: bool) -> Executable:
             index_elements=["platform_id", "sub"], set_=refreshed
         ).returning(table.c.id)
     refreshed["last_launch_at"] = statement.excluded.last_launch_at
+    # Values bound by name, not taken from the execution's parameters: on PostgreSQL this
+    # statement also runs inside the launch's combined one (``_launch_upsert``).
+    statement = statement.values(
+        {name: bindparam(name, type_=table.c[name].type) for name in PERSON_ROW}
+    )
     record = table.alias("roster_record")
     waiting = (
         select(record.c.id)
@@ -104,6 +113,43 @@ def _membership_upsert(dialect: str) -> Executable:
     ).returning(table.c.id, table.c.team_id, table.c.lms_role, table.c.assigned_role)
 
 
+@functools.cache
+def _launch_upsert() -> Executable:
+    """PostgreSQL: a launch's person and membership upserts as one statement (one statement
+    and one round trip fewer per launch), the person's in a CTE whose id the membership's
+    takes. When the person was just added and the roster's record of them waits
+    (``launched_person``), no membership is written: that row gives way to the record, and
+    the membership is then recorded for the record."""
+    person = _person_upsert("postgresql", True).cte("person")
+    table = Membership.__table__
+    # Typed: an INSERT … SELECT does not give its parameters the target columns' types (the
+    # psycopg dialect then casts each).
+    values = [bindparam(name, type_=table.c[name].type) for name in MEMBERSHIP_ROW]
+    statement = insert_for("postgresql")(table).from_select(
+        ["user_id", *MEMBERSHIP_ROW],
+        select(person.c.id, *values).where(
+            or_(person.c.added.is_(False), person.c.roster_record_id.is_(None))
+        ),
+    )
+    membership = (
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "team_id"],
+            set_={name: statement.excluded[name] for name in MEMBERSHIP_REFRESHED},
+        )
+        .returning(table.c.id, table.c.team_id, table.c.lms_role, table.c.assigned_role)
+        .cte("membership")
+    )
+    return select(
+        person.c.id,
+        person.c.added,
+        person.c.roster_record_id,
+        membership.c.id.label("membership_id"),
+        membership.c.team_id,
+        membership.c.lms_role,
+        membership.c.assigned_role,
+    ).select_from(person.outerjoin(membership, true()))
+
+
 def upsert_person(
     session: Session, platform_id: int, person: PersonClaims, *, launched: bool = True
 ) -> int:
@@ -113,10 +159,9 @@ def upsert_person(
     return _upsert_person_row(session, platform_id, person, launched).id
 
 
-def _upsert_person_row(
-    session: Session, platform_id: int, person: PersonClaims, launched: bool
-) -> Row[Any]:
-    now = utcnow()
+def _person_values(
+    platform_id: int, person: PersonClaims, launched: bool, now: datetime
+) -> dict[str, Any]:
     values: dict[str, Any] = {field: getattr(person, field) for field in PERSON_FIELDS}
     values.update(platform_id=platform_id, sub=person.sub, created_at=now, last_launch_at=now)
     if launched:
@@ -124,7 +169,14 @@ def _upsert_person_row(
         values.update(
             roster_platform_id=platform_id, roster_sub=email and ROSTER_SUB_PREFIX + email
         )
+    return values
+
+
+def _upsert_person_row(
+    session: Session, platform_id: int, person: PersonClaims, launched: bool
+) -> Row[Any]:
     statement = _person_upsert(session.get_bind().dialect.name, launched)
+    values = _person_values(platform_id, person, launched, utcnow())
     return session.execute(statement, values).one()
 
 
@@ -133,10 +185,31 @@ def launched_person(session: Session, platform_id: int, person: PersonClaims) ->
     (``people.roster``) becomes their LMS user. Only when the upsert says it added them and a
     record waits under their e-mail is anything more sent."""
     row = _upsert_person_row(session, platform_id, person, launched=True)
-    if not (row.added and row.roster_record_id is not None and person.email):
-        return row.id
-    claim_roster_person(session, platform_id, person.sub, person.email, row.id)
+    return _roster_record_claimed(session, platform_id, person, row)
+
+
+def _roster_record_claimed(
+    session: Session, platform_id: int, person: PersonClaims, upserted: Row[Any]
+) -> int:
+    """The person's id after a launch's upsert (``upserted``): the roster's record of them
+    when the upsert added them and one waits under their e-mail, else the upserted row's."""
+    if not (upserted.added and upserted.roster_record_id is not None and person.email):
+        return int(upserted.id)
+    claim_roster_person(session, platform_id, person.sub, person.email, upserted.id)
     return upsert_person(session, platform_id, person)  # the record, refreshed by the launch
+
+
+def _membership_values(
+    team_id: int, lti_roles: Sequence[str], lms_role: Role, active: bool, now: datetime
+) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "lti_roles": list(lti_roles),
+        "lms_role": lms_role.value,
+        "active": active,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
 
 
 def upsert_membership(
@@ -150,18 +223,9 @@ def upsert_membership(
 ) -> MembershipRecord:
     """Add or refresh a person's membership of a team with the roles the LMS gives; a role
     assigned in the tool is kept."""
-    now = utcnow()
+    values = _membership_values(team_id, lti_roles, lms_role, active, utcnow())
     row = session.execute(
-        _membership_upsert(session.get_bind().dialect.name),
-        {
-            "user_id": user_id,
-            "team_id": team_id,
-            "lti_roles": list(lti_roles),
-            "lms_role": lms_role.value,
-            "active": active,
-            "first_seen_at": now,
-            "last_seen_at": now,
-        },
+        _membership_upsert(session.get_bind().dialect.name), {"user_id": user_id, **values}
     ).one()
     return MembershipRecord(row.id, row.team_id, effective_role(row.lms_role, row.assigned_role))
 
@@ -223,10 +287,24 @@ def provision(
     """Add or refresh the person and, when the launch has a course context, the team and the
     person's membership in it: (the user's id, the membership). Does not commit: the launch
     commits once at its end."""
-    user_id = launched_person(session, platform_id, person)
     if context is None:
-        return user_id, None
+        return launched_person(session, platform_id, person), None
     team_id = context_team_id(session, platform_id, deployment_id, context)
+    if session.get_bind().dialect.name != "postgresql":
+        user_id = launched_person(session, platform_id, person)
+        return user_id, upsert_membership(session, user_id, team_id, lti_roles, lms_role)
+    now = utcnow()
+    row = session.execute(
+        _launch_upsert(),
+        {
+            **_person_values(platform_id, person, True, now),
+            **_membership_values(team_id, lti_roles, lms_role, True, now),
+        },
+    ).one()
+    if row.membership_id is not None:
+        role = effective_role(row.lms_role, row.assigned_role)
+        return row.id, MembershipRecord(row.membership_id, row.team_id, role)
+    user_id = _roster_record_claimed(session, platform_id, person, row)
     return user_id, upsert_membership(session, user_id, team_id, lti_roles, lms_role)
 
 

@@ -169,11 +169,12 @@ def test_a_person_listed_before_their_first_launch_becomes_their_lms_user(
     with app.app_context():
         lenas = db.session.scalars(select(User).where(User.email == LENA.email)).all()
         assert [u.sub for u in lenas] == [LENA.sub]
-        teams = {
-            m.team.title
-            for m in db.session.scalars(select(Membership).where(Membership.user_id == lenas[0].id))
-        }
-        assert "Billing North" in teams  # her organisation team came with the record
+        memberships = db.session.scalars(
+            select(Membership).where(Membership.user_id == lenas[0].id)
+        ).all()
+        assert "Billing North" in {m.team.title for m in memberships}  # came with the record
+        # and the launch made her a member of the course she launched from
+        assert [m.lms_role for m in memberships if m.team.source == "lms_context"] == ["learner"]
         db.session.remove()
 
 
