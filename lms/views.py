@@ -82,7 +82,10 @@ def login() -> Response:
     """Third-party initiated login (GET or POST, as Moodle does): the state is set as a cookie,
     a nonce signed, and the browser sent on to the platform's OIDC auth endpoint, by
     a redirect in a top-level window, by the cookie check page's script inside a frame."""
-    get = request.values.get
+    # Read once into a plain dict: a parameter the LMS did not send (most of those asked for)
+    # costs werkzeug's MultiDict an exception raised and caught.
+    values = request.values.to_dict()
+    get = values.get
     params = login_params(get)
     check_login_request(params, own_host())
     conf = DatabaseToolConf(db.session)
@@ -97,7 +100,7 @@ def login() -> Response:
     # Only a frame can lose its cookies; a window of its own needs no platform storage.
     storage_target = platform_storage.offered_target(get(platform_storage.PARAMETER))
     oidc = ToolLogin(
-        FlaskRequest(request_data=dict(request.values)),
+        FlaskRequest(request_data=values),
         conf,
         _storage(),
         new_window_url,
