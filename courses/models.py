@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -225,7 +227,14 @@ class CheckPolicySetting(Base):
 class PastTraining(Base):
     """Training a person completed before, or outside, the tool: one of the catalogue's
     courses (``course_id``), or an outside training kept by its name (a classroom course,
-    another LMS's). Brought in from a file; counts as training in the impact analysis."""
+    another LMS's). Brought in from a file; counts as training in the impact analysis.
+
+    Built for bulk loading (a million rows per file): no index of its own on ``user_id`` (the
+    unique key starts with it, which serves the person's look-ups and their erasure's
+    cascade), and no foreign key on ``course_id``, which PostgreSQL checked row by row: the
+    importer writes only courses it has just found among those the LMS sees, in the same
+    transaction, and the trigger ``PAST_TRAININGS_FORGET_COURSES`` empties the column when a
+    course is removed, as the foreign key's SET NULL did."""
 
     __tablename__ = "past_trainings"
     __table_args__ = (
@@ -235,8 +244,8 @@ class PastTraining(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = platform_key(indexed=False)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int | None] = mapped_column()
     # "course:<slug>" for a catalogue course, "outside:<name folded>" for an outside one.
     training_key: Mapped[str] = mapped_column(String(200))
     training_name: Mapped[str] = mapped_column(String(200))
@@ -244,3 +253,31 @@ class PastTraining(Base):
     score_percent: Mapped[float | None] = mapped_column()
     source: Mapped[str] = mapped_column(String(255), default="")
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# A course removed leaves its past trainings as outside ones would be, without a course (the
+# column has no foreign key: see PastTraining). The migration that dropped the key has the same
+# statements; here they follow ``create_all`` (the tests' schema).
+PAST_TRAININGS_FORGET_COURSES = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION past_trainings_forget_courses() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE past_trainings SET course_id = NULL
+            WHERE course_id IN (SELECT id FROM removed);
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER past_trainings_forget_courses AFTER DELETE ON courses
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+        EXECUTE FUNCTION past_trainings_forget_courses()""",
+    ),
+    "sqlite": (
+        """CREATE TRIGGER past_trainings_forget_courses AFTER DELETE ON courses FOR EACH ROW
+        BEGIN
+            UPDATE past_trainings SET course_id = NULL WHERE course_id = OLD.id;
+        END""",
+    ),
+}
+for _dialect, _statements in PAST_TRAININGS_FORGET_COURSES.items():
+    for _statement in _statements:
+        event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect=_dialect))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import DDL, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -74,16 +74,24 @@ class _RollupCounts:
 
 
 class TeamDailyRollup(_RollupCounts, Base):
-    """Per team, metric and day: what every statistic needs, kept up to date on import."""
+    """Per team, metric and day: what every statistic needs, kept up to date on import.
+
+    No foreign key to the team (nor on the weekly roll-up): a year of a thousand teams is
+    365,000 rows per import, and PostgreSQL checked the team of each one by one (half the
+    time of a million-row import). The importer writes only team ids it has just looked up
+    within the LMS, in the same transaction, and the trigger ``ROLLUPS_FOLLOW_TEAMS`` removes
+    a team's roll-ups with the team (a deployment's or a platform's removal cascades to its
+    teams), as the cascade did.
+    """
 
     __tablename__ = "survey_team_daily"
 
-    team_id: Mapped[int] = mapped_column(
-        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
-    )
+    team_id: Mapped[int] = mapped_column(primary_key=True)
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team (agent) cascades
+    # Neither a foreign key (the team's removal takes the row) nor an index: nothing reads
+    # days by LMS (the analysis reads weeks), and each import wrote one entry per team-day.
+    platform_id: Mapped[int] = mapped_column()
 
 
 class TeamWeeklyRollup(_RollupCounts, Base):
@@ -92,12 +100,40 @@ class TeamWeeklyRollup(_RollupCounts, Base):
 
     __tablename__ = "survey_team_weekly"
 
-    team_id: Mapped[int] = mapped_column(
-        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
-    )
+    team_id: Mapped[int] = mapped_column(primary_key=True)  # see TeamDailyRollup
     metric: Mapped[str] = mapped_column(String(10), primary_key=True)
     week: Mapped[date] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(index=True)  # no FK: the team cascades
+    # No foreign key: goes with its team (see TeamDailyRollup). The analysis reads by LMS.
+    platform_id: Mapped[int] = mapped_column(index=True)
+
+
+# A team removed takes its roll-ups with it (they have no foreign key: see TeamDailyRollup).
+# The same statements are in the migration that dropped the foreign keys; here they follow
+# ``create_all`` (the tests' schema). PostgreSQL: once per statement, over the removed rows.
+ROLLUPS_FOLLOW_TEAMS = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION survey_rollups_follow_teams() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM survey_team_daily WHERE team_id IN (SELECT id FROM removed);
+            DELETE FROM survey_team_weekly WHERE team_id IN (SELECT id FROM removed);
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER survey_rollups_follow_teams AFTER DELETE ON teams
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+        EXECUTE FUNCTION survey_rollups_follow_teams()""",
+    ),
+    "sqlite": (
+        """CREATE TRIGGER survey_rollups_follow_teams AFTER DELETE ON teams FOR EACH ROW
+        BEGIN
+            DELETE FROM survey_team_daily WHERE team_id = OLD.id;
+            DELETE FROM survey_team_weekly WHERE team_id = OLD.id;
+        END""",
+    ),
+}
+for _dialect, _statements in ROLLUPS_FOLLOW_TEAMS.items():
+    for _statement in _statements:
+        event.listen(Base.metadata, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
 class SurveyApiToken(PlatformRow, Base):

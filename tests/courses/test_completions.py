@@ -165,6 +165,28 @@ def test_a_completion_listed_twice_in_a_file_is_brought_in_once(app, runner, pac
     ]
 
 
+def test_removing_a_course_keeps_its_past_trainings_without_it(app, runner, packs, tmp_path):
+    """``course_id`` has no foreign key (bulk loads would pay for it row by row); a trigger
+    empties it when the course goes, as the key's SET NULL did."""
+    from sqlalchemy import delete
+
+    from courses.models import Course
+
+    _people(app, runner, tmp_path)
+    done = _bring_in(
+        app, runner, tmp_path, "email,course,date\nana@example.com,basics,2026-09-14\n"
+    )
+    assert done.exit_code == 0, done.output
+    [kept] = rows(app, PastTraining)
+    assert kept.course_id is not None
+    with app.app_context():
+        db.session.execute(delete(Course).where(Course.id == kept.course_id))
+        db.session.commit()
+        db.session.remove()
+    [kept] = rows(app, PastTraining)
+    assert (kept.course_id, kept.training_key) == (None, "course:basics")
+
+
 def test_a_file_that_stops_being_text_part_way_is_refused_with_its_line(
     app, runner, packs, tmp_path
 ):

@@ -202,6 +202,22 @@ def test_removing_a_platform_removes_its_survey_rows(app, team):
     assert rows(app, SurveyResponse) == [] and rows(app, TeamDailyRollup) == []
 
 
+def test_removing_a_team_removes_its_roll_ups(app, team):
+    """The roll-ups have no foreign key to their team (bulk loads would pay for it row by
+    row); a trigger removes them with the team, as the cascade did."""
+    from sqlalchemy import delete
+
+    from insights.models import TeamWeeklyRollup
+
+    run(app, GOOD)
+    assert rows(app, TeamDailyRollup) and rows(app, TeamWeeklyRollup)
+    with app.app_context():
+        db.session.execute(delete(Team).where(Team.id == team.id))
+        db.session.commit()
+        db.session.remove()
+    assert rows(app, TeamDailyRollup) == [] and rows(app, TeamWeeklyRollup) == []
+
+
 def test_weekly_roll_ups_add_up_to_the_daily_ones(app, team):
     from insights.models import TeamWeeklyRollup
 
