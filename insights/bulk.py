@@ -7,7 +7,8 @@ stored, so it is tried whole behind a savepoint; if the file repeats rows stored
 savepoint is rolled back and the rows are read again into a temporary staging table, from
 which one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` moves the new ones, in unique-index
 order (appending to the index instead of scattering into it). SQLite skips repeats itself.
-Roll-up counts are loaded into a temporary table and added to the roll-ups in one upsert.
+Roll-up counts go straight in when their days (and weeks) are new to the teams, the usual case;
+otherwise they are loaded into a temporary table and added to the roll-ups in one upsert.
 """
 
 from __future__ import annotations
@@ -44,6 +45,32 @@ from core.bulk import (
 from core.db import insert_for
 from insights.metrics import FIELDS
 from insights.models import SurveyResponse, TeamDailyRollup, TeamWeeklyRollup
+
+
+def _monday(day: date) -> date:
+    return date.fromordinal(day.toordinal() - day.weekday())
+
+
+def _weeks(days: Iterable[tuple]) -> Iterator[tuple]:
+    """Daily rows (team, ISO day, six counts), in team and day order, summed per team and
+    week (Monday) in the same order: a team's days are consecutive, so one week is held at
+    a time."""
+    mondays: dict[str, str] = {}
+    team_week: tuple | None = None
+    sums: list[int] = []
+    for team, day, *counts in days:
+        monday = mondays.get(day)
+        if monday is None:
+            monday = mondays[day] = _monday(date.fromisoformat(day)).isoformat()
+        if (team, monday) != team_week:
+            if team_week is not None:
+                yield (*team_week, *sums)
+            team_week, sums = (team, monday), list(counts)
+        else:
+            sums = [a + b for a, b in zip(sums, counts, strict=True)]
+    if team_week is not None:
+        yield (*team_week, *sums)
+
 
 # A survey row as the importer hands it over, and as stored (behind its import's key).
 STAGED = ("team_id", "agent_id", "score", "answered_at", "day", "channel", "source_id")
@@ -156,10 +183,10 @@ class BulkLoader:
         self, metric: str, platform_id: int, days: Callable[[], Iterable[tuple]], span: DaySpan
     ) -> None:
         """Add rows of (team, day, six counts in ``FIELDS`` order), which ``days`` gives each
-        time it is called, to the daily roll-ups, and the same counts summed per team and
-        week to the weekly ones (a team-year is 365 rows by day, 52 by week). ``span`` is the
-        teams and first and last day the rows cover."""
-        if self.postgres and self._copy_new_days(metric, platform_id, days, span):
+        time it is called (in team and day order), to the daily roll-ups, and the same counts
+        summed per team and week to the weekly ones (a team-year is 365 rows by day, 52 by
+        week). ``span`` is the teams and first and last day the rows cover."""
+        if self._load_new_days(metric, platform_id, days, span):
             return
         table = self.create(_counts_table())
         self.load(table.name, ("team_id", "day", *FIELDS), days())
@@ -174,37 +201,65 @@ class BulkLoader:
         self._add_weeks(metric, platform_id, table)
         self.drop(table)
 
-    def _copy_new_days(
+    def _load_new_days(
         self, metric: str, platform_id: int, days: Callable[[], Iterable[tuple]], span: DaySpan
     ) -> bool:
-        """PostgreSQL, when none of the teams has a daily roll-up yet in the days the rows
-        cover (the usual case: each export brings new days): COPY the rows straight in, half
-        the time of loading them aside and upserting. Each of these rows costs
-        PostgreSQL a foreign-key check on the team either way. False, having stored nothing,
-        when a day is there already (or a concurrent import added one since the look)."""
+        """When none of the teams has a daily roll-up yet in the days the rows cover (the
+        usual case: each export brings new days), load the rows straight in: a third of the
+        time of loading them aside and upserting. The weeks too, summed here, when none of
+        the teams has a weekly roll-up in those weeks either (a file that starts mid-week
+        after one that ended in it adds to that week instead). False, having stored nothing,
+        when a day is there already (or, on PostgreSQL, a concurrent import added one since
+        the look; SQLite lets one writer in at a time)."""
         teams, first, last = span
-        daily = TeamDailyRollup.__table__.c
+        daily, weekly = TeamDailyRollup.__table__.c, TeamWeeklyRollup.__table__.c
         in_span = (daily.team_id.in_(teams), daily.metric == metric, daily.day.between(first, last))
         if self.session.scalar(select(exists().where(*in_span))):
             return False
-        savepoint = self.session.begin_nested()
-        self.session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
-        columns = ("team_id", "metric", "day", "platform_id", *FIELDS)
-        try:
-            self.load(
-                "survey_team_daily",
-                columns,
-                ((team, metric, day, platform_id, *counts) for team, day, *counts in days()),
+        first_week, last_week = _monday(first), _monday(last)
+        weeks_taken = self.session.scalar(
+            select(
+                exists().where(
+                    weekly.team_id.in_(teams),
+                    weekly.metric == metric,
+                    weekly.week.between(first_week, last_week),
+                )
             )
+        )
+        savepoint = self.session.begin_nested() if self.postgres else None
+        self.session.connection()  # emits the SAVEPOINT now: the COPY bypasses the session
+        try:
+            self._load_counts(TeamDailyRollup, metric, platform_id, days())
+            if not weeks_taken:
+                self._load_counts(TeamWeeklyRollup, metric, platform_id, _weeks(days()))
         except Exception as error:
-            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+            if savepoint is None or getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
             savepoint.rollback()
             return False
-        savepoint.commit()
-        # The span held no daily rows before, so what it holds now is this import's.
-        self._add_weeks(metric, platform_id, TeamDailyRollup.__table__, *in_span)
+        if savepoint is not None:
+            savepoint.commit()
+        if weeks_taken:
+            # The span held no daily rows before, so what it holds now is this import's.
+            self._add_weeks(metric, platform_id, TeamDailyRollup.__table__, *in_span)
         return True
+
+    def _load_counts(
+        self, model: type, metric: str, platform_id: int, counts: Iterable[tuple]
+    ) -> None:
+        """Rows of (team, period, six counts) straight into a roll-up table."""
+        table = model.__table__  # type: ignore[attr-defined]
+        period = "day" if model is TeamDailyRollup else "week"
+        columns = ("team_id", "metric", period, "platform_id", *FIELDS)
+        if self.postgres:
+            lines = (
+                f"{team}\t{metric}\t{day}\t{platform_id}\t" + "\t".join(map(str, rest)) + "\n"
+                for team, day, *rest in counts
+            )
+            copy_lines(self.session, table.name, columns, lines)
+        else:
+            rows = ((team, metric, day, platform_id, *rest) for team, day, *rest in counts)
+            self.load(table.name, columns, rows)
 
     def _add_weeks(
         self, metric: str, platform_id: int, days: Table, *where: ColumnElement[bool]

@@ -288,8 +288,10 @@ class _TeamDays:
         return teams, date.fromisoformat(min(days)), date.fromisoformat(max(days))
 
     def days(self) -> Iterator[tuple]:
+        """(team, day, six counts), in team and day order: the roll-ups' key order, which
+        PostgreSQL's B-tree takes faster than the file's, and in which weeks are summed."""
         counts = self.counts
-        for (team_id, day), at in self.offsets.items():
+        for (team_id, day), at in sorted(self.offsets.items()):
             yield (team_id, day, *counts[at : at + UNCOUNTED])
 
 
