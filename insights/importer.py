@@ -264,6 +264,7 @@ class _TeamDays:
     def __init__(self, metric: Metric) -> None:
         self.metric = metric
         self.offsets: dict[tuple[int, str], int] = {}
+        self.order: list[tuple[int, str]] | None = None
         self.counts = array("q")
         offsets, counts, blank = self.offsets, self.counts, array("q", [0] * self.WIDTH)
         slot = [UNCOUNTED] * (max(metric.scores) + 1)
@@ -290,9 +291,12 @@ class _TeamDays:
     def days(self) -> Iterator[tuple]:
         """(team, day, six counts), in team and day order: the roll-ups' key order, which
         PostgreSQL's B-tree takes faster than the file's, and in which weeks are summed."""
-        counts = self.counts
-        for (team_id, day), at in sorted(self.offsets.items()):
-            yield (team_id, day, *counts[at : at + UNCOUNTED])
+        if self.order is None:  # sorted once: the daily and the weekly roll-ups read both
+            self.order = sorted(self.offsets)
+        counts, offsets = self.counts, self.offsets
+        for key in self.order:
+            at = offsets[key]
+            yield (*key, *counts[at : at + UNCOUNTED])
 
 
 def _roll_up_read(bulk: BulkLoader, read: _TeamDays, platform_id: int) -> None:
