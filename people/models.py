@@ -107,7 +107,9 @@ class Membership(Base):
     __table_args__ = (UniqueConstraint("user_id", "team_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # No index of its own: the unique key starts with it (a roster import wrote each
+    # membership into both).
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     lms_role: Mapped[str] = mapped_column(String(32), default=Role.GUEST.value)

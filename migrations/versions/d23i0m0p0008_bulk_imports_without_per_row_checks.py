@@ -1,5 +1,5 @@
 """bulk imports without per-row checks: survey roll-ups and past trainings lose the foreign keys
-PostgreSQL checked row by row (triggers keep their removal), and two indexes go that no query
+PostgreSQL checked row by row (triggers keep their removal), and three indexes go that no query
 needs
 
 Revision ID: d23i0m0p0008
@@ -20,6 +20,8 @@ Why each goes, and what guarantees the same instead:
 - ix_survey_team_daily_platform_id: nothing reads daily roll-ups by LMS (the analysis reads
   the weekly ones, whose index stays; a platform's removal reaches them through its teams),
   and every import wrote an entry per team-day into it.
+- ix_memberships_user_id: the unique key (user_id, team_id) starts with user_id and serves
+  every look-up by person; a roster import wrote each membership into both.
 - ix_past_trainings_user_id: the unique key (user_id, training_key, completed_on) starts with
   user_id and serves every look-up by person, including the users foreign key's cascade.
 
@@ -89,6 +91,8 @@ def upgrade():
             batch_op.drop_constraint(batch_op.f(f'fk_{table}_team_id_teams'), type_='foreignkey')
             if table == 'survey_team_daily':
                 batch_op.drop_index(batch_op.f('ix_survey_team_daily_platform_id'))
+    with op.batch_alter_table('memberships', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
     with op.batch_alter_table('past_trainings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_past_trainings_user_id'))
         batch_op.drop_constraint(batch_op.f('fk_past_trainings_course_id_courses'), type_='foreignkey')
@@ -109,6 +113,8 @@ def downgrade():
     with op.batch_alter_table('past_trainings', schema=None) as batch_op:
         batch_op.create_foreign_key(batch_op.f('fk_past_trainings_course_id_courses'), 'courses', ['course_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index(batch_op.f('ix_past_trainings_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('memberships', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
     for table in ('survey_team_weekly', 'survey_team_daily'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_foreign_key(batch_op.f(f'fk_{table}_team_id_teams'), 'teams', ['team_id'], ['id'], ondelete='CASCADE')
