@@ -33,6 +33,7 @@ from core.numbers import NumberFormatError, parse_number
 from core.tabular import (
     ZIP_MAGIC,
     DateReader,
+    Problem,
     TableRefused,
     open_table,
     settle_date_format,
@@ -62,20 +63,6 @@ class Mapping:
     # iso, day-first, month-first, a strptime pattern, or auto: settled from the file's
     # first rows (refused when they could be either day-first or month-first).
     date_format: str = "auto"
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return (
-            f"line {self.line}, {self.column}: {self.reason}"
-            if self.column
-            else f"line {self.line}: {self.reason}"
-        )
 
 
 @dataclass
