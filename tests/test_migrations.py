@@ -111,3 +111,57 @@ def test_courses_uploaded_by_an_lms_become_that_lms_s_own(live, empty_database_u
             ]
         upgrade()
         db.engine.dispose()
+
+
+def test_roll_ups_and_past_trainings_follow_removals_without_their_foreign_keys(
+    live, empty_database_url
+):
+    """The migration that dropped the roll-ups' team key and past trainings' course key puts
+    triggers in their place: a team removed (here through its deployment's cascade) takes its
+    roll-ups, a course removed leaves its past trainings without it."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    app = create_app(live.settings(DATABASE_URL=empty_database_url))
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as c:
+            lms = _insert(c, "lti_platforms", issuer="https://a", client_id="a")
+            deployment = _insert(c, "lti_deployments", platform_id=lms, deployment_id="d")
+            team = _insert(c, "teams", platform_id=lms, deployment_id=deployment)
+            person = _insert(c, "users", platform_id=lms, sub="p")
+            course = _insert(c, "courses", slug="c", title="C", version="1.0")
+            _insert(
+                c,
+                "past_trainings",
+                platform_id=lms,
+                user_id=person,
+                course_id=course,
+                completed_on=datetime.date(2026, 11, 2),
+            )
+            counts = dict.fromkeys(
+                ("responses", "score_sum", "top_two_box", "promoters", "passives", "detractors"), 1
+            )
+            for table, period in (("survey_team_daily", "day"), ("survey_team_weekly", "week")):
+                c.execute(
+                    sa.Table(table, sa.MetaData(), autoload_with=c)
+                    .insert()
+                    .values(
+                        team_id=team,
+                        metric="csat",
+                        platform_id=lms,
+                        **{period: datetime.date(2026, 11, 2)},
+                        **counts,
+                    )
+                )
+        with db.engine.begin() as c:
+            c.execute(sa.text("DELETE FROM courses"))
+            c.execute(sa.text("DELETE FROM lti_deployments"))
+        with db.engine.connect() as c:
+            for table in ("survey_team_daily", "survey_team_weekly"):
+                assert c.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0  # noqa: S608
+            kept = c.execute(sa.text("SELECT course_id FROM past_trainings")).all()
+            assert [tuple(row) for row in kept] == [(None,)]
+        downgrade(revision="base")
+        db.engine.dispose()
