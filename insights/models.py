@@ -77,11 +77,10 @@ class TeamDailyRollup(_RollupCounts, Base):
     """Per team, metric and day: what every statistic needs, kept up to date on import.
 
     No foreign key to the team (nor on the weekly roll-up): a year of a thousand teams is
-    365,000 rows per import, and PostgreSQL checked the team of each one by one (half the
-    time of a million-row import). The importer writes only team ids it has just looked up
-    within the LMS, in the same transaction, and the trigger ``ROLLUPS_FOLLOW_TEAMS`` removes
-    a team's roll-ups with the team (a deployment's or a platform's removal cascades to its
-    teams), as the cascade did.
+    365,000 rows per import, and PostgreSQL checked the team of each, one by one. The
+    importer writes only team ids it has just looked up within the LMS, in the same
+    transaction, and the trigger ``ROLLUPS_FOLLOW_TEAMS`` removes a team's roll-ups with the
+    team (a deployment's or a platform's removal cascades to its teams), as the cascade did.
     """
 
     __tablename__ = "survey_team_daily"

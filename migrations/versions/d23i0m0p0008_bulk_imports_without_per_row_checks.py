@@ -9,8 +9,8 @@ Create Date: 2026-12-07 21:00:00
 Why each goes, and what guarantees the same instead:
 
 - survey_team_daily.team_id and survey_team_weekly.team_id -> teams (ON DELETE CASCADE): an
-  import of a year of a thousand teams writes 365,000 daily rows, each checked against teams
-  (half a million-row import's time). The importer writes only team ids it has just looked up
+  import of a year of a thousand teams writes 365,000 daily rows, each checked against teams,
+  one by one. The importer writes only team ids it has just looked up
   within the LMS, in the same transaction; the trigger survey_rollups_follow_teams removes a
   team's roll-ups with the team, as the cascade did (a deployment's or platform's removal
   cascades to its teams, and so to the trigger).
