@@ -65,7 +65,9 @@ the worker, the fake LMS) is stopped at the end, also on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
+import gc
 import html
 import http.client
 import json
@@ -121,6 +123,7 @@ RETRY_GAP = 25  # a learner's right answers come this many learners after their 
 REQUEST_TIMEOUT = 30.0
 TARGET_P99_MS = 250.0
 LOCK_KEY = 0x6265_6E63_6C6F  # pg advisory lock: one bench/load.py per database at a time
+BARE_PATH = "/healthz"  # --bare: the same client and server, no work behind the answer
 LAG_WARNING_MS = 25.0  # schedule lag p99 above this (a tenth of the target): behind
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
@@ -330,6 +333,7 @@ class Person:
 class Sample:
     kind: str
     due: float  # when the operation was due
+    sent: float  # when the request was sent
     end: float
     ms: float
 
@@ -392,7 +396,8 @@ class Client:
         if form is not None:
             body = urlencode(form)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        started = due if first else time.perf_counter()
+        sent_at = time.perf_counter()
+        started = due if first else sent_at
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
         try:
             status, answer, data = _request(conn, method, path, body, sent)
@@ -408,7 +413,7 @@ class Client:
             what = html.unescape(title.group(1).decode(errors="replace")).strip() if title else ""
             self.record.errors.append((due, kind, f"HTTP {status} {what[:80]}".rstrip()))
             raise Failed
-        self.record.samples.append(Sample(kind, due, end, 1000 * (end - started)))
+        self.record.samples.append(Sample(kind, due, sent_at, end, 1000 * (end - started)))
         return answer, data
 
     def outcome(self, due: float, what: str) -> None:
@@ -495,6 +500,9 @@ class Client:
         form.append(("comment", "Good structure; acknowledge the customer's feeling earlier."))
         self.call(person, "grade: POST", due, "POST", path, expect=302, form=form)
         self.outcome(due, "grade: given")
+
+    def bare(self, person: Person, due: float) -> None:
+        self.call(person, "bare", due, "GET", BARE_PATH, expect=200, first=True)
 
     def award(self, person: Person, due: float, rng: random.Random) -> None:
         path = "/recognition/award"
@@ -871,6 +879,33 @@ def delivery_lags(engine: Any, start: datetime, end: datetime) -> list[float]:
     return sorted((sent - created).total_seconds() for created, sent in rows)
 
 
+def jobs_in(engine: Any, start: datetime, end: datetime) -> list[str]:
+    """The background jobs the worker finished within [start, end), by kind: how many, and
+    their seconds from queued to finished (a refit of the suggestion model, say, is CPU the
+    worker takes from the web processes)."""
+    from sqlalchemy import func, select
+
+    from core.jobs import Job
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Job.kind, Job.created_at, Job.finished_at).where(
+                Job.finished_at >= start, Job.finished_at < end
+            )
+        ).all()
+        waiting = conn.scalar(
+            select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))
+        )
+    spans: dict[str, list[float]] = {}
+    for kind, created, finished in rows:
+        spans.setdefault(kind, []).append((finished - created).total_seconds())
+    found = [
+        f"{kind} {len(values)} (queued to finished {min(values):.1f}-{max(values):.1f} s)"
+        for kind, values in sorted(spans.items())
+    ]
+    return [*found, f"{waiting} queued or running when the window closed"]
+
+
 def wait_for_outbox(engine: Any, limit: float) -> tuple[Outbox, float]:
     """Poll until nothing is pending or being sent, up to ``limit`` seconds."""
     started = time.perf_counter()
@@ -940,6 +975,8 @@ def run_op(client: Client, op: Op, rng: random.Random) -> None:
             client.queue(op.person, op.due)
         elif op.kind == "grade":
             client.grade(op.person, op.due)
+        elif op.kind == "bare":
+            client.bare(op.person, op.due)
         else:
             client.award(op.person, op.due, rng)
     except Failed:
@@ -1003,6 +1040,198 @@ def run_schedule(
         timer.join(timeout=30)
 
 
+# -- the timeline (--timeline): who was busy, slot by slot ------------------------------------
+@dataclass(slots=True)
+class Tick:
+    """One reading of the sampler: CPU and run-queue seconds used since the previous reading,
+    per consumer, and what the server's PostgreSQL sessions were doing at that moment."""
+
+    at: float  # perf_counter of the reading
+    span: float  # seconds since the previous reading, which the figures cover
+    late: float  # seconds the sampler woke after it meant to (this process could not run)
+    cpu: dict[str, float]  # consumer -> CPU seconds since the previous tick
+    queued: dict[str, float]  # consumer -> seconds runnable but waiting for a core
+    pg_active: int  # the server's and the worker's PostgreSQL sessions running a statement
+    pg_waits: Counter[str]  # their wait events (an active session with none is on a CPU)
+    # our processes (and PostgreSQL's background ones) in uninterruptible sleep, by consumer
+    # and the kernel function they sleep in (e.g. the file system's journal)
+    blocked: Counter[str]
+
+
+def _schedstat(pid: int | str) -> tuple[float, float] | None:
+    """(seconds on a core, seconds runnable but waiting for one) of a process's main thread,
+    in nanoseconds' resolution (stat's clock ticks are 10 ms: too coarse for 250 ms slots).
+    Every process timed here is single-threaded: gunicorn's sync workers, the job worker,
+    PostgreSQL's backends."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            on_cpu, waiting, _ = stat.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
+def _blocked_in(pid: int) -> str | None:
+    """The kernel function a process sleeps in when it is in uninterruptible sleep (state D:
+    disk or file-system journal), else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            data = stat.read()
+        if data[data.rfind(")") + 2] != "D":
+            return None
+        with open(f"/proc/{pid}/wchan") as wchan:
+            return wchan.read().strip() or "?"
+    except (OSError, IndexError):
+        return None
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, stolen) seconds of every core so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS, steal / CLOCK_TICKS
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PG_BACKGROUND = ("checkpointer", "background writer", "walwriter", "autovacuum", "logical")
+TIMELINE_CONSUMERS = (
+    "gunicorn",
+    "job worker",
+    "postgres ours",
+    "postgres bg",
+    "postgres others",
+    "bench client",
+    "other",
+)
+
+
+class Sampler(threading.Thread):
+    """Reads /proc every ``slot`` seconds while the load runs: who used the cores (gunicorn's
+    workers, the job worker, PostgreSQL serving us, PostgreSQL's background processes,
+    PostgreSQL serving other people, this client, everything else) and who waited for one;
+    and, on PostgreSQL, what the server's sessions wait for. Its own lateness shows a client
+    that stalled (the GIL or the machine kept it from running)."""
+
+    def __init__(self, server_pgid: int, worker_pid: int, pg_url: str | None, slot: float) -> None:
+        super().__init__(name="timeline", daemon=True)
+        self.server_pgid, self.worker_pid = server_pgid, worker_pid
+        self.pg_url, self.slot = pg_url, slot
+        self.ticks: list[Tick] = []
+        self.halt = threading.Event()
+        self.groups: dict[int, str] = {}  # pid -> consumer
+        self.ours: set[int] = set()  # the PostgreSQL backends of the server and the worker
+        self.last: dict[int, tuple[float, float]] = {}
+        # this client's garbage collections: (end, seconds, generation)
+        self.gc_pauses: list[tuple[float, float, int]] = []
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            end = time.perf_counter()
+            self.gc_pauses.append((end, end - self._gc_started, info["generation"]))
+
+    def _scan(self) -> None:
+        """Which process is whose (gunicorn may replace a worker; PostgreSQL's backends come
+        and go with other people's work)."""
+        groups: dict[int, str] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    data = stat.read()
+            except OSError:
+                continue
+            comm = data[data.find("(") + 1 : data.rfind(")")]
+            pgid = int(data[data.rfind(")") + 2 :].split()[2])
+            if pgid == self.server_pgid:
+                groups[pid] = "gunicorn"
+            elif pid == self.worker_pid:
+                groups[pid] = "job worker"
+            elif comm.startswith("postgres"):
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                background = any(name in command for name in PG_BACKGROUND)
+                groups[pid] = "postgres bg" if background else "postgres others"
+        self.groups = groups
+
+    def run(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        conn = None
+        if self.pg_url:
+            import psycopg
+
+            conn = psycopg.connect(self.pg_url, autocommit=True)
+        query = (
+            "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity "
+            "WHERE application_name = %s"
+        )
+        try:
+            machine = _machine_busy()
+            client = sum(os.times()[:2])
+            scanned = 0.0
+            due = previous = time.perf_counter()
+            while not self.halt.is_set():
+                due += self.slot
+                delay = due - time.perf_counter()
+                if delay > 0 and self.halt.wait(delay):
+                    break
+                now = time.perf_counter()
+                if now - scanned >= 1.0:
+                    self._scan()
+                    scanned = now
+                pg_waits: Counter[str] = Counter()
+                active = 0
+                if conn is not None:
+                    rows = conn.execute(query, (APP_NAME,)).fetchall()
+                    self.ours = {pid for pid, *_ in rows}
+                    for _, state, wait_type, wait_event in rows:
+                        if state == "active":
+                            active += 1
+                            pg_waits[f"{wait_type}:{wait_event}" if wait_type else "CPU"] += 1
+                cpu = dict.fromkeys(TIMELINE_CONSUMERS, 0.0)
+                queued = dict.fromkeys(TIMELINE_CONSUMERS, 0.0)
+                readings: dict[int, tuple[float, float]] = {}
+                blocked: Counter[str] = Counter()
+                for pid, group in self.groups.items():
+                    reading = _schedstat(pid)
+                    if reading is None:
+                        continue
+                    readings[pid] = reading
+                    if pid in self.ours:
+                        group = "postgres ours"
+                    if group != "postgres others":
+                        sleeping_in = _blocked_in(pid)
+                        if sleeping_in:
+                            blocked[f"{group}: {sleeping_in}"] += 1
+                    before = self.last.get(pid)
+                    if before is None:
+                        continue  # first seen: its use so far is not this slot's
+                    cpu[group] += reading[0] - before[0]
+                    queued[group] += reading[1] - before[1]
+                self.last = readings
+                now_machine, now_client = _machine_busy(), sum(os.times()[:2])
+                cpu["bench client"] = now_client - client
+                known = sum(cpu.values())
+                cpu["other"] = max(0.0, now_machine[0] - machine[0] - known)
+                cpu["steal"] = now_machine[1] - machine[1]
+                machine, client = now_machine, now_client
+                self.ticks.append(
+                    Tick(now, now - previous, now - due, cpu, queued, active, pg_waits, blocked)
+                )
+                previous = now
+        finally:
+            gc.callbacks.remove(self._on_gc)
+            if conn is not None:
+                conn.close()
+
+
 # -- results ----------------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -1045,8 +1274,10 @@ class Result:
     most_in_flight: int = 0
     persona_share: dict[str, float] = field(default_factory=dict)  # of the measured requests
     server: list[ServerRow] = field(default_factory=list)  # --server-timing
-    # per second of the window: (second, requests answered, p50 ms, p99 ms, worst lag ms)
-    timeline: list[tuple[int, int, float, float, float]] = field(default_factory=list)
+    timeline: list[SlotRow] = field(default_factory=list)  # --timeline
+    client_gc: dict[str, float] = field(default_factory=dict)  # --timeline
+    jobs: list[str] = field(default_factory=list)  # background jobs finished in the window
+    bare: Bare | None = None  # --bare
 
     @property
     def over_target(self) -> list[str]:
@@ -1149,7 +1380,6 @@ def summarise(
         lms_scores=lms_scores,
         cpu=cpu,
         busy_others=busy_others,
-        timeline=timeline(record, window),
         loadavg_before="",
         loadavg_after="",
         people=people,
@@ -1163,31 +1393,142 @@ def summarise(
     )
 
 
-def timeline(record: Recorder, window: Window) -> list[tuple[int, int, float, float, float]]:
-    """Second by second through the window: how many requests were answered and how long
-    they took, and how late the worst operation started."""
-    answered: dict[int, list[float]] = {}
+@dataclass
+class SlotRow:
+    """One slot of the window (--timeline): the requests, and who used the cores."""
+
+    start: float  # seconds into the window
+    sent: int  # requests sent in the slot
+    answered: int  # requests answered in the slot
+    in_flight: int  # requests sent and not yet answered at the slot's end
+    p50: float  # of the requests answered in the slot, ms
+    p99: float
+    lag: float  # the worst schedule lag of the operations due in the slot, ms
+    cpu: dict[str, float] = field(default_factory=dict)  # consumer -> % of one core
+    queued: dict[str, float] = field(default_factory=dict)  # % of one core waiting for a core
+    late_ms: float = float("nan")  # the sampler's worst lateness: the client could not run
+    gc_ms: float = 0.0  # the client's garbage collections
+    pg_active: float = float("nan")  # the server's PostgreSQL sessions running, on average
+    pg_wait: str = ""  # their most frequent wait other than a CPU
+    blocked: float = 0.0  # our processes in uninterruptible sleep (disk, journal), on average
+    blocked_in: str = ""  # where, the most frequent
+
+
+def timeline(
+    record: Recorder, window: Window, slot: float, sampler: Sampler | None
+) -> list[SlotRow]:
+    """Slot by slot through the window: requests sent, answered and in flight, how long the
+    answered ones took, how late the worst operation started; with a sampler, the CPU each
+    consumer used and waited for, the client's own stalls, and PostgreSQL's waits."""
+    sent = sorted(s.sent for s in record.samples)
+    ended = sorted(s.end for s in record.samples)
+    count = max(1, math.ceil((window.end - window.start) / slot - 1e-9))
+    answered: list[list[float]] = [[] for _ in range(count)]
     for sample in record.samples:
         if window.start <= sample.end < window.end:
-            answered.setdefault(int(sample.end - window.start), []).append(sample.ms)
-    lags: dict[int, float] = {}
+            answered[int((sample.end - window.start) / slot)].append(sample.ms)
+    lags = [float("nan")] * count
     for due, ms in record.lags:
         if window.start <= due < window.end:
-            second = int(due - window.start)
-            lags[second] = max(ms, lags.get(second, 0.0))
+            n = int((due - window.start) / slot)
+            lags[n] = ms if lags[n] != lags[n] else max(ms, lags[n])
+    ticks: list[list[Tick]] = [[] for _ in range(count)]
+    pauses = [0.0] * count
+    if sampler is not None:
+        for tick in sampler.ticks:
+            # a tick's readings cover the time before it: the slot it ends in
+            n = math.ceil((tick.at - window.start) / slot) - 1
+            if 0 <= n < count:
+                ticks[n].append(tick)
+        for end, seconds, _ in list(sampler.gc_pauses):
+            if window.start <= end < window.end:
+                pauses[int((end - window.start) / slot)] += 1000 * seconds
     rows = []
-    for second in range(math.ceil(window.end - window.start)):
-        values = sorted(answered.get(second, []))
-        rows.append(
-            (
-                second,
-                len(values),
-                percentile(values, 50),
-                percentile(values, 99),
-                lags.get(second, float("nan")),
-            )
+    for n in range(count):
+        begin, finish = window.start + n * slot, window.start + (n + 1) * slot
+        values = sorted(answered[n])
+        row = SlotRow(
+            start=n * slot,
+            sent=bisect.bisect_left(sent, finish) - bisect.bisect_left(sent, begin),
+            answered=len(values),
+            in_flight=bisect.bisect_right(sent, finish) - bisect.bisect_right(ended, finish),
+            p50=percentile(values, 50),
+            p99=percentile(values, 99),
+            lag=lags[n],
+            gc_ms=pauses[n],
         )
+        if ticks[n]:
+            span = sum(t.span for t in ticks[n])
+            for name in (*TIMELINE_CONSUMERS, "steal"):
+                row.cpu[name] = 100 * sum(t.cpu.get(name, 0.0) for t in ticks[n]) / span
+                row.queued[name] = 100 * sum(t.queued.get(name, 0.0) for t in ticks[n]) / span
+            row.late_ms = 1000 * max(t.late for t in ticks[n])
+            row.pg_active = sum(t.pg_active for t in ticks[n]) / len(ticks[n])
+            waits: Counter[str] = Counter()
+            for t in ticks[n]:
+                waits.update({k: v for k, v in t.pg_waits.items() if k != "CPU"})
+            row.pg_wait = ", ".join(f"{k} {v}" for k, v in waits.most_common(2))
+            sleeps: Counter[str] = Counter()
+            for t in ticks[n]:
+                sleeps.update(t.blocked)
+            row.blocked = sleeps.total() / len(ticks[n])
+            row.blocked_in = ", ".join(f"{k} {v}" for k, v in sleeps.most_common(2))
+        rows.append(row)
     return rows
+
+
+def client_gc(sampler: Sampler | None, window: Window) -> dict[str, float]:
+    """This client's garbage collections in the window, and what a full one costs now: a
+    collection stops every client thread, and the requests in flight look slower by as much."""
+    if sampler is None:
+        return {}
+    pauses = [(s, g) for end, s, g in sampler.gc_pauses if window.start <= end < window.end]
+    full = [s for s, g in pauses if g == 2]
+    started = time.perf_counter()
+    gc.collect()
+    return {
+        "collections": len(pauses),
+        "full collections": len(full),
+        "longest ms": 1000 * max((s for s, _ in pauses), default=0.0),
+        "total ms": 1000 * sum(s for s, _ in pauses),
+        "tracked objects now": len(gc.get_objects()),
+        "a full collection now, ms": 1000 * (time.perf_counter() - started),
+    }
+
+
+def stall_summary(rows: list[SlotRow]) -> list[str]:
+    """The slots whose p99 reached the target against the others: what differed."""
+    slow = [r for r in rows if r.p99 == r.p99 and r.p99 >= TARGET_P99_MS]
+    calm = [r for r in rows if r.p99 == r.p99 and r.p99 < TARGET_P99_MS]
+    if not slow or not calm:
+        return []
+
+    def mean(group: list[SlotRow], value: Callable[[SlotRow], float]) -> float:
+        known = [v for v in map(value, group) if v == v]
+        return sum(known) / len(known) if known else float("nan")
+
+    lines = [
+        f"{len(slow)} of {len(rows)} slots had a p99 >= {TARGET_P99_MS:.0f} ms; mean of "
+        "those slots / of the others:"
+    ]
+    measures: list[tuple[str, Callable[[SlotRow], float]]] = [
+        ("requests sent", lambda r: r.sent),
+        ("in flight at the end", lambda r: r.in_flight),
+        ("schedule lag (ms)", lambda r: r.lag),
+        ("client sampler late (ms)", lambda r: r.late_ms),
+        ("client GC (ms)", lambda r: r.gc_ms),
+        ("PostgreSQL sessions active", lambda r: r.pg_active),
+        ("our processes in disk sleep (D)", lambda r: r.blocked),
+    ]
+    for name in (*TIMELINE_CONSUMERS, "steal"):
+        measures.append((f"CPU % {name}", lambda r, name=name: r.cpu.get(name, float("nan"))))
+    for name in ("gunicorn", "job worker", "postgres ours"):
+        measures.append(
+            (f"waiting for a core % {name}", lambda r, name=name: r.queued.get(name, float("nan")))
+        )
+    for name, value in measures:
+        lines.append(f"  {name}: {fmt(mean(slow, value))} / {fmt(mean(calm, value))}")
+    return lines
 
 
 def fmt(value: float) -> str:
@@ -1255,6 +1596,7 @@ def report(result: Result, args: argparse.Namespace) -> None:
         f"{r.drain_seconds:.1f} s after the load; failed {r.outbox_drained.get('failed', 0)}; "
         f"the fake LMS holds {r.lms_scores} scores."
     )
+    print("Background jobs finished in the window: " + "; ".join(r.jobs))
     shares = ", ".join(
         f"{name} {r.cpu[name]:.0f}"
         for name in (
@@ -1302,9 +1644,23 @@ def report(result: Result, args: argparse.Namespace) -> None:
             print(f"  {row.kind}: {top}")
         print()
     if args.timeline:
-        print("Second by second: requests answered, their p50 / p99 (ms), worst schedule lag (ms)")
-        for second, count, p50, p99, lag in r.timeline:
-            print(f"  {second:3d}  {count:4d}  {fmt(p50):>8} / {fmt(p99):>8}  {fmt(lag):>8}")
+        print_timeline(r.timeline, args.timeline)
+        if r.client_gc:
+            print(
+                "The client's garbage collections in the window: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in r.client_gc.items())
+            )
+    if r.bare:
+        b = r.bare.row
+        print()
+        print(
+            f"Bare endpoint, same client and rate ({b.count} requests): GET {BARE_PATH} p50 "
+            f"{fmt(b.p50)} ms, p95 {fmt(b.p95)} ms, p99 {fmt(b.p99)} ms, max {fmt(b.max)} ms, "
+            f"{b.errors} errors; schedule lag p99 {fmt(r.bare.lag_p99)} ms; load average "
+            f"{r.bare.loadavg_before} before, {r.bare.loadavg_after} after"
+        )
+        if args.timeline:
+            print_timeline(r.bare.timeline, args.timeline)
     if r.cpu.get("other", 0) > 15:
         print(
             f"WARNING: other processes used {r.cpu['other']:.0f}% of a core during the run; "
@@ -1331,6 +1687,108 @@ def report(result: Result, args: argparse.Namespace) -> None:
     print(
         f"{verdict}: zero errors and p99 < {TARGET_P99_MS:.0f} ms for every request type at "
         f"{r.target_rate:g} requests/s"
+    )
+
+
+TIMELINE_COLUMNS = (
+    ("gunicorn", "guni"),
+    ("job worker", "jobw"),
+    ("postgres ours", "pg"),
+    ("postgres bg", "pgbg"),
+    ("postgres others", "pgot"),
+    ("bench client", "cli"),
+    ("other", "oth"),
+)
+
+
+def print_timeline(rows: list[SlotRow], slot: float) -> None:
+    print(
+        f"Timeline, {slot:g} s slots: requests sent / answered / in flight at the slot's end; "
+        "p50 / p99 (ms) of those answered; worst schedule lag (ms); CPU % of one core by "
+        "consumer (+ % waiting for a core: runnable, not running); client: how late its "
+        "sampler woke and its GC (ms); the server's PostgreSQL sessions active; our processes "
+        "in disk sleep (D); the sessions' most frequent waits and where the D ones slept. * "
+        "marks a p99 at or over the target."
+    )
+    names = "  ".join(f"{short:>9}" for _, short in TIMELINE_COLUMNS)
+    print(
+        f"  {'t (s)':>6} {'sent':>4} {'ans':>4} {'infl':>4} {'p50':>6} {'p99':>7}  "
+        f"{'lag':>6}  {names}  {'late':>5} {'gc':>4}  {'pg':>4}  {'D':>4}  waits"
+    )
+    for row in rows:
+        flag = "*" if row.p99 == row.p99 and row.p99 >= TARGET_P99_MS else " "
+        use = "  ".join(
+            f"{row.cpu[name]:4.0f}+{row.queued[name]:<4.0f}" if name in row.cpu else f"{'':>9}"
+            for name, _ in TIMELINE_COLUMNS
+        )
+        print(
+            f"{flag} {row.start:6.2f} {row.sent:4d} {row.answered:4d} {row.in_flight:4d} "
+            f"{fmt(row.p50):>6} {fmt(row.p99):>7}  {fmt(row.lag):>6}  {use}  "
+            f"{fmt(row.late_ms):>5} {row.gc_ms:4.0f}  {fmt(row.pg_active):>4}  "
+            f"{row.blocked:4.1f}  {'; '.join(filter(None, (row.pg_wait, row.blocked_in)))}"
+        )
+    for line in stall_summary(rows):
+        print(line)
+
+
+@dataclass
+class Bare:
+    """The same client at the same rate against an endpoint that does no work (--bare): the
+    floor the client, the sockets and gunicorn's workers set, and the machine's noise."""
+
+    row: Row
+    lag_p99: float
+    loadavg_before: str
+    loadavg_after: str
+    timeline: list[SlotRow] = field(default_factory=list)
+
+
+def start_sampler(args: argparse.Namespace, server_pgid: int, worker_pid: int) -> Sampler | None:
+    if not args.timeline or not Path("/proc/self/schedstat").exists():
+        return None
+    pg_url = args.pg_url if args.backend == "postgresql" else None
+    sampler = Sampler(server_pgid, worker_pid, pg_url, args.timeline)
+    sampler.start()
+    return sampler
+
+
+def stop_sampler(sampler: Sampler | None) -> None:
+    if sampler is not None:
+        sampler.halt.set()
+        sampler.join(timeout=10)
+
+
+def bare_phase(
+    port: int,
+    side: PlatformSide,
+    args: argparse.Namespace,
+    stop: threading.Event,
+    server_pgid: int,
+    worker_pid: int,
+) -> Bare:
+    """After the mixed load: as many requests at the same rate, each a GET of BARE_PATH."""
+    client = Client(port, Recorder(), side)
+    nobody = Person("learner", 0, 0, "bare", {})
+    begin = time.perf_counter() + 0.5
+    window = Window(start=begin + args.warmup, end=begin + args.warmup + args.duration)
+    count = int((args.warmup + args.duration) * args.rate)
+    ops = [Op(begin + n / args.rate, "learner", "bare", nobody) for n in range(count)]
+    before = loadavg()
+    say(f"[{args.backend}] the same rate at GET {BARE_PATH}; load average {before}")
+    sampler = start_sampler(args, server_pgid, worker_pid)
+    run_schedule(client, ops, args.client_threads, stop, lambda: None, lambda: None, window)
+    stop_sampler(sampler)
+    if stop.is_set():
+        raise KeyboardInterrupt
+    values = [s.ms for s in client.record.samples if window.start <= s.due < window.end]
+    errors = sum(1 for due, _, _ in client.record.errors if window.start <= due < window.end)
+    lags = sorted(ms for due, ms in client.record.lags if window.start <= due < window.end)
+    return Bare(
+        row=row_of(f"bare: GET {BARE_PATH}", values, errors),
+        lag_p99=percentile(lags, 99),
+        loadavg_before=before,
+        loadavg_after=loadavg(),
+        timeline=timeline(client.record, window, args.timeline, sampler) if args.timeline else [],
     )
 
 
@@ -1469,7 +1927,9 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
             f"{args.warmup + args.duration:g} s ({args.warmup:g} s warm-up); load average "
             f"{before}"
         )
+        sampler = start_sampler(args, server.pid, worker.pid)
         run_schedule(client, ops, args.client_threads, stop, at_start, at_end, window)
+        stop_sampler(sampler)
         if stop.is_set():
             raise KeyboardInterrupt
         after = loadavg()
@@ -1490,6 +1950,12 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
             {**counts, "teams": teams},
         )
         result.loadavg_before, result.loadavg_after = before, after
+        result.jobs = jobs_in(engine, window.outbox_before.at, window.outbox_after.at)
+        if args.timeline:
+            result.timeline = timeline(client.record, window, args.timeline, sampler)
+            result.client_gc = client_gc(sampler, window)
+        if args.bare:
+            result.bare = bare_phase(port, side, args, stop, server.pid, worker.pid)
         if args.server_timing:
             result.server = server_timing(workdir, window.start, window.end)
         if result.total.errors:
@@ -1549,7 +2015,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time each request inside gunicorn (config hooks: service and CPU ms, SQL statements)",
     )
     parser.add_argument(
-        "--timeline", action="store_true", help="also print the window second by second"
+        "--timeline",
+        type=float,
+        nargs="?",
+        const=0.25,
+        default=None,
+        metavar="SECONDS",
+        help="also print the window slot by slot (0.25 s slots when not given): requests sent, "
+        "answered and in flight, latency, and the CPU of gunicorn, the job worker, PostgreSQL "
+        "and the client (from /proc)",
+    )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help=f"then run as many requests at the same rate at GET {BARE_PATH} (no work behind "
+        "it): the client's and the machine's share of the latencies",
     )
     parser.add_argument("--seed", type=int, default=1, help="of the schedule's random choices")
     parser.add_argument(
