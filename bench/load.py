@@ -1009,6 +1009,12 @@ def run_schedule(
 ) -> None:
     """Submit each operation at its due time; the marks run on timers so that they do not
     delay the schedule."""
+    # This process holds some 220,000 objects by now (the app it imported to seed, the
+    # people, the schedule); a full collection walked them all, 400-740 ms during which no
+    # client thread ran, and every request in flight looked that much slower, whatever its
+    # type. Frozen, they are out of the collector's sight, as the server's are after start-up.
+    gc.collect()
+    gc.freeze()
     timers = [
         threading.Timer(max(0.0, window.start - time.perf_counter()), at_start),
         threading.Timer(max(0.0, window.end - time.perf_counter()), at_end),
@@ -1085,6 +1091,17 @@ def _blocked_in(pid: int) -> str | None:
         return None
 
 
+def _autogroup(pid: int | str) -> str:
+    """The process's autogroup ("/autogroup-12 nice 0"), when the kernel groups by session:
+    each group then gets an equal share of the cores when several want them, however many
+    processes it holds. Empty when the kernel does not (or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as group:
+            return group.read().strip()
+    except OSError:
+        return ""
+
+
 def _machine_busy() -> tuple[float, float]:
     """(busy, stolen) seconds of every core so far, from /proc/stat."""
     with open("/proc/stat") as stat:
@@ -1122,6 +1139,8 @@ class Sampler(threading.Thread):
         self.groups: dict[int, str] = {}  # pid -> consumer
         self.ours: set[int] = set()  # the PostgreSQL backends of the server and the worker
         self.last: dict[int, tuple[float, float]] = {}
+        # consumer -> the kernel's scheduling groups (autogroups) -> its processes seen in them
+        self.autogroups: dict[str, dict[str, set[int]]] = {}
         # this client's garbage collections: (end, seconds, generation)
         self.gc_pauses: list[tuple[float, float, int]] = []
         self._gc_started = 0.0
@@ -1160,6 +1179,12 @@ class Sampler(threading.Thread):
                 background = any(name in command for name in PG_BACKGROUND)
                 groups[pid] = "postgres bg" if background else "postgres others"
         self.groups = groups
+        for pid, group in groups.items():
+            if pid in self.ours:
+                group = "postgres ours"
+            found = _autogroup(pid)
+            if found:
+                self.autogroups.setdefault(group, {}).setdefault(found, set()).add(pid)
 
     def run(self) -> None:
         gc.callbacks.append(self._on_gc)
@@ -1276,6 +1301,7 @@ class Result:
     server: list[ServerRow] = field(default_factory=list)  # --server-timing
     timeline: list[SlotRow] = field(default_factory=list)  # --timeline
     client_gc: dict[str, float] = field(default_factory=dict)  # --timeline
+    sched_groups: list[str] = field(default_factory=list)  # --timeline
     jobs: list[str] = field(default_factory=list)  # background jobs finished in the window
     bare: Bare | None = None  # --bare
 
@@ -1496,6 +1522,22 @@ def client_gc(sampler: Sampler | None, window: Window) -> dict[str, float]:
     }
 
 
+def scheduling_groups(sampler: Sampler | None) -> list[str]:
+    """Which kernel scheduling group (autogroup) each consumer's processes ran in, this
+    client's included: a group's processes share one group's part of the cores."""
+    if sampler is None:
+        return []
+    found = dict(sampler.autogroups)
+    own = _autogroup("self")
+    if own:
+        found["bench client"] = {own: {os.getpid()}}
+    return [
+        f"{consumer}: "
+        + ", ".join(f"{group} ({len(pids)} processes)" for group, pids in groups.items())
+        for consumer, groups in found.items()
+    ]
+
+
 def stall_summary(rows: list[SlotRow]) -> list[str]:
     """The slots whose p99 reached the target against the others: what differed."""
     slow = [r for r in rows if r.p99 == r.p99 and r.p99 >= TARGET_P99_MS]
@@ -1650,6 +1692,10 @@ def report(result: Result, args: argparse.Namespace) -> None:
                 "The client's garbage collections in the window: "
                 + ", ".join(f"{k} {v:.0f}" for k, v in r.client_gc.items())
             )
+        if r.sched_groups:
+            print("Scheduling groups (the kernel shares the cores between groups first):")
+            for line in r.sched_groups:
+                print(f"  {line}")
     if r.bare:
         b = r.bare.row
         print()
@@ -1954,6 +2000,7 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
         if args.timeline:
             result.timeline = timeline(client.record, window, args.timeline, sampler)
             result.client_gc = client_gc(sampler, window)
+            result.sched_groups = scheduling_groups(sampler)
         if args.bare:
             result.bare = bare_phase(port, side, args, stop, server.pid, worker.pid)
         if args.server_timing:
