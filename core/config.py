@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
+MOST_NICE = 19  # the lowest CPU priority a Unix process can have
 # A SQLite database needs at least this much free space on its disk to start.
 SQLITE_MIN_FREE_BYTES = 1024 * 1024
 
@@ -34,7 +35,9 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         return self.env.get(name, "") or default
 
-    def whole_number(self, name: str, default: int, minimum: int = 0) -> int:
+    def whole_number(
+        self, name: str, default: int, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -42,10 +45,10 @@ class _Reader:
             value = int(raw)
         except ValueError:
             value = None
-        if value is None or value < minimum:
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bounds = f"of {minimum} or more" if maximum is None else f"from {minimum} to {maximum}"
             raise ConfigurationError(
-                f"{name} must be a whole number of {minimum} or more (e.g. {name}={default}), "
-                f"not {raw!r}."
+                f"{name} must be a whole number {bounds} (e.g. {name}={default}), not {raw!r}."
             )
         return value
 
@@ -123,6 +126,10 @@ class Settings:
     # (0 = keep). Grades, scores and the per-team survey counts are kept either way.
     TRANSCRIPT_RETENTION_DAYS: int = 0
     SURVEY_RETENTION_DAYS: int = 0
+    # How much lower the worker's CPU priority is than the web processes' (Unix nice, 0-19):
+    # its refits, imports and reports take the CPU that requests leave, so a job does not
+    # stall the pages of everyone on the host. 0: the same priority as the web processes.
+    WORKER_NICE: int = 10
     INSTALLED_PACKAGES: tuple[str, ...] = (
         "people",
         "lms",
@@ -166,6 +173,7 @@ class Settings:
             UPLOADS_PER_HOUR=number("UPLOADS_PER_HOUR", 30),
             TRANSCRIPT_RETENTION_DAYS=number("TRANSCRIPT_RETENTION_DAYS", 0),
             SURVEY_RETENTION_DAYS=number("SURVEY_RETENTION_DAYS", 0),
+            WORKER_NICE=number("WORKER_NICE", cls.WORKER_NICE, maximum=MOST_NICE),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

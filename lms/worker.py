@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
+from flask import current_app
 
 from core.db import db, utcnow
 from core.errors import database_unavailable
@@ -37,6 +40,8 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
         run.stopping = True
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if not once:  # a one-off run (a test, an operator's catch-up) keeps its caller's priority
+        yield_cpu_to_requests(current_app.config["WORKER_NICE"])
     client = PlatformClient(db.session, requests.Session())
     next_retention = 0.0
     try:
@@ -63,6 +68,41 @@ def run_worker(*, once: bool = False, batch: int = 50, poll: float = 1.0) -> Wor
             signal.signal(sig, handler)
         db.session.remove()
     return run
+
+
+def yield_cpu_to_requests(nice: int) -> int:
+    """Run this process at CPU priority ``nice`` (WORKER_NICE), below the web processes, so
+    that a job keeping a core busy for seconds (an import, a report, a model refit) takes
+    what requests leave instead of a core from them. Never raises the priority: a higher
+    nice set by the service manager (systemd's ``Nice=``) is kept. Returns the nice the
+    process runs at."""
+    if not hasattr(os, "setpriority"):  # not Unix
+        return 0
+    if nice > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    _lower_own_session_group(nice)
+    running_at = os.getpriority(os.PRIO_PROCESS, 0)
+    log.info("worker running at CPU priority nice %d (WORKER_NICE=%d)", running_at, nice)
+    return running_at
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _lower_own_session_group(nice: int) -> None:
+    """Where Linux shares the cores between sessions first (autogroup, on by default in
+    common distributions' kernels), a process's nice orders it only within its session: the
+    worker, alone in its session under a service manager, got as much CPU as all the web
+    processes of the host together. When the worker leads its session (so lowering the
+    session lowers no one else), the session's group gets ``nice`` too."""
+    if os.getsid(0) != os.getpid():
+        return
+    try:
+        current = int(AUTOGROUP.read_text().rsplit("nice", 1)[1])
+        if nice > current:
+            AUTOGROUP.write_text(str(nice))
+    except (OSError, ValueError, IndexError):  # no autogroup in this kernel, or not allowed
+        pass
 
 
 def _database_away(error: Exception, poll: float) -> None:

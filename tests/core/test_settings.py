@@ -53,6 +53,8 @@ def test_development_platform_is_off_unless_enabled(make_app, live):
         ("TRANSCRIPT_RETENTION_DAYS", "abc", "TRANSCRIPT_RETENTION_DAYS must be a whole number"),
         ("LTI_CLOCK_LEEWAY_SECONDS", "-5", "LTI_CLOCK_LEEWAY_SECONDS must be a whole number"),
         ("MAX_UPLOAD_MB", "0", "MAX_UPLOAD_MB must be a whole number of 1 or more"),
+        ("WORKER_NICE", "20", "WORKER_NICE must be a whole number from 0 to 19"),
+        ("WORKER_NICE", "-1", "WORKER_NICE must be a whole number from 0 to 19"),
         ("DEV_PLATFORM_ENABLED", "maybe", "DEV_PLATFORM_ENABLED must be one of 1, true"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of text, json, not 'xml'"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO"),
