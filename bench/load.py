@@ -245,6 +245,32 @@ SERVER_KINDS = (
 )
 
 
+DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+
+
+def gunicorn_config(workdir: Path, server_timing: bool) -> list[str]:
+    """gunicorn runs with the production settings (deploy/gunicorn.conf.py: preloaded app,
+    heartbeat files in memory, each worker in a session of its own); the command line's
+    address, worker count and timeout win over the file's. ``--server-timing``'s hooks are
+    added to a copy (gunicorn reads one config file)."""
+    if not server_timing:
+        return ["--config", str(DEPLOY_CONFIG)]
+    hooks = workdir / "timing_hooks.py"
+    production = f"exec(compile(open({str(DEPLOY_CONFIG)!r}).read(), 'gunicorn.conf.py', 'exec'))"
+    hooks.write_text(f"{production}\nLOG_DIR = {str(workdir)!r}\n" + SERVER_TIMING_HOOKS)
+    return ["--config", str(hooks)]
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes ``pid`` started (gunicorn's workers: in sessions and process groups of
+    their own, so not found by the master's process group)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return {int(child) for child in children.read().split()}
+    except OSError:
+        return set()
+
+
 def server_kind(method: str, path: str, query: str) -> str:
     for want, pattern, kind in SERVER_KINDS:
         if method == want and pattern.match(path):
@@ -996,6 +1022,7 @@ class Window:
     worker_cpu: tuple[float | None, float | None] = (None, None)
     lms_cpu: tuple[float | None, float | None] = (None, None)
     own_pids: set[int] = field(default_factory=set)  # the grade worker and the fake LMS
+    server_pid: int = 0  # gunicorn's master: its children are the workers
 
 
 def run_schedule(
@@ -1167,7 +1194,8 @@ class Sampler(threading.Thread):
                 continue
             comm = data[data.find("(") + 1 : data.rfind(")")]
             pgid = int(data[data.rfind(")") + 2 :].split()[2])
-            if pgid == self.server_pgid:
+            ppid = int(data[data.rfind(")") + 2 :].split()[1])
+            if self.server_pgid in (pgid, ppid):
                 groups[pid] = "gunicorn"
             elif pid == self.worker_pid:
                 groups[pid] = "job worker"
@@ -1364,6 +1392,11 @@ def summarise(
     lag_values = sorted(ms for due, ms in record.lags if start <= due < end)
     before, after = window.outbox_before, window.outbox_after
     assert before is not None and after is not None
+    workers = children_of(window.server_pid)
+    for snapshot in (window.cpu_before, window.cpu_after):
+        for pid in workers & set(snapshot.procs if snapshot else ()):
+            _, name, used = snapshot.procs[pid]
+            snapshot.procs[pid] = ("gunicorn", name, used)
     cpu, busy_others = cpu_shares(window.cpu_before, window.cpu_after, seconds)
     busy_others = [p for p in busy_others if not any(f"[{pid}]" in p for pid in window.own_pids)]
 
@@ -1904,11 +1937,7 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
         point_tokens_at(app, side.issuer, lms_base)
         fake_lms = stack.enter_context(stopped_at_end(start_fake_lms(lms_port, env, workdir, 0)))
         log_path = workdir / "gunicorn.log"
-        extra: list[str] = []
-        if args.server_timing:
-            hooks = workdir / "timing_hooks.py"
-            hooks.write_text(f"LOG_DIR = {str(workdir)!r}\n" + SERVER_TIMING_HOOKS)
-            extra = ["--config", str(hooks)]
+        extra = gunicorn_config(workdir, args.server_timing)
         server = stack.enter_context(
             serving(env, port, args.workers, log_path, *extra, ready="/dev-platform/jwks")
         )
@@ -1953,6 +1982,7 @@ def bench(args: argparse.Namespace, stop: threading.Event) -> Result:
         begin = time.perf_counter() + 0.5
         window = Window(start=begin + args.warmup, end=begin + args.warmup + args.duration)
         window.own_pids = {worker.pid, fake_lms.pid}
+        window.server_pid = server.pid
         ops = plan(people, ops_rate, begin, args.warmup + args.duration, args.seed)
 
         def at_start() -> None:
