@@ -8,7 +8,7 @@ platform's AGS is served by the tool itself (``/dev-platform/token``, ``…/scor
 put the worker's score POSTs on the measured server; so its token URL is pointed at a fake LMS
 (``bench/fake_lms.py``) and the bench, which signs the id_tokens as the platform, names that
 fake LMS's line items in the launches' AGS claim. gunicorn (``--workers``, sync) then serves
-the tool on a free 127.0.0.1 port.
+the tool on a free 127.0.0.1 port, with the production config file (deploy/gunicorn.conf.py).
 
 People: LMS course contexts (teams) of ``--team-size`` learners, 2 trainers (Instructor) and
 1 manager (Mentor) each; ``--learners`` in all, by default enough that no learner submits the
